@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages statefun-c needs to build, test, fuzz and
+# benchmark. Idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config git curl ca-certificates
+  protobuf-c-compiler libprotobuf-c-dev   # wire format (protoc-c at build time)
+  libmicrohttpd-dev                       # HTTP server
+  libjansson-dev                          # JSON user types
+  libcurl4-openssl-dev                    # HTTP client in tests (and sf-local)
+  libcriterion-dev                        # unit tests
+  libyaml-dev libfyaml-dev                # module.yaml parsing
+  clang llvm libclang-rt-14-dev           # libFuzzer + sanitizers
+  wrk                                     # benchmarks
+  python3 python3-venv python3-pip        # conformance vs the official SDK
+  valgrind
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} Debian packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,501 @@
+/*
+ * statefun.h - libstatefun, the C SDK for Apache Flink Stateful Functions
+ * (StateFun 3.x) remote functions.
+ *
+ * This header is the whole public API of the SDK. It turns the bytes of a
+ * StateFun ToFunction request into the bytes of a FromFunction reply by
+ * running your C functions; it knows nothing about HTTP (see
+ * <statefun/server.h> for serving handlers with libmicrohttpd).
+ *
+ * The model, in five lines:
+ *   - A function type is "namespace/name"; an instance is an address
+ *     (type + id). Flink routes messages to addresses and keeps their state.
+ *   - A function declares its state up front as value specs (name, type,
+ *     expiration). Flink sends the state with every batch of messages.
+ *   - Your callback runs once per message, in order, for a whole batch;
+ *     state written by one invocation is seen by the next.
+ *   - Through the context it reads/writes/clears state, sends messages
+ *     (now or delayed, optionally cancellable), and emits egress records.
+ *   - Only state that changed travels back. If the callback fails, the whole
+ *     batch fails and nothing of it is sent back; the runtime retries.
+ *
+ * Memory: everything the SDK hands to a callback (messages, strings, values
+ * built with sf_value_*) lives in a per-request arena and stays valid until
+ * the callback returns (values: until the request is answered). You never
+ * free any of it. Objects you create with *_new you free with *_free.
+ *
+ * Threads: a sf_handler is immutable once you start handling requests and
+ * may be shared by any number of threads, each with its own sf_arena.
+ */
+#ifndef STATEFUN_STATEFUN_H
+#define STATEFUN_STATEFUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SF_VERSION_MAJOR 0
+#define SF_VERSION_MINOR 1
+#define SF_VERSION_PATCH 0
+#define SF_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Every fallible call returns a sf_status: SF_OK (0) or a negative code. */
+typedef enum sf_status {
+  SF_OK = 0,
+  SF_ERR_NOMEM = -1,            /* out of memory (or the arena limit hit) */
+  SF_ERR_INVALID_ARGUMENT = -2, /* a NULL or malformed argument */
+  SF_ERR_BAD_TYPENAME = -3,     /* not "namespace/name" with one '/' */
+  SF_ERR_BAD_STATE_NAME = -4,   /* not [A-Za-z_][A-Za-z0-9_]* */
+  SF_ERR_DUPLICATE = -5,        /* a function or value spec registered twice */
+  SF_ERR_DECODE = -6,           /* the request is not a valid ToFunction */
+  SF_ERR_NO_INVOCATION = -7,    /* the request carries no invocation batch */
+  SF_ERR_UNKNOWN_FUNCTION = -8, /* no function registered for the target */
+  SF_ERR_UNKNOWN_STATE = -9,    /* the spec is not declared by this function */
+  SF_ERR_NO_VALUE = -10,        /* state or message holds no value */
+  SF_ERR_TYPE_MISMATCH = -11,   /* the value's typename is not the expected */
+  SF_ERR_VALUE_DECODE = -12,    /* a value's bytes do not decode as its type */
+  SF_ERR_FUNCTION_FAILED = -13, /* a user function reported a failure */
+  SF_ERR_TOO_LARGE = -14,       /* a size limit was exceeded */
+  SF_ERR_ENCODE = -15,          /* a value could not be encoded */
+  SF_ERR_IO = -16,              /* an operating-system call failed */
+} sf_status;
+
+/* A static English description of a status; never NULL. */
+const char *sf_strerror(sf_status status);
+
+/* ------------------------------------------------------------------------ */
+/* Arena: the per-request allocator                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A bump allocator freed in one call. The handler allocates everything for
+ * one request from it; sf_arena_reset() makes all of it reusable while
+ * keeping the memory, so a warm arena handles a request with no malloc.
+ */
+typedef struct sf_arena sf_arena;
+
+/* A new arena; its blocks grow as needed up to `limit` bytes in all
+ * (0 = no limit). NULL when out of memory. */
+sf_arena *sf_arena_new(size_t limit);
+/* Frees the arena and everything allocated from it. NULL is fine. */
+void sf_arena_free(sf_arena *arena);
+/* Forgets all allocations; keeps (up to a bound) the memory for reuse. */
+void sf_arena_reset(sf_arena *arena);
+/* `size` bytes aligned for any type, or NULL (limit or out of memory). */
+void *sf_arena_alloc(sf_arena *arena, size_t size);
+/* A NUL-terminated copy of `len` bytes of `s` in the arena, or NULL. */
+char *sf_arena_strndup(sf_arena *arena, const char *s, size_t len);
+/* Bytes handed out since the last reset, and bytes held from the OS. */
+size_t sf_arena_used(const sf_arena *arena);
+size_t sf_arena_capacity(const sf_arena *arena);
+/* How many times the arena has called malloc since it was created. */
+uint64_t sf_arena_mallocs(const sf_arena *arena);
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* How a type's bytes are interpreted. */
+typedef enum sf_type_kind {
+  SF_KIND_BOOL,   /* io.statefun.types/bool,   BooleanWrapper */
+  SF_KIND_INT,    /* io.statefun.types/int,    IntWrapper (sfixed32) */
+  SF_KIND_LONG,   /* io.statefun.types/long,   LongWrapper (sfixed64) */
+  SF_KIND_FLOAT,  /* io.statefun.types/float,  FloatWrapper */
+  SF_KIND_DOUBLE, /* io.statefun.types/double, DoubleWrapper */
+  SF_KIND_STRING, /* io.statefun.types/string, StringWrapper */
+  SF_KIND_RAW,    /* user type: bytes as they are */
+  SF_KIND_JSON,   /* user type: UTF-8 JSON text (jansson helpers below) */
+  SF_KIND_PROTO,  /* user type: a protobuf-c message */
+} sf_type_kind;
+
+/*
+ * A StateFun type: a typename ("namespace/name") and how its bytes are
+ * read. The built-in types are the sf_type_* objects below; user types are
+ * declared with the SF_TYPE_* initializers, e.g.
+ *
+ *   static const sf_type user_t = SF_TYPE_JSON("com.example/User");
+ *
+ * For SF_KIND_PROTO, `proto` is the protobuf-c message descriptor
+ * (const ProtobufCMessageDescriptor *, kept as void * so that this header
+ * does not need protobuf-c); the typename is conventionally
+ * "type.googleapis.com/<full message name>".
+ */
+typedef struct sf_type {
+  const char *typename;
+  sf_type_kind kind;
+  const void *proto;
+} sf_type;
+
+#define SF_TYPE_RAW(tn) {(tn), SF_KIND_RAW, NULL}
+#define SF_TYPE_JSON(tn) {(tn), SF_KIND_JSON, NULL}
+#define SF_TYPE_PROTO(tn, descriptor) {(tn), SF_KIND_PROTO, (descriptor)}
+
+extern const sf_type sf_type_bool;
+extern const sf_type sf_type_int;
+extern const sf_type sf_type_long;
+extern const sf_type sf_type_float;
+extern const sf_type sf_type_double;
+extern const sf_type sf_type_string;
+
+/* The typenames of the built-in types. */
+#define SF_TYPENAME_BOOL "io.statefun.types/bool"
+#define SF_TYPENAME_INT "io.statefun.types/int"
+#define SF_TYPENAME_LONG "io.statefun.types/long"
+#define SF_TYPENAME_FLOAT "io.statefun.types/float"
+#define SF_TYPENAME_DOUBLE "io.statefun.types/double"
+#define SF_TYPENAME_STRING "io.statefun.types/string"
+#define SF_TYPENAME_KAFKA_RECORD \
+  "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
+#define SF_TYPENAME_KINESIS_RECORD \
+  "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
+
+/* SF_OK when `typename` is "namespace/name": one '/', both sides
+ * non-empty; SF_ERR_BAD_TYPENAME otherwise. */
+sf_status sf_typename_validate(const char *typename);
+
+/*
+ * A typed value as it travels on the wire: typename, whether it holds a
+ * value, and the encoded bytes. Values from the SDK point into the
+ * request arena. has_value == false means "no value" (bytes are ignored).
+ */
+typedef struct sf_value {
+  const char *typename;
+  bool has_value;
+  const uint8_t *data;
+  size_t len;
+} sf_value;
+
+/* The built-in encodings, byte-identical to the official SDKs (proto3
+ * wrappers; zero, false and "" encode as zero bytes). `out` needs at most
+ * 9 bytes for the numeric types; the return value is the encoded length. */
+size_t sf_encode_bool(bool v, uint8_t out[2]);
+size_t sf_encode_int(int32_t v, uint8_t out[5]);
+size_t sf_encode_long(int64_t v, uint8_t out[9]);
+size_t sf_encode_float(float v, uint8_t out[5]);
+size_t sf_encode_double(double v, uint8_t out[9]);
+/* Decoders accept any valid proto3 encoding of the wrapper (unknown fields
+ * skipped, last value wins); SF_ERR_VALUE_DECODE otherwise. The string
+ * decoder returns a pointer into `data` and the length (not terminated). */
+sf_status sf_decode_bool(const uint8_t *data, size_t len, bool *out);
+sf_status sf_decode_int(const uint8_t *data, size_t len, int32_t *out);
+sf_status sf_decode_long(const uint8_t *data, size_t len, int64_t *out);
+sf_status sf_decode_float(const uint8_t *data, size_t len, float *out);
+sf_status sf_decode_double(const uint8_t *data, size_t len, double *out);
+sf_status sf_decode_string(const uint8_t *data, size_t len, const char **s,
+                           size_t *slen);
+
+/* ------------------------------------------------------------------------ */
+/* Addresses                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A function instance. Strings are NUL-terminated. */
+typedef struct sf_address {
+  const char *namespace_;
+  const char *type;
+  const char *id;
+} sf_address;
+
+/* ------------------------------------------------------------------------ */
+/* Value specs (declared state)                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum sf_expire_mode {
+  SF_EXPIRE_NONE = 0,
+  SF_EXPIRE_AFTER_WRITE = 1, /* expires `expire_after_ms` after a write */
+  SF_EXPIRE_AFTER_CALL = 2,  /* ... after the last read or write (AFTER_INVOKE) */
+} sf_expire_mode;
+
+/*
+ * One piece of state of a function: a name ([A-Za-z_][A-Za-z0-9_]*), a type
+ * and an optional expiration. Declare specs as static objects and pass
+ * their addresses to sf_state_* calls:
+ *
+ *   static const sf_value_spec seen = SF_VALUE_SPEC("seen", &sf_type_int);
+ */
+typedef struct sf_value_spec {
+  const char *name;
+  const sf_type *type;
+  sf_expire_mode expire_mode;
+  int64_t expire_after_ms;
+} sf_value_spec;
+
+#define SF_VALUE_SPEC(name, type) {(name), (type), SF_EXPIRE_NONE, 0}
+#define SF_VALUE_SPEC_EXPIRE_AFTER_WRITE(name, type, ms) \
+  {(name), (type), SF_EXPIRE_AFTER_WRITE, (ms)}
+#define SF_VALUE_SPEC_EXPIRE_AFTER_CALL(name, type, ms) \
+  {(name), (type), SF_EXPIRE_AFTER_CALL, (ms)}
+
+/* SF_OK when `name` is a valid state name, SF_ERR_BAD_STATE_NAME if not. */
+sf_status sf_state_name_validate(const char *name);
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A message delivered to a function: its target (this function's address)
+ * and its typed value. */
+typedef struct sf_message {
+  sf_address target;
+  sf_value value;
+} sf_message;
+
+/* True when the message's typename is that of the type. */
+bool sf_message_is(const sf_message *msg, const sf_type *type);
+bool sf_message_is_bool(const sf_message *msg);
+bool sf_message_is_int(const sf_message *msg);
+bool sf_message_is_long(const sf_message *msg);
+bool sf_message_is_float(const sf_message *msg);
+bool sf_message_is_double(const sf_message *msg);
+bool sf_message_is_string(const sf_message *msg);
+
+/* Typed accessors: SF_ERR_TYPE_MISMATCH if the typename differs,
+ * SF_ERR_NO_VALUE without a value, SF_ERR_VALUE_DECODE on bad bytes. */
+sf_status sf_message_as_bool(const sf_message *msg, bool *out);
+sf_status sf_message_as_int(const sf_message *msg, int32_t *out);
+sf_status sf_message_as_long(const sf_message *msg, int64_t *out);
+sf_status sf_message_as_float(const sf_message *msg, float *out);
+sf_status sf_message_as_double(const sf_message *msg, double *out);
+/* A string: `*out` points into the request (valid during the callback),
+ * `*len` is its length in bytes. `len` may be NULL. The string is NOT
+ * necessarily NUL-terminated; use sf_message_as_cstring for that. */
+sf_status sf_message_as_string(const sf_message *msg, const char **out,
+                               size_t *len);
+
+/* ------------------------------------------------------------------------ */
+/* Context and function callbacks                                           */
+/* ------------------------------------------------------------------------ */
+
+/* The context of one invocation: state, caller, outgoing messages. */
+typedef struct sf_context sf_context;
+
+/*
+ * A function. Return SF_OK on success; any other status fails the whole
+ * batch (the reply becomes an error and nothing of the batch is kept).
+ * Give a reason with sf_context_fail().
+ */
+typedef sf_status (*sf_function_fn)(sf_context *ctx, const sf_message *msg,
+                                    void *user_data);
+
+/* This function's address (the message's target). */
+const sf_address *sf_self(const sf_context *ctx);
+/* The sender's address, or NULL when the message came from an ingress. */
+const sf_address *sf_caller(const sf_context *ctx);
+/* The request arena, for scratch memory that lives until the reply. */
+sf_arena *sf_context_arena(sf_context *ctx);
+/* A NUL-terminated copy of a string, in the request arena. */
+char *sf_context_strdup(sf_context *ctx, const char *s, size_t len);
+
+/*
+ * Fails the invocation: records a printf-style reason (kept for the HTTP
+ * error body and logs) and returns SF_ERR_FUNCTION_FAILED, so a callback
+ * can write `return sf_context_fail(ctx, "bad input %d", n);`.
+ */
+sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- building values ---------------------------------------------------- */
+
+/*
+ * Value constructors encode into the request arena. On failure (out of
+ * memory, bad argument) they return a value whose typename is NULL, which
+ * every consumer (send, state set, egress) rejects; the failure is also
+ * remembered by the context, so the batch fails.
+ */
+sf_value sf_value_bool(sf_context *ctx, bool v);
+sf_value sf_value_int(sf_context *ctx, int32_t v);
+sf_value sf_value_long(sf_context *ctx, int64_t v);
+sf_value sf_value_float(sf_context *ctx, float v);
+sf_value sf_value_double(sf_context *ctx, double v);
+/* `len` bytes of `s` (UTF-8; need not be terminated). */
+sf_value sf_value_string(sf_context *ctx, const char *s, size_t len);
+/* A NUL-terminated string. */
+sf_value sf_value_cstring(sf_context *ctx, const char *s);
+/* Bytes of a user type, copied into the arena. */
+sf_value sf_value_bytes(sf_context *ctx, const sf_type *type,
+                        const void *data, size_t len);
+
+/* ---- state -------------------------------------------------------------- */
+
+/*
+ * State access. `spec` must be one of the specs the function was registered
+ * with (matched by pointer, then by name); otherwise SF_ERR_UNKNOWN_STATE.
+ * Reads see earlier writes of the same batch.
+ */
+
+/* True when the state holds a value. */
+bool sf_state_has(sf_context *ctx, const sf_value_spec *spec);
+/* The raw state value (typename + bytes). SF_ERR_NO_VALUE when absent. */
+sf_status sf_state_get(sf_context *ctx, const sf_value_spec *spec,
+                       sf_value *out);
+/* Typed reads: SF_ERR_NO_VALUE when absent, SF_ERR_TYPE_MISMATCH when the
+ * spec's type is not that kind, SF_ERR_VALUE_DECODE on bad bytes. */
+sf_status sf_state_get_bool(sf_context *ctx, const sf_value_spec *spec,
+                            bool *out);
+sf_status sf_state_get_int(sf_context *ctx, const sf_value_spec *spec,
+                           int32_t *out);
+sf_status sf_state_get_long(sf_context *ctx, const sf_value_spec *spec,
+                            int64_t *out);
+sf_status sf_state_get_float(sf_context *ctx, const sf_value_spec *spec,
+                             float *out);
+sf_status sf_state_get_double(sf_context *ctx, const sf_value_spec *spec,
+                              double *out);
+/* A string state; `*out` valid until the reply, `len` may be NULL. */
+sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
+                              const char **out, size_t *len);
+
+/* Writes a value; its typename must equal the spec type's typename
+ * (SF_ERR_TYPE_MISMATCH otherwise). The bytes are not copied: pass values
+ * built with sf_value_* or bytes that live until the reply. */
+sf_status sf_state_set(sf_context *ctx, const sf_value_spec *spec,
+                       sf_value value);
+sf_status sf_state_set_bool(sf_context *ctx, const sf_value_spec *spec, bool v);
+sf_status sf_state_set_int(sf_context *ctx, const sf_value_spec *spec,
+                           int32_t v);
+sf_status sf_state_set_long(sf_context *ctx, const sf_value_spec *spec,
+                            int64_t v);
+sf_status sf_state_set_float(sf_context *ctx, const sf_value_spec *spec,
+                             float v);
+sf_status sf_state_set_double(sf_context *ctx, const sf_value_spec *spec,
+                              double v);
+sf_status sf_state_set_string(sf_context *ctx, const sf_value_spec *spec,
+                              const char *s, size_t len);
+/* Removes the value. Like the official SDKs, a DELETE mutation is sent
+ * even when the state was already empty. */
+sf_status sf_state_clear(sf_context *ctx, const sf_value_spec *spec);
+
+/* ---- messages, delays, egress ------------------------------------------- */
+
+/* Sends `value` to the function `target_typename` ("ns/name") with `id`. */
+sf_status sf_send(sf_context *ctx, const char *target_typename,
+                  const char *id, sf_value value);
+/* Sends after `delay_ms` (>= 0) milliseconds. `cancellation_token` may be
+ * NULL or "" for a message that cannot be cancelled. */
+sf_status sf_send_after(sf_context *ctx, int64_t delay_ms,
+                        const char *cancellation_token,
+                        const char *target_typename, const char *id,
+                        sf_value value);
+/* Cancels a delayed message by its (non-empty) token; a no-op on the
+ * runtime's side if it was already delivered. */
+sf_status sf_cancel_delayed(sf_context *ctx, const char *cancellation_token);
+/* Sends `value` to the egress `egress_typename` (its id in module.yaml). */
+sf_status sf_egress(sf_context *ctx, const char *egress_typename,
+                    sf_value value);
+/* A Kafka record to StateFun's generic Kafka egress. `key` may be NULL or
+ * "" (no key); `topic` must be non-empty. */
+sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
+                          const char *topic, const char *key,
+                          const void *value, size_t value_len);
+/* A Kinesis record to StateFun's generic Kinesis egress. `partition_key`
+ * and `stream` must be non-empty; `explicit_hash_key` may be NULL. */
+sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
+                            const char *stream, const char *partition_key,
+                            const char *explicit_hash_key, const void *value,
+                            size_t value_len);
+
+/* ------------------------------------------------------------------------ */
+/* User types: JSON (jansson) and protobuf-c                                */
+/* ------------------------------------------------------------------------ */
+
+/* These take jansson's json_t and protobuf-c's ProtobufCMessage; the
+ * forward declarations keep this header free of those includes. */
+struct json_t;
+struct ProtobufCMessage;
+
+/* JSON text of `json` (compact, keys sorted) as a value of `type`
+ * (SF_KIND_JSON). */
+sf_value sf_value_json(sf_context *ctx, const sf_type *type,
+                       const struct json_t *json);
+/* Parses a JSON message/state. The new reference is the caller's to
+ * json_decref(). SF_ERR_VALUE_DECODE on invalid JSON. */
+sf_status sf_message_as_json(const sf_message *msg, const sf_type *type,
+                             struct json_t **out);
+sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
+                            struct json_t **out);
+sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
+                            const struct json_t *json);
+
+/* A protobuf-c message packed as a value of `type` (SF_KIND_PROTO). */
+sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
+                        const struct ProtobufCMessage *msg);
+/* Unpacks a message/state of a SF_KIND_PROTO type into the request arena
+ * (valid until the reply; do not free it). */
+sf_status sf_message_as_proto(sf_context *ctx, const sf_message *msg,
+                              const sf_type *type,
+                              struct ProtobufCMessage **out);
+sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
+                             struct ProtobufCMessage **out);
+sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
+                             const struct ProtobufCMessage *msg);
+
+/* ------------------------------------------------------------------------ */
+/* Handler: functions in, bytes to bytes                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A set of functions, each bound to a function type. */
+typedef struct sf_handler sf_handler;
+
+/* A new, empty handler (NULL when out of memory). */
+sf_handler *sf_handler_new(void);
+void sf_handler_free(sf_handler *handler);
+
+/*
+ * Registers `fn` for the function type `typename` ("ns/name") with its
+ * value specs. `specs` is an array of `n_specs` pointers to specs that must
+ * outlive the handler (declare them static). Errors: SF_ERR_BAD_TYPENAME,
+ * SF_ERR_BAD_STATE_NAME, SF_ERR_DUPLICATE (typename or spec name twice),
+ * SF_ERR_INVALID_ARGUMENT (NULL fn, spec without type, negative expiry,
+ * expiration mode without a positive duration).
+ */
+sf_status sf_handler_register(sf_handler *handler, const char *typename,
+                              sf_function_fn fn, void *user_data,
+                              const sf_value_spec *const *specs,
+                              size_t n_specs);
+
+/* Number of registered functions, and the typename of function `i`. */
+size_t sf_handler_function_count(const sf_handler *handler);
+const char *sf_handler_function_typename(const sf_handler *handler, size_t i);
+
+/* What one call of sf_handler_handle did, for logs, metrics and errors. */
+typedef struct sf_handle_info {
+  /* Index of the target function (see sf_handler_function_typename), or
+   * -1 when the request did not get as far as a function. */
+  int function_index;
+  /* Invocations run (0 when state was missing or decoding failed). */
+  size_t invocations;
+  /* True when the reply asks for missing state. */
+  bool incomplete;
+  /* A human-readable reason when the status is not SF_OK ("" otherwise). */
+  char error[256];
+} sf_handle_info;
+
+/*
+ * Handles one request: `request` holds a serialized ToFunction. On SF_OK,
+ * `*reply`/`*reply_len` hold the serialized FromFunction, allocated in
+ * `arena` (valid until the arena is reset or freed). Statuses:
+ *   SF_ERR_DECODE / SF_ERR_NO_INVOCATION: bad request (HTTP 400)
+ *   SF_ERR_UNKNOWN_FUNCTION: no such function type (HTTP 404)
+ *   SF_ERR_FUNCTION_FAILED and others: the batch failed (HTTP 500)
+ *   SF_ERR_NOMEM: out of memory or arena limit (HTTP 500)
+ * `info` may be NULL; when given it is always filled in.
+ */
+sf_status sf_handler_handle(const sf_handler *handler, const uint8_t *request,
+                            size_t request_len, sf_arena *arena,
+                            uint8_t **reply, size_t *reply_len,
+                            sf_handle_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STATEFUN_STATEFUN_H */

@@ -1,0 +1,87 @@
+/*
+ * server.h - serve a sf_handler over HTTP with libmicrohttpd.
+ *
+ * One server serves every function registered in one handler. Like the
+ * official StateFun SDKs it dispatches on the target address inside the
+ * request, not on the URL: POST to "<prefix>" or "<prefix>/<anything>"
+ * (prefix "/statefun" by default) both work, so module.yaml may use either
+ * a fixed URL or a urlPathTemplate with {function.name}.
+ *
+ * Endpoints:
+ *   POST <prefix>[/...]  ToFunction in, FromFunction out
+ *                        (200 application/octet-stream; 400 malformed
+ *                        request, 404 unknown function type, 413 body over
+ *                        the limit, 500 function failed, with a text reason)
+ *   GET  /health         200 "ok"
+ *   GET  /metrics        Prometheus text format
+ *   anything else        404, or 405 for a wrong method on a known path
+ *
+ * Typical use (see examples/greeter):
+ *
+ *   int main(int argc, char **argv) {
+ *     sf_handler *h = sf_handler_new();
+ *     sf_handler_register(h, "greeter.fns/greet", greet, NULL, specs, 1);
+ *     return sf_server_main(h, argc, argv);  // --listen, --threads, ...
+ *   }
+ */
+#ifndef STATEFUN_SERVER_H
+#define STATEFUN_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <statefun/statefun.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Server settings. Zero/NULL fields take the defaults shown. */
+typedef struct sf_server_options {
+  const char *host;        /* "127.0.0.1" (use "0.0.0.0" explicitly) */
+  uint16_t port;           /* 8000; 0 picks a free port (sf_server_port) */
+  unsigned threads;        /* worker threads; 0 = one per online core */
+  size_t max_body;         /* request body limit, bytes; 0 = 16 MiB */
+  const char *path_prefix; /* "/statefun" */
+  int quiet;               /* non-zero: no start-up/shutdown lines on stderr */
+} sf_server_options;
+
+typedef struct sf_server sf_server;
+
+/*
+ * Starts serving `handler` (which must outlive the server) in background
+ * threads. On failure returns NULL and sets `*status` (may be NULL) and,
+ * when `err` is non-NULL, writes a reason of at most `err_len` bytes.
+ */
+sf_server *sf_server_start(const sf_handler *handler,
+                           const sf_server_options *options, sf_status *status,
+                           char *err, size_t err_len);
+
+/* The port actually bound (useful with port 0). */
+uint16_t sf_server_port(const sf_server *server);
+
+/*
+ * Stops accepting connections, lets requests in flight finish (up to a
+ * few seconds), stops the threads and frees the server. NULL is fine.
+ */
+void sf_server_stop(sf_server *server);
+
+/*
+ * Blocks until SIGINT or SIGTERM, then drains and stops the server.
+ * Returns SF_OK on a clean shutdown.
+ */
+sf_status sf_server_wait_for_signal(sf_server *server);
+
+/*
+ * A complete main(): parses the command line, starts, waits for a signal,
+ * stops. Options: --listen HOST:PORT (default 127.0.0.1:8000), --threads N,
+ * --max-body BYTES (suffixes k, m), --path-prefix P, --quiet, --help.
+ * Returns the process exit status (0 clean, 2 bad usage, 1 other failure).
+ */
+int sf_server_main(const sf_handler *handler, int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STATEFUN_SERVER_H */
