@@ -265,7 +265,7 @@ sf_status sf_message_as_float(const sf_message *msg, float *out);
 sf_status sf_message_as_double(const sf_message *msg, double *out);
 /* A string: `*out` points into the request (valid during the callback),
  * `*len` is its length in bytes. `len` may be NULL. The string is NOT
- * necessarily NUL-terminated; use sf_message_as_cstring for that. */
+ * necessarily NUL-terminated: copy it with sf_context_strdup for that. */
 sf_status sf_message_as_string(const sf_message *msg, const char **out,
                                size_t *len);
 

@@ -1,0 +1,472 @@
+/*
+ * context.c - what a function can do during one invocation: read and write
+ * its declared state, build values, send messages (now or delayed), cancel
+ * delayed messages and emit egress records.
+ *
+ * Everything is recorded in the request arena as the wire structures of the
+ * reply (protobuf-c FromFunction pieces), so collecting the reply after the
+ * batch is a matter of pointing at these arrays. Consumers copy the bytes
+ * of values they are given into the arena, so a function may pass values
+ * that live on its stack.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kafka_egress.pb-c.h"
+#include "kinesis_egress.pb-c.h"
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+sf_status sf_ptr_vec_push(sf_arena *arena, sf_ptr_vec *vec, void *item) {
+  if (vec->n == vec->cap) {
+    size_t cap = vec->cap ? vec->cap * 2 : 8;
+    void **items = sf_arena_alloc(arena, cap * sizeof(void *));
+    if (!items) return SF_ERR_NOMEM;
+    if (vec->n) memcpy(items, vec->items, vec->n * sizeof(void *));
+    vec->items = items;
+    vec->cap = cap;
+  }
+  vec->items[vec->n++] = item;
+  return SF_OK;
+}
+
+void sf_context_set_error(sf_context *ctx, const char *fmt, ...) {
+  if (!ctx->error || ctx->error[0]) return; /* keep the first reason */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx->error, ctx->error_len, fmt, ap);
+  va_end(ap);
+}
+
+sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...) {
+  if (ctx && ctx->error && !ctx->error[0] && fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->error, ctx->error_len, fmt, ap);
+    va_end(ap);
+  }
+  return SF_ERR_FUNCTION_FAILED;
+}
+
+sf_value sf_context_bad_value(sf_context *ctx, sf_status status,
+                              const char *what) {
+  sf_value v = {NULL, false, NULL, 0};
+  if (ctx->sticky == SF_OK) {
+    ctx->sticky = status;
+    sf_context_set_error(ctx, "%s: %s", what, sf_strerror(status));
+  }
+  return v;
+}
+
+const sf_address *sf_self(const sf_context *ctx) { return &ctx->self; }
+const sf_address *sf_caller(const sf_context *ctx) {
+  return ctx->has_caller ? &ctx->caller : NULL;
+}
+sf_arena *sf_context_arena(sf_context *ctx) { return ctx->arena; }
+char *sf_context_strdup(sf_context *ctx, const char *s, size_t len) {
+  return sf_arena_strndup(ctx->arena, s, len);
+}
+
+sf_status sf_value_copy(sf_arena *arena, const sf_value *in, sf_value *out) {
+  if (!in->typename) return SF_ERR_INVALID_ARGUMENT;
+  out->typename = sf_arena_strndup(arena, in->typename, strlen(in->typename));
+  out->has_value = in->has_value;
+  out->len = in->has_value ? in->len : 0;
+  out->data = NULL;
+  if (!out->typename) return SF_ERR_NOMEM;
+  if (out->len) {
+    if (!in->data) return SF_ERR_INVALID_ARGUMENT;
+    out->data = sf_arena_memdup(arena, in->data, in->len);
+    if (!out->data) return SF_ERR_NOMEM;
+  }
+  return SF_OK;
+}
+
+pb_typed_value *sf_typed_value_to_pb(sf_arena *arena, const sf_value *v) {
+  pb_typed_value *tv = sf_arena_alloc(arena, sizeof(*tv));
+  if (!tv) return NULL;
+  io__statefun__sdk__reqreply__typed_value__init(tv);
+  tv->typename_ = (char *)v->typename;
+  tv->has_value = v->has_value;
+  tv->value.data = (uint8_t *)v->data;
+  tv->value.len = v->has_value ? v->len : 0;
+  return tv;
+}
+
+pb_address *sf_address_to_pb(sf_arena *arena, const char *typename,
+                             const char *id, sf_status *status) {
+  pb_address *a = sf_arena_alloc(arena, sizeof(*a));
+  if (!a) {
+    *status = SF_ERR_NOMEM;
+    return NULL;
+  }
+  io__statefun__sdk__reqreply__address__init(a);
+  *status = sf_split_typename(arena, typename, &a->namespace_, &a->type);
+  if (*status != SF_OK) return NULL;
+  a->id = sf_arena_strndup(arena, id, strlen(id));
+  if (!a->id) {
+    *status = SF_ERR_NOMEM;
+    return NULL;
+  }
+  return a;
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+static sf_value make_value(sf_context *ctx, const char *tn, const uint8_t *buf,
+                           size_t n, const char *what) {
+  sf_value v = {tn, true, NULL, n};
+  if (n) {
+    v.data = sf_arena_memdup(ctx->arena, buf, n);
+    if (!v.data) return sf_context_bad_value(ctx, SF_ERR_NOMEM, what);
+  }
+  return v;
+}
+
+sf_value sf_value_bool(sf_context *ctx, bool x) {
+  uint8_t b[2];
+  return make_value(ctx, SF_TYPENAME_BOOL, b, sf_encode_bool(x, b), "sf_value_bool");
+}
+sf_value sf_value_int(sf_context *ctx, int32_t x) {
+  uint8_t b[5];
+  return make_value(ctx, SF_TYPENAME_INT, b, sf_encode_int(x, b), "sf_value_int");
+}
+sf_value sf_value_long(sf_context *ctx, int64_t x) {
+  uint8_t b[9];
+  return make_value(ctx, SF_TYPENAME_LONG, b, sf_encode_long(x, b), "sf_value_long");
+}
+sf_value sf_value_float(sf_context *ctx, float x) {
+  uint8_t b[5];
+  return make_value(ctx, SF_TYPENAME_FLOAT, b, sf_encode_float(x, b), "sf_value_float");
+}
+sf_value sf_value_double(sf_context *ctx, double x) {
+  uint8_t b[9];
+  return make_value(ctx, SF_TYPENAME_DOUBLE, b, sf_encode_double(x, b), "sf_value_double");
+}
+
+sf_value sf_value_string(sf_context *ctx, const char *s, size_t len) {
+  if (!s && len) return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_string");
+  sf_value v = {SF_TYPENAME_STRING, true, NULL, 0};
+  if (len == 0) return v; /* proto3: "" encodes as nothing */
+  uint8_t *p = sf_arena_alloc(ctx->arena, len + 11);
+  if (!p) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_string");
+  size_t i = 0;
+  p[i++] = 0x0A; /* field 1, length-delimited */
+  uint64_t n = len;
+  while (n >= 0x80) {
+    p[i++] = (uint8_t)(n | 0x80);
+    n >>= 7;
+  }
+  p[i++] = (uint8_t)n;
+  memcpy(p + i, s, len);
+  v.data = p;
+  v.len = i + len;
+  return v;
+}
+
+sf_value sf_value_cstring(sf_context *ctx, const char *s) {
+  if (!s) return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_cstring");
+  return sf_value_string(ctx, s, strlen(s));
+}
+
+sf_value sf_value_bytes(sf_context *ctx, const sf_type *type, const void *data,
+                        size_t len) {
+  if (!type || sf_typename_validate(type->typename) != SF_OK || (!data && len))
+    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_bytes");
+  return make_value(ctx, type->typename, data, len, "sf_value_bytes");
+}
+
+/* ---- state ------------------------------------------------------------------- */
+
+sf_cell *sf_context_cell(sf_context *ctx, const sf_value_spec *spec) {
+  if (!ctx || !spec) return NULL;
+  size_t n = ctx->function->n_specs;
+  for (size_t i = 0; i < n; i++)
+    if (ctx->cells[i].spec == spec) return &ctx->cells[i];
+  for (size_t i = 0; i < n; i++)
+    if (spec->name && strcmp(ctx->cells[i].spec->name, spec->name) == 0)
+      return &ctx->cells[i];
+  sf_context_set_error(ctx, "state '%s' is not declared by %s",
+                       spec->name ? spec->name : "(null)",
+                       ctx->function->typename);
+  return NULL;
+}
+
+bool sf_state_has(sf_context *ctx, const sf_value_spec *spec) {
+  sf_cell *c = sf_context_cell(ctx, spec);
+  return c && c->value.has_value;
+}
+
+sf_status sf_state_get(sf_context *ctx, const sf_value_spec *spec,
+                       sf_value *out) {
+  if (!out) return SF_ERR_INVALID_ARGUMENT;
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!c->value.has_value) return SF_ERR_NO_VALUE;
+  *out = c->value;
+  return SF_OK;
+}
+
+/* A typed read: the cell, checked to hold a value of the spec's type, which
+ * must be of `kind`. */
+static sf_status typed_cell(sf_context *ctx, const sf_value_spec *spec,
+                            sf_type_kind kind, const void *out,
+                            const sf_cell **cell) {
+  if (!out) return SF_ERR_INVALID_ARGUMENT;
+  const sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (c->spec->type->kind != kind) return SF_ERR_TYPE_MISMATCH;
+  if (!c->value.has_value) return SF_ERR_NO_VALUE;
+  /* Like the Python SDK: the stored typename must be the declared one. */
+  if (strcmp(c->value.typename, c->spec->type->typename) != 0)
+    return SF_ERR_TYPE_MISMATCH;
+  *cell = c;
+  return SF_OK;
+}
+
+#define STATE_GET(fn, T, KIND, dec)                                  \
+  sf_status fn(sf_context *ctx, const sf_value_spec *spec, T *out) { \
+    const sf_cell *c;                                                \
+    sf_status st = typed_cell(ctx, spec, KIND, out, &c);             \
+    if (st != SF_OK) return st;                                      \
+    return dec(c->value.data, c->value.len, out);                    \
+  }
+STATE_GET(sf_state_get_bool, bool, SF_KIND_BOOL, sf_decode_bool)
+STATE_GET(sf_state_get_int, int32_t, SF_KIND_INT, sf_decode_int)
+STATE_GET(sf_state_get_long, int64_t, SF_KIND_LONG, sf_decode_long)
+STATE_GET(sf_state_get_float, float, SF_KIND_FLOAT, sf_decode_float)
+STATE_GET(sf_state_get_double, double, SF_KIND_DOUBLE, sf_decode_double)
+
+sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
+                              const char **out, size_t *len) {
+  const sf_cell *c;
+  sf_status st = typed_cell(ctx, spec, SF_KIND_STRING, out, &c);
+  if (st != SF_OK) return st;
+  return sf_decode_string(c->value.data, c->value.len, out, len);
+}
+
+/* Stores a value that already lives in the arena. */
+static sf_status store(sf_context *ctx, const sf_value_spec *spec, sf_value v) {
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!v.typename) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
+  if (strcmp(v.typename, c->spec->type->typename) != 0) {
+    sf_context_set_error(ctx, "state '%s' is %s, not %s", c->spec->name,
+                         c->spec->type->typename, v.typename);
+    return SF_ERR_TYPE_MISMATCH;
+  }
+  c->value = v;
+  c->value.typename = c->spec->type->typename;
+  c->value.has_value = true;
+  c->dirty = true;
+  return SF_OK;
+}
+
+sf_status sf_state_set(sf_context *ctx, const sf_value_spec *spec,
+                       sf_value value) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  if (!value.typename) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
+  if (!value.has_value) return sf_state_clear(ctx, spec);
+  sf_value copy;
+  sf_status st = sf_value_copy(ctx->arena, &value, &copy);
+  if (st != SF_OK) return st;
+  return store(ctx, spec, copy);
+}
+
+sf_status sf_state_set_bool(sf_context *ctx, const sf_value_spec *s, bool v) {
+  return store(ctx, s, sf_value_bool(ctx, v));
+}
+sf_status sf_state_set_int(sf_context *ctx, const sf_value_spec *s, int32_t v) {
+  return store(ctx, s, sf_value_int(ctx, v));
+}
+sf_status sf_state_set_long(sf_context *ctx, const sf_value_spec *s, int64_t v) {
+  return store(ctx, s, sf_value_long(ctx, v));
+}
+sf_status sf_state_set_float(sf_context *ctx, const sf_value_spec *s, float v) {
+  return store(ctx, s, sf_value_float(ctx, v));
+}
+sf_status sf_state_set_double(sf_context *ctx, const sf_value_spec *s, double v) {
+  return store(ctx, s, sf_value_double(ctx, v));
+}
+sf_status sf_state_set_string(sf_context *ctx, const sf_value_spec *s,
+                              const char *str, size_t len) {
+  return store(ctx, s, sf_value_string(ctx, str, len));
+}
+
+sf_status sf_state_clear(sf_context *ctx, const sf_value_spec *spec) {
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  c->value.has_value = false;
+  c->value.data = NULL;
+  c->value.len = 0;
+  c->dirty = true;
+  return SF_OK;
+}
+
+/* ---- messages, delays, egress ------------------------------------------------ */
+
+/* A TypedValue for an outgoing value: checked and copied into the arena. */
+static pb_typed_value *outgoing_value(sf_context *ctx, const sf_value *v,
+                                      sf_status *st, const char *what) {
+  if (!v->typename) {
+    *st = ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
+    sf_context_set_error(ctx, "%s: value has no typename", what);
+    return NULL;
+  }
+  if (sf_typename_validate(v->typename) != SF_OK) {
+    *st = SF_ERR_BAD_TYPENAME;
+    sf_context_set_error(ctx, "%s: bad value typename '%s'", what, v->typename);
+    return NULL;
+  }
+  sf_value copy;
+  *st = sf_value_copy(ctx->arena, v, &copy);
+  if (*st != SF_OK) return NULL;
+  pb_typed_value *tv = sf_typed_value_to_pb(ctx->arena, &copy);
+  if (!tv) *st = SF_ERR_NOMEM;
+  return tv;
+}
+
+static pb_address *target_address(sf_context *ctx, const char *typename,
+                                  const char *id, sf_status *st,
+                                  const char *what) {
+  if (!typename || !id) {
+    *st = SF_ERR_INVALID_ARGUMENT;
+    sf_context_set_error(ctx, "%s: missing target %s", what, typename ? "id" : "typename");
+    return NULL;
+  }
+  pb_address *a = sf_address_to_pb(ctx->arena, typename, id, st);
+  if (!a) sf_context_set_error(ctx, "%s: target '%s': %s", what, typename, sf_strerror(*st));
+  return a;
+}
+
+sf_status sf_send(sf_context *ctx, const char *target_typename, const char *id,
+                  sf_value value) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  sf_status st;
+  pb_address *target = target_address(ctx, target_typename, id, &st, "sf_send");
+  if (!target) return st;
+  pb_typed_value *arg = outgoing_value(ctx, &value, &st, "sf_send");
+  if (!arg) return st;
+  pb_out_invocation *m = sf_arena_alloc(ctx->arena, sizeof(*m));
+  if (!m) return SF_ERR_NOMEM;
+  io__statefun__sdk__reqreply__from_function__invocation__init(m);
+  m->target = target;
+  m->argument = arg;
+  return sf_ptr_vec_push(ctx->arena, &ctx->messages, m);
+}
+
+static char *token_copy(sf_context *ctx, const char *token) {
+  return sf_arena_strndup(ctx->arena, token ? token : "", token ? strlen(token) : 0);
+}
+
+sf_status sf_send_after(sf_context *ctx, int64_t delay_ms,
+                        const char *cancellation_token,
+                        const char *target_typename, const char *id,
+                        sf_value value) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  if (delay_ms < 0) {
+    sf_context_set_error(ctx, "sf_send_after: negative delay %lld", (long long)delay_ms);
+    return SF_ERR_INVALID_ARGUMENT;
+  }
+  sf_status st;
+  pb_address *target = target_address(ctx, target_typename, id, &st, "sf_send_after");
+  if (!target) return st;
+  pb_typed_value *arg = outgoing_value(ctx, &value, &st, "sf_send_after");
+  if (!arg) return st;
+  pb_delayed *d = sf_arena_alloc(ctx->arena, sizeof(*d));
+  char *tok = token_copy(ctx, cancellation_token);
+  if (!d || !tok) return SF_ERR_NOMEM;
+  io__statefun__sdk__reqreply__from_function__delayed_invocation__init(d);
+  d->delay_in_ms = delay_ms;
+  d->target = target;
+  d->argument = arg;
+  d->cancellation_token = tok;
+  return sf_ptr_vec_push(ctx->arena, &ctx->delayed, d);
+}
+
+sf_status sf_cancel_delayed(sf_context *ctx, const char *cancellation_token) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  if (!cancellation_token || !*cancellation_token) {
+    sf_context_set_error(ctx, "sf_cancel_delayed: empty cancellation token");
+    return SF_ERR_INVALID_ARGUMENT;
+  }
+  pb_delayed *d = sf_arena_alloc(ctx->arena, sizeof(*d));
+  char *tok = token_copy(ctx, cancellation_token);
+  if (!d || !tok) return SF_ERR_NOMEM;
+  io__statefun__sdk__reqreply__from_function__delayed_invocation__init(d);
+  d->is_cancellation_request = true;
+  d->cancellation_token = tok;
+  return sf_ptr_vec_push(ctx->arena, &ctx->delayed, d);
+}
+
+sf_status sf_egress(sf_context *ctx, const char *egress_typename,
+                    sf_value value) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  pb_egress *e = sf_arena_alloc(ctx->arena, sizeof(*e));
+  if (!e) return SF_ERR_NOMEM;
+  io__statefun__sdk__reqreply__from_function__egress_message__init(e);
+  sf_status st = sf_split_typename(ctx->arena, egress_typename,
+                                   &e->egress_namespace, &e->egress_type);
+  if (st != SF_OK) {
+    sf_context_set_error(ctx, "sf_egress: egress '%s': %s",
+                         egress_typename ? egress_typename : "(null)", sf_strerror(st));
+    return st;
+  }
+  e->argument = outgoing_value(ctx, &value, &st, "sf_egress");
+  if (!e->argument) return st;
+  return sf_ptr_vec_push(ctx->arena, &ctx->egresses, e);
+}
+
+/* Packs a protobuf-c message into the arena as an egress value. */
+static sf_status egress_record(sf_context *ctx, const char *egress_typename,
+                               const char *typename, const ProtobufCMessage *rec) {
+  size_t n = protobuf_c_message_get_packed_size(rec);
+  uint8_t *buf = sf_arena_alloc(ctx->arena, n ? n : 1);
+  if (!buf) return SF_ERR_NOMEM;
+  protobuf_c_message_pack(rec, buf);
+  sf_value v = {typename, true, buf, n};
+  /* sf_egress copies the value; records are small, and keeping one code
+   * path for every egress is worth the copy. */
+  return sf_egress(ctx, egress_typename, v);
+}
+
+sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
+                          const char *topic, const char *key,
+                          const void *value, size_t value_len) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  if (!topic || !*topic) {
+    sf_context_set_error(ctx, "sf_egress_kafka: missing topic");
+    return SF_ERR_INVALID_ARGUMENT;
+  }
+  if (!value && value_len) return SF_ERR_INVALID_ARGUMENT;
+  Io__Statefun__Sdk__Egress__KafkaProducerRecord rec =
+      IO__STATEFUN__SDK__EGRESS__KAFKA_PRODUCER_RECORD__INIT;
+  rec.topic = (char *)topic;
+  rec.key = (char *)(key ? key : "");
+  rec.value_bytes.data = (uint8_t *)value;
+  rec.value_bytes.len = value_len;
+  return egress_record(ctx, egress_typename, SF_TYPENAME_KAFKA_RECORD, &rec.base);
+}
+
+sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
+                            const char *stream, const char *partition_key,
+                            const char *explicit_hash_key, const void *value,
+                            size_t value_len) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  if (!stream || !*stream || !partition_key || !*partition_key) {
+    sf_context_set_error(ctx, "sf_egress_kinesis: missing %s",
+                         (!stream || !*stream) ? "stream" : "partition key");
+    return SF_ERR_INVALID_ARGUMENT;
+  }
+  if (!value && value_len) return SF_ERR_INVALID_ARGUMENT;
+  Io__Statefun__Sdk__Egress__KinesisEgressRecord rec =
+      IO__STATEFUN__SDK__EGRESS__KINESIS_EGRESS_RECORD__INIT;
+  rec.stream = (char *)stream;
+  rec.partition_key = (char *)partition_key;
+  rec.explicit_hash_key = (char *)(explicit_hash_key ? explicit_hash_key : "");
+  rec.value_bytes.data = (uint8_t *)value;
+  rec.value_bytes.len = value_len;
+  return egress_record(ctx, egress_typename, SF_TYPENAME_KINESIS_RECORD, &rec.base);
+}

@@ -1,0 +1,386 @@
+/*
+ * handler.c - the request-reply handler: registered functions, and one
+ * ToFunction turned into one FromFunction.
+ *
+ * The algorithm is StateFun's (see PROTOCOL.md, "SDK behaviour"):
+ *   1. decode the ToFunction (into the arena; no malloc when warm);
+ *   2. find the function by the batch's target namespace/type;
+ *   3. match every declared value spec to a state of the request by name;
+ *      if any is missing, reply IncompleteInvocationContext with all the
+ *      missing specs, in declaration order, and run nothing;
+ *   4. run the invocations in order against one set of state cells;
+ *   5. reply InvocationResponse: mutations for the cells that were written
+ *      or cleared (declaration order), then messages, delayed messages and
+ *      egress records in the order the function produced them.
+ * A failing invocation fails the batch: nothing of it is sent back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- registration ------------------------------------------------------------ */
+
+sf_handler *sf_handler_new(void) { return calloc(1, sizeof(sf_handler)); }
+
+void sf_handler_free(sf_handler *h) {
+  if (!h) return;
+  for (size_t i = 0; i < h->n_functions; i++) {
+    free(h->functions[i].typename);
+    free(h->functions[i].ns);
+    free(h->functions[i].name);
+    free(h->functions[i].specs);
+  }
+  free(h->functions);
+  free(h);
+}
+
+static sf_status validate_spec(const sf_value_spec *s) {
+  if (!s || !s->type) return SF_ERR_INVALID_ARGUMENT;
+  if (sf_state_name_validate(s->name) != SF_OK) return SF_ERR_BAD_STATE_NAME;
+  if (sf_typename_validate(s->type->typename) != SF_OK) return SF_ERR_BAD_TYPENAME;
+  if (s->type->kind == SF_KIND_PROTO && !s->type->proto) return SF_ERR_INVALID_ARGUMENT;
+  switch (s->expire_mode) {
+    case SF_EXPIRE_NONE:
+      if (s->expire_after_ms != 0) return SF_ERR_INVALID_ARGUMENT;
+      break;
+    case SF_EXPIRE_AFTER_WRITE:
+    case SF_EXPIRE_AFTER_CALL:
+      if (s->expire_after_ms <= 0) return SF_ERR_INVALID_ARGUMENT;
+      break;
+    default: return SF_ERR_INVALID_ARGUMENT;
+  }
+  return SF_OK;
+}
+
+sf_status sf_handler_register(sf_handler *h, const char *typename,
+                              sf_function_fn fn, void *user_data,
+                              const sf_value_spec *const *specs,
+                              size_t n_specs) {
+  if (!h || !fn || (!specs && n_specs)) return SF_ERR_INVALID_ARGUMENT;
+  sf_status st = sf_typename_validate(typename);
+  if (st != SF_OK) return st;
+  for (size_t i = 0; i < h->n_functions; i++)
+    if (strcmp(h->functions[i].typename, typename) == 0) return SF_ERR_DUPLICATE;
+  for (size_t i = 0; i < n_specs; i++) {
+    st = validate_spec(specs[i]);
+    if (st != SF_OK) return st;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(specs[i]->name, specs[j]->name) == 0) return SF_ERR_DUPLICATE;
+  }
+  if (h->n_functions == h->cap_functions) {
+    size_t cap = h->cap_functions ? h->cap_functions * 2 : 4;
+    sf_function *fns = realloc(h->functions, cap * sizeof(*fns));
+    if (!fns) return SF_ERR_NOMEM;
+    h->functions = fns;
+    h->cap_functions = cap;
+  }
+  sf_function f = {0};
+  const char *slash = strchr(typename, '/');
+  f.typename = strdup(typename);
+  f.ns = strndup(typename, (size_t)(slash - typename));
+  f.name = strdup(slash + 1);
+  f.specs = n_specs ? malloc(n_specs * sizeof(*f.specs)) : NULL;
+  if (!f.typename || !f.ns || !f.name || (n_specs && !f.specs)) {
+    free(f.typename);
+    free(f.ns);
+    free(f.name);
+    free(f.specs);
+    return SF_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < n_specs; i++) f.specs[i] = specs[i];
+  f.n_specs = n_specs;
+  f.fn = fn;
+  f.user_data = user_data;
+  h->functions[h->n_functions++] = f;
+  return SF_OK;
+}
+
+size_t sf_handler_function_count(const sf_handler *h) {
+  return h ? h->n_functions : 0;
+}
+
+const char *sf_handler_function_typename(const sf_handler *h, size_t i) {
+  return (h && i < h->n_functions) ? h->functions[i].typename : NULL;
+}
+
+/* ---- handling ---------------------------------------------------------------- */
+
+static int find_function(const sf_handler *h, const pb_address *target) {
+  if (!target) return -1;
+  for (size_t i = 0; i < h->n_functions; i++)
+    if (strcmp(h->functions[i].ns, target->namespace_) == 0 &&
+        strcmp(h->functions[i].name, target->type) == 0)
+      return (int)i;
+  return -1;
+}
+
+/* Packs `msg` into the arena as the reply. */
+static sf_status pack_reply(sf_arena *arena, const pb_from_function *msg,
+                            uint8_t **reply, size_t *reply_len) {
+  size_t n = protobuf_c_message_get_packed_size(&msg->base);
+  uint8_t *buf = sf_arena_alloc(arena, n ? n : 1);
+  if (!buf) return SF_ERR_NOMEM;
+  protobuf_c_message_pack(&msg->base, buf);
+  *reply = buf;
+  *reply_len = n;
+  return SF_OK;
+}
+
+static pb_expiration *expiration_to_pb(sf_arena *arena, const sf_value_spec *s) {
+  pb_expiration *e = sf_arena_alloc(arena, sizeof(*e));
+  if (!e) return NULL;
+  io__statefun__sdk__reqreply__from_function__expiration_spec__init(e);
+  switch (s->expire_mode) {
+    case SF_EXPIRE_AFTER_WRITE:
+      e->mode = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__EXPIRATION_SPEC__EXPIRE_MODE__AFTER_WRITE;
+      e->expire_after_millis = s->expire_after_ms;
+      break;
+    case SF_EXPIRE_AFTER_CALL:
+      e->mode = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__EXPIRATION_SPEC__EXPIRE_MODE__AFTER_INVOKE;
+      e->expire_after_millis = s->expire_after_ms;
+      break;
+    default:
+      e->mode = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__EXPIRATION_SPEC__EXPIRE_MODE__NONE;
+      break;
+  }
+  return e;
+}
+
+/* Replies IncompleteInvocationContext for the specs without a cell value
+ * source (found[i] == NULL). */
+static sf_status reply_missing(sf_arena *arena, const sf_function *f,
+                               pb_persisted_value *const *found, size_t n_missing,
+                               uint8_t **reply, size_t *reply_len) {
+  pb_incomplete *inc = sf_arena_alloc(arena, sizeof(*inc));
+  pb_value_spec **specs = sf_arena_alloc(arena, n_missing * sizeof(*specs));
+  if (!inc || !specs) return SF_ERR_NOMEM;
+  io__statefun__sdk__reqreply__from_function__incomplete_invocation_context__init(inc);
+  size_t k = 0;
+  for (size_t i = 0; i < f->n_specs; i++) {
+    if (found[i]) continue;
+    const sf_value_spec *s = f->specs[i];
+    pb_value_spec *ps = sf_arena_alloc(arena, sizeof(*ps));
+    if (!ps) return SF_ERR_NOMEM;
+    io__statefun__sdk__reqreply__from_function__persisted_value_spec__init(ps);
+    ps->state_name = (char *)s->name;
+    ps->type_typename = (char *)s->type->typename;
+    ps->expiration_spec = expiration_to_pb(arena, s);
+    if (!ps->expiration_spec) return SF_ERR_NOMEM;
+    specs[k++] = ps;
+  }
+  inc->n_missing_values = k;
+  inc->missing_values = specs;
+  pb_from_function from = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__INIT;
+  from.response_case = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INCOMPLETE_INVOCATION_CONTEXT;
+  from.incomplete_invocation_context = inc;
+  return pack_reply(arena, &from, reply, reply_len);
+}
+
+static sf_status collect_reply(sf_context *ctx, uint8_t **reply,
+                               size_t *reply_len) {
+  sf_arena *arena = ctx->arena;
+  const sf_function *f = ctx->function;
+  pb_response *resp = sf_arena_alloc(arena, sizeof(*resp));
+  if (!resp) return SF_ERR_NOMEM;
+  io__statefun__sdk__reqreply__from_function__invocation_response__init(resp);
+
+  size_t dirty = 0;
+  for (size_t i = 0; i < f->n_specs; i++) dirty += ctx->cells[i].dirty;
+  if (dirty) {
+    pb_mutation **muts = sf_arena_alloc(arena, dirty * sizeof(*muts));
+    if (!muts) return SF_ERR_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < f->n_specs; i++) {
+      const sf_cell *c = &ctx->cells[i];
+      if (!c->dirty) continue;
+      pb_mutation *m = sf_arena_alloc(arena, sizeof(*m));
+      if (!m) return SF_ERR_NOMEM;
+      io__statefun__sdk__reqreply__from_function__persisted_value_mutation__init(m);
+      m->state_name = (char *)c->spec->name;
+      if (c->value.has_value) {
+        m->mutation_type = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY;
+        m->state_value = sf_typed_value_to_pb(arena, &c->value);
+        if (!m->state_value) return SF_ERR_NOMEM;
+      } else {
+        m->mutation_type = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE;
+      }
+      muts[k++] = m;
+    }
+    resp->n_state_mutations = k;
+    resp->state_mutations = muts;
+  }
+  resp->n_outgoing_messages = ctx->messages.n;
+  resp->outgoing_messages = (pb_out_invocation **)ctx->messages.items;
+  resp->n_delayed_invocations = ctx->delayed.n;
+  resp->delayed_invocations = (pb_delayed **)ctx->delayed.items;
+  resp->n_outgoing_egresses = ctx->egresses.n;
+  resp->outgoing_egresses = (pb_egress **)ctx->egresses.items;
+
+  pb_from_function from = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__INIT;
+  /* An invocation with no effect at all is answered with an empty
+   * FromFunction, as the official Python SDK does; the runtime reads it as
+   * a result without side effects. */
+  if (dirty || ctx->messages.n || ctx->delayed.n || ctx->egresses.n) {
+    from.response_case = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT;
+    from.invocation_result = resp;
+  }
+  return pack_reply(arena, &from, reply, reply_len);
+}
+
+static void fill_address(sf_address *out, const pb_address *a) {
+  out->namespace_ = a->namespace_;
+  out->type = a->type;
+  out->id = a->id;
+}
+
+static void set_info(sf_handle_info *info, const char *fmt, const char *a,
+                     const char *b) {
+  if (info && !info->error[0]) snprintf(info->error, sizeof(info->error), fmt, a, b);
+}
+
+sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
+                            size_t request_len, sf_arena *arena,
+                            uint8_t **reply, size_t *reply_len,
+                            sf_handle_info *info) {
+  sf_handle_info scratch;
+  if (!info) info = &scratch;
+  info->function_index = -1;
+  info->invocations = 0;
+  info->incomplete = false;
+  info->error[0] = '\0';
+  if (!h || !arena || !reply || !reply_len || (!request && request_len)) {
+    set_info(info, "%s%s", "invalid argument to sf_handler_handle", "");
+    return SF_ERR_INVALID_ARGUMENT;
+  }
+
+  ProtobufCAllocator alloc;
+  sf_arena_protobuf_allocator(arena, &alloc);
+  pb_to_function *to = (pb_to_function *)protobuf_c_message_unpack(
+      &io__statefun__sdk__reqreply__to_function__descriptor, &alloc,
+      request_len, request ? request : (const uint8_t *)"");
+  if (!to) {
+    /* protobuf-c does not say why; an arena limit looks the same. */
+    snprintf(info->error, sizeof(info->error),
+             "malformed request: not a valid ToFunction protobuf (%zu bytes)",
+             request_len);
+    return SF_ERR_DECODE;
+  }
+  if (to->request_case != IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__REQUEST_INVOCATION ||
+      !to->invocation) {
+    set_info(info, "%s%s", "request carries no invocation batch (ToFunction.invocation unset)", "");
+    return SF_ERR_NO_INVOCATION;
+  }
+  const pb_batch *batch = to->invocation;
+  if (!batch->target) {
+    set_info(info, "%s%s", "invocation batch has no target address", "");
+    return SF_ERR_NO_INVOCATION;
+  }
+  int fi = find_function(h, batch->target);
+  if (fi < 0) {
+    set_info(info, "unknown function type %s/%s", batch->target->namespace_,
+             batch->target->type);
+    return SF_ERR_UNKNOWN_FUNCTION;
+  }
+  info->function_index = fi;
+  const sf_function *f = &h->functions[fi];
+
+  /* Match declared specs to the request's states (last one of a name wins,
+   * like a dict built from the list). */
+  pb_persisted_value **found = NULL;
+  size_t n_missing = 0;
+  if (f->n_specs) {
+    found = sf_arena_alloc(arena, f->n_specs * sizeof(*found));
+    if (!found) goto nomem;
+    for (size_t i = 0; i < f->n_specs; i++) {
+      found[i] = NULL;
+      for (size_t j = batch->n_state; j-- > 0;) {
+        if (strcmp(batch->state[j]->state_name, f->specs[i]->name) == 0) {
+          found[i] = batch->state[j];
+          break;
+        }
+      }
+      n_missing += found[i] == NULL;
+    }
+  }
+  if (n_missing) {
+    info->incomplete = true;
+    sf_status st = reply_missing(arena, f, found, n_missing, reply, reply_len);
+    if (st != SF_OK) goto nomem;
+    return SF_OK;
+  }
+
+  sf_context ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.arena = arena;
+  ctx.function = f;
+  ctx.error = info->error;
+  ctx.error_len = sizeof(info->error);
+  fill_address(&ctx.self, batch->target);
+  if (f->n_specs) {
+    ctx.cells = sf_arena_alloc(arena, f->n_specs * sizeof(*ctx.cells));
+    if (!ctx.cells) goto nomem;
+  }
+  for (size_t i = 0; i < f->n_specs; i++) {
+    sf_cell *c = &ctx.cells[i];
+    const pb_typed_value *tv = found[i]->state_value;
+    c->spec = f->specs[i];
+    c->dirty = false;
+    c->value.typename = tv ? tv->typename_ : f->specs[i]->type->typename;
+    c->value.has_value = tv && tv->has_value;
+    c->value.data = c->value.has_value ? tv->value.data : NULL;
+    c->value.len = c->value.has_value ? tv->value.len : 0;
+  }
+
+  for (size_t i = 0; i < batch->n_invocations; i++) {
+    const pb_invocation *inv = batch->invocations[i];
+    sf_message msg;
+    msg.target = ctx.self;
+    if (inv->argument) {
+      msg.value.typename = inv->argument->typename_;
+      msg.value.has_value = inv->argument->has_value;
+      msg.value.data = inv->argument->value.data;
+      msg.value.len = inv->argument->value.len;
+    } else {
+      msg.value.typename = "";
+      msg.value.has_value = false;
+      msg.value.data = NULL;
+      msg.value.len = 0;
+    }
+    const pb_address *caller = inv->caller;
+    ctx.has_caller = caller && (caller->namespace_[0] || caller->type[0] || caller->id[0]);
+    if (ctx.has_caller) fill_address(&ctx.caller, caller);
+
+    sf_status st = f->fn(&ctx, &msg, f->user_data);
+    if (st == SF_OK && ctx.sticky != SF_OK) st = ctx.sticky;
+    if (st != SF_OK) {
+      if (!info->error[0])
+        snprintf(info->error, sizeof(info->error), "%s", sf_strerror(st));
+      /* Prefix the reason with where it happened; keep the user's text. */
+      char reason[sizeof(info->error)];
+      snprintf(reason, sizeof(reason), "%s", info->error);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation" /* truncating is fine */
+#endif
+      snprintf(info->error, sizeof(info->error),
+               "function %s (id %s) failed at invocation %zu of %zu: %s",
+               f->typename, ctx.self.id, i + 1, batch->n_invocations, reason);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+      info->invocations = i + 1;
+      return st == SF_ERR_NOMEM ? SF_ERR_NOMEM : SF_ERR_FUNCTION_FAILED;
+    }
+  }
+  info->invocations = batch->n_invocations;
+  if (collect_reply(&ctx, reply, reply_len) != SF_OK) goto nomem;
+  return SF_OK;
+
+nomem:
+  snprintf(info->error, sizeof(info->error),
+           "out of memory handling a request of %zu bytes (arena limit?)",
+           request_len);
+  return SF_ERR_NOMEM;
+}

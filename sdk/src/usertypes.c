@@ -1,0 +1,129 @@
+/*
+ * usertypes.c - user types beyond raw bytes: JSON through jansson and
+ * protobuf messages through protobuf-c. Both encode into the request arena.
+ * JSON text is written compact with sorted keys, so equal documents give
+ * equal bytes.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static bool kind_is(const sf_type *t, sf_type_kind k) { return t && t->kind == k; }
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+sf_value sf_value_json(sf_context *ctx, const sf_type *type,
+                       const struct json_t *json) {
+  if (!kind_is(type, SF_KIND_JSON) || !json ||
+      sf_typename_validate(type->typename) != SF_OK)
+    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_json");
+  char *text = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  if (!text) return sf_context_bad_value(ctx, SF_ERR_ENCODE, "sf_value_json");
+  size_t n = strlen(text);
+  sf_value v = {type->typename, true, sf_arena_memdup(ctx->arena, text, n), n};
+  free(text);
+  if (!v.data) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_json");
+  return v;
+}
+
+static sf_status parse_json(const sf_value *v, json_t **out) {
+  json_error_t err;
+  json_t *j = json_loadb((const char *)(v->data ? v->data : (const uint8_t *)""),
+                         v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+  if (!j) return SF_ERR_VALUE_DECODE;
+  *out = j;
+  return SF_OK;
+}
+
+sf_status sf_message_as_json(const sf_message *msg, const sf_type *type,
+                             struct json_t **out) {
+  if (!msg || !out || !kind_is(type, SF_KIND_JSON)) return SF_ERR_INVALID_ARGUMENT;
+  if (!sf_message_is(msg, type)) return SF_ERR_TYPE_MISMATCH;
+  if (!msg->value.has_value) return SF_ERR_NO_VALUE;
+  return parse_json(&msg->value, out);
+}
+
+sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
+                            struct json_t **out) {
+  sf_value v;
+  if (!out) return SF_ERR_INVALID_ARGUMENT;
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!kind_is(c->spec->type, SF_KIND_JSON)) return SF_ERR_TYPE_MISMATCH;
+  sf_status st = sf_state_get(ctx, spec, &v);
+  if (st != SF_OK) return st;
+  if (strcmp(v.typename, c->spec->type->typename) != 0) return SF_ERR_TYPE_MISMATCH;
+  return parse_json(&v, out);
+}
+
+sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
+                            const struct json_t *json) {
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!kind_is(c->spec->type, SF_KIND_JSON)) return SF_ERR_TYPE_MISMATCH;
+  sf_value v = sf_value_json(ctx, c->spec->type, json);
+  if (!v.typename) return ctx->sticky;
+  return sf_state_set(ctx, spec, v);
+}
+
+/* ---- protobuf ----------------------------------------------------------------- */
+
+sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
+                        const struct ProtobufCMessage *msg) {
+  if (!kind_is(type, SF_KIND_PROTO) || !msg || !type->proto ||
+      msg->descriptor != type->proto ||
+      sf_typename_validate(type->typename) != SF_OK)
+    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_proto");
+  size_t n = protobuf_c_message_get_packed_size(msg);
+  uint8_t *buf = sf_arena_alloc(ctx->arena, n ? n : 1);
+  if (!buf) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_proto");
+  protobuf_c_message_pack(msg, buf);
+  sf_value v = {type->typename, true, buf, n};
+  return v;
+}
+
+static sf_status unpack(sf_arena *arena, const sf_type *type, const sf_value *v,
+                        struct ProtobufCMessage **out) {
+  ProtobufCAllocator alloc;
+  sf_arena_protobuf_allocator(arena, &alloc);
+  ProtobufCMessage *m = protobuf_c_message_unpack(
+      type->proto, &alloc, v->len, v->data ? v->data : (const uint8_t *)"");
+  if (!m) return SF_ERR_VALUE_DECODE;
+  *out = m;
+  return SF_OK;
+}
+
+sf_status sf_message_as_proto(sf_context *ctx, const sf_message *msg,
+                              const sf_type *type,
+                              struct ProtobufCMessage **out) {
+  if (!ctx || !msg || !out || !kind_is(type, SF_KIND_PROTO) || !type->proto)
+    return SF_ERR_INVALID_ARGUMENT;
+  if (!sf_message_is(msg, type)) return SF_ERR_TYPE_MISMATCH;
+  if (!msg->value.has_value) return SF_ERR_NO_VALUE;
+  return unpack(ctx->arena, type, &msg->value, out);
+}
+
+sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
+                             struct ProtobufCMessage **out) {
+  sf_value v;
+  if (!out) return SF_ERR_INVALID_ARGUMENT;
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!kind_is(c->spec->type, SF_KIND_PROTO)) return SF_ERR_TYPE_MISMATCH;
+  sf_status st = sf_state_get(ctx, spec, &v);
+  if (st != SF_OK) return st;
+  if (strcmp(v.typename, c->spec->type->typename) != 0) return SF_ERR_TYPE_MISMATCH;
+  return unpack(ctx->arena, c->spec->type, &v, out);
+}
+
+sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
+                             const struct ProtobufCMessage *msg) {
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!kind_is(c->spec->type, SF_KIND_PROTO)) return SF_ERR_TYPE_MISMATCH;
+  sf_value v = sf_value_proto(ctx, c->spec->type, msg);
+  if (!v.typename) return ctx->sticky;
+  return sf_state_set(ctx, spec, v);
+}
