@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# bench/run.sh - THE benchmark command. See bench/README.md.
+#
+# Serves the greeter (greeter.fns/greet) from
+#   ours     our C server (examples/greeter, libstatefun + libmicrohttpd)
+#   python   the official Python SDK 3.3.0, served as its docs recommend
+#            (RequestReplyHandler.handle_async in aiohttp, web.run_app:
+#            one process, one event loop)
+#   bare-mhd a bare libmicrohttpd server that reads the body and answers a
+#            fixed reply (the HTTP ceiling; bench/bare_mhd.c)
+# checks that each answers correctly, then drives each with wrk over
+# keep-alive with identical request bodies at batch 1, 10 and 100, and
+# prints requests/s, invocations/s, p50/p99 latency and ratios to ours.
+#
+# Options:
+#   --duration S        seconds per measurement (default 10)
+#   --connections C     wrk connections (default 32)
+#   --threads T         wrk threads (default 2)
+#   --quick             CI smoke: 2 s per run, no warm-up
+#   --no-pin            do not pin server and wrk to separate CPUs
+#   --server-threads N  worker threads of ours / bare-mhd (default: the
+#                       number of CPUs the server is pinned to)
+#   --batches "1 10 100"
+#   --servers "ours python bare-mhd"
+#   --build-dir DIR     (default build-bench)
+#   --skip-build        use the binaries already in the build dir
+# Exit status: 0 when every check passed and no run had errors.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+duration=10
+connections=32
+wrk_threads=2
+quick=0
+pin=1
+server_threads=""
+batches="1 10 100"
+servers="ours python bare-mhd"
+build_dir="$root/build-bench"
+skip_build=0
+warmup=1
+orig_args="$*"
+
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --threads) wrk_threads="$2"; shift 2 ;;
+    --quick) quick=1; duration=2; warmup=0; shift ;;
+    --no-pin) pin=0; shift ;;
+    --server-threads) server_threads="$2"; shift 2 ;;
+    --batches) batches="$2"; shift 2 ;;
+    --servers) servers="$2"; shift 2 ;;
+    --build-dir) build_dir="$2"; shift 2 ;;
+    --skip-build) skip_build=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "run.sh: $*" >&2; }
+die() { echo "run.sh: FAILED: $*" >&2; exit 1; }
+t_start=$(date +%s)
+
+# ---- dependencies, venv, build --------------------------------------------
+if ! command -v wrk >/dev/null || ! command -v cmake >/dev/null \
+   || ! pkg-config --exists libmicrohttpd libprotobuf-c 2>/dev/null; then
+  "$root/scripts/install-deps.sh" >&2
+fi
+PY="$("$root/scripts/python-env.sh")"
+
+if [ "$skip_build" = 0 ]; then
+  gen=()
+  if [ ! -f "$build_dir/CMakeCache.txt" ] && command -v ninja >/dev/null; then
+    gen=(-G Ninja)
+  fi
+  log "building Release in $build_dir"
+  cmake -S "$root" -B "$build_dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DSF_BUILD_TESTS=OFF -DSF_BUILD_EXAMPLES=ON -DSF_BUILD_BENCH=ON \
+    -DSF_SANITIZE=OFF >/dev/null
+  targets=(--target bench_bare_mhd)
+  case " $servers " in *" ours "*) targets+=(--target greeter) ;; esac
+  cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}" >/dev/null
+fi
+bare_bin="$build_dir/bench/bench_bare_mhd"
+ours_bin="$(find "$build_dir/examples" -type f -name greeter -perm -u+x 2>/dev/null | head -1 || true)"
+[ -x "$bare_bin" ] || die "no $bare_bin"
+case " $servers " in *" ours "*) [ -n "$ours_bin" ] || die "no greeter binary under $build_dir/examples" ;; esac
+
+# ---- CPU layout ------------------------------------------------------------
+ncpu="$(nproc)"
+server_cpus="" ; wrk_cpus=""
+if [ "$pin" = 1 ] && [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
+  half=$((ncpu / 2))
+  server_cpus="0-$((half - 1))"
+  wrk_cpus="$half-$((ncpu - 1))"
+  [ "$half" = 1 ] && server_cpus=0
+  [ "$((ncpu - half))" = 1 ] && wrk_cpus="$half"
+  [ -n "$server_threads" ] || server_threads="$half"
+else
+  pin=0
+  [ -n "$server_threads" ] || server_threads="$ncpu"
+fi
+on_server_cpus() { if [ "$pin" = 1 ]; then taskset -c "$server_cpus" "$@"; else "$@"; fi; }
+on_wrk_cpus() { if [ "$pin" = 1 ]; then taskset -c "$wrk_cpus" "$@"; else "$@"; fi; }
+
+# ---- work dir, processes, cleanup -----------------------------------------
+work="$(mktemp -d -t statefun-bench.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$PY" "$here/benchtool.py" make-requests --out "$work" --batches "${batches// /,}"
+for b in $batches; do
+  "$PY" "$here/benchtool.py" expect-reply --body "$work/body-$b.bin" \
+    --out "$work/reply-$b.bin"
+done
+
+server_pid=""
+start_server() { # name batch -> sets url, server_pid
+  local name="$1" b="$2" port
+  port="$("$PY" "$here/benchtool.py" free-port)"
+  case "$name" in
+    ours) on_server_cpus "$ours_bin" --listen "127.0.0.1:$port" \
+            --threads "$server_threads" --quiet >"$work/$name.log" 2>&1 & ;;
+    python) on_server_cpus "$PY" "$here/python_greeter.py" --port "$port" \
+              >"$work/$name.log" 2>&1 & ;;
+    bare-mhd) on_server_cpus "$bare_bin" --listen "127.0.0.1:$port" \
+                --threads "$server_threads" --reply "$work/reply-$b.bin" \
+                >"$work/$name.log" 2>&1 & ;;
+  esac
+  server_pid=$!
+  pids+=("$server_pid")
+  url="http://127.0.0.1:$port/statefun"
+  local i
+  for i in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/$name.log" >&2; die "$name exited at start"; }
+    sleep 0.1
+  done
+  die "$name did not listen on port $port within 10 s"
+}
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+check_server() { # name batch
+  local name="$1" b="$2" extra=()
+  case "$name" in
+    bare-mhd) extra=(--exact "$work/reply-$b.bin") ;;
+    *) extra=(--same-as "$work/reply-$b.bin") ;;
+  esac
+  "$PY" "$here/benchtool.py" check --url "$url" --body "$work/body-$b.bin" \
+    "${extra[@]}" >"$work/check.out" 2>&1 \
+    || { cat "$work/check.out" >&2; die "$name at batch $b answered wrongly"; }
+  echo "  check $name batch $b: $(cat "$work/check.out")"
+}
+
+# ---- header -----------------------------------------------------------------
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$here/results"
+out="$here/results/$stamp.txt"
+tsv="$work/results.tsv"
+: >"$tsv"
+# From here on, everything printed is also saved in the results file.
+exec > >(tee -a "$out") 2>&1
+{
+  echo "statefun-c benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')"
+  echo "command: bench/run.sh $orig_args" | sed 's/ *$//'
+  echo "machine: $ncpu CPU(s), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//'), $(uname -sr)"
+  if [ "$pin" = 1 ]; then
+    echo "pinning: servers on CPU $server_cpus, wrk on CPU $wrk_cpus (taskset); the load generator and the server never share a core"
+  else
+    echo "pinning: none; wrk and the server share all $ncpu CPU(s) (results include wrk's own CPU use)"
+  fi
+  echo "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $wrk_threads threads, $connections keep-alive connections, ${duration}s per run$([ "$warmup" = 1 ] && echo ' after a 1 s warm-up'), Content-Type application/octet-stream"
+  echo "request: ToFunction greeter.fns/greet id=bench, state seen=5 attached, N StringWrapper invocations (every invocation: seen+1 and one Kafka egress record; no delayed messages)"
+  echo "ours:     examples/greeter (Release), --threads $server_threads"
+  echo "python:   apache-flink-statefun 3.3.0, aiohttp $("$PY" -c 'import aiohttp;print(aiohttp.__version__)'), protobuf $("$PY" -c 'import google.protobuf as p;from google.protobuf.internal import api_implementation as a;print(p.__version__, "("+a.Type()+" implementation)")'), $("$PY" -V 2>&1); one process (web.run_app, as documented)"
+  echo "bare-mhd: bench_bare_mhd --threads $server_threads, answers the official SDK's reply bytes for the same body (the HTTP ceiling)"
+  echo
+}
+
+# ---- runs -----------------------------------------------------------------
+run_wrk() { # name batch
+  local name="$1" b="$2" line
+  if [ "$warmup" = 1 ]; then
+    on_wrk_cpus wrk -t "$wrk_threads" -c "$connections" -d 1s --timeout 10s \
+      -s "$here/post.lua" "$url" -- "$work/body-$b.bin" >/dev/null
+  fi
+  on_wrk_cpus wrk -t "$wrk_threads" -c "$connections" -d "${duration}s" \
+    --timeout 10s -s "$here/post.lua" "$url" -- "$work/body-$b.bin" \
+    >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; die "wrk failed against $name"; }
+  line="$(grep '^BENCH ' "$work/wrk.out")" || { cat "$work/wrk.out" >&2; die "no summary from wrk"; }
+  kill -0 "$server_pid" 2>/dev/null || die "$name died during the run"
+  # BENCH key=value ... -> one TSV row
+  local rps p50 p99 reqs errs
+  rps="$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")"
+  p50="$(sed -E 's/.* p50_us=([0-9]+).*/\1/' <<<"$line")"
+  p99="$(sed -E 's/.* p99_us=([0-9]+).*/\1/' <<<"$line")"
+  reqs="$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line")"
+  errs="$(awk '{s=0; for(i=1;i<=NF;i++) if ($i ~ /^err_/) {split($i,kv,"="); s+=kv[2]} print s}' <<<"$line")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$b" "$rps" \
+    "$(awk -v u="$p50" 'BEGIN{printf "%.3f", u/1000}')" \
+    "$(awk -v u="$p99" 'BEGIN{printf "%.3f", u/1000}')" "$reqs" "$errs" >>"$tsv"
+  printf '  %-9s batch %-4s %10.0f req/s  p99 %7.2f ms  errors %s\n' "$name" "$b" \
+    "$rps" "$(awk -v u="$p99" 'BEGIN{print u/1000}')" "$errs"
+}
+
+for name in $servers; do
+  case "$name" in ours|python|bare-mhd) ;; *) die "unknown server $name" ;; esac
+  if [ "$name" != bare-mhd ]; then start_server "$name" 0; fi
+  for b in $batches; do
+    # bare-mhd answers one fixed reply: restart it with this batch's reply
+    if [ "$name" = bare-mhd ]; then start_server "$name" "$b"; fi
+    check_server "$name" "$b"
+    run_wrk "$name" "$b"
+    check_server "$name" "$b" >/dev/null  # still correct after the load
+    if [ "$name" = bare-mhd ]; then stop_server; fi
+  done
+  if [ "$name" != bare-mhd ]; then stop_server; fi
+done
+
+{
+  echo
+  "$PY" "$here/benchtool.py" table --results "$tsv"
+  echo "requests/s: completed HTTP requests per second (wrk); invocations/s = requests/s x batch."
+  echo "p50/p99: wrk's latency percentiles under $connections concurrent connections (closed loop, no coordinated-omission correction)."
+  echo "errors: HTTP statuses > 399, socket errors and timeouts; ratios compare requests/s at the same batch."
+  echo "elapsed: $(( $(date +%s) - t_start )) s; saved to bench/results/$stamp.txt"
+}
+
+if awk -F'\t' '$7 != 0 {bad=1} END {exit !bad}' "$tsv"; then
+  echo "run.sh: some runs had errors" >&2
+  exit 1
+fi
