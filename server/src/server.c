@@ -1,0 +1,722 @@
+/*
+ * server.c - serves a sf_handler over HTTP/1.1 with libmicrohttpd.
+ *
+ * MHD runs a pool of worker threads (one epoll loop each); every request is
+ * handled entirely on the thread that owns its connection. A StateFun POST
+ * goes through three calls of on_access(): headers (route, check
+ * Content-Length, take a request slot), body chunks (append to the slot's
+ * buffer) and the final call (run sf_handler_handle, queue the reply).
+ *
+ * Request slots. A slot holds the body buffer and the sf_arena of one
+ * request. The reply is allocated in the arena and handed to MHD without a
+ * copy, so the arena must live until MHD has sent it - which can be after
+ * the same thread has served other connections. That is why arenas belong
+ * to requests, not threads: slots come from a small free list and go back
+ * to it (arena reset, buffer kept) when MHD reports the request complete,
+ * so a warm server handles a request without malloc in our code.
+ *
+ * Shutdown drains: stop accepting (MHD_quiesce_daemon), answer requests
+ * that arrive on open keep-alive connections with "Connection: close",
+ * wait for the in-flight count to reach zero (bounded), then stop MHD.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server_internal.h"
+
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 8000
+#define DEFAULT_MAX_BODY ((size_t)16 * 1024 * 1024)
+#define DEFAULT_PREFIX "/statefun"
+#define MAX_PREFIX 200
+#define MAX_THREADS 1024
+/* How long sf_server_stop waits for requests in flight. */
+#define DRAIN_TIMEOUT_MS 5000
+/* Idle keep-alive connections are closed after this (Flink's pool TTL is
+ * 15 s, so the runtime normally closes them first). */
+#define CONNECTION_TIMEOUT_S 60
+#define CONNECTION_LIMIT 4096
+/* Per-connection MHD memory: request headers plus the read buffer. */
+#define CONNECTION_MEMORY 65536
+/* A released slot keeps a body buffer up to this size for the next request. */
+#define BODY_KEEP ((size_t)1024 * 1024)
+
+#define CT_OCTET "application/octet-stream"
+#define CT_TEXT "text/plain; charset=utf-8"
+#define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+/* One request's memory: body buffer and arena (see the top of the file). */
+typedef struct slot {
+  struct slot *next; /* free-list link */
+  sf_arena *arena;
+  uint8_t *body;
+  size_t len;
+  size_t cap;
+  bool overflow; /* the body went over max_body; the rest is discarded */
+  bool oom;      /* the buffer could not grow */
+} slot;
+
+struct sf_server {
+  const sf_handler *handler;
+  struct MHD_Daemon *daemon;
+  int listen_fd;
+  uint16_t port;
+  char host[256];
+  char prefix[MAX_PREFIX + 1]; /* without a trailing '/'; "" for "/" */
+  size_t prefix_len;
+  size_t max_body;
+  size_t arena_limit;
+  unsigned threads;
+  int quiet;
+
+  atomic_long in_flight;
+  atomic_bool draining;
+
+  pthread_mutex_t pool_lock;
+  slot *free_slots;
+  size_t n_free;
+  size_t max_free;
+
+  sf_server_metrics *metrics;
+};
+
+/* con_cls values of requests without a slot: k_marker[r] for a request on
+ * route r still to be answered on its last call, K_ANSWERED once answered. */
+static char k_marker[5];
+#define K_ANSWERED (&k_marker[4])
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void set_error(sf_status *status, char *err, size_t err_len,
+                      sf_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+static void set_error(sf_status *status, char *err, size_t err_len,
+                      sf_status code, const char *fmt, ...) {
+  if (status != NULL) *status = code;
+  if (err != NULL && err_len > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+  }
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void log_line(const sf_server *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void log_line(const sf_server *s, const char *fmt, ...) {
+  if (s->quiet) return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "statefun: %s\n", line);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap) {
+  const sf_server *s = cls;
+  if (s->quiet) return;
+  char line[512];
+  vsnprintf(line, sizeof line, fmt, ap);
+  size_t n = strlen(line);
+  while (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+  fprintf(stderr, "statefun: libmicrohttpd: %s\n", line);
+}
+
+/* ---- request slots ------------------------------------------------------- */
+
+static slot *slot_acquire(sf_server *s) {
+  pthread_mutex_lock(&s->pool_lock);
+  slot *sl = s->free_slots;
+  if (sl != NULL) {
+    s->free_slots = sl->next;
+    s->n_free--;
+  }
+  pthread_mutex_unlock(&s->pool_lock);
+  if (sl == NULL) {
+    sl = calloc(1, sizeof *sl);
+    if (sl == NULL) return NULL;
+    sl->arena = sf_arena_new(s->arena_limit);
+    if (sl->arena == NULL) {
+      free(sl);
+      return NULL;
+    }
+  }
+  sl->next = NULL;
+  sl->len = 0;
+  sl->overflow = false;
+  sl->oom = false;
+  return sl;
+}
+
+static void slot_destroy(slot *sl) {
+  sf_arena_free(sl->arena);
+  free(sl->body);
+  free(sl);
+}
+
+static void slot_release(sf_server *s, slot *sl) {
+  sf_arena_reset(sl->arena);
+  if (sl->cap > BODY_KEEP) {
+    free(sl->body);
+    sl->body = NULL;
+    sl->cap = 0;
+  }
+  pthread_mutex_lock(&s->pool_lock);
+  bool keep = s->n_free < s->max_free;
+  if (keep) {
+    sl->next = s->free_slots;
+    s->free_slots = sl;
+    s->n_free++;
+  }
+  pthread_mutex_unlock(&s->pool_lock);
+  if (!keep) slot_destroy(sl);
+}
+
+/* Makes room for `need` bytes in all; false when out of memory. */
+static bool slot_reserve(slot *sl, size_t need, size_t max_body) {
+  if (need <= sl->cap) return true;
+  size_t cap = sl->cap < 4096 ? 4096 : sl->cap;
+  while (cap < need) cap = cap > max_body / 2 ? max_body : cap * 2;
+  if (cap < need) cap = need;
+  uint8_t *body = realloc(sl->body, cap);
+  if (body == NULL) return false;
+  sl->body = body;
+  sl->cap = cap;
+  return true;
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static enum MHD_Result queue(sf_server *s, struct MHD_Connection *conn,
+                             unsigned code, struct MHD_Response *resp,
+                             const char *content_type) {
+  if (resp == NULL) return MHD_NO; /* MHD closes the connection */
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+  if (atomic_load(&s->draining))
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  enum MHD_Result r = MHD_queue_response(conn, code, resp);
+  MHD_destroy_response(resp);
+  sf_server_metrics_record_status(s->metrics, code);
+  return r;
+}
+
+/* A text/plain reply; `allow` (may be NULL) becomes the Allow header. */
+static enum MHD_Result reply_text(sf_server *s, struct MHD_Connection *conn,
+                                  unsigned code, const char *allow,
+                                  const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+static enum MHD_Result reply_text(sf_server *s, struct MHD_Connection *conn,
+                                  unsigned code, const char *allow,
+                                  const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(text, sizeof text - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  size_t len = (size_t)n < sizeof text - 2 ? (size_t)n : sizeof text - 2;
+  text[len++] = '\n';
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
+  if (resp != NULL && allow != NULL)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+  return queue(s, conn, code, resp, CT_TEXT);
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+typedef enum route {
+  ROUTE_NONE,
+  ROUTE_FUNCTION,
+  ROUTE_HEALTH,
+  ROUTE_METRICS,
+} route;
+
+static route route_of(const sf_server *s, const char *url) {
+  if (strcmp(url, "/health") == 0) return ROUTE_HEALTH;
+  if (strcmp(url, "/metrics") == 0) return ROUTE_METRICS;
+  if (s->prefix_len == 0) return ROUTE_FUNCTION;
+  if (strncmp(url, s->prefix, s->prefix_len) == 0 &&
+      (url[s->prefix_len] == '\0' || url[s->prefix_len] == '/'))
+    return ROUTE_FUNCTION;
+  return ROUTE_NONE;
+}
+
+static bool is_get(const char *method) {
+  return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+         strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+/* GET /health, GET /metrics, wrong methods and unknown paths. */
+static enum MHD_Result reply_simple(sf_server *s, struct MHD_Connection *conn,
+                                    route r, const char *method,
+                                    const char *url) {
+  switch (r) {
+  case ROUTE_FUNCTION:
+    return reply_text(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
+                      "method %s not allowed on %s: StateFun requests are "
+                      "POSTed",
+                      method, url);
+  case ROUTE_HEALTH:
+    if (!is_get(method))
+      return reply_text(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
+                        "method %s not allowed on %s", method, url);
+    return queue(s, conn, MHD_HTTP_OK,
+                 MHD_create_response_from_buffer(2, (void *)"ok",
+                                                 MHD_RESPMEM_PERSISTENT),
+                 CT_TEXT);
+  case ROUTE_METRICS: {
+    if (!is_get(method))
+      return reply_text(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
+                        "method %s not allowed on %s", method, url);
+    size_t len = 0;
+    char *text = sf_server_metrics_render(
+        s->metrics, s->handler, atomic_load(&s->in_flight), &len);
+    if (text == NULL)
+      return reply_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                        "out of memory");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) free(text);
+    return queue(s, conn, MHD_HTTP_OK, resp, CT_METRICS);
+  }
+  case ROUTE_NONE:
+    break;
+  }
+  return reply_text(s, conn, MHD_HTTP_NOT_FOUND, NULL,
+                    "no such endpoint: %s (StateFun requests go to POST %s)",
+                    url, s->prefix_len ? s->prefix : "/");
+}
+
+static bool is_marker(const void *con_cls) {
+  return (const char *)con_cls >= k_marker &&
+         (const char *)con_cls < k_marker + sizeof k_marker;
+}
+
+/* ---- the StateFun endpoint ----------------------------------------------- */
+
+static unsigned http_code_of(sf_status st) {
+  switch (st) {
+  case SF_OK:
+    return MHD_HTTP_OK;
+  case SF_ERR_DECODE:
+  case SF_ERR_NO_INVOCATION:
+    return MHD_HTTP_BAD_REQUEST;
+  case SF_ERR_UNKNOWN_FUNCTION:
+    return MHD_HTTP_NOT_FOUND;
+  default:
+    return MHD_HTTP_INTERNAL_SERVER_ERROR;
+  }
+}
+
+static enum MHD_Result handle_function(sf_server *s,
+                                       struct MHD_Connection *conn,
+                                       slot *sl) {
+  if (sl->oom)
+    return reply_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                      "out of memory buffering a request body of %zu bytes",
+                      sl->len);
+  static const uint8_t empty[1];
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  sf_handle_info info;
+  uint64_t t0 = now_ns();
+  sf_status st =
+      sf_handler_handle(s->handler, sl->body != NULL ? sl->body : empty,
+                        sl->len, sl->arena, &reply, &reply_len, &info);
+  sf_server_metrics_record_batch(s->metrics, &info, st, now_ns() - t0);
+
+  if (st == SF_OK) {
+    /* The reply lives in the slot's arena until on_completed(). */
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        reply_len, reply, MHD_RESPMEM_PERSISTENT);
+    return queue(s, conn, MHD_HTTP_OK, resp, CT_OCTET);
+  }
+
+  unsigned code = http_code_of(st);
+  const char *reason = info.error[0] != '\0' ? info.error : sf_strerror(st);
+  const char *fn = info.function_index >= 0
+                       ? sf_handler_function_typename(
+                             s->handler, (size_t)info.function_index)
+                       : NULL;
+  if (code == MHD_HTTP_INTERNAL_SERVER_ERROR) {
+    log_line(s, "%s: batch failed: %s", fn != NULL ? fn : "?", reason);
+    if (fn != NULL)
+      return reply_text(s, conn, code, NULL, "function %s failed: %s", fn,
+                        reason);
+  }
+  return reply_text(s, conn, code, NULL, "%s", reason);
+}
+
+/* Parses a Content-Length header; false when it is not a plain number. */
+static bool parse_length(const char *text, unsigned long long *out) {
+  if (text == NULL || *text < '0' || *text > '9') return false;
+  errno = 0;
+  char *end = NULL;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls) {
+  sf_server *s = cls;
+
+  if (*con_cls == NULL) { /* headers are in: route */
+    atomic_fetch_add(&s->in_flight, 1);
+    route r = route_of(s, url);
+    unsigned long long declared = 0;
+    bool has_length = parse_length(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_CONTENT_LENGTH),
+        &declared);
+    if (r != ROUTE_FUNCTION || strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+      /* Answered on the last call so that keep-alive survives; a request
+       * with a body we do not want is answered now (MHD then closes). */
+      if ((has_length && declared > 0) ||
+          MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        *con_cls = K_ANSWERED;
+        return reply_simple(s, conn, r, method, url);
+      }
+      *con_cls = &k_marker[r];
+      return MHD_YES;
+    }
+    if (has_length && declared > s->max_body) {
+      *con_cls = K_ANSWERED;
+      return reply_text(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                        "request body of %llu bytes exceeds the limit of %zu "
+                        "bytes (--max-body)",
+                        declared, s->max_body);
+    }
+    slot *sl = slot_acquire(s);
+    if (sl == NULL) {
+      *con_cls = K_ANSWERED;
+      return reply_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                        "out of memory");
+    }
+    if (has_length && !slot_reserve(sl, (size_t)declared, s->max_body))
+      sl->oom = true;
+    *con_cls = sl;
+    return MHD_YES;
+  }
+
+  if (is_marker(*con_cls)) { /* no slot: discard any body, then answer */
+    if (*upload_data_size > 0) {
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+    if (*con_cls == K_ANSWERED) return MHD_YES;
+    route r = (route)((const char *)*con_cls - k_marker);
+    *con_cls = K_ANSWERED;
+    return reply_simple(s, conn, r, method, url);
+  }
+
+  slot *sl = *con_cls;
+  if (*upload_data_size > 0) { /* a body chunk */
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (sl->overflow || sl->oom) return MHD_YES;
+    if (n > s->max_body - sl->len) {
+      sl->overflow = true; /* keep reading, stop buffering */
+      return MHD_YES;
+    }
+    if (!slot_reserve(sl, sl->len + n, s->max_body)) {
+      sl->oom = true;
+      return MHD_YES;
+    }
+    memcpy(sl->body + sl->len, upload_data, n);
+    sl->len += n;
+    return MHD_YES;
+  }
+
+  /* the whole body is in */
+  if (sl->overflow)
+    return reply_text(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                      "request body exceeds the limit of %zu bytes "
+                      "(--max-body)",
+                      s->max_body);
+  return handle_function(s, conn, sl);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+                         void **con_cls, enum MHD_RequestTerminationCode toe) {
+  sf_server *s = cls;
+  if (*con_cls == NULL) return;
+  if (!is_marker(*con_cls)) slot_release(s, *con_cls);
+  *con_cls = NULL;
+  atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+/* Binds and listens on host:port; returns the socket or -1 with an error. */
+static int open_listener(sf_server *s, const char *host, uint16_t port,
+                         sf_status *status, char *err, size_t err_len) {
+  char service[8];
+  snprintf(service, sizeof service, "%u", (unsigned)port);
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  struct addrinfo *res = NULL;
+  int gai = getaddrinfo(host, service, &hints, &res);
+  if (gai != 0) {
+    set_error(status, err, err_len, SF_ERR_INVALID_ARGUMENT,
+              "cannot resolve listen host '%s': %s", host, gai_strerror(gai));
+    return -1;
+  }
+  int fd = -1;
+  int saved = 0;
+  for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                ai->ai_protocol);
+    if (fd < 0) {
+      saved = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        listen(fd, SOMAXCONN) == 0)
+      break;
+    saved = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    set_error(status, err, err_len, SF_ERR_IO, "cannot listen on %s:%u: %s",
+              host, (unsigned)port, strerror(saved));
+    return -1;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+    if (ss.ss_family == AF_INET)
+      s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+      s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  }
+  if (s->port == 0) s->port = port;
+  return fd;
+}
+
+static unsigned online_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) return 1;
+  return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
+}
+
+/* Frees a server whose daemon is not running. */
+static void server_free(sf_server *s) {
+  while (s->free_slots != NULL) {
+    slot *sl = s->free_slots;
+    s->free_slots = sl->next;
+    slot_destroy(sl);
+  }
+  pthread_mutex_destroy(&s->pool_lock);
+  sf_server_metrics_free(s->metrics);
+  free(s);
+}
+
+SF_SERVER_EXPORT
+sf_server *sf_server_start(const sf_handler *handler,
+                           const sf_server_options *options, sf_status *status,
+                           char *err, size_t err_len) {
+  if (err != NULL && err_len > 0) err[0] = '\0';
+  if (status != NULL) *status = SF_OK;
+  sf_server_options defaults;
+  memset(&defaults, 0, sizeof defaults);
+  const sf_server_options *o = options != NULL ? options : &defaults;
+  if (handler == NULL) {
+    set_error(status, err, err_len, SF_ERR_INVALID_ARGUMENT,
+              "no handler given");
+    return NULL;
+  }
+  const char *host = o->host != NULL && o->host[0] != '\0' ? o->host
+                                                           : DEFAULT_HOST;
+  const char *prefix = o->path_prefix != NULL && o->path_prefix[0] != '\0'
+                           ? o->path_prefix
+                           : DEFAULT_PREFIX;
+  if (prefix[0] != '/' || strlen(prefix) > MAX_PREFIX) {
+    set_error(status, err, err_len, SF_ERR_INVALID_ARGUMENT,
+              "path prefix must start with '/' and have at most %d "
+              "characters: '%s'",
+              MAX_PREFIX, prefix);
+    return NULL;
+  }
+  if (strlen(host) >= 256) {
+    set_error(status, err, err_len, SF_ERR_INVALID_ARGUMENT,
+              "listen host too long");
+    return NULL;
+  }
+  if (o->threads > MAX_THREADS) {
+    set_error(status, err, err_len, SF_ERR_INVALID_ARGUMENT,
+              "too many threads: %u (at most %d)", o->threads, MAX_THREADS);
+    return NULL;
+  }
+
+  sf_server *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    set_error(status, err, err_len, SF_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  s->handler = handler;
+  s->listen_fd = -1;
+  snprintf(s->host, sizeof s->host, "%s", host);
+  snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
+  s->prefix_len = strlen(s->prefix);
+  while (s->prefix_len > 0 && s->prefix[s->prefix_len - 1] == '/')
+    s->prefix[--s->prefix_len] = '\0';
+  s->max_body = o->max_body != 0 ? o->max_body : DEFAULT_MAX_BODY;
+  /* Decoding takes a few times the body; the cap stops pathological input
+   * from eating the machine while leaving honest requests plenty. */
+  s->arena_limit = s->max_body < SIZE_MAX / 8 ? s->max_body * 8 : 0;
+  if (s->arena_limit != 0 && s->arena_limit < (size_t)64 * 1024 * 1024)
+    s->arena_limit = (size_t)64 * 1024 * 1024;
+  s->threads = o->threads != 0 ? o->threads : online_cores();
+  s->quiet = o->quiet;
+  s->max_free = 4 * (size_t)s->threads + 16;
+  atomic_init(&s->in_flight, 0);
+  atomic_init(&s->draining, false);
+  pthread_mutex_init(&s->pool_lock, NULL);
+  s->metrics = sf_server_metrics_new(handler);
+  if (s->metrics == NULL) {
+    set_error(status, err, err_len, SF_ERR_NOMEM, "out of memory");
+    server_free(s);
+    return NULL;
+  }
+
+  /* No options at all means port 8000; given options, port 0 means "pick a
+   * free port" as the header documents (see sf_server_port). */
+  uint16_t port = options != NULL ? options->port : DEFAULT_PORT;
+  s->listen_fd = open_listener(s, host, port, status, err, err_len);
+  if (s->listen_fd < 0) {
+    server_free(s);
+    return NULL;
+  }
+
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                   MHD_USE_ERROR_LOG;
+#if defined(__linux__)
+  flags |= MHD_USE_EPOLL;
+#else
+  flags |= MHD_USE_POLL;
+#endif
+  if (strchr(host, ':') != NULL) flags |= MHD_USE_IPv6;
+  struct MHD_OptionItem pool[] = {
+      {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->threads, NULL},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  if (s->threads < 2) pool[0].option = MHD_OPTION_END;
+  s->daemon = MHD_start_daemon(
+      flags, s->port, NULL, NULL, on_access, s,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+      MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+  if (s->daemon == NULL) {
+    int e = errno;
+    set_error(status, err, err_len, SF_ERR_IO,
+              "cannot start the HTTP server on %s:%u: %s", host,
+              (unsigned)s->port, e != 0 ? strerror(e) : "libmicrohttpd failed");
+    close(s->listen_fd);
+    server_free(s);
+    return NULL;
+  }
+
+  if (!s->quiet) {
+    size_t n = sf_handler_function_count(handler);
+    char types[1024];
+    size_t used = 0;
+    types[0] = '\0';
+    for (size_t i = 0; i < n && used < sizeof types; i++) {
+      int w = snprintf(types + used, sizeof types - used, "%s%s",
+                       i > 0 ? ", " : "",
+                       sf_handler_function_typename(handler, i));
+      if (w < 0) break;
+      used += (size_t)w;
+    }
+    bool v6 = strchr(host, ':') != NULL;
+    fprintf(stderr,
+            "statefun: serving %zu function(s) [%s] on http://%s%s%s:%u%s "
+            "(%u threads)\n",
+            n, types, v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)s->port,
+            s->prefix_len ? s->prefix : "/", s->threads);
+  }
+  return s;
+}
+
+SF_SERVER_EXPORT
+uint16_t sf_server_port(const sf_server *server) {
+  return server != NULL ? server->port : 0;
+}
+
+SF_SERVER_EXPORT
+void sf_server_stop(sf_server *server) {
+  if (server == NULL) return;
+  sf_server *s = server;
+  atomic_store(&s->draining, true);
+  MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+  long pending = atomic_load(&s->in_flight);
+  if (pending > 0)
+    log_line(s, "draining %ld request(s) in flight (up to %d ms)", pending,
+             DRAIN_TIMEOUT_MS);
+  uint64_t deadline = now_ns() + (uint64_t)DRAIN_TIMEOUT_MS * 1000000u;
+  while (atomic_load(&s->in_flight) > 0 && now_ns() < deadline) {
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  pending = atomic_load(&s->in_flight);
+  if (pending > 0)
+    log_line(s, "%ld request(s) still in flight after %d ms; closing them",
+             pending, DRAIN_TIMEOUT_MS);
+  MHD_stop_daemon(s->daemon);
+  /* After a quiesce the listen socket is ours to close (and MHD's threads
+   * are gone, so nobody can still be using it). */
+  if (lfd != MHD_INVALID_SOCKET)
+    close(lfd);
+  log_line(s, "stopped");
+  server_free(s);
+}
