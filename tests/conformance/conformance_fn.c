@@ -416,8 +416,10 @@ static sf_status egress_string(sf_context *ctx, const char *egress,
   return sf_egress(ctx, egress, sf_value_cstring(ctx, s));
 }
 
+/* "-" means none (NULL), "~" means the empty string. */
 static const char *opt(const char *tok) {
-  return strcmp(tok, "-") == 0 ? NULL : tok;
+  if (strcmp(tok, "-") == 0) return NULL;
+  return strcmp(tok, "~") == 0 ? "" : tok;
 }
 
 static sf_status wrong_arity(sf_context *ctx, const char *op) {
@@ -534,25 +536,22 @@ static sf_status run_command(sf_context *ctx, const fn_def *fn, char **tok,
     uint8_t *val;
     size_t len;
     TRY(hexlit(ctx, tok[4], &val, &len));
-    const char *key = opt(tok[3]);
-    if (key && strcmp(key, "~") == 0) key = "";
-    return sf_egress_kafka(ctx, tok[1], tok[2], key, val, len);
+    return sf_egress_kafka(ctx, tok[1], opt(tok[2]), opt(tok[3]), val, len);
   }
   if (strcmp(op, "kafka_typed") == 0) {
     ARGS(5);
     sf_value v;
     TRY(parse_typed_lit(ctx, tok[4], tok[5], &v));
-    const char *key = opt(tok[3]);
-    if (key && strcmp(key, "~") == 0) key = "";
-    return sf_egress_kafka(ctx, tok[1], tok[2], key, v.data, v.len);
+    return sf_egress_kafka(ctx, tok[1], opt(tok[2]), opt(tok[3]), v.data,
+                           v.len);
   }
   if (strcmp(op, "kinesis") == 0) {
     ARGS(5);
     uint8_t *val;
     size_t len;
     TRY(hexlit(ctx, tok[5], &val, &len));
-    return sf_egress_kinesis(ctx, tok[1], tok[2], tok[3], opt(tok[4]), val,
-                             len);
+    return sf_egress_kinesis(ctx, tok[1], opt(tok[2]), opt(tok[3]), opt(tok[4]),
+                             val, len);
   }
   if (strcmp(op, "egress") == 0) {
     ARGS(3);
