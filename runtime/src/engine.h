@@ -1,0 +1,122 @@
+/*
+ * engine.h - sf-local's runtime core: what Flink StateFun does for remote
+ * functions, on one machine.
+ *
+ * One event-loop thread (sfl_engine_run) owns the data: mailboxes per
+ * address, registered state specs per function type, state values, delayed
+ * messages, egress records. It calls the functions over HTTP with libcurl's
+ * multi interface, at most one request in flight per address, batching the
+ * messages that arrive meanwhile, exactly like StateFun's request-reply
+ * runtime (see docs/sf-local.md for where it differs).
+ *
+ * The other entry points are thread-safe: the HTTP ingress/egress server
+ * calls them from its own threads; they take the engine lock and wake the
+ * loop.
+ */
+#ifndef SF_LOCAL_ENGINE_H
+#define SF_LOCAL_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct sfl_engine sfl_engine;
+
+typedef struct sfl_engine_options {
+  const sfl_config *config;  /* must outlive the engine */
+  const char *data_dir;      /* NULL: everything in memory */
+  int verbose;               /* log every request/response on stderr */
+  int stats_interval_ms;     /* >0: a stat line on stderr this often */
+  int64_t retry_pause_ms;    /* after a batch finally failed: pause, retry */
+} sfl_engine_options;
+
+/* Creates the engine (and loads --data). NULL with a reason on failure. */
+sfl_engine *sfl_engine_new(const sfl_engine_options *opts, char *err,
+                           size_t err_len);
+/* Runs the event loop until sfl_engine_stop. Returns 0 on a clean stop. */
+int sfl_engine_run(sfl_engine *e);
+/* Asks the loop to stop (thread-safe, async-signal-unsafe). */
+void sfl_engine_stop(sfl_engine *e);
+void sfl_engine_free(sfl_engine *e);
+
+/* Outcome codes of the thread-safe calls. */
+typedef enum sfl_result {
+  SFL_OK = 0,
+  SFL_DUPLICATE = 1,        /* idempotency key seen before: accepted earlier */
+  SFL_ERR_NO_FUNCTION = -1, /* no endpoint serves that function type */
+  SFL_ERR_BAD_REQUEST = -2, /* malformed address/typename/topic */
+  SFL_ERR_NO_TOPIC = -3,    /* no ingress routes that topic */
+  SFL_ERR_BUSY = -4,        /* backpressure: the address is full (retry) */
+  SFL_ERR_STORE = -5,       /* the durable store failed */
+  SFL_ERR_NOT_FOUND = -6,   /* nothing there (egress empty, unknown egress) */
+} sfl_result;
+
+/*
+ * Delivers one message to `fn_typename` ("ns/name") with `id`, as an
+ * ingress would: TypedValue{value_typename, has_value, value}. Returns once
+ * the message is accepted (durable with --data). `idempotency_key` may be
+ * NULL; a key seen before returns SFL_DUPLICATE and delivers nothing.
+ * Waits up to `wait_ms` while the address is over its batch limit, then
+ * returns SFL_ERR_BUSY. `err` gets a reason for any error.
+ */
+sfl_result sfl_engine_send(sfl_engine *e, const char *fn_typename,
+                           const char *id, const char *value_typename,
+                           const void *value, size_t len,
+                           const char *idempotency_key, int64_t wait_ms,
+                           char *err, size_t err_len);
+
+/*
+ * Delivers a record to an ingress topic (Kafka topic or Kinesis stream of
+ * module.yaml): the value goes to every target of the topic's route, with
+ * id = key, typed with the route's valueType. SFL_ERR_NO_TOPIC if no
+ * ingress routes it.
+ */
+sfl_result sfl_engine_send_topic(sfl_engine *e, const char *topic,
+                                 const char *key, const void *value,
+                                 size_t len, const char *idempotency_key,
+                                 int64_t wait_ms, char *err, size_t err_len);
+
+/* One egress record. Strings and value are malloc'd: free with
+ * sfl_record_free. */
+typedef struct sfl_record {
+  uint64_t seq;
+  char *egress_id;  /* "ns/name" */
+  char *topic;      /* Kafka topic / Kinesis stream; "" for generic */
+  char *key;        /* Kafka key / Kinesis partition key; "" if none */
+  char *typename;   /* typename of the TypedValue the function sent */
+  uint8_t *value;   /* Kafka value_bytes / Kinesis value / raw bytes */
+  size_t len;
+} sfl_record;
+void sfl_record_free(sfl_record *r);
+
+/*
+ * Takes the oldest unread record of `topic` (any egress when egress_id is
+ * NULL), waiting up to wait_ms for one. SFL_ERR_NOT_FOUND when none.
+ */
+sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id,
+                                 const char *topic, int64_t wait_ms,
+                                 sfl_record *out);
+
+/* True when a record of `topic` has ever been emitted (the playground's
+ * egress answers 404 for a known topic with nothing unread). */
+bool sfl_engine_knows_topic(sfl_engine *e, const char *topic);
+
+/*
+ * A JSON description (malloc'd, caller frees) of one address: its state
+ * (name, typename, value decoded when built-in, base64 bytes, expiry), its
+ * mailbox, whether a request is in flight, and the last failure. NULL if
+ * the address has never been seen.
+ */
+char *sfl_engine_describe_address(sfl_engine *e, const char *fn_typename,
+                                  const char *id);
+
+/* Prometheus text with the engine's counters (malloc'd, caller frees). */
+char *sfl_engine_metrics(sfl_engine *e);
+
+/* A JSON summary: counts of addresses, queued, in flight, failed, delayed,
+ * egress records, messages/s (malloc'd). */
+char *sfl_engine_summary(sfl_engine *e);
+
+#endif
