@@ -390,6 +390,9 @@ static sf_status reencode_msg(sf_context *ctx, const sf_message *msg,
 
 /* ---- the interpreter ---------------------------------------------------- */
 
+/* Set by SF_CONFORMANCE_INJECT_BUG=1 (self-check of the driver only). */
+static bool inject_bug;
+
 static char *addr_typename(sf_context *ctx, const sf_address *a) {
   size_t n = strlen(a->namespace_) + strlen(a->type) + 2;
   char *s = sf_arena_alloc(sf_context_arena(ctx), n);
@@ -440,6 +443,9 @@ static sf_status run_command(sf_context *ctx, const fn_def *fn, char **tok,
     SPEC(spec, tok[1]);
     sf_value v;
     TRY(parse_lit(ctx, spec->type, tok[2], &v));
+    /* The driver's self-check: a deliberate bug it must report. */
+    if (inject_bug && spec->type == &sf_type_int && v.len == 5)
+      v = sf_value_int(ctx, (int32_t)(v.data[1] + 1));
     return sf_state_set(ctx, spec, v);
   }
   if (strcmp(op, "clear") == 0) {
@@ -878,6 +884,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s --serve | FILE | -\n", argv[0]);
     return 2;
   }
+  const char *bug = getenv("SF_CONFORMANCE_INJECT_BUG");
+  inject_bug = bug && strcmp(bug, "1") == 0;
   sf_handler *h = make_handler();
   if (!h) return 2;
   int rc = strcmp(argv[1], "--serve") == 0 ? serve(h) : handle_file(h, argv[1]);

@@ -707,6 +707,23 @@ def explicit_cases():
                                                  "clear s", "reply long 9"))],
                 values={"s": "x"}), "result")
 
+    # -- request/reply shapes ----------------------------------------------------------------
+    add("shape/no_side_effects",
+        request("conf/all", "n", [(None, prog()), (None, prog("  ;; "))], values={"i": 1}), "empty",
+        "Python leaves both oneofs unset when nothing happened")
+    add("shape/zero_invocations", request("conf/all", "n", [], values={"i": 1}), "empty")
+    add("shape/unknown_fields_ignored",
+        request("conf/all", "u", [(None, prog("emit i", "set s x:61"))], values={"i": 4})
+        + b"\x08\x01\x12\x03abc", "result")
+    add("shape/duplicate_state_last_wins",
+        request("conf/all", "u", [(None, prog("emit i"))], values={"i": 4},
+                extra=[ToFunction.PersistedValue(state_name="i", state_value=typed("int", 9))]),
+        "result", "the runtime never sends a name twice; Python keeps the last")
+    # Not tested: a target or egress typename with two '/' ("a/b/c"). Python
+    # splits it at the last '/'; ours rejects it (SF_ERR_BAD_TYPENAME), as the
+    # runtime's TypeName.parseFrom does, so the batch fails instead of
+    # producing a message nothing can receive.
+
     # -- failures -------------------------------------------------------------------------------
     add("fail/first_invocation", request("conf/all", "f", [(None, prog("fail"))]), "failed")
     add("fail/after_effects_mid_batch",
@@ -833,9 +850,14 @@ class CSide:
     def __init__(self, path):
         self.path = path
 
-    def run(self, frames):
+    def run(self, frames, inject_bug=False):
         data = b"".join(struct.pack("<cI", op, len(p)) + p for op, p in frames)
-        proc = subprocess.run([self.path, "--serve"], input=data, capture_output=True, timeout=900)
+        env = dict(os.environ)
+        env.pop("SF_CONFORMANCE_INJECT_BUG", None)
+        if inject_bug:
+            env["SF_CONFORMANCE_INJECT_BUG"] = "1"
+        proc = subprocess.run([self.path, "--serve"], input=data, capture_output=True, timeout=900,
+                              env=env)
         if proc.stderr:
             sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
         out, pos, answers = proc.stdout, 0, []
@@ -1219,7 +1241,12 @@ def main():
     frames = [(b"H", c.req) for c in cases]
     for _, items in codecs:
         frames += [it[0] for it in items]
-    answers = CSide(args.fn).run(frames)
+    try:
+        answers = CSide(args.fn).run(frames)
+    except Exception as e:  # crash, sanitizer report, protocol error
+        print("FAIL conformance_fn: %s" % e)
+        print("0 passed, %d failed" % len(cases))
+        return 1
 
     passed = failed = 0
     failures = []
@@ -1278,6 +1305,16 @@ def main():
     if not args.filter or "selfcheck" in args.filter:
         for name, ok, lines in self_checks(handler):
             report(name, ok, lines)
+        # End to end: conformance_fn with a deliberate bug (int state writes
+        # off by one) must make the int cases fail.
+        bug_cases = [c for c in explicit_cases() if c.name in (
+            "types/state_write/int", "expire/write_all", "state/set_same_value_is_dirty")]
+        bug_answers = CSide(args.fn).run([(b"H", c.req) for c in bug_cases], inject_bug=True)
+        caught = [c.name for c, a in zip(bug_cases, bug_answers)
+                  if compare(run_python(handler, c.req), a)[0]]
+        report("selfcheck/injected C bug detected", len(caught) == len(bug_cases),
+               ["not detected in: " + ", ".join(c.name for c in bug_cases if c.name not in caught)],
+               "caught in " + ", ".join(caught))
 
     print("conformance: %d TypedValues compared in passing replies; %d replies byte-identical"
           " to the Python SDK's; among those without JSON values, %d differ only in serialization%s"
