@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of the fuzz harnesses into fuzz/corpus/<target>/.
+
+Run with the venv of scripts/python-env.sh (it has the official StateFun
+Python SDK, whose protobuf classes build the requests):
+
+    "$(scripts/python-env.sh)" fuzz/make_corpus.py
+
+The output is deterministic; seeds are named seed-*. Inputs found by
+fuzzing (fuzz/run.sh --merge) live beside them with hash names.
+"""
+import os
+import random
+import struct
+
+from statefun.request_reply_pb2 import Address, ToFunction, TypedValue
+from statefun.types_pb2 import (BooleanWrapper, DoubleWrapper, FloatWrapper,
+                                IntWrapper, LongWrapper, StringWrapper)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus")
+
+FN_TYPES, FN_ACTIONS, FN_NOSTATE = "fuzz.fns/types", "fuzz.fns/actions", "fuzz.fns/nostate"
+T_JSON, T_RAW = "fuzz.types/json", "fuzz.types/raw"
+T_PROTO = "type.googleapis.com/statefun.fuzz.FuzzRecord"
+
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def fuzz_record(name, count, part=b"", flag=False):
+    """statefun.fuzz.FuzzRecord (fuzz/fuzz_types.proto), encoded by hand."""
+    out = b""
+    if name:
+        out += b"\x0a" + varint(len(name)) + name.encode()
+    if count:
+        out += b"\x10" + varint(count & 0xFFFFFFFFFFFFFFFF)
+    out += b"\x1a" + varint(len(part)) + part
+    if flag:
+        out += b"\x20\x01"
+    return out
+
+
+# typename -> an example encoded value
+VALUES = {
+    "io.statefun.types/bool": BooleanWrapper(value=True).SerializeToString(),
+    "io.statefun.types/int": IntWrapper(value=-42).SerializeToString(),
+    "io.statefun.types/long": LongWrapper(value=1 << 40).SerializeToString(),
+    "io.statefun.types/float": FloatWrapper(value=1.5).SerializeToString(),
+    "io.statefun.types/double": DoubleWrapper(value=-2.25).SerializeToString(),
+    "io.statefun.types/string": StringWrapper(value="héllo").SerializeToString(),
+    T_JSON: b'{"count":3,"flag":true,"tags":["a","b"]}',
+    T_RAW: b"\x00\x01\x02raw bytes\xff",
+    T_PROTO: fuzz_record("rec", 7, b"part", True),
+}
+
+# the specs of fuzz.fns/types and fuzz.fns/actions (fuzz_common.c)
+SPECS = [
+    ("flag", "io.statefun.types/bool", BooleanWrapper(value=True)),
+    ("count", "io.statefun.types/int", IntWrapper(value=12)),
+    ("total", "io.statefun.types/long", LongWrapper(value=12000)),
+    ("ratio", "io.statefun.types/float", FloatWrapper(value=0.5)),
+    ("avg", "io.statefun.types/double", DoubleWrapper(value=3.125)),
+    ("name", "io.statefun.types/string", StringWrapper(value="alice")),
+    ("doc", T_JSON, None),
+    ("blob", T_RAW, None),
+    ("rec", T_PROTO, None),
+]
+
+
+def state_bytes(name, typename, wrapper):
+    if wrapper is not None:
+        return wrapper.SerializeToString()
+    return VALUES[typename]
+
+
+def request(target, fid, invocations, state="full", callers=None):
+    """A ToFunction; `invocations` is a list of (typename, bytes or None)."""
+    tf = ToFunction()
+    batch = tf.invocation
+    ns, typ = target.split("/")
+    batch.target.CopyFrom(Address(namespace=ns, type=typ, id=fid))
+    if target in (FN_TYPES, FN_ACTIONS):
+        for i, (name, typename, wrapper) in enumerate(SPECS):
+            pv = batch.state.add()
+            pv.state_name = name
+            if state == "missing" and i % 3 == 0:
+                batch.state.pop()
+            elif state == "none":
+                batch.state.pop()
+            elif state == "empty" or (state == "some" and i % 2):
+                pass  # state_name only: no value, as the runtime sends it
+            else:
+                pv.state_value.CopyFrom(TypedValue(
+                    typename=typename, has_value=True,
+                    value=state_bytes(name, typename, wrapper)))
+    for k, (typename, value) in enumerate(invocations):
+        inv = batch.invocations.add()
+        if value is None:
+            inv.argument.CopyFrom(TypedValue(typename=typename, has_value=False))
+        else:
+            inv.argument.CopyFrom(TypedValue(typename=typename, has_value=True,
+                                             value=value))
+        if callers and callers[k % len(callers)]:
+            cns, ctype, cid = callers[k % len(callers)]
+            inv.caller.CopyFrom(Address(namespace=cns, type=ctype, id=cid))
+    return tf.SerializeToString()
+
+
+# ---- programs for fuzz.fns/actions (see fn_actions in fuzz_common.c) -------
+
+def u32(v):
+    return struct.pack(">I", v & 0xFFFFFFFF)
+
+
+def u64(v):
+    return struct.pack(">Q", v & 0xFFFFFFFFFFFFFFFF)
+
+
+def sl(b):
+    return bytes([len(b)]) + b
+
+
+def op(code, spec=0, operands=b""):
+    return bytes([code, spec]) + operands
+
+
+PROGRAM_OPS = {
+    "set_int": op(0, 1, u32(99)),
+    "clear": op(1, 5),
+    "send": op(2, 0, sl(b"bob") + u32(5)),
+    "send_after_token": op(3, 0, bytes([3, 4 | 1]) + sl(b"later")),
+    "send_after": op(3, 0, bytes([1, 0]) + sl(b"x")),
+    "cancel": op(4, 0, bytes([1])),
+    "egress": op(5, 0, sl(b"to the egress")),
+    "kafka": op(6 + 32, 0, sl(b"kafka value")),
+    "kinesis": op(7 + 32, 0, sl(b"kinesis value")),
+    "set_string": op(8, 0, sl("grüße".encode())),
+    "set_json": op(9, 0, sl(b"json text")),
+    "read_all": op(10, 0),
+    "fail": op(11, 0),
+    "set_raw": op(12, 0, sl(b"\x00\x01\x02")),
+    "send_bad_typename": op(13, 0, sl(b"id") + bytes([1])),
+    "set_mismatch": op(14, 0),
+    "set_proto": op(15, 0, u64(123456789)),
+    "scratch": op(16, 0, bytes([4])),
+    "set_numbers": op(17, 0, u64(0x400921FB54442D18)),
+    "ghost": op(18, 0),
+    "send_self": op(19, 0, sl(b"loop")),
+    "set_bool": op(20, 0, bytes([1])),
+}
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def handler_seeds():
+    t = "fuzz_handler"
+    for typename, value in VALUES.items():
+        short = typename.rsplit("/", 1)[1].rsplit(".", 1)[-1].lower()
+        write(t, "types-" + short, request(FN_TYPES, "id-1", [(typename, value)]))
+    write(t, "types-no-value", request(FN_TYPES, "id-1", [(T_RAW, None)]))
+    write(t, "types-missing-state", request(FN_TYPES, "a", [(T_RAW, b"x")], state="missing"))
+    write(t, "types-no-state", request(FN_TYPES, "a", [(T_RAW, b"x")], state="none"))
+    write(t, "types-empty-state", request(FN_TYPES, "a", [(T_RAW, b"x")], state="empty"))
+    write(t, "types-some-state", request(FN_TYPES, "a", [(T_RAW, b"x")], state="some"))
+    batch = [(tn, v) for tn, v in VALUES.items()]
+    callers = [None, ("fuzz.fns", "nostate", "c1"), ("fuzz.fns", "types", "c2")]
+    write(t, "types-batch", request(FN_TYPES, "batch", batch, callers=callers))
+    everything = b"".join(v for k, v in PROGRAM_OPS.items() if k != "fail")
+    write(t, "actions-all", request(FN_ACTIONS, "prog", [(T_RAW, everything)]))
+    for name, prog in PROGRAM_OPS.items():
+        write(t, "actions-" + name, request(FN_ACTIONS, "p", [(T_RAW, prog)]))
+    write(t, "actions-batch", request(
+        FN_ACTIONS, "p", [(T_RAW, PROGRAM_OPS["set_int"]),
+                          (T_RAW, PROGRAM_OPS["read_all"]),
+                          (T_RAW, PROGRAM_OPS["clear"] + PROGRAM_OPS["send"])]))
+    write(t, "nostate-caller", request(
+        FN_NOSTATE, "n", [("io.statefun.types/string", VALUES["io.statefun.types/string"])],
+        callers=[("fuzz.fns", "types", "back")]))
+    write(t, "nostate-empty-caller", request(
+        FN_NOSTATE, "n", [(T_RAW, b"")], callers=[("", "", "")]))
+    write(t, "unknown-function", request("fuzz.fns/unknown", "u", [(T_RAW, b"x")]))
+    write(t, "no-invocation", ToFunction().SerializeToString())
+    write(t, "zero-invocations", request(FN_TYPES, "z", []))
+    full = request(FN_TYPES, "trunc", batch)
+    write(t, "truncated", full[: len(full) // 2])
+
+
+def decoder_seeds():
+    t = "fuzz_decoders"
+    order = ["bool", "int", "long", "float", "double", "string", "json", "raw"]
+    names = {"json": T_JSON, "raw": T_RAW}
+    for i, short in enumerate(order):
+        tn = names.get(short, "io.statefun.types/" + short)
+        write(t, short, bytes([i]) + VALUES[tn])
+        write(t, short + "-no-value", bytes([i | 0x80]) + VALUES[tn])
+    write(t, "bool-last-wins", bytes([0]) + b"\x08\x01\x08\x00")
+    write(t, "int-unknown-field", bytes([1]) + b"\x10\x05\x0d\x01\x00\x00\x00")
+    write(t, "string-long", bytes([5]) + StringWrapper(value="x" * 300).SerializeToString())
+    write(t, "typename", bytes([8]) + b"com.example/Type")
+    write(t, "state-name", bytes([9]) + b"seen_count_2")
+    write(t, "empty", b"")
+
+
+def structured_seeds():
+    # fuzz_structured reads its input as choices (fuzz_structured.c), so
+    # any bytes are a valid request; seed each target with random choices.
+    t = "fuzz_structured"
+    rng = random.Random(20240601)
+    for target in range(4):
+        for k in range(3):
+            n = rng.choice([32, 128, 512])
+            body = bytes(rng.randrange(256) for _ in range(n))
+            sel = bytes([target | rng.choice([0, 0x10, 0x20, 0x40, 0x80])])
+            write(t, "t%d-%d" % (target, k), sel + b"\x04abcd" + body)
+
+
+if __name__ == "__main__":
+    handler_seeds()
+    decoder_seeds()
+    structured_seeds()
+    for t in sorted(os.listdir(OUT)):
+        print("%s: %d seeds" % (t, len([f for f in os.listdir(os.path.join(OUT, t))
+                                        if f.startswith("seed-")])))
