@@ -16,6 +16,7 @@
       POSTs F once and fails (exit 1, reason on stderr) unless the answer is
       200 application/octet-stream holding an invocation_result with the
       MODIFY of `seen` to seen+N and N Kafka egress records greeting <id>
+      ("Hello, <id>! You have been here <seen+i> time(s).", as greet.c)
       (with --exact: unless the bytes equal REPLYFILE).
   benchtool.py free-port
   benchtool.py table --results FILE.tsv [--out FILE]
@@ -107,7 +108,7 @@ def check_reply(body, reply):
         raise Bad(f"seen set to {got}, expected {seen0 + n}")
     if len(r.outgoing_egresses) != n:
         raise Bad(f"{len(r.outgoing_egresses)} egress records, expected {n}")
-    for e in r.outgoing_egresses:
+    for i, e in enumerate(r.outgoing_egresses):
         if (e.egress_namespace, e.egress_type) != ("greeter.io", "greetings"):
             raise Bad(f"egress to {e.egress_namespace}/{e.egress_type}")
         if e.argument.typename != KAFKA_T:
@@ -115,8 +116,10 @@ def check_reply(body, reply):
         rec = KafkaProducerRecord.FromString(e.argument.value)
         if rec.topic != "greetings" or rec.key != fid:
             raise Bad(f"kafka record topic={rec.topic!r} key={rec.key!r}")
-        if not rec.value_bytes.startswith(f"Hello, {fid}!".encode()):
-            raise Bad(f"kafka record value {rec.value_bytes[:60]!r}")
+        want = f"Hello, {fid}! You have been here {seen0 + i + 1} time(s)."
+        if rec.value_bytes != want.encode():
+            raise Bad(f"kafka record {i} value {rec.value_bytes[:80]!r}, "
+                      f"expected {want!r}")
     if len(r.delayed_invocations) or len(r.outgoing_messages):
         raise Bad("unexpected messages or delayed messages")
     return n
@@ -170,32 +173,54 @@ def cmd_free_port(a):
 
 
 def cmd_table(a):
-    rows = []
+    runs = {}  # (server, batch) -> list of runs, in file order
+    order = []
     with open(a.results) as f:
         for line in f:
             if not line.strip() or line.startswith("#"):
                 continue
             server, batch, rps, p50, p99, reqs, errs = line.split("\t")[:7]
-            rows.append(dict(server=server, batch=int(batch), rps=float(rps),
-                             p50=float(p50), p99=float(p99), reqs=int(reqs),
-                             errs=int(errs)))
-    ours = {r["batch"]: r for r in rows if r["server"] == "ours"}
-    hdr = (f"{'server':<16}{'batch':>6}{'requests/s':>13}{'invocations/s':>15}"
-           f"{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  ours/this")
-    out = [hdr, "-" * len(hdr)]
-    for batch in sorted({r["batch"] for r in rows}):
-        for r in [r for r in rows if r["batch"] == batch]:
-            o = ours.get(batch)
-            if r["server"] == "ours" or not o or r["rps"] == 0:
+            key = (server, int(batch))
+            if key not in runs:
+                runs[key] = []
+                order.append(key)
+            runs[key].append(dict(rps=float(rps), p50=float(p50),
+                                  p99=float(p99), errs=int(errs)))
+
+    def med(xs):
+        xs = sorted(xs)
+        n = len(xs)
+        return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+    rows = {}
+    for key, rs in runs.items():
+        rows[key] = dict(rps=med([r["rps"] for r in rs]),
+                         p50=med([r["p50"] for r in rs]),
+                         p99=med([r["p99"] for r in rs]),
+                         errs=sum(r["errs"] for r in rs),
+                         lo=min(r["rps"] for r in rs),
+                         hi=max(r["rps"] for r in rs), n=len(rs))
+    multi = any(r["n"] > 1 for r in rows.values())
+    hdr = (f"{'server':<10}{'batch':>6}{'requests/s':>12}"
+           + (f"{'(min-max)':>18}" if multi else "")
+           + f"{'invocations/s':>15}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+           "  ratio")
+    out = [hdr, "-" * (len(hdr) + 22)]
+    for batch in sorted({b for _, b in order}):
+        o = rows.get(("ours", batch))
+        for key in [k for k in order if k[1] == batch]:
+            r = rows[key]
+            server = key[0]
+            if server == "ours" or not o or r["rps"] == 0:
                 ratio = ""
             else:
-                ratio = f"ours/{r['server']} = {o['rps'] / r['rps']:.2f}x"
-            out.append(f"{r['server']:<16}{batch:>6}{r['rps']:>13,.0f}"
+                ratio = f"ours/{server} = {o['rps'] / r['rps']:.2f}x"
+            spread = (f"{r['lo']:>9,.0f}-{r['hi']:<8,.0f}" if multi else "")
+            out.append(f"{server:<10}{batch:>6}{r['rps']:>12,.0f}{spread}"
                        f"{r['rps'] * batch:>15,.0f}{r['p50']:>9.2f}"
                        f"{r['p99']:>9.2f}{r['errs']:>8}  {ratio}")
         out.append("")
-    text = "\n".join(out)
-    print(text)
+    print("\n".join(out).rstrip("\n"))
 
 
 def main():

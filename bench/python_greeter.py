@@ -23,26 +23,27 @@ functions = StatefulFunctions()
 @functions.bind(typename="greeter.fns/greet",
                 specs=[ValueSpec(name="seen", type=IntType)])
 async def greet(context, message):
-    name = message.as_string()
+    if not message.is_string():
+        raise TypeError(f"greeter.fns/greet expects a string, got "
+                        f"{message.value_typename()}")
     seen = context.storage.seen or 0
     seen += 1
     context.storage.seen = seen
     uid = context.address.id
     token = f"remind-{uid}"
-    if seen == 1:
-        context.send_after(timedelta(milliseconds=60000),
-                           message_builder(target_typename="greeter.fns/greet",
-                                           target_id=uid,
-                                           str_value=token),
-                           cancellation_token=token)
-    elif seen == 2:
-        context.cancel_delayed_message(token)
     context.send_egress(kafka_egress_message(
         typename="greeter.io/greetings",
         topic="greetings",
         key=uid,
-        value=f"Hello, {uid}! You have been here {seen} time(s)."
-              f" (from {name})"))
+        value=f"Hello, {uid}! You have been here {seen} time(s)."))
+    # A reminder after the first visit, called off by the second.
+    if seen == 1:
+        context.send_after(timedelta(milliseconds=60000),
+                           message_builder(target_typename="greeter.fns/greet",
+                                           target_id=uid, str_value=uid),
+                           cancellation_token=token)
+    elif seen == 2:
+        context.cancel_delayed_message(token)
 
 
 handler = RequestReplyHandler(functions)

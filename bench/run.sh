@@ -17,6 +17,8 @@
 #   --connections C     wrk connections (default 32)
 #   --threads T         wrk threads (default 2)
 #   --quick             CI smoke: 2 s per run, no warm-up
+#   --repeat R          measure everything R times (round-robin over the
+#                       servers) and report medians (default 1)
 #   --no-pin            do not pin server and wrk to separate CPUs
 #   --server-threads N  worker threads of ours / bare-mhd (default: the
 #                       number of CPUs the server is pinned to)
@@ -40,9 +42,10 @@ servers="ours python bare-mhd"
 build_dir="$root/build-bench"
 skip_build=0
 warmup=1
+repeat=1
 orig_args="$*"
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
@@ -50,6 +53,7 @@ while [ $# -gt 0 ]; do
     --threads) wrk_threads="$2"; shift 2 ;;
     --quick) quick=1; duration=2; warmup=0; shift ;;
     --no-pin) pin=0; shift ;;
+    --repeat) repeat="$2"; shift 2 ;;
     --server-threads) server_threads="$2"; shift 2 ;;
     --batches) batches="$2"; shift 2 ;;
     --servers) servers="$2"; shift 2 ;;
@@ -103,8 +107,13 @@ else
   pin=0
   [ -n "$server_threads" ] || server_threads="$ncpu"
 fi
-on_server_cpus() { if [ "$pin" = 1 ]; then taskset -c "$server_cpus" "$@"; else "$@"; fi; }
-on_wrk_cpus() { if [ "$pin" = 1 ]; then taskset -c "$wrk_cpus" "$@"; else "$@"; fi; }
+# Command prefixes (not functions: a backgrounded function is a subshell,
+# and $! must be the server's own pid so that kill reaches it).
+on_server_cpus=() ; on_wrk_cpus=()
+if [ "$pin" = 1 ]; then
+  on_server_cpus=(taskset -c "$server_cpus")
+  on_wrk_cpus=(taskset -c "$wrk_cpus")
+fi
 
 # ---- work dir, processes, cleanup -----------------------------------------
 work="$(mktemp -d -t statefun-bench.XXXXXX)"
@@ -128,11 +137,11 @@ start_server() { # name batch -> sets url, server_pid
   local name="$1" b="$2" port
   port="$("$PY" "$here/benchtool.py" free-port)"
   case "$name" in
-    ours) on_server_cpus "$ours_bin" --listen "127.0.0.1:$port" \
+    ours) "${on_server_cpus[@]}" "$ours_bin" --listen "127.0.0.1:$port" \
             --threads "$server_threads" --quiet >"$work/$name.log" 2>&1 & ;;
-    python) on_server_cpus "$PY" "$here/python_greeter.py" --port "$port" \
+    python) "${on_server_cpus[@]}" "$PY" "$here/python_greeter.py" --port "$port" \
               >"$work/$name.log" 2>&1 & ;;
-    bare-mhd) on_server_cpus "$bare_bin" --listen "127.0.0.1:$port" \
+    bare-mhd) "${on_server_cpus[@]}" "$bare_bin" --listen "127.0.0.1:$port" \
                 --threads "$server_threads" --reply "$work/reply-$b.bin" \
                 >"$work/$name.log" 2>&1 & ;;
   esac
@@ -175,13 +184,14 @@ exec > >(tee -a "$out") 2>&1
 {
   echo "statefun-c benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')"
   echo "command: bench/run.sh $orig_args" | sed 's/ *$//'
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these CPUs; numbers are only comparable when this is near 0)"
   echo "machine: $ncpu CPU(s), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//'), $(uname -sr)"
   if [ "$pin" = 1 ]; then
     echo "pinning: servers on CPU $server_cpus, wrk on CPU $wrk_cpus (taskset); the load generator and the server never share a core"
   else
     echo "pinning: none; wrk and the server share all $ncpu CPU(s) (results include wrk's own CPU use)"
   fi
-  echo "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $wrk_threads threads, $connections keep-alive connections, ${duration}s per run$([ "$warmup" = 1 ] && echo ' after a 1 s warm-up'), Content-Type application/octet-stream"
+  echo "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $wrk_threads threads, $connections keep-alive connections, ${duration}s per run$([ "$warmup" = 1 ] && echo ' after a 1 s warm-up')$([ "$repeat" = 1 ] || echo ", $repeat rounds, medians reported"), Content-Type application/octet-stream"
   echo "request: ToFunction greeter.fns/greet id=bench, state seen=5 attached, N StringWrapper invocations (every invocation: seen+1 and one Kafka egress record; no delayed messages)"
   echo "ours:     examples/greeter (Release), --threads $server_threads"
   echo "python:   apache-flink-statefun 3.3.0, aiohttp $("$PY" -c 'import aiohttp;print(aiohttp.__version__)'), protobuf $("$PY" -c 'import google.protobuf as p;from google.protobuf.internal import api_implementation as a;print(p.__version__, "("+a.Type()+" implementation)")'), $("$PY" -V 2>&1); one process (web.run_app, as documented)"
@@ -191,12 +201,13 @@ exec > >(tee -a "$out") 2>&1
 
 # ---- runs -----------------------------------------------------------------
 run_wrk() { # name batch
-  local name="$1" b="$2" line
+  local name="$1" b="$2" line load1
+  load1="$(cut -d' ' -f1 /proc/loadavg)"
   if [ "$warmup" = 1 ]; then
-    on_wrk_cpus wrk -t "$wrk_threads" -c "$connections" -d 1s --timeout 10s \
+    "${on_wrk_cpus[@]}" wrk -t "$wrk_threads" -c "$connections" -d 1s --timeout 10s \
       -s "$here/post.lua" "$url" -- "$work/body-$b.bin" >/dev/null
   fi
-  on_wrk_cpus wrk -t "$wrk_threads" -c "$connections" -d "${duration}s" \
+  "${on_wrk_cpus[@]}" wrk -t "$wrk_threads" -c "$connections" -d "${duration}s" \
     --timeout 10s -s "$here/post.lua" "$url" -- "$work/body-$b.bin" \
     >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; die "wrk failed against $name"; }
   line="$(grep '^BENCH ' "$work/wrk.out")" || { cat "$work/wrk.out" >&2; die "no summary from wrk"; }
@@ -211,22 +222,29 @@ run_wrk() { # name batch
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$b" "$rps" \
     "$(awk -v u="$p50" 'BEGIN{printf "%.3f", u/1000}')" \
     "$(awk -v u="$p99" 'BEGIN{printf "%.3f", u/1000}')" "$reqs" "$errs" >>"$tsv"
-  printf '  %-9s batch %-4s %10.0f req/s  p99 %7.2f ms  errors %s\n' "$name" "$b" \
-    "$rps" "$(awk -v u="$p99" 'BEGIN{print u/1000}')" "$errs"
+  printf '  %-9s batch %-4s %10.0f req/s  p99 %7.2f ms  errors %s  (load1 before: %s)\n' \
+    "$name" "$b" "$rps" "$(awk -v u="$p99" 'BEGIN{print u/1000}')" "$errs" "$load1"
 }
 
 for name in $servers; do
   case "$name" in ours|python|bare-mhd) ;; *) die "unknown server $name" ;; esac
-  if [ "$name" != bare-mhd ]; then start_server "$name" 0; fi
-  for b in $batches; do
-    # bare-mhd answers one fixed reply: restart it with this batch's reply
-    if [ "$name" = bare-mhd ]; then start_server "$name" "$b"; fi
-    check_server "$name" "$b"
-    run_wrk "$name" "$b"
-    check_server "$name" "$b" >/dev/null  # still correct after the load
-    if [ "$name" = bare-mhd ]; then stop_server; fi
+done
+# Repetitions go round all servers in turn, so that a burst of background
+# load does not hit one server's runs only.
+for rep in $(seq 1 "$repeat"); do
+  [ "$repeat" = 1 ] || echo "round $rep/$repeat"
+  for name in $servers; do
+    if [ "$name" != bare-mhd ]; then start_server "$name" 0; fi
+    for b in $batches; do
+      # bare-mhd answers one fixed reply: restart it with this batch's reply
+      if [ "$name" = bare-mhd ]; then start_server "$name" "$b"; fi
+      if [ "$rep" = 1 ]; then check_server "$name" "$b"; fi
+      run_wrk "$name" "$b"
+      check_server "$name" "$b" >/dev/null  # still correct after the load
+      if [ "$name" = bare-mhd ]; then stop_server; fi
+    done
+    if [ "$name" != bare-mhd ]; then stop_server; fi
   done
-  if [ "$name" != bare-mhd ]; then stop_server; fi
 done
 
 {
