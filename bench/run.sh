@@ -85,10 +85,11 @@ if [ "$skip_build" = 0 ]; then
     -DSF_BUILD_TESTS=OFF -DSF_BUILD_EXAMPLES=ON -DSF_BUILD_BENCH=ON \
     -DSF_SANITIZE=OFF >/dev/null
   targets=(--target bench_bare_mhd)
-  case " $servers " in *" ours "*) targets+=(--target greeter) ;; esac
+  case " $servers " in *" ours "*) targets+=(--target greeter --target bench_handler) ;; esac
   cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}" >/dev/null
 fi
 bare_bin="$build_dir/bench/bench_bare_mhd"
+handler_bin="$build_dir/bench/bench_handler"
 ours_bin="$(find "$build_dir/examples" -type f -name greeter -perm -u+x 2>/dev/null | head -1 || true)"
 [ -x "$bare_bin" ] || die "no $bare_bin"
 case " $servers " in *" ours "*) [ -n "$ours_bin" ] || die "no greeter binary under $build_dir/examples" ;; esac
@@ -250,12 +251,28 @@ done
 {
   echo
   "$PY" "$here/benchtool.py" table --results "$tsv"
-  echo "requests/s: completed HTTP requests per second (wrk); invocations/s = requests/s x batch."
+  echo
+  echo "requests/s: completed HTTP requests per second (wrk); invocations/s = requests/s x batch (bare-mhd runs no function: its column is the HTTP ceiling in those units)."
   echo "p50/p99: wrk's latency percentiles under $connections concurrent connections (closed loop, no coordinated-omission correction)."
   echo "errors: HTTP statuses > 399, socket errors and timeouts; ratios compare requests/s at the same batch."
-  echo "elapsed: $(( $(date +%s) - t_start )) s; saved to bench/results/$stamp.txt"
 }
 
+# ---- ours without HTTP (CPU time, so robust to background load) -----------
+if [ -x "$handler_bin" ] && case " $servers " in *" ours "*) true ;; *) false ;; esac; then
+  echo
+  echo "ours without HTTP (bench_handler: sf_handler_handle on a warm arena, one thread, CPU time):"
+  hsecs=1; [ "$quick" = 1 ] && hsecs=0.3
+  files=(); for b in $batches; do files+=("$work/body-$b.bin"); done
+  "${on_server_cpus[@]}" "$handler_bin" --seconds "$hsecs" "${files[@]}" >"$work/handler.out" \
+    || die "bench_handler failed"
+  awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+         printf "  batch %-4s %9.2f us CPU/request  %8.3f us/invocation  %9d invocations/s per core  arena mallocs %s\n",
+           v["invocations"], v["cpu_us_per_request"], v["cpu_us_per_request"] / v["invocations"],
+           v["invocations_per_cpu_s"], v["arena_mallocs"] }' "$work/handler.out"
+fi
+
+echo
+echo "elapsed: $(( $(date +%s) - t_start )) s; saved to bench/results/$stamp.txt"
 if awk -F'\t' '$7 != 0 {bad=1} END {exit !bad}' "$tsv"; then
   echo "run.sh: some runs had errors" >&2
   exit 1
