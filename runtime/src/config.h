@@ -9,8 +9,11 @@
  *     serves them on its HTTP ingress by topic);
  *   io.statefun.kafka.v1/egress, io.statefun.kinesis.v1/egress: the egress
  *     ids (sf-local keeps their records for its HTTP egress).
+ *   io.statefun.playground.v1/ingress and /egress (the playground's HTTP
+ *     ingress and egress, as in apache/flink-statefun-playground files).
  * Everything else in those documents (Kafka addresses, properties, AWS
  * credentials, ...) is checked for shape and otherwise ignored.
+ * docs/sf-local-config.md lists what is checked and what is ignored.
  */
 #ifndef SF_LOCAL_CONFIG_H
 #define SF_LOCAL_CONFIG_H
@@ -19,14 +22,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef enum sfl_transport {
+  SFL_TRANSPORT_ASYNC,  /* io.statefun.transports.v1/async (v2 default) */
+  SFL_TRANSPORT_OKHTTP  /* io.statefun.transports.v1/okhttp (and every v1) */
+} sfl_transport;
+
 /* One HTTP endpoint document. */
 typedef struct sfl_endpoint {
-  char *functions;           /* "ns/name" or "ns/*" */
+  char *functions;           /* "ns/name", or "ns/" + '*' for all */
   char *url_template;        /* may contain "{function.name}" */
   uint32_t max_batch;        /* maxNumBatchRequests, default 1000 */
   int64_t call_timeout_ms;   /* transport call, default 120000 (v2 async) */
   int64_t connect_timeout_ms;/* transport connect, default 20000 */
   int line;                  /* where the document starts (1-based) */
+  /* Extensions (sf-local only reads what it needs of them): */
+  sfl_transport transport;
+  int64_t read_timeout_ms;   /* okhttp only (default 10000), else 0 */
+  int64_t write_timeout_ms;  /* okhttp only (default 10000), else 0 */
+  uint32_t payload_max_bytes;/* async payload_max_bytes (default 32 MiB);
+                                0 for okhttp (no limit) */
+  bool unix_socket;          /* url is http+unix:// (sf-local can't call it) */
 } sfl_endpoint;
 
 /* One routed topic of an ingress (Kafka topic or Kinesis stream). */
@@ -37,19 +52,30 @@ typedef struct sfl_route {
   size_t n_targets;
 } sfl_route;
 
-typedef enum sfl_io_kind { SFL_KAFKA, SFL_KINESIS } sfl_io_kind;
+typedef enum sfl_io_kind {
+  SFL_KAFKA,
+  SFL_KINESIS,
+  SFL_PLAYGROUND /* io.statefun.playground.v1: id io.statefun.playground/
+                    ingress|egress, HTTP on `port`, routed by URL path */
+} sfl_io_kind;
 
 typedef struct sfl_ingress {
   char *id;          /* "ns/name" */
   sfl_io_kind kind;
-  sfl_route *routes;
+  sfl_route *routes;   /* none for SFL_PLAYGROUND */
   size_t n_routes;
+  int port;            /* SFL_PLAYGROUND: spec.port (default 8090), else 0 */
+  int line;            /* where the document starts (1-based) */
 } sfl_ingress;
 
 typedef struct sfl_egress {
   char *id;          /* "ns/name" */
   sfl_io_kind kind;
   bool exactly_once; /* Kafka deliverySemantic exactly-once */
+  int port;          /* SFL_PLAYGROUND: spec.port (default 8091), else 0 */
+  char **topics;     /* SFL_PLAYGROUND: spec.topics */
+  size_t n_topics;
+  int line;          /* where the document starts (1-based) */
 } sfl_egress;
 
 typedef struct sfl_config {
@@ -78,7 +104,8 @@ void sfl_config_free(sfl_config *cfg);
 
 /*
  * The endpoint serving function type `typename` ("ns/name"), or NULL.
- * A specific "ns/name" pattern wins over "ns/*" (as in StateFun).
+ * A specific "ns/name" pattern wins over a namespace wildcard (as in
+ * StateFun).
  */
 const sfl_endpoint *sfl_config_endpoint_for(const sfl_config *cfg,
                                             const char *typename);

@@ -1,0 +1,225 @@
+/* util.c - see util.h. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- byte buffer ------------------------------------------------------------- */
+
+void sfl_buf_free(sfl_buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+  b->oom = false;
+}
+
+void sfl_buf_reset(sfl_buf *b) {
+  b->len = 0;
+  b->oom = false;
+}
+
+void sfl_buf_put(sfl_buf *b, const void *data, size_t len) {
+  if (b->oom || len == 0) return;
+  if (b->len + len > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + len) cap *= 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p) {
+      b->oom = true;
+      return;
+    }
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+}
+
+void sfl_buf_varint(sfl_buf *b, uint64_t v) {
+  uint8_t tmp[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    tmp[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  tmp[n++] = (uint8_t)v;
+  sfl_buf_put(b, tmp, n);
+}
+
+void sfl_pb_bytes(sfl_buf *b, unsigned field, const void *data, size_t len,
+                  bool skip_empty) {
+  if (skip_empty && len == 0) return;
+  sfl_buf_varint(b, ((uint64_t)field << 3) | 2);
+  sfl_buf_varint(b, len);
+  sfl_buf_put(b, data, len);
+}
+
+void sfl_pb_string(sfl_buf *b, unsigned field, const char *s) {
+  if (s) sfl_pb_bytes(b, field, s, strlen(s), true);
+}
+
+void sfl_pb_bool(sfl_buf *b, unsigned field, bool v) {
+  if (!v) return;
+  sfl_buf_varint(b, (uint64_t)field << 3);
+  sfl_buf_varint(b, 1);
+}
+
+void sfl_pb_address(sfl_buf *b, const char *ns, const char *type,
+                    const char *id) {
+  sfl_pb_string(b, 1, ns);
+  sfl_pb_string(b, 2, type);
+  sfl_pb_string(b, 3, id);
+}
+
+void sfl_pb_typed_value(sfl_buf *b, const char *typename, bool has_value,
+                        const uint8_t *value, size_t len) {
+  sfl_pb_string(b, 1, typename);
+  sfl_pb_bool(b, 2, has_value);
+  if (has_value) sfl_pb_bytes(b, 3, value, len, true);
+}
+
+/* ---- string map -------------------------------------------------------------- */
+
+static size_t hash_str(const char *s) {
+  size_t h = 1469598103934665603ULL; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+void *sfl_map_get(const sfl_map *m, const char *key) {
+  if (!m->n_buckets) return NULL;
+  for (sfl_map_entry *e = m->buckets[hash_str(key) % m->n_buckets]; e; e = e->next)
+    if (strcmp(e->key, key) == 0) return e->value;
+  return NULL;
+}
+
+static int grow(sfl_map *m) {
+  size_t nb = m->n_buckets ? m->n_buckets * 2 : 64;
+  sfl_map_entry **b = calloc(nb, sizeof(*b));
+  if (!b) return -1;
+  for (size_t i = 0; i < m->n_buckets; i++) {
+    sfl_map_entry *e = m->buckets[i];
+    while (e) {
+      sfl_map_entry *next = e->next;
+      size_t h = hash_str(e->key) % nb;
+      e->next = b[h];
+      b[h] = e;
+      e = next;
+    }
+  }
+  free(m->buckets);
+  m->buckets = b;
+  m->n_buckets = nb;
+  return 0;
+}
+
+int sfl_map_put(sfl_map *m, const char *key, void *value) {
+  if (m->n_buckets) {
+    for (sfl_map_entry *e = m->buckets[hash_str(key) % m->n_buckets]; e; e = e->next)
+      if (strcmp(e->key, key) == 0) {
+        e->value = value;
+        return 0;
+      }
+  }
+  if ((m->n + 1) * 4 > m->n_buckets * 3 && grow(m) != 0) return -1;
+  sfl_map_entry *e = malloc(sizeof(*e));
+  if (!e) return -1;
+  e->key = strdup(key);
+  if (!e->key) {
+    free(e);
+    return -1;
+  }
+  size_t h = hash_str(key) % m->n_buckets;
+  e->value = value;
+  e->next = m->buckets[h];
+  m->buckets[h] = e;
+  m->n++;
+  return 0;
+}
+
+void *sfl_map_del(sfl_map *m, const char *key) {
+  if (!m->n_buckets) return NULL;
+  sfl_map_entry **pp = &m->buckets[hash_str(key) % m->n_buckets];
+  for (; *pp; pp = &(*pp)->next) {
+    if (strcmp((*pp)->key, key) == 0) {
+      sfl_map_entry *e = *pp;
+      void *v = e->value;
+      *pp = e->next;
+      free(e->key);
+      free(e);
+      m->n--;
+      return v;
+    }
+  }
+  return NULL;
+}
+
+void sfl_map_free(sfl_map *m) {
+  for (size_t i = 0; i < m->n_buckets; i++) {
+    sfl_map_entry *e = m->buckets[i];
+    while (e) {
+      sfl_map_entry *next = e->next;
+      free(e->key);
+      free(e);
+      e = next;
+    }
+  }
+  free(m->buckets);
+  m->buckets = NULL;
+  m->n_buckets = m->n = 0;
+}
+
+sfl_map_entry *sfl_map_next(const sfl_map *m, size_t *bucket,
+                            sfl_map_entry *prev) {
+  if (prev && prev->next) return prev->next;
+  if (prev) (*bucket)++;
+  for (; *bucket < m->n_buckets; (*bucket)++)
+    if (m->buckets[*bucket]) return m->buckets[*bucket];
+  return NULL;
+}
+
+/* ---- misc -------------------------------------------------------------------- */
+
+int64_t sfl_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sfl_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *sfl_base64(const uint8_t *data, size_t len) {
+  static const char tbl[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *out = malloc(4 * ((len + 2) / 3) + 1);
+  if (!out) return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 3) {
+    uint32_t v = (uint32_t)data[i] << 16;
+    if (i + 1 < len) v |= (uint32_t)data[i + 1] << 8;
+    if (i + 2 < len) v |= data[i + 2];
+    out[o++] = tbl[(v >> 18) & 63];
+    out[o++] = tbl[(v >> 12) & 63];
+    out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < len ? tbl[v & 63] : '=';
+  }
+  out[o] = '\0';
+  return out;
+}
+
+char *sfl_strfmt(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  va_end(ap);
+  return s;
+}
