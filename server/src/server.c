@@ -75,6 +75,7 @@ struct sf_server {
   struct MHD_Daemon *daemon;
   int listen_fd;
   uint16_t port;
+  bool ipv6; /* the listen socket is AF_INET6 */
   char host[256];
   char prefix[MAX_PREFIX + 1]; /* without a trailing '/'; "" for "/" */
   size_t prefix_len;
@@ -530,6 +531,7 @@ static int open_listener(sf_server *s, const char *host, uint16_t port,
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+    s->ipv6 = ss.ss_family == AF_INET6;
     if (ss.ss_family == AF_INET)
       s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     else if (ss.ss_family == AF_INET6)
@@ -641,7 +643,7 @@ sf_server *sf_server_start(const sf_handler *handler,
 #else
   flags |= MHD_USE_POLL;
 #endif
-  if (strchr(host, ':') != NULL) flags |= MHD_USE_IPv6;
+  if (s->ipv6) flags |= MHD_USE_IPv6;
   struct MHD_OptionItem pool[] = {
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->threads, NULL},
       {MHD_OPTION_END, 0, NULL},
