@@ -1,0 +1,23 @@
+# front.cmake - sf-local's HTTP ingress/egress (src/http_front.c) and its
+# command line (src/main.c). Included at the end of runtime/CMakeLists.txt.
+#
+#   sfl_front  OBJECT library: the HTTP servers and their pure helpers (the
+#              unit tests in tests/runtime link it against a fake engine)
+#   sf-local   the executable, once the engine library (sfl_engine) exists
+
+add_library(sfl_front OBJECT ${CMAKE_CURRENT_LIST_DIR}/src/http_front.c)
+target_include_directories(sfl_front PUBLIC ${CMAKE_CURRENT_LIST_DIR}/src)
+target_link_libraries(sfl_front PUBLIC statefun PkgConfig::MHD
+                      PkgConfig::JANSSON Threads::Threads)
+target_compile_options(sfl_front PRIVATE ${SF_WARNINGS})
+
+if(TARGET sfl_engine)
+  add_executable(sf-local ${CMAKE_CURRENT_LIST_DIR}/src/main.c)
+  target_link_libraries(sf-local PRIVATE sfl_front sfl_engine statefun
+                        PkgConfig::MHD
+                        PkgConfig::JANSSON Threads::Threads)
+  target_compile_options(sf-local PRIVATE ${SF_WARNINGS})
+  install(TARGETS sf-local RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+else()
+  message(STATUS "sf-local: no sfl_engine target yet; building sfl_front only")
+endif()
