@@ -150,6 +150,8 @@ sf_value sf_value_string(sf_context *ctx, const char *s, size_t len) {
   if (!s && len) return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_string");
   sf_value v = {SF_TYPENAME_STRING, true, NULL, 0};
   if (len == 0) return v; /* proto3: "" encodes as nothing */
+  if (!sf_utf8_valid((const uint8_t *)s, len))
+    return sf_context_bad_value(ctx, SF_ERR_ENCODE, "sf_value_string (not UTF-8)");
   uint8_t *p = sf_arena_alloc(ctx->arena, len + 11);
   if (!p) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_string");
   size_t i = 0;

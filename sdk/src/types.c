@@ -50,6 +50,41 @@ sf_status sf_split_typename(sf_arena *arena, const char *typename, char **ns,
   return (*ns && *name) ? SF_OK : SF_ERR_NOMEM;
 }
 
+bool sf_utf8_valid(const uint8_t *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false; /* continuation byte, overlong lead, or > U+10FFFF */
+    }
+    if (len - i <= n) return false;
+    for (size_t k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false; /* overlong, out of range, or a surrogate */
+    i += n + 1;
+  }
+  return true;
+}
+
 /* ---- encoders ------------------------------------------------------------- */
 
 static void put_le(uint8_t *out, uint64_t v, int n) {
@@ -117,8 +152,12 @@ static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
   return false;
 }
 
-/* Skips one field of the given wire type. */
-static bool skip_field(const uint8_t **p, const uint8_t *end, unsigned wt) {
+static bool skip_group(const uint8_t **p, const uint8_t *end, uint64_t field,
+                       int depth);
+
+/* Skips one field of the given wire type (its tag already read). */
+static bool skip_field(const uint8_t **p, const uint8_t *end, unsigned wt,
+                       uint64_t field, int depth) {
   uint64_t n;
   switch (wt) {
     case 0: return read_varint(p, end, &n);
@@ -130,12 +169,28 @@ static bool skip_field(const uint8_t **p, const uint8_t *end, unsigned wt) {
       if (!read_varint(p, end, &n) || n > (uint64_t)(end - *p)) return false;
       *p += n;
       return true;
+    case 3: return skip_group(p, end, field, depth + 1);
     case 5:
       if (end - *p < 4) return false;
       *p += 4;
       return true;
-    default: return false; /* groups are not valid in proto3 */
+    default: return false; /* 4 (end group) unmatched, 6 and 7 invalid */
   }
+}
+
+/* Skips a (deprecated, but still valid) group up to its matching end tag,
+ * as protobuf parsers do for unknown fields. Nesting is bounded. */
+static bool skip_group(const uint8_t **p, const uint8_t *end, uint64_t field,
+                       int depth) {
+  if (depth > 64) return false;
+  while (*p < end) {
+    uint64_t tag;
+    if (!read_varint(p, end, &tag)) return false;
+    unsigned wt = (unsigned)(tag & 7);
+    if (wt == 4) return (tag >> 3) == field;
+    if ((tag >> 3) == 0 || !skip_field(p, end, wt, tag >> 3, depth)) return false;
+  }
+  return false; /* no end tag */
 }
 
 /*
@@ -155,8 +210,7 @@ static sf_status find_field1(const uint8_t *data, size_t len, unsigned want,
     unsigned wt = (unsigned)(tag & 7);
     uint64_t field = tag >> 3;
     if (field == 0) return SF_ERR_VALUE_DECODE;
-    if (field == 1) {
-      if (wt != want) return SF_ERR_VALUE_DECODE;
+    if (field == 1 && wt == want) {
       const uint8_t *start = p;
       if (wt == 2) {
         uint64_t n;
@@ -166,12 +220,14 @@ static sf_status find_field1(const uint8_t *data, size_t len, unsigned want,
         *val_len = (size_t)n;
         p += n;
       } else {
-        if (!skip_field(&p, end, wt)) return SF_ERR_VALUE_DECODE;
+        if (!skip_field(&p, end, wt, field, 0)) return SF_ERR_VALUE_DECODE;
         *val = start;
         *val_len = (size_t)(p - start);
       }
       *found = true;
-    } else if (!skip_field(&p, end, wt)) {
+    } else if (!skip_field(&p, end, wt, field, 0)) {
+      /* Field 1 with another wire type is an unknown field to protobuf
+       * parsers (the official SDKs skip it), so it is skipped here too. */
       return SF_ERR_VALUE_DECODE;
     }
   }
@@ -239,6 +295,8 @@ sf_status sf_decode_string(const uint8_t *data, size_t len, const char **s,
   bool found;
   sf_status st = find_field1(data, len, 2, &v, &vl, &found);
   if (st != SF_OK) return st;
+  /* proto3 strings are UTF-8; the official SDKs refuse anything else. */
+  if (found && !sf_utf8_valid(v, vl)) return SF_ERR_VALUE_DECODE;
   *s = found ? (const char *)v : "";
   if (slen) *slen = found ? vl : 0;
   return SF_OK;

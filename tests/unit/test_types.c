@@ -78,8 +78,10 @@ Test(types, decoders_reject_garbage) {
   size_t n;
   const uint8_t truncated[] = {0x0D, 1, 2};
   cr_assert_eq(sf_decode_int(truncated, sizeof truncated, &i), SF_ERR_VALUE_DECODE);
-  const uint8_t wrong_wire[] = {0x08, 0x01}; /* varint where fixed32 expected */
-  cr_assert_eq(sf_decode_int(wrong_wire, sizeof wrong_wire, &i), SF_ERR_VALUE_DECODE);
+  const uint8_t unterminated_group[] = {0x13, 0x08, 0x01}; /* group 2, no end */
+  cr_assert_eq(sf_decode_int(unterminated_group, sizeof unterminated_group, &i), SF_ERR_VALUE_DECODE);
+  const uint8_t wrong_end[] = {0x13, 0x1C}; /* group 2 closed as group 3 */
+  cr_assert_eq(sf_decode_int(wrong_end, sizeof wrong_end, &i), SF_ERR_VALUE_DECODE);
   const uint8_t long_len[] = {0x0A, 0x05, 'a'};
   cr_assert_eq(sf_decode_string(long_len, sizeof long_len, &s, &n), SF_ERR_VALUE_DECODE);
   const uint8_t bad_varint[] = {0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
@@ -89,6 +91,39 @@ Test(types, decoders_reject_garbage) {
   cr_assert_eq(sf_decode_int(field0, sizeof field0, &i), SF_ERR_VALUE_DECODE);
   const uint8_t group[] = {0x0B};
   cr_assert_eq(sf_decode_int(group, sizeof group, &i), SF_ERR_VALUE_DECODE);
+}
+
+Test(types, field1_with_other_wire_type_is_skipped_like_protobuf) {
+  /* field 1 as LEN (unknown for IntWrapper), then field 1 fixed32 = 1 */
+  const uint8_t buf[] = {0x0A, 0x01, 0x78, 0x0D, 1, 0, 0, 0};
+  int32_t i = -1;
+  cr_assert_eq(sf_decode_int(buf, sizeof buf, &i), SF_OK);
+  cr_assert_eq(i, 1);
+  const uint8_t only_other[] = {0x08, 0x01}; /* varint where fixed32 expected */
+  cr_assert_eq(sf_decode_int(only_other, sizeof only_other, &i), SF_OK);
+  cr_assert_eq(i, 0);
+  /* a group (field 6) is skipped up to its end tag */
+  const uint8_t group[] = {0x33, 0x08, 0x01, 0x34, 0x0D, 5, 0, 0, 0};
+  cr_assert_eq(sf_decode_int(group, sizeof group, &i), SF_OK);
+  cr_assert_eq(i, 5);
+}
+
+Test(types, strings_must_be_utf8) {
+  const char *s;
+  size_t n;
+  const uint8_t bad[][6] = {
+      {0x0A, 0x02, 0xC3, 0x28},       /* bad continuation */
+      {0x0A, 0x03, 0xED, 0xA0, 0x80}, /* surrogate U+D800 */
+      {0x0A, 0x02, 0xC0, 0x80},       /* overlong NUL */
+      {0x0A, 0x01, 0x80},             /* lone continuation */
+      {0x0A, 0x04, 0xF4, 0x90, 0x80, 0x80}, /* > U+10FFFF */
+  };
+  const size_t lens[] = {4, 5, 4, 3, 6};
+  for (size_t k = 0; k < 5; k++)
+    cr_assert_eq(sf_decode_string(bad[k], lens[k], &s, &n), SF_ERR_VALUE_DECODE, "case %zu", k);
+  const uint8_t good[] = {0x0A, 0x07, 'h', 0xC3, 0xA9, 0xF0, 0x9F, 0x98, 0x80};
+  cr_assert_eq(sf_decode_string(good, sizeof good, &s, &n), SF_OK);
+  cr_assert_eq(n, 7);
 }
 
 Test(types, string_decode) {
