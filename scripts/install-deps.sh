@@ -11,6 +11,7 @@ PKGS=(
   libcurl4-openssl-dev                    # HTTP client in tests (and sf-local)
   libcriterion-dev                        # unit tests
   libyaml-dev libfyaml-dev                # module.yaml parsing
+  libsqlite3-dev sqlite3                  # sf-local --data (durable store)
   clang llvm libclang-rt-14-dev           # libFuzzer + sanitizers
   wrk                                     # benchmarks
   python3 python3-venv python3-pip        # conformance vs the official SDK
