@@ -273,6 +273,14 @@ static int build(ctx *c, yparser *yp, struct fy_event *e, int depth,
   ynode *n = NULL;
   size_t len;
   const char *t;
+  /* libfyaml marks an alias and a quoted scalar just after the '*' or the
+   * quote; point at the node itself. */
+  if (col > 1 &&
+      (e->type == FYET_ALIAS ||
+       (e->type == FYET_SCALAR &&
+        (fy_token_scalar_style(e->scalar.value) == FYSS_SINGLE_QUOTED ||
+         fy_token_scalar_style(e->scalar.value) == FYSS_DOUBLE_QUOTED))))
+    col--;
   switch (e->type) {
   case FYET_ALIAS:
     t = fy_token_get_text(e->alias.anchor, &len);
@@ -1023,7 +1031,7 @@ static int parse_routes(ctx *c, const ynode *spec, sfl_ingress *in, bool kafka) 
     if (tg->n == 0)
       return fail(c, tg, "'targets' must list at least one function type");
     for (size_t j = 0; j < tg->n; j++)
-      if (check_typename(c, tg->kids[j], "function type in 'targets'") < 0)
+      if (check_typename(c, tg->kids[j], "target function type") < 0)
         return -1;
     sfl_route *r = &in->routes[in->n_routes++];
     r->topic = dup_text(c, name);
@@ -1287,9 +1295,10 @@ static int parse_document(ctx *c, build_state *bs, const ynode *doc) {
     if (v)
       return fail(c, v,
                   "this is the legacy single-document module format "
-                  "(version: \"3.0\"); sf-local reads the multi-document "
+                  "(version: \"%s\"); sf-local reads the multi-document "
                   "format: one 'kind:'/'spec:' document per endpoint, ingress "
-                  "and egress, separated by '---'");
+                  "and egress, separated by '---'",
+                  q(c, v));
     return fail(c, doc, "document has no 'kind' (each document needs 'kind' "
                 "and 'spec')");
   }
