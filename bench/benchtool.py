@@ -179,13 +179,15 @@ def cmd_table(a):
         for line in f:
             if not line.strip() or line.startswith("#"):
                 continue
-            server, batch, rps, p50, p99, reqs, errs = line.split("\t")[:7]
+            f = line.rstrip("\n").split("\t")
+            server, batch, rps, p50, p99, reqs, errs = f[:7]
+            cpu = float(f[7]) if len(f) > 7 else 0.0
             key = (server, int(batch))
             if key not in runs:
                 runs[key] = []
                 order.append(key)
             runs[key].append(dict(rps=float(rps), p50=float(p50),
-                                  p99=float(p99), errs=int(errs)))
+                                  p99=float(p99), errs=int(errs), cpu=cpu))
 
     def med(xs):
         xs = sorted(xs)
@@ -198,14 +200,15 @@ def cmd_table(a):
                          p50=med([r["p50"] for r in rs]),
                          p99=med([r["p99"] for r in rs]),
                          errs=sum(r["errs"] for r in rs),
+                         cpu=med([r["cpu"] for r in rs]),
                          lo=min(r["rps"] for r in rs),
                          hi=max(r["rps"] for r in rs), n=len(rs))
     multi = any(r["n"] > 1 for r in rows.values())
     hdr = (f"{'server':<10}{'batch':>6}{'requests/s':>12}"
            + (f"{'(min-max)':>18}" if multi else "")
            + f"{'invocations/s':>15}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-           "  ratio")
-    out = [hdr, "-" * (len(hdr) + 22)]
+           f"{'CPU us/req':>12}  ratio (req/s) [CPU/req]")
+    out = [hdr, "-" * len(hdr)]
     for batch in sorted({b for _, b in order}):
         o = rows.get(("ours", batch))
         for key in [k for k in order if k[1] == batch]:
@@ -215,10 +218,13 @@ def cmd_table(a):
                 ratio = ""
             else:
                 ratio = f"ours/{server} = {o['rps'] / r['rps']:.2f}x"
+                if o["cpu"] > 0 and r["cpu"] > 0:
+                    ratio += f" [{r['cpu'] / o['cpu']:.2f}x]"
             spread = (f"{r['lo']:>9,.0f}-{r['hi']:<8,.0f}" if multi else "")
             out.append(f"{server:<10}{batch:>6}{r['rps']:>12,.0f}{spread}"
                        f"{r['rps'] * batch:>15,.0f}{r['p50']:>9.2f}"
-                       f"{r['p99']:>9.2f}{r['errs']:>8}  {ratio}")
+                       f"{r['p99']:>9.2f}{r['errs']:>8}{r['cpu']:>12.1f}"
+                       f"  {ratio}")
         out.append("")
     print("\n".join(out).rstrip("\n"))
 

@@ -201,6 +201,10 @@ exec > >(tee -a "$out") 2>&1
 }
 
 # ---- runs -----------------------------------------------------------------
+proc_cpu_ticks() { # pid -> utime + stime of the whole process, in clock ticks
+  # (fields 14 and 15 of /proc/PID/stat, counted after the ") " of comm)
+  sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
 run_wrk() { # name batch
   local name="$1" b="$2" line load1
   load1="$(cut -d' ' -f1 /proc/loadavg)"
@@ -208,11 +212,15 @@ run_wrk() { # name batch
     "${on_wrk_cpus[@]}" wrk -t "$wrk_threads" -c "$connections" -d 1s --timeout 10s \
       -s "$here/post.lua" "$url" -- "$work/body-$b.bin" >/dev/null
   fi
+  local tck cpu0 cpu1
+  tck="$(getconf CLK_TCK)"
+  cpu0="$(proc_cpu_ticks "$server_pid")"
   "${on_wrk_cpus[@]}" wrk -t "$wrk_threads" -c "$connections" -d "${duration}s" \
     --timeout 10s -s "$here/post.lua" "$url" -- "$work/body-$b.bin" \
     >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; die "wrk failed against $name"; }
   line="$(grep '^BENCH ' "$work/wrk.out")" || { cat "$work/wrk.out" >&2; die "no summary from wrk"; }
   kill -0 "$server_pid" 2>/dev/null || die "$name died during the run"
+  cpu1="$(proc_cpu_ticks "$server_pid")"
   # BENCH key=value ... -> one TSV row
   local rps p50 p99 reqs errs
   rps="$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")"
@@ -220,11 +228,17 @@ run_wrk() { # name batch
   p99="$(sed -E 's/.* p99_us=([0-9]+).*/\1/' <<<"$line")"
   reqs="$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line")"
   errs="$(awk '{s=0; for(i=1;i<=NF;i++) if ($i ~ /^err_/) {split($i,kv,"="); s+=kv[2]} print s}' <<<"$line")"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$b" "$rps" \
+  # the server's CPU time (user + system, all its threads) per request
+  local cpu_us
+  cpu_us="$(awk -v t="$((cpu1 - cpu0))" -v hz="$tck" -v n="$reqs" \
+    'BEGIN{ if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print 0 }')"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$b" "$rps" \
     "$(awk -v u="$p50" 'BEGIN{printf "%.3f", u/1000}')" \
-    "$(awk -v u="$p99" 'BEGIN{printf "%.3f", u/1000}')" "$reqs" "$errs" >>"$tsv"
-  printf '  %-9s batch %-4s %10.0f req/s  p99 %7.2f ms  errors %s  (load1 before: %s)\n' \
-    "$name" "$b" "$rps" "$(awk -v u="$p99" 'BEGIN{print u/1000}')" "$errs" "$load1"
+    "$(awk -v u="$p99" 'BEGIN{printf "%.3f", u/1000}')" "$reqs" "$errs" \
+    "$cpu_us" >>"$tsv"
+  printf '  %-9s batch %-4s %10.0f req/s  p99 %7.2f ms  errors %s  server CPU %s us/req  (load1 before: %s)\n' \
+    "$name" "$b" "$rps" "$(awk -v u="$p99" 'BEGIN{print u/1000}')" "$errs" \
+    "$cpu_us" "$load1"
 }
 
 for name in $servers; do
@@ -254,7 +268,9 @@ done
   echo
   echo "requests/s: completed HTTP requests per second (wrk); invocations/s = requests/s x batch (bare-mhd runs no function: its column is the HTTP ceiling in those units)."
   echo "p50/p99: wrk's latency percentiles under $connections concurrent connections (closed loop, no coordinated-omission correction)."
-  echo "errors: HTTP statuses > 399, socket errors and timeouts; ratios compare requests/s at the same batch."
+  echo "errors: HTTP statuses > 399, socket errors and timeouts."
+  echo "CPU us/req: the server process's user+system CPU time during the run / requests (from /proc; 10 ms ticks). Unlike requests/s it barely"
+  echo "  moves when other processes compete for the CPU. ratio: ours/other at the same batch, for requests/s and (in brackets) for CPU per request."
 }
 
 # ---- ours without HTTP (CPU time, so robust to background load) -----------
