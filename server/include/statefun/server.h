@@ -36,10 +36,12 @@
 extern "C" {
 #endif
 
-/* Server settings. Zero/NULL fields take the defaults shown. */
+/* Server settings. Zero/NULL fields take the defaults shown, except the
+ * port: 0 picks a free port. Passing NULL options means all defaults,
+ * port 8000 included. */
 typedef struct sf_server_options {
   const char *host;        /* "127.0.0.1" (use "0.0.0.0" explicitly) */
-  uint16_t port;           /* 8000; 0 picks a free port (sf_server_port) */
+  uint16_t port;           /* 0 picks a free port (see sf_server_port) */
   unsigned threads;        /* worker threads; 0 = one per online core */
   size_t max_body;         /* request body limit, bytes; 0 = 16 MiB */
   const char *path_prefix; /* "/statefun" */
