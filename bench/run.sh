@@ -160,7 +160,13 @@ start_server() { # name batch -> sets url, server_pid
 stop_server() {
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
+  forget_pid "$server_pid"
   server_pid=""
+}
+forget_pid() { # reaped: never signal that number again
+  local p keep=()
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
 }
 check_server() { # name batch
   local name="$1" b="$2" extra=()
@@ -201,6 +207,15 @@ exec > >(tee -a "$out") 2>&1
 }
 
 # ---- runs -----------------------------------------------------------------
+# Runs in the background + wait, so that INT/TERM stop run.sh at once (the
+# EXIT trap then kills the child too).
+wait_child() {
+  local rc=0
+  pids+=("$1")
+  wait "$1" || rc=$?
+  forget_pid "$1"
+  return "$rc"
+}
 proc_cpu_ticks() { # pid -> utime + stime of the whole process, in clock ticks
   # (fields 14 and 15 of /proc/PID/stat, counted after the ") " of comm)
   sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'
@@ -210,14 +225,16 @@ run_wrk() { # name batch
   load1="$(cut -d' ' -f1 /proc/loadavg)"
   if [ "$warmup" = 1 ]; then
     "${on_wrk_cpus[@]}" wrk -t "$wrk_threads" -c "$connections" -d 1s --timeout 10s \
-      -s "$here/post.lua" "$url" -- "$work/body-$b.bin" >/dev/null
+      -s "$here/post.lua" "$url" -- "$work/body-$b.bin" >/dev/null &
+    wait_child $!
   fi
   local tck cpu0 cpu1
   tck="$(getconf CLK_TCK)"
   cpu0="$(proc_cpu_ticks "$server_pid")"
   "${on_wrk_cpus[@]}" wrk -t "$wrk_threads" -c "$connections" -d "${duration}s" \
     --timeout 10s -s "$here/post.lua" "$url" -- "$work/body-$b.bin" \
-    >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; die "wrk failed against $name"; }
+    >"$work/wrk.out" 2>&1 &
+  wait_child $! || { cat "$work/wrk.out" >&2; die "wrk failed against $name"; }
   line="$(grep '^BENCH ' "$work/wrk.out")" || { cat "$work/wrk.out" >&2; die "no summary from wrk"; }
   kill -0 "$server_pid" 2>/dev/null || die "$name died during the run"
   cpu1="$(proc_cpu_ticks "$server_pid")"
