@@ -1436,10 +1436,10 @@ static struct MHD_Daemon *start_daemon(sfl_front *f, bool ingress,
   sc->ingress = ingress;
   struct MHD_Daemon *d = MHD_start_daemon(
       flags, *bound, NULL, NULL, on_access, sc,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, f, /* must come first */
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
       MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, f,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
       MHD_OPTION_END);

@@ -1,0 +1,323 @@
+/*
+ * main.c - the sf-local command line: reads module.yaml, creates the
+ * engine, starts the HTTP ingress and egress, and runs the engine loop in
+ * the main thread until SIGINT or SIGTERM.
+ *
+ * Signals are blocked in every thread (they inherit the mask from here)
+ * and taken synchronously by one thread with sigwait, which may then call
+ * sfl_engine_stop (not async-signal-safe) like any other code. A second
+ * Ctrl-C while stopping exits at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <statefun/statefun.h>
+
+#include "config.h"
+#include "engine.h"
+#include "http_front.h"
+
+#define DEFAULT_RETRY_PAUSE_MS 1000
+#define EXIT_USAGE 2
+
+static void usage(FILE *out) {
+  fprintf(out,
+"usage: sf-local --module PATH [options]\n"
+"\n"
+"Runs the StateFun remote functions of a module.yaml on this machine, in\n"
+"the part Flink plays: it calls the functions over HTTP, keeps their state,\n"
+"delivers their messages, and holds their egress records. Ingress and\n"
+"egress are HTTP, compatible with the StateFun playground.\n"
+"\n"
+"options:\n"
+"  --module PATH        the module.yaml (the same file Flink reads)\n"
+"  --data DIR           keep state, mailboxes and egress in DIR (durable);\n"
+"                       without it everything is in memory\n"
+"  --ingress-port N     ingress port (default %d; 0 picks a free one)\n"
+"  --egress-port N      egress port (default %d; 0 picks a free one)\n"
+"  --bind ADDR          address to listen on (default %s)\n"
+"  --max-body BYTES     largest ingress body (default 16M; K/M/G suffixes)\n"
+"  --stats SECONDS      print a stat line on stderr this often\n"
+"  --retry-pause MS     after a batch finally failed, pause this long before\n"
+"                       retrying it (default %d)\n"
+"  --verbose, -v        log every function call and HTTP request on stderr\n"
+"  --help, -h           this text\n"
+"  --version, -V        the version\n"
+"\n"
+"examples:\n"
+"  sf-local --module module.yaml\n"
+"\n"
+"  # playground style: the body is the raw bytes of the message's type\n"
+"  curl -X PUT -H 'Content-Type: application/vnd.example/GreetRequest' \\\n"
+"       -d '{\"name\":\"Bob\"}' localhost:8090/example/person/Bob\n"
+"\n"
+"  # JSON convenience: built-in types (string, bool, long, double; or\n"
+"  # ?type=int|float|...), encoded as the SDKs expect\n"
+"  curl -H 'Content-Type: application/json' -d '\"Bob\"' "
+"localhost:8090/example/greeter/Bob\n"
+"  curl -H 'Content-Type: application/json' -d 5 "
+"'localhost:8090/example/counter/c1?type=int'\n"
+"\n"
+"  # a record on a module.yaml ingress topic (as a Kafka producer would)\n"
+"  curl -H 'X-Key: Bob' --data-binary @order.json localhost:8090/topics/orders\n"
+"\n"
+"  # read the egress: the next record of a topic, or JSON lines per egress\n"
+"  curl localhost:8091/greetings\n"
+"  curl 'localhost:8091/egress/example/out/greetings?wait=5&max=10'\n"
+"\n"
+"  # the state, mailbox and last failure of an address; metrics\n"
+"  curl localhost:8090/example/greeter/Bob\n"
+"  curl localhost:8090/metrics\n"
+"\n"
+"Pitfall: without a Content-Type the body is sent with typename\n"
+"io.statefun.types/string as it is, and the SDKs expect a StringWrapper\n"
+"(protobuf) there; send plain text with -H 'Content-Type: text/plain' or\n"
+"JSON '\"text\"' with application/json instead. Note also that curl -d\n"
+"sends application/x-www-form-urlencoded unless you give -H.\n"
+"\n"
+"Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on bad\n"
+"options or a bad module.yaml. See docs/sf-local-http.md.\n",
+          SFL_FRONT_DEFAULT_INGRESS_PORT, SFL_FRONT_DEFAULT_EGRESS_PORT,
+          SFL_FRONT_DEFAULT_BIND, DEFAULT_RETRY_PAUSE_MS);
+}
+
+static int bad_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "sf-local: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'sf-local --help'.\n");
+  return EXIT_USAGE;
+}
+
+/* A non-negative integer in [0, max]; -1 when malformed. */
+static long long parse_count(const char *s, long long max) {
+  if (s == NULL || s[0] < '0' || s[0] > '9') return -1;
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < 0 || v > max) return -1;
+  return v;
+}
+
+/* BYTES with an optional K, M or G (powers of 1024); 0 when malformed. */
+static size_t parse_size(const char *s) {
+  if (s == NULL || s[0] < '0' || s[0] > '9') return 0;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0) return 0;
+  unsigned shift = 0;
+  if (*end == 'K' || *end == 'k') shift = 10, end++;
+  else if (*end == 'M' || *end == 'm') shift = 20, end++;
+  else if (*end == 'G' || *end == 'g') shift = 30, end++;
+  if (*end != '\0' || v == 0 || v > (SIZE_MAX >> shift)) return 0;
+  return (size_t)(v << shift);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+typedef struct sig_state {
+  sigset_t set;
+  sfl_engine *engine;
+  atomic_bool done; /* main is past the loop: the next signal ends us */
+} sig_state;
+
+static void *signal_thread(void *arg) {
+  sig_state *st = arg;
+  bool stopping = false;
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&st->set, &sig) != 0) continue;
+    if (sig == SIGUSR1 && atomic_load(&st->done)) return NULL;
+    if (sig == SIGUSR1) continue;
+    if (stopping) {
+      fprintf(stderr, "sf-local: %s again: exiting now\n",
+              sig == SIGINT ? "interrupted" : "terminated");
+      _exit(1);
+    }
+    stopping = true;
+    fprintf(stderr, "sf-local: %s, stopping (again to force)\n",
+            sig == SIGINT ? "interrupted" : "terminated");
+    sfl_engine_stop(st->engine);
+  }
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+  const char *module = NULL;
+  const char *data = NULL;
+  const char *bind_to = SFL_FRONT_DEFAULT_BIND;
+  long long ingress_port = SFL_FRONT_DEFAULT_INGRESS_PORT;
+  long long egress_port = SFL_FRONT_DEFAULT_EGRESS_PORT;
+  long long stats_s = 0;
+  long long retry_pause = DEFAULT_RETRY_PAUSE_MS;
+  size_t max_body = SFL_FRONT_DEFAULT_MAX_BODY;
+  int verbose = 0;
+
+  enum { OPT_DATA = 256, OPT_IN, OPT_OUT, OPT_BIND, OPT_STATS, OPT_RETRY,
+         OPT_BODY };
+  static const struct option opts[] = {
+      {"module", required_argument, NULL, 'm'},
+      {"data", required_argument, NULL, OPT_DATA},
+      {"ingress-port", required_argument, NULL, OPT_IN},
+      {"egress-port", required_argument, NULL, OPT_OUT},
+      {"bind", required_argument, NULL, OPT_BIND},
+      {"stats", required_argument, NULL, OPT_STATS},
+      {"retry-pause", required_argument, NULL, OPT_RETRY},
+      {"max-body", required_argument, NULL, OPT_BODY},
+      {"verbose", no_argument, NULL, 'v'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0},
+  };
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":m:vhV", opts, NULL)) != -1) {
+    switch (c) {
+      case 'm': module = optarg; break;
+      case OPT_DATA:
+        if (optarg[0] == '\0') return bad_usage("--data needs a directory%s", "");
+        data = optarg;
+        break;
+      case OPT_IN:
+        if ((ingress_port = parse_count(optarg, 65535)) < 0)
+          return bad_usage("bad --ingress-port '%s' (0 to 65535)", optarg);
+        break;
+      case OPT_OUT:
+        if ((egress_port = parse_count(optarg, 65535)) < 0)
+          return bad_usage("bad --egress-port '%s' (0 to 65535)", optarg);
+        break;
+      case OPT_BIND:
+        if (optarg[0] == '\0') return bad_usage("--bind needs an address%s", "");
+        bind_to = optarg;
+        break;
+      case OPT_STATS:
+        if ((stats_s = parse_count(optarg, 86400)) < 0)
+          return bad_usage("bad --stats '%s' (whole seconds, 0 to 86400)",
+                           optarg);
+        break;
+      case OPT_RETRY:
+        if ((retry_pause = parse_count(optarg, 86400000)) < 0)
+          return bad_usage("bad --retry-pause '%s' (milliseconds)", optarg);
+        break;
+      case OPT_BODY:
+        if ((max_body = parse_size(optarg)) == 0)
+          return bad_usage("bad --max-body '%s' (bytes, e.g. 1048576 or 16M)",
+                           optarg);
+        break;
+      case 'v': verbose = 1; break;
+      case 'h': usage(stdout); return 0;
+      case 'V': printf("sf-local %s\n", SF_VERSION_STRING); return 0;
+      case ':':
+        return bad_usage("%s needs a value", argv[optind - 1]);
+      default:
+        return bad_usage("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind < argc)
+    return bad_usage("unexpected argument '%s' (the module goes after "
+                     "--module)", argv[optind]);
+  if (module == NULL) return bad_usage("--module PATH is required%s", "");
+  if (ingress_port != 0 && ingress_port == egress_port)
+    return bad_usage("--ingress-port and --egress-port must differ%s", "");
+
+  /* Before any thread exists: every thread inherits this mask. */
+  sig_state sig;
+  memset(&sig, 0, sizeof sig);
+  sigemptyset(&sig.set);
+  sigaddset(&sig.set, SIGINT);
+  sigaddset(&sig.set, SIGTERM);
+  sigaddset(&sig.set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  atomic_init(&sig.done, false);
+
+  char err[1024] = "";
+  sfl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  if (sfl_config_load(module, &cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return EXIT_USAGE;
+  }
+
+  sfl_engine_options eo;
+  memset(&eo, 0, sizeof eo);
+  eo.config = &cfg;
+  eo.data_dir = data;
+  eo.verbose = verbose;
+  eo.stats_interval_ms = (int)(stats_s * 1000);
+  eo.retry_pause_ms = retry_pause;
+  sfl_engine *engine = sfl_engine_new(&eo, err, sizeof err);
+  if (engine == NULL) {
+    fprintf(stderr, "sf-local: %s\n", err[0] ? err : "cannot start the engine");
+    sfl_config_free(&cfg);
+    return 1;
+  }
+
+  sfl_front_options fo;
+  memset(&fo, 0, sizeof fo);
+  fo.engine = engine;
+  fo.config = &cfg;
+  fo.bind = bind_to;
+  fo.ingress_port = (uint16_t)ingress_port;
+  fo.egress_port = (uint16_t)egress_port;
+  fo.max_body = max_body;
+  fo.verbose = verbose;
+  sfl_front *front = sfl_front_start(&fo, err, sizeof err);
+  if (front == NULL) {
+    fprintf(stderr, "sf-local: %s\n", err);
+    sfl_engine_free(engine);
+    sfl_config_free(&cfg);
+    return 1;
+  }
+
+  size_t topics = 0;
+  for (size_t i = 0; i < cfg.n_ingresses; i++) topics += cfg.ingresses[i].n_routes;
+  bool v6 = strchr(bind_to, ':') != NULL;
+  fprintf(stderr,
+          "sf-local: module %s: %zu endpoint(s), %zu ingress topic(s), %zu "
+          "egress(es); ingress http://%s%s%s:%u, egress http://%s%s%s:%u, "
+          "state: ",
+          module, cfg.n_endpoints, topics, cfg.n_egresses, v6 ? "[" : "",
+          bind_to, v6 ? "]" : "", (unsigned)sfl_front_ingress_port(front),
+          v6 ? "[" : "", bind_to, v6 ? "]" : "",
+          (unsigned)sfl_front_egress_port(front));
+  if (data != NULL)
+    fprintf(stderr, "durable in %s\n", data);
+  else
+    fprintf(stderr,
+            "in memory (nothing survives a restart; use --data DIR)\n");
+  for (size_t i = 0; i < cfg.n_endpoints; i++)
+    fprintf(stderr, "sf-local:   functions %s -> %s\n",
+            cfg.endpoints[i].functions, cfg.endpoints[i].url_template);
+  if (cfg.n_endpoints == 0)
+    fprintf(stderr, "sf-local: warning: module.yaml declares no function "
+                    "endpoint; every message will be refused\n");
+
+  sig.engine = engine;
+  pthread_t st;
+  int rc;
+  if (pthread_create(&st, NULL, signal_thread, &sig) != 0) {
+    fprintf(stderr, "sf-local: cannot start the signal thread\n");
+    rc = 1;
+  } else {
+    rc = sfl_engine_run(engine) == 0 ? 0 : 1;
+    atomic_store(&sig.done, true);
+    pthread_kill(st, SIGUSR1);
+    pthread_join(st, NULL);
+  }
+
+  sfl_front_stop(front);
+  sfl_engine_free(engine);
+  sfl_config_free(&cfg);
+  fprintf(stderr, "sf-local: stopped%s\n", rc == 0 ? "" : " (engine failure)");
+  return rc;
+}
