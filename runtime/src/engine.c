@@ -175,8 +175,9 @@ static void logf_(const char *level, const char *fmt, ...) {
 static void txn_begin(sfl_engine *e) {
   if (e->store && !e->in_txn) {
     if (sfl_store_begin(e->store) != 0)
-      logf_("error", "store: %s", sfl_store_error(e->store));
-    e->in_txn = true;
+      logf_("error", "store: cannot begin a transaction: %s", sfl_store_error(e->store));
+    else
+      e->in_txn = true;
   }
 }
 
