@@ -146,6 +146,7 @@ struct sfl_engine {
   addr *ready_head, *ready_tail;
   delayed **heap;
   size_t n_heap, cap_heap;
+  size_t n_cancelled; /* cancelled entries still in the heap (dropped lazily) */
   uint64_t seq;
 
   /* counters */
@@ -445,6 +446,8 @@ static void fire_due(sfl_engine *e, int64_t now) {
       } else {
         logf_("error", "delayed message to malformed address %s dropped", d->target);
       }
+    } else {
+      e->n_cancelled--;
     }
     delayed_free(d);
   }
@@ -754,6 +757,7 @@ static void apply_result(sfl_engine *e, addr *a, const pb_resp *r) {
       free(k);
       if (prev) {
         prev->cancelled = true; /* the heap drops it when it comes up */
+        e->n_cancelled++;
         STORE(sfl_store_delayed_del(e->store, prev->seq));
       }
       continue;
@@ -1179,7 +1183,7 @@ static void print_stats(sfl_engine *e, int64_t now) {
     fprintf(stderr,
             "sf-local: %.0f msg/s | addresses %zu | queued %zu | in flight %zu | delayed %zu | "
             "egress unread %zu | invocations %llu | batches %llu | retries %llu | failed %llu\n",
-            e->rate, e->addrs.n, e->queued, e->inflight, e->n_heap, e->n_records,
+            e->rate, e->addrs.n, e->queued, e->inflight, e->n_heap - e->n_cancelled, e->n_records,
             (unsigned long long)e->c_invocations, (unsigned long long)e->c_batches,
             (unsigned long long)e->c_retries, (unsigned long long)e->c_final_failures);
 }
@@ -1582,7 +1586,7 @@ char *sfl_engine_metrics(sfl_engine *e) {
       (unsigned long long)e->c_retries, (unsigned long long)e->c_final_failures,
       (unsigned long long)e->c_missing_state, (unsigned long long)e->c_routed,
       (unsigned long long)e->c_delayed_fired, (unsigned long long)e->c_egress, e->rate,
-      e->inflight, e->queued, e->n_heap, e->n_records, e->addrs.n);
+      e->inflight, e->queued, e->n_heap - e->n_cancelled, e->n_records, e->addrs.n);
   pthread_mutex_unlock(&e->mu);
   return s;
 }
@@ -1591,7 +1595,7 @@ char *sfl_engine_summary(sfl_engine *e) {
   pthread_mutex_lock(&e->mu);
   json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:b}", "addresses",
                         (json_int_t)e->addrs.n, "queued", (json_int_t)e->queued, "in_flight",
-                        (json_int_t)e->inflight, "delayed", (json_int_t)e->n_heap,
+                        (json_int_t)e->inflight, "delayed", (json_int_t)(e->n_heap - e->n_cancelled),
                         "egress_unread", (json_int_t)e->n_records, "invocations",
                         (json_int_t)e->c_invocations, "batches", (json_int_t)e->c_batches,
                         "failed_batches", (json_int_t)e->c_final_failures, "messages_per_second",
