@@ -1,0 +1,1184 @@
+#!/usr/bin/env python3
+"""sf-local end to end: real processes on loopback ports.
+
+    run_integration.py --sf-local BIN --testfn BIN --greeter BIN [-k NAME]...
+
+Every test starts its own sf-local (with a module.yaml made from
+modules/*.yaml, the ports filled in) and its own function server
+(sfl_testfn from testfn.c, or the greeter example) on free loopback ports,
+drives them over HTTP, and stops them. The fault tests SIGKILL the function
+server or sf-local itself mid-stream and restart it. Everything is bounded
+in time; the logs of every process go to a temporary directory and are
+printed when a test fails (kept with --keep).
+
+Python 3 standard library only. The last line is "N passed, M failed"; the
+exit status is 1 when anything failed.
+"""
+import argparse
+import collections
+import http.client
+import json
+import os
+import queue
+import random
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+MODULES = os.path.join(HERE, "modules")
+RUNTIME_BAD_MODULES = os.path.join(REPO, "tests", "runtime", "bad-modules")
+
+ARGS = None
+# Timeouts are multiplied by this (sanitizer builds are 2-3x slower).
+FACTOR = 1.0
+
+INT_T = "io.statefun.types/int"
+STRING_T = "io.statefun.types/string"
+
+
+# ---- protobuf wrappers (what the SDKs expect as built-in values) ----------
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def int_wrapper(n):
+    """IntWrapper{sfixed32 value = 1}; 0 encodes as nothing."""
+    return b"" if n == 0 else b"\x0d" + struct.pack("<i", n)
+
+
+def string_wrapper(s):
+    """StringWrapper{string value = 1}; "" encodes as nothing."""
+    data = s.encode()
+    return b"" if not data else b"\x0a" + varint(len(data)) + data
+
+
+# ---- failures ---------------------------------------------------------------
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, msg, *args):
+    if not cond:
+        raise TestFailure(msg % args if args else msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise TestFailure("%s: expected %r, got %r" % (what, want, got))
+
+
+def wait_until(pred, timeout, what, interval=0.05):
+    """Polls pred() until it returns a true value; fails after timeout
+    (scaled by FACTOR) with `what` and the last value."""
+    deadline = time.monotonic() + timeout * FACTOR
+    last = None
+    while True:
+        try:
+            last = pred()
+        except (OSError, http.client.HTTPException) as e:
+            last = e
+            ok = False
+        else:
+            ok = bool(last)
+        if ok:
+            return last
+        if time.monotonic() >= deadline:
+            raise TestFailure("timed out after %.1f s waiting for %s (last: %r)"
+                              % (timeout * FACTOR, what, last))
+        time.sleep(interval)
+
+
+# ---- ports and HTTP -----------------------------------------------------------
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection to 127.0.0.1:port. request()
+    reconnects once when a reused connection turns out to be closed;
+    other errors propagate (OSError, http.client.HTTPException)."""
+
+    def __init__(self, port, timeout=30.0):
+        self.port = port
+        self.timeout = timeout
+        self.c = None
+
+    def close(self):
+        if self.c is not None:
+            self.c.close()
+            self.c = None
+
+    def request(self, method, path, body=None, headers=None, timeout=None):
+        for attempt in (0, 1):
+            fresh = self.c is None
+            if fresh:
+                self.c = http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=(timeout or self.timeout) * FACTOR)
+            try:
+                self.c.request(method, path, body=body, headers=headers or {})
+                r = self.c.getresponse()
+                data = r.read()
+                hdrs = {k.lower(): v for k, v in r.getheaders()}
+                if hdrs.get("connection", "").lower() == "close":
+                    self.close()
+                return r.status, hdrs, data
+            except (http.client.RemoteDisconnected, BrokenPipeError,
+                    ConnectionResetError) as e:
+                self.close()
+                if fresh or attempt == 1:
+                    raise
+            except Exception:
+                self.close()
+                raise
+
+
+def http_once(port, method, path, body=None, headers=None, timeout=30.0):
+    c = Conn(port, timeout)
+    try:
+        return c.request(method, path, body, headers)
+    finally:
+        c.close()
+
+
+# ---- processes ------------------------------------------------------------------
+
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|"
+                          r"runtime error: |SUMMARY: UndefinedBehaviorSanitizer")
+
+
+class Proc:
+    """A child process with stdout+stderr in a log file."""
+
+    def __init__(self, ctx, name, argv, env=None):
+        ctx.counter[name] += 1
+        self.name = "%s#%d" % (name, ctx.counter[name])
+        self.log_path = os.path.join(ctx.dir, "%s.%d.log" % (name, ctx.counter[name]))
+        self.argv = argv
+        self.log = open(self.log_path, "wb")
+        self.log.write(("$ %s\n" % " ".join(argv)).encode())
+        self.log.flush()
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, env=env,
+                                  start_new_session=True)
+        self.expect_clean_exit = True
+        ctx.procs.append(self)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def kill9(self):
+        """SIGKILL; the process dies without any chance to clean up."""
+        self.expect_clean_exit = False
+        if self.alive():
+            os.kill(self.p.pid, signal.SIGKILL)
+        self.p.wait(timeout=10)
+        self.log.close()
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; SIGKILL after timeout. The exit status, or None
+        if it had to be killed."""
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=timeout * FACTOR)
+            except subprocess.TimeoutExpired:
+                os.kill(self.p.pid, signal.SIGKILL)
+                self.p.wait(timeout=10)
+                self.log.close()
+                return None
+        self.log.close()
+        return self.p.returncode
+
+    def text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class SfLocal:
+    """A running sf-local and the HTTP calls the tests make to it."""
+
+    def __init__(self, ctx, module, data=None, ingress_port=0, egress_port=0,
+                 extra=(), wait_ready=True):
+        argv = [ARGS.sf_local, "--module", module,
+                "--ingress-port", str(ingress_port),
+                "--egress-port", str(egress_port)] + list(extra)
+        if data:
+            argv += ["--data", data]
+        self.ctx = ctx
+        self.module = module
+        self.data = data
+        self.extra = list(extra)
+        self.proc = Proc(ctx, "sf-local", argv)
+        self.ingress_port = ingress_port
+        self.egress_port = egress_port
+        self.local = threading.local()
+        if wait_ready:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=15):
+        pat = re.compile(r"ingress http://[^ ]*:(\d+), egress http://[^ ]*:(\d+)")
+
+        def ports():
+            check(self.proc.alive(), "sf-local exited early (status %s)",
+                  self.proc.p.returncode)
+            m = pat.search(self.proc.text())
+            return m and (int(m.group(1)), int(m.group(2)))
+
+        self.ingress_port, self.egress_port = wait_until(
+            ports, timeout, "sf-local to print its ports")
+        wait_until(lambda: self.get("/health")[0] == 200, timeout,
+                   "sf-local /health")
+
+    def restart(self):
+        """A new sf-local on the same ports and --data (after kill9/stop)."""
+        return SfLocal(self.ctx, self.module, self.data, self.ingress_port,
+                       self.egress_port, self.extra)
+
+    # -- plumbing: one keep-alive connection per thread and port
+    def conn(self, port):
+        d = getattr(self.local, "conns", None)
+        if d is None:
+            d = self.local.conns = {}
+        c = d.get(port)
+        if c is None:
+            c = d[port] = Conn(port)
+        return c
+
+    def get(self, path, port=None, timeout=None):
+        return self.conn(port or self.ingress_port).request("GET", path, timeout=timeout)
+
+    # -- ingress
+    @staticmethod
+    def fn_path(fn, id_):
+        return "/%s/%s" % (fn, urllib.parse.quote(id_, safe=""))
+
+    def send(self, fn, id_, body, ctype, key=None, query="", method="PUT"):
+        h = {"Content-Type": ctype}
+        if key is not None:
+            h["X-Idempotency-Key"] = key
+        st, _, data = self.conn(self.ingress_port).request(
+            method, self.fn_path(fn, id_) + query, body, h)
+        return st, data
+
+    def send_int(self, fn, id_, n, key=None):
+        return self.send(fn, id_, int_wrapper(n), "application/vnd." + INT_T, key)
+
+    def send_str(self, fn, id_, s, key=None):
+        return self.send(fn, id_, string_wrapper(s), "application/vnd." + STRING_T, key)
+
+    def send_json(self, fn, id_, value, type_=None):
+        q = "?type=" + type_ if type_ else ""
+        return self.send(fn, id_, json.dumps(value).encode(), "application/json",
+                         query=q, method="POST")
+
+    def send_topic(self, topic, key, body, idem=None):
+        h = {"X-Key": key, "Content-Type": "application/octet-stream"}
+        if idem is not None:
+            h["X-Idempotency-Key"] = idem
+        st, _, data = self.conn(self.ingress_port).request(
+            "POST", "/topics/" + topic, body, h)
+        return st, data
+
+    def must(self, result, what):
+        st, data = result
+        check(st in (200, 202), "%s: HTTP %d %s", what, st, data[:300])
+        return st
+
+    def send_retry(self, send, what, timeout=60):
+        """Calls send() until it is accepted; retries 503 (backpressure) and
+        connection failures."""
+        deadline = time.monotonic() + timeout * FACTOR
+        while True:
+            try:
+                st, data = send()
+                if st in (200, 202):
+                    return st
+                if st != 503:
+                    raise TestFailure("%s: HTTP %d %s" % (what, st, data[:300]))
+            except (OSError, http.client.HTTPException) as e:
+                st, data = -1, str(e).encode()
+            if time.monotonic() >= deadline:
+                raise TestFailure("%s: not accepted in %.0f s (last %d %s)"
+                                  % (what, timeout * FACTOR, st, data[:200]))
+            time.sleep(0.02)
+
+    # -- views
+    def view(self, fn, id_):
+        st, _, data = self.get(self.fn_path(fn, id_))
+        if st == 404:
+            return None
+        check(st == 200, "view %s/%s: HTTP %d %s", fn, id_, st, data[:200])
+        return json.loads(data)
+
+    def state(self, fn, id_, name):
+        v = self.view(fn, id_)
+        if v is None:
+            return None
+        s = v.get("state", {}).get(name)
+        return None if s is None else s.get("value")
+
+    def metrics(self):
+        st, _, data = self.get("/metrics")
+        check(st == 200, "/metrics: HTTP %d", st)
+        out = {}
+        for line in data.decode().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            name, value = line.rsplit(None, 1)
+            out[name] = float(value)
+        return out
+
+    # -- egress
+    def pop(self, topic, wait=0):
+        """The next record of a topic (bytes), or None (404)."""
+        path = "/" + urllib.parse.quote(topic, safe="")
+        if wait:
+            path += "?wait=%g" % (wait * FACTOR)
+        st, _, data = self.conn(self.egress_port).request(
+            "GET", path, timeout=wait * FACTOR + 30)
+        if st == 404:
+            return None
+        check(st == 200, "egress pop %s: HTTP %d %s", topic, st, data[:200])
+        return data
+
+    def lines(self, egress, topic, wait=0, max_=1000):
+        path = "/egress/%s/%s?max=%d" % (egress, urllib.parse.quote(topic, safe=""), max_)
+        if wait:
+            path += "&wait=%g" % (wait * FACTOR)
+        st, _, data = self.conn(self.egress_port).request(
+            "GET", path, timeout=wait * FACTOR + 30)
+        if st == 204:
+            return []
+        check(st == 200, "egress lines %s %s: HTTP %d %s", egress, topic, st, data[:200])
+        return [json.loads(l) for l in data.decode().splitlines() if l.strip()]
+
+    def drain(self, egress, topic):
+        out = []
+        while True:
+            got = self.lines(egress, topic, 0, 1000)
+            if not got:
+                return out
+            out += got
+
+
+class Ctx:
+    """One test's processes, files and logs."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="sfl-integ-%s-" % name)
+        self.procs = []
+        self.counter = collections.Counter()
+        self.notes = []
+
+    def note(self, fmt, *args):
+        self.notes.append(fmt % args if args else fmt)
+
+    def module(self, template, **subs):
+        with open(os.path.join(MODULES, template)) as f:
+            text = f.read()
+        for k, v in subs.items():
+            text = text.replace("@%s@" % k, str(v))
+        left = re.findall(r"@[A-Z_]+@", text)
+        check(not left, "module %s: unfilled %s", template, left)
+        path = os.path.join(self.dir, template)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def fn_server(self, port, extra=(), binary=None, name="testfn"):
+        p = Proc(self, name, [binary or ARGS.testfn, "--listen",
+                              "127.0.0.1:%d" % port, "--threads", "4"] + list(extra))
+
+        def up():
+            check(p.alive(), "%s exited early (status %s)", name, p.p.returncode)
+            return http_once(port, "GET", "/health", timeout=2)[0] == 200
+
+        wait_until(up, 10, "%s on port %d" % (name, port))
+        return p
+
+    def greeter(self, port):
+        return self.fn_server(port, binary=ARGS.greeter, name="greeter")
+
+    def sflocal(self, module, **kw):
+        return SfLocal(self, module, **kw)
+
+    def finish(self, failed):
+        """Stops what still runs. Returns a list of problems: an sf-local that
+        did not exit 0 on SIGTERM, sanitizer reports in any log."""
+        problems = []
+        for p in reversed(self.procs):
+            was_alive = p.alive()
+            rc = p.stop()
+            if p.expect_clean_exit and (was_alive or rc is not None):
+                if rc is None:
+                    problems.append("%s did not stop within 10 s of SIGTERM" % p.name)
+                elif rc != 0 and p.name.startswith("sf-local"):
+                    problems.append("%s exited with status %d" % (p.name, rc))
+        for p in self.procs:
+            if SANITIZER_RE.search(p.text()):
+                problems.append("sanitizer report in %s" % p.log_path)
+        return problems
+
+    def dump_logs(self, limit=80):
+        for p in self.procs:
+            lines = p.text().splitlines()
+            print("    ---- %s (%s), last %d of %d lines" %
+                  (p.name, p.log_path, min(limit, len(lines)), len(lines)))
+            for l in lines[-limit:]:
+                print("    | " + l)
+
+
+# ---- the tests --------------------------------------------------------------------
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def testfns_module(ctx, fn_port, max_batch=10):
+    return ctx.module("testfns.yaml", FN_PORT=fn_port, MAX_BATCH=max_batch)
+
+
+def start_pair(ctx, max_batch=10, fn_extra=(), sl_extra=(), data=None):
+    port = free_port()
+    fn = ctx.fn_server(port, fn_extra)
+    sl = ctx.sflocal(testfns_module(ctx, port, max_batch), extra=sl_extra, data=data)
+    return fn, sl, port
+
+
+@test
+def greeter(ctx):
+    """The greeter example through sf-local: both ingress encodings, the
+    egress, the state view, the delayed reminder and its cancellation."""
+    port = free_port()
+    ctx.greeter(port)
+    sl = ctx.sflocal(ctx.module("greeter.yaml", GREETER_PORT=port))
+    G = "greeter.fns/greet"
+    check_eq(sl.pop("greetings"), None, "egress before any greeting")
+
+    # 1: a StringWrapper body, playground style.
+    sl.must(sl.send(G, "Alice", string_wrapper("Alice"),
+                    "application/vnd." + STRING_T), "first visit")
+    rec = sl.pop("greetings", wait=10)
+    check(rec is not None, "no greeting on topic greetings within 10 s")
+    check_eq(rec.decode(), "Hello, Alice! You have been here 1 time(s).", "first greeting")
+    check_eq(sl.state(G, "Alice", "seen"), 1, "seen after one visit")
+    m = sl.metrics()
+    check_eq(m["sflocal_delayed_pending"], 1, "sflocal_delayed_pending after the first visit")
+
+    # 2: the JSON convenience; the second visit cancels the reminder.
+    sl.must(sl.send_json(G, "Alice", "Alice"), "second visit (JSON)")
+    rec = sl.pop("greetings", wait=10)
+    check(rec is not None, "no second greeting")
+    check(b"Alice" in rec and b"2 time(s)" in rec, "second greeting: %r" % rec)
+    view = sl.view(G, "Alice")
+    check_eq(view["state"]["seen"]["value"], 2, "state view seen")
+    check_eq(view["state"]["seen"]["typename"], INT_T, "state view typename")
+    check_eq(view["queued"], 0, "queued after both visits")
+    wait_until(lambda: sl.metrics()["sflocal_delayed_pending"] == 0, 5,
+               "sflocal_delayed_pending 0 after the cancellation")
+
+    # 3: text/plain is a StringWrapper too; the egress by egress id.
+    st, data = sl.send(G, "Bob", "Bob".encode(), "text/plain; charset=utf-8", method="POST")
+    check_eq(st, 202, "text/plain send status")
+    recs = sl.lines("greeter.io/greetings", "greetings", wait=10, max_=10)
+    check_eq([(r["key"], r["value"]) for r in recs],
+             [("Bob", "Hello, Bob! You have been here 1 time(s).")], "Bob's greeting")
+    check_eq(sl.pop("greetings"), None, "egress after reading everything")
+    m = sl.metrics()
+    check_eq(m["sflocal_delayed_pending"], 1, "delayed pending (Bob's reminder)")
+    check_eq(m["sflocal_invocations_total"], 3, "invocations")
+
+
+@test
+def missing_state(ctx):
+    """The first batch of a function type comes back as missing state; sf-local
+    registers the spec and resends; the state is right; once per type."""
+    _, sl, _ = start_pair(ctx)
+    C = "test.fns/counter"
+    check_eq(sl.metrics()["sflocal_missing_state_total"], 0, "missing state before")
+    sl.must(sl.send_int(C, "m1", 5), "send 5")
+    wait_until(lambda: sl.state(C, "m1", "count") == 5, 10, "count 5")
+    check_eq(sl.metrics()["sflocal_missing_state_total"], 1, "missing state after one message")
+    sl.must(sl.send_json(C, "m1", 3, "int"), "send 3")
+    sl.must(sl.send_int(C, "m2", 7), "send 7 to another id")
+    wait_until(lambda: sl.state(C, "m1", "count") == 8, 10, "count 8")
+    wait_until(lambda: sl.state(C, "m2", "count") == 7, 10, "m2 count 7")
+    m = sl.metrics()
+    check_eq(m["sflocal_missing_state_total"], 1,
+             "missing state after more messages of the same type")
+    check_eq(m["sflocal_invocations_total"], 3, "invocations")
+    vals = [r["value"] for r in sl.drain("test.io/out", "counts")]
+    check_eq(sorted(vals), ["m1=5", "m1=8", "m2=7"], "egress records")
+
+
+@test
+def batching(ctx):
+    """200 messages to one address of a slow function (20 ms per message),
+    maxNumBatchRequests 10: exact count, batches > 1 and <= 10."""
+    _, sl, _ = start_pair(ctx, max_batch=10, fn_extra=["--slow-ms", "20"])
+    S, N = "test.fns/slow", 200
+    t0 = time.monotonic()
+
+    def sender(i0):
+        for i in range(i0, N, 20):
+            sl.send_retry(lambda: sl.send_int(S, "b1", 1), "message %d" % i)
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(20)]
+    errors = run_threads(threads)
+    check(not errors, "senders failed: %s", errors[:3])
+    wait_until(lambda: sl.state(S, "b1", "count") == N, 60, "count %d" % N)
+    dt = time.monotonic() - t0
+    v = sl.view(S, "b1")
+    check_eq(v["queued"], 0, "queued")
+    m = sl.metrics()
+    check_eq(m["sflocal_invocations_total"], N, "invocations")
+    mx = m["sflocal_batch_size_max"]
+    check(1 < mx <= 10, "sflocal_batch_size_max %g not in (1, 10]", mx)
+    check(m["sflocal_batches_total"] < N, "batches %g: no batching", m["sflocal_batches_total"])
+    ctx.note("%d messages in %.1f s, %d batches, largest %d",
+             N, dt, m["sflocal_batches_total"], mx)
+
+
+@test
+def expiration(ctx):
+    """expire-after-write: gone 1.5 s after the write. expire-after-call:
+    alive while called every 0.4 s for 3 s, gone 1.5 s after the last call."""
+    _, sl, _ = start_pair(ctx)
+    W, C = "test.fns/expiring", "test.fns/expiring_call"
+
+    def get(fn, id_, topic):
+        sl.must(sl.send_str(fn, id_, "get"), "get")
+        rec = sl.pop(topic, wait=10)
+        check(rec is not None, "no answer on topic %s" % topic)
+        return rec.decode()
+
+    # After write.
+    sl.must(sl.send_int(W, "w1", 7), "set 7")
+    check_eq(get(W, "w1", "expiring"), "7", "value right after the write")
+    v = sl.view(W, "w1")
+    check(0 < v["state"]["v"]["expires_in_ms"] <= 1500,
+          "expires_in_ms %r" % v["state"]["v"].get("expires_in_ms"))
+    time.sleep(0.5)
+    check_eq(get(W, "w1", "expiring"), "7", "value 0.5 s after the write")
+    time.sleep(1.5)
+    check_eq(get(W, "w1", "expiring"), "absent", "value 2 s after the write")
+    check("v" not in sl.view(W, "w1")["state"], "expired state still in the view")
+
+    # After call: reads keep it alive.
+    sl.must(sl.send_int(C, "c1", 5), "set 5")
+    t_end = time.monotonic() + 3.0
+    n = 0
+    while time.monotonic() < t_end:
+        check_eq(get(C, "c1", "expiring_call"), "5", "value while being called (read %d)" % n)
+        n += 1
+        time.sleep(0.4)
+    check(n >= 5, "only %d reads in 3 s" % n)
+    time.sleep(2.0)
+    check_eq(get(C, "c1", "expiring_call"), "absent", "value 2 s after the last call")
+    # A write after expiry starts over.
+    sl.must(sl.send_int(C, "c1", 9), "set 9")
+    check_eq(get(C, "c1", "expiring_call"), "9", "value after a new write")
+
+
+@test
+def delayed(ctx):
+    """Two delayed messages, one cancelled: exactly one fires. A second
+    pending message with the same token fails the batch, visibly."""
+    _, sl, _ = start_pair(ctx)
+    D = "test.fns/delayer"
+    t0 = time.monotonic()
+    sl.must(sl.send_str(D, "d1", "arm:1000:keep"), "arm keep")
+    sl.must(sl.send_str(D, "d1", "arm:1000:drop"), "arm drop")
+    sl.must(sl.send_str(D, "d1", "cancel:drop"), "cancel drop")
+    wait_until(lambda: sl.view(D, "d1")["queued"] == 0, 10, "the three commands done")
+    check_eq(sl.metrics()["sflocal_delayed_pending"], 1, "delayed pending after the cancel")
+    rec = sl.pop("delayed", wait=5)
+    check(rec is not None, "nothing fired within 5 s")
+    dt = time.monotonic() - t0
+    check_eq(rec.decode(), "fired:keep", "the delayed message")
+    check(dt >= 0.9, "fired after %.2f s, before its 1 s delay" % dt)
+    rec = sl.pop("delayed", wait=2)
+    check(rec is None, "the cancelled message fired too: %r" % rec)
+    m = sl.metrics()
+    check_eq(m["sflocal_delayed_fired_total"], 1, "delayed fired")
+    check_eq(m["sflocal_delayed_pending"], 0, "delayed pending at the end")
+
+    # The same token twice, in two batches: the second batch fails.
+    sl.must(sl.send_str(D, "d2", "arm:60000:dup"), "arm dup")
+    wait_until(lambda: sl.view(D, "d2")["queued"] == 0, 10, "first arm done")
+    sl.must(sl.send_str(D, "d2", "arm:60000:dup"), "arm dup again")
+    v = wait_until(lambda: (lambda v: v if v.get("last_error") else None)(sl.view(D, "d2")),
+                   10, "a last_error on delayer/d2")
+    check("dup" in v["last_error"] and "pending" in v["last_error"],
+          "last_error does not name the pending token: %r" % v["last_error"])
+    check_eq(v["queued"], 1, "the failing message stays queued")
+    ctx.note("duplicate token reported: %s", v["last_error"])
+
+
+@test
+def function_to_function(ctx):
+    """pinger sends each int on to counter (same id): exact sums, the caller
+    is set, routed messages counted."""
+    _, sl, _ = start_pair(ctx)
+    P, C = "test.fns/pinger", "test.fns/counter"
+    want = collections.Counter()
+    for i in range(60):
+        id_ = "p%d" % (i % 3)
+        sl.send_retry(lambda: sl.send_int(P, id_, i + 1), "ping %d" % i)
+        want[id_] += i + 1
+    for id_, total in want.items():
+        wait_until(lambda: sl.state(C, id_, "count") == total, 20,
+                   "counter/%s == %d" % (id_, total))
+    m = sl.metrics()
+    check_eq(m["sflocal_routed_messages_total"], 60, "routed messages")
+    check_eq(m["sflocal_invocations_total"], 120, "invocations (60 pinger + 60 counter)")
+    callers = collections.Counter((r["key"], r["value"])
+                                  for r in sl.drain("test.io/out", "callers"))
+    check_eq(callers, collections.Counter({("p%d" % k, "test.fns/pinger/p%d" % k): 20
+                                           for k in range(3)}), "callers seen by counter")
+    check(sl.view(P, "p0")["state"] == {}, "pinger has no state")
+
+
+@test
+def retries(ctx):
+    """Messages sent while the function server is down are delivered once it
+    comes up 2 s later; counts exact; retries counted."""
+    port = free_port()
+    sl = ctx.sflocal(testfns_module(ctx, port, 10))
+    C = "test.fns/counter"
+    for i in range(24):
+        sl.send_retry(lambda: sl.send_int(C, "r%d" % (i % 3), 1), "message %d" % i)
+    time.sleep(2.0)
+    v = sl.view(C, "r0")
+    check(v["queued"] == 8 and v.get("last_error"),
+          "r0 while the server is down: queued %r, last_error %r" % (v["queued"], v.get("last_error")))
+    ctx.note("while down: %s", v["last_error"])
+    ctx.fn_server(port)
+    for k in range(3):
+        wait_until(lambda: sl.state(C, "r%d" % k, "count") == 8, 20, "r%d == 8" % k)
+    m = sl.metrics()
+    check(m["sflocal_retries_total"] > 0, "no retries counted")
+    check_eq(m["sflocal_invocations_total"], 24, "invocations")
+    check_eq(m["sflocal_queued"], 0, "queued")
+    check("last_error" not in sl.view(C, "r0"), "last_error kept after success")
+
+
+def run_threads(threads, timeout=300):
+    errors = []
+    lock = threading.Lock()
+
+    def wrap(t):
+        target = t._target
+
+        def run(*a, **kw):
+            try:
+                target(*a, **kw)
+            except BaseException as e:  # noqa: B902 - report everything
+                with lock:
+                    errors.append("%s: %s" % (type(e).__name__, e))
+        t._target = run
+
+    for t in threads:
+        wrap(t)
+        t.daemon = True
+        t.start()
+    deadline = time.monotonic() + timeout * FACTOR
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            errors.append("a sender thread is still running after %.0f s" % (timeout * FACTOR))
+            break
+    return errors
+
+
+def check_counts(sl, fn, ids, want, timeout):
+    """Waits until every id's count is `want` and nothing is queued."""
+    last = [None]
+
+    def pred():
+        bad = []
+        for id_ in ids:
+            v = sl.view(fn, id_)
+            c = v and v["state"].get("count", {}).get("value")
+            if c != want or (v and v["queued"] != 0):
+                bad.append((id_, c, v and v["queued"]))
+        last[0] = bad
+        if bad:
+            return None
+        return True
+    try:
+        wait_until(pred, timeout, "every counter == %d" % want, interval=0.2)
+    except TestFailure as e:
+        raise TestFailure("%s; %d wrong, e.g. (id, count, queued) %s" %
+                          (e, len(last[0] or []), (last[0] or [])[:5]))
+    for id_ in ids[:3]:
+        check_eq(sl.view(fn, id_)["state"]["count"]["value"], want, "final count of " + id_)
+
+
+def check_count_egress(sl, ids, per):
+    """Every id emitted "<id>=1" .. "<id>=<per>" exactly once on counts."""
+    recs = sl.drain("test.io/out", "counts")
+    got = collections.defaultdict(list)
+    for r in recs:
+        got[r["key"]].append(r["value"])
+    for id_ in ids:
+        vals = got.get(id_, [])
+        want = ["%s=%d" % (id_, k) for k in range(1, per + 1)]
+        if sorted(vals) != sorted(want):
+            dup = [v for v, n in collections.Counter(vals).items() if n > 1]
+            miss = sorted(set(want) - set(vals))
+            raise TestFailure("egress of %s: %d records, duplicates %s, missing %s"
+                              % (id_, len(vals), dup[:5], miss[:5]))
+        # One address, one stream: its records come out in order.
+        check_eq(vals, want, "order of the egress records of " + id_)
+    check_eq(len(recs), len(ids) * per, "egress records on counts")
+
+
+def increments(n_addr, per, prefix):
+    """(id, k) for k = 1..per over n_addr ids, interleaved across ids."""
+    return [("%s%d" % (prefix, i), k) for k in range(1, per + 1) for i in range(n_addr)]
+
+
+def stream(sl_ref, items, send_one, n_threads, gate=None, progress=None, timeout=240):
+    """Sends items from n_threads threads with at-least-once retries.
+    sl_ref() gives the current SfLocal (it changes across restarts).
+    gate(i) blocks before item i; progress counts accepted items."""
+    q = queue.Queue()
+    for i, it in enumerate(items):
+        q.put((i, it))
+    deadline = time.monotonic() + timeout * FACTOR
+    stats = collections.Counter()
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            try:
+                i, it = q.get_nowait()
+            except queue.Empty:
+                return
+            if gate:
+                gate(i)
+            while True:
+                sl = sl_ref()
+                try:
+                    st, data = send_one(sl, i, it)
+                except (OSError, http.client.HTTPException):
+                    st, data = -1, b""
+                with lock:
+                    stats[st] += 1
+                if st in (200, 202):
+                    break
+                if st not in (-1, 503, 500):
+                    raise TestFailure("item %d: HTTP %d %s" % (i, st, data[:200]))
+                if time.monotonic() > deadline:
+                    raise TestFailure("item %d not accepted before the deadline" % i)
+                time.sleep(0.05)
+            if progress is not None:
+                with lock:
+                    progress[0] += 1
+
+    errors = run_threads([threading.Thread(target=worker) for _ in range(n_threads)],
+                         timeout)
+    check(not errors, "senders: %s", errors[:3])
+    return stats
+
+
+@test
+def throughput(ctx):
+    """10,000 increments over 100 addresses, no faults: how fast sf-local is
+    end to end (function server on loopback, 16 client threads)."""
+    _, sl, _ = start_pair(ctx, max_batch=1000)
+    C, ids = "test.fns/counter", ["t%d" % i for i in range(100)]
+    items = increments(100, 100, "t")
+    t0 = time.monotonic()
+    stream(lambda: sl, items, lambda s, i, it: s.send_int(C, it[0], 1), 16)
+    t_sent = time.monotonic() - t0
+    check_counts(sl, C, ids, 100, 120)
+    dt = time.monotonic() - t0
+    m = sl.metrics()
+    check_eq(m["sflocal_invocations_total"], 10000, "invocations")
+    ctx.note("10000 messages accepted in %.2f s, all processed in %.2f s: %.0f msg/s "
+             "(%d batches, largest %d)", t_sent, dt, 10000 / dt,
+             m["sflocal_batches_total"], m["sflocal_batch_size_max"])
+
+
+@test
+def fault_function_server(ctx):
+    """THE fault test: 10,000 increments over 100 addresses (100 each) through
+    the ingress (half by topic, half by address) while the function server
+    is SIGKILLed and restarted 5 times: every counter ends at exactly 100,
+    every egress record exactly once, in order."""
+    port = free_port()
+    fn = [ctx.fn_server(port)]
+    sl = ctx.sflocal(testfns_module(ctx, port, 1000))
+    C, N_ADDR, PER, KILLS = "test.fns/counter", 100, 100, 5
+    ids = ["f%d" % i for i in range(N_ADDR)]
+    items = increments(N_ADDR, PER, "f")
+    N = len(items)
+    phase = N // (KILLS + 1)
+    kills_done = [0]
+    progress = [0]
+    cv = threading.Condition()
+    kill_log = []
+
+    def gate(i):
+        # Item i of phase p waits for kill p: each kill lands mid-stream.
+        p = min(i // phase, KILLS)
+        with cv:
+            cv.wait_for(lambda: kills_done[0] >= p, timeout=60 * FACTOR)
+
+    def killer():
+        for k in range(1, KILLS + 1):
+            target = k * phase - phase // 4
+            while progress[0] < target:
+                time.sleep(0.005)
+            m = sl.metrics()
+            fn[0].kill9()
+            kill_log.append((progress[0], m["sflocal_in_flight"], m["sflocal_queued"]))
+            with cv:
+                kills_done[0] = k
+                cv.notify_all()
+            time.sleep(0.4)
+            fn[0] = ctx.fn_server(port)
+
+    def send_one(s, i, it):
+        id_, _ = it
+        if i % 2 == 0:
+            return s.send_topic("increments", id_, int_wrapper(1))
+        return s.send_int(C, id_, 1)
+
+    t0 = time.monotonic()
+    kt = threading.Thread(target=killer, daemon=True)
+    kt.start()
+    stats = stream(lambda: sl, items, send_one, 16, gate=gate, progress=progress)
+    kt.join(60 * FACTOR)
+    check(not kt.is_alive(), "the killer did not finish")
+    check_eq(kills_done[0], KILLS, "kills")
+    check_counts(sl, C, ids, PER, 150)
+    dt = time.monotonic() - t0
+    m = sl.metrics()
+    check_eq(m["sflocal_invocations_total"], N, "invocations")
+    check_eq(m["sflocal_ingress_messages_total"], N, "ingress messages")
+    check(m["sflocal_retries_total"] > 0, "no retries: the kills hit nothing in flight?")
+    check_count_egress(sl, ids, PER)
+    ctx.note("%d messages, %d kills -9 of the function server (at sent/in flight/queued %s), "
+             "%d retries, done in %.1f s (%.0f msg/s); HTTP statuses %s",
+             N, KILLS, kill_log, m["sflocal_retries_total"], dt, N / dt, dict(stats))
+    check(dt < 180 * FACTOR, "took %.0f s" % dt)
+
+
+@test
+def durability(ctx):
+    """THE durability test: sf-local --data; increments over 100 addresses
+    with an X-Idempotency-Key each; sf-local is SIGKILLed twice mid-stream
+    and restarted on the same --data; the client resends whatever got no
+    answer. Every increment counts exactly once; egress records produced
+    before a crash and not yet read are still there after it."""
+    port = free_port()
+    ctx.fn_server(port)
+    data = os.path.join(ctx.dir, "data")
+    cur = [ctx.sflocal(testfns_module(ctx, port, 1000), data=data)]
+    C, N_ADDR, PER = "test.fns/counter", 100, 30
+    ids = ["d%d" % i for i in range(N_ADDR)]
+    items = increments(N_ADDR, PER, "d")
+    N = len(items)
+    progress = [0]
+    lock = threading.Lock()
+    restarting = threading.Event()
+    crash_log = []
+
+    def send_one(s, i, it):
+        id_, k = it
+        if restarting.is_set():
+            return -1, b"restarting"
+        key = "inc-%s-%d" % (id_, k)
+        if i % 2 == 0:
+            return s.send_topic("increments", id_, int_wrapper(1), idem=key)
+        return s.send_int(C, id_, 1, key=key)
+
+    def killer():
+        for frac in (0.35, 0.7):
+            while progress[0] < frac * N:
+                time.sleep(0.005)
+            before = cur[0].metrics()
+            with lock:
+                restarting.set()
+                cur[0].proc.kill9()
+            time.sleep(0.2)
+            nxt = cur[0].restart()
+            after = nxt.metrics()
+            crash_log.append((progress[0], int(before["sflocal_egress_unread"]),
+                              int(after["sflocal_egress_unread"]),
+                              int(after["sflocal_queued"])))
+            # Records produced before the crash and never read survive it.
+            check(after["sflocal_egress_unread"] >= before["sflocal_egress_unread"] > 0,
+                  "egress unread %g before the crash, %g after the restart",
+                  before["sflocal_egress_unread"], after["sflocal_egress_unread"])
+            cur[0] = nxt
+            restarting.clear()
+
+    t0 = time.monotonic()
+    kerr = []
+    kt = threading.Thread(target=lambda: run_guarded(killer, kerr), daemon=True)
+    kt.start()
+    stats = stream(lambda: cur[0], items, send_one, 8, progress=progress)
+    kt.join(60 * FACTOR)
+    check(not kerr, "killer: %s", kerr)
+    check(not kt.is_alive(), "the killer did not finish")
+    check_eq(len(crash_log), 2, "crashes")
+    sl = cur[0]
+    check_counts(sl, C, ids, PER, 120)
+    dt = time.monotonic() - t0
+    # Everything since the last restart was counted by this process only.
+    check_count_egress(sl, ids, PER)
+    # Resending an old key is still a duplicate after the restarts.
+    st, body = sl.send_int(C, "d0", 1, key="inc-d0-1")
+    check_eq(st, 200, "resent old key status")
+    check(json.loads(body).get("duplicate") is True, "resent old key: %r" % body)
+    check_eq(sl.state(C, "d0", "count"), PER, "count after a duplicate")
+    ctx.note("%d messages over %d addresses, 2 kills -9 of sf-local at (acked, egress "
+             "unread before, after, queued after) %s, done in %.1f s (%.0f msg/s durable); "
+             "HTTP statuses %s", N, N_ADDR, crash_log, dt, N / dt, dict(stats))
+
+
+def run_guarded(fn, errors):
+    try:
+        fn()
+    except BaseException as e:  # noqa: B902
+        errors.append("%s: %s" % (type(e).__name__, e))
+
+
+@test
+def state_type_change(ctx):
+    """A function that now declares state x as long instead of int: the
+    change is reported (state view last_error), not applied; x keeps
+    its int value. Across an sf-local restart with --data too."""
+    port = free_port()
+    data = os.path.join(ctx.dir, "data")
+    fn = ctx.fn_server(port, ["--changer-type", "int"])
+    sl = ctx.sflocal(testfns_module(ctx, port), data=data)
+    X = "test.fns/changer"
+    sl.must(sl.send_int(X, "c1", 5), "x += 5")
+    wait_until(lambda: sl.state(X, "c1", "x") == 5, 10, "x == 5")
+    fn.stop()
+    fn = ctx.fn_server(port, ["--changer-type", "long"])
+    sl.must(sl.send_int(X, "c1", 1), "x += 1 (long)")
+    v = wait_until(lambda: (lambda v: v if v.get("last_error") else None)(sl.view(X, "c1")),
+                   10, "last_error on changer/c1")
+    check("type mismatch" in v["last_error"] or "registered as" in v["last_error"],
+          "last_error: %r" % v["last_error"])
+    check_eq(v["state"]["x"]["typename"], INT_T, "x's typename")
+    check_eq(v["state"]["x"]["value"], 5, "x's value")
+    check_eq(v["queued"], 1, "the message stays queued")
+    ctx.note("same run: %s", v["last_error"])
+
+    # A new sf-local on the same data learns the specs again: the function
+    # now asks for x as long, but x holds an int.
+    check_eq(sl.proc.stop(), 0, "sf-local exit status on SIGTERM")
+    sl = sl.restart()
+    v = wait_until(lambda: (lambda v: v if v and v.get("last_error") else None)(sl.view(X, "c1")),
+                   10, "last_error on changer/c1 after the restart")
+    check("holds a io.statefun.types/int" in v["last_error"] and
+          "registered as io.statefun.types/long" in v["last_error"],
+          "last_error after restart: %r" % v["last_error"])
+    check_eq(v["state"]["x"]["value"], 5, "x after the restart")
+    check_eq(v["queued"], 1, "the message stays queued after the restart")
+    ctx.note("after restart: %s", v["last_error"])
+
+
+def bad_module_cases():
+    """(path, expected "line:col: message") for the config parser's bad files
+    (tests/runtime/bad-modules, first line "# expect: ...") plus our own."""
+    cases = []
+    if os.path.isdir(RUNTIME_BAD_MODULES):
+        for name in sorted(os.listdir(RUNTIME_BAD_MODULES)):
+            if not name.endswith(".yaml"):
+                continue
+            path = os.path.join(RUNTIME_BAD_MODULES, name)
+            with open(path) as f:
+                first = f.readline()
+            m = re.match(r"#\s*expect:\s*(.*\S)", first)
+            if m:
+                cases.append((path, m.group(1)))
+    return cases
+
+
+OWN_BAD_MODULES = [
+    # (file name, text, expected "line:col: message" or a regex prefixed "re:")
+    ("unix-socket-async.yaml",
+     "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n"
+     "  urlPathTemplate: http+unix:///tmp/x.sock/statefun\n",
+     "4:20: urlPathTemplate 'http+unix:///tmp/x.sock/statefun': http+unix:// needs "
+     "the okhttp transport (type: io.statefun.transports.v1/okhttp)"),
+    ("missing.yaml", None, "1:1: cannot open: No such file or directory"),
+]
+
+
+@test
+def bad_modules(ctx):
+    """sf-local --module BAD exits 2 with "file:line:col: message" on stderr,
+    for every bad file of the config parser's suite and our own."""
+    cases = bad_module_cases()
+    for name, text, want in OWN_BAD_MODULES:
+        path = os.path.join(ctx.dir, name)
+        if text is not None:
+            with open(path, "w") as f:
+                f.write(text)
+        cases.append((path, want))
+    check(len(cases) >= 10, "only %d bad modules found" % len(cases))
+    wrong = []
+    for path, want in cases:
+        try:
+            r = subprocess.run([ARGS.sf_local, "--module", path, "--ingress-port", "0",
+                                "--egress-port", "0"], capture_output=True,
+                               timeout=10 * FACTOR)
+        except subprocess.TimeoutExpired:
+            wrong.append("%s: still running after 10 s (it accepted the file?)" % path)
+            continue
+        err = r.stderr.decode("utf-8", "replace")
+        if r.returncode != 2:
+            wrong.append("%s: exit %d, stderr %r" % (path, r.returncode, err[:300]))
+        elif (path + ":" + want) not in err.splitlines():
+            wrong.append("%s: expected '%s:%s', stderr %r" % (path, path, want, err[:300]))
+        if SANITIZER_RE.search(err):
+            wrong.append("%s: sanitizer report" % path)
+    check(not wrong, "%d of %d bad modules wrong:\n      %s",
+          len(wrong), len(cases), "\n      ".join(wrong))
+    ctx.note("%d bad modules, each exit 2 with file:line:col: message", len(cases))
+
+
+@test
+def cli(ctx):
+    """--help exits 0 and names --module and --data; bad usage exits 2;
+    SIGTERM stops a running sf-local with status 0."""
+    r = subprocess.run([ARGS.sf_local, "--help"], capture_output=True, timeout=10 * FACTOR)
+    check_eq(r.returncode, 0, "--help exit status")
+    out = r.stdout.decode()
+    check("--module" in out and "--data" in out, "--help text: %r" % out[:300])
+    for argv, what in ((["--no-such-flag"], "unknown flag"),
+                       ([], "no --module"),
+                       (["--module"], "--module without a value"),
+                       (["--module", "x.yaml", "--ingress-port", "99999"], "bad port"),
+                       (["--module", "x.yaml", "extra"], "stray argument")):
+        r = subprocess.run([ARGS.sf_local] + argv, capture_output=True, timeout=10 * FACTOR)
+        check_eq(r.returncode, 2, "exit status for %s" % what)
+        check(r.stderr.strip(), "no message on stderr for %s" % what)
+        if SANITIZER_RE.search(r.stderr.decode("utf-8", "replace")):
+            raise TestFailure("sanitizer report for %s" % what)
+    # A clean stop (the exit status is checked by finish() too).
+    port = free_port()
+    sl = ctx.sflocal(testfns_module(ctx, port))
+    check_eq(sl.proc.stop(), 0, "sf-local exit status on SIGTERM")
+    check("stopped" in sl.proc.text(), "no 'stopped' line in the log")
+
+
+# ---- main ---------------------------------------------------------------------------
+
+def sanitized(path):
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def main():
+    global ARGS, FACTOR
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sf-local", required=True)
+    ap.add_argument("--testfn", required=True)
+    ap.add_argument("--greeter", required=True)
+    ap.add_argument("-k", action="append", default=[],
+                    help="run only tests whose name contains this (repeatable)")
+    ap.add_argument("--keep", action="store_true", help="keep the log directories")
+    ap.add_argument("--list", action="store_true")
+    ARGS = ap.parse_args()
+    for b in (ARGS.sf_local, ARGS.testfn, ARGS.greeter):
+        if not os.access(b, os.X_OK):
+            print("not an executable: %s" % b)
+            print("0 passed, 1 failed")
+            return 1
+    FACTOR = float(os.environ.get("SFL_TIME_FACTOR", "0") or 0) or (
+        3.0 if sanitized(ARGS.sf_local) else 1.0)
+    tests = [t for t in TESTS if not ARGS.k or any(k in t.__name__ for k in ARGS.k)]
+    if ARGS.list:
+        for t in tests:
+            print(t.__name__)
+        return 0
+    print("sf-local integration: %d test(s), time factor %g" % (len(tests), FACTOR))
+    passed = failed = 0
+    t_all = time.monotonic()
+    for t in tests:
+        ctx = Ctx(t.__name__)
+        t0 = time.monotonic()
+        err = None
+        try:
+            t(ctx)
+        except TestFailure as e:
+            err = str(e)
+        except Exception:
+            err = traceback.format_exc()
+        try:
+            problems = ctx.finish(err is not None)
+        except Exception:
+            problems = [traceback.format_exc()]
+        if problems and err is None:
+            err = "; ".join(problems)
+        elif problems:
+            err += "\n    also: " + "; ".join(problems)
+        dt = time.monotonic() - t0
+        if err is None:
+            passed += 1
+            print("PASS %-24s %6.1f s" % (t.__name__, dt))
+            for n in ctx.notes:
+                print("     %s" % n)
+            if not ARGS.keep:
+                shutil.rmtree(ctx.dir, ignore_errors=True)
+        else:
+            failed += 1
+            print("FAIL %-24s %6.1f s" % (t.__name__, dt))
+            print("    " + err.replace("\n", "\n    "))
+            for n in ctx.notes:
+                print("     %s" % n)
+            ctx.dump_logs()
+            print("    (logs kept in %s)" % ctx.dir)
+        sys.stdout.flush()
+    print("total %.1f s" % (time.monotonic() - t_all))
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
