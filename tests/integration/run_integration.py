@@ -695,6 +695,91 @@ def retries(ctx):
     check("last_error" not in sl.view(C, "r0"), "last_error kept after success")
 
 
+@test
+def backpressure(ctx):
+    """With the function server down and maxNumBatchRequests 10, an address
+    fills up: the ingress waits, then answers 503 with Retry-After; what was
+    accepted is delivered once the server is up."""
+    port = free_port()
+    sl = ctx.sflocal(testfns_module(ctx, port, 10))
+    C = "test.fns/counter"
+    accepted, busy = 0, None
+    for i in range(100):
+        t0 = time.monotonic()
+        st, hdrs, data = sl.conn(sl.ingress_port).request(
+            "PUT", sl.fn_path(C, "bp"), int_wrapper(1),
+            {"Content-Type": "application/vnd." + INT_T})
+        if st == 503:
+            busy = (time.monotonic() - t0, hdrs.get("retry-after"), data)
+            break
+        check_eq(st, 202, "send %d" % i)
+        accepted += 1
+    check(busy is not None, "100 messages accepted for one address of a down "
+          "function with maxNumBatchRequests 10")
+    check(busy[0] >= 1.5, "503 after %.2f s, expected after the 2 s wait" % busy[0])
+    check_eq(busy[1], "1", "Retry-After")
+    check(b"maxNumBatchRequests" in busy[2], "503 body: %r" % busy[2])
+    ctx.note("%d accepted, then 503 after %.1f s: %s", accepted, busy[0],
+             busy[2].decode().strip())
+    ctx.fn_server(port)
+    wait_until(lambda: sl.state(C, "bp", "count") == accepted, 20, "count %d" % accepted)
+    sl.send_retry(lambda: sl.send_int(C, "bp", 1), "the refused message again")
+    wait_until(lambda: sl.state(C, "bp", "count") == accepted + 1, 20,
+               "count %d" % (accepted + 1))
+
+
+@test
+def idempotency(ctx):
+    """X-Idempotency-Key without --data: a key seen before is acknowledged as
+    a duplicate and delivers nothing (by address and by topic)."""
+    _, sl, _ = start_pair(ctx)
+    C = "test.fns/counter"
+    check_eq(sl.send_int(C, "i1", 1, key="k1")[0], 202, "first k1")
+    st, body = sl.send_int(C, "i1", 1, key="k1")
+    check_eq(st, 200, "second k1")
+    check(json.loads(body).get("duplicate") is True, "second k1 body %r" % body)
+    check_eq(sl.send_topic("increments", "i1", int_wrapper(1), idem="k1")[0], 200,
+             "k1 by topic")
+    check_eq(sl.send_topic("increments", "i1", int_wrapper(1), idem="k2")[0], 202, "k2")
+    check_eq(sl.send_int(C, "i1", 1)[0], 202, "no key")
+    check_eq(sl.send_int(C, "i1", 1)[0], 202, "no key again")
+    wait_until(lambda: sl.state(C, "i1", "count") == 4, 10, "count 4")
+    time.sleep(0.3)
+    check_eq(sl.state(C, "i1", "count"), 4, "count stays 4")
+    check_eq(sl.metrics()["sflocal_ingress_messages_total"], 4, "ingress messages")
+
+
+@test
+def durable_delayed(ctx):
+    """With --data, delayed messages and cancellations survive kill -9:
+    a pending message fires after the restart, a cancelled one does not, and
+    a token armed before the crash can be cancelled after it."""
+    port = free_port()
+    ctx.fn_server(port)
+    data = os.path.join(ctx.dir, "data")
+    sl = ctx.sflocal(testfns_module(ctx, port), data=data)
+    D = "test.fns/delayer"
+    t0 = time.monotonic()
+    for cmd in ("arm:2500:a", "arm:2500:b", "cancel:b", "arm:600000:later"):
+        sl.must(sl.send_str(D, "x", cmd), cmd)
+    wait_until(lambda: sl.view(D, "x")["queued"] == 0, 10, "commands done")
+    check_eq(sl.metrics()["sflocal_delayed_pending"], 2, "pending before the crash")
+    sl.proc.kill9()
+    sl = sl.restart()
+    check_eq(sl.metrics()["sflocal_delayed_pending"], 2, "pending after the restart")
+    rec = sl.pop("delayed", wait=6)
+    check(rec is not None, "nothing fired within 6 s of the restart")
+    check_eq(rec.decode(), "fired:a", "the record that fired")
+    check(time.monotonic() - t0 >= 2.4, "fired before its time")
+    check(sl.pop("delayed", wait=1.5) is None, "the cancelled message fired")
+    sl.must(sl.send_str(D, "x", "cancel:later"), "cancel later")
+    wait_until(lambda: sl.metrics()["sflocal_delayed_pending"] == 0, 10,
+               "no pending message after cancelling 'later'")
+    sl.proc.kill9()
+    sl = sl.restart()
+    check_eq(sl.metrics()["sflocal_delayed_pending"], 0, "pending after a second restart")
+
+
 def run_threads(threads, timeout=300):
     errors = []
     lock = threading.Lock()
@@ -841,7 +926,8 @@ def fault_function_server(ctx):
     is SIGKILLed and restarted 5 times: every counter ends at exactly 100,
     every egress record exactly once, in order."""
     port = free_port()
-    fn = [ctx.fn_server(port)]
+    slow_fn = ["--delay-us", "300"]  # so that the kills hit requests in flight
+    fn = [ctx.fn_server(port, slow_fn)]
     sl = ctx.sflocal(testfns_module(ctx, port, 1000))
     C, N_ADDR, PER, KILLS = "test.fns/counter", 100, 100, 5
     ids = ["f%d" % i for i in range(N_ADDR)]
@@ -871,7 +957,7 @@ def fault_function_server(ctx):
                 kills_done[0] = k
                 cv.notify_all()
             time.sleep(0.4)
-            fn[0] = ctx.fn_server(port)
+            fn[0] = ctx.fn_server(port, slow_fn)
 
     def send_one(s, i, it):
         id_, _ = it

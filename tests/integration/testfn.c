@@ -21,8 +21,11 @@
  *   changer        state x whose type is --changer-type (int or long); an
  *                  int n adds n to x and emits "<id>=<x>" to topic changer.
  *
- *   sfl_testfn --listen 127.0.0.1:PORT [--slow-ms N] [--changer-type T]
- *              [any other sf_server_main option]
+ *   sfl_testfn --listen 127.0.0.1:PORT [--slow-ms N] [--delay-us N]
+ *              [--changer-type T] [any other sf_server_main option]
+ *
+ * --delay-us N makes every counter invocation take N microseconds more, so
+ * that a kill is likely to hit requests in flight.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -38,6 +41,7 @@
 #define EGRESS "test.io/out"
 
 static long g_slow_ms = 20;
+static long g_delay_us = 0;
 static int g_changer_long = 0;
 
 /* printf into the request arena. */
@@ -112,6 +116,11 @@ static sf_status count_step(sf_context *ctx, const sf_message *msg,
 
 static sf_status counter(sf_context *ctx, const sf_message *msg, void *ud) {
   (void)ud;
+  if (g_delay_us > 0) {
+    struct timespec ts = {g_delay_us / 1000000, (g_delay_us % 1000000) * 1000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+  }
   return count_step(ctx, msg, "counts");
 }
 
@@ -244,14 +253,19 @@ int main(int argc, char **argv) {
   rest[n_rest++] = argv[0];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (strcmp(a, "--slow-ms") == 0 || strcmp(a, "--changer-type") == 0) {
+    if (strcmp(a, "--slow-ms") == 0 || strcmp(a, "--delay-us") == 0 ||
+        strcmp(a, "--changer-type") == 0) {
       if (i + 1 >= argc) return usage_error("option needs a value");
       const char *v = argv[++i];
-      if (strcmp(a, "--slow-ms") == 0) {
+      if (strcmp(a, "--slow-ms") == 0 || strcmp(a, "--delay-us") == 0) {
         char *end = NULL;
-        g_slow_ms = strtol(v, &end, 10);
-        if (end == v || *end != '\0' || g_slow_ms < 0)
-          return usage_error("bad --slow-ms");
+        long n = strtol(v, &end, 10);
+        if (end == v || *end != '\0' || n < 0)
+          return usage_error("bad --slow-ms / --delay-us");
+        if (a[2] == 's')
+          g_slow_ms = n;
+        else
+          g_delay_us = n;
       } else if (strcmp(v, "int") == 0) {
         g_changer_long = 0;
       } else if (strcmp(v, "long") == 0) {
