@@ -466,8 +466,8 @@ def test(fn):
     return fn
 
 
-def testfns_module(ctx, fn_port, max_batch=10):
-    return ctx.module("testfns.yaml", FN_PORT=fn_port, MAX_BATCH=max_batch)
+def testfns_module(ctx, fn_port, max_batch=10, call="30s"):
+    return ctx.module("testfns.yaml", FN_PORT=fn_port, MAX_BATCH=max_batch, CALL=call)
 
 
 def start_pair(ctx, max_batch=10, fn_extra=(), sl_extra=(), data=None):
@@ -650,8 +650,8 @@ def delayed(ctx):
 @test
 def function_to_function(ctx):
     """pinger sends each int on to counter (same id): exact sums, the caller
-    is set, routed messages counted."""
-    _, sl, _ = start_pair(ctx)
+    is set, routed messages counted. (sf-local runs with --verbose.)"""
+    _, sl, _ = start_pair(ctx, sl_extra=["--verbose", "--stats", "1"])
     P, C = "test.fns/pinger", "test.fns/counter"
     want = collections.Counter()
     for i in range(60):
@@ -778,6 +778,89 @@ def durable_delayed(ctx):
     sl.proc.kill9()
     sl = sl.restart()
     check_eq(sl.metrics()["sflocal_delayed_pending"], 0, "pending after a second restart")
+
+
+@test
+def final_failure(ctx):
+    """A batch that fails for longer than the call timeout (1 s here) is
+    reported and stays queued; sf-local retries it after --retry-pause and
+    delivers it once the function server is up."""
+    port = free_port()
+    sl = ctx.sflocal(testfns_module(ctx, port, 10, call="1s"), extra=["--retry-pause", "300"])
+    C = "test.fns/counter"
+    for i in range(5):
+        sl.must(sl.send_int(C, "ff", 1), "message %d" % i)
+    wait_until(lambda: sl.metrics()["sflocal_failed_batches_total"] >= 2, 10,
+               "two final failures")
+    log = sl.proc.text()
+    check("failed after" in log and "stay queued" in log,
+          "no final-failure line in the log")
+    check_eq(sl.view(C, "ff")["queued"], 5, "queued while failing")
+    ctx.fn_server(port)
+    wait_until(lambda: sl.state(C, "ff", "count") == 5, 10, "count 5")
+    check_eq(sl.metrics()["sflocal_invocations_total"], 5, "invocations")
+
+
+@test
+def odd_ids(ctx):
+    """Ids with '/', spaces, '%', '?' and UTF-8 go through the path encoding,
+    the function, the egress key and the durable store (restart)."""
+    port = free_port()
+    ctx.fn_server(port)
+    data = os.path.join(ctx.dir, "data")
+    sl = ctx.sflocal(testfns_module(ctx, port), data=data)
+    C = "test.fns/counter"
+    ids = ["a/b", "a/b/c", "with space", "100%", "q?x=1", "\u00fcml\u00e4ut-\u65e5\u672c", "#hash"]
+    for n, id_ in enumerate(ids):
+        sl.must(sl.send_int(C, id_, n + 1), "send to %r" % id_)
+    for n, id_ in enumerate(ids):
+        wait_until(lambda: sl.state(C, id_, "count") == n + 1, 10, "count of %r" % id_)
+    recs = sl.drain("test.io/out", "counts")
+    check_eq(sorted((r["key"], r["value"]) for r in recs),
+             sorted((id_, "%s=%d" % (id_, n + 1)) for n, id_ in enumerate(ids)),
+             "egress keys and values")
+    sl.proc.kill9()
+    sl = sl.restart()
+    for n, id_ in enumerate(ids):
+        check_eq(sl.state(C, id_, "count"), n + 1, "count of %r after the restart" % id_)
+        sl.must(sl.send_int(C, id_, 10), "send to %r after the restart" % id_)
+    for n, id_ in enumerate(ids):
+        wait_until(lambda: sl.state(C, id_, "count") == n + 11, 10,
+                   "count of %r after the restart" % id_)
+    check(sl.view(C, "a") is None, "address 'a' exists (split at the wrong '/')")
+
+
+@test
+def ingress_errors(ctx):
+    """The ingress refuses what it cannot deliver, with the documented
+    status, and delivers nothing for it."""
+    _, sl, _ = start_pair(ctx)
+    C = "test.fns/counter"
+    cases = [
+        (lambda: sl.send_int("no.such/fn", "x", 1), 404, "unknown function type"),
+        (lambda: sl.send(C, "x", b"k=v", "application/x-www-form-urlencoded"), 415,
+         "form content type"),
+        (lambda: sl.send(C, "x", b"{", "application/json"), 400, "bad JSON"),
+        (lambda: sl.send(C, "x", b"5", "application/json", query="?type=nonsense"), 400,
+         "bad ?type="),
+        (lambda: sl.send(C, "x", b"99999999999", "application/json", query="?type=int"), 400,
+         "int out of range"),
+        (lambda: sl.send_topic("no-such-topic", "x", b""), 404, "unknown topic"),
+        (lambda: sl.send_int(C, "x", 1, key="bad\x01key"), 400, "bad idempotency key"),
+    ]
+    for send, want, what in cases:
+        st, data = send()
+        check_eq(st, want, what)
+        check(data.startswith(b'{"error":'), "%s: body %r" % (what, data[:200]))
+    st, _, data = sl.conn(sl.ingress_port).request(
+        "POST", "/topics/increments", int_wrapper(1), {})
+    check_eq(st, 400, "topic record without a key")
+    st, _, data = sl.conn(sl.egress_port).request("GET", "/egress/no.such/egress/t")
+    check_eq(st, 404, "unknown egress id")
+    st, _, data = sl.conn(sl.ingress_port).request("DELETE", sl.fn_path(C, "x"))
+    check_eq(st, 405, "DELETE an address")
+    check_eq(sl.metrics()["sflocal_ingress_messages_total"], 0, "ingress messages")
+    check(sl.view(C, "x") is None or sl.view(C, "x")["queued"] == 0, "something was queued")
 
 
 def run_threads(threads, timeout=300):
