@@ -1033,14 +1033,25 @@ def fault_function_server(ctx):
             target = k * phase - phase // 4
             while progress[0] < target:
                 time.sleep(0.005)
+            # Kill while requests are in flight (bounded wait).
+            t_end = time.monotonic() + 3 * FACTOR
+            while sl.metrics()["sflocal_in_flight"] == 0 and time.monotonic() < t_end:
+                time.sleep(0.002)
             m = sl.metrics()
             fn[0].kill9()
-            kill_log.append((progress[0], m["sflocal_in_flight"], m["sflocal_queued"]))
+            kill_log.append((progress[0], int(m["sflocal_in_flight"]), int(m["sflocal_queued"])))
             with cv:
                 kills_done[0] = k
                 cv.notify_all()
             time.sleep(0.4)
             fn[0] = ctx.fn_server(port, slow_fn)
+            # Let the retries reach the new server before the next kill
+            # (they back off up to 1 s).
+            inv = m["sflocal_invocations_total"]
+            t_end = time.monotonic() + 10 * FACTOR
+            while (sl.metrics()["sflocal_invocations_total"] < inv + 100 and
+                   time.monotonic() < t_end):
+                time.sleep(0.01)
 
     def send_one(s, i, it):
         id_, _ = it
@@ -1049,10 +1060,12 @@ def fault_function_server(ctx):
         return s.send_int(C, id_, 1)
 
     t0 = time.monotonic()
-    kt = threading.Thread(target=killer, daemon=True)
+    kerr = []
+    kt = threading.Thread(target=lambda: run_guarded(killer, kerr), daemon=True)
     kt.start()
     stats = stream(lambda: sl, items, send_one, 16, gate=gate, progress=progress)
     kt.join(60 * FACTOR)
+    check(not kerr, "killer: %s", kerr)
     check(not kt.is_alive(), "the killer did not finish")
     check_eq(kills_done[0], KILLS, "kills")
     check_counts(sl, C, ids, PER, 150)
@@ -1076,7 +1089,7 @@ def durability(ctx):
     answer. Every increment counts exactly once; egress records produced
     before a crash and not yet read are still there after it."""
     port = free_port()
-    ctx.fn_server(port)
+    ctx.fn_server(port, ["--delay-us", "1000"])  # batches in flight at the crash
     data = os.path.join(ctx.dir, "data")
     cur = [ctx.sflocal(testfns_module(ctx, port, 1000), data=data)]
     C, N_ADDR, PER = "test.fns/counter", 100, 30
@@ -1108,7 +1121,8 @@ def durability(ctx):
             time.sleep(0.2)
             nxt = cur[0].restart()
             after = nxt.metrics()
-            crash_log.append((progress[0], int(before["sflocal_egress_unread"]),
+            crash_log.append((progress[0], int(before["sflocal_in_flight"]),
+                              int(before["sflocal_egress_unread"]),
                               int(after["sflocal_egress_unread"]),
                               int(after["sflocal_queued"])))
             # Records produced before the crash and never read survive it.
@@ -1137,8 +1151,8 @@ def durability(ctx):
     check_eq(st, 200, "resent old key status")
     check(json.loads(body).get("duplicate") is True, "resent old key: %r" % body)
     check_eq(sl.state(C, "d0", "count"), PER, "count after a duplicate")
-    ctx.note("%d messages over %d addresses, 2 kills -9 of sf-local at (acked, egress "
-             "unread before, after, queued after) %s, done in %.1f s (%.0f msg/s durable); "
+    ctx.note("%d messages over %d addresses, 2 kills -9 of sf-local at (acked, in flight, "
+             "egress unread before, after, queued after) %s, done in %.1f s (%.0f msg/s durable); "
              "HTTP statuses %s", N, N_ADDR, crash_log, dt, N / dt, dict(stats))
 
 
