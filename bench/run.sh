@@ -81,12 +81,15 @@ if [ "$skip_build" = 0 ]; then
     gen=(-G Ninja)
   fi
   log "building Release in $build_dir"
-  cmake -S "$root" -B "$build_dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
-    -DSF_BUILD_TESTS=OFF -DSF_BUILD_EXAMPLES=ON -DSF_BUILD_BENCH=ON \
-    -DSF_SANITIZE=OFF >/dev/null
+  mkdir -p "$build_dir"
+  blog="$build_dir/bench-build.log"
   targets=(--target bench_bare_mhd)
   case " $servers " in *" ours "*) targets+=(--target greeter --target bench_handler) ;; esac
-  cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}" >/dev/null
+  { cmake -S "$root" -B "$build_dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
+      -DSF_BUILD_TESTS=OFF -DSF_BUILD_EXAMPLES=ON -DSF_BUILD_BENCH=ON \
+      -DSF_SANITIZE=OFF \
+    && cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}"; } >"$blog" 2>&1 \
+    || { tail -30 "$blog" >&2; die "build failed (full log: $blog)"; }
 fi
 bare_bin="$build_dir/bench/bench_bare_mhd"
 handler_bin="$build_dir/bench/bench_handler"
