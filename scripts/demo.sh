@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# demo.sh - build the greeter, serve it, and watch greeter-demo play the
-# StateFun runtime against it (missing-state round trip, state kept between
-# visits, egress records, a delayed reminder and its cancellation).
+# demo.sh - the five-minute demo: a real function answering real requests
+# through the embedded runtime.
+#
+# Builds the greeter (examples/greeter) and sf-local, starts both on free
+# loopback ports with examples/greeter/module.yaml, sends greetings through
+# sf-local's HTTP ingress exactly as the StateFun playground does (curl PUT),
+# reads the egress records the function produced, shows the state sf-local
+# keeps, and finally shows the raw protocol with greeter-demo.
 #
 #   scripts/demo.sh            # deps, build in build/, run, stop
 #   SKIP_DEPS=1 scripts/demo.sh
@@ -11,17 +16,25 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${BUILD_DIR:-$ROOT/build}"
-LOG="$(mktemp -t greeter-demo.XXXXXX.log)"
-PID=""
+WORK="$(mktemp -d -t sf-demo.XXXXXX)"
+PIDS=()
 
 say() { printf '\n== %s\n' "$*"; }
+run() { # prints the command as one could paste it, then runs it
+  local out='$' a
+  for a in "$@"; do
+    case "$a" in *[[:space:]\"]*) out+=" '$a'" ;; *) out+=" $a" ;; esac
+  done
+  printf '%s\n' "$out"
+  "$@"
+}
 
 cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -f "$LOG"
+  for p in "${PIDS[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -34,42 +47,87 @@ say "build ($BUILD)"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja
 fi
-cmake --build "$BUILD" --target greeter greeter-demo
+cmake --build "$BUILD" --target greeter greeter-demo sf-local
 
-# A free loopback port, from the kernel.
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-URL="http://127.0.0.1:$PORT"
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+FN_PORT="$(free_port)"
+IN_PORT="$(free_port)"
+OUT_PORT="$(free_port)"
+FN="http://127.0.0.1:$FN_PORT"
+IN="http://127.0.0.1:$IN_PORT"
+OUT="http://127.0.0.1:$OUT_PORT"
+sed "s#http://127.0.0.1:8000/#$FN/#" "$ROOT/examples/greeter/module.yaml" >"$WORK/module.yaml"
 
-say "start greeter on $URL"
-"$BUILD/examples/greeter/greeter" --listen "127.0.0.1:$PORT" --threads 2 2>"$LOG" &
-PID=$!
-for _ in $(seq 1 100); do
-  if curl -fsS "$URL/health" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$PID" 2>/dev/null; then
-    echo "demo: greeter exited early:" >&2
-    cat "$LOG" >&2
-    PID=""
-    exit 1
-  fi
-  sleep 0.1
-done
-curl -fsS "$URL/health" >/dev/null || { echo "demo: greeter never became healthy" >&2; cat "$LOG" >&2; exit 1; }
-cat "$LOG"
-
-say "greeter-demo: Alice, Bob, Alice, Bob, Alice"
-"$BUILD/examples/greeter/greeter-demo" --url "$URL/statefun" Alice Bob Alice Bob Alice
-
-say "metrics (excerpt)"
-curl -fsS "$URL/metrics" | grep -E '^statefun_(batches|invocations|missing_state_replies)_total|^statefun_http_requests_total'
-
-say "stop greeter (SIGTERM)"
-kill -TERM "$PID"
-status=0
-wait "$PID" || status=$?
-PID=""
-tail -n +2 "$LOG"
-if [ "$status" -ne 0 ]; then
-  echo "demo: greeter exited with status $status" >&2
+wait_for() { # wait_for URL PID LOG
+  for _ in $(seq 1 100); do
+    if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "demo: process exited early:" >&2
+      cat "$3" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "demo: $1 never answered" >&2
+  cat "$3" >&2
   exit 1
-fi
+}
+
+say "start the greeter (the function) on $FN"
+"$BUILD/examples/greeter/greeter" --listen "127.0.0.1:$FN_PORT" --threads 2 2>"$WORK/greeter.log" &
+PIDS+=($!)
+wait_for "$FN/health" "${PIDS[-1]}" "$WORK/greeter.log"
+cat "$WORK/greeter.log"
+
+say "start sf-local (the runtime) with examples/greeter/module.yaml"
+"$BUILD/runtime/sf-local" --module "$WORK/module.yaml" --ingress-port "$IN_PORT" \
+  --egress-port "$OUT_PORT" 2>"$WORK/sf-local.log" &
+PIDS+=($!)
+wait_for "$IN/health" "${PIDS[-1]}" "$WORK/sf-local.log"
+cat "$WORK/sf-local.log"
+
+say "send greetings through the ingress (StringWrapper bytes, as the playground does)"
+for name in Alice Bob Alice; do
+  # A StringWrapper: field 1, length, UTF-8 bytes.
+  printf '\x0a'"$(printf '\\x%02x' "${#name}")"'%s' "$name" >"$WORK/body"
+  run curl -sS -X PUT -H "Content-Type: application/vnd.io.statefun.types/string" \
+    --data-binary @"$WORK/body" "$IN/greeter.fns/greet/$name"
+  echo
+done
+say "or with the JSON convenience"
+run curl -sS -X PUT -H "Content-Type: application/json" --data '"Alice"' "$IN/greeter.fns/greet/Alice"
+echo
+
+say "read the Kafka egress records (topic greetings), one per GET"
+for _ in 1 2 3 4; do
+  run curl -sS "$OUT/greetings?wait=5"
+  echo
+done
+printf '$ curl -s -o /dev/null -w "%%{http_code}" %s\n' "$OUT/greetings"
+code="$(curl -s -o /dev/null -w '%{http_code}' "$OUT/greetings")"
+echo "$code   (nothing unread)"
+[ "$code" = 404 ] || { echo "demo: expected 404 on an empty topic" >&2; exit 1; }
+
+say "the state sf-local keeps for greeter.fns/greet/Alice"
+run curl -sS "$IN/greeter.fns/greet/Alice"
+echo
+seen="$(curl -sS "$IN/greeter.fns/greet/Alice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"]["seen"]["value"])')"
+[ "$seen" = 3 ] || { echo "demo: expected Alice seen=3, got $seen" >&2; exit 1; }
+
+say "runtime metrics (excerpt): Bob's 60 s reminder is pending, Alice's was cancelled"
+curl -fsS "$IN/metrics" | grep -E '^sflocal_(invocations_total|batches_total|missing_state_total|delayed_pending|egress_records_total) '
+
+say "the same function at the protocol level (greeter-demo plays the runtime)"
+"$BUILD/examples/greeter/greeter-demo" --url "$FN/statefun" Carol Carol
+
+say "stop (SIGTERM)"
+for p in "${PIDS[@]}"; do
+  kill -TERM "$p"
+  status=0
+  wait "$p" || status=$?
+  [ "$status" -eq 0 ] || { echo "demo: process $p exited with $status" >&2; exit 1; }
+done
+PIDS=()
 echo "demo: ok"
