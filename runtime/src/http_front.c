@@ -587,9 +587,17 @@ static enum MHD_Result send_response(exchange *x, unsigned code,
       MHD_add_response_header(resp, headers[i], headers[i + 1]);
   enum MHD_Result r = MHD_queue_response(x->conn, code, resp);
   MHD_destroy_response(resp);
-  if (x->f->verbose)
-    fprintf(stderr, "sf-local: %s %s %s -> %u\n", x->server, x->method,
-            x->url, code);
+  if (x->f->verbose) {
+    /* The raw path may hold any byte: keep the terminal safe. */
+    char path[256];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)x->url;
+         *p != '\0' && n + 1 < sizeof path; p++)
+      path[n++] = *p < 0x20 || *p == 0x7F ? '?' : (char)*p;
+    path[n] = '\0';
+    fprintf(stderr, "sf-local: %s %s %s%s -> %u\n", x->server, x->method,
+            path, x->url[n] != '\0' ? "..." : "", code);
+  }
   return r;
 }
 
