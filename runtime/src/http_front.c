@@ -1198,11 +1198,8 @@ static enum MHD_Result egress_lines(exchange *x, const char *rest) {
   size_t used = 0, cap = 0;
   for (long i = 0; i < max; i++) {
     sfl_record rec;
-    sfl_result res = i == 0 ? pop_wait(x->f, eid, topic, wait, &rec)
-                            : sfl_engine_egress_pop(x->f->engine, eid, topic,
-                                                    0, (memset(&rec, 0,
-                                                               sizeof rec),
-                                                        &rec));
+    /* Only the first record is waited for; then take what is there. */
+    sfl_result res = pop_wait(x->f, eid, topic, i == 0 ? wait : 0, &rec);
     if (res != SFL_OK) break;
     char *line = record_line(&rec);
     sfl_record_free(&rec);
