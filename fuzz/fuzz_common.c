@@ -415,6 +415,18 @@ static const char *ident(sf_context *ctx, const uint8_t *s, size_t n) {
   return sf_context_strdup(ctx, buf, n);
 }
 
+/* Text for string values: the bytes themselves when `raw` (possibly not
+ * UTF-8, which the SDK must refuse), else an ASCII copy of them. */
+static const char *text(sf_context *ctx, const uint8_t *s, size_t n,
+                        bool raw) {
+  if (raw) return (const char *)s;
+  char *t = sf_arena_alloc(sf_context_arena(ctx), n + 1);
+  if (!t) return NULL;
+  for (size_t i = 0; i < n; i++) t[i] = (char)(' ' + s[i] % 95);
+  t[n] = 0;
+  return t;
+}
+
 /* Runs the message bytes as a little program of SDK calls. */
 static sf_status fn_actions(sf_context *ctx, const sf_message *msg,
                             void *ud) {
@@ -449,9 +461,11 @@ static sf_status fn_actions(sf_context *ctx, const sf_message *msg,
         char tok[8];
         snprintf(tok, sizeof tok, "tok%u", t % 4);
         n = fz_slice(&r, 40, &s);
+        const char *txt = text(ctx, s, n, op & 0x20);
+        if (!txt) break;
         (void)sf_send_after(ctx, delay, (t & 4) ? tok : (t & 8) ? "" : NULL,
                             FZ_FN_NOSTATE, ident(ctx, s, n),
-                            sf_value_string(ctx, (const char *)s, n));
+                            sf_value_string(ctx, txt, n));
         break;
       }
       case 4: {
@@ -461,11 +475,13 @@ static sf_status fn_actions(sf_context *ctx, const sf_message *msg,
         FZ_CHECK(sf_cancel_delayed(ctx, "") != SF_OK);
         break;
       }
-      case 5:
+      case 5: {
         n = fz_slice(&r, 100, &s);
-        (void)sf_egress(ctx, "fuzz.egress/out",
-                        sf_value_string(ctx, (const char *)s, n));
+        const char *txt = text(ctx, s, n, op & 0x20);
+        if (!txt) break;
+        (void)sf_egress(ctx, "fuzz.egress/out", sf_value_string(ctx, txt, n));
         break;
+      }
       case 6:
         n = fz_slice(&r, 100, &s);
         (void)sf_egress_kafka(ctx, "fuzz.egress/kafka", "topic",
@@ -484,10 +500,18 @@ static sf_status fn_actions(sf_context *ctx, const sf_message *msg,
         const char *back;
         size_t blen;
         n = fz_slice(&r, 200, &s);
-        FZ_CHECK(sf_state_set_string(ctx, &s_name, (const char *)s, n) ==
-                 SF_OK);
+        const char *txt = text(ctx, s, n, op & 0x20);
+        if (!txt) break;
+        sf_status st = sf_state_set_string(ctx, &s_name, txt, n);
+        if (op & 0x20) {
+          /* Arbitrary bytes: refused unless they happen to be UTF-8 (and
+           * then the batch fails). */
+          if (st != SF_OK) return st;
+        } else {
+          FZ_CHECK(st == SF_OK);
+        }
         FZ_CHECK(sf_state_get_string(ctx, &s_name, &back, &blen) == SF_OK);
-        FZ_CHECK(blen == n && (n == 0 || memcmp(back, s, n) == 0));
+        FZ_CHECK(blen == n && (n == 0 || memcmp(back, txt, n) == 0));
         break;
       }
       case 9: {
@@ -548,8 +572,10 @@ static sf_status fn_actions(sf_context *ctx, const sf_message *msg,
         double d2;
         FZ_CHECK(sf_state_get_long(ctx, &s_total, &l2) == SF_OK &&
                  l2 == (int64_t)bits);
+        /* Bit-exact, except that -0.0 becomes 0.0 (encoded as nothing,
+         * like the Python SDK does). */
         FZ_CHECK(sf_state_get_double(ctx, &s_avg, &d2) == SF_OK &&
-                 memcmp(&d2, &d, sizeof d) == 0);
+                 (memcmp(&d2, &d, sizeof d) == 0 || (d == 0 && d2 == 0)));
         break;
       }
       case 18:
