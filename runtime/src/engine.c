@@ -103,6 +103,8 @@ typedef struct addr {
   uint64_t batches;
   bool in_ready;
   struct addr *ready_next;
+  bool in_timed; /* on the engine's list of addresses with a timer */
+  struct addr *timed_next;
 } addr;
 
 typedef struct delayed {
@@ -144,6 +146,7 @@ struct sfl_engine {
   sfl_map topics; /* topic -> topic_q */
   sfl_map dedup;  /* idempotency keys (in-memory mode) */
   addr *ready_head, *ready_tail;
+  addr *timed; /* addresses waiting to retry or parked after a failure */
   delayed **heap;
   size_t n_heap, cap_heap;
   size_t n_cancelled; /* cancelled entries still in the heap (dropped lazily) */
@@ -257,6 +260,15 @@ static void ready_push(sfl_engine *e, addr *a) {
   else
     e->ready_head = a;
   e->ready_tail = a;
+}
+
+/* Puts an address on the timer list (retry_at_ms or parked_until_ms set),
+ * so the loop only looks at addresses that wait for a timer. */
+static void timed_push(sfl_engine *e, addr *a) {
+  if (a->in_timed) return;
+  a->in_timed = true;
+  a->timed_next = e->timed;
+  e->timed = a;
 }
 
 static void mailbox_append(sfl_engine *e, addr *a, uint64_t seq, uint8_t *inv,
@@ -606,6 +618,7 @@ static void dispatch(sfl_engine *e, addr *a) {
     a->failures++;
     e->c_final_failures++;
     a->parked_until_ms = sfl_mono_ms() + e->opts.retry_pause_ms;
+    timed_push(e, a);
     return;
   }
   start_transfer(e, a);
@@ -903,6 +916,7 @@ static void schedule_retry(sfl_engine *e, addr *a) {
     a->inflight = 0;
     a->parked_until_ms = now + e->opts.retry_pause_ms;
     a->retry_at_ms = 0;
+    timed_push(e, a);
     return;
   }
   e->c_retries++;
@@ -910,6 +924,7 @@ static void schedule_retry(sfl_engine *e, addr *a) {
     logf_("info", "%s: attempt %d failed (%s), retrying in %lld ms", a->key, a->attempts,
           a->last_error, (long long)backoff);
   a->retry_at_ms = now + backoff;
+  timed_push(e, a);
 }
 
 static void on_done(sfl_engine *e, CURL *c, CURLcode rc) {
@@ -1197,13 +1212,8 @@ static long next_timeout(sfl_engine *e) {
     int64_t d = e->heap[0]->fire_at - now_wall;
     if (d < t) t = d < 0 ? 0 : (long)d;
   }
-  size_t i = 0;
-  sfl_map_entry *it = NULL;
-  /* Retries and parked addresses: a scan, bounded by the addresses that
-   * failed; cheap next to the HTTP round trips it waits for. */
-  while ((it = sfl_map_next(&e->addrs, &i, it))) {
-    addr *a = it->value;
-    int64_t when = a->retry_at_ms ? a->retry_at_ms : (a->parked_until_ms && a->queued ? a->parked_until_ms : 0);
+  for (addr *a = e->timed; a; a = a->timed_next) {
+    int64_t when = a->retry_at_ms ? a->retry_at_ms : a->parked_until_ms;
     if (when) {
       int64_t d = when - now;
       if (d < t) t = d < 0 ? 0 : (long)d;
@@ -1212,20 +1222,33 @@ static long next_timeout(sfl_engine *e) {
   return t;
 }
 
+/* Restarts the retries that are due and wakes parked addresses; drops
+ * addresses without a pending timer from the list. */
 static void wake_timers(sfl_engine *e) {
   int64_t now = sfl_mono_ms();
-  size_t i = 0;
-  sfl_map_entry *it = NULL;
-  while ((it = sfl_map_next(&e->addrs, &i, it))) {
-    addr *a = it->value;
+  addr **pp = &e->timed;
+  while (*pp) {
+    addr *a = *pp;
     if (a->retry_at_ms && a->retry_at_ms <= now) {
       a->retry_at_ms = 0;
       if (build_request(e, a) == 0) /* state may have expired meanwhile */
         start_transfer(e, a);
       else
-        schedule_retry(e, a);
-    } else if (a->parked_until_ms && a->parked_until_ms <= now && a->queued && !a->easy) {
-      ready_push(e, a);
+        schedule_retry(e, a); /* may park it: stays on the list */
+    } else if (a->parked_until_ms && a->parked_until_ms <= now) {
+      if (a->queued && !a->easy) ready_push(e, a); /* dispatch clears it */
+    }
+    if (!a->retry_at_ms && !a->parked_until_ms) {
+      *pp = a->timed_next;
+      a->in_timed = false;
+      a->timed_next = NULL;
+    } else if (a->parked_until_ms && a->parked_until_ms <= now && !a->retry_at_ms) {
+      /* due: dispatch() will clear parked_until_ms; drop it from the list */
+      *pp = a->timed_next;
+      a->in_timed = false;
+      a->timed_next = NULL;
+    } else {
+      pp = &a->timed_next;
     }
   }
 }
