@@ -347,6 +347,48 @@ static int build(ctx *c, yparser *yp, struct fy_event *e, int depth,
   return 0;
 }
 
+/*
+ * YAML text must be valid UTF-8 without raw control characters (YAML 1.2
+ * c-printable). Checked before libfyaml sees the text: libfyaml 0.7.12 loops
+ * forever on some invalid UTF-8 (e.g. "%\x8e" at a line start).
+ */
+static int check_text(ctx *c, const unsigned char *s, size_t len) {
+  int line = 1, col = 1;
+  for (size_t i = 0; i < len;) {
+    unsigned char b = s[i];
+    size_t n = 1;
+    uint32_t cp = b;
+    if (b >= 0x80) {
+      if (b >= 0xc2 && b <= 0xdf) n = 2, cp = b & 0x1f;
+      else if (b >= 0xe0 && b <= 0xef) n = 3, cp = b & 0x0f;
+      else if (b >= 0xf0 && b <= 0xf4) n = 4, cp = b & 0x07;
+      else return fail_at(c, line, col, "invalid UTF-8 byte 0x%02x", b);
+      if (i + n > len)
+        return fail_at(c, line, col, "invalid UTF-8: truncated sequence");
+      for (size_t k = 1; k < n; k++) {
+        if ((s[i + k] & 0xc0) != 0x80)
+          return fail_at(c, line, col, "invalid UTF-8 byte 0x%02x", s[i + k]);
+        cp = (cp << 6) | (s[i + k] & 0x3f);
+      }
+      if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+          (cp >= 0xd800 && cp <= 0xdfff))
+        return fail_at(c, line, col, "invalid UTF-8 sequence");
+    } else if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) {
+      return fail_at(c, line, col,
+                     "invalid character 0x%02x (YAML allows only printable "
+                     "characters)", b);
+    }
+    i += n;
+    if (b == '\n') {
+      line++;
+      col = 1;
+    } else {
+      col++;
+    }
+  }
+  return 0;
+}
+
 typedef struct {
   ynode **v;
   size_t n, cap;
@@ -358,6 +400,7 @@ static int parse_stream(ctx *c, const char *text, size_t len, ydocs *docs) {
   fy_diag_cfg_default(&dc);
   dc.fp = NULL;
   dc.colorize = false;
+  if (check_text(c, (const unsigned char *)text, len) < 0) return -1;
   yparser yp = {0};
   yp.diag = fy_diag_create(&dc);
   if (!yp.diag) return oom(c);

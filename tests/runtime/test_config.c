@@ -422,6 +422,27 @@ Test(config, missing_file_and_small_buffer) {
   cr_expect_eq(sfl_config_parse("m.yaml", y, strlen(y), &cfg, NULL, 0), -1);
 }
 
+/* libfyaml 0.7.12 hangs on "%\x8e" at a line start: we must never get there. */
+Test(config, invalid_utf8_and_controls, .timeout = 10) {
+  parse_err("kind: x\n% ur\x8ePath: y\n", "m.yaml:2:5: invalid UTF-8 byte 0x8e");
+  parse_err("a: \xc3\n", "m.yaml:1:4: invalid UTF-8 byte 0x0a");
+  parse_err("a: \xe0\x80\x80\n", "m.yaml:1:4: invalid UTF-8 sequence");
+  parse_err("a: \xed\xa0\x80\n", "m.yaml:1:4: invalid UTF-8 sequence");
+  parse_err("a:\n  b: \x01\n",
+            "m.yaml:2:6: invalid character 0x01 (YAML allows only printable "
+            "characters)");
+  const char nul[] = "a: 1\n\0";
+  cr_expect_eq(sfl_config_parse("m.yaml", nul, sizeof nul - 1, &cfg, err, sizeof err),
+               -1);
+  cr_expect_str_eq(err, "m.yaml:2:1: invalid character 0x00 (YAML allows only "
+                        "printable characters)");
+  /* A BOM and non-ASCII text are fine. */
+  parse_ok("\xef\xbb\xbf# caf\xc3\xa9 \xf0\x9f\x98\x80\n"
+           "kind: io.statefun.endpoints.v2/http\n"
+           "spec: {functions: caf\xc3\xa9/*, urlPathTemplate: 'http://x/\xc3\xa9'}\n");
+  cr_expect_str_eq(cfg.endpoints[0].functions, "caf\xc3\xa9/*");
+}
+
 Test(config, deep_nesting_is_an_error_not_a_crash) {
   char yaml[4096] = "kind: ";
   for (int i = 0; i < 1000; i++) strcat(yaml, "[");
