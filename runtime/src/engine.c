@@ -136,6 +136,12 @@ struct sfl_engine {
   sfl_engine_options opts;
   sfl_store *store;
   bool in_txn;
+  /* Group commit: ingress threads add to the open transaction and wait
+   * until the loop has committed it (one fsync for many messages). */
+  uint64_t txn_gen;       /* generation of the open (or last) transaction */
+  uint64_t committed_gen; /* last generation durably committed */
+  uint64_t failed_gen;    /* last generation whose commit failed */
+  pthread_cond_t commit_cv;
   CURLM *multi;
   struct curl_slist *headers;
   volatile int stop;
@@ -178,10 +184,12 @@ static void logf_(const char *level, const char *fmt, ...) {
 
 static void txn_begin(sfl_engine *e) {
   if (e->store && !e->in_txn) {
-    if (sfl_store_begin(e->store) != 0)
+    if (sfl_store_begin(e->store) != 0) {
       logf_("error", "store: cannot begin a transaction: %s", sfl_store_error(e->store));
-    else
+    } else {
       e->in_txn = true;
+      e->txn_gen++;
+    }
   }
 }
 
@@ -189,11 +197,24 @@ static void txn_begin(sfl_engine *e) {
 static int txn_commit(sfl_engine *e) {
   if (!e->store || !e->in_txn) return 0;
   e->in_txn = false;
+  int rc = 0;
   if (sfl_store_commit(e->store) != 0) {
     logf_("error", "store commit failed: %s", sfl_store_error(e->store));
-    return -1;
+    e->failed_gen = e->txn_gen;
+    rc = -1;
+  } else {
+    e->committed_gen = e->txn_gen;
   }
-  return 0;
+  pthread_cond_broadcast(&e->commit_cv);
+  return rc;
+}
+
+/* Waits (lock held) until transaction `gen` is committed by the loop. */
+static int wait_committed(sfl_engine *e, uint64_t gen) {
+  curl_multi_wakeup(e->multi);
+  while (e->committed_gen < gen && e->failed_gen < gen && !e->stop)
+    pthread_cond_wait(&e->commit_cv, &e->mu);
+  return e->committed_gen >= gen ? 0 : -1;
 }
 
 #define STORE(call)                                                      \
@@ -511,11 +532,14 @@ static size_t on_reply_data(char *ptr, size_t size, size_t n, void *ud) {
   return a->reply.oom ? 0 : len;
 }
 
-/* Builds the ToFunction for the next batch of `a` into a->body. Returns -1
- * (with a->last_error) when a stored value conflicts with its spec. */
-static int build_request(sfl_engine *e, addr *a) {
+/* Builds the ToFunction for a batch of `a` into a->body: the next batch
+ * (up to maxNumBatchRequests) when `same_batch` is false, else the batch in
+ * flight again (a->inflight messages), as StateFun resends exactly the same
+ * invocations after a missing-state reply. Returns -1 (with a->last_error)
+ * when a stored value conflicts with its spec. */
+static int build_request(sfl_engine *e, addr *a, bool same_batch) {
   fn_type *f = a->fn;
-  size_t max = f->ep->max_batch ? f->ep->max_batch : 1000;
+  size_t max = same_batch ? a->inflight : (f->ep->max_batch ? f->ep->max_batch : 1000);
   int64_t now = sfl_now_ms();
   sfl_buf batch = {0}, tmp = {0}, tv = {0};
   sfl_pb_address(&tmp, f->ns, f->name, a->id);
@@ -612,7 +636,7 @@ static void dispatch(sfl_engine *e, addr *a) {
   }
   a->attempts = 0;
   a->first_attempt_ms = sfl_mono_ms();
-  if (build_request(e, a) != 0) {
+  if (build_request(e, a, false) != 0) {
     logf_("error", "%s: batch cannot be sent: %s (messages stay queued)", a->key,
           a->last_error);
     a->failures++;
@@ -900,6 +924,21 @@ static void consume_batch(sfl_engine *e, addr *a) {
   pthread_cond_broadcast(&e->space_cv);
 }
 
+/* A batch that cannot succeed by retrying (the reply is well-formed but
+ * breaks a rule, or a spec conflicts): reported at once, kept queued, and
+ * tried again after the retry pause, as Flink would after a restart. */
+static void fail_batch(sfl_engine *e, addr *a) {
+  a->failures++;
+  e->c_final_failures++;
+  logf_("error", "%s: batch of %zu message(s) rejected: %s; the messages stay queued, "
+        "retrying in %lld ms",
+        a->key, a->inflight, a->last_error, (long long)e->opts.retry_pause_ms);
+  a->inflight = 0;
+  a->retry_at_ms = 0;
+  a->parked_until_ms = sfl_mono_ms() + e->opts.retry_pause_ms;
+  timed_push(e, a);
+}
+
 static void schedule_retry(sfl_engine *e, addr *a) {
   int64_t now = sfl_mono_ms();
   int64_t budget = a->fn->ep->call_timeout_ms > 0 ? a->fn->ep->call_timeout_ms : 120000;
@@ -966,8 +1005,8 @@ static void on_done(sfl_engine *e, CURL *c, CURLcode rc) {
     e->c_missing_state++;
     int ok = register_specs(a, from->incomplete_invocation_context);
     io__statefun__sdk__reqreply__from_function__free_unpacked(from, NULL);
-    if (ok != 0 || build_request(e, a) != 0) {
-      schedule_retry(e, a);
+    if (ok != 0 || build_request(e, a, true) != 0) {
+      fail_batch(e, a); /* retrying cannot fix a spec conflict */
       return;
     }
     if (e->opts.verbose) logf_("info", "%s: registered state, resending the batch", a->key);
@@ -980,7 +1019,7 @@ static void on_done(sfl_engine *e, CURL *c, CURLcode rc) {
                          : NULL;
   if (r && validate_result(e, a, r) != 0) {
     io__statefun__sdk__reqreply__from_function__free_unpacked(from, NULL);
-    schedule_retry(e, a);
+    fail_batch(e, a);
     return;
   }
   txn_begin(e);
@@ -1076,6 +1115,7 @@ sfl_engine *sfl_engine_new(const sfl_engine_options *opts, char *err, size_t err
   pthread_mutex_init(&e->mu, NULL);
   pthread_cond_init(&e->egress_cv, NULL);
   pthread_cond_init(&e->space_cv, NULL);
+  pthread_cond_init(&e->commit_cv, NULL);
   e->multi = curl_multi_init();
   curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 1024L);
   e->headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
@@ -1176,6 +1216,7 @@ void sfl_engine_free(sfl_engine *e) {
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->egress_cv);
   pthread_cond_destroy(&e->space_cv);
+  pthread_cond_destroy(&e->commit_cv);
   free(e);
 }
 
@@ -1185,6 +1226,7 @@ void sfl_engine_stop(sfl_engine *e) {
   pthread_mutex_lock(&e->mu);
   pthread_cond_broadcast(&e->egress_cv);
   pthread_cond_broadcast(&e->space_cv);
+  pthread_cond_broadcast(&e->commit_cv);
   pthread_mutex_unlock(&e->mu);
 }
 
@@ -1231,10 +1273,7 @@ static void wake_timers(sfl_engine *e) {
     addr *a = *pp;
     if (a->retry_at_ms && a->retry_at_ms <= now) {
       a->retry_at_ms = 0;
-      if (build_request(e, a) == 0) /* state may have expired meanwhile */
-        start_transfer(e, a);
-      else
-        schedule_retry(e, a); /* may park it: stays on the list */
+      start_transfer(e, a); /* the same request again (a->body) */
     } else if (a->parked_until_ms && a->parked_until_ms <= now) {
       if (a->queued && !a->easy) ready_push(e, a); /* dispatch clears it */
     }
@@ -1290,8 +1329,10 @@ int sfl_engine_run(sfl_engine *e) {
       return 1;
     }
   }
+  int rc = txn_commit(e) != 0; /* what ingress threads added meanwhile */
+  pthread_cond_broadcast(&e->commit_cv);
   pthread_mutex_unlock(&e->mu);
-  return 0;
+  return rc;
 }
 
 /* ---- thread-safe entry points ---------------------------------------------------------- */
@@ -1368,30 +1409,28 @@ static sfl_result resolve_target(sfl_engine *e, const char *fn_typename, const c
 static sfl_result deliver_all(sfl_engine *e, addr **targets, size_t n,
                               const char *value_typename, const void *value, size_t len,
                               const char *idempotency_key, char *err, size_t err_len) {
-  txn_begin(e);
-  if (dedup_check(e, idempotency_key)) {
-    txn_commit(e);
-    return SFL_DUPLICATE;
-  }
-  for (size_t i = 0; i < n; i++) {
+  txn_begin(e); /* joins the transaction the loop will commit next */
+  uint64_t gen = e->txn_gen;
+  bool dup = dedup_check(e, idempotency_key) != 0;
+  for (size_t i = 0; i < n && !dup; i++) {
     size_t ilen;
     uint8_t *inv = make_invocation(NULL, value_typename, true, value, len, &ilen);
     if (!inv) {
       snprintf(err, err_len, "out of memory");
-      if (e->store) sfl_store_rollback(e->store);
-      e->in_txn = false;
       return SFL_ERR_STORE;
     }
     deliver(e, targets[i], inv, ilen);
     e->c_ingress++;
   }
-  if (txn_commit(e) != 0) {
-    /* The in-memory mailbox already has the messages; the caller was not
-     * told they are accepted and may retry. */
-    snprintf(err, err_len, "durable store: %s", sfl_store_error(e->store));
+  /* Acknowledged only once durable: wait for the loop's group commit. The
+   * message may already be on its way to the function meanwhile; its
+   * effects commit in the same or a later transaction. */
+  if (e->store && wait_committed(e, gen) != 0) {
+    snprintf(err, err_len, "durable store: %s",
+             e->stop ? "sf-local is stopping" : sfl_store_error(e->store));
     return SFL_ERR_STORE;
   }
-  return SFL_OK;
+  return dup ? SFL_DUPLICATE : SFL_OK;
 }
 
 sfl_result sfl_engine_send(sfl_engine *e, const char *fn_typename, const char *id,
