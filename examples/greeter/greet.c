@@ -10,31 +10,12 @@
  *   - on the first visit, schedules a reminder to itself in 60 s with the
  *     cancellation token remind-<id>; on the second visit, cancels it.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "greet.h"
 
 static const sf_value_spec seen_spec = SF_VALUE_SPEC("seen", &sf_type_int);
-
-/* printf into the request arena: the text lives until the reply is sent. */
-static char *arena_printf(sf_context *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static char *arena_printf(sf_context *ctx, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int len = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (len < 0) return NULL;
-  char *text = sf_arena_alloc(sf_context_arena(ctx), (size_t)len + 1);
-  if (text == NULL) return NULL;
-  va_start(ap, fmt);
-  vsnprintf(text, (size_t)len + 1, fmt, ap);
-  va_end(ap);
-  return text;
-}
 
 static sf_status greet(sf_context *ctx, const sf_message *msg,
                        void *user_data) {
@@ -52,21 +33,21 @@ static sf_status greet(sf_context *ctx, const sf_message *msg,
   st = sf_state_set_int(ctx, &seen_spec, seen);
   if (st != SF_OK) return st;
 
-  char *greeting = arena_printf(
-      ctx, "Hello, %s! You have been here %d time(s).", name, (int)seen);
-  char *token = arena_printf(ctx, "remind-%s", name);
-  if (greeting == NULL || token == NULL) return SF_ERR_NOMEM;
-
-  st = sf_egress_kafka(ctx, GREETER_EGRESS, GREETER_TOPIC, name, greeting,
-                       strlen(greeting));
-  if (st != SF_OK) return st;
+  /* Text built in the request arena: it lives until the reply is sent. */
+  size_t len;
+  char *greeting = sf_context_printf(
+      ctx, &len, "Hello, %s! You have been here %d time(s).", name, (int)seen);
+  if (greeting == NULL) return SF_ERR_NOMEM;
+  st = sf_egress_kafka(ctx, GREETER_EGRESS, GREETER_TOPIC, name, greeting, len);
+  if (st != SF_OK || seen > 2) return st;
 
   /* A reminder after the first visit, called off by the second. */
+  char *token = sf_context_printf(ctx, NULL, "remind-%s", name);
+  if (token == NULL) return SF_ERR_NOMEM;
   if (seen == 1)
     return sf_send_after(ctx, GREETER_REMINDER_MS, token, GREETER_FUNCTION,
                          name, sf_value_cstring(ctx, name));
-  if (seen == 2) return sf_cancel_delayed(ctx, token);
-  return SF_OK;
+  return sf_cancel_delayed(ctx, token);
 }
 
 sf_status greeter_register(sf_handler *handler) {

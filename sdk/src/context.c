@@ -69,6 +69,28 @@ char *sf_context_strdup(sf_context *ctx, const char *s, size_t len) {
   return sf_arena_strndup(ctx->arena, s, len);
 }
 
+char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt, ...) {
+  /* One pass into a stack buffer covers most texts; a second pass only
+   * for long ones. */
+  char small[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) return NULL;
+  char *out = sf_arena_alloc(ctx->arena, (size_t)n + 1);
+  if (!out) return NULL;
+  if ((size_t)n < sizeof small) {
+    memcpy(out, small, (size_t)n + 1);
+  } else {
+    va_start(ap, fmt);
+    vsnprintf(out, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  }
+  if (len) *len = (size_t)n;
+  return out;
+}
+
 sf_status sf_value_copy(sf_arena *arena, const sf_value *in, sf_value *out) {
   if (!in->typename) return SF_ERR_INVALID_ARGUMENT;
   out->typename = sf_arena_strndup(arena, in->typename, strlen(in->typename));

@@ -261,3 +261,21 @@ Test(context, stored_typename_must_match_spec) {
   tf_req_free(r);
   sf_handler_free(h);
 }
+
+static sf_status printf_body(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  size_t n = 0;
+  char *s = sf_context_printf(ctx, &n, "%s-%d", sf_self(ctx)->id, 42);
+  cr_assert_str_eq(s, "me-42");
+  cr_assert_eq(n, 5);
+  /* longer than the one-pass buffer */
+  char *big = sf_context_printf(ctx, &n, "%0300d|%s", 7, "end");
+  cr_assert_eq(n, 304);
+  cr_assert_eq(big[299], '7');
+  cr_assert_str_eq(big + 300, "|end");
+  cr_assert_not_null(sf_context_printf(ctx, NULL, "x"));
+  return SF_OK;
+}
+Test(context, printf_into_the_arena) {
+  tf_from_free(run_body(printf_body, SF_OK, NULL, NULL));
+}

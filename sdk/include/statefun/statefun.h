@@ -293,6 +293,14 @@ sf_arena *sf_context_arena(sf_context *ctx);
 /* A NUL-terminated copy of a string, in the request arena. */
 char *sf_context_strdup(sf_context *ctx, const char *s, size_t len);
 
+/* printf into the request arena (valid until the reply); `*len` (may be
+ * NULL) gets the length. NULL when out of memory or on a format error. */
+char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /*
  * Fails the invocation: records a printf-style reason (kept for the HTTP
  * error body and logs) and returns SF_ERR_FUNCTION_FAILED, so a callback
