@@ -37,6 +37,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_PATH 8
 
@@ -198,6 +199,13 @@ static int check_keys(cfg_ctx *c, json_t *obj, const char *what,
       strncat(list, *p, sizeof list - strlen(list) - 1);
     }
     push_key(c, k);
+    for (const char *const *p = known; *p; p++)
+      if (!strcasecmp(*p, k)) {
+        int r = sfm_error(where_(c, true), "unknown key '%s' in %s (did you "
+                          "mean '%s'?)", k, what, *p);
+        pop(c);
+        return r;
+      }
     int r = sfm_error(where_(c, true), "unknown key '%s' in %s; known keys: %s",
                       k, what, list);
     pop(c);

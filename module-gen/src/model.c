@@ -263,9 +263,14 @@ int sfm_duration(const char *where, const char *what, const char *s,
     return sfm_error(where, "invalid %s '%s': expected a number with a unit "
                      "such as ms, s, min, h or d (e.g. 2min, 20s, 500ms)",
                      what, s);
+  /* Flink reads a bare number as milliseconds; "--call-timeout 2" is far
+   * more likely a mistake than 2 ms, so a unit is required. */
+  if (!ulen)
+    return sfm_error(where, "invalid %s '%s': give a unit (ms, s, min, h or "
+                     "d), e.g. %sms or %smin", what, s, digits, digits);
   char lower[16];
-  const char *label = "ms"; /* no unit: milliseconds, as in Flink */
-  if (ulen) {
+  const char *label = NULL;
+  {
     if (ulen >= sizeof lower)
       return sfm_error(where, "invalid %s '%s': unknown unit; use ms, s, min, "
                        "h or d", what, s);

@@ -120,8 +120,8 @@ int sfm_check_consumer_group(const char *where, const char *s);
 int sfm_check_startup(const char *where, const char *s);
 int sfm_parse_delivery(const char *where, const char *s, sfm_delivery *out);
 int sfm_check_max_batch(const char *where, const char *s);
-/* A Flink duration ("2m", "20s", "15min", "500 ms", "1500" = ms) into its
- * normalized form "<digits><unit>" (malloc'd). Zero is refused. */
+/* A Flink duration ("2m", "20s", "15min", "500 ms"; a unit is required)
+ * into its normalized form "<digits><unit>" (malloc'd). Zero is refused. */
 int sfm_duration(const char *where, const char *what, const char *s, char **out);
 
 /* ---- building the app (model.c) ------------------------------------- */
