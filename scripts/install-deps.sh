@@ -16,6 +16,7 @@ PKGS=(
   wrk                                     # benchmarks
   python3 python3-venv python3-pip        # conformance vs the official SDK
   valgrind
+  docker-compose                          # tests/deploy: docker-compose config
 )
 
 missing=()
