@@ -521,7 +521,8 @@ int sfm_config_load(const char *path, sfm_app *app) {
   cfg_ctx c = {0};
   c.file = path;
   char *text = read_all(path, &c.len);
-  if (!text) return sfm_error(NULL, "%s: cannot read: %s", path, strerror(errno));
+  if (!text)
+    return sfm_error("--config", "cannot read '%s': %s", path, strerror(errno));
   c.text = text;
   json_error_t err;
   json_t *root = json_loadb(text, c.len, JSON_REJECT_DUPLICATES, &err);

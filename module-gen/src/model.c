@@ -452,8 +452,8 @@ int sfm_app_finish(sfm_app *app) {
                        "--value-type without any --ingress-topic");
   }
   if (app->kafka.value && !app->n_topics && !app->n_egresses)
-    return sfm_error(app->kafka.where, "--kafka given, but no --ingress-topic "
-                     "and no --egress use it");
+    return sfm_error(app->kafka.where, "a Kafka address is given, but no "
+                     "ingress topic and no egress use it");
   for (size_t i = 0; i < app->n_topics; i++) {
     sfm_topic *t = &app->topics[i];
     if (t->all_functions) {
