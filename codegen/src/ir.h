@@ -4,7 +4,9 @@
  *
  * Everything is owned by the sfc_ir (one allocation tree, freed by
  * sfc_ir_free). Every node remembers where it came from (line, col, 1-based)
- * so that later checks can report `file:line:col: message` too.
+ * so that later checks can report `file:line:col: message` too: a record,
+ * entity, field or method's pos is where its "name" value is, an await's
+ * where its "label" is, a type's where its type string is.
  */
 #ifndef SFC_IR_H
 #define SFC_IR_H
@@ -53,6 +55,9 @@ typedef struct sfc_field {
   char *default_json; /* state fields: the default as JSON text, or NULL */
   uint32_t number;    /* wire field number (1-based, declaration order) */
   sfc_pos pos;
+  /* Added by ir.c (kept after the original members): */
+  char *doc;           /* "doc", or NULL */
+  sfc_pos default_pos; /* where "default" is (state fields that have one) */
 } sfc_field;
 
 typedef struct sfc_record {
@@ -60,6 +65,7 @@ typedef struct sfc_record {
   sfc_field *fields;
   size_t n_fields;
   sfc_pos pos;
+  char *doc; /* "doc", or NULL */
 } sfc_record;
 
 /* One await point of a method: a stable label and the remote method it
@@ -69,8 +75,10 @@ typedef struct sfc_await {
   char *target_text;            /* "Item.get_price" as written */
   struct sfc_entity *entity;    /* resolved */
   struct sfc_method *method;    /* resolved */
-  uint32_t label_id;            /* stable: a hash of the label name */
+  uint32_t label_id;            /* stable: FNV-1a 32 of the label, never 0 */
   sfc_pos pos;
+  sfc_pos call_pos; /* where "call" is */
+  char *doc;        /* "doc", or NULL */
 } sfc_await;
 
 typedef struct sfc_method {
@@ -105,6 +113,8 @@ typedef struct sfc_ir {
   size_t n_records;
   sfc_entity *entities;
   size_t n_entities;
+  char *doc;             /* top-level "doc", or NULL */
+  sfc_pos namespace_pos; /* where "namespace" is */
 } sfc_ir;
 
 /*

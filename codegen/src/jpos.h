@@ -1,0 +1,42 @@
+/*
+ * jpos.h - where each value of a JSON text is: a position index.
+ *
+ * jansson reports line:col only for syntax errors; its values carry no
+ * position. So, once jansson has accepted a text, sfc_jpos_build() scans it
+ * again (a minimal scanner that trusts the text is valid JSON) and records,
+ * for every value, its JSON Pointer path (RFC 6901: "/entities/1/methods/0",
+ * keys escaped "~" -> "~0", "/" -> "~1") with the line:col of the value and,
+ * for object members, of the key. Lines and columns are 1-based; columns
+ * count characters (UTF-8 code points) like jansson's.
+ */
+#ifndef SFC_JPOS_H
+#define SFC_JPOS_H
+
+#include <stddef.h>
+
+#include "ir.h"
+
+typedef struct sfc_jpos_entry {
+  char *path;
+  sfc_pos value; /* first character of the value */
+  sfc_pos key;   /* the key's opening quote; = value for array items/root */
+} sfc_jpos_entry;
+
+typedef struct sfc_jpos {
+  sfc_jpos_entry *entries; /* sorted by path after build */
+  size_t n, cap;
+} sfc_jpos;
+
+/* Indexes `text` (valid JSON). 0, or -1 when out of memory or when the
+ * text is not the JSON it should be (the index is then empty). */
+int sfc_jpos_build(sfc_jpos *ix, const char *text, size_t len);
+/* The entry of `path` ("" is the root), NULL if absent. */
+const sfc_jpos_entry *sfc_jpos_find(const sfc_jpos *ix, const char *path);
+void sfc_jpos_free(sfc_jpos *ix);
+
+/* Appends "/" + the escaped `key` (or the decimal `index` when key is NULL)
+ * to the NUL-terminated path in *buf (capacity *cap, grown as needed);
+ * returns the previous length, to truncate back to, or -1 out of memory. */
+long sfc_jpos_push(char **buf, size_t *cap, const char *key, size_t index);
+
+#endif
