@@ -307,7 +307,7 @@ static void read_all_states(sf_context *ctx) {
   if (sf_state_get(ctx, &s_blob, &v) == SF_OK) {
     /* (The typename is the one the request carried: the SDK, like all
      * official SDKs but Python, does not check it against the spec.) */
-    FZ_CHECK(v.has_value && v.typename != NULL);
+    FZ_CHECK(v.has_value && v.type_name != NULL);
   }
   /* Type mismatches through the wrong typed getter must be refused. */
   FZ_CHECK(sf_state_get_int(ctx, &s_name, &i) != SF_OK);
@@ -387,7 +387,7 @@ static sf_status fn_types(sf_context *ctx, const sf_message *msg, void *ud) {
     sf_value raw = sf_value_bytes(
         ctx, &fz_type_raw, msg->value.data ? (const void *)msg->value.data : "",
         msg->value.len);
-    FZ_CHECK(raw.typename != NULL);
+    FZ_CHECK(raw.type_name != NULL);
     FZ_CHECK(sf_state_set(ctx, &s_blob, raw) == SF_OK);
   } else {
     FZ_CHECK(sf_state_clear(ctx, &s_blob) == SF_OK);
@@ -614,8 +614,8 @@ static sf_status fn_nostate(sf_context *ctx, const sf_message *msg,
     FZ_CHECK(caller->namespace_ && caller->type && caller->id);
     char tn[512];
     snprintf(tn, sizeof tn, "%s/%s", caller->namespace_, caller->type);
-    if (msg->value.has_value && msg->value.typename &&
-        sf_typename_validate(msg->value.typename) == SF_OK) {
+    if (msg->value.has_value && msg->value.type_name &&
+        sf_typename_validate(msg->value.type_name) == SF_OK) {
       (void)sf_send(ctx, tn, caller->id, msg->value);
     }
   }

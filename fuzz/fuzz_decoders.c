@@ -74,7 +74,7 @@ static void accessors(const char *tn, bool has_value, const uint8_t *d,
   m.target.namespace_ = "fuzz.fns";
   m.target.type = "decoders";
   m.target.id = "1";
-  m.value.typename = tn;
+  m.value.type_name = tn;
   m.value.has_value = has_value;
   m.value.data = d;
   m.value.len = n;

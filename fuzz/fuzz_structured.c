@@ -44,7 +44,7 @@ static void typed_value(fz_reader *r, fz_buf *out, const sf_type *type,
   const uint8_t *s;
   switch (how % 8) {
     case 0: /* garbage bytes */
-      pb_str(out, 1, type->typename);
+      pb_str(out, 1, type->type_name);
       pb_uint(out, 2, 1);
       {
         size_t n = fz_slice(r, 255, &s);
@@ -52,19 +52,19 @@ static void typed_value(fz_reader *r, fz_buf *out, const sf_type *type,
       }
       return;
     case 1: /* has_value = false */
-      pb_str(out, 1, type->typename);
+      pb_str(out, 1, type->type_name);
       return;
     case 2: { /* another typename */
       const sf_type *other = k_types[fz_u8(r) % N_TYPES];
       fz_encode_value(r, other, &v);
-      pb_str(out, 1, other->typename);
+      pb_str(out, 1, other->type_name);
       pb_uint(out, 2, 1);
       pb_lenf(out, 3, v.data, v.len);
       break;
     }
     default:
       fz_encode_value(r, type, &v);
-      pb_str(out, 1, type->typename);
+      pb_str(out, 1, type->type_name);
       pb_uint(out, 2, 1);
       if (v.len || (how & 8)) pb_lenf(out, 3, v.data, v.len);
       break;

@@ -23,7 +23,7 @@ static sf_status greet(sf_context *ctx, const sf_message *msg,
   if (!sf_message_is_string(msg))
     return sf_context_fail(ctx, "%s expects a %s message, got %s",
                            GREETER_FUNCTION, SF_TYPENAME_STRING,
-                           msg->value.typename);
+                           msg->value.type_name);
 
   /* How many times have we seen this person? No value yet means never. */
   int32_t seen = 0;

@@ -92,12 +92,12 @@ char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt, ...) {
 }
 
 sf_status sf_value_copy(sf_arena *arena, const sf_value *in, sf_value *out) {
-  if (!in->typename) return SF_ERR_INVALID_ARGUMENT;
-  out->typename = sf_arena_strndup(arena, in->typename, strlen(in->typename));
+  if (!in->type_name) return SF_ERR_INVALID_ARGUMENT;
+  out->type_name = sf_arena_strndup(arena, in->type_name, strlen(in->type_name));
   out->has_value = in->has_value;
   out->len = in->has_value ? in->len : 0;
   out->data = NULL;
-  if (!out->typename) return SF_ERR_NOMEM;
+  if (!out->type_name) return SF_ERR_NOMEM;
   if (out->len) {
     if (!in->data) return SF_ERR_INVALID_ARGUMENT;
     out->data = sf_arena_memdup(arena, in->data, in->len);
@@ -110,7 +110,7 @@ pb_typed_value *sf_typed_value_to_pb(sf_arena *arena, const sf_value *v) {
   pb_typed_value *tv = sf_arena_alloc(arena, sizeof(*tv));
   if (!tv) return NULL;
   io__statefun__sdk__reqreply__typed_value__init(tv);
-  tv->typename_ = (char *)v->typename;
+  tv->typename_ = (char *)v->type_name;
   tv->has_value = v->has_value;
   tv->value.data = (uint8_t *)v->data;
   tv->value.len = v->has_value ? v->len : 0;
@@ -197,9 +197,9 @@ sf_value sf_value_cstring(sf_context *ctx, const char *s) {
 
 sf_value sf_value_bytes(sf_context *ctx, const sf_type *type, const void *data,
                         size_t len) {
-  if (!type || sf_typename_validate(type->typename) != SF_OK || (!data && len))
+  if (!type || sf_typename_validate(type->type_name) != SF_OK || (!data && len))
     return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_bytes");
-  return make_value(ctx, type->typename, data, len, "sf_value_bytes");
+  return make_value(ctx, type->type_name, data, len, "sf_value_bytes");
 }
 
 /* ---- state ------------------------------------------------------------------- */
@@ -214,7 +214,7 @@ sf_cell *sf_context_cell(sf_context *ctx, const sf_value_spec *spec) {
       return &ctx->cells[i];
   sf_context_set_error(ctx, "state '%s' is not declared by %s",
                        spec->name ? spec->name : "(null)",
-                       ctx->function->typename);
+                       ctx->function->type_name);
   return NULL;
 }
 
@@ -244,7 +244,7 @@ static sf_status typed_cell(sf_context *ctx, const sf_value_spec *spec,
   if (c->spec->type->kind != kind) return SF_ERR_TYPE_MISMATCH;
   if (!c->value.has_value) return SF_ERR_NO_VALUE;
   /* Like the Python SDK: the stored typename must be the declared one. */
-  if (strcmp(c->value.typename, c->spec->type->typename) != 0)
+  if (strcmp(c->value.type_name, c->spec->type->type_name) != 0)
     return SF_ERR_TYPE_MISMATCH;
   *cell = c;
   return SF_OK;
@@ -275,14 +275,14 @@ sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
 static sf_status store(sf_context *ctx, const sf_value_spec *spec, sf_value v) {
   sf_cell *c = sf_context_cell(ctx, spec);
   if (!c) return SF_ERR_UNKNOWN_STATE;
-  if (!v.typename) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
-  if (strcmp(v.typename, c->spec->type->typename) != 0) {
+  if (!v.type_name) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
+  if (strcmp(v.type_name, c->spec->type->type_name) != 0) {
     sf_context_set_error(ctx, "state '%s' is %s, not %s", c->spec->name,
-                         c->spec->type->typename, v.typename);
+                         c->spec->type->type_name, v.type_name);
     return SF_ERR_TYPE_MISMATCH;
   }
   c->value = v;
-  c->value.typename = c->spec->type->typename;
+  c->value.type_name = c->spec->type->type_name;
   c->value.has_value = true;
   c->dirty = true;
   return SF_OK;
@@ -291,7 +291,7 @@ static sf_status store(sf_context *ctx, const sf_value_spec *spec, sf_value v) {
 sf_status sf_state_set(sf_context *ctx, const sf_value_spec *spec,
                        sf_value value) {
   if (!ctx) return SF_ERR_INVALID_ARGUMENT;
-  if (!value.typename) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
+  if (!value.type_name) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
   if (!value.has_value) return sf_state_clear(ctx, spec);
   sf_value copy;
   sf_status st = sf_value_copy(ctx->arena, &value, &copy);
@@ -334,14 +334,14 @@ sf_status sf_state_clear(sf_context *ctx, const sf_value_spec *spec) {
 /* A TypedValue for an outgoing value: checked and copied into the arena. */
 static pb_typed_value *outgoing_value(sf_context *ctx, const sf_value *v,
                                       sf_status *st, const char *what) {
-  if (!v->typename) {
+  if (!v->type_name) {
     *st = ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
     sf_context_set_error(ctx, "%s: value has no typename", what);
     return NULL;
   }
-  if (sf_typename_validate(v->typename) != SF_OK) {
+  if (sf_typename_validate(v->type_name) != SF_OK) {
     *st = SF_ERR_BAD_TYPENAME;
-    sf_context_set_error(ctx, "%s: bad value typename '%s'", what, v->typename);
+    sf_context_set_error(ctx, "%s: bad value typename '%s'", what, v->type_name);
     return NULL;
   }
   sf_value copy;

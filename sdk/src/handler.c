@@ -27,7 +27,7 @@ sf_handler *sf_handler_new(void) { return calloc(1, sizeof(sf_handler)); }
 void sf_handler_free(sf_handler *h) {
   if (!h) return;
   for (size_t i = 0; i < h->n_functions; i++) {
-    free(h->functions[i].typename);
+    free(h->functions[i].type_name);
     free(h->functions[i].ns);
     free(h->functions[i].name);
     free(h->functions[i].specs);
@@ -39,7 +39,7 @@ void sf_handler_free(sf_handler *h) {
 static sf_status validate_spec(const sf_value_spec *s) {
   if (!s || !s->type) return SF_ERR_INVALID_ARGUMENT;
   if (sf_state_name_validate(s->name) != SF_OK) return SF_ERR_BAD_STATE_NAME;
-  if (sf_typename_validate(s->type->typename) != SF_OK) return SF_ERR_BAD_TYPENAME;
+  if (sf_typename_validate(s->type->type_name) != SF_OK) return SF_ERR_BAD_TYPENAME;
   if (s->type->kind == SF_KIND_PROTO && !s->type->proto) return SF_ERR_INVALID_ARGUMENT;
   switch (s->expire_mode) {
     case SF_EXPIRE_NONE:
@@ -62,7 +62,7 @@ sf_status sf_handler_register(sf_handler *h, const char *typename,
   sf_status st = sf_typename_validate(typename);
   if (st != SF_OK) return st;
   for (size_t i = 0; i < h->n_functions; i++)
-    if (strcmp(h->functions[i].typename, typename) == 0) return SF_ERR_DUPLICATE;
+    if (strcmp(h->functions[i].type_name, typename) == 0) return SF_ERR_DUPLICATE;
   for (size_t i = 0; i < n_specs; i++) {
     st = validate_spec(specs[i]);
     if (st != SF_OK) return st;
@@ -78,12 +78,12 @@ sf_status sf_handler_register(sf_handler *h, const char *typename,
   }
   sf_function f = {0};
   const char *slash = strchr(typename, '/');
-  f.typename = strdup(typename);
+  f.type_name = strdup(typename);
   f.ns = strndup(typename, (size_t)(slash - typename));
   f.name = strdup(slash + 1);
   f.specs = n_specs ? malloc(n_specs * sizeof(*f.specs)) : NULL;
-  if (!f.typename || !f.ns || !f.name || (n_specs && !f.specs)) {
-    free(f.typename);
+  if (!f.type_name || !f.ns || !f.name || (n_specs && !f.specs)) {
+    free(f.type_name);
     free(f.ns);
     free(f.name);
     free(f.specs);
@@ -102,7 +102,7 @@ size_t sf_handler_function_count(const sf_handler *h) {
 }
 
 const char *sf_handler_function_typename(const sf_handler *h, size_t i) {
-  return (h && i < h->n_functions) ? h->functions[i].typename : NULL;
+  return (h && i < h->n_functions) ? h->functions[i].type_name : NULL;
 }
 
 /* ---- handling ---------------------------------------------------------------- */
@@ -165,7 +165,7 @@ static sf_status reply_missing(sf_arena *arena, const sf_function *f,
     if (!ps) return SF_ERR_NOMEM;
     io__statefun__sdk__reqreply__from_function__persisted_value_spec__init(ps);
     ps->state_name = (char *)s->name;
-    ps->type_typename = (char *)s->type->typename;
+    ps->type_typename = (char *)s->type->type_name;
     ps->expiration_spec = expiration_to_pb(arena, s);
     if (!ps->expiration_spec) return SF_ERR_NOMEM;
     specs[k++] = ps;
@@ -327,7 +327,7 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
     const pb_typed_value *tv = found[i]->state_value;
     c->spec = f->specs[i];
     c->dirty = false;
-    c->value.typename = tv ? tv->typename_ : f->specs[i]->type->typename;
+    c->value.type_name = tv ? tv->typename_ : f->specs[i]->type->type_name;
     c->value.has_value = tv && tv->has_value;
     c->value.data = c->value.has_value ? tv->value.data : NULL;
     c->value.len = c->value.has_value ? tv->value.len : 0;
@@ -338,12 +338,12 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
     sf_message msg;
     msg.target = ctx.self;
     if (inv->argument) {
-      msg.value.typename = inv->argument->typename_;
+      msg.value.type_name = inv->argument->typename_;
       msg.value.has_value = inv->argument->has_value;
       msg.value.data = inv->argument->value.data;
       msg.value.len = inv->argument->value.len;
     } else {
-      msg.value.typename = "";
+      msg.value.type_name = "";
       msg.value.has_value = false;
       msg.value.data = NULL;
       msg.value.len = 0;
@@ -366,7 +366,7 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
 #endif
       snprintf(info->error, sizeof(info->error),
                "function %s (id %s) failed at invocation %zu of %zu: %s",
-               f->typename, ctx.self.id, i + 1, batch->n_invocations, reason);
+               f->type_name, ctx.self.id, i + 1, batch->n_invocations, reason);
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -376,6 +376,9 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
   }
   info->invocations = batch->n_invocations;
   if (collect_reply(&ctx, reply, reply_len) != SF_OK) goto nomem;
+  /* A function may have handled a failed call itself; the reason it left
+   * in the buffer is not the batch's: on success there is no error. */
+  info->error[0] = '\0';
   return SF_OK;
 
 nomem:

@@ -43,7 +43,7 @@ sf_status sf_split_typename(sf_arena *arena, const char *typename, char **ns,
 
 /* A registered function. */
 typedef struct sf_function {
-  char *typename; /* owned */
+  char *type_name; /* owned */
   char *ns;       /* owned, the part before '/' */
   char *name;     /* owned, the part after '/' */
   sf_function_fn fn;

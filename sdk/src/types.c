@@ -201,9 +201,9 @@ static bool skip_group(const uint8_t **p, const uint8_t *end, uint64_t field,
 static sf_status find_field1(const uint8_t *data, size_t len, unsigned want,
                              const uint8_t **val, size_t *val_len,
                              bool *found) {
-  const uint8_t *p = data, *end = data + len;
   *found = false;
-  if (!data && len) return SF_ERR_VALUE_DECODE;
+  if (!data) return len ? SF_ERR_VALUE_DECODE : SF_OK; /* no NULL + 0 */
+  const uint8_t *p = data, *end = data + len;
   while (p < end) {
     uint64_t tag;
     if (!read_varint(&p, end, &tag)) return SF_ERR_VALUE_DECODE;
@@ -305,11 +305,11 @@ sf_status sf_decode_string(const uint8_t *data, size_t len, const char **s,
 /* ---- messages ------------------------------------------------------------- */
 
 static bool typename_is(const sf_message *msg, const char *tn) {
-  return msg && msg->value.typename && strcmp(msg->value.typename, tn) == 0;
+  return msg && msg->value.type_name && strcmp(msg->value.type_name, tn) == 0;
 }
 
 bool sf_message_is(const sf_message *msg, const sf_type *type) {
-  return type && type->typename && typename_is(msg, type->typename);
+  return type && type->type_name && typename_is(msg, type->type_name);
 }
 bool sf_message_is_bool(const sf_message *m) { return typename_is(m, SF_TYPENAME_BOOL); }
 bool sf_message_is_int(const sf_message *m) { return typename_is(m, SF_TYPENAME_INT); }

@@ -17,12 +17,12 @@ static bool kind_is(const sf_type *t, sf_type_kind k) { return t && t->kind == k
 sf_value sf_value_json(sf_context *ctx, const sf_type *type,
                        const struct json_t *json) {
   if (!kind_is(type, SF_KIND_JSON) || !json ||
-      sf_typename_validate(type->typename) != SF_OK)
+      sf_typename_validate(type->type_name) != SF_OK)
     return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_json");
   char *text = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   if (!text) return sf_context_bad_value(ctx, SF_ERR_ENCODE, "sf_value_json");
   size_t n = strlen(text);
-  sf_value v = {type->typename, true, sf_arena_memdup(ctx->arena, text, n), n};
+  sf_value v = {type->type_name, true, sf_arena_memdup(ctx->arena, text, n), n};
   free(text);
   if (!v.data) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_json");
   return v;
@@ -54,7 +54,7 @@ sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
   if (!kind_is(c->spec->type, SF_KIND_JSON)) return SF_ERR_TYPE_MISMATCH;
   sf_status st = sf_state_get(ctx, spec, &v);
   if (st != SF_OK) return st;
-  if (strcmp(v.typename, c->spec->type->typename) != 0) return SF_ERR_TYPE_MISMATCH;
+  if (strcmp(v.type_name, c->spec->type->type_name) != 0) return SF_ERR_TYPE_MISMATCH;
   return parse_json(&v, out);
 }
 
@@ -64,7 +64,7 @@ sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
   if (!c) return SF_ERR_UNKNOWN_STATE;
   if (!kind_is(c->spec->type, SF_KIND_JSON)) return SF_ERR_TYPE_MISMATCH;
   sf_value v = sf_value_json(ctx, c->spec->type, json);
-  if (!v.typename) return ctx->sticky;
+  if (!v.type_name) return ctx->sticky;
   return sf_state_set(ctx, spec, v);
 }
 
@@ -74,13 +74,13 @@ sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
                         const struct ProtobufCMessage *msg) {
   if (!kind_is(type, SF_KIND_PROTO) || !msg || !type->proto ||
       msg->descriptor != type->proto ||
-      sf_typename_validate(type->typename) != SF_OK)
+      sf_typename_validate(type->type_name) != SF_OK)
     return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_proto");
   size_t n = protobuf_c_message_get_packed_size(msg);
   uint8_t *buf = sf_arena_alloc(ctx->arena, n ? n : 1);
   if (!buf) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_proto");
   protobuf_c_message_pack(msg, buf);
-  sf_value v = {type->typename, true, buf, n};
+  sf_value v = {type->type_name, true, buf, n};
   return v;
 }
 
@@ -114,7 +114,7 @@ sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
   if (!kind_is(c->spec->type, SF_KIND_PROTO)) return SF_ERR_TYPE_MISMATCH;
   sf_status st = sf_state_get(ctx, spec, &v);
   if (st != SF_OK) return st;
-  if (strcmp(v.typename, c->spec->type->typename) != 0) return SF_ERR_TYPE_MISMATCH;
+  if (strcmp(v.type_name, c->spec->type->type_name) != 0) return SF_ERR_TYPE_MISMATCH;
   return unpack(ctx->arena, c->spec->type, &v, out);
 }
 
@@ -124,6 +124,6 @@ sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
   if (!c) return SF_ERR_UNKNOWN_STATE;
   if (!kind_is(c->spec->type, SF_KIND_PROTO)) return SF_ERR_TYPE_MISMATCH;
   sf_value v = sf_value_proto(ctx, c->spec->type, msg);
-  if (!v.typename) return ctx->sticky;
+  if (!v.type_name) return ctx->sticky;
   return sf_state_set(ctx, spec, v);
 }

@@ -234,7 +234,7 @@ static sf_status parse_point(sf_context *ctx, const char *tok,
 }
 
 static sf_status checked(sf_value v) {
-  return v.typename ? SF_OK : SF_ERR_ENCODE;
+  return v.type_name ? SF_OK : SF_ERR_ENCODE;
 }
 
 /* A value of `type` from a literal token. */
@@ -637,7 +637,7 @@ static sf_status interpret(sf_context *ctx, const sf_message *msg,
     if (sf_message_is(msg, type_table[i].type))
       return absorb(ctx, fn, msg, type_table[i].type);
   return sf_context_fail(ctx, "unsupported message type %s",
-                         msg->value.typename ? msg->value.typename : "(null)");
+                         msg->value.type_name ? msg->value.type_name : "(null)");
 }
 
 /* ---- codec ops ---------------------------------------------------------- */

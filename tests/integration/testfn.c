@@ -101,7 +101,7 @@ static sf_status count_step(sf_context *ctx, const sf_message *msg,
     if (st != SF_OK) return st;
   } else if (!is_str(msg, "get")) {
     return sf_context_fail(ctx, "expected an int or \"get\", got a %s",
-                           msg->value.typename);
+                           msg->value.type_name);
   }
   const sf_address *caller = sf_caller(ctx);
   if (caller != NULL) {

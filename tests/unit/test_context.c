@@ -143,7 +143,7 @@ static sf_status send_things(sf_context *ctx, const sf_message *msg) {
   cr_assert_eq(sf_egress_kinesis(ctx, "e.ns/kinesis", "stream-a", "pk", "hash", "v2", 2), SF_OK);
   static const sf_type raw = SF_TYPE_RAW("my.types/blob");
   uint8_t stack_bytes[3] = {1, 2, 3}; /* copied, so stack memory is fine */
-  sf_value v = {raw.typename, true, stack_bytes, 3};
+  sf_value v = {raw.type_name, true, stack_bytes, 3};
   cr_assert_eq(sf_egress(ctx, "e.ns/generic", v), SF_OK);
   return SF_OK;
 }
@@ -233,7 +233,7 @@ static sf_status bad_value_fails_batch(sf_context *ctx, const sf_message *msg) {
   (void)msg;
   static const sf_type bad = SF_TYPE_RAW("no-slash");
   sf_value v = sf_value_bytes(ctx, &bad, "x", 1);
-  cr_assert_null(v.typename);
+  cr_assert_null(v.type_name);
   return SF_OK; /* ignored the error; the sticky failure still fails the batch */
 }
 Test(context, failed_value_constructor_fails_batch) {
@@ -278,4 +278,18 @@ static sf_status printf_body(sf_context *ctx, const sf_message *msg) {
 }
 Test(context, printf_into_the_arena) {
   tf_from_free(run_body(printf_body, SF_OK, NULL, NULL));
+}
+
+static sf_status handles_own_error(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  static const sf_value_spec undeclared = SF_VALUE_SPEC("nope", &sf_type_int);
+  int32_t v;
+  /* records a reason in the context, but the function carries on */
+  cr_assert_eq(sf_state_get_int(ctx, &undeclared, &v), SF_ERR_UNKNOWN_STATE);
+  return SF_OK;
+}
+Test(context, success_leaves_no_error_behind) {
+  sf_handle_info info;
+  tf_from_free(run_body(handles_own_error, SF_OK, &info, NULL));
+  cr_assert_str_empty(info.error, "stale error on success: %s", info.error);
 }

@@ -13,12 +13,12 @@
   } while (0)
 
 Test(types, typenames_of_builtins) {
-  cr_assert_str_eq(sf_type_bool.typename, "io.statefun.types/bool");
-  cr_assert_str_eq(sf_type_int.typename, "io.statefun.types/int");
-  cr_assert_str_eq(sf_type_long.typename, "io.statefun.types/long");
-  cr_assert_str_eq(sf_type_float.typename, "io.statefun.types/float");
-  cr_assert_str_eq(sf_type_double.typename, "io.statefun.types/double");
-  cr_assert_str_eq(sf_type_string.typename, "io.statefun.types/string");
+  cr_assert_str_eq(sf_type_bool.type_name, "io.statefun.types/bool");
+  cr_assert_str_eq(sf_type_int.type_name, "io.statefun.types/int");
+  cr_assert_str_eq(sf_type_long.type_name, "io.statefun.types/long");
+  cr_assert_str_eq(sf_type_float.type_name, "io.statefun.types/float");
+  cr_assert_str_eq(sf_type_double.type_name, "io.statefun.types/double");
+  cr_assert_str_eq(sf_type_string.type_name, "io.statefun.types/string");
 }
 
 Test(types, encodings_match_protobuf_wrappers) {

@@ -68,7 +68,7 @@ Test(usertypes, json_and_proto_state) {
   cr_assert_eq(m->state_value->value.len, strlen(want));
   cr_assert_eq(memcmp(m->state_value->value.data, want, strlen(want)), 0);
   m = tf_find_mutation(f->invocation_result, "rec");
-  cr_assert_str_eq(m->state_value->typename_, rec_t.typename);
+  cr_assert_str_eq(m->state_value->typename_, rec_t.type_name);
   cr_assert_eq(f->invocation_result->n_outgoing_messages, 1);
   tf_from_free(f);
   tf_req_free(r);
@@ -93,7 +93,7 @@ static sf_status proto_msg(sf_context *ctx, const sf_message *msg, void *u) {
   Io__Statefun__Sdk__Egress__KinesisEgressRecord k =
       IO__STATEFUN__SDK__EGRESS__KINESIS_EGRESS_RECORD__INIT;
   sf_value v = sf_value_proto(ctx, &rec_t, &k.base);
-  cr_assert_null(v.typename);
+  cr_assert_null(v.type_name);
   return SF_OK;
 }
 
@@ -106,7 +106,7 @@ Test(usertypes, proto_message_and_descriptor_check) {
   uint8_t buf[16];
   size_t n = io__statefun__sdk__egress__kafka_producer_record__pack(&rec, buf);
   tf_req *r = tf_req_new("p", "q", "1");
-  tf_req_invoke(r, rec_t.typename, buf, n, NULL, NULL, NULL);
+  tf_req_invoke(r, rec_t.type_name, buf, n, NULL, NULL, NULL);
   tf_from *f;
   sf_handle_info info;
   /* the sticky error from the refused sf_value_proto fails the batch */

@@ -129,7 +129,7 @@ typedef enum sf_type_kind {
  * "type.googleapis.com/<full message name>".
  */
 typedef struct sf_type {
-  const char *typename;
+  const char *type_name;
   sf_type_kind kind;
   const void *proto;
 } sf_type;
@@ -157,9 +157,9 @@ extern const sf_type sf_type_string;
 #define SF_TYPENAME_KINESIS_RECORD \
   "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
 
-/* SF_OK when `typename` is "namespace/name": one '/', both sides
+/* SF_OK when `type_name` is "namespace/name": one '/', both sides
  * non-empty; SF_ERR_BAD_TYPENAME otherwise. */
-sf_status sf_typename_validate(const char *typename);
+sf_status sf_typename_validate(const char *type_name);
 
 /*
  * A typed value as it travels on the wire: typename, whether it holds a
@@ -167,7 +167,7 @@ sf_status sf_typename_validate(const char *typename);
  * request arena. has_value == false means "no value" (bytes are ignored).
  */
 typedef struct sf_value {
-  const char *typename;
+  const char *type_name;
   bool has_value;
   const uint8_t *data;
   size_t len;
@@ -458,14 +458,14 @@ sf_handler *sf_handler_new(void);
 void sf_handler_free(sf_handler *handler);
 
 /*
- * Registers `fn` for the function type `typename` ("ns/name") with its
+ * Registers `fn` for the function type `type_name` ("ns/name") with its
  * value specs. `specs` is an array of `n_specs` pointers to specs that must
  * outlive the handler (declare them static). Errors: SF_ERR_BAD_TYPENAME,
  * SF_ERR_BAD_STATE_NAME, SF_ERR_DUPLICATE (typename or spec name twice),
  * SF_ERR_INVALID_ARGUMENT (NULL fn, spec without type, negative expiry,
  * expiration mode without a positive duration).
  */
-sf_status sf_handler_register(sf_handler *handler, const char *typename,
+sf_status sf_handler_register(sf_handler *handler, const char *type_name,
                               sf_function_fn fn, void *user_data,
                               const sf_value_spec *const *specs,
                               size_t n_specs);
