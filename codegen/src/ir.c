@@ -266,7 +266,7 @@ static int check_name(parser *p, const char *s, bool upper, const char *what) {
                 what, s);
   if (!upper && !is_lower_name(s))
     return fail(p, AT_VALUE,
-                "bad %s name '%s': use [a-z_][a-z0-9_]* (like 'get_price')",
+                "bad %s name '%s': use [a-z_][a-z0-9_]* (like 'unit_price')",
                 what, s);
   if (!strncmp(s, "__", 2))
     return fail(p, AT_VALUE, "%s name '%s' uses the reserved prefix '__'",
