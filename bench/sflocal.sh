@@ -173,7 +173,7 @@ row() { printf '%s\n' "$*" >> "$table"; }
 # ---- header --------------------------------------------------------------------
 echo "== sf-local + greeter benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ)) =="
 echo "command: bench/sflocal.sh $orig_args"
-echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" status --porcelain runtime sdk server examples 2>/dev/null | grep -q . && echo ' (working tree has uncommitted changes in runtime/sdk/server/examples)')"
+echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "${SFLBENCH_COMMIT:-?}")$(git -C "$root" status --porcelain runtime sdk server examples 2>/dev/null | grep -q . && echo ' (working tree has uncommitted changes in runtime/sdk/server/examples)')"
 echo "machine: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "caveat: load generator, sf-local and the greeter share these $(nproc) CPUs (no pinning), and anything else running on the machine competes too; CPU us/message is the steadier figure."
 echo "settings: N=$n K=$k C=$c, latency M=$m (warm-up $w), durable N=$dn K=$dk M=$dm, greeter --threads $gthreads, maxNumBatchRequests 1000 (examples/greeter/module.yaml)"
@@ -195,7 +195,7 @@ run_push mem -n "$n" -k "$k" -c "$c" --prefix u
 if [ -n "$perf_pid" ]; then
   kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
   perf_report="$here/results/$(basename "$out" .txt)-perf.txt"
-  {
+  ( set +o pipefail
     echo "# perf record -a -g during the in-memory throughput run; sf-local pid $spid, greeter pid $gpid"
     echo "## by process"
     perf report -i "$work/perf.data" --no-children --sort comm,pid -g none --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -25
@@ -203,7 +203,7 @@ if [ -n "$perf_pid" ]; then
     perf report -i "$work/perf.data" --no-children --pid "$spid" --sort dso,symbol -g none --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
     echo "## sf-local, callers (children)"
     perf report -i "$work/perf.data" --children --pid "$spid" --sort symbol -g none --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
-  } > "$perf_report"
+  ) > "$perf_report"
   echo "  perf report saved to $perf_report"
 fi
 mem_e2e=$(kv e2e_rate)
