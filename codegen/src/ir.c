@@ -258,8 +258,13 @@ static bool is_lower_name(const char *s) {
 }
 
 /* `s` is the value on the current path; `what` says whose name it is. */
+#define MAX_NAME 100
+
 static int check_name(parser *p, const char *s, bool upper, const char *what) {
   if (!*s) return fail(p, AT_VALUE, "empty %s name", what);
+  if (strlen(s) > MAX_NAME)
+    return fail(p, AT_VALUE, "%s name '%.20s...' is too long (%zu characters, "
+                "at most %d)", what, s, strlen(s), MAX_NAME);
   if (upper && !is_upper_name(s))
     return fail(p, AT_VALUE,
                 "bad %s name '%s': use [A-Z][A-Za-z0-9_]* (like 'Item')",
@@ -636,7 +641,7 @@ static int parse_fields(parser *p, json_t *obj, const char *key,
   static const char *const keys_state[] = {"name", "type", "default", "doc",
                                            NULL};
   json_t *arr;
-  char what[160];
+  char what[300];
   snprintf(what, sizeof what, "%s", owner);
   if (member(p, obj, key, JSON_ARRAY, false, what, &arr) < 0) return -1;
   if (!arr || !json_array_size(arr)) return 0;
