@@ -337,11 +337,12 @@ static int do_push(void) {
     /* wait for activity, but not past the next paced send or metrics poll */
     long wait_ms = 5;
     if (rate > 0 && next < n_msgs) {
+      /* due already: every connection is busy, wait for one (no spinning) */
       double d = t_start + (double)next / rate - now_s();
-      long dm = d > 0 ? (long)(d * 1000) : 0;
+      long dm = d > 0 ? (long)(d * 1000) + 1 : wait_ms;
       if (dm < wait_ms) wait_ms = dm;
     }
-    if (wait_ms > 0 || in_flight > 0) curl_multi_poll(multi, NULL, 0, (int)wait_ms, NULL);
+    curl_multi_poll(multi, NULL, 0, (int)wait_ms, NULL);
   }
   if (metrics_busy) curl_multi_remove_handle(multi, mh);
   if (dh && drain_busy) curl_multi_remove_handle(multi, dh);
