@@ -774,9 +774,9 @@ static uint32_t fnv1a(const char *s) {
   return h;
 }
 
-/* Frame members that the generated frame struct already has (docs/entities.md:
- * F->p parameters, F->r await results, F->error the callee's error). */
-static const char *const frame_members[] = {"p", "r", "error", NULL};
+/* Members every generated frame struct has (sdk/include/statefun/entity.h):
+ * F->hdr (label, error), F->p parameters, F->r await results, F->result. */
+static const char *const frame_members[] = {"hdr", "p", "r", "result", NULL};
 
 static int parse_awaits(parser *p, json_t *mo, const sfc_entity *e,
                         sfc_method *m) {
@@ -913,7 +913,7 @@ static int parse_method(parser *p, json_t *mo, sfc_entity *e, size_t idx) {
       if (!strcmp(*fm, l->name))
         return fail_at(p, l->pos,
                        "local '%s' clashes with the frame member F->%s "
-                       "(frames hold F->p, F->r and F->error)",
+                       "(frames hold F->hdr, F->p, F->r and F->result)",
                        l->name, l->name);
   }
   if (parse_awaits(p, mo, e, m) < 0) return -1;
@@ -993,41 +993,80 @@ static int resolve_awaits(parser *p) {
   return 0;
 }
 
-/* The generator names a method's C function <Entity>_<method> and a
- * record's struct <Record>: two of these must not be the same name. */
+/* The C names the generated code declares (sdk/include/statefun/entity.h):
+ * a record's struct <Record>; per entity <Entity> and <Entity>_state; per
+ * method <Entity>_<method> (the typed call), <Entity>_<method>_frame and
+ * <Entity>_<method>_step. No two may be the same name. */
+typedef struct {
+  char *name;
+  const char *kind; /* "record", "entity", "method" */
+  const char *owner, *member;
+  sfc_pos pos;
+} c_name;
+
+static void owner_text(char *buf, size_t n, const c_name *c) {
+  if (c->member)
+    snprintf(buf, n, "%s %s.%s", c->kind, c->owner, c->member);
+  else
+    snprintf(buf, n, "%s %s", c->kind, c->owner);
+}
+
+static int add_c_name(parser *p, c_name *names, size_t *n, const char *kind,
+                      const char *owner, const char *member, const char *suffix,
+                      sfc_pos pos) {
+  char buf[512];
+  if (member)
+    snprintf(buf, sizeof buf, "%s_%s%s", owner, member, suffix);
+  else
+    snprintf(buf, sizeof buf, "%s%s", owner, suffix);
+  for (size_t i = 0; i < *n; i++) {
+    if (strcmp(names[i].name, buf)) continue;
+    char mine[300], theirs[300];
+    c_name me = {buf, kind, owner, member, pos};
+    owner_text(mine, sizeof mine, &me);
+    owner_text(theirs, sizeof theirs, &names[i]);
+    return fail_at(p, pos,
+                   "%s generates the C name '%s', which %s (at %d:%d) "
+                   "already has",
+                   mine, buf, theirs, names[i].pos.line, names[i].pos.col);
+  }
+  if (!(names[*n].name = strdup(buf))) return fail_at(p, pos, "out of memory");
+  names[*n].kind = kind;
+  names[*n].owner = owner;
+  names[*n].member = member;
+  names[*n].pos = pos;
+  (*n)++;
+  return 0;
+}
+
 static int check_c_names(parser *p) {
   sfc_ir *ir = p->ir;
-  char a[600], b[600];
+  size_t cap = ir->n_records;
   for (size_t i = 0; i < ir->n_entities; i++)
-    for (size_t j = 0; j < ir->entities[i].n_methods; j++) {
-      const sfc_entity *e = &ir->entities[i];
+    cap += 2 + 3 * ir->entities[i].n_methods;
+  c_name *names = calloc(cap ? cap : 1, sizeof *names);
+  if (!names) return oom(p);
+  size_t n = 0;
+  int rc = 0;
+  for (size_t i = 0; i < ir->n_records && !rc; i++)
+    rc = add_c_name(p, names, &n, "record", ir->records[i].name, NULL, "",
+                    ir->records[i].pos);
+  for (size_t i = 0; i < ir->n_entities && !rc; i++) {
+    const sfc_entity *e = &ir->entities[i];
+    rc = add_c_name(p, names, &n, "entity", e->name, NULL, "", e->pos);
+    if (!rc) rc = add_c_name(p, names, &n, "entity", e->name, NULL, "_state",
+                             e->pos);
+    for (size_t j = 0; j < e->n_methods && !rc; j++) {
       const sfc_method *m = &e->methods[j];
-      snprintf(a, sizeof a, "%s_%s", e->name, m->name);
-      for (size_t r = 0; r < ir->n_records; r++)
-        if (!strcmp(a, ir->records[r].name))
-          return fail_at(p, m->pos,
-                         "%s.%s would generate '%s', the name of record %s "
-                         "(at %d:%d)",
-                         e->name, m->name, a, a, ir->records[r].pos.line,
-                         ir->records[r].pos.col);
-      for (size_t x = 0; x < ir->n_entities; x++) {
-        const sfc_entity *e2 = &ir->entities[x];
-        if (!strcmp(a, e2->name))
-          return fail_at(p, m->pos,
-                         "%s.%s would generate '%s', the name of entity %s",
-                         e->name, m->name, a, a);
-        for (size_t y = 0; y < e2->n_methods && x < i; y++) {
-          snprintf(b, sizeof b, "%s_%s", e2->name, e2->methods[y].name);
-          if (!strcmp(a, b))
-            return fail_at(p, m->pos,
-                           "%s.%s and %s.%s (at %d:%d) would both generate "
-                           "'%s'",
-                           e->name, m->name, e2->name, e2->methods[y].name,
-                           e2->methods[y].pos.line, e2->methods[y].pos.col, a);
-        }
-      }
+      static const char *const suffixes[] = {"", "_frame", "_step"};
+      for (size_t k = 0; k < 3 && !rc; k++)
+        rc = add_c_name(p, names, &n, "method", e->name, m->name, suffixes[k],
+                        m->pos);
     }
-  return 0;
+  }
+  for (size_t i = 0; i < n; i++) free(names[i].name);
+  free(names);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -24,7 +24,8 @@ SHAPE_FAULTS = [
     "bad-entity-name", "missing-method-name", "unknown-method-key",
     "keyword-param", "reserved-prefix", "bad-field-name", "list-without-element",
     "default-on-param", "call-malformed", "local-frame-member", "void-param",
-    "void-in-list-result", "read-only-not-bool",
+    "void-in-list-result", "read-only-not-bool", "local-frame-result",
+    "name-too-long",
 ]
 for name in SHAPE_FAULTS:
     doc = json.load(open(os.path.join(bad_dir, name + ".json")))
