@@ -33,7 +33,19 @@ void sf_handler_free(sf_handler *h) {
     free(h->functions[i].specs);
   }
   free(h->functions);
+  for (size_t i = 0; i < h->n_owned; i++) h->owned[i].free_fn(h->owned[i].ptr);
+  free(h->owned);
   free(h);
+}
+
+sf_status sf_handler_own(sf_handler *h, void *ptr, void (*free_fn)(void *)) {
+  sf_owned *o = realloc(h->owned, (h->n_owned + 1) * sizeof(*o));
+  if (!o) return SF_ERR_NOMEM;
+  h->owned = o;
+  h->owned[h->n_owned].ptr = ptr;
+  h->owned[h->n_owned].free_fn = free_fn;
+  h->n_owned++;
+  return SF_OK;
 }
 
 static sf_status validate_spec(const sf_value_spec *s) {

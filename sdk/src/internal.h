@@ -52,11 +52,21 @@ typedef struct sf_function {
   size_t n_specs;
 } sf_function;
 
+typedef struct sf_owned {
+  void *ptr;
+  void (*free_fn)(void *);
+} sf_owned;
+
 struct sf_handler {
   sf_function *functions;
   size_t n_functions;
   size_t cap_functions;
+  sf_owned *owned; /* freed with the handler (entity registrations) */
+  size_t n_owned;
 };
+
+/* Makes `ptr` the handler's: free_fn(ptr) runs in sf_handler_free. */
+sf_status sf_handler_own(sf_handler *h, void *ptr, void (*free_fn)(void *));
 
 /* The current value of one declared state during a batch. */
 typedef struct sf_cell {

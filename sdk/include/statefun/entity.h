@@ -221,6 +221,8 @@ sf_status sf_entity_register(sf_handler *handler, const sf_entity_desc *desc);
 /* The typenames of the envelopes (proto/entities.proto). */
 #define SF_TYPENAME_CALL "statefun.entities/Call"
 #define SF_TYPENAME_REPLY "statefun.entities/Reply"
+/* The typename of an entity's bookkeeping state (value spec __entity). */
+#define SF_TYPENAME_ENTITY_STATE "statefun.entities/State"
 
 /* ------------------------------------------------------------------------ */
 /* Writing method bodies                                                    */

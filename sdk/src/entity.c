@@ -1,0 +1,807 @@
+/*
+ * entity.c - stateful entities on top of the plain SDK (docs/entities.md).
+ *
+ * An entity type is one StateFun function. Its messages are Call and Reply
+ * envelopes. A Call starts a method instance (or waits in the entity's
+ * queue while another call chain holds the entity); an instance runs its
+ * generated step function until it returns, fails or awaits a call to
+ * another entity. An awaiting instance's frame goes into the entity's own
+ * state (value spec __entity) together with the queue, so StateFun
+ * persists everything exactly-once; the Reply to its call resumes it.
+ *
+ * Also here: the protobuf wire writer/reader the generated record codecs
+ * use. Everything allocates from the request arena.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "statefun/entity.h"
+
+#include "entities.pb-c.h"
+#include "internal.h"
+
+typedef Statefun__Entities__Call pb_call;
+typedef Statefun__Entities__Reply pb_reply;
+typedef Statefun__Entities__Frame pb_frame;
+typedef Statefun__Entities__State pb_state;
+
+/* ---- strings ------------------------------------------------------------------- */
+
+sf_str sf_str_of(const char *cstr) {
+  sf_str s = {cstr ? cstr : "", cstr ? strlen(cstr) : 0};
+  return s;
+}
+
+bool sf_str_eq(sf_str a, sf_str b) {
+  return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* ---- wire writer ------------------------------------------------------------------ */
+
+void sf_wbuf_init(sf_wbuf *w, sf_arena *arena) {
+  memset(w, 0, sizeof(*w));
+  w->arena = arena;
+}
+
+static bool w_reserve(sf_wbuf *w, size_t n) {
+  if (w->failed) return false;
+  if (w->len + n <= w->cap) return true;
+  size_t cap = w->cap ? w->cap * 2 : 64;
+  while (cap < w->len + n) cap *= 2;
+  uint8_t *p = sf_arena_alloc(w->arena, cap);
+  if (!p) {
+    w->failed = true;
+    return false;
+  }
+  if (w->len) memcpy(p, w->data, w->len);
+  w->data = p;
+  w->cap = cap;
+  return true;
+}
+
+static void w_raw(sf_wbuf *w, const void *p, size_t n) {
+  if (n && w_reserve(w, n)) {
+    memcpy(w->data + w->len, p, n);
+    w->len += n;
+  }
+}
+
+static size_t varint_encode(uint64_t v, uint8_t out[10]) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = (uint8_t)v;
+  return n;
+}
+
+static void w_varint(sf_wbuf *w, uint64_t v) {
+  uint8_t b[10];
+  w_raw(w, b, varint_encode(v, b));
+}
+
+static void w_tag(sf_wbuf *w, uint32_t field, int wt) {
+  w_varint(w, ((uint64_t)field << 3) | (uint64_t)wt);
+}
+
+void sf_w_uint64(sf_wbuf *w, uint32_t field, uint64_t v, bool always) {
+  if (!v && !always) return;
+  w_tag(w, field, 0);
+  w_varint(w, v);
+}
+
+void sf_w_bool(sf_wbuf *w, uint32_t field, bool v, bool always) {
+  sf_w_uint64(w, field, v ? 1 : 0, always);
+}
+
+void sf_w_int32(sf_wbuf *w, uint32_t field, int32_t v, bool always) {
+  uint32_t zz = ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+  sf_w_uint64(w, field, zz, always);
+}
+
+void sf_w_int64(sf_wbuf *w, uint32_t field, int64_t v, bool always) {
+  uint64_t zz = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+  sf_w_uint64(w, field, zz, always);
+}
+
+void sf_w_float(sf_wbuf *w, uint32_t field, float v, bool always) {
+  uint32_t bits;
+  memcpy(&bits, &v, 4);
+  if (!bits && !always) return;
+  uint8_t b[4];
+  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(bits >> (8 * i));
+  w_tag(w, field, 5);
+  w_raw(w, b, 4);
+}
+
+void sf_w_double(sf_wbuf *w, uint32_t field, double v, bool always) {
+  uint64_t bits;
+  memcpy(&bits, &v, 8);
+  if (!bits && !always) return;
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(bits >> (8 * i));
+  w_tag(w, field, 1);
+  w_raw(w, b, 8);
+}
+
+void sf_w_bytes(sf_wbuf *w, uint32_t field, const void *p, size_t n, bool always) {
+  if (!n && !always) return;
+  w_tag(w, field, 2);
+  w_varint(w, n);
+  w_raw(w, p, n);
+}
+
+void sf_w_str(sf_wbuf *w, uint32_t field, sf_str s, bool always) {
+  sf_w_bytes(w, field, s.ptr, s.len, always);
+}
+
+/* A nested message: 5 bytes are reserved for its length, then compacted
+ * to the varint's real size, so the output is canonical. */
+size_t sf_w_begin(sf_wbuf *w, uint32_t field) {
+  w_tag(w, field, 2);
+  size_t mark = w->len;
+  if (w_reserve(w, 5)) w->len += 5;
+  return mark;
+}
+
+void sf_w_end(sf_wbuf *w, size_t mark) {
+  if (w->failed) return;
+  size_t body = w->len - (mark + 5);
+  uint8_t b[10];
+  size_t n = varint_encode(body, b);
+  memmove(w->data + mark + n, w->data + mark + 5, body);
+  memcpy(w->data + mark, b, n);
+  w->len = mark + n + body;
+}
+
+/* ---- wire reader ------------------------------------------------------------------ */
+
+void sf_rbuf_init(sf_rbuf *r, const uint8_t *p, size_t n) {
+  r->p = p;
+  r->end = p ? p + n : p;
+}
+
+static bool r_varint(sf_rbuf *r, uint64_t *out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (r->p >= r->end) return false;
+    uint8_t b = *r->p++;
+    v |= (uint64_t)(b & 0x7F) << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+int sf_r_next(sf_rbuf *r, uint32_t *field, int *wire_type) {
+  if (!r->p || r->p >= r->end) return 0;
+  uint64_t tag;
+  if (!r_varint(r, &tag)) return -1;
+  uint64_t f = tag >> 3;
+  if (f == 0 || f > 0x1FFFFFFF) return -1;
+  *field = (uint32_t)f;
+  *wire_type = (int)(tag & 7);
+  return 1;
+}
+
+sf_status sf_r_uint64(sf_rbuf *r, int wt, uint64_t *out) {
+  if (wt != 0 || !r_varint(r, out)) return SF_ERR_VALUE_DECODE;
+  return SF_OK;
+}
+
+sf_status sf_r_bool(sf_rbuf *r, int wt, bool *out) {
+  uint64_t v;
+  sf_status st = sf_r_uint64(r, wt, &v);
+  if (st == SF_OK) *out = v != 0;
+  return st;
+}
+
+sf_status sf_r_int32(sf_rbuf *r, int wt, int32_t *out) {
+  uint64_t v;
+  sf_status st = sf_r_uint64(r, wt, &v);
+  if (st == SF_OK) {
+    uint32_t u = (uint32_t)v;
+    *out = (int32_t)((u >> 1) ^ (0u - (u & 1)));
+  }
+  return st;
+}
+
+sf_status sf_r_int64(sf_rbuf *r, int wt, int64_t *out) {
+  uint64_t v;
+  sf_status st = sf_r_uint64(r, wt, &v);
+  if (st == SF_OK) *out = (int64_t)((v >> 1) ^ (0 - (v & 1)));
+  return st;
+}
+
+sf_status sf_r_float(sf_rbuf *r, int wt, float *out) {
+  if (wt != 5 || r->end - r->p < 4) return SF_ERR_VALUE_DECODE;
+  uint32_t bits = 0;
+  for (int i = 0; i < 4; i++) bits |= (uint32_t)r->p[i] << (8 * i);
+  r->p += 4;
+  memcpy(out, &bits, 4);
+  return SF_OK;
+}
+
+sf_status sf_r_double(sf_rbuf *r, int wt, double *out) {
+  if (wt != 1 || r->end - r->p < 8) return SF_ERR_VALUE_DECODE;
+  uint64_t bits = 0;
+  for (int i = 0; i < 8; i++) bits |= (uint64_t)r->p[i] << (8 * i);
+  r->p += 8;
+  memcpy(out, &bits, 8);
+  return SF_OK;
+}
+
+static sf_status r_len(sf_rbuf *r, int wt, const uint8_t **p, size_t *n) {
+  uint64_t len;
+  if (wt != 2 || !r_varint(r, &len) || len > (uint64_t)(r->end - r->p))
+    return SF_ERR_VALUE_DECODE;
+  *p = r->p;
+  *n = (size_t)len;
+  r->p += len;
+  return SF_OK;
+}
+
+sf_status sf_r_bytes(sf_rbuf *r, int wt, sf_arena *arena, sf_bytes *out) {
+  const uint8_t *p;
+  size_t n;
+  sf_status st = r_len(r, wt, &p, &n);
+  if (st != SF_OK) return st;
+  uint8_t *copy = sf_arena_memdup(arena, p, n);
+  if (!copy) return SF_ERR_NOMEM;
+  out->ptr = copy;
+  out->len = n;
+  return SF_OK;
+}
+
+sf_status sf_r_str(sf_rbuf *r, int wt, sf_arena *arena, sf_str *out) {
+  const uint8_t *p;
+  size_t n;
+  sf_status st = r_len(r, wt, &p, &n);
+  if (st != SF_OK) return st;
+  if (!sf_utf8_valid(p, n)) return SF_ERR_VALUE_DECODE;
+  char *copy = sf_arena_strndup(arena, (const char *)p, n);
+  if (!copy) return SF_ERR_NOMEM;
+  out->ptr = copy;
+  out->len = n;
+  return SF_OK;
+}
+
+sf_status sf_r_message(sf_rbuf *r, int wt, sf_rbuf *sub) {
+  const uint8_t *p;
+  size_t n;
+  sf_status st = r_len(r, wt, &p, &n);
+  if (st == SF_OK) sf_rbuf_init(sub, p, n);
+  return st;
+}
+
+sf_status sf_r_skip(sf_rbuf *r, int wt) {
+  uint64_t v;
+  const uint8_t *p;
+  size_t n;
+  switch (wt) {
+    case 0: return r_varint(r, &v) ? SF_OK : SF_ERR_VALUE_DECODE;
+    case 1:
+      if (r->end - r->p < 8) return SF_ERR_VALUE_DECODE;
+      r->p += 8;
+      return SF_OK;
+    case 2: return r_len(r, wt, &p, &n);
+    case 5:
+      if (r->end - r->p < 4) return SF_ERR_VALUE_DECODE;
+      r->p += 4;
+      return SF_OK;
+    default: return SF_ERR_VALUE_DECODE; /* groups are not used by records */
+  }
+}
+
+void *sf_arena_push(sf_arena *arena, void **items, size_t *len, size_t *cap,
+                    size_t elem_size) {
+  if (*len == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 4;
+    if (ncap > SIZE_MAX / elem_size) return NULL;
+    void *p = sf_arena_alloc(arena, ncap * elem_size);
+    if (!p) return NULL;
+    if (*len) memcpy(p, *items, *len * elem_size);
+    *items = p;
+    *cap = ncap;
+  }
+  void *slot = (uint8_t *)*items + *len * elem_size;
+  memset(slot, 0, elem_size);
+  (*len)++;
+  return slot;
+}
+
+/* ---- the entity context ------------------------------------------------------------- */
+
+/* What sf_entity_register keeps per entity type. */
+typedef struct entity_reg {
+  const sf_entity_desc *desc;
+  sf_type state_type;            /* statefun.entities/State */
+  sf_value_spec state_spec;      /* __entity */
+  const sf_value_spec **specs;   /* fields + __entity */
+} entity_reg;
+
+/* The call a step awaits. */
+typedef struct pending_call {
+  bool set;
+  const char *entity_type;
+  char *key;
+  const char *method;
+  const uint8_t *args;
+  size_t args_len;
+} pending_call;
+
+struct sf_entity_ctx {
+  sf_context *ctx;
+  const entity_reg *reg;
+  sf_arena *arena;
+  sf_str key;
+  void *state; /* loaded on first use */
+  bool state_loaded;
+  sf_status state_status;
+  /* bookkeeping, decoded from __entity */
+  char *active_chain;
+  pb_frame **frames;
+  size_t n_frames, cap_frames;
+  pb_call **queue;
+  size_t n_queue, cap_queue;
+  uint64_t next_call;
+  bool book_dirty;
+  pending_call pending;
+  sf_status failure; /* a runtime failure that fails the invocation */
+  int depth;         /* queue pumping recursion guard */
+};
+
+sf_context *sf_entity_context(sf_entity_ctx *c) { return c->ctx; }
+sf_str sf_entity_key(const sf_entity_ctx *c) { return c->key; }
+sf_arena *sf_entity_arena(sf_entity_ctx *c) { return c->arena; }
+
+void *sf_entity_state(sf_entity_ctx *c) {
+  if (!c->state_loaded) {
+    c->state_loaded = true;
+    c->state = sf_arena_alloc(c->arena, c->reg->desc->state_size ? c->reg->desc->state_size : 1);
+    if (c->state) {
+      memset(c->state, 0, c->reg->desc->state_size);
+      c->state_status = c->reg->desc->load_state(c->ctx, c->state);
+    } else {
+      c->state_status = SF_ERR_NOMEM;
+    }
+    if (c->state_status != SF_OK && c->failure == SF_OK) {
+      c->failure = c->state_status;
+      sf_context_fail(c->ctx, "%s: cannot load its state: %s", c->reg->desc->type_name,
+                      sf_strerror(c->state_status));
+    }
+  }
+  return c->state;
+}
+
+sf_status sf_entity_call(sf_entity_ctx *c, const char *entity_type, sf_str key,
+                         const char *method, const uint8_t *args, size_t args_len) {
+  if (!c || !entity_type || !method || (!args && args_len)) return SF_ERR_INVALID_ARGUMENT;
+  if (c->pending.set) return SF_ERR_INVALID_ARGUMENT; /* one call per await */
+  if (sf_typename_validate(entity_type) != SF_OK) return SF_ERR_BAD_TYPENAME;
+  if (key.len == 0) return SF_ERR_INVALID_ARGUMENT;
+  c->pending.key = sf_arena_strndup(c->arena, key.ptr, key.len);
+  if (!c->pending.key) return SF_ERR_NOMEM;
+  c->pending.set = true;
+  c->pending.entity_type = entity_type;
+  c->pending.method = method;
+  c->pending.args = args;
+  c->pending.args_len = args_len;
+  return SF_OK;
+}
+
+sf_step sf_entity_fail(sf_entity_ctx *c, sf_frame_hdr *hdr, const char *fmt, ...) {
+  if (!c) {
+    hdr->error = fmt;
+    return SF_STEP_FAILED;
+  }
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  char *s = sf_arena_strndup(c->arena, buf, strlen(buf));
+  hdr->error = s ? s : "method failed (out of memory for the reason)";
+  return SF_STEP_FAILED;
+}
+
+/* ---- bookkeeping ------------------------------------------------------------------------ */
+
+static sf_status load_book(sf_entity_ctx *c) {
+  sf_value v;
+  sf_status st = sf_state_get(c->ctx, &c->reg->state_spec, &v);
+  c->active_chain = "";
+  if (st == SF_ERR_NO_VALUE) return SF_OK;
+  if (st != SF_OK) return st;
+  ProtobufCAllocator alloc;
+  sf_arena_protobuf_allocator(c->arena, &alloc);
+  pb_state *s = (pb_state *)protobuf_c_message_unpack(
+      &statefun__entities__state__descriptor, &alloc, v.len, v.data ? v.data : (const uint8_t *)"");
+  if (!s) {
+    sf_context_fail(c->ctx, "%s/%s: its entity bookkeeping (__entity) is not a valid "
+                    "statefun.entities.State", c->reg->desc->type_name, c->key.ptr);
+    return SF_ERR_VALUE_DECODE;
+  }
+  c->active_chain = s->active_chain;
+  c->frames = s->frames;
+  c->n_frames = c->cap_frames = s->n_frames;
+  c->queue = s->queue;
+  c->n_queue = c->cap_queue = s->n_queue;
+  c->next_call = s->next_call;
+  return SF_OK;
+}
+
+static sf_status store_book(sf_entity_ctx *c) {
+  if (!c->book_dirty) return SF_OK;
+  if (!c->active_chain[0] && !c->n_frames && !c->n_queue && !c->next_call) /* never used */
+    return sf_state_clear(c->ctx, &c->reg->state_spec);
+  pb_state s = STATEFUN__ENTITIES__STATE__INIT;
+  s.active_chain = c->active_chain;
+  s.frames = c->frames;
+  s.n_frames = c->n_frames;
+  s.queue = c->queue;
+  s.n_queue = c->n_queue;
+  s.next_call = c->next_call;
+  size_t n = protobuf_c_message_get_packed_size(&s.base);
+  uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
+  if (!buf) return SF_ERR_NOMEM;
+  protobuf_c_message_pack(&s.base, buf);
+  sf_value v = {SF_TYPENAME_ENTITY_STATE, true, buf, n};
+  return sf_state_set(c->ctx, &c->reg->state_spec, v);
+}
+
+static sf_status push_ptr(sf_arena *a, void ***items, size_t *n, size_t *cap, void *item) {
+  void **slot = sf_arena_push(a, (void **)items, n, cap, sizeof(void *));
+  if (!slot) return SF_ERR_NOMEM;
+  *slot = item;
+  return SF_OK;
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+static const sf_method_desc *find_method(const sf_entity_desc *d, const char *name) {
+  for (size_t i = 0; i < d->n_methods; i++)
+    if (strcmp(d->methods[i].name, name) == 0) return &d->methods[i];
+  return NULL;
+}
+
+/* Sends the Reply to a Call: to the calling entity, to the egress of an
+ * external call, or nowhere (a call nobody waits for). */
+static sf_status send_reply(sf_entity_ctx *c, const pb_call *call, bool ok,
+                            const uint8_t *result, size_t result_len, const char *error) {
+  pb_reply r = STATEFUN__ENTITIES__REPLY__INIT;
+  r.call_id = call->call_id;
+  r.ok = ok;
+  r.result.data = (uint8_t *)result;
+  r.result.len = ok ? result_len : 0;
+  r.error = (char *)(ok ? "" : (error ? error : "failed"));
+  r.request_id = call->request_id;
+  size_t n = protobuf_c_message_get_packed_size(&r.base);
+  uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
+  if (!buf) return SF_ERR_NOMEM;
+  protobuf_c_message_pack(&r.base, buf);
+  const Io__Statefun__Sdk__Reqreply__Address *to = call->reply_to;
+  if (to && (to->namespace_[0] || to->type[0] || to->id[0])) {
+    char *tn = sf_context_printf(c->ctx, NULL, "%s/%s", to->namespace_, to->type);
+    if (!tn) return SF_ERR_NOMEM;
+    sf_value v = {SF_TYPENAME_REPLY, true, buf, n};
+    return sf_send(c->ctx, tn, to->id, v);
+  }
+  if (call->reply_egress[0]) {
+    if (!call->reply_topic[0]) {
+      /* A generic egress: the Reply as it is. */
+      sf_value v = {SF_TYPENAME_REPLY, true, buf, n};
+      return sf_egress(c->ctx, call->reply_egress, v);
+    }
+    return sf_egress_kafka(c->ctx, call->reply_egress, call->reply_topic, call->request_id,
+                           buf, n);
+  }
+  return SF_OK;
+}
+
+/* ---- running methods ---------------------------------------------------------------------- */
+
+static void pump_queue(sf_entity_ctx *c);
+static void handle_call(sf_entity_ctx *c, pb_call *call);
+
+/* The chain holding the entity is done when none of its instances is
+ * suspended: the entity becomes idle and the next queued call starts. */
+static void maybe_release(sf_entity_ctx *c) {
+  if (!c->active_chain[0]) return;
+  for (size_t i = 0; i < c->n_frames; i++)
+    if (c->frames[i]->call && strcmp(c->frames[i]->call->chain, c->active_chain) == 0) return;
+  c->active_chain = "";
+  c->book_dirty = true;
+  pump_queue(c);
+}
+
+static const char *label_name(const sf_method_desc *m, uint32_t case_value) {
+  for (size_t i = 0; i < m->n_labels; i++)
+    if (m->labels[i].case_value == case_value) return m->labels[i].name;
+  return NULL;
+}
+
+/* Runs an instance until it returns, fails or awaits; `call` started it
+ * (its chain is resolved). */
+static void run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call) {
+  sf_frame_hdr *hdr = frame;
+  memset(&c->pending, 0, sizeof(c->pending));
+  sf_step s = m->step(c, frame);
+  if (c->failure != SF_OK) return;
+  if (s == SF_STEP_AWAIT) {
+    const char *label = label_name(m, hdr->label);
+    if (!c->pending.set || !label) {
+      s = sf_entity_fail(c, hdr, "%s.%s awaited %s", c->reg->desc->type_name, m->name,
+                         c->pending.set ? "at an unknown label" : "without making a call");
+    } else {
+      /* The outgoing call. */
+      pb_call out = STATEFUN__ENTITIES__CALL__INIT;
+      Io__Statefun__Sdk__Reqreply__Address self = IO__STATEFUN__SDK__REQREPLY__ADDRESS__INIT;
+      const sf_address *me = sf_self(c->ctx);
+      self.namespace_ = (char *)me->namespace_;
+      self.type = (char *)me->type;
+      self.id = (char *)me->id;
+      out.method = (char *)c->pending.method;
+      out.args.data = (uint8_t *)c->pending.args;
+      out.args.len = c->pending.args_len;
+      out.call_id = sf_context_printf(c->ctx, NULL, "%s/%s/%s#%llu", me->namespace_, me->type,
+                                      me->id, (unsigned long long)++c->next_call);
+      out.reply_to = &self;
+      out.chain = call->chain;
+      size_t n = protobuf_c_message_get_packed_size(&out.base);
+      uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
+      /* The suspended instance. */
+      pb_frame *f = sf_arena_alloc(c->arena, sizeof(*f));
+      sf_wbuf w;
+      sf_wbuf_init(&w, c->arena);
+      m->encode_frame(&w, frame);
+      if (!out.call_id || !buf || !f || w.failed) {
+        c->failure = SF_ERR_NOMEM;
+        return;
+      }
+      protobuf_c_message_pack(&out.base, buf);
+      statefun__entities__frame__init(f);
+      f->awaiting = out.call_id;
+      f->method = (char *)m->name;
+      f->label = (char *)label;
+      f->layout_hash = m->layout_hash;
+      f->frame.data = w.data;
+      f->frame.len = w.len;
+      f->call = call;
+      sf_value v = {SF_TYPENAME_CALL, true, buf, n};
+      sf_status st = sf_send(c->ctx, c->pending.entity_type, c->pending.key, v);
+      if (st == SF_OK) st = push_ptr(c->arena, (void ***)&c->frames, &c->n_frames, &c->cap_frames, f);
+      if (st != SF_OK) {
+        c->failure = st;
+        return;
+      }
+      c->book_dirty = true;
+      return;
+    }
+  }
+  if (s == SF_STEP_DONE) {
+    sf_wbuf w;
+    sf_wbuf_init(&w, c->arena);
+    m->encode_result(&w, frame);
+    if (w.failed) {
+      c->failure = SF_ERR_NOMEM;
+      return;
+    }
+    if (send_reply(c, call, true, w.data, w.len, NULL) != SF_OK) c->failure = SF_ERR_NOMEM;
+  } else {
+    if (send_reply(c, call, false, NULL, 0, hdr->error) != SF_OK) c->failure = SF_ERR_NOMEM;
+  }
+  maybe_release(c);
+}
+
+static void fail_call(sf_entity_ctx *c, const pb_call *call, const char *why) {
+  if (send_reply(c, call, false, NULL, 0, why) != SF_OK) c->failure = SF_ERR_NOMEM;
+}
+
+static void handle_call(sf_entity_ctx *c, pb_call *call) {
+  const sf_entity_desc *d = c->reg->desc;
+  const sf_method_desc *m = find_method(d, call->method);
+  if (!m) {
+    char *why = sf_context_printf(c->ctx, NULL, "%s has no method '%s'", d->type_name, call->method);
+    fail_call(c, call, why ? why : "no such method");
+    return;
+  }
+  if (!call->chain[0]) call->chain = call->call_id[0] ? call->call_id : "external";
+  if (c->active_chain[0] && strcmp(c->active_chain, call->chain) != 0 && !m->reentrant) {
+    /* Isolation: another chain holds the entity; wait in the queue. */
+    if (push_ptr(c->arena, (void ***)&c->queue, &c->n_queue, &c->cap_queue, call) != SF_OK)
+      c->failure = SF_ERR_NOMEM;
+    c->book_dirty = true;
+    return;
+  }
+  if (!c->active_chain[0] && !m->reentrant) {
+    c->active_chain = call->chain;
+    c->book_dirty = true;
+  }
+  void *frame = sf_arena_alloc(c->arena, m->frame_size);
+  if (!frame) {
+    c->failure = SF_ERR_NOMEM;
+    return;
+  }
+  memset(frame, 0, m->frame_size);
+  sf_rbuf r;
+  sf_rbuf_init(&r, call->args.data, call->args.len);
+  sf_status st = m->decode_args(c->arena, &r, frame);
+  if (st != SF_OK) {
+    char *why = sf_context_printf(c->ctx, NULL, "%s.%s: arguments do not decode: %s",
+                                  d->type_name, m->name, sf_strerror(st));
+    fail_call(c, call, why ? why : "bad arguments");
+    maybe_release(c);
+    return;
+  }
+  run(c, m, frame, call);
+}
+
+static void pump_queue(sf_entity_ctx *c) {
+  if (++c->depth > 64) { /* each round starts at most one holder; bound recursion */
+    c->depth--;
+    return;
+  }
+  while (!c->active_chain[0] && c->n_queue && c->failure == SF_OK) {
+    pb_call *next = c->queue[0];
+    memmove(c->queue, c->queue + 1, (c->n_queue - 1) * sizeof(*c->queue));
+    c->n_queue--;
+    c->book_dirty = true;
+    handle_call(c, next);
+  }
+  c->depth--;
+}
+
+static void handle_reply(sf_entity_ctx *c, const pb_reply *reply) {
+  const sf_entity_desc *d = c->reg->desc;
+  size_t i;
+  for (i = 0; i < c->n_frames; i++)
+    if (strcmp(c->frames[i]->awaiting, reply->call_id) == 0) break;
+  if (i == c->n_frames) {
+    /* Nobody waits for it (a duplicate, or a reply to a call this entity
+     * never made): nothing to resume, and nothing to retry. */
+    fprintf(stderr, "statefun: %s/%s: ignoring a reply to unknown call '%s'\n", d->type_name,
+            c->key.ptr, reply->call_id);
+    return;
+  }
+  pb_frame *f = c->frames[i];
+  memmove(c->frames + i, c->frames + i + 1, (c->n_frames - i - 1) * sizeof(*c->frames));
+  c->n_frames--;
+  c->book_dirty = true;
+  pb_call *call = f->call;
+  const sf_method_desc *m = find_method(d, f->method);
+  char *why = NULL;
+  uint32_t case_value = 0;
+  for (size_t k = 0; m && k < m->n_labels; k++)
+    if (strcmp(m->labels[k].name, f->label) == 0) case_value = m->labels[k].case_value;
+  if (!m)
+    why = sf_context_printf(c->ctx, NULL, "%s.%s no longer exists in this build; its suspended "
+                            "instance cannot resume", d->type_name, f->method);
+  else if (f->layout_hash != m->layout_hash)
+    why = sf_context_printf(c->ctx, NULL, "the frame of %s.%s was persisted by an incompatible "
+                            "build (layout %016llx, this build %016llx)", d->type_name, m->name,
+                            (unsigned long long)f->layout_hash,
+                            (unsigned long long)m->layout_hash);
+  else if (!case_value)
+    why = sf_context_printf(c->ctx, NULL, "%s.%s has no await label '%s' in this build",
+                            d->type_name, m->name, f->label);
+  void *frame = NULL;
+  if (!why) {
+    frame = sf_arena_alloc(c->arena, m->frame_size);
+    if (!frame) {
+      c->failure = SF_ERR_NOMEM;
+      return;
+    }
+    memset(frame, 0, m->frame_size);
+    sf_rbuf r;
+    sf_rbuf_init(&r, f->frame.data, f->frame.len);
+    if (m->decode_frame(c->arena, &r, frame) != SF_OK)
+      why = sf_context_printf(c->ctx, NULL, "the frame of %s.%s does not decode", d->type_name,
+                              m->name);
+  }
+  if (why || !call) {
+    if (call) fail_call(c, call, why ? why : "cannot resume");
+    maybe_release(c);
+    return;
+  }
+  sf_frame_hdr *hdr = frame;
+  hdr->label = case_value;
+  hdr->error = NULL;
+  if (reply->ok) {
+    sf_rbuf r;
+    sf_rbuf_init(&r, reply->result.data, reply->result.len);
+    if (m->decode_await_result(c->arena, case_value, &r, frame) != SF_OK)
+      hdr->error = sf_context_printf(c->ctx, NULL, "the result at '%s' does not decode", f->label);
+  } else {
+    hdr->error = reply->error[0] ? reply->error : "the called method failed";
+  }
+  run(c, m, frame, call);
+}
+
+/* The StateFun function behind every entity type. */
+static sf_status entity_fn(sf_context *ctx, const sf_message *msg, void *user) {
+  const entity_reg *reg = user;
+  sf_entity_ctx c;
+  memset(&c, 0, sizeof(c));
+  c.ctx = ctx;
+  c.reg = reg;
+  c.arena = sf_context_arena(ctx);
+  c.key = sf_str_of(sf_self(ctx)->id);
+  sf_status st = load_book(&c);
+  if (st != SF_OK) return st;
+
+  ProtobufCAllocator alloc;
+  sf_arena_protobuf_allocator(c.arena, &alloc);
+  const uint8_t *data = msg->value.data ? msg->value.data : (const uint8_t *)"";
+  if (msg->value.type_name && strcmp(msg->value.type_name, SF_TYPENAME_CALL) == 0) {
+    pb_call *call = (pb_call *)protobuf_c_message_unpack(&statefun__entities__call__descriptor,
+                                                         &alloc, msg->value.len, data);
+    if (!call)
+      return sf_context_fail(ctx, "%s: a malformed statefun.entities.Call", reg->desc->type_name);
+    handle_call(&c, call);
+  } else if (msg->value.type_name && strcmp(msg->value.type_name, SF_TYPENAME_REPLY) == 0) {
+    pb_reply *reply = (pb_reply *)protobuf_c_message_unpack(
+        &statefun__entities__reply__descriptor, &alloc, msg->value.len, data);
+    if (!reply)
+      return sf_context_fail(ctx, "%s: a malformed statefun.entities.Reply", reg->desc->type_name);
+    handle_reply(&c, reply);
+  } else {
+    return sf_context_fail(ctx, "%s is an entity: it takes %s and %s messages, not %s",
+                           reg->desc->type_name, SF_TYPENAME_CALL, SF_TYPENAME_REPLY,
+                           msg->value.type_name ? msg->value.type_name : "(none)");
+  }
+  if (c.failure != SF_OK) return c.failure;
+  if (c.state_loaded && c.state) {
+    st = reg->desc->store_state(ctx, c.state);
+    if (st != SF_OK) return st;
+  }
+  return store_book(&c);
+}
+
+/* ---- registration -------------------------------------------------------------------------- */
+
+static void free_reg(void *p) {
+  entity_reg *r = p;
+  free(r->specs);
+  free(r);
+}
+
+sf_status sf_entity_register(sf_handler *h, const sf_entity_desc *d) {
+  if (!h || !d || !d->type_name || !d->load_state || !d->store_state ||
+      (!d->methods && d->n_methods) || (!d->field_specs && d->n_fields))
+    return SF_ERR_INVALID_ARGUMENT;
+  for (size_t i = 0; i < d->n_methods; i++) {
+    const sf_method_desc *m = &d->methods[i];
+    if (!m->name || !m->step || !m->decode_args || !m->encode_result || !m->encode_frame ||
+        !m->decode_frame || !m->decode_await_result || m->frame_size < sizeof(sf_frame_hdr))
+      return SF_ERR_INVALID_ARGUMENT;
+    for (size_t k = 0; k < i; k++)
+      if (strcmp(d->methods[k].name, m->name) == 0) return SF_ERR_DUPLICATE;
+  }
+  entity_reg *r = calloc(1, sizeof(*r));
+  if (!r) return SF_ERR_NOMEM;
+  r->desc = d;
+  r->state_type.type_name = SF_TYPENAME_ENTITY_STATE;
+  r->state_type.kind = SF_KIND_RAW;
+  r->state_spec.name = "__entity";
+  r->state_spec.type = &r->state_type;
+  r->specs = malloc((d->n_fields + 1) * sizeof(*r->specs));
+  if (!r->specs) {
+    free(r);
+    return SF_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < d->n_fields; i++) r->specs[i] = d->field_specs[i];
+  r->specs[d->n_fields] = &r->state_spec;
+  /* Owned first: from here on the handler frees it, registered or not. */
+  sf_status st = sf_handler_own(h, r, free_reg);
+  if (st != SF_OK) {
+    free_reg(r);
+    return st;
+  }
+  return sf_handler_register(h, d->type_name, entity_fn, r, r->specs, d->n_fields + 1);
+}

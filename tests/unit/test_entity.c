@@ -1,0 +1,617 @@
+/*
+ * The entity runtime (sdk/src/entity.c) driven through sf_handler_handle by
+ * a tiny in-process router that plays StateFun: it keeps each address's
+ * state, answers missing-state replies, and routes Call/Reply messages.
+ * The entity's descriptors are written by hand in the shape sf-codegen
+ * generates, so this tests the runtime alone.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <statefun/entity.h>
+
+#include "entities.pb-c.h"
+#include "support.h"
+
+/* ---- the Counter entity, "generated" by hand ---------------------------------- */
+
+static const sf_value_spec n_spec = SF_VALUE_SPEC("n", &sf_type_int);
+static const sf_value_spec *const counter_fields[] = {&n_spec};
+
+typedef struct Counter_state {
+  int32_t n;
+} Counter_state;
+
+static sf_status counter_load(sf_context *ctx, void *state) {
+  Counter_state *s = state;
+  sf_status st = sf_state_get_int(ctx, &n_spec, &s->n);
+  return st == SF_ERR_NO_VALUE ? SF_OK : st;
+}
+
+static sf_status counter_store(sf_context *ctx, const void *state) {
+  const Counter_state *s = state;
+  int32_t old = 0;
+  sf_state_get_int(ctx, &n_spec, &old);
+  return old == s->n && sf_state_has(ctx, &n_spec) ? SF_OK : sf_state_set_int(ctx, &n_spec, s->n);
+}
+
+/* add(by int32) -> int64: n += by, returns n */
+typedef struct Counter_add_frame {
+  sf_frame_hdr hdr;
+  struct { int32_t by; } p;
+  int64_t result;
+  struct { char sf__none; } r;
+} Counter_add_frame;
+
+/* relay(target ref, by int32) -> int64: awaits target.add(by), +1000 */
+typedef struct Counter_relay_frame {
+  sf_frame_hdr hdr;
+  struct { sf_ref target; int32_t by; } p;
+  int64_t result;
+  struct { int64_t sub; } r;
+} Counter_relay_frame;
+
+/* boom() -> int64: fails */
+typedef Counter_add_frame Counter_boom_frame;
+
+/* bounce(other ref) -> int64: awaits other.echo(self) */
+typedef struct Counter_bounce_frame {
+  sf_frame_hdr hdr;
+  struct { sf_ref other; } p;
+  int64_t result;
+  struct { int64_t back; } r;
+} Counter_bounce_frame;
+typedef Counter_bounce_frame Counter_echo_frame; /* echo(origin): awaits origin.add(1) */
+
+static sf_status call_int_method(sf_entity_ctx *ctx, sf_ref t, const char *method, int32_t by) {
+  sf_wbuf w;
+  sf_wbuf_init(&w, sf_entity_arena(ctx));
+  sf_w_int32(&w, 1, by, false);
+  return sf_entity_call(ctx, "t.ent/Counter", t.key, method, w.data, w.len);
+}
+
+static sf_status call_ref_method(sf_entity_ctx *ctx, sf_ref t, const char *method, sf_ref arg) {
+  sf_wbuf w;
+  sf_wbuf_init(&w, sf_entity_arena(ctx));
+  sf_w_str(&w, 1, arg.key, false);
+  return sf_entity_call(ctx, "t.ent/Counter", t.key, method, w.data, w.len);
+}
+
+static sf_ref self_ref(sf_entity_ctx *ctx) {
+  sf_ref r = {sf_entity_key(ctx)};
+  return r;
+}
+
+SF_METHOD(Counter, add);
+SF_METHOD(Counter, add) {
+  SF_BEGIN(F);
+  SF_STATE(Counter)->n += F->p.by;
+  SF_RETURN(F, SF_STATE(Counter)->n);
+  SF_END(F);
+}
+
+SF_METHOD(Counter, relay);
+SF_METHOD(Counter, relay) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, sub, call_int_method(ctx, F->p.target, "add", F->p.by));
+  SF_RETURN(F, F->r.sub + 1000);
+  SF_END(F);
+}
+
+SF_METHOD(Counter, boom);
+SF_METHOD(Counter, boom) {
+  SF_BEGIN(F);
+  SF_FAIL(F, "boom at %s", sf_entity_key(ctx).ptr);
+  SF_END(F);
+}
+
+SF_METHOD(Counter, bounce);
+SF_METHOD(Counter, bounce) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, back, call_ref_method(ctx, F->p.other, "echo", self_ref(ctx)));
+  SF_RETURN(F, F->r.back);
+  SF_END(F);
+}
+
+SF_METHOD(Counter, echo);
+SF_METHOD(Counter, echo) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, back, call_int_method(ctx, F->p.other, "add", 1));
+  SF_RETURN(F, F->r.back);
+  SF_END(F);
+}
+
+/* relay to boom: awaits target.boom() with CATCH, returns -1 on failure */
+typedef Counter_relay_frame Counter_tryboom_frame;
+SF_METHOD(Counter, tryboom);
+SF_METHOD(Counter, tryboom) {
+  SF_BEGIN(F);
+  SF_AWAIT_CATCH(F, sub, call_int_method(ctx, F->p.target, "boom", 0));
+  if (SF_FAILED(F)) {
+    cr_assert(strstr(SF_ERROR(F), "boom at"), "%s", SF_ERROR(F));
+    SF_RETURN(F, -1);
+  }
+  SF_RETURN(F, F->r.sub);
+  SF_END(F);
+}
+
+/* codecs */
+static sf_status dec_int_args(sf_arena *a, sf_rbuf *r, void *frame) {
+  (void)a;
+  Counter_add_frame *F = frame;
+  uint32_t f;
+  int wt, rc;
+  while ((rc = sf_r_next(r, &f, &wt)) == 1) {
+    sf_status st = f == 1 ? sf_r_int32(r, wt, &F->p.by) : sf_r_skip(r, wt);
+    if (st != SF_OK) return st;
+  }
+  return rc == 0 ? SF_OK : SF_ERR_VALUE_DECODE;
+}
+static sf_status dec_relay_args(sf_arena *a, sf_rbuf *r, void *frame) {
+  Counter_relay_frame *F = frame;
+  uint32_t f;
+  int wt, rc;
+  while ((rc = sf_r_next(r, &f, &wt)) == 1) {
+    sf_status st = f == 1   ? sf_r_str(r, wt, a, &F->p.target.key)
+                   : f == 2 ? sf_r_int32(r, wt, &F->p.by)
+                            : sf_r_skip(r, wt);
+    if (st != SF_OK) return st;
+  }
+  return rc == 0 ? SF_OK : SF_ERR_VALUE_DECODE;
+}
+static sf_status dec_ref_args(sf_arena *a, sf_rbuf *r, void *frame) {
+  Counter_bounce_frame *F = frame;
+  uint32_t f;
+  int wt, rc;
+  while ((rc = sf_r_next(r, &f, &wt)) == 1) {
+    sf_status st = f == 1 ? sf_r_str(r, wt, a, &F->p.other.key) : sf_r_skip(r, wt);
+    if (st != SF_OK) return st;
+  }
+  return rc == 0 ? SF_OK : SF_ERR_VALUE_DECODE;
+}
+/* per-method result/frame codecs (frames are plain memory here: a test can
+ * persist them as raw bytes since pointers are re-decoded below) */
+#define RESULT_ENCODER(M)                                                   \
+  static void enc_result_##M(sf_wbuf *w, const void *frame) {              \
+    sf_w_int64(w, 1, ((const Counter_##M##_frame *)frame)->result, false); \
+  }
+RESULT_ENCODER(add)
+RESULT_ENCODER(relay)
+RESULT_ENCODER(boom)
+RESULT_ENCODER(bounce)
+RESULT_ENCODER(echo)
+RESULT_ENCODER(tryboom)
+
+static void enc_frame_relay(sf_wbuf *w, const void *frame) {
+  const Counter_relay_frame *F = frame;
+  sf_w_str(w, 1, F->p.target.key, false);
+  sf_w_int32(w, 2, F->p.by, false);
+}
+static sf_status dec_frame_relay(sf_arena *a, sf_rbuf *r, void *frame) {
+  return dec_relay_args(a, r, frame);
+}
+static void enc_frame_ref(sf_wbuf *w, const void *frame) {
+  sf_w_str(w, 1, ((const Counter_bounce_frame *)frame)->p.other.key, false);
+}
+static sf_status dec_frame_ref(sf_arena *a, sf_rbuf *r, void *frame) {
+  return dec_ref_args(a, r, frame);
+}
+static void enc_frame_none(sf_wbuf *w, const void *frame) {
+  (void)w;
+  (void)frame;
+}
+static sf_status dec_frame_none(sf_arena *a, sf_rbuf *r, void *frame) {
+  return dec_int_args(a, r, frame);
+}
+static sf_status dec_await_int64(sf_arena *a, uint32_t cv, sf_rbuf *r, void *frame, int64_t *slot) {
+  (void)a;
+  (void)cv;
+  (void)frame;
+  uint32_t f;
+  int wt, rc;
+  *slot = 0;
+  while ((rc = sf_r_next(r, &f, &wt)) == 1) {
+    sf_status st = f == 1 ? sf_r_int64(r, wt, slot) : sf_r_skip(r, wt);
+    if (st != SF_OK) return st;
+  }
+  return rc == 0 ? SF_OK : SF_ERR_VALUE_DECODE;
+}
+static sf_status dec_await_relay(sf_arena *a, uint32_t cv, sf_rbuf *r, void *frame) {
+  return dec_await_int64(a, cv, r, frame, &((Counter_relay_frame *)frame)->r.sub);
+}
+static sf_status dec_await_bounce(sf_arena *a, uint32_t cv, sf_rbuf *r, void *frame) {
+  return dec_await_int64(a, cv, r, frame, &((Counter_bounce_frame *)frame)->r.back);
+}
+static sf_status dec_await_none(sf_arena *a, uint32_t cv, sf_rbuf *r, void *frame) {
+  (void)a, (void)cv, (void)r, (void)frame;
+  return SF_ERR_VALUE_DECODE;
+}
+
+static const sf_label_desc relay_labels[] = {{"sub", offsetof(Counter_relay_frame, r.sub) + 1u}};
+static const sf_label_desc bounce_labels[] = {{"back", offsetof(Counter_bounce_frame, r.back) + 1u}};
+
+/* Step functions take the typed frame; the descriptor wants void *: a
+ * thunk per method (calling through a cast pointer would be undefined). */
+#define THUNK(M)                                                   \
+  static sf_step thunk_##M(sf_entity_ctx *ctx, void *frame) {      \
+    return Counter_##M##_step(ctx, frame);                         \
+  }
+THUNK(add)
+THUNK(relay)
+THUNK(boom)
+THUNK(bounce)
+THUNK(echo)
+THUNK(tryboom)
+#define STEP(M) thunk_##M
+static sf_method_desc counter_methods[] = {
+    {"add", false, false, sizeof(Counter_add_frame), 0x1111, NULL, 0, dec_int_args, STEP(add),
+     enc_result_add, enc_frame_none, dec_frame_none, dec_await_none},
+    {"relay", false, false, sizeof(Counter_relay_frame), 0x2222, relay_labels, 1, dec_relay_args,
+     STEP(relay), enc_result_relay, enc_frame_relay, dec_frame_relay, dec_await_relay},
+    {"boom", false, false, sizeof(Counter_boom_frame), 0x3333, NULL, 0, dec_int_args, STEP(boom),
+     enc_result_boom, enc_frame_none, dec_frame_none, dec_await_none},
+    {"bounce", false, false, sizeof(Counter_bounce_frame), 0x4444, bounce_labels, 1, dec_ref_args,
+     STEP(bounce), enc_result_bounce, enc_frame_ref, dec_frame_ref, dec_await_bounce},
+    {"echo", false, false, sizeof(Counter_echo_frame), 0x5555, bounce_labels, 1, dec_ref_args,
+     STEP(echo), enc_result_echo, enc_frame_ref, dec_frame_ref, dec_await_bounce},
+    {"tryboom", false, false, sizeof(Counter_tryboom_frame), 0x6666, relay_labels, 1,
+     dec_relay_args, STEP(tryboom), enc_result_tryboom, enc_frame_relay, dec_frame_relay,
+     dec_await_relay},
+};
+
+static sf_entity_desc counter_desc = {
+    "t.ent/Counter", sizeof(Counter_state), counter_fields, 1, counter_load, counter_store,
+    counter_methods, sizeof counter_methods / sizeof counter_methods[0]};
+
+/* ---- a tiny StateFun: state per address, routing, missing state -------------------- */
+
+typedef struct kv {
+  char addr[64], name[32], tn[64];
+  uint8_t *val;
+  size_t len;
+} kv;
+
+typedef struct msgq {
+  char id[64];
+  char tn[64];
+  uint8_t *val;
+  size_t len;
+} msgq;
+
+static kv store[64];
+static size_t n_store;
+static msgq queue[256];
+static size_t q_head, q_tail;
+static Statefun__Entities__Reply *replies[64]; /* external replies, by arrival */
+static size_t n_replies;
+static sf_handler *H;
+
+static void enqueue(const char *id, const char *tn, const uint8_t *v, size_t n) {
+  cr_assert(q_tail < 256);
+  msgq *m = &queue[q_tail++];
+  snprintf(m->id, sizeof m->id, "%s", id);
+  snprintf(m->tn, sizeof m->tn, "%s", tn);
+  m->val = malloc(n ? n : 1);
+  memcpy(m->val, v, n);
+  m->len = n;
+}
+
+static kv *find(const char *id, const char *name) {
+  for (size_t i = 0; i < n_store; i++)
+    if (!strcmp(store[i].addr, id) && !strcmp(store[i].name, name)) return &store[i];
+  return NULL;
+}
+
+/* Delivers one queued message (one invocation batch). */
+static void step_router(void) {
+  msgq *m = &queue[q_head++];
+  tf_req *r = tf_req_new("t.ent", "Counter", m->id);
+  const char *names[] = {"n", "__entity"};
+  for (int i = 0; i < 2; i++) {
+    kv *s = find(m->id, names[i]);
+    if (s) tf_req_state(r, names[i], s->tn, s->val, s->len);
+    else tf_req_state(r, names[i], NULL, NULL, 0);
+  }
+  tf_req_invoke(r, m->tn, m->val, m->len, NULL, NULL, NULL);
+  tf_from *f = NULL;
+  sf_handle_info info;
+  sf_status st = tf_run(H, r, &f, &info);
+  cr_assert_eq(st, SF_OK, "handle: %s", info.error);
+  tf_req_free(r);
+  free(m->val);
+  if (!f || f->response_case != IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT) {
+    tf_from_free(f);
+    return;
+  }
+  const tf_resp *res = f->invocation_result;
+  for (size_t i = 0; i < res->n_outgoing_messages; i++) {
+    const Io__Statefun__Sdk__Reqreply__FromFunction__Invocation *o = res->outgoing_messages[i];
+    cr_assert_str_eq(o->target->type, "Counter");
+    enqueue(o->target->id, o->argument->typename_, o->argument->value.data, o->argument->value.len);
+  }
+  for (size_t i = 0; i < res->n_outgoing_egresses; i++) {
+    const Io__Statefun__Sdk__Reqreply__TypedValue *v = res->outgoing_egresses[i]->argument;
+    cr_assert_str_eq(v->typename_, SF_TYPENAME_KAFKA_RECORD);
+    Io__Statefun__Sdk__Egress__KafkaProducerRecord *k =
+        io__statefun__sdk__egress__kafka_producer_record__unpack(NULL, v->value.len, v->value.data);
+    replies[n_replies++] = statefun__entities__reply__unpack(NULL, k->value_bytes.len, k->value_bytes.data);
+    cr_assert_str_eq(k->key, replies[n_replies - 1]->request_id);
+    io__statefun__sdk__egress__kafka_producer_record__free_unpacked(k, NULL);
+  }
+  for (size_t i = 0; i < res->n_state_mutations; i++) {
+    const tf_mut *mu = res->state_mutations[i];
+    kv *s = find(m->id, mu->state_name);
+    if (mu->mutation_type == 0) {
+      if (s) s->len = 0, s->name[0] = '\0';
+      continue;
+    }
+    if (!s) {
+      s = &store[n_store++];
+      snprintf(s->addr, sizeof s->addr, "%s", m->id);
+      snprintf(s->name, sizeof s->name, "%s", mu->state_name);
+    } else {
+      free(s->val);
+    }
+    snprintf(s->tn, sizeof s->tn, "%s", mu->state_value->typename_);
+    s->val = malloc(mu->state_value->value.len + 1);
+    memcpy(s->val, mu->state_value->value.data, mu->state_value->value.len);
+    s->len = mu->state_value->value.len;
+  }
+  tf_from_free(f);
+}
+
+static void run_all(void) {
+  while (q_head < q_tail) step_router();
+}
+
+/* An external call: a Call with a request id whose Reply goes to a Kafka
+ * egress keyed by it. Args: the int32 `by` or a ref + int32. */
+static void external_call(const char *id, const char *method, const char *request_id,
+                          const char *ref, int32_t by) {
+  uint8_t args[128];
+  size_t n = 0;
+  if (ref) {
+    args[n++] = 0x0A;
+    args[n++] = (uint8_t)strlen(ref);
+    memcpy(args + n, ref, strlen(ref));
+    n += strlen(ref);
+  }
+  uint32_t zz = ((uint32_t)by << 1) ^ (uint32_t)(by >> 31);
+  if (by) {
+    args[n++] = ref ? 0x10 : 0x08;
+    while (zz >= 0x80) args[n++] = (uint8_t)(zz | 0x80), zz >>= 7;
+    args[n++] = (uint8_t)zz;
+  }
+  Statefun__Entities__Call c = STATEFUN__ENTITIES__CALL__INIT;
+  c.method = (char *)method;
+  c.args.data = args;
+  c.args.len = n;
+  c.call_id = (char *)request_id;
+  c.request_id = (char *)request_id;
+  c.reply_egress = "t.io/replies";
+  c.reply_topic = "replies";
+  uint8_t buf[512];
+  size_t len = statefun__entities__call__pack(&c, buf);
+  enqueue(id, SF_TYPENAME_CALL, buf, len);
+}
+
+static int64_t result_of(const Statefun__Entities__Reply *r) {
+  cr_assert(r->ok, "reply %s failed: %s", r->call_id, r->error);
+  const uint8_t *p = r->result.data;
+  if (r->result.len == 0) return 0;
+  cr_assert_eq(p[0], 0x08);
+  uint64_t v = 0;
+  for (size_t i = 1, s = 0; i < r->result.len; i++, s += 7) {
+    v |= (uint64_t)(p[i] & 0x7F) << s;
+    if (!(p[i] & 0x80)) break;
+  }
+  return (int64_t)((v >> 1) ^ (0 - (v & 1)));
+}
+
+static const Statefun__Entities__Reply *reply_for(const char *rid) {
+  for (size_t i = 0; i < n_replies; i++)
+    if (!strcmp(replies[i]->request_id, rid)) return replies[i];
+  cr_assert_fail("no reply for %s", rid);
+  return NULL;
+}
+
+static int32_t n_of(const char *id) {
+  kv *s = find(id, "n");
+  int32_t v = 0;
+  if (s) sf_decode_int(s->val, s->len, &v);
+  return v;
+}
+
+static void setup(void) {
+  n_store = q_head = q_tail = n_replies = 0;
+  H = sf_handler_new();
+  cr_assert_eq(sf_entity_register(H, &counter_desc), SF_OK);
+}
+
+static void teardown(void) {
+  for (size_t i = 0; i < n_store; i++) free(store[i].val);
+  for (size_t i = 0; i < n_replies; i++) statefun__entities__reply__free_unpacked(replies[i], NULL);
+  sf_handler_free(H);
+}
+
+TestSuite(entity, .init = setup, .fini = teardown);
+
+Test(entity, external_call_runs_a_method_and_replies_on_the_egress) {
+  external_call("a", "add", "r1", NULL, 5);
+  external_call("a", "add", "r2", NULL, 7);
+  run_all();
+  cr_assert_eq(n_replies, 2);
+  cr_assert_eq(result_of(reply_for("r1")), 5);
+  cr_assert_eq(result_of(reply_for("r2")), 12);
+  cr_assert_eq(n_of("a"), 12);
+}
+
+Test(entity, await_resumes_with_the_callee_result) {
+  external_call("a", "relay", "r1", "b", 3);
+  run_all();
+  cr_assert_eq(result_of(reply_for("r1")), 1003);
+  cr_assert_eq(n_of("b"), 3);
+  cr_assert_eq(n_of("a"), 0);
+  /* a's bookkeeping: idle, no frame, no queue; the call counter stays so
+   * call ids are never reused */
+  kv *book = find("a", "__entity");
+  cr_assert_not_null(book);
+  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, book->len, book->val);
+  cr_assert_not_null(st);
+  cr_assert_eq(st->n_frames, 0);
+  cr_assert_eq(st->n_queue, 0);
+  cr_assert_str_eq(st->active_chain, "");
+  cr_assert_eq(st->next_call, 1);
+  statefun__entities__state__free_unpacked(st, NULL);
+}
+
+Test(entity, isolation_queues_other_chains_until_the_holder_is_done) {
+  external_call("a", "relay", "first", "b", 1);
+  external_call("a", "add", "second", NULL, 100);
+  /* a: starts relay, awaits b */
+  step_router();
+  /* a: second call arrives while the first is suspended: queued */
+  step_router();
+  kv *book = find("a", "__entity");
+  cr_assert_not_null(book);
+  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, book->len, book->val);
+  cr_assert_eq(st->n_queue, 1, "queue %zu", st->n_queue);
+  cr_assert_eq(st->n_frames, 1);
+  cr_assert_str_eq(st->active_chain, "first");
+  statefun__entities__state__free_unpacked(st, NULL);
+  cr_assert_eq(n_replies, 0, "the queued call must not have run");
+  run_all();
+  cr_assert_eq(result_of(reply_for("first")), 1001);
+  cr_assert_eq(result_of(reply_for("second")), 100);
+  cr_assert_str_eq(replies[0]->request_id, "first", "isolation: first finishes first");
+  cr_assert_eq(n_of("a"), 100);
+}
+
+Test(entity, same_chain_is_admitted_a_b_a) {
+  /* a.bounce(b) -> b.echo(a) -> a.add(1): a is held by the chain, and the
+   * nested call of the same chain is let in. */
+  external_call("a", "bounce", "r1", "b", 0);
+  run_all();
+  cr_assert_eq(result_of(reply_for("r1")), 1);
+  cr_assert_eq(n_of("a"), 1);
+}
+
+Test(entity, callee_failure_reaches_the_caller) {
+  external_call("a", "relay", "r0", "b", 0); /* warm up b */
+  run_all();
+  /* relay awaits b.add, fine; now tryboom awaits b.boom which fails */
+  external_call("a", "tryboom", "r1", "b", 0);
+  run_all();
+  cr_assert_eq(result_of(reply_for("r1")), -1);
+  /* without CATCH the failure propagates: boom directly */
+  external_call("c", "boom", "r2", NULL, 0);
+  run_all();
+  const Statefun__Entities__Reply *r = reply_for("r2");
+  cr_assert(!r->ok);
+  cr_assert(strstr(r->error, "boom at c"), "%s", r->error);
+}
+
+Test(entity, unknown_method_is_an_error_reply) {
+  external_call("a", "nope", "r1", NULL, 0);
+  run_all();
+  const Statefun__Entities__Reply *r = reply_for("r1");
+  cr_assert(!r->ok);
+  cr_assert(strstr(r->error, "no method 'nope'"), "%s", r->error);
+}
+
+Test(entity, frame_from_an_incompatible_build_fails_clearly) {
+  external_call("a", "relay", "r1", "b", 2);
+  step_router(); /* a suspends; its frame has layout 0x2222 */
+  counter_methods[1].layout_hash = 0x9999; /* "a new build" */
+  run_all();
+  counter_methods[1].layout_hash = 0x2222;
+  const Statefun__Entities__Reply *r = reply_for("r1");
+  cr_assert(!r->ok);
+  cr_assert(strstr(r->error, "incompatible build"), "%s", r->error);
+  cr_assert(strstr(r->error, "0000000000002222"), "%s", r->error);
+}
+
+Test(entity, non_entity_message_fails_the_batch) {
+  tf_req *r = tf_req_new("t.ent", "Counter", "a");
+  tf_req_state(r, "n", NULL, NULL, 0);
+  tf_req_state(r, "__entity", NULL, NULL, 0);
+  tf_req_invoke_string(r, "hello");
+  tf_from *f;
+  sf_handle_info info;
+  cr_assert_eq(tf_run(H, r, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert(strstr(info.error, "is an entity"), "%s", info.error);
+  tf_req_free(r);
+}
+
+Test(entity, wire_writer_and_reader_round_trip) {
+  sf_arena *a = sf_arena_new(0);
+  sf_wbuf w;
+  sf_wbuf_init(&w, a);
+  sf_w_int32(&w, 1, -5, false);
+  sf_w_int64(&w, 2, INT64_MIN, false);
+  size_t mark = sf_w_begin(&w, 3);
+  sf_w_str(&w, 1, SF_STR("héllo"), false);
+  sf_w_double(&w, 2, 2.5, false);
+  sf_w_end(&w, mark);
+  sf_w_bool(&w, 4, false, false); /* default: not written */
+  sf_w_float(&w, 5, 1.5f, true);
+  cr_assert(!w.failed);
+  sf_rbuf r;
+  sf_rbuf_init(&r, w.data, w.len);
+  uint32_t f;
+  int wt;
+  int32_t i32;
+  int64_t i64;
+  float fl;
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 1);
+  cr_assert_eq(f, 1);
+  cr_assert_eq(sf_r_int32(&r, wt, &i32), SF_OK);
+  cr_assert_eq(i32, -5);
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 1);
+  cr_assert_eq(sf_r_int64(&r, wt, &i64), SF_OK);
+  cr_assert_eq(i64, INT64_MIN);
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 1);
+  cr_assert_eq(f, 3);
+  sf_rbuf sub;
+  cr_assert_eq(sf_r_message(&r, wt, &sub), SF_OK);
+  sf_str s;
+  cr_assert_eq(sf_r_next(&sub, &f, &wt), 1);
+  cr_assert_eq(sf_r_str(&sub, wt, a, &s), SF_OK);
+  cr_assert(sf_str_eq(s, SF_STR("héllo")));
+  cr_assert_eq(sf_r_next(&sub, &f, &wt), 1);
+  cr_assert_eq(sf_r_skip(&sub, wt), SF_OK);
+  cr_assert_eq(sf_r_next(&sub, &f, &wt), 0);
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 1);
+  cr_assert_eq(f, 5, "field 4 (false) must not be written");
+  cr_assert_eq(sf_r_float(&r, wt, &fl), SF_OK);
+  cr_assert_eq(fl, 1.5f);
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 0);
+  /* truncated and mistyped input */
+  sf_rbuf_init(&r, w.data, 3);
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 1);
+  cr_assert_eq(sf_r_int32(&r, wt, &i32), SF_OK);
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 1);
+  cr_assert_eq(sf_r_int64(&r, wt, &i64), SF_ERR_VALUE_DECODE);
+  const uint8_t bad_utf8[] = {0x0A, 0x02, 0xC3, 0x28};
+  sf_rbuf_init(&r, bad_utf8, sizeof bad_utf8);
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 1);
+  cr_assert_eq(sf_r_str(&r, wt, a, &s), SF_ERR_VALUE_DECODE);
+  cr_assert_eq(sf_r_int32(&r, 2, &i32), SF_ERR_VALUE_DECODE);
+  /* long nested body: length varint of 2 bytes, compacted correctly */
+  sf_wbuf_init(&w, a);
+  mark = sf_w_begin(&w, 1);
+  for (int k = 0; k < 100; k++) sf_w_int32(&w, 2, k + 1, false);
+  sf_w_end(&w, mark);
+  sf_rbuf_init(&r, w.data, w.len);
+  cr_assert_eq(sf_r_next(&r, &f, &wt), 1);
+  cr_assert_eq(sf_r_message(&r, wt, &sub), SF_OK);
+  int count = 0;
+  while (sf_r_next(&sub, &f, &wt) == 1) {
+    cr_assert_eq(sf_r_int32(&sub, wt, &i32), SF_OK);
+    cr_assert_eq(i32, ++count);
+  }
+  cr_assert_eq(count, 100);
+  sf_arena_free(a);
+}
