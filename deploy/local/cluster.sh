@@ -323,6 +323,7 @@ state.backend: rocksdb
 state.backend.incremental: true
 state.checkpoints.dir: file://$run/checkpoints
 state.savepoints.dir: file://$run/savepoints
+state.backend.rocksdb.log.dir: $run/tmp/rocksdb-logs
 execution.checkpointing.interval: $ckpt
 execution.checkpointing.mode: EXACTLY_ONCE
 
