@@ -1315,10 +1315,13 @@ int sfl_engine_run(sfl_engine *e) {
       print_stats(e, now);
     long timeout = next_timeout(e);
     pthread_mutex_unlock(&e->mu);
+    /* Network I/O without the lock: transfers only touch their own
+     * address's request and reply buffers, which only this thread uses
+     * while a request is in flight. */
     if (timeout > 0) curl_multi_poll(e->multi, NULL, 0, (int)timeout, NULL);
-    pthread_mutex_lock(&e->mu);
     int running = 0;
     curl_multi_perform(e->multi, &running);
+    pthread_mutex_lock(&e->mu);
     CURLMsg *m;
     int left;
     txn_begin(e);

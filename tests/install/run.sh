@@ -41,7 +41,7 @@ static=""
 step "installed: $(cd "$prefix" && find . -type f -o -type l | sort | tr '\n' ' ')"
 
 # The installed headers stand alone, in strict C99.
-printf '#include <statefun/statefun.h>\n#include <statefun/server.h>\nint main(void){return 0;}\n' \
+printf '#include <statefun/statefun.h>\n#include <statefun/server.h>\n#include <statefun/entity.h>\nint main(void){return 0;}\n' \
   >"$tmp/hdr.c"
 "$cc" -std=c99 -Wall -Wextra -Wpedantic -Werror -I"$prefix/include" \
   -fsyntax-only "$tmp/hdr.c" || fail "installed headers do not compile as C99"
