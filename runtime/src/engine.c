@@ -1511,10 +1511,13 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const cha
     topic_q *q = sfl_map_get(&e->topics, topic);
     record *r = q ? pop_record(q, egress_id) : NULL;
     if (r) {
-      int rc = 0;
       if (e->store) {
-        rc = sfl_store_egress_del(e->store, r->r.seq); /* autocommit: durable */
-        if (rc != 0) logf_("error", "store: %s", sfl_store_error(e->store));
+        /* The delete joins the loop's next group commit (no fsync per
+         * record). A crash before that commit brings the record back:
+         * egress reads are at-least-once, never lost. */
+        txn_begin(e);
+        STORE(sfl_store_egress_del(e->store, r->r.seq));
+        curl_multi_wakeup(e->multi);
       }
       e->n_records--;
       pthread_mutex_unlock(&e->mu);
