@@ -3,11 +3,11 @@
  *
  *   sf-codegen --check IR.json              validate, print a summary
  *   sf-codegen --dot IR.json [-o F] [--svg] the call and await graphs
- *   sf-codegen IR.json -o DIR               generate C (not implemented yet)
+ *   sf-codegen IR.json -o DIR               generate DIR/<base>.h and .c
  *
  * Exit codes: 0 ok; 1 an I/O or tool failure (cannot write, `dot` failed);
  * 2 the IR is invalid (one "file:line:col: message" on stderr) or the
- * command line is wrong; 3 the C generation, which is not implemented yet.
+ * command line is wrong. (3, "not implemented", is no longer used.)
  * Output files are written to FILE.tmp and renamed into place, so a failure
  * never leaves half a file behind.
  */
@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "dot.h"
+#include "gen.h"
 #include "ir.h"
 
 #ifndef SFC_VERSION
@@ -44,13 +45,13 @@ static void usage(FILE *out) {
         "               and per awaiting method start -> awaits -> return\n"
         "  --svg        with --dot: run Graphviz 'dot -Tsvg' on it\n"
         "  -o PATH      the output file (--dot; default: standard output) or,\n"
-        "               without --check/--dot, the directory for generated C\n"
-        "               (not implemented yet: exit code 3)\n"
+        "               without --check/--dot, the directory for generated C:\n"
+        "               DIR/<base>.h and DIR/<base>.c, <base> the IR file's name\n"
+        "               without .ir.json (see docs/codegen.md)\n"
         "  --help       this text\n"
         "  --version    the version\n"
         "\n"
-        "Exit codes: 0 ok, 1 I/O or tool failure, 2 invalid IR or usage,\n"
-        "3 not implemented yet.\n",
+        "Exit codes: 0 ok, 1 I/O or tool failure, 2 invalid IR or usage.\n",
         out);
 }
 
@@ -262,11 +263,7 @@ int main(int argc, char **argv) {
   } else if (dot) {
     rc = do_dot(&ir, out, svg);
   } else {
-    fprintf(stderr,
-            "sf-codegen: %s is valid, but the C generation (-o %s) is not "
-            "implemented yet\n",
-            input, out);
-    rc = EXIT_NOT_IMPLEMENTED;
+    rc = sfc_gen_write(&ir, out);
   }
   sfc_ir_free(&ir);
   return rc;
