@@ -106,9 +106,10 @@ for b in sys.argv[1].encode():
 print("UINT64_C(0x%016x)," % h)' 'params(x:int32);locals(n:int32);result(int64);awaits(w:int64)' 2>/dev/null)
 [ -z "$want" ] || [ "$(echo $a)" = "$want" ] || bad "layout hash $a, expected $want"
 
-# ---- every compiler, strict flags, both examples and the type zoo ----
+# ---- every compiler, strict flags: the examples, the type zoo, and names
+# that could collide with the generated code's own (lh/names.ir.json) ----
 for ir in "$shop" "$src/examples/hotel/hotel.ir.json" "$src/tests/codegen/good/types.ir.json" \
-          "$here/codec.ir.json"; do
+          "$here/codec.ir.json" "$here/lh/names.ir.json"; do
   "$sfc" "$ir" -o "$out/cc" || bad "sf-codegen $ir"
 done
 for cc in gcc clang; do
