@@ -294,7 +294,7 @@ static void enqueue(const char *id, const char *tn, const uint8_t *v, size_t n) 
   snprintf(m->id, sizeof m->id, "%s", id);
   snprintf(m->tn, sizeof m->tn, "%s", tn);
   m->val = malloc(n ? n : 1);
-  memcpy(m->val, v, n);
+  if (n) memcpy(m->val, v, n);
   m->len = n;
 }
 
@@ -356,7 +356,8 @@ static void step_router(void) {
     }
     snprintf(s->tn, sizeof s->tn, "%s", mu->state_value->typename_);
     s->val = malloc(mu->state_value->value.len + 1);
-    memcpy(s->val, mu->state_value->value.data, mu->state_value->value.len);
+    if (mu->state_value->value.len)
+      memcpy(s->val, mu->state_value->value.data, mu->state_value->value.len);
     s->len = mu->state_value->value.len;
   }
   tf_from_free(f);
