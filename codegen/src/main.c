@@ -28,7 +28,7 @@
 #define SFC_VERSION "0.0.0"
 #endif
 
-enum { EXIT_OK = 0, EXIT_IO = 1, EXIT_INVALID = 2, EXIT_NOT_IMPLEMENTED = 3 };
+enum { EXIT_OK = 0, EXIT_IO = 1, EXIT_INVALID = 2 };
 
 static void usage(FILE *out) {
   fputs("usage: sf-codegen --check IR.json\n"
