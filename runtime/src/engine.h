@@ -41,6 +41,16 @@ int sfl_engine_run(sfl_engine *e);
 void sfl_engine_stop(sfl_engine *e);
 void sfl_engine_free(sfl_engine *e);
 
+/*
+ * A reserved egress id that every module has without declaring it in
+ * module.yaml: functions may emit records to it (any typename; Kafka and
+ * Kinesis records are unpacked as usual), and the HTTP front's entity
+ * calls (POST /<ns>/<Entity>/<key>/<method>, docs/sf-local-http.md) name it
+ * as the Call's reply_egress and read the Reply from it. Namespace
+ * "sf-local" cannot clash with an IR namespace or a StateFun one.
+ */
+#define SFL_REPLY_EGRESS "sf-local/replies"
+
 /* Outcome codes of the thread-safe calls. */
 typedef enum sfl_result {
   SFL_OK = 0,
