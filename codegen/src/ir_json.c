@@ -1,0 +1,1112 @@
+/*
+ * ir_json.c - the IR-driven JSON <-> record codec (ir_json.h).
+ */
+#include "ir_json.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Deeper than any IR type can nest in practice; a guard, not a rule. */
+#define MAX_DEPTH 64
+
+/* ---- output buffer ------------------------------------------------------ */
+
+typedef struct bbuf {
+  uint8_t *p;
+  size_t len, cap;
+  bool oom;
+} bbuf;
+
+static void b_raw(bbuf *b, const void *p, size_t n) {
+  if (b->oom) return;
+  if (n > b->cap - b->len) {
+    size_t nc = b->cap ? b->cap : 64;
+    while (nc - b->len < n) {
+      if (nc > SIZE_MAX / 2) {
+        b->oom = true;
+        return;
+      }
+      nc *= 2;
+    }
+    uint8_t *q = realloc(b->p, nc);
+    if (!q) {
+      b->oom = true;
+      return;
+    }
+    b->p = q;
+    b->cap = nc;
+  }
+  if (n) memcpy(b->p + b->len, p, n);
+  b->len += n;
+}
+
+static void b_varint(bbuf *b, uint64_t v) {
+  uint8_t t[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    t[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  t[n++] = (uint8_t)v;
+  b_raw(b, t, n);
+}
+
+static void b_tag(bbuf *b, uint32_t num, int wt) {
+  b_varint(b, ((uint64_t)num << 3) | (uint64_t)wt);
+}
+
+static void b_len(bbuf *b, uint32_t num, const void *p, size_t n) {
+  b_tag(b, num, 2);
+  b_varint(b, n);
+  b_raw(b, p, n);
+}
+
+/* ---- error context ------------------------------------------------------ */
+
+typedef struct ctx {
+  char path[512]; /* "argument 'items'[2].qty" */
+  size_t plen;
+  char *err;
+  size_t err_len;
+  int depth;
+} ctx;
+
+static void ctx_init(ctx *c, char *err, size_t err_len) {
+  memset(c, 0, sizeof *c);
+  c->err = err;
+  c->err_len = err_len;
+  if (err && err_len) err[0] = '\0';
+}
+
+/* Appends to the path; returns the previous length to truncate back to. */
+static size_t path_push(ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static size_t path_push(ctx *c, const char *fmt, ...) {
+  size_t old = c->plen;
+  if (c->plen + 1 < sizeof c->path) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(c->path + c->plen, sizeof c->path - c->plen, fmt, ap);
+    va_end(ap);
+    if (n > 0) c->plen += (size_t)n;
+    if (c->plen >= sizeof c->path) c->plen = sizeof c->path - 1;
+  }
+  return old;
+}
+
+static void path_pop(ctx *c, size_t old) {
+  c->plen = old;
+  c->path[old] = '\0';
+}
+
+static int fail(ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail(ctx *c, const char *fmt, ...) {
+  if (!c->err || !c->err_len) return -1;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (c->plen)
+    snprintf(c->err, c->err_len, "%s: %s", c->path, msg);
+  else
+    snprintf(c->err, c->err_len, "%s", msg);
+  return -1;
+}
+
+/* A short description of a JSON value for "got ...". */
+static void describe(const json_t *j, char *out, size_t n) {
+  switch (json_typeof(j)) {
+    case JSON_NULL: snprintf(out, n, "null"); return;
+    case JSON_TRUE: snprintf(out, n, "true"); return;
+    case JSON_FALSE: snprintf(out, n, "false"); return;
+    case JSON_INTEGER:
+      snprintf(out, n, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+      return;
+    case JSON_REAL: snprintf(out, n, "%.17g", json_real_value(j)); return;
+    case JSON_ARRAY: snprintf(out, n, "an array"); return;
+    case JSON_OBJECT: snprintf(out, n, "an object"); return;
+    case JSON_STRING: {
+      const char *s = json_string_value(j);
+      size_t len = json_string_length(j), k = 0;
+      /* at most 40 bytes, cut at a character boundary */
+      while (k < len && k < 40) {
+        size_t step = 1;
+        unsigned char ch = (unsigned char)s[k];
+        if (ch >= 0xF0) step = 4;
+        else if (ch >= 0xE0) step = 3;
+        else if (ch >= 0xC0) step = 2;
+        if (k + step > 40) break;
+        k += step;
+      }
+      bool cut = k < len;
+      char tmp[64];
+      size_t o = 0;
+      for (size_t i = 0; i < k && o + 2 < sizeof tmp; i++)
+        tmp[o++] = s[i] == '\0' || (unsigned char)s[i] < 0x20 ? '?' : s[i];
+      tmp[o] = '\0';
+      snprintf(out, n, "\"%s%s\"", tmp, cut ? "..." : "");
+      return;
+    }
+  }
+  snprintf(out, n, "?");
+}
+
+static int expected(ctx *c, const char *what, const json_t *got) {
+  char d[80];
+  describe(got, d, sizeof d);
+  return fail(c, "expected %s, got %s", what, d);
+}
+
+static bool is_container(const sfc_type *t) {
+  return t->kind == SFC_LIST || t->kind == SFC_MAP;
+}
+
+/* ---- base64 ------------------------------------------------------------- */
+
+static int b64val(int ch) {
+  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+  if (ch == '+') return 62;
+  if (ch == '/') return 63;
+  return -1;
+}
+
+/* Strict standard base64; padding optional. -1 with the reason in why. */
+static int b64_decode(const char *s, size_t n, bbuf *out, const char **why,
+                      size_t *at) {
+  size_t end = n;
+  while (end > 0 && s[end - 1] == '=' && n - end < 2) end--;
+  if (end < n && n % 4 != 0) {
+    *why = "padding in the wrong place";
+    *at = end;
+    return -1;
+  }
+  if (end % 4 == 1) {
+    *why = "truncated (a length of 4k+1 characters is impossible)";
+    *at = end;
+    return -1;
+  }
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < end; i++) {
+    int v = b64val((unsigned char)s[i]);
+    if (v < 0) {
+      *why = s[i] == '=' ? "padding in the wrong place"
+                         : "a character outside the base64 alphabet";
+      *at = i;
+      return -1;
+    }
+    acc = (acc << 6) | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      uint8_t byte = (uint8_t)(acc >> bits);
+      b_raw(out, &byte, 1);
+    }
+  }
+  /* the unused low bits of the last character must be zero (canonical) */
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+    *why = "non-zero trailing bits";
+    *at = end - 1;
+    return -1;
+  }
+  return 0;
+}
+
+static char *b64_encode(const uint8_t *d, size_t n) {
+  static const char tbl[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *o = malloc((n + 2) / 3 * 4 + 1);
+  if (!o) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)d[i] << 16;
+    if (i + 1 < n) v |= (uint32_t)d[i + 1] << 8;
+    if (i + 2 < n) v |= d[i + 2];
+    o[k++] = tbl[(v >> 18) & 63];
+    o[k++] = tbl[(v >> 12) & 63];
+    o[k++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+    o[k++] = i + 2 < n ? tbl[v & 63] : '=';
+  }
+  o[k] = '\0';
+  return o;
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
+static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
+                     const json_t *j, bool elem);
+
+/* Encodes the fields of a group (a record, an Args) from a JSON object.
+ * `kind` is "field" or "argument"; `owner` names the group for messages. */
+static int enc_fields(ctx *c, bbuf *b, const sfc_field *fs, size_t n,
+                      const json_t *obj, const char *kind, const char *owner) {
+  const char *key;
+  json_t *val;
+  json_object_foreach((json_t *)obj, key, val) {
+    bool known = false;
+    for (size_t i = 0; i < n && !known; i++)
+      known = strcmp(fs[i].name, key) == 0;
+    if (!known) {
+      char names[256] = "";
+      size_t o = 0;
+      for (size_t i = 0; i < n && o + 1 < sizeof names; i++) {
+        int w = snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "",
+                         fs[i].name);
+        if (w > 0) o += (size_t)w;
+      }
+      if (o >= sizeof names) o = sizeof names - 1;
+      char shown[80];
+      json_t *ks = json_string(key);
+      if (ks) {
+        describe(ks, shown, sizeof shown);
+        json_decref(ks);
+      } else {
+        snprintf(shown, sizeof shown, "?");
+      }
+      if (n == 0)
+        return fail(c, "unknown %s %s: %s has none", kind, shown, owner);
+      return fail(c, "unknown %s %s (%s has %s)", kind, shown, owner, names);
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    const json_t *v = json_object_get(obj, fs[i].name);
+    if (!v)
+      return fail(c, "missing %s '%s' (%s)", kind, fs[i].name,
+                  fs[i].type->text);
+    uint32_t num = fs[i].number ? fs[i].number : (uint32_t)i + 1;
+    size_t old = c->plen ? path_push(c, ".%s", fs[i].name)
+                         : path_push(c, "%s '%s'", kind, fs[i].name);
+    if (enc_value(c, b, num, fs[i].type, v, false) != 0) return -1;
+    path_pop(c, old);
+  }
+  return 0;
+}
+
+static int get_double(ctx *c, const sfc_type *t, const json_t *j, double *out) {
+  if (json_is_integer(j)) {
+    *out = (double)json_integer_value(j);
+    return 0;
+  }
+  if (json_is_real(j)) {
+    *out = json_real_value(j);
+    return 0;
+  }
+  if (json_is_string(j)) {
+    const char *s = json_string_value(j);
+    if (strcmp(s, "NaN") == 0) {
+      *out = NAN;
+      return 0;
+    }
+    if (strcmp(s, "Infinity") == 0) {
+      *out = INFINITY;
+      return 0;
+    }
+    if (strcmp(s, "-Infinity") == 0) {
+      *out = -INFINITY;
+      return 0;
+    }
+  }
+  char what[64];
+  snprintf(what, sizeof what, "a number (%s)", t->text);
+  return expected(c, what, j);
+}
+
+static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
+                     const json_t *j, bool elem) {
+  char what[160];
+  if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply");
+  int rc = 0;
+  switch (t->kind) {
+    case SFC_BOOL:
+      if (!json_is_boolean(j)) {
+        rc = expected(c, "true or false (bool)", j);
+        break;
+      }
+      if (json_is_true(j) || elem) {
+        b_tag(b, num, 0);
+        b_varint(b, json_is_true(j) ? 1 : 0);
+      }
+      break;
+    case SFC_INT32: {
+      if (!json_is_integer(j)) {
+        rc = expected(c, "an integer (int32)", j);
+        break;
+      }
+      json_int_t v = json_integer_value(j);
+      if (v < INT32_MIN || v > INT32_MAX) {
+        rc = fail(c, "%" JSON_INTEGER_FORMAT
+                     " is out of range for int32 (-2147483648 to 2147483647)",
+                  v);
+        break;
+      }
+      int32_t x = (int32_t)v;
+      uint32_t zz = ((uint32_t)x << 1) ^ (uint32_t)(x >> 31);
+      if (zz || elem) {
+        b_tag(b, num, 0);
+        b_varint(b, zz);
+      }
+      break;
+    }
+    case SFC_INT64: {
+      int64_t x;
+      if (json_is_integer(j)) {
+        x = (int64_t)json_integer_value(j);
+      } else if (json_is_string(j)) {
+        const char *s = json_string_value(j);
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        bool digits = (s[0] >= '0' && s[0] <= '9') ||
+                      (s[0] == '-' && s[1] >= '0' && s[1] <= '9');
+        if (!digits || *end != '\0' ||
+            (size_t)(end - s) != json_string_length(j)) {
+          rc = expected(c, "an integer (int64) or a decimal string", j);
+          break;
+        }
+        if (errno == ERANGE) {
+          char d[80];
+          describe(j, d, sizeof d);
+          rc = fail(c, "%s is out of range for int64", d);
+          break;
+        }
+        x = v;
+      } else {
+        rc = expected(c, "an integer (int64)", j);
+        break;
+      }
+      uint64_t zz = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+      if (zz || elem) {
+        b_tag(b, num, 0);
+        b_varint(b, zz);
+      }
+      break;
+    }
+    case SFC_FLOAT: {
+      double d;
+      if ((rc = get_double(c, t, j, &d)) != 0) break;
+      if (isfinite(d) && (d > FLT_MAX || d < -FLT_MAX)) {
+        rc = fail(c, "%g is out of range for float", d);
+        break;
+      }
+      float v = (float)d;
+      uint32_t bits;
+      memcpy(&bits, &v, 4);
+      if (bits || elem) {
+        uint8_t t4[4];
+        for (int i = 0; i < 4; i++) t4[i] = (uint8_t)(bits >> (8 * i));
+        b_tag(b, num, 5);
+        b_raw(b, t4, 4);
+      }
+      break;
+    }
+    case SFC_DOUBLE: {
+      double v;
+      if ((rc = get_double(c, t, j, &v)) != 0) break;
+      uint64_t bits;
+      memcpy(&bits, &v, 8);
+      if (bits || elem) {
+        uint8_t t8[8];
+        for (int i = 0; i < 8; i++) t8[i] = (uint8_t)(bits >> (8 * i));
+        b_tag(b, num, 1);
+        b_raw(b, t8, 8);
+      }
+      break;
+    }
+    case SFC_STRING:
+    case SFC_REF:
+      if (!json_is_string(j)) {
+        if (t->kind == SFC_REF)
+          snprintf(what, sizeof what, "a string (%s key)", t->text);
+        else
+          snprintf(what, sizeof what, "a string");
+        rc = expected(c, what, j);
+        break;
+      }
+      if (json_string_length(j) || elem)
+        b_len(b, num, json_string_value(j), json_string_length(j));
+      break;
+    case SFC_BYTES: {
+      if (!json_is_string(j)) {
+        rc = expected(c, "a base64 string (bytes)", j);
+        break;
+      }
+      bbuf raw = {0};
+      const char *why = NULL;
+      size_t at = 0;
+      if (b64_decode(json_string_value(j), json_string_length(j), &raw, &why,
+                     &at) != 0) {
+        rc = fail(c, "bad base64 (bytes): %s at character %zu", why, at);
+        free(raw.p);
+        break;
+      }
+      if (raw.len || elem) b_len(b, num, raw.p, raw.len);
+      if (raw.oom) b->oom = true;
+      free(raw.p);
+      break;
+    }
+    case SFC_RECORD: {
+      if (!json_is_object(j)) {
+        snprintf(what, sizeof what, "an object (record %s)", t->record->name);
+        rc = expected(c, what, j);
+        break;
+      }
+      bbuf sub = {0};
+      snprintf(what, sizeof what, "record %s", t->record->name);
+      rc = enc_fields(c, &sub, t->record->fields, t->record->n_fields, j,
+                      "field", what);
+      if (rc == 0) b_len(b, num, sub.p, sub.len);
+      if (sub.oom) b->oom = true;
+      free(sub.p);
+      break;
+    }
+    case SFC_LIST: {
+      if (!json_is_array(j)) {
+        snprintf(what, sizeof what, "an array (%s)", t->text);
+        rc = expected(c, what, j);
+        break;
+      }
+      for (size_t i = 0; rc == 0 && i < json_array_size(j); i++) {
+        const json_t *it = json_array_get(j, i);
+        size_t old = path_push(c, "[%zu]", i);
+        if (is_container(t->elem)) {
+          bbuf sub = {0};
+          rc = enc_value(c, &sub, 1, t->elem, it, false);
+          if (rc == 0) b_len(b, num, sub.p, sub.len);
+          if (sub.oom) b->oom = true;
+          free(sub.p);
+        } else {
+          rc = enc_value(c, b, num, t->elem, it, true);
+        }
+        if (rc == 0) path_pop(c, old);
+      }
+      break;
+    }
+    case SFC_MAP: {
+      if (!json_is_object(j)) {
+        snprintf(what, sizeof what, "an object (%s)", t->text);
+        rc = expected(c, what, j);
+        break;
+      }
+      const char *key;
+      json_t *val;
+      json_object_foreach((json_t *)j, key, val) {
+        bbuf entry = {0};
+        b_len(&entry, 1, key, strlen(key));
+        json_t *ks = json_string(key);
+        char shown[80] = "?";
+        if (ks) describe(ks, shown, sizeof shown);
+        json_decref(ks);
+        size_t old = path_push(c, "[%s]", shown);
+        if (is_container(t->elem)) {
+          bbuf sub = {0};
+          rc = enc_value(c, &sub, 1, t->elem, val, false);
+          if (rc == 0) b_len(&entry, 2, sub.p, sub.len);
+          if (sub.oom) entry.oom = true;
+          free(sub.p);
+        } else {
+          rc = enc_value(c, &entry, 2, t->elem, val, true);
+        }
+        if (rc == 0) b_len(b, num, entry.p, entry.len);
+        if (entry.oom) b->oom = true;
+        free(entry.p);
+        if (rc != 0) break;
+        path_pop(c, old);
+      }
+      break;
+    }
+    case SFC_VOID:
+      if (!json_is_null(j)) rc = expected(c, "null (void)", j);
+      break;
+  }
+  c->depth--;
+  return rc;
+}
+
+static int finish(ctx *c, bbuf *b, int rc, uint8_t **out, size_t *len) {
+  if (rc == 0 && b->oom) rc = fail(c, "out of memory");
+  if (rc != 0) {
+    free(b->p);
+    *out = NULL;
+    *len = 0;
+    return -1;
+  }
+  *out = b->p;
+  *len = b->len;
+  return 0;
+}
+
+int sfc_json_encode_args(const sfc_method *m, const json_t *args,
+                         uint8_t **out, size_t *len, char *err,
+                         size_t err_len) {
+  ctx c;
+  ctx_init(&c, err, err_len);
+  bbuf b = {0};
+  json_t *empty = NULL;
+  if (args == NULL || json_is_null(args)) args = empty = json_object();
+  int rc;
+  if (!args) {
+    rc = fail(&c, "out of memory");
+  } else if (!json_is_object(args)) {
+    char d[80];
+    describe(args, d, sizeof d);
+    rc = fail(&c,
+              "the arguments must be a JSON object of the parameters "
+              "(%s%s%s), got %s",
+              m->n_params ? "{\"" : "{}", m->n_params ? m->params[0].name : "",
+              m->n_params ? "\": ...}" : "", d);
+  } else {
+    char owner[256];
+    snprintf(owner, sizeof owner, "method %s", m->name);
+    rc = enc_fields(&c, &b, m->params, m->n_params, args, "argument", owner);
+  }
+  json_decref(empty);
+  return finish(&c, &b, rc, out, len);
+}
+
+int sfc_json_encode_record(const sfc_record *r, const json_t *obj,
+                           const char *what, uint8_t **out, size_t *len,
+                           char *err, size_t err_len) {
+  ctx c;
+  ctx_init(&c, err, err_len);
+  bbuf b = {0};
+  path_push(&c, "%s", what ? what : "value");
+  int rc;
+  char owner[160];
+  snprintf(owner, sizeof owner, "record %s", r->name);
+  if (!json_is_object(obj)) {
+    char w[200];
+    snprintf(w, sizeof w, "an object (record %s)", r->name);
+    rc = expected(&c, w, obj);
+  } else {
+    rc = enc_fields(&c, &b, r->fields, r->n_fields, obj, "field", owner);
+  }
+  return finish(&c, &b, rc, out, len);
+}
+
+int sfc_json_encode_wrapped(const sfc_type *t, const json_t *v,
+                            const char *what, uint8_t **out, size_t *len,
+                            char *err, size_t err_len) {
+  ctx c;
+  ctx_init(&c, err, err_len);
+  bbuf b = {0};
+  path_push(&c, "%s", what ? what : "value");
+  int rc = t->kind == SFC_VOID ? 0 : enc_value(&c, &b, 1, t, v, false);
+  return finish(&c, &b, rc, out, len);
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+typedef struct rbuf {
+  const uint8_t *p, *end;
+} rbuf;
+
+static int r_varint(rbuf *r, uint64_t *out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (r->p >= r->end) return -1;
+    uint8_t byte = *r->p++;
+    v |= (uint64_t)(byte & 0x7F) << shift;
+    if (!(byte & 0x80)) {
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* The next field: 1, 0 at the end, -1 malformed. */
+static int r_next(rbuf *r, uint32_t *field, int *wt) {
+  if (r->p >= r->end) return 0;
+  uint64_t tag;
+  if (r_varint(r, &tag) != 0) return -1;
+  if (tag >> 3 == 0 || tag >> 3 > 0x1FFFFFFF) return -1;
+  *field = (uint32_t)(tag >> 3);
+  *wt = (int)(tag & 7);
+  return 1;
+}
+
+static int r_len(rbuf *r, rbuf *sub) {
+  uint64_t n;
+  if (r_varint(r, &n) != 0 || n > (uint64_t)(r->end - r->p)) return -1;
+  sub->p = r->p;
+  sub->end = r->p + n;
+  r->p += n;
+  return 0;
+}
+
+static int r_fixed(rbuf *r, size_t n, uint64_t *out) {
+  if ((size_t)(r->end - r->p) < n) return -1;
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) v |= (uint64_t)r->p[i] << (8 * i);
+  r->p += n;
+  *out = v;
+  return 0;
+}
+
+static int r_skip(rbuf *r, int wt) {
+  uint64_t v;
+  rbuf sub;
+  switch (wt) {
+    case 0: return r_varint(r, &v);
+    case 1: return r_fixed(r, 8, &v);
+    case 2: return r_len(r, &sub);
+    case 5: return r_fixed(r, 4, &v);
+    default: return -1;
+  }
+}
+
+static const char *wt_name(int wt) {
+  switch (wt) {
+    case 0: return "varint";
+    case 1: return "fixed64";
+    case 2: return "length-delimited";
+    case 5: return "fixed32";
+    default: return "unknown";
+  }
+}
+
+static int wire_wt(const sfc_type *t) {
+  switch (t->kind) {
+    case SFC_BOOL:
+    case SFC_INT32:
+    case SFC_INT64: return 0;
+    case SFC_FLOAT: return 5;
+    case SFC_DOUBLE: return 1;
+    default: return 2;
+  }
+}
+
+static json_t *json_double(double d) {
+  if (isnan(d)) return json_string("NaN");
+  if (isinf(d)) return json_string(d > 0 ? "Infinity" : "-Infinity");
+  return json_real(d);
+}
+
+/* A float as the shortest decimal that reads back as the same float. */
+static json_t *json_float(float f) {
+  if (!isfinite(f)) return json_double((double)f);
+  char buf[32];
+  for (int prec = 6; prec <= 9; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+    if (strtof(buf, NULL) == f) break;
+  }
+  return json_real(strtod(buf, NULL));
+}
+
+json_t *sfc_json_zero(const sfc_type *t) {
+  switch (t->kind) {
+    case SFC_BOOL: return json_false();
+    case SFC_INT32:
+    case SFC_INT64: return json_integer(0);
+    case SFC_FLOAT:
+    case SFC_DOUBLE: return json_real(0.0);
+    case SFC_STRING:
+    case SFC_BYTES:
+    case SFC_REF: return json_string("");
+    case SFC_LIST: return json_array();
+    case SFC_MAP: return json_object();
+    case SFC_RECORD: {
+      json_t *o = json_object();
+      for (size_t i = 0; o && i < t->record->n_fields; i++)
+        if (json_object_set_new(o, t->record->fields[i].name,
+                                sfc_json_zero(t->record->fields[i].type)) != 0) {
+          json_decref(o);
+          return NULL;
+        }
+      return o;
+    }
+    case SFC_VOID: return json_null();
+  }
+  return NULL;
+}
+
+static int dec_fields(ctx *c, rbuf *r, const sfc_field *fs, size_t n,
+                      json_t *obj);
+
+/* One scalar of type t (wire type wt) from r. */
+static int dec_scalar(ctx *c, rbuf *r, const sfc_type *t, int wt,
+                      json_t **out) {
+  uint64_t v;
+  if (wt != wire_wt(t))
+    return fail(c, "wire type %s where %s (%s) was expected", wt_name(wt),
+                wt_name(wire_wt(t)), t->text);
+  switch (t->kind) {
+    case SFC_BOOL:
+      if (r_varint(r, &v) != 0) return fail(c, "truncated varint");
+      *out = json_boolean(v != 0);
+      break;
+    case SFC_INT32: {
+      if (r_varint(r, &v) != 0) return fail(c, "truncated varint");
+      uint32_t u = (uint32_t)v;
+      *out = json_integer((int32_t)((u >> 1) ^ (0u - (u & 1))));
+      break;
+    }
+    case SFC_INT64:
+      if (r_varint(r, &v) != 0) return fail(c, "truncated varint");
+      *out = json_integer((json_int_t)((v >> 1) ^ (0 - (v & 1))));
+      break;
+    case SFC_FLOAT: {
+      if (r_fixed(r, 4, &v) != 0) return fail(c, "truncated fixed32");
+      uint32_t bits = (uint32_t)v;
+      float f;
+      memcpy(&f, &bits, 4);
+      *out = json_float(f);
+      break;
+    }
+    case SFC_DOUBLE: {
+      if (r_fixed(r, 8, &v) != 0) return fail(c, "truncated fixed64");
+      double d;
+      memcpy(&d, &v, 8);
+      *out = json_double(d);
+      break;
+    }
+    default: return fail(c, "internal: not a scalar");
+  }
+  return *out ? 0 : fail(c, "out of memory");
+}
+
+/* The value {1: value} (a wrapper message) of type t into *slot. */
+static int dec_wrapped(ctx *c, rbuf *r, const sfc_type *t, json_t **slot) {
+  sfc_field one;
+  memset(&one, 0, sizeof one);
+  one.name = (char *)"1";
+  one.type = (sfc_type *)t;
+  one.number = 1;
+  json_t *holder = json_object();
+  if (!holder) return fail(c, "out of memory");
+  int rc = dec_fields(c, r, &one, 1, holder);
+  if (rc == 0) {
+    json_t *v = json_object_get(holder, "1");
+    json_incref(v);
+    json_decref(*slot);
+    *slot = v;
+  }
+  json_decref(holder);
+  return rc;
+}
+
+/* Decodes one occurrence of a field of type t (wire type wt) from r into
+ * *slot (which holds the current value: lists append, maps add, records
+ * merge, scalars replace). */
+static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
+                     json_t **slot) {
+  if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply");
+  int rc = 0;
+  rbuf sub;
+  switch (t->kind) {
+    case SFC_BOOL:
+    case SFC_INT32:
+    case SFC_INT64:
+    case SFC_FLOAT:
+    case SFC_DOUBLE: {
+      json_t *v = NULL;
+      rc = dec_scalar(c, r, t, wt, &v);
+      if (rc == 0) {
+        json_decref(*slot);
+        *slot = v;
+      }
+      break;
+    }
+    case SFC_STRING:
+    case SFC_REF:
+    case SFC_BYTES: {
+      if (wt != 2) {
+        rc = fail(c, "wire type %s where length-delimited (%s) was expected",
+                  wt_name(wt), t->text);
+        break;
+      }
+      if (r_len(r, &sub) != 0) {
+        rc = fail(c, "truncated length-delimited field");
+        break;
+      }
+      size_t n = (size_t)(sub.end - sub.p);
+      json_t *v;
+      if (t->kind == SFC_BYTES) {
+        char *s = b64_encode(sub.p, n);
+        v = s ? json_string(s) : NULL;
+        free(s);
+        if (!v) {
+          rc = fail(c, "out of memory");
+          break;
+        }
+      } else {
+        v = json_stringn(n ? (const char *)sub.p : "", n);
+        if (!v) {
+          rc = fail(c, "%s is not valid UTF-8 (or holds a NUL byte)",
+                    t->kind == SFC_REF ? "the key" : "the string");
+          break;
+        }
+      }
+      json_decref(*slot);
+      *slot = v;
+      break;
+    }
+    case SFC_RECORD:
+      if (wt != 2) {
+        rc = fail(c, "wire type %s where length-delimited (record %s) was "
+                     "expected",
+                  wt_name(wt), t->record->name);
+        break;
+      }
+      if (r_len(r, &sub) != 0) {
+        rc = fail(c, "truncated record %s", t->record->name);
+        break;
+      }
+      if (!json_is_object(*slot)) {
+        json_decref(*slot);
+        *slot = sfc_json_zero(t);
+        if (!*slot) {
+          rc = fail(c, "out of memory");
+          break;
+        }
+      }
+      rc = dec_fields(c, &sub, t->record->fields, t->record->n_fields, *slot);
+      break;
+    case SFC_LIST: {
+      if (!json_is_array(*slot)) {
+        json_decref(*slot);
+        *slot = json_array();
+        if (!*slot) {
+          rc = fail(c, "out of memory");
+          break;
+        }
+      }
+      size_t idx = json_array_size(*slot);
+      const sfc_type *et = t->elem;
+      bool numeric = wire_wt(et) != 2;
+      if (numeric && wt == 2) { /* a packed run */
+        if (r_len(r, &sub) != 0) {
+          rc = fail(c, "truncated packed %s", t->text);
+          break;
+        }
+        while (rc == 0 && sub.p < sub.end) {
+          json_t *v = NULL;
+          size_t old = path_push(c, "[%zu]", idx++);
+          rc = dec_scalar(c, &sub, et, wire_wt(et), &v);
+          if (rc == 0 && json_array_append_new(*slot, v) != 0)
+            rc = fail(c, "out of memory");
+          if (rc == 0) path_pop(c, old);
+        }
+        break;
+      }
+      json_t *v = NULL;
+      size_t old = path_push(c, "[%zu]", idx);
+      if (is_container(et)) {
+        if (wt != 2) {
+          rc = fail(c, "wire type %s where length-delimited (%s) was "
+                       "expected",
+                    wt_name(wt), et->text);
+        } else if (r_len(r, &sub) != 0) {
+          rc = fail(c, "truncated %s", et->text);
+        } else {
+          v = sfc_json_zero(et);
+          rc = v ? dec_wrapped(c, &sub, et, &v) : fail(c, "out of memory");
+        }
+      } else {
+        v = et->kind == SFC_RECORD ? sfc_json_zero(et) : NULL;
+        rc = dec_value(c, r, et, wt, &v);
+      }
+      if (rc == 0 && json_array_append_new(*slot, v) != 0)
+        rc = fail(c, "out of memory");
+      else if (rc != 0)
+        json_decref(v);
+      if (rc == 0) path_pop(c, old);
+      break;
+    }
+    case SFC_MAP: {
+      if (!json_is_object(*slot)) {
+        json_decref(*slot);
+        *slot = json_object();
+        if (!*slot) {
+          rc = fail(c, "out of memory");
+          break;
+        }
+      }
+      if (wt != 2) {
+        rc = fail(c, "wire type %s where a map entry was expected",
+                  wt_name(wt));
+        break;
+      }
+      if (r_len(r, &sub) != 0) {
+        rc = fail(c, "truncated map entry");
+        break;
+      }
+      json_t *key = json_string("");
+      json_t *val = sfc_json_zero(t->elem);
+      if (!key || !val) {
+        json_decref(key);
+        json_decref(val);
+        rc = fail(c, "out of memory");
+        break;
+      }
+      static const sfc_type str_type = {.kind = SFC_STRING,
+                                        .text = (char *)"string"};
+      uint32_t field;
+      int ewt, more;
+      size_t old = path_push(c, "[entry]");
+      while (rc == 0 && (more = r_next(&sub, &field, &ewt)) != 0) {
+        if (more < 0) {
+          rc = fail(c, "malformed field tag");
+        } else if (field == 1) {
+          rc = dec_value(c, &sub, &str_type, ewt, &key);
+        } else if (field == 2) {
+          if (is_container(t->elem)) {
+            rbuf w;
+            if (ewt != 2)
+              rc = fail(c, "wire type %s where length-delimited (%s) was "
+                           "expected",
+                        wt_name(ewt), t->elem->text);
+            else if (r_len(&sub, &w) != 0)
+              rc = fail(c, "truncated %s", t->elem->text);
+            else
+              rc = dec_wrapped(c, &w, t->elem, &val);
+          } else {
+            rc = dec_value(c, &sub, t->elem, ewt, &val);
+          }
+        } else if (r_skip(&sub, ewt) != 0) {
+          rc = fail(c, "malformed unknown field %u", field);
+        }
+      }
+      if (rc == 0) {
+        path_pop(c, old);
+        if (json_object_setn_new(*slot, json_string_value(key),
+                                 json_string_length(key), val) != 0)
+          rc = fail(c, "out of memory");
+      } else {
+        json_decref(val);
+      }
+      json_decref(key);
+      break;
+    }
+    case SFC_VOID: rc = r_skip(r, wt) != 0 ? fail(c, "malformed field") : 0; break;
+  }
+  c->depth--;
+  return rc;
+}
+
+/* Reads a group's fields from r into obj (which already holds every
+ * field, zero or earlier values). Unknown fields are skipped. */
+static int dec_fields(ctx *c, rbuf *r, const sfc_field *fs, size_t n,
+                      json_t *obj) {
+  for (size_t i = 0; i < n; i++)
+    if (!json_object_get(obj, fs[i].name)) {
+      json_t *z = sfc_json_zero(fs[i].type);
+      if (!z || json_object_set_new(obj, fs[i].name, z) != 0)
+        return fail(c, "out of memory");
+    }
+  uint32_t field;
+  int wt, more;
+  while ((more = r_next(r, &field, &wt)) != 0) {
+    if (more < 0) return fail(c, "malformed field tag");
+    const sfc_field *f = NULL;
+    for (size_t i = 0; i < n && !f; i++)
+      if ((fs[i].number ? fs[i].number : (uint32_t)i + 1) == field) f = &fs[i];
+    if (!f) {
+      if (r_skip(r, wt) != 0) return fail(c, "malformed unknown field %u", field);
+      continue;
+    }
+    json_t *cur = json_object_get(obj, f->name);
+    json_incref(cur);
+    size_t old = strcmp(f->name, "1") == 0 ? c->plen
+                 : c->plen                 ? path_push(c, ".%s", f->name)
+                                           : path_push(c, "%s", f->name);
+    int rc = dec_value(c, r, f->type, wt, &cur);
+    if (rc == 0 && json_object_set(obj, f->name, cur) != 0)
+      rc = fail(c, "out of memory");
+    json_decref(cur);
+    if (rc != 0) return rc;
+    path_pop(c, old);
+  }
+  return 0;
+}
+
+static rbuf rb(const uint8_t *p, size_t n) {
+  rbuf r = {p, p ? p + n : p};
+  return r;
+}
+
+json_t *sfc_json_decode_args(const sfc_method *m, const uint8_t *p, size_t n,
+                             char *err, size_t err_len) {
+  ctx c;
+  ctx_init(&c, err, err_len);
+  path_push(&c, "args of %s", m->name);
+  json_t *o = json_object();
+  if (!o) {
+    fail(&c, "out of memory");
+    return NULL;
+  }
+  rbuf r = rb(p, n);
+  c.plen = 0; /* argument names stand alone */
+  c.path[0] = '\0';
+  if (dec_fields(&c, &r, m->params, m->n_params, o) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *sfc_json_decode_wrapped(const sfc_type *t, const uint8_t *p,
+                                size_t n, char *err, size_t err_len) {
+  ctx c;
+  ctx_init(&c, err, err_len);
+  if (t->kind == SFC_VOID) return json_null();
+  path_push(&c, "value");
+  json_t *v = sfc_json_zero(t);
+  if (!v) {
+    fail(&c, "out of memory");
+    return NULL;
+  }
+  rbuf r = rb(p, n);
+  if (dec_wrapped(&c, &r, t, &v) != 0) {
+    json_decref(v);
+    return NULL;
+  }
+  return v;
+}
+
+json_t *sfc_json_decode_result(const sfc_method *m, const uint8_t *p,
+                               size_t n, char *err, size_t err_len) {
+  if (m->result == NULL || m->result->kind == SFC_VOID) return json_null();
+  json_t *v = sfc_json_decode_wrapped(m->result, p, n, err, err_len);
+  if (!v && err && err_len) {
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "result of %s: %s", m->name, err);
+    snprintf(err, err_len, "%s", tmp);
+  }
+  return v;
+}
+
+json_t *sfc_json_decode_record(const sfc_record *r, const uint8_t *p,
+                               size_t n, char *err, size_t err_len) {
+  ctx c;
+  ctx_init(&c, err, err_len);
+  json_t *o = json_object();
+  if (!o) {
+    fail(&c, "out of memory");
+    return NULL;
+  }
+  path_push(&c, "%s", r->name);
+  rbuf b = rb(p, n);
+  if (dec_fields(&c, &b, r->fields, r->n_fields, o) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *sfc_json_decode_state(const sfc_type *t, const uint8_t *p, size_t n,
+                              char *err, size_t err_len) {
+  if (t->kind == SFC_RECORD)
+    return sfc_json_decode_record(t->record, p, n, err, err_len);
+  return sfc_json_decode_wrapped(t, p, n, err, err_len);
+}
