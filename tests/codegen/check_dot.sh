@@ -34,14 +34,16 @@ expect "$d" '"User" -> "Item" [label="add_to_basket: get_price"];'
 expect "$d" '"User" -> "Item" [label="checkout: get_price"];'
 expect "$d" '"User" -> "Item" [label="checkout: reserve"];'
 expect "$d" '"User" -> "Item" [label="checkout: release"];'
-count "$d" '^ *"[A-Za-z_]+" -> "[A-Za-z_]+" \[label=' 5
-count "$d" '^ *"User" -> "Item" \[label=' 5
+expect "$d" '"User" -> "Item" [label="ping_item: ping_user"];'
+expect "$d" '"Item" -> "User" [label="ping_user: get_balance"];'
+count "$d" '^ *"[A-Za-z_]+" -> "[A-Za-z_]+" \[label=' 7
+count "$d" '^ *"User" -> "Item" \[label=' 6
 expect "$d" '"User.add_to_basket/start" -> "User.add_to_basket/await/stock";'
 expect "$d" '"User.add_to_basket/await/stock" -> "User.add_to_basket/await/price";'
 expect "$d" '"User.add_to_basket/await/price" -> "User.add_to_basket/return";'
 expect "$d" '"User.checkout/await/reserve" -> "User.checkout/await/release";'
 expect "$d" '"User.checkout/return" [label="return Receipt", shape=doublecircle];'
-count "$d" '^ *subgraph "cluster_' 2
+count "$d" '^ *subgraph "cluster_' 4
 d=$out/hotel.dot
 expect "$d" '"Search" -> "Geo" [label="nearby: nearby"];'
 expect "$d" '"Search" -> "Rate" [label="nearby: get_rates"];'

@@ -49,7 +49,7 @@ has "$h" "sf_status User_add_to_basket(sf_entity_ctx *ctx, sf_ref target, shop_I
 has "$h" "sf_status Item_get_price(sf_entity_ctx *ctx, sf_ref target);"
 has "$h" "extern const sf_entity_desc User_entity;"
 has "$h" "sf_status shop_register(sf_handler *h);"
-has "$h" "/* adds the items that are in stock; returns the basket's new total price */"
+has "$h" "/* adds the items in stock to the basket; returns their total price */"
 has "$c" '#include "shop.h"'
 has "$c" 'SF_TYPE_RAW("shop.types/User.basket")'
 has "$c" 'SF_VALUE_SPEC("price", &sf_type_long)'

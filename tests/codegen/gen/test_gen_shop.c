@@ -58,6 +58,13 @@ SF_METHOD(Item, release) {
   SF_END(F);
 }
 
+SF_METHOD(Item, ping_user) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, balance, User_get_balance(ctx, F->p.user));
+  SF_RETURN(F, F->r.balance);
+  SF_END(F);
+}
+
 /* ---- User ---------------------------------------------------------------- */
 
 SF_METHOD(User, deposit) {
@@ -125,6 +132,13 @@ SF_METHOD(User, checkout) {
   SF_STATE(User)->balance -= F->receipt.total;
   F->receipt.balance = SF_STATE(User)->balance;
   SF_RETURN(F, F->receipt);
+  SF_END(F);
+}
+
+SF_METHOD(User, ping_item) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, ping, Item_ping_user(ctx, F->p.item, (sf_ref){sf_entity_key(ctx)}));
+  SF_RETURN(F, F->r.ping);
   SF_END(F);
 }
 

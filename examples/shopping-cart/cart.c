@@ -1,0 +1,226 @@
+/*
+ * cart.c - the method bodies of the shopping cart (shop.ir.json).
+ *
+ * sf-codegen turns shop.ir.json into shop.h / shop.c (the records, the
+ * state structs, the frames, the typed calls, the wire codecs); this file
+ * is everything a person writes: one SF_METHOD per method of the IR.
+ *
+ * Reminders (docs/entities.md):
+ *   - F is the method's frame: parameters in F->p, the IR's locals as
+ *     members of F, each await's result in F->r.<label>.
+ *   - Only F survives an await. C locals do not (the frame is stored in the
+ *     entity's StateFun state while it waits, and the next step runs in a
+ *     later invocation, maybe in another process). SF_STATE(E) is reloaded
+ *     on every step, so read it again after an await.
+ *   - Memory comes from the request arena (sf_entity_arena): no free().
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shop.h"
+
+/* printf into the request arena, as an sf_str (it is stored in the frame
+ * when the method awaits, so it survives). */
+static sf_str arena_printf(sf_entity_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static sf_str arena_printf(sf_entity_ctx *ctx, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
+  char *p = sf_arena_alloc(sf_entity_arena(ctx), (size_t)n + 1);
+  if (p == NULL) return SF_STR("out of memory");
+  memcpy(p, buf, (size_t)n + 1);
+  return (sf_str){p, (size_t)n};
+}
+
+/* ======================================================================== */
+/* Item: price and stock of one article (key: the item id)                  */
+/* ======================================================================== */
+
+SF_METHOD(Item, set_price) {
+  SF_BEGIN(F);
+  if (F->p.price < 0) SF_FAIL(F, "price must not be negative (got %lld)", (long long)F->p.price);
+  SF_STATE(Item)->price = F->p.price;
+  SF_RETURN_VOID(F);
+  SF_END(F);
+}
+
+SF_METHOD(Item, add_stock) {
+  SF_BEGIN(F);
+  if (F->p.qty <= 0) SF_FAIL(F, "qty must be positive (got %d)", (int)F->p.qty);
+  Item_state *item = SF_STATE(Item);
+  if (item->stock > INT32_MAX - F->p.qty) SF_FAIL(F, "stock would overflow");
+  item->stock += F->p.qty;
+  SF_RETURN(F, item->stock);
+  SF_END(F);
+}
+
+SF_METHOD(Item, get_price) {
+  SF_BEGIN(F);
+  SF_RETURN(F, SF_STATE(Item)->price);
+  SF_END(F);
+}
+
+SF_METHOD(Item, get_stock) {
+  SF_BEGIN(F);
+  SF_RETURN(F, SF_STATE(Item)->stock);
+  SF_END(F);
+}
+
+/* Takes qty from the stock, or fails: the failure travels back to the
+ * awaiting caller (User.checkout catches it and rolls back). */
+SF_METHOD(Item, reserve) {
+  SF_BEGIN(F);
+  Item_state *item = SF_STATE(Item);
+  if (F->p.qty <= 0) SF_FAIL(F, "qty must be positive (got %d)", (int)F->p.qty);
+  if (item->stock < F->p.qty)
+    SF_FAIL(F, "item %s is out of stock (%d left, %d wanted)", sf_entity_key(ctx).ptr,
+            (int)item->stock, (int)F->p.qty);
+  item->stock -= F->p.qty;
+  SF_RETURN(F, true);
+  SF_END(F);
+}
+
+SF_METHOD(Item, release) {
+  SF_BEGIN(F);
+  if (F->p.qty <= 0) SF_FAIL(F, "qty must be positive (got %d)", (int)F->p.qty);
+  SF_STATE(Item)->stock += F->p.qty;
+  SF_RETURN_VOID(F);
+  SF_END(F);
+}
+
+/* Calls back into the user that called us (User.ping_item): the call
+ * chain User -> Item -> User is let into the busy User. */
+SF_METHOD(Item, ping_user) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, balance, User_get_balance(ctx, F->p.user));
+  SF_RETURN(F, F->r.balance);
+  SF_END(F);
+}
+
+/* ======================================================================== */
+/* User: balance and basket of one customer (key: the user name)            */
+/* ======================================================================== */
+
+SF_METHOD(User, deposit) {
+  SF_BEGIN(F);
+  if (F->p.amount <= 0) SF_FAIL(F, "amount must be positive (got %lld)", (long long)F->p.amount);
+  User_state *user = SF_STATE(User);
+  user->balance += F->p.amount;
+  SF_RETURN(F, user->balance);
+  SF_END(F);
+}
+
+SF_METHOD(User, get_balance) {
+  SF_BEGIN(F);
+  SF_RETURN(F, SF_STATE(User)->balance);
+  SF_END(F);
+}
+
+SF_METHOD(User, get_basket) {
+  SF_BEGIN(F);
+  SF_RETURN(F, SF_STATE(User)->basket);
+  SF_END(F);
+}
+
+/* Appends an item to the basket (the new array lives in the request arena;
+ * the generated store_state writes the basket back because it changed). */
+static bool basket_append(sf_entity_ctx *ctx, sf_ref item) {
+  shop_Item_ref_list *basket = &SF_STATE(User)->basket;
+  sf_ref *items = sf_arena_alloc(sf_entity_arena(ctx), (basket->len + 1) * sizeof *items);
+  if (items == NULL) return false;
+  if (basket->len) memcpy(items, basket->items, basket->len * sizeof *items);
+  items[basket->len] = item;
+  basket->items = items;
+  basket->len++;
+  return true;
+}
+
+/* For every item: await its stock; when it is in stock, await its price
+ * and put it in the basket. Two awaits per item in stock, one otherwise.
+ * The user is busy meanwhile: other calls to it wait in its queue. */
+SF_METHOD(User, add_to_basket) {
+  SF_BEGIN(F);
+  for (F->i = 0; (size_t)F->i < F->p.items.len; F->i++) {
+    SF_AWAIT(F, stock, Item_get_stock(ctx, F->p.items.items[F->i]));
+    if (F->r.stock <= 0) continue; /* out of stock: skipped */
+    SF_AWAIT(F, price, Item_get_price(ctx, F->p.items.items[F->i]));
+    F->total += F->r.price;
+    if (!basket_append(ctx, F->p.items.items[F->i])) SF_FAIL(F, "out of memory");
+  }
+  SF_RETURN(F, F->total);
+  SF_END(F);
+}
+
+/* Adds a line (one of the item, at its price) to the receipt. */
+static bool receipt_append(sf_entity_ctx *ctx, Receipt *receipt, sf_ref item, int64_t price) {
+  shop_Line_list *lines = &receipt->lines;
+  Line *copy = sf_arena_alloc(sf_entity_arena(ctx), (lines->len + 1) * sizeof *copy);
+  if (copy == NULL) return false;
+  if (lines->len) memcpy(copy, lines->items, lines->len * sizeof *copy);
+  copy[lines->len] = (Line){.item = item, .qty = 1, .price = price};
+  lines->items = copy;
+  lines->len++;
+  receipt->total += price;
+  return true;
+}
+
+/* The basket item at index i (state is reloaded after every await). */
+#define BASKET_ITEM(i) (SF_STATE(User)->basket.items[(i)])
+
+/* Reserves one of every basket item, in order, noting its price; then
+ * charges the balance and empties the basket. When a reservation fails
+ * (the item's error is caught) or the balance is short, releases the
+ * reservations already made, last first, and fails with the reason. */
+SF_METHOD(User, checkout) {
+  SF_BEGIN(F);
+  if (SF_STATE(User)->basket.len == 0) SF_FAIL(F, "checkout: the basket is empty");
+
+  /* 1. Reserve: items 0..reserved-1 are reserved. */
+  for (F->reserved = 0; (size_t)F->reserved < SF_STATE(User)->basket.len; F->reserved++) {
+    SF_AWAIT(F, price, Item_get_price(ctx, BASKET_ITEM(F->reserved)));
+    SF_AWAIT_CATCH(F, reserve, Item_reserve(ctx, BASKET_ITEM(F->reserved), 1));
+    if (SF_FAILED(F)) {
+      F->failure = arena_printf(ctx, "%s", SF_ERROR(F));
+      SF_CLEAR_ERROR(F);
+      break;
+    }
+    if (!receipt_append(ctx, &F->receipt, BASKET_ITEM(F->reserved), F->r.price))
+      SF_FAIL(F, "out of memory");
+  }
+
+  /* 2. Pay. */
+  if (F->failure.len == 0 && SF_STATE(User)->balance < F->receipt.total)
+    F->failure = arena_printf(ctx, "balance %lld is short of the total %lld",
+                              (long long)SF_STATE(User)->balance, (long long)F->receipt.total);
+
+  /* 3. On failure: roll back, last reservation first. */
+  if (F->failure.len) {
+    while (F->reserved > 0) {
+      F->reserved--;
+      SF_AWAIT(F, release, Item_release(ctx, BASKET_ITEM(F->reserved), 1));
+    }
+    SF_FAIL(F, "checkout failed: %s", F->failure.ptr);
+  }
+
+  User_state *user = SF_STATE(User);
+  user->balance -= F->receipt.total;
+  user->basket.len = 0;
+  F->receipt.balance = user->balance;
+  SF_RETURN(F, F->receipt);
+  SF_END(F);
+}
+
+/* Calls Item.ping_user, which calls our get_balance while we wait: the
+ * same call chain, so it is let in (another caller would be queued). */
+SF_METHOD(User, ping_item) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, ping, Item_ping_user(ctx, F->p.item, (sf_ref){sf_entity_key(ctx)}));
+  SF_RETURN(F, F->r.ping);
+  SF_END(F);
+}
