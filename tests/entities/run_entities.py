@@ -1,0 +1,629 @@
+#!/usr/bin/env python3
+"""The shopping-cart entities end to end: sf-local + the shopping-cart
+example (examples/shopping-cart) as real processes, called from outside
+with statefun.entities.Call envelopes (shopclient.py).
+
+    run_entities.py --sf-local BIN --shopping-cart BIN [--seed N] [--ops N]
+                    [-k NAME]... [--keep]
+
+Tests (each with its own sf-local and function server on free ports):
+  basic        every simple method, results and errors
+  awaits       add_to_basket awaits each item (2 round trips per item in
+               stock, 1 per item out of stock: counted on sf-local)
+  checkout     success (charged, reserved, receipt, basket emptied);
+               one item out of stock / balance short: the reservations
+               already made are released (stock restored exactly), error
+  isolation    50 concurrent deposit(1) to a User suspended in a long
+               add_to_basket: queued (seen in __entity), run after it in
+               arrival order, final balance exact
+  chain        User.ping_item -> Item.ping_user -> User.get_balance (the
+               same call chain re-enters the busy User)
+  failure      a callee's failure (Item.reserve) reaches the awaiting caller
+  random       >= 1000 seeded random operations, each compared with a
+               single-process Python model of the same logic
+  kill         the random run again, SIGKILLing the function server while
+               calls are in flight (mostly inside add_to_basket's awaits)
+               and restarting it: every result still matches the model,
+               no reply lost or doubled
+
+Python 3 standard library only. Failures print the seed and the process
+logs; the last line is "N passed, M failed" (exit 1 on failures).
+"""
+import argparse
+import base64
+import collections
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+import http.client
+import json
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import shopclient  # noqa: E402
+
+ARGS = None
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|"
+                          r"runtime error: |SUMMARY: UndefinedBehaviorSanitizer")
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, msg, *a):
+    if not cond:
+        raise TestFailure(msg % a if a else msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise TestFailure("%s: expected %r, got %r" % (what, want, got))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- processes ----------------------------------------------------------------
+
+class Proc:
+    def __init__(self, env, name, argv):
+        env.count[name] += 1
+        self.log_path = os.path.join(env.dir, "%s.%d.log" % (name, env.count[name]))
+        self.log = open(self.log_path, "wb")
+        self.log.write(("$ %s\n" % " ".join(argv)).encode())
+        self.log.flush()
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        env.procs.append(self)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def kill9(self):
+        if self.alive():
+            os.kill(self.p.pid, signal.SIGKILL)
+        self.p.wait(timeout=10)
+
+    def stop(self):
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Env:
+    """One test's sf-local + shopping-cart, and a client."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="sf-entities-%s-" % name)
+        self.procs, self.count = [], collections.Counter()
+        self.fn_port = free_port()
+        with open(os.path.join(REPO, "examples", "shopping-cart", "module.yaml")) as f:
+            module = f.read().replace("127.0.0.1:8000", "127.0.0.1:%d" % self.fn_port)
+        self.module = os.path.join(self.dir, "module.yaml")
+        with open(self.module, "w") as f:
+            f.write(module)
+        self.start_fn()
+        self.sfl = Proc(self, "sf-local", [ARGS.sf_local, "--module", self.module,
+                                           "--ingress-port", "0", "--egress-port", "0"])
+        pat = re.compile(r"ingress http://[^ ]*:(\d+), egress http://[^ ]*:(\d+)")
+        deadline = time.monotonic() + 20
+        while True:
+            check(self.sfl.alive(), "sf-local exited early")
+            m = pat.search(self.sfl.text())
+            if m:
+                break
+            check(time.monotonic() < deadline, "sf-local did not print its ports")
+            time.sleep(0.05)
+        self.ingress, self.egress = int(m.group(1)), int(m.group(2))
+        self.client = shopclient.ShopClient(self.ingress, self.egress, prefix=name)
+
+    def start_fn(self):
+        self.fn = Proc(self, "shopping-cart", [ARGS.shopping_cart, "--listen",
+                                               "127.0.0.1:%d" % self.fn_port, "--threads", "4"])
+        deadline = time.monotonic() + 20
+        while True:
+            check(self.fn.alive(), "shopping-cart exited early:\n%s" % self.fn.text())
+            try:
+                socket.create_connection(("127.0.0.1", self.fn_port), 0.5).close()
+                return
+            except OSError:
+                check(time.monotonic() < deadline, "shopping-cart does not listen")
+                time.sleep(0.02)
+
+    def get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.ingress, timeout=30)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def metric(self, name):
+        st, data = self.get("/metrics")
+        check(st == 200, "/metrics: %d", st)
+        for line in data.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise TestFailure("no metric " + name)
+
+    def view(self, entity, key):
+        st, data = self.get("/shop/%s/%s" % (entity, urllib.parse.quote(key, safe="")))
+        return json.loads(data) if st == 200 else None
+
+    def close(self):
+        for p in self.procs:
+            p.stop()
+        for p in self.procs:
+            p.log.close()
+
+    def sanitizer_reports(self):
+        out = []
+        for p in self.procs:
+            t = p.text()
+            if SANITIZER_RE.search(t):
+                out.append("%s:\n%s" % (p.log_path, t[-6000:]))
+        return out
+
+    def logs(self):
+        return "\n".join("---- %s\n%s" % (p.log_path, p.text()[-4000:]) for p in self.procs)
+
+
+def entity_queue(view):
+    """(active chain, number of queued calls) of an entity's __entity."""
+    s = (view or {}).get("state", {}).get("__entity")
+    if not s:
+        return "", 0
+    chain, queued = "", 0
+    for field, _, v in shopclient.fields(base64.b64decode(s["base64"])):
+        if field == 1:
+            chain = bytes(v).decode()
+        elif field == 3:
+            queued += 1
+    return chain, queued
+
+
+# ---- the reference model: the same logic as cart.c, in one process ------------
+
+class Model:
+    def __init__(self):
+        self.items = collections.defaultdict(lambda: {"price": 0, "stock": 0})
+        self.users = collections.defaultdict(lambda: {"balance": 0, "basket": []})
+
+    # Each returns ("ok", value) or ("err", message), as the Reply does.
+    def apply(self, entity, key, method, *args):
+        return getattr(self, "%s_%s" % (entity, method))(key, *args)
+
+    def Item_set_price(self, k, price):
+        if price < 0:
+            return "err", "price must not be negative (got %d)" % price
+        self.items[k]["price"] = price
+        return "ok", None
+
+    def Item_add_stock(self, k, qty):
+        if qty <= 0:
+            return "err", "qty must be positive (got %d)" % qty
+        self.items[k]["stock"] += qty
+        return "ok", self.items[k]["stock"]
+
+    def Item_get_price(self, k):
+        return "ok", self.items[k]["price"]
+
+    def Item_get_stock(self, k):
+        return "ok", self.items[k]["stock"]
+
+    def Item_reserve(self, k, qty):
+        it = self.items[k]
+        if qty <= 0:
+            return "err", "qty must be positive (got %d)" % qty
+        if it["stock"] < qty:
+            return "err", "item %s is out of stock (%d left, %d wanted)" % (k, it["stock"], qty)
+        it["stock"] -= qty
+        return "ok", True
+
+    def Item_release(self, k, qty):
+        if qty <= 0:
+            return "err", "qty must be positive (got %d)" % qty
+        self.items[k]["stock"] += qty
+        return "ok", None
+
+    def User_deposit(self, k, amount):
+        if amount <= 0:
+            return "err", "amount must be positive (got %d)" % amount
+        self.users[k]["balance"] += amount
+        return "ok", self.users[k]["balance"]
+
+    def User_get_balance(self, k):
+        return "ok", self.users[k]["balance"]
+
+    def User_get_basket(self, k):
+        return "ok", list(self.users[k]["basket"])
+
+    def User_add_to_basket(self, k, items):
+        total = 0
+        for i in items:
+            if self.items[i]["stock"] <= 0:
+                continue
+            total += self.items[i]["price"]
+            self.users[k]["basket"].append(i)
+        return "ok", total
+
+    def User_checkout(self, k):
+        u = self.users[k]
+        if not u["basket"]:
+            return "err", "checkout: the basket is empty"
+        lines, total, failure, reserved = [], 0, "", 0
+        for i in u["basket"]:
+            price = self.items[i]["price"]
+            st, v = self.Item_reserve(i, 1)
+            if st == "err":
+                failure = v
+                break
+            lines.append({"item": i, "qty": 1, "price": price})
+            total += price
+            reserved += 1
+        if not failure and u["balance"] < total:
+            failure = "balance %d is short of the total %d" % (u["balance"], total)
+        if failure:
+            for i in reversed(u["basket"][:reserved]):
+                self.items[i]["stock"] += 1
+            return "err", "checkout failed: " + failure
+        u["balance"] -= total
+        u["basket"] = []
+        return "ok", {"lines": lines, "total": total, "balance": u["balance"]}
+
+
+def got(reply):
+    return ("ok", reply.value) if reply.ok else ("err", reply.error)
+
+
+def random_op(rng, users, items):
+    r = rng.random()
+    u, i = rng.choice(users), rng.choice(items)
+    if r < 0.10:
+        return ("Item", i, "set_price", rng.randint(-1, 20))
+    if r < 0.24:
+        return ("Item", i, "add_stock", rng.randint(-1, 3))
+    if r < 0.38:
+        return ("User", u, "deposit", rng.randint(-2, 40))
+    if r < 0.60:
+        return ("User", u, "add_to_basket", [rng.choice(items) for _ in range(rng.randint(0, 3))])
+    if r < 0.72:
+        return ("User", u, "checkout")
+    if r < 0.75:
+        return ("Item", i, "reserve", rng.randint(0, 2))
+    if r < 0.77:
+        return ("Item", i, "release", rng.randint(1, 2))
+    return rng.choice([("Item", i, "get_price"), ("Item", i, "get_stock"),
+                       ("User", u, "get_balance"), ("User", u, "get_basket")])
+
+
+def final_sweep(env, model, users, items):
+    """Every entity's state, through the getters, against the model."""
+    c = env.client
+    for u in users:
+        check_eq(c.value("User", u, "get_balance"), model.users[u]["balance"], "balance of " + u)
+        check_eq(c.value("User", u, "get_basket"), model.users[u]["basket"], "basket of " + u)
+    for i in items:
+        check_eq(c.value("Item", i, "get_stock"), model.items[i]["stock"], "stock of " + i)
+        check_eq(c.value("Item", i, "get_price"), model.items[i]["price"], "price of " + i)
+
+
+# ---- tests --------------------------------------------------------------------------
+
+def test_basic(env):
+    c = env.client
+    check_eq(c.value("Item", "book", "get_price"), 0, "default price")
+    check_eq(c.value("Item", "book", "get_stock"), 0, "default stock")
+    check_eq(c.value("Item", "book", "set_price", 12), None, "set_price (void)")
+    check_eq(c.value("Item", "book", "get_price"), 12, "price")
+    check_eq(c.value("Item", "book", "add_stock", 3), 3, "add_stock")
+    check_eq(c.value("Item", "book", "add_stock", 2), 5, "add_stock again")
+    check_eq(c.value("Item", "book", "reserve", 2), True, "reserve")
+    check_eq(c.value("Item", "book", "get_stock"), 3, "stock after reserve")
+    r = c.call("Item", "book", "reserve", 4)
+    check_eq(got(r), ("err", "item book is out of stock (3 left, 4 wanted)"), "reserve too many")
+    check_eq(c.value("Item", "book", "release", 2), None, "release")
+    check_eq(c.value("Item", "book", "get_stock"), 5, "stock after release")
+    check_eq(got(c.call("Item", "book", "add_stock", 0)), ("err", "qty must be positive (got 0)"),
+             "add_stock 0")
+    check_eq(got(c.call("Item", "book", "set_price", -5)),
+             ("err", "price must not be negative (got -5)"), "negative price")
+    check_eq(c.value("User", "ann", "get_balance"), 0, "default balance")
+    check_eq(c.value("User", "ann", "deposit", 100), 100, "deposit")
+    check_eq(c.value("User", "ann", "deposit", 2**40), 100 + 2**40, "deposit int64")
+    check_eq(got(c.call("User", "ann", "deposit", -1)), ("err", "amount must be positive (got -1)"),
+             "negative deposit")
+    check_eq(c.value("User", "ann", "get_basket"), [], "empty basket")
+    check_eq(got(c.call("User", "ann", "checkout")), ("err", "checkout: the basket is empty"),
+             "checkout of an empty basket")
+    # unicode keys travel as refs
+    check_eq(c.value("Item", "caf\u00e9-\u2615", "add_stock", 1), 1, "unicode item")
+    check_eq(c.value("User", "ann", "add_to_basket", ["caf\u00e9-\u2615"]), 0, "unicode ref")
+    check_eq(c.value("User", "ann", "get_basket"), ["caf\u00e9-\u2615"], "unicode basket")
+    # an unknown method is an error Reply, not a crash
+    rid = c.new_request_id()
+    body = shopclient.encode_call("nope", b"", "ext:" + rid, rid, shopclient.REPLY_EGRESS, rid)
+    st, _, data = c._request(env.ingress, "PUT", "/shop/User/ann", body,
+                             {"Content-Type": "application/vnd." + shopclient.CALL_TYPENAME})
+    check(st == 202, "PUT: %d %s", st, data)
+    r = c.receive("User", "nope", rid)
+    check_eq(got(r), ("err", "shop/User has no method 'nope'"), "unknown method")
+    # the state as sf-local sees it: built-in types for scalar fields
+    v = env.view("User", "ann")
+    check_eq(v["state"]["balance"]["value"], 100 + 2**40, "balance in the state view")
+    check_eq(v["state"]["balance"]["typename"], "io.statefun.types/long", "balance typename")
+    check_eq(entity_queue(v), ("", 0), "ann is idle")
+
+
+def test_awaits(env):
+    c = env.client
+    for k, price, stock in (("a", 3, 1), ("b", 5, 2), ("c", 7, 1), ("z", 100, 0)):
+        c.value("Item", k, "set_price", price)
+        if stock:
+            c.value("Item", k, "add_stock", stock)
+    routed = env.metric("sflocal_routed_messages_total")
+    check_eq(c.value("User", "u", "add_to_basket", ["a", "b", "c"]), 15, "total of a, b, c")
+    # 3 items in stock: 6 awaits = 6 Calls + 6 Replies between functions
+    check_eq(env.metric("sflocal_routed_messages_total") - routed, 12, "messages routed for 6 awaits")
+    check_eq(c.value("User", "u", "get_basket"), ["a", "b", "c"], "basket")
+    routed = env.metric("sflocal_routed_messages_total")
+    check_eq(c.value("User", "u", "add_to_basket", ["z", "b", "z"]), 5, "out-of-stock z skipped")
+    check_eq(env.metric("sflocal_routed_messages_total") - routed, 8, "messages routed for 4 awaits")
+    check_eq(c.value("User", "u", "get_basket"), ["a", "b", "c", "b"], "basket after the second add")
+    check_eq(c.value("User", "u", "add_to_basket", []), 0, "empty list")
+    check_eq(entity_queue(env.view("User", "u")), ("", 0), "u is idle again")
+
+
+def test_checkout(env):
+    c = env.client
+    for k, price, stock in (("a", 10, 5), ("b", 20, 5), ("c", 30, 1)):
+        c.value("Item", k, "set_price", price)
+        c.value("Item", k, "add_stock", stock)
+    # success
+    c.value("User", "ok", "deposit", 100)
+    c.value("User", "ok", "add_to_basket", ["a", "b"])
+    rec = c.value("User", "ok", "checkout")
+    check_eq(rec, {"lines": [{"item": "a", "qty": 1, "price": 10},
+                             {"item": "b", "qty": 1, "price": 20}],
+                   "total": 30, "balance": 70}, "receipt")
+    check_eq(c.value("User", "ok", "get_balance"), 70, "charged")
+    check_eq(c.value("User", "ok", "get_basket"), [], "basket emptied")
+    check_eq([c.value("Item", k, "get_stock") for k in "abc"], [4, 4, 1], "stock reserved")
+    # one item out of stock: a, b, c reserved, the second c fails -> c, b, a released
+    c.value("User", "oos", "deposit", 1000)
+    c.value("User", "oos", "add_to_basket", ["a", "b", "c", "c"])
+    routed = env.metric("sflocal_routed_messages_total")
+    r = c.call("User", "oos", "checkout")
+    check_eq(got(r), ("err", "checkout failed: item c is out of stock (0 left, 1 wanted)"),
+             "checkout with c out of stock")
+    # 4 prices + 4 reserves (the last one failing) + 3 releases = 11 awaits
+    check_eq(env.metric("sflocal_routed_messages_total") - routed, 22, "messages of the rollback")
+    check_eq([c.value("Item", k, "get_stock") for k in "abc"], [4, 4, 1], "stock restored exactly")
+    check_eq(c.value("User", "oos", "get_balance"), 1000, "nothing charged")
+    check_eq(c.value("User", "oos", "get_basket"), ["a", "b", "c", "c"], "basket kept")
+    # balance short: everything reserved, then everything released
+    c.value("User", "poor", "deposit", 25)
+    c.value("User", "poor", "add_to_basket", ["a", "b"])
+    r = c.call("User", "poor", "checkout")
+    check_eq(got(r), ("err", "checkout failed: balance 25 is short of the total 30"),
+             "checkout with a short balance")
+    check_eq([c.value("Item", k, "get_stock") for k in "abc"], [4, 4, 1], "stock restored (balance)")
+    check_eq(c.value("User", "poor", "get_balance"), 25, "nothing charged (balance)")
+    c.value("User", "poor", "deposit", 5)
+    check_eq(c.value("User", "poor", "checkout")["balance"], 0, "then it works")
+    check_eq([c.value("Item", k, "get_stock") for k in "abc"], [3, 3, 1], "stock after")
+
+
+def test_isolation(env):
+    c = env.client
+    n_items, n_callers = 200, 50
+    items = ["i%03d" % k for k in range(n_items)]
+    for k in items:
+        c.value("Item", k, "set_price", 1)
+        c.value("Item", k, "add_stock", 1)
+    holder = c.send("User", "iso", "add_to_basket", items)  # 400 awaits
+    replies, errors = {}, []
+    start = threading.Barrier(n_callers + 1)
+    sent = threading.Barrier(n_callers + 1)
+
+    def caller(n):
+        try:
+            start.wait()
+            rid = c.send("User", "iso", "deposit", 1, request_id="iso-dep-%d" % n)
+            sent.wait()
+            replies[n] = c.receive("User", "deposit", rid, wait=60)
+        except Exception as e:  # noqa: BLE001
+            errors.append("caller %d: %r" % (n, e))
+            sent.abort()
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(n_callers)]
+    for t in threads:
+        t.start()
+    start.wait()
+    sent.wait()  # every deposit is in sf-local now (202), behind the holder
+    chain, queued = entity_queue(env.view("User", "iso"))
+    check_eq(chain, "ext:" + holder,
+             "the chain holding iso once every deposit was sent (is add_to_basket too short?)")
+    max_queue = queued
+    while any(t.is_alive() for t in threads):
+        max_queue = max(max_queue, entity_queue(env.view("User", "iso"))[1])
+        time.sleep(0.005)
+    for t in threads:
+        t.join(timeout=60)
+    check(not errors, "callers failed: %s", errors[:5])
+    h = c.receive("User", "add_to_basket", holder, wait=60)
+    check_eq(got(h), ("ok", n_items), "the holder's result")
+    check(max_queue >= 1, "no deposit was ever seen queued behind add_to_basket")
+    check(all(r.ok for r in replies.values()), "a deposit failed: %s",
+          [r.error for r in replies.values() if not r.ok][:3])
+    # The holder still held iso after every deposit had arrived, so none
+    # may have run before the holder finished:
+    early = [r.value for r in replies.values() if r.seq < h.seq]
+    check(not early, "%d deposits ran while add_to_basket was suspended", len(early))
+    by_seq = sorted(replies.values(), key=lambda r: r.seq)
+    check_eq([r.value for r in by_seq], list(range(1, n_callers + 1)),
+             "deposit results in reply order (each saw the one before)")
+    check_eq(c.value("User", "iso", "get_balance"), n_callers, "final balance")
+    check_eq(len(c.value("User", "iso", "get_basket")), n_items, "basket")
+    check_eq(entity_queue(env.view("User", "iso")), ("", 0), "idle at the end")
+    env.note = "%d deposits queued behind add_to_basket (up to %d seen at once), all after it" % (
+        n_callers, max_queue)
+
+
+def test_chain(env):
+    c = env.client
+    c.value("User", "pa", "deposit", 7)
+    check_eq(c.value("User", "pa", "ping_item", "book", wait=15), 7,
+             "User -> Item -> User (same chain) completes")
+    check_eq(entity_queue(env.view("User", "pa")), ("", 0), "pa idle afterwards")
+    # and a second user pinging the same item at the same time
+    c.value("User", "pb", "deposit", 9)
+    ra = c.send("User", "pa", "ping_item", "book")
+    rb = c.send("User", "pb", "ping_item", "book")
+    check_eq(c.receive("User", "ping_item", ra).value, 7, "pa")
+    check_eq(c.receive("User", "ping_item", rb).value, 9, "pb")
+
+
+def test_failure(env):
+    c = env.client
+    c.value("Item", "x", "set_price", 4)
+    c.value("Item", "x", "add_stock", 1)
+    c.value("User", "f", "deposit", 50)
+    c.value("User", "f", "add_to_basket", ["x"])
+    check_eq(c.value("Item", "x", "reserve", 1), True, "someone else takes the last x")
+    direct = c.call("Item", "x", "reserve", 1)
+    check(not direct.ok, "reserve should fail")
+    r = c.call("User", "f", "checkout")
+    check_eq(got(r), ("err", "checkout failed: " + direct.error), "the callee's error in checkout's")
+    check_eq(c.value("User", "f", "get_balance"), 50, "not charged")
+
+
+def run_random(env, seed, n_ops, kill_every=0):
+    rng = random.Random(seed)
+    users = ["u%d" % k for k in range(5)]
+    items = ["i%d" % k for k in range(8)]
+    model, c = Model(), env.client
+    kills = retried = 0
+    kill_rids = []
+    counts = collections.Counter()
+    for step in range(n_ops):
+        op = random_op(rng, users, items)
+        kill = kill_every and rng.random() < 1.0 / kill_every
+        if kill and op[2] != "add_to_basket" and rng.random() < 0.7:
+            op = ("User", op[1] if op[0] == "User" else rng.choice(users), "add_to_basket",
+                  [rng.choice(items) for _ in range(3)])
+        want = model.apply(*op)
+        rid = c.send(*op)
+        if kill:
+            time.sleep(rng.uniform(0, 0.006))
+            env.fn.kill9()
+            time.sleep(rng.uniform(0, 0.05))
+            env.start_fn()
+            kills += 1
+            kill_rids.append(rid)
+        r = c.receive(op[0], op[2], rid, wait=30)
+        counts[(op[2], "ok" if r.ok else "err")] += 1
+        if got(r) != want:
+            raise TestFailure("seed %d, step %d: %s/%s.%s%r: expected %r, got %r" % (
+                seed, step, op[0], op[1], op[2], tuple(op[3:]), want, got(r)))
+    final_sweep(env, model, users, items)
+    for rid in kill_rids:
+        extra = c.poll_extra(rid)
+        check(extra is None, "seed %d: a second reply to %s: %r", seed, rid, extra)
+    if kill_every:
+        retried = env.metric("sflocal_retries_total")
+    return counts, kills, retried
+
+
+def test_random(env):
+    counts, _, _ = run_random(env, ARGS.seed, ARGS.ops)
+    oks = sum(v for (m, s), v in counts.items() if s == "ok")
+    check(counts[("checkout", "ok")] >= 10 and counts[("checkout", "err")] >= 10,
+          "too few checkouts either way: %s", dict(counts))
+    env.note = "seed %d, %d ops (%d ok), checkouts %d ok / %d failed" % (
+        ARGS.seed, ARGS.ops, oks, counts[("checkout", "ok")], counts[("checkout", "err")])
+
+
+def test_kill(env):
+    n = max(ARGS.ops // 4, 100)
+    counts, kills, retried = run_random(env, ARGS.seed + 1, n, kill_every=12)
+    check(kills >= 5, "only %d kills", kills)
+    env.note = "seed %d, %d ops, %d kills, sf-local retried %d times" % (
+        ARGS.seed + 1, n, kills, retried)
+
+
+TESTS = [("basic", test_basic), ("awaits", test_awaits), ("checkout", test_checkout),
+         ("isolation", test_isolation), ("chain", test_chain), ("failure", test_failure),
+         ("random", test_random), ("kill", test_kill)]
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sf-local", required=True)
+    ap.add_argument("--shopping-cart", required=True)
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("SF_ENTITIES_SEED", "20240601")))
+    ap.add_argument("--ops", type=int, default=1000)
+    ap.add_argument("-k", action="append", default=[])
+    ap.add_argument("--keep", action="store_true")
+    ARGS = ap.parse_args()
+    passed = failed = 0
+    t_all = time.monotonic()
+    print("seed %d (rerun with --seed %d or SF_ENTITIES_SEED)" % (ARGS.seed, ARGS.seed), flush=True)
+    for name, fn in TESTS:
+        if ARGS.k and not any(k in name for k in ARGS.k):
+            continue
+        t0 = time.monotonic()
+        env = None
+        try:
+            env = Env(name)
+            env.note = ""
+            fn(env)
+            env.close()
+            reports = env.sanitizer_reports()
+            check(not reports, "sanitizer report:\n%s", "\n".join(reports))
+            print("PASS %-10s %6.2f s  %s" % (name, time.monotonic() - t0, env.note), flush=True)
+            passed += 1
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            print("FAIL %-10s %6.2f s  (seed %d)\n  %s" % (
+                name, time.monotonic() - t0, ARGS.seed,
+                e if isinstance(e, TestFailure) else traceback.format_exc()), flush=True)
+            if env is not None:
+                env.close()
+                print(env.logs())
+                for rep in env.sanitizer_reports():
+                    print(rep)
+        finally:
+            if env is not None and not ARGS.keep and not failed:
+                shutil.rmtree(env.dir, ignore_errors=True)
+    print("%d passed, %d failed (%.1f s)" % (passed, failed, time.monotonic() - t_all))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
