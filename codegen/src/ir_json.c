@@ -130,7 +130,13 @@ static void describe(const json_t *j, char *out, size_t n) {
     case JSON_INTEGER:
       snprintf(out, n, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
       return;
-    case JSON_REAL: snprintf(out, n, "%.17g", json_real_value(j)); return;
+    case JSON_REAL: {
+      /* keep a real recognisable as one: 1e10 -> 10000000000.0 */
+      char tmp[40];
+      snprintf(tmp, sizeof tmp, "%.17g", json_real_value(j));
+      snprintf(out, n, "%s%s", tmp, strpbrk(tmp, ".eEni") ? "" : ".0");
+      return;
+    }
     case JSON_ARRAY: snprintf(out, n, "an array"); return;
     case JSON_OBJECT: snprintf(out, n, "an object"); return;
     case JSON_STRING: {
@@ -219,6 +225,21 @@ static int b64_decode(const char *s, size_t n, bbuf *out, const char **why,
     *at = end - 1;
     return -1;
   }
+  return 0;
+}
+
+int sfc_base64_decode(const char *s, size_t n, uint8_t **out, size_t *len) {
+  bbuf b = {0};
+  const char *why;
+  size_t at;
+  if (b64_decode(s, n, &b, &why, &at) != 0 || b.oom) {
+    free(b.p);
+    *out = NULL;
+    *len = 0;
+    return -1;
+  }
+  *out = b.p;
+  *len = b.len;
   return 0;
 }
 

@@ -75,6 +75,10 @@ json_t *sfc_json_decode_wrapped(const sfc_type *t, const uint8_t *p,
 json_t *sfc_json_decode_state(const sfc_type *t, const uint8_t *p, size_t n,
                               char *err, size_t err_len);
 
+/* Strict standard base64 (padding optional) -> malloc'd bytes (*out may
+ * be NULL when *len is 0). -1 when malformed or out of memory. */
+int sfc_base64_decode(const char *s, size_t n, uint8_t **out, size_t *len);
+
 /* The zero value of a type as JSON (null for void). */
 json_t *sfc_json_zero(const sfc_type *t);
 

@@ -19,6 +19,8 @@
  * callback and decode each part ourselves.
  */
 #include "http_front.h"
+#include "ir.h"
+#include "ir_json.h"
 
 #include <errno.h>
 #include <float.h>
@@ -535,6 +537,8 @@ struct sfl_front {
   int64_t send_wait_ms;
   int64_t max_poll_ms;
   int verbose;
+  const sfc_ir *irs; /* --ir files */
+  size_t n_irs;
   atomic_bool stopping;
   struct MHD_Daemon *ingress;
   struct MHD_Daemon *egress;
@@ -923,6 +927,504 @@ static enum MHD_Result ingress_root(exchange *x) {
   return r;
 }
 
+/* ---- entity calls (--ir): POST /<ns>/<Entity>/<key>/<method> ----------- */
+
+#define ENTITY_DEFAULT_WAIT_MS 30000
+#define MAX_REQUEST_ID 200
+#define CALL_TYPENAME "statefun.entities/Call"
+
+static sfl_result pop_wait(sfl_front *f, const char *egress_id,
+                           const char *topic, int64_t wait_ms,
+                           sfl_record *out);
+
+/* The IR entity of "ns/Entity" (NULL if none); *ir_out gets its IR, and
+ * *ns_known whether some IR has that namespace. */
+static const sfc_entity *ir_entity(const sfl_front *f, const char *fn_typename,
+                                   const sfc_ir **ir_out, bool *ns_known) {
+  const char *slash = strchr(fn_typename, '/');
+  *ns_known = false;
+  if (slash == NULL) return NULL;
+  size_t nl = (size_t)(slash - fn_typename);
+  for (size_t i = 0; i < f->n_irs; i++) {
+    const sfc_ir *ir = &f->irs[i];
+    if (strlen(ir->namespace_) != nl ||
+        strncmp(ir->namespace_, fn_typename, nl) != 0)
+      continue;
+    *ns_known = true;
+    const sfc_entity *e = sfc_ir_entity(ir, slash + 1);
+    if (e != NULL) {
+      *ir_out = ir;
+      return e;
+    }
+  }
+  return NULL;
+}
+
+/* "a, b, c" of the entity names of namespace ns (or of an entity's
+ * methods), truncated to fit. */
+static void list_names(char *out, size_t n, const sfl_front *f,
+                       const char *ns, size_t nl, const sfc_entity *e) {
+  size_t o = 0;
+  out[0] = '\0';
+  if (e != NULL) {
+    for (size_t k = 0; k < e->n_methods && o + 1 < n; k++) {
+      int w = snprintf(out + o, n - o, "%s%s", o ? ", " : "",
+                       e->methods[k].name);
+      if (w > 0) o += (size_t)w;
+    }
+    return;
+  }
+  for (size_t i = 0; i < f->n_irs; i++) {
+    const sfc_ir *ir = &f->irs[i];
+    if (strlen(ir->namespace_) != nl || strncmp(ir->namespace_, ns, nl) != 0)
+      continue;
+    for (size_t k = 0; k < ir->n_entities && o + 1 < n; k++) {
+      int w = snprintf(out + o, n - o, "%s%s", o ? ", " : "",
+                       ir->entities[k].name);
+      if (w > 0) o += (size_t)w;
+    }
+  }
+}
+
+/* A unique request id: time, process, counter and randomness. */
+static void new_request_id(char *out, size_t n) {
+  static atomic_uint_fast64_t counter;
+  uint64_t c = atomic_fetch_add(&counter, 1) + 1;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t mix = ((uint64_t)ts.tv_nsec << 20) ^ ((uint64_t)getpid() << 40) ^
+                 (c * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&c;
+  snprintf(out, n, "sfl-%llx-%llx-%llu",
+           (unsigned long long)ts.tv_sec, (unsigned long long)(mix & 0xFFFFFFFFFFull),
+           (unsigned long long)c);
+}
+
+/* X-Request-Id: it names the Reply's egress topic, so keep it to a
+ * Kafka topic's characters. */
+static bool request_id_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > MAX_REQUEST_ID) return false;
+  for (const char *p = s; *p != '\0'; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+      return false;
+  return true;
+}
+
+/* Protobuf wire, just enough for Call and Reply. */
+typedef struct wbuf {
+  uint8_t *p;
+  size_t len, cap;
+  bool oom;
+} wbuf;
+
+static void w_raw(wbuf *w, const void *p, size_t n) {
+  if (w->oom) return;
+  if (n > w->cap - w->len) {
+    size_t nc = w->cap ? w->cap * 2 : 256;
+    while (nc - w->len < n) nc *= 2;
+    uint8_t *q = realloc(w->p, nc);
+    if (q == NULL) {
+      w->oom = true;
+      return;
+    }
+    w->p = q;
+    w->cap = nc;
+  }
+  if (n) memcpy(w->p + w->len, p, n);
+  w->len += n;
+}
+
+static void w_varint(wbuf *w, uint64_t v) {
+  uint8_t t[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    t[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  t[n++] = (uint8_t)v;
+  w_raw(w, t, n);
+}
+
+static void w_lenfield(wbuf *w, uint32_t num, const void *p, size_t n) {
+  if (n == 0) return; /* proto3: empty strings/bytes are not written */
+  w_varint(w, ((uint64_t)num << 3) | 2);
+  w_varint(w, n);
+  w_raw(w, p, n);
+}
+
+static void w_str(wbuf *w, uint32_t num, const char *s) {
+  w_lenfield(w, num, s, strlen(s));
+}
+
+typedef struct reply {
+  bool ok;
+  const uint8_t *result;
+  size_t result_len;
+  char *error;      /* malloc'd, may be NULL */
+  char *request_id; /* malloc'd, may be NULL */
+} reply;
+
+static int r_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*p >= end) return -1;
+    uint8_t b = *(*p)++;
+    v |= (uint64_t)(b & 0x7F) << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Reply{call_id=1, ok=2, result=3, error=4, request_id=5}. */
+static int decode_reply(const uint8_t *p, size_t n, reply *out) {
+  memset(out, 0, sizeof *out);
+  const uint8_t *end = p + n;
+  while (p < end) {
+    uint64_t tag, v;
+    if (r_varint(&p, end, &tag) != 0) return -1;
+    uint32_t field = (uint32_t)(tag >> 3);
+    int wt = (int)(tag & 7);
+    if (wt == 0) {
+      if (r_varint(&p, end, &v) != 0) return -1;
+      if (field == 2) out->ok = v != 0;
+    } else if (wt == 2) {
+      if (r_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) return -1;
+      const uint8_t *s = p;
+      p += v;
+      if (field == 3) {
+        out->result = s;
+        out->result_len = (size_t)v;
+      } else if (field == 4 || field == 5) {
+        char **dst = field == 4 ? &out->error : &out->request_id;
+        free(*dst);
+        *dst = strndup((const char *)s, (size_t)v);
+        if (*dst == NULL) return -1;
+      }
+    } else if (wt == 1 || wt == 5) {
+      size_t k = wt == 1 ? 8 : 4;
+      if ((size_t)(end - p) < k) return -1;
+      p += k;
+    } else {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void reply_free(reply *r) {
+  free(r->error);
+  free(r->request_id);
+}
+
+/* Answers {"ok":false,"error":msg,"request_id":rid} (rid may be NULL). */
+static enum MHD_Result send_call_error(exchange *x, unsigned code,
+                                       const char *rid, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_call_error(exchange *x, unsigned code,
+                                       const char *rid, const char *fmt, ...) {
+  char msg[1536];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (!sfl_front_utf8_valid((const uint8_t *)msg, strlen(msg)))
+    for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
+      if (*p >= 0x80) *p = '?';
+  json_t *o = json_object();
+  if (o != NULL) {
+    json_object_set_new(o, "ok", json_false());
+    json_object_set_new(o, "error", json_string(msg));
+    if (rid != NULL) json_object_set_new(o, "request_id", json_string(rid));
+  }
+  return send_json(x, code, o, NULL);
+}
+
+/* POST /<ns>/<Entity>/<key>/<method>: `prefix` is the raw path up to the
+ * last '/', `raw_method` what follows it. */
+static enum MHD_Result entity_call(exchange *x, request *r,
+                                   const sfl_front_address *a,
+                                   const sfc_ir *ir, const sfc_entity *ent,
+                                   const char *raw_method) {
+  sfl_front *f = x->f;
+  char err[1024] = "";
+  char *mname = decode_part(raw_method, strlen(raw_method));
+  if (mname == NULL)
+    return send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                           "bad percent-encoding in the method name");
+  enum MHD_Result ret;
+  json_t *args = NULL;
+  uint8_t *argb = NULL;
+  size_t argn = 0;
+  wbuf call = {0};
+  const sfc_method *m = sfc_entity_method(ent, mname);
+  if (m == NULL) {
+    char names[512];
+    list_names(names, sizeof names, f, NULL, 0, ent);
+    ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
+                          "entity %s has no method '%s' (methods: %s)",
+                          a->fn_typename, mname, names);
+    goto done;
+  }
+  /* The body: a JSON object of the arguments; empty = none. */
+  bool blank = true;
+  for (size_t i = 0; i < r->len && blank; i++)
+    blank = r->body[i] == ' ' || r->body[i] == '\t' || r->body[i] == '\r' ||
+            r->body[i] == '\n';
+  if (!blank) {
+    json_error_t je;
+    args = json_loadb((const char *)r->body, r->len,
+                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (args == NULL) {
+      ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                            "the body is not JSON (line %d, column %d): %s",
+                            je.line, je.column, je.text);
+      goto done;
+    }
+  }
+  if (sfc_json_encode_args(m, args, &argb, &argn, err, sizeof err) != 0) {
+    ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL, "%s.%s: %s",
+                          ent->name, m->name, err);
+    goto done;
+  }
+  /* The request id names the Reply's topic. */
+  char rid[MAX_REQUEST_ID + 1];
+  const char *hrid = header(x, "X-Request-Id");
+  if (hrid != NULL && hrid[0] != '\0') {
+    if (!request_id_ok(hrid)) {
+      ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                            "X-Request-Id must be 1 to %d characters of "
+                            "[A-Za-z0-9._-]",
+                            MAX_REQUEST_ID);
+      goto done;
+    }
+    snprintf(rid, sizeof rid, "%s", hrid);
+  } else {
+    new_request_id(rid, sizeof rid);
+  }
+  int64_t wait_ms = ENTITY_DEFAULT_WAIT_MS;
+  bool bad = false;
+  char *w = query_arg(x, "wait", &bad);
+  if (w != NULL) wait_ms = sfl_front_parse_wait(w, f->max_poll_ms);
+  free(w);
+  if (bad || wait_ms < 0) {
+    ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid,
+                          "bad ?wait= (seconds, e.g. 5 or 0.5; at most %lld)",
+                          (long long)(f->max_poll_ms / 1000));
+    goto done;
+  }
+  const char *idem;
+  if (idempotency_key(x, &idem, err, sizeof err) != 0) {
+    ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
+    goto done;
+  }
+  /* Call{method=1, args=2, call_id=3, request_id=6, reply_egress=7,
+   * reply_topic=8} */
+  w_str(&call, 1, m->name);
+  w_lenfield(&call, 2, argb, argn);
+  w_str(&call, 3, rid);
+  w_str(&call, 6, rid);
+  w_str(&call, 7, SFL_REPLY_EGRESS);
+  w_str(&call, 8, rid);
+  if (call.oom) {
+    ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
+                          "out of memory");
+    goto done;
+  }
+  err[0] = '\0';
+  sfl_result res = sfl_engine_send(f->engine, a->fn_typename, a->id,
+                                   CALL_TYPENAME, call.p, call.len, idem,
+                                   f->send_wait_ms, err, sizeof err);
+  switch (res) {
+    case SFL_OK:
+    case SFL_DUPLICATE: break;
+    case SFL_ERR_NO_FUNCTION:
+      ret = send_call_error(x, MHD_HTTP_NOT_FOUND, rid,
+                            "no endpoint in module.yaml serves %s%s%s",
+                            a->fn_typename, err[0] ? ": " : "", err);
+      goto done;
+    case SFL_ERR_BUSY: {
+      static const char *const h[] = {"Retry-After", "1", NULL};
+      ret = send_error_h(x, MHD_HTTP_SERVICE_UNAVAILABLE, h, "%s", err);
+      goto done;
+    }
+    case SFL_ERR_BAD_REQUEST:
+      ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
+      goto done;
+    default:
+      ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
+                            "the call was not accepted: %s", err);
+      goto done;
+  }
+  sfl_record rec;
+  sfl_result pr = pop_wait(f, SFL_REPLY_EGRESS, rid, wait_ms, &rec);
+  if (pr != SFL_OK) {
+    ret = send_call_error(
+        x, MHD_HTTP_GATEWAY_TIMEOUT, rid,
+        "no reply within %.3g s; the call was accepted and may still "
+        "complete: its Reply will be on egress %s, topic %s (GET "
+        "http://<egress>/egress/%s/%s)",
+        (double)wait_ms / 1000.0, SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS,
+        rid);
+    goto done;
+  }
+  reply rp;
+  if (decode_reply(rec.value, rec.len, &rp) != 0) {
+    ret = send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
+                          "the entity's Reply (%zu bytes, type %s) is not a "
+                          "statefun.entities/Reply",
+                          rec.len, rec.typename);
+  } else if (!rp.ok) {
+    ret = send_call_error(x, 422, rid, "%s",
+                          rp.error != NULL && rp.error[0] != '\0'
+                              ? rp.error
+                              : "the method failed (no reason given)");
+  } else {
+    json_t *result = sfc_json_decode_result(m, rp.result, rp.result_len, err,
+                                            sizeof err);
+    if (result == NULL) {
+      ret = send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
+                            "the entity's result does not decode as %s: %s",
+                            m->result->text, err);
+    } else {
+      json_t *o = json_object();
+      if (o != NULL) {
+        json_object_set_new(o, "ok", json_true());
+        json_object_set_new(o, "result", result);
+        json_object_set_new(o, "request_id", json_string(rid));
+      } else {
+        json_decref(result);
+      }
+      ret = send_json(x, MHD_HTTP_OK, o, NULL);
+    }
+  }
+  reply_free(&rp);
+  sfl_record_free(&rec);
+  (void)ir;
+done:
+  free(call.p);
+  free(argb);
+  json_decref(args);
+  free(mname);
+  return ret;
+}
+
+/* Routes a POST whose address may name an IR entity. Returns true when it
+ * answered (an entity call or an entity error), false to fall through to
+ * the plain send. */
+static bool try_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
+  sfl_front *f = x->f;
+  if (f->n_irs == 0) return false;
+  /* A raw typed message (playground style) stays a plain send. */
+  const char *ct = header(x, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (ct != NULL && strncasecmp(ct, "application/vnd.", 16) == 0) return false;
+  const char *url = x->url;
+  const char *last = strrchr(url, '/');
+  if (last == NULL || last == url) return false;
+  size_t plen = (size_t)(last - url);
+  char *prefix = strndup(url, plen);
+  if (prefix == NULL) return false;
+  sfl_front_address a;
+  char err[512];
+  bool answered = false;
+  if (sfl_front_parse_address(prefix, &a, err, sizeof err) == 0) {
+    const sfc_ir *ir = NULL;
+    bool ns_known = false;
+    const sfc_entity *e = ir_entity(f, a.fn_typename, &ir, &ns_known);
+    if (e != NULL) {
+      *ret = entity_call(x, r, &a, ir, e, last + 1);
+      answered = true;
+    } else if (ns_known) {
+      const char *slash = strchr(a.fn_typename, '/');
+      char names[512];
+      list_names(names, sizeof names, f, a.fn_typename,
+                 (size_t)(slash - a.fn_typename), NULL);
+      *ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
+                             "no entity '%s' in the IR of namespace %.*s "
+                             "(entities: %s)",
+                             slash + 1, (int)(slash - a.fn_typename),
+                             a.fn_typename, names);
+      answered = true;
+    }
+    sfl_front_address_free(&a);
+  }
+  if (!answered) {
+    /* "/<ns>/<Entity>/<key>" without a method */
+    if (sfl_front_parse_address(url, &a, err, sizeof err) == 0) {
+      const sfc_ir *ir = NULL;
+      bool ns_known = false;
+      const sfc_entity *e = ir_entity(f, a.fn_typename, &ir, &ns_known);
+      if (e != NULL && strchr(a.id, '/') == NULL) {
+        char names[512];
+        list_names(names, sizeof names, f, NULL, 0, e);
+        *ret = send_call_error(
+            x, MHD_HTTP_NOT_FOUND, NULL,
+            "%s is an entity: POST /%s/%s/<method> with the JSON arguments "
+            "(methods: %s), or PUT a raw message",
+            a.fn_typename, a.fn_typename, a.id, names);
+        answered = true;
+      }
+      sfl_front_address_free(&a);
+    }
+  }
+  free(prefix);
+  return answered;
+}
+
+/* Adds "fields" (the IR's state fields, decoded) to an address view. */
+static char *add_entity_fields(sfl_front *f, const char *fn_typename,
+                               char *view) {
+  const sfc_ir *ir = NULL;
+  bool ns_known = false;
+  const sfc_entity *e = ir_entity(f, fn_typename, &ir, &ns_known);
+  if (e == NULL) return view;
+  json_t *o = json_loads(view, 0, NULL);
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return view;
+  }
+  json_t *st = json_object_get(o, "state");
+  json_t *fields = json_object();
+  for (size_t i = 0; fields != NULL && i < e->n_state; i++) {
+    const sfc_field *sf = &e->state[i];
+    json_t *v = json_object_get(st, sf->name);
+    json_t *dec = NULL;
+    if (v == NULL) {
+      /* never written: the default */
+      dec = sf->default_json != NULL
+                ? json_loads(sf->default_json, JSON_DECODE_ANY, NULL)
+                : sfc_json_zero(sf->type);
+    } else if (json_object_get(v, "value") != NULL) {
+      dec = json_incref(json_object_get(v, "value"));
+    } else {
+      const char *b64 = json_string_value(json_object_get(v, "base64"));
+      uint8_t *bytes = NULL;
+      size_t n = 0;
+      char err[512];
+      if (b64 != NULL &&
+          sfc_base64_decode(b64, strlen(b64), &bytes, &n) == 0) {
+        dec = sfc_json_decode_state(sf->type, bytes, n, err, sizeof err);
+        if (dec == NULL) {
+          dec = json_object();
+          if (dec != NULL)
+            json_object_set_new(dec, "undecodable", json_string(err));
+        }
+      }
+      free(bytes);
+    }
+    if (dec != NULL) json_object_set_new(fields, sf->name, dec);
+  }
+  if (fields != NULL) json_object_set_new(o, "fields", fields);
+  char *s = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  if (s == NULL) return view;
+  free(view);
+  return s;
+}
+
 static enum MHD_Result ingress_route(exchange *x, request *r) {
   const char *url = x->url;
   bool get = strcmp(x->method, MHD_HTTP_METHOD_GET) == 0;
@@ -976,6 +1478,10 @@ static enum MHD_Result ingress_route(exchange *x, request *r) {
     return ingress_topic(x, r, url + sizeof tp - 1);
   }
 
+  if (strcmp(x->method, MHD_HTTP_METHOD_POST) == 0) {
+    enum MHD_Result ret;
+    if (try_entity_post(x, r, &ret)) return ret;
+  }
   if (put_or_post) return ingress_send(x, r);
   if (get) {
     char err[512];
@@ -984,6 +1490,8 @@ static enum MHD_Result ingress_route(exchange *x, request *r) {
       return send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
     char *view = sfl_engine_describe_address(x->f->engine, a.fn_typename,
                                              a.id);
+    if (view != NULL && x->f->n_irs > 0)
+      view = add_entity_fields(x->f, a.fn_typename, view);
     enum MHD_Result ret;
     if (view == NULL) {
       ret = send_error(x, MHD_HTTP_NOT_FOUND,
@@ -1035,6 +1543,7 @@ static sfl_result pop_wait(sfl_front *f, const char *egress_id,
 
 static bool config_has_egress(const sfl_config *cfg, const char *id) {
   if (cfg == NULL) return true; /* nothing to check against */
+  if (strcmp(id, SFL_REPLY_EGRESS) == 0) return true; /* reserved */
   for (size_t i = 0; i < cfg->n_egresses; i++)
     if (cfg->egresses[i].id != NULL && strcmp(cfg->egresses[i].id, id) == 0)
       return true;
@@ -1483,6 +1992,8 @@ sfl_front *sfl_front_start(const sfl_front_options *o, char *err,
                                         : DEFAULT_SEND_WAIT_MS;
   f->max_poll_ms = o->max_poll_ms > 0 ? o->max_poll_ms : DEFAULT_MAX_POLL_MS;
   f->verbose = o->verbose;
+  f->irs = o->irs;
+  f->n_irs = o->irs != NULL ? o->n_irs : 0;
   atomic_init(&f->stopping, false);
   snprintf(f->bind, sizeof f->bind, "%s", bind_to);
   f->ingress = start_daemon(f, true, o->ingress_port, &f->ingress_port, err,

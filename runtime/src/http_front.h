@@ -23,6 +23,7 @@
 #include "engine.h"
 
 typedef struct sfl_front sfl_front;
+struct sfc_ir;
 
 #define SFL_FRONT_DEFAULT_BIND "127.0.0.1"
 #define SFL_FRONT_DEFAULT_INGRESS_PORT 8090
@@ -39,6 +40,12 @@ typedef struct sfl_front_options {
   int64_t send_wait_ms;        /* ingress wait on backpressure; 0: 2000 */
   int64_t max_poll_ms;         /* cap of ?wait= on the egress; 0: 60000 */
   int verbose;                 /* one line per request on stderr */
+  /* --ir files: POST /<ns>/<Entity>/<key>/<method> calls entity methods
+   * with JSON arguments, GET /<ns>/<Entity>/<key> adds the decoded state
+   * "fields" (docs/sf-local-http.md, "Calling entities"). Must outlive the
+   * front. */
+  const struct sfc_ir *irs;    /* array of n_irs */
+  size_t n_irs;
 } sfl_front_options;
 
 /* Starts both servers. NULL with a reason in err on failure (port taken,

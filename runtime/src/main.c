@@ -24,6 +24,7 @@
 #include "config.h"
 #include "engine.h"
 #include "http_front.h"
+#include "ir.h"
 
 #define DEFAULT_RETRY_PAUSE_MS 1000
 #define EXIT_USAGE 2
@@ -48,6 +49,10 @@ static void usage(FILE *out) {
 "  --stats SECONDS      print a stat line on stderr this often\n"
 "  --retry-pause MS     after a batch finally failed, pause this long before\n"
 "                       retrying it (default %d)\n"
+"  --ir FILE            an entity IR (repeatable): POST /<ns>/<Entity>/<key>/\n"
+"                       <method> with JSON arguments calls the method and\n"
+"                       answers its JSON result; GET /<ns>/<Entity>/<key>\n"
+"                       shows the decoded state fields too\n"
 "  --verbose, -v        log every function call and HTTP request on stderr\n"
 "  --help, -h           this text\n"
 "  --version, -V        the version\n"
@@ -73,6 +78,12 @@ static void usage(FILE *out) {
 "  curl localhost:8091/greetings\n"
 "  curl 'localhost:8091/egress/example/out/greetings?wait=5&max=10'\n"
 "\n"
+"  # with --ir shop.ir.json: call an entity method, JSON in, JSON out\n"
+"  curl -s -X POST localhost:8090/shop/User/alice/add_to_basket \\\n"
+"       -d '{\"items\":[\"apple\",\"pear\"]}'\n"
+"  # -> {\"ok\":true,\"result\":42,\"request_id\":\"sfl-...\"}\n"
+"  #    (?wait=S: wait up to S seconds for the reply, default 30)\n"
+"\n"
 "  # the state, mailbox and last failure of an address; metrics\n"
 "  curl localhost:8090/example/greeter/Bob\n"
 "  curl localhost:8090/metrics\n"
@@ -84,7 +95,7 @@ static void usage(FILE *out) {
 "sends application/x-www-form-urlencoded unless you give -H.\n"
 "\n"
 "Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on bad\n"
-"options or a bad module.yaml. See docs/sf-local-http.md.\n",
+"options, a bad module.yaml or a bad --ir file. See docs/sf-local-http.md.\n",
           SFL_FRONT_DEFAULT_INGRESS_PORT, SFL_FRONT_DEFAULT_EGRESS_PORT,
           SFL_FRONT_DEFAULT_BIND, DEFAULT_RETRY_PAUSE_MS);
 }
@@ -119,6 +130,12 @@ static size_t parse_size(const char *s) {
   else if (*end == 'G' || *end == 'g') shift = 30, end++;
   if (*end != '\0' || v == 0 || v > (SIZE_MAX >> shift)) return 0;
   return (size_t)(v << shift);
+}
+
+static void free_irs(sfc_ir *irs, size_t n, const char **paths) {
+  for (size_t i = 0; i < n; i++) sfc_ir_free(&irs[i]);
+  free(irs);
+  free(paths);
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -161,9 +178,11 @@ int main(int argc, char **argv) {
   long long retry_pause = DEFAULT_RETRY_PAUSE_MS;
   size_t max_body = SFL_FRONT_DEFAULT_MAX_BODY;
   int verbose = 0;
+  const char **ir_paths = NULL;
+  size_t n_ir = 0;
 
   enum { OPT_DATA = 256, OPT_IN, OPT_OUT, OPT_BIND, OPT_STATS, OPT_RETRY,
-         OPT_BODY };
+         OPT_BODY, OPT_IR };
   static const struct option opts[] = {
       {"module", required_argument, NULL, 'm'},
       {"data", required_argument, NULL, OPT_DATA},
@@ -173,6 +192,7 @@ int main(int argc, char **argv) {
       {"stats", required_argument, NULL, OPT_STATS},
       {"retry-pause", required_argument, NULL, OPT_RETRY},
       {"max-body", required_argument, NULL, OPT_BODY},
+      {"ir", required_argument, NULL, OPT_IR},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
@@ -213,6 +233,17 @@ int main(int argc, char **argv) {
           return bad_usage("bad --max-body '%s' (bytes, e.g. 1048576 or 16M)",
                            optarg);
         break;
+      case OPT_IR: {
+        if (optarg[0] == '\0') return bad_usage("--ir needs a file%s", "");
+        const char **np = realloc(ir_paths, (n_ir + 1) * sizeof *np);
+        if (np == NULL) {
+          free(ir_paths);
+          return bad_usage("out of memory%s", "");
+        }
+        ir_paths = np;
+        ir_paths[n_ir++] = optarg;
+        break;
+      }
       case 'v': verbose = 1; break;
       case 'h': usage(stdout); return 0;
       case 'V': printf("sf-local %s\n", SF_VERSION_STRING); return 0;
@@ -241,10 +272,39 @@ int main(int argc, char **argv) {
   atomic_init(&sig.done, false);
 
   char err[1024] = "";
+  /* The IR files, checked before anything starts. */
+  sfc_ir *irs = n_ir ? calloc(n_ir, sizeof *irs) : NULL;
+  if (n_ir && irs == NULL) {
+    fprintf(stderr, "sf-local: out of memory\n");
+    return 1;
+  }
+  for (size_t i = 0; i < n_ir; i++) {
+    if (sfc_ir_load(ir_paths[i], &irs[i], err, sizeof err) != 0) {
+      fprintf(stderr, "%s\n", err);
+      for (size_t k = 0; k < i; k++) sfc_ir_free(&irs[k]);
+      free(irs);
+      free(ir_paths);
+      return EXIT_USAGE;
+    }
+    for (size_t k = 0; k < i; k++)
+      if (strcmp(irs[k].namespace_, irs[i].namespace_) == 0)
+        for (size_t a = 0; a < irs[i].n_entities; a++)
+          if (sfc_ir_entity(&irs[k], irs[i].entities[a].name) != NULL) {
+            fprintf(stderr,
+                    "%s: entity %s/%s is also declared in %s\n",
+                    ir_paths[i], irs[i].namespace_,
+                    irs[i].entities[a].name, ir_paths[k]);
+            for (size_t z = 0; z <= i; z++) sfc_ir_free(&irs[z]);
+            free(irs);
+            free(ir_paths);
+            return EXIT_USAGE;
+          }
+  }
   sfl_config cfg;
   memset(&cfg, 0, sizeof cfg);
   if (sfl_config_load(module, &cfg, err, sizeof err) != 0) {
     fprintf(stderr, "%s\n", err);
+    free_irs(irs, n_ir, ir_paths);
     return EXIT_USAGE;
   }
 
@@ -259,6 +319,7 @@ int main(int argc, char **argv) {
   if (engine == NULL) {
     fprintf(stderr, "sf-local: %s\n", err[0] ? err : "cannot start the engine");
     sfl_config_free(&cfg);
+    free_irs(irs, n_ir, ir_paths);
     return 1;
   }
 
@@ -271,11 +332,14 @@ int main(int argc, char **argv) {
   fo.egress_port = (uint16_t)egress_port;
   fo.max_body = max_body;
   fo.verbose = verbose;
+  fo.irs = irs;
+  fo.n_irs = n_ir;
   sfl_front *front = sfl_front_start(&fo, err, sizeof err);
   if (front == NULL) {
     fprintf(stderr, "sf-local: %s\n", err);
     sfl_engine_free(engine);
     sfl_config_free(&cfg);
+    free_irs(irs, n_ir, ir_paths);
     return 1;
   }
 
@@ -298,6 +362,11 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < cfg.n_endpoints; i++)
     fprintf(stderr, "sf-local:   functions %s -> %s\n",
             cfg.endpoints[i].functions, cfg.endpoints[i].url_template);
+  for (size_t i = 0; i < n_ir; i++)
+    for (size_t k = 0; k < irs[i].n_entities; k++)
+      fprintf(stderr, "sf-local:   entity %s/%s (%s): POST /%s/%s/<key>/<method>\n",
+              irs[i].namespace_, irs[i].entities[k].name, ir_paths[i],
+              irs[i].namespace_, irs[i].entities[k].name);
   if (cfg.n_endpoints == 0)
     fprintf(stderr, "sf-local: warning: module.yaml declares no function "
                     "endpoint; every message will be refused\n");
@@ -318,6 +387,7 @@ int main(int argc, char **argv) {
   sfl_front_stop(front);
   sfl_engine_free(engine);
   sfl_config_free(&cfg);
+  free_irs(irs, n_ir, ir_paths);
   fprintf(stderr, "sf-local: stopped%s\n", rc == 0 ? "" : " (engine failure)");
   return rc;
 }
