@@ -273,7 +273,8 @@ Test(shop, descriptors) {
   cr_assert_str_eq(Item_entity.field_specs[2]->name, "title");
   cr_assert_str_eq(Item_entity.field_specs[2]->type->type_name, "io.statefun.types/string");
   cr_assert_str_eq(User_entity.field_specs[1]->type->type_name, "shop.types/User.basket");
-  cr_assert_eq(User_entity.n_methods, 5);
+  cr_assert_eq(User_entity.n_methods, 6);
+  cr_assert_eq(Item_entity.n_methods, 7);
   const sf_method_desc *g = method(&Item_entity, "get_price");
   cr_assert(g->read_only);
   cr_assert_eq(g->n_labels, 0);
