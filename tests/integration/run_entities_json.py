@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""sf-local --ir end to end: the shopping cart called with JSON over HTTP.
+
+    run_entities_json.py --sf-local BIN --cart BIN --ir shop.ir.json \
+                         --module examples/shopping-cart/module.yaml
+
+Starts the shopping-cart entity server and sf-local (--ir) on free
+loopback ports, then calls entity methods with
+POST /shop/<Entity>/<key>/<method> and checks the JSON answers: results,
+method failures (422), bad arguments (400), unknown entities and methods
+(404), a timeout (504, the reply then read from the egress), the decoded
+state view, concurrent calls, and a bad --ir file (exit 2, file:line:col).
+Python 3 standard library only; the last line is "N passed, M failed".
+"""
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+ARGS = None
+FACTOR = float(os.environ.get("SF_TEST_TIME_FACTOR", "1"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def req(port, method, path, body=None, headers=None, timeout=60):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout * FACTOR)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+class Stack:
+    """shopping-cart + sf-local --ir on free ports."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.cart_port = free_port()
+        self.in_port = free_port()
+        self.out_port = free_port()
+        with open(ARGS.module) as f:
+            text = f.read()
+        text = text.replace("127.0.0.1:8000", "127.0.0.1:%d" % self.cart_port)
+        self.module = os.path.join(tmp, "module.yaml")
+        with open(self.module, "w") as f:
+            f.write(text)
+        self.cart_log = open(os.path.join(tmp, "cart.log"), "w")
+        self.sl_log = open(os.path.join(tmp, "sf-local.log"), "w")
+        self.cart = subprocess.Popen(
+            [ARGS.cart, "--listen", "127.0.0.1:%d" % self.cart_port],
+            stdout=self.cart_log, stderr=subprocess.STDOUT)
+        self.sl = subprocess.Popen(
+            [ARGS.sf_local, "--module", self.module, "--ir", ARGS.ir,
+             "--ingress-port", str(self.in_port),
+             "--egress-port", str(self.out_port)],
+            stdout=self.sl_log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20 * FACTOR
+        while True:
+            try:
+                if (req(self.in_port, "GET", "/health", timeout=2)[0] == 200 and
+                        req(self.cart_port, "GET", "/health",
+                             timeout=2)[0] == 200):
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise AssertionError("the stack did not start")
+            time.sleep(0.05)
+
+    def call(self, path, args=None, headers=None, raw=None):
+        body = raw if raw is not None else (
+            None if args is None else json.dumps(args).encode())
+        st, data = req(self.in_port, "POST", path, body, headers)
+        try:
+            return st, json.loads(data)
+        except ValueError:
+            raise AssertionError("%s: not JSON: %r" % (path, data[:200]))
+
+    def stop(self):
+        for p in (self.sl, self.cart):
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGCONT)
+                p.terminate()
+                try:
+                    p.wait(timeout=10 * FACTOR)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.cart_log.close()
+        self.sl_log.close()
+
+
+def eq(got, want, what):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
+def ok(stack, path, args, want):
+    st, j = stack.call(path, args)
+    eq((st, j.get("ok"), j.get("result")), (200, True, want), path)
+    return j
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def shopping(s):
+    ok(s, "/shop/Item/apple/set_price", {"price": 30}, None)
+    ok(s, "/shop/Item/apple/add_stock", {"qty": 5}, 5)
+    ok(s, "/shop/Item/pear/set_price", {"price": 12}, None)
+    ok(s, "/shop/Item/pear/add_stock", {"qty": 1}, 1)
+    # the issue's command: curl -X POST .../add_to_basket -d '{"items":[...]}'
+    ok(s, "/shop/User/alice/add_to_basket", {"items": ["apple", "pear"]}, 42)
+    ok(s, "/shop/User/alice/get_basket", None, ["apple", "pear"])
+    ok(s, "/shop/User/alice/deposit", {"amount": 100}, 100)
+    ok(s, "/shop/User/alice/checkout", None,
+       {"lines": [{"item": "apple", "qty": 1, "price": 30},
+                  {"item": "pear", "qty": 1, "price": 12}],
+        "total": 42, "balance": 58})
+    ok(s, "/shop/Item/pear/get_stock", {}, 0)
+    # a method failure: 422 with the reason
+    st, j = s.call("/shop/User/alice/checkout")
+    eq((st, j["ok"]), (422, False), "empty checkout")
+    if "empty" not in j["error"]:
+        raise AssertionError("checkout error: %r" % j)
+    # the state view decodes the IR's fields
+    st, data = req(s.in_port, "GET", "/shop/User/alice")
+    view = json.loads(data)
+    eq((st, view.get("fields")), (200, {"balance": 58, "basket": []}),
+       "state view")
+
+
+@test
+def out_of_stock_rolls_back(s):
+    ok(s, "/shop/Item/fig/set_price", {"price": 7}, None)
+    ok(s, "/shop/Item/fig/add_stock", {"qty": 1}, 1)
+    ok(s, "/shop/Item/kiwi/set_price", {"price": 9}, None)
+    ok(s, "/shop/Item/kiwi/add_stock", {"qty": 1}, 1)
+    ok(s, "/shop/User/bob/add_to_basket", {"items": ["fig", "kiwi"]}, 16)
+    ok(s, "/shop/Item/kiwi/reserve", {"qty": 1}, True)  # kiwi gone
+    ok(s, "/shop/User/bob/deposit", {"amount": 50}, 50)
+    st, j = s.call("/shop/User/bob/checkout")
+    eq((st, j["ok"]), (422, False), "checkout without kiwi")
+    ok(s, "/shop/Item/fig/get_stock", None, 1)  # released again
+    ok(s, "/shop/User/bob/get_balance", None, 50)
+
+
+@test
+def bad_requests(s):
+    cases = [
+        ("/shop/User/alice/add_to_basket", b'{"items":["a",3]}', 400,
+         "User.add_to_basket: argument 'items'[1]: expected a string "
+         "(ref<Item> key), got 3"),
+        ("/shop/User/alice/add_to_basket", b"{}", 400,
+         "User.add_to_basket: missing argument 'items' (list<ref<Item>>)"),
+        ("/shop/User/alice/deposit", b'{"amount":1,"x":2}', 400,
+         "User.deposit: unknown argument \"x\" (method deposit has amount)"),
+        ("/shop/Item/apple/add_stock", b'{"qty":4294967296}', 400,
+         "Item.add_stock: argument 'qty': 4294967296 is out of range for "
+         "int32 (-2147483648 to 2147483647)"),
+        ("/shop/User/alice/deposit", b'{"amount":', 400, None),
+        ("/shop/User/alice/deposit", b'\xff\xfe', 400, None),
+        ("/shop/User/alice/deposit", b'"5"', 400, None),
+        ("/shop/User/alice/nope", b"", 404,
+         "entity shop/User has no method 'nope' (methods: deposit, "
+         "get_balance, get_basket, add_to_basket, checkout, ping_item)"),
+        ("/shop/Cart/alice/get", b"", 404, None),
+        ("/shop/User/alice", b"{}", 404, None),
+    ]
+    for path, body, want_st, want_err in cases:
+        st, j = s.call(path, raw=body)
+        eq((st, j.get("ok")), (want_st, False), "%s %r" % (path, body))
+        if want_err is not None:
+            eq(j.get("error"), want_err, "%s %r" % (path, body))
+    st, j = s.call("/shop/User/alice/get_balance",
+                   headers={"X-Request-Id": "bad id"})
+    eq(st, 400, "bad X-Request-Id")
+    st, j = s.call("/shop/User/alice/get_balance?wait=abc")
+    eq(st, 400, "bad wait")
+    # a body over --max-body is refused before it is read
+    with socket.create_connection(("127.0.0.1", s.in_port),
+                                  timeout=10 * FACTOR) as c:
+        c.sendall(b"POST /shop/User/alice/deposit HTTP/1.1\r\n"
+                  b"Host: x\r\nContent-Length: %d\r\n\r\n"
+                  % (17 * 1024 * 1024))
+        head = c.recv(4096)
+    if not head.startswith(b"HTTP/1.1 413"):
+        raise AssertionError("huge body: %r" % head[:100])
+    # still alive
+    ok(s, "/shop/User/nobody/get_balance", None, 0)
+
+
+@test
+def timeout_then_egress(s):
+    os.kill(s.cart.pid, signal.SIGSTOP)
+    try:
+        st, j = s.call("/shop/User/carol/deposit?wait=0.3", {"amount": 5},
+                       headers={"X-Request-Id": "carol-1"})
+    finally:
+        os.kill(s.cart.pid, signal.SIGCONT)
+    eq((st, j["ok"], j.get("request_id")), (504, False, "carol-1"), "timeout")
+    if "may still complete" not in j["error"]:
+        raise AssertionError("504 message: %r" % j)
+    # the call completes; its Reply is on the reserved egress
+    st, data = req(s.out_port, "GET",
+                    "/egress/sf-local/replies/carol-1?wait=%d" % (20 * FACTOR))
+    eq(st, 200, "reply on the egress")
+    ok(s, "/shop/User/carol/get_balance", None, 5)
+
+
+@test
+def concurrent_calls(s):
+    errors = []
+
+    def one(i):
+        try:
+            st, j = s.call("/shop/User/dave/deposit", {"amount": 1})
+            if st != 200:
+                errors.append((st, j))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120 * FACTOR)
+    eq(errors, [], "concurrent deposits")
+    ok(s, "/shop/User/dave/get_balance", None, 40)
+
+
+def bad_ir(tmp):
+    path = os.path.join(tmp, "bad.ir.json")
+    with open(path, "w") as f:
+        f.write('{"namespace": "shop",\n "entities": [{"name": "user"}]}\n')
+    p = subprocess.run([ARGS.sf_local, "--module", ARGS.module, "--ir", path],
+                       capture_output=True, text=True, timeout=30 * FACTOR)
+    eq(p.returncode, 2, "bad --ir exit status")
+    if not p.stderr.startswith(path + ":2:"):
+        raise AssertionError("bad --ir message: %r" % p.stderr)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sf-local", required=True)
+    ap.add_argument("--cart", required=True)
+    ap.add_argument("--ir", required=True)
+    ap.add_argument("--module", required=True)
+    ARGS = ap.parse_args()
+    passed = failed = 0
+    with tempfile.TemporaryDirectory(prefix="sfl-ejson-") as tmp:
+        try:
+            bad_ir(tmp)
+            print("PASS bad_ir")
+            passed += 1
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+            print("FAIL bad_ir")
+            failed += 1
+        s = Stack(tmp)
+        try:
+            for t in TESTS:
+                try:
+                    t(s)
+                    print("PASS", t.__name__)
+                    passed += 1
+                except Exception:  # noqa: BLE001
+                    traceback.print_exc()
+                    print("FAIL", t.__name__)
+                    failed += 1
+        finally:
+            s.stop()
+            if failed:
+                for name in ("sf-local.log", "cart.log"):
+                    with open(os.path.join(tmp, name)) as f:
+                        log = f.read()
+                    print("---- %s (last 4000 bytes)\n%s" % (name, log[-4000:]))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
