@@ -306,9 +306,9 @@ def random_op(rng, users, items):
     if r < 0.10:
         return ("Item", i, "set_price", rng.randint(-1, 20))
     if r < 0.24:
-        return ("Item", i, "add_stock", rng.randint(-1, 3))
+        return ("Item", i, "add_stock", rng.randint(-1, 6))
     if r < 0.38:
-        return ("User", u, "deposit", rng.randint(-2, 40))
+        return ("User", u, "deposit", rng.randint(-2, 80))
     if r < 0.60:
         return ("User", u, "add_to_basket", [rng.choice(items) for _ in range(rng.randint(0, 3))])
     if r < 0.72:
