@@ -1331,9 +1331,10 @@ static bool try_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
   char *prefix = strndup(url, plen);
   if (prefix == NULL) return false;
   sfl_front_address a;
-  char err[512];
+  char err[512], perr[512] = "";
   bool answered = false;
-  if (sfl_front_parse_address(prefix, &a, err, sizeof err) == 0) {
+  if (sfl_front_parse_address(prefix, &a, perr, sizeof perr) == 0) {
+    perr[0] = '\0';
     const sfc_ir *ir = NULL;
     bool ns_known = false;
     const sfc_entity *e = ir_entity(f, a.fn_typename, &ir, &ns_known);
@@ -1368,6 +1369,14 @@ static bool try_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
             "%s is an entity: POST /%s/%s/<method> with the JSON arguments "
             "(methods: %s), or PUT a raw message",
             a.fn_typename, a.fn_typename, a.id, names);
+        answered = true;
+      } else if (e != NULL) {
+        /* e.g. /ns/Entity//method: an entity call with a bad key */
+        *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                               "an entity call is POST /%s/<key>/<method>: "
+                               "%s",
+                               a.fn_typename,
+                               perr[0] ? perr : "bad path");
         answered = true;
       }
       sfl_front_address_free(&a);

@@ -292,6 +292,12 @@ def main():
                     failed += 1
         finally:
             s.stop()
+            for name in ("sf-local.log", "cart.log"):
+                with open(os.path.join(tmp, name)) as f:
+                    log = f.read()
+                if "Sanitizer" in log or "runtime error:" in log:
+                    print("FAIL sanitizer report in %s" % name)
+                    failed += 1
             if failed:
                 for name in ("sf-local.log", "cart.log"):
                     with open(os.path.join(tmp, name)) as f:
