@@ -47,7 +47,7 @@ say "build ($BUILD)"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja
 fi
-cmake --build "$BUILD" --target greeter greeter-demo sf-local
+cmake --build "$BUILD" --target greeter greeter-demo sf-local shopping-cart
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -121,6 +121,56 @@ curl -fsS "$IN/metrics" | grep -E '^sflocal_(invocations_total|batches_total|mis
 
 say "the same function at the protocol level (greeter-demo plays the runtime)"
 "$BUILD/examples/greeter/greeter-demo" --url "$FN/statefun" Carol Carol
+
+say "stateful entities: the shopping cart (examples/shopping-cart) on sf-local"
+CART_PORT="$(free_port)"
+CIN_PORT="$(free_port)"
+COUT_PORT="$(free_port)"
+CIN="http://127.0.0.1:$CIN_PORT"
+sed "s#http://127.0.0.1:8000/#http://127.0.0.1:$CART_PORT/#" \
+  "$ROOT/examples/shopping-cart/module.yaml" >"$WORK/cart-module.yaml"
+"$BUILD/examples/shopping-cart/shopping-cart" --listen "127.0.0.1:$CART_PORT" \
+  2>"$WORK/cart.log" &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$CART_PORT/health" "${PIDS[-1]}" "$WORK/cart.log"
+"$BUILD/runtime/sf-local" --module "$WORK/cart-module.yaml" \
+  --ir "$ROOT/examples/shopping-cart/shop.ir.json" --ingress-port "$CIN_PORT" \
+  --egress-port "$COUT_PORT" 2>"$WORK/cart-sf-local.log" &
+PIDS+=($!)
+wait_for "$CIN/health" "${PIDS[-1]}" "$WORK/cart-sf-local.log"
+call() { # call PATH JSON: one method call, its JSON result
+  printf '$ curl -s -X POST %s/%s -d %s\n' "$IN_HINT" "$1" "'$2'"
+  curl -sS -X POST "$CIN/$1" -d "$2"
+  echo
+}
+IN_HINT="localhost:8090"
+call shop/Item/apple/set_price '{"price": 30}'
+call shop/Item/apple/add_stock '{"qty": 5}'
+call shop/Item/pear/set_price '{"price": 12}'
+call shop/Item/pear/add_stock '{"qty": 1}'
+call shop/User/alice/deposit '{"amount": 100}'
+say "add_to_basket awaits each item's stock and price (4 remote calls), then returns the total"
+call shop/User/alice/add_to_basket '{"items": ["apple", "pear"]}'
+say "checkout reserves every item, charges the balance, returns a receipt"
+out="$(curl -sS -X POST "$CIN/shop/User/alice/checkout")"
+printf '$ curl -s -X POST %s/shop/User/alice/checkout\n%s\n' "$IN_HINT" "$out"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["ok"] and r["result"]["total"]==42, r' "$out" \
+  || { echo "demo: unexpected checkout result" >&2; exit 1; }
+say "bob fills a basket, carol buys the last pear first: bob's checkout rolls back"
+call shop/Item/pear/add_stock '{"qty": 1}'
+call shop/User/bob/deposit '{"amount": 100}'
+call shop/User/bob/add_to_basket '{"items": ["apple", "pear"]}'
+call shop/User/carol/deposit '{"amount": 100}'
+call shop/User/carol/add_to_basket '{"items": ["pear"]}'
+call shop/User/carol/checkout '{}'
+call shop/Item/apple/get_stock '{}'
+out="$(curl -sS -X POST "$CIN/shop/User/bob/checkout")"
+printf '$ curl -s -X POST %s/shop/User/bob/checkout\n%s\n' "$IN_HINT" "$out"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert not r["ok"], r' "$out" \
+  || { echo "demo: bob's checkout should have failed" >&2; exit 1; }
+echo "(the apple bob had reserved was released again:)"
+call shop/Item/apple/get_stock '{}'
+call shop/User/bob/get_balance '{}'
 
 say "stop (SIGTERM)"
 for p in "${PIDS[@]}"; do

@@ -611,7 +611,19 @@ static void handle_call(sf_entity_ctx *c, pb_call *call) {
     fail_call(c, call, why ? why : "no such method");
     return;
   }
-  if (!call->chain[0]) call->chain = call->call_id[0] ? call->call_id : "external";
+  if (!call->chain[0]) {
+    /* A root call: its own chain. A call without an id gets a fresh one,
+     * so two anonymous callers never count as one chain. */
+    call->chain = call->call_id[0]
+                      ? call->call_id
+                      : sf_context_printf(c->ctx, NULL, "%s/%s#anon%llu", d->type_name, c->key.ptr,
+                                          (unsigned long long)++c->next_call);
+    if (!call->chain) {
+      c->failure = SF_ERR_NOMEM;
+      return;
+    }
+    c->book_dirty = true;
+  }
   if (c->active_chain[0] && strcmp(c->active_chain, call->chain) != 0 && !m->reentrant) {
     /* Isolation: another chain holds the entity; wait in the queue. */
     if (push_ptr(c->arena, (void ***)&c->queue, &c->n_queue, &c->cap_queue, call) != SF_OK)

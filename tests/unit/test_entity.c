@@ -616,3 +616,30 @@ Test(entity, wire_writer_and_reader_round_trip) {
   cr_assert_eq(count, 100);
   sf_arena_free(a);
 }
+
+Test(entity, anonymous_external_calls_do_not_share_a_chain) {
+  /* Two external calls without call ids: the second must wait for the
+   * first (isolation), not slip in as "the same chain". */
+  uint8_t buf[256];
+  for (int k = 0; k < 2; k++) {
+    Statefun__Entities__Call c = STATEFUN__ENTITIES__CALL__INIT;
+    uint8_t args[] = {0x0A, 0x01, 'b', 0x10, 0x02}; /* target "b", by 1 */
+    c.method = "relay";
+    c.args.data = args;
+    c.args.len = sizeof args;
+    c.request_id = k ? "second" : "first";
+    c.reply_egress = "t.io/replies";
+    c.reply_topic = "replies";
+    size_t len = statefun__entities__call__pack(&c, buf);
+    enqueue("a", SF_TYPENAME_CALL, buf, len);
+  }
+  step_router(); /* first: suspends */
+  step_router(); /* second: must be queued */
+  kv *book = find("a", "__entity");
+  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, book->len, book->val);
+  cr_assert_eq(st->n_queue, 1, "anonymous calls shared a chain: queue %zu", st->n_queue);
+  statefun__entities__state__free_unpacked(st, NULL);
+  run_all();
+  cr_assert_eq(n_replies, 2);
+  cr_assert_str_eq(replies[0]->request_id, "first");
+}

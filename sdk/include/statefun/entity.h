@@ -256,7 +256,9 @@ sf_status sf_entity_register(sf_handler *handler, const sf_entity_desc *desc);
   } while (0)
 
 /* Calls and waits; on a failed callee carries on with SF_FAILED(F) true
- * and SF_ERROR(F) the reason (for compensation, e.g. rollbacks). */
+ * and SF_ERROR(F) the reason (for compensation, e.g. rollbacks). The
+ * reason lives in the request arena: it does not survive the next await,
+ * so copy what you need into a frame member (a string local) first. */
 #define SF_AWAIT_CATCH(F, lbl, call)                                       \
   do {                                                                       \
     (F)->hdr.label = SF__LABEL(F, lbl);                                    \
