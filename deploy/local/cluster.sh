@@ -12,6 +12,10 @@
 #   cluster.sh kill-tm N              kill -9 TaskManager N (fault tests)
 #   cluster.sh start-tm N             (re)start TaskManager N
 #   cluster.sh topics T1,T2,...       create Kafka topics (idempotent)
+#   cluster.sh produce TOPIC KEY VALUE... [--type string|int|long|bool|raw]
+#                                     records with StateFun-typed values
+#   cluster.sh consume TOPIC [--count N] [--timeout S] [--committed]
+#                                     print KEY<TAB>VALUE per record
 #   cluster.sh classpath flink|kafka  print a classpath (for your own tools)
 #
 # start options:
@@ -83,9 +87,7 @@ pick_java() {
   command -v java
 }
 JAVA="$(pick_java)"
-java_major() {
-  "$JAVA" -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print (v[1] == "1") ? v[2] : v[1]; exit }'
-}
+JAVA_MAJOR="$("$JAVA" -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print (v[1] == "1") ? v[2] : v[1]; exit }')"
 # Flink 1.16 targets Java 8/11. On 17 it runs with the module openings that
 # Flink 1.18 ships in its default env.java.opts.all.
 JAVA_OPENS=(
@@ -107,7 +109,7 @@ JAVA_OPENS=(
 )
 java_opts() {
   local m
-  m="$(java_major)"
+  m="$JAVA_MAJOR"
   if [ -n "$m" ] && [ "$m" -ge 9 ]; then printf '%s\n' "${JAVA_OPENS[@]}"; fi
 }
 
@@ -260,8 +262,9 @@ kafka_java() { # kafka_java MAIN ARGS...: a Kafka tool in the foreground
 start_kafka() {
   local port=$1 id
   write_kafka_conf "$port"
-  id="$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
-  [ -n "$id" ] || fail_start "kafka StorageTool random-uuid gave nothing"
+  # a cluster id as `kafka-storage random-uuid` makes it (base64url of a
+  # random UUID), without one more JVM start
+  id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
   kafka_java kafka.tools.StorageTool format -t "$id" \
     -c "$run/conf/kafka.properties" >"$run/logs/kafka-format.out" 2>&1 ||
     fail_start "kafka storage format failed"
@@ -373,10 +376,10 @@ resource_params() {
 }
 start_jm() {
   local params jvm dyn
-  params="$(resource_params JM)" || fail_start "cannot compute JobManager memory"
+  params="$(cat "$run/conf/jm.params" 2>/dev/null)"
+  [ -n "$params" ] || fail_start "cannot compute JobManager memory: $(cat "$run/logs/params-jm.out")"
   jvm="$(sed -n 1p <<<"$params")"
   dyn="$(sed -n 2p <<<"$params")"
-  echo "$params" >"$run/conf/jm.params"
   # shellcheck disable=SC2086
   spawn jobmanager "$JAVA" $(java_opts) $jvm \
     -Dlog.file="$run/logs/jobmanager.log" \
@@ -387,12 +390,8 @@ start_jm() {
 }
 start_tm() { # start_tm N
   local n=$1 params jvm dyn
-  if [ -f "$run/conf/tm.params" ]; then
-    params="$(cat "$run/conf/tm.params")"
-  else
-    params="$(resource_params TM)" || fail_start "cannot compute TaskManager memory"
-    echo "$params" >"$run/conf/tm.params"
-  fi
+  params="$(cat "$run/conf/tm.params" 2>/dev/null)"
+  [ -n "$params" ] || fail_start "cannot compute TaskManager memory: $(cat "$run/logs/params-tm.out")"
   jvm="$(sed -n 1p <<<"$params")"
   dyn="$(sed -n 2p <<<"$params")"
   # shellcheck disable=SC2086
@@ -429,6 +428,26 @@ if jobs:
     t = j["tasks"]
     print(j["jid"], j["state"], t.get("running", 0), t["total"])
 '
+}
+
+# ---- produce / consume (confluent-kafka in the e2e suite's venv) -----------
+kafka_python() {
+  local venv="$cache/e2e-venv" req="$root/tests/e2e/requirements.txt" want
+  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    say "creating $venv (confluent-kafka, once)"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
+    echo "$want" >"$venv/.requirements.sha256"
+  fi
+  echo "$venv/bin/python"
+}
+kafka_tool() { # kafka_tool produce|consume ARGS...
+  local port py
+  port="$(conf_get KAFKA_PORT)"
+  [ -n "$port" ] || die "no cluster in $run (cluster.sh start first)"
+  py="$(kafka_python)"
+  exec "$py" "$here/kafka_tool.py" --bootstrap "127.0.0.1:$port" "$@"
 }
 
 # ---- commands --------------------------------------------------------------
@@ -488,7 +507,15 @@ EOF
   # is submitted once the topics exist (a Kafka source started before its
   # topic sees no partitions).
   write_flink_conf "$rport" "$rpcport" "$slots" "$par" "$ckpt" "${sets[@]+"${sets[@]}"}"
+  # Flink's memory computation (two short JVMs) runs beside Kafka's format
+  local pj pt
+  resource_params JM >"$run/conf/jm.params" 2>"$run/logs/params-jm.out" &
+  pj=$!
+  resource_params TM >"$run/conf/tm.params" 2>"$run/logs/params-tm.out" &
+  pt=$!
   start_kafka "$kport"
+  wait "$pj" || true
+  wait "$pt" || true
   start_jm
   local i
   for i in $(seq 1 "$tms"); do start_tm "$i"; done
@@ -585,32 +612,39 @@ cmd_logs() {
   die "no log $name in $run/logs ($(ls "$run/logs" | tr '\n' ' '))"
 }
 
-case "${1:-}" in
-  fetch) cmd_fetch ;;
-  start) shift; cmd_start "$@" ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  logs) shift; cmd_logs "$@" ;;
-  kill-tm)
-    [ -n "${2:-}" ] || die "kill-tm N"
-    alive "taskmanager-$2" || die "TaskManager $2 is not running"
-    stop_proc "taskmanager-$2" KILL
-    say "TaskManager $2 killed (-9)" ;;
-  start-tm)
-    [ -n "${2:-}" ] || die "start-tm N"
-    alive "taskmanager-$2" && die "TaskManager $2 is running"
-    start_tm "$2"
-    say "TaskManager $2 started (pid $(cat "$(pidfile "taskmanager-$2")"))" ;;
-  topics)
-    [ -n "${2:-}" ] || die "topics T1,T2,..."
-    # shellcheck disable=SC2046
-    create_topics "${3:-1}" $(tr ',' ' ' <<<"$2") ;;
-  classpath)
-    case "${2:-flink}" in
-      flink) flink_cp ;;
-      kafka) kafka_cp ;;
-      *) die "classpath flink|kafka" ;;
-    esac ;;
-  ""|-h|--help|help) sed -n '2,50p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command $1 (fetch|start|stop|status|logs|kill-tm|start-tm|topics|classpath)" ;;
-esac
+main() {
+  case "${1:-}" in
+    fetch) cmd_fetch ;;
+    start) shift; cmd_start "$@" ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    logs) shift; cmd_logs "$@" ;;
+    kill-tm)
+      [ -n "${2:-}" ] || die "kill-tm N"
+      alive "taskmanager-$2" || die "TaskManager $2 is not running"
+      stop_proc "taskmanager-$2" KILL
+      say "TaskManager $2 killed (-9)" ;;
+    start-tm)
+      [ -n "${2:-}" ] || die "start-tm N"
+      alive "taskmanager-$2" && die "TaskManager $2 is running"
+      start_tm "$2"
+      say "TaskManager $2 started (pid $(cat "$(pidfile "taskmanager-$2")"))" ;;
+    topics)
+      [ -n "${2:-}" ] || die "topics T1,T2,..."
+      # shellcheck disable=SC2046
+      create_topics "${3:-1}" $(tr ',' ' ' <<<"$2") ;;
+    produce|consume) kafka_tool "$@" ;;
+    classpath)
+      case "${2:-flink}" in
+        flink) flink_cp ;;
+        kafka) kafka_cp ;;
+        *) die "classpath flink|kafka" ;;
+      esac ;;
+    ""|-h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command $1 (fetch|start|stop|status|logs|kill-tm|start-tm|topics|produce|consume|classpath)" ;;
+  esac
+}
+
+# One line: bash reads a script as it runs it, so nothing after this line
+# is read while a command runs (editing the file mid-run stays harmless).
+main "$@"; exit $?

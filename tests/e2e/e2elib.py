@@ -56,26 +56,39 @@ def int_wrapper(n):
 
 
 # ---- ports -------------------------------------------------------------------
-def free_port(pair=False):
-    """A free loopback port; with pair=True, port and port+1 are both free."""
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
         s.close()
-        if not pair:
+
+
+def free_port(pair=False):
+    """A free loopback port (with pair=True, port and port+1 both free),
+    picked *below* the kernel's ephemeral range: the JVMs bind many port-0
+    sockets and open connections while Kafka starts, and a port taken from
+    the ephemeral range can be gone by the time Kafka binds it."""
+    import random
+    lo, _ = _ephemeral_range()
+    top = max(lo - 2, 12000)
+    for _ in range(500):
+        port = random.randint(10000, top)
+        if _bindable(port) and (not pair or _bindable(port + 1)):
             return port
-        if port >= 65535:
-            continue
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise Failure("no free port pair")
+    raise Failure("no free port below %d" % lo)
 
 
 def http_get(url, timeout=5):

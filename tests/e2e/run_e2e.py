@@ -29,6 +29,7 @@ $SF_CACHE/e2e-venv.
 import argparse
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ def ensure_venv():
         with open(stamp, "w") as f:
             f.write(want)
     env = dict(os.environ, SF_E2E_IN_VENV="1")
-    os.execve(py, [py, os.path.abspath(__file__), *sys.argv[1:]], env)
+    os.execve(py, [py, os.path.abspath(sys.argv[0]), *sys.argv[1:]], env)
 
 
 if os.environ.get("SF_SKIP_E2E") == "1" and __name__ == "__main__":
@@ -80,6 +81,11 @@ from e2elib import (Cluster, Failure, FnServer, Reader, check, int_wrapper,  # n
                     log, producer, string_wrapper, which)
 
 EGRESS_TOPICS = ["greetings", "counts", "callers", "delayed"]
+
+
+class Deadline(BaseException):
+    """The suite's own time bound (or SIGTERM/SIGINT): not an Exception, so
+    no test swallows it; run() tears down and reports."""
 
 
 class Suite:
@@ -363,35 +369,54 @@ class Suite:
     def run(self):
         only = set(self.args.only.split(",")) if self.args.only else None
         t_all = time.time()
-        try:
-            self.setup()
-        except Exception as e:
-            print("e2e: SET-UP FAILED: %s" % e)
-            traceback.print_exc()
-            self.dump()
-            self.teardown()
-            print("e2e: 0 passed, 1 failed")
-            return 1
+        self.startup = 0.0
+
+        # The whole suite is bounded below CTest's TIMEOUT, so the cluster
+        # (whose JVMs are not our children) is always stopped by us.
+        def deadline(signum, frame):
+            raise Deadline("e2e: %s after %.0fs: stopping" % (
+                "suite deadline" if signum == signal.SIGALRM else "signal %d" % signum,
+                time.time() - t_all))
+        signal.signal(signal.SIGALRM, deadline)
+        signal.signal(signal.SIGTERM, deadline)
+        signal.signal(signal.SIGINT, deadline)
+        signal.alarm(self.args.deadline)
         failed = False
-        for name in self.TESTS:
-            if only and name not in only:
-                continue
-            if failed and name.startswith("exactly_once"):
-                pass  # still informative; each test checks its own ids
-            log("==== %s" % name)
-            t0 = time.time()
+        try:
             try:
-                getattr(self, "test_" + name)()
-                self.results.append((name, True, time.time() - t0, ""))
-                log("PASS %s (%.1fs)" % (name, time.time() - t0))
+                self.setup()
             except Exception as e:
+                print("e2e: SET-UP FAILED: %s" % e)
+                traceback.print_exc()
+                self.results.append(("set-up", False, time.time() - t_all, str(e)))
                 failed = True
-                msg = str(e) if isinstance(e, Failure) else traceback.format_exc()
-                self.results.append((name, False, time.time() - t0, msg))
-                log("FAIL %s (%.1fs): %s" % (name, time.time() - t0, msg))
-        if failed:
-            self.dump()
-        self.teardown()
+            for name in self.TESTS:
+                if self.results and self.results[0][0] == "set-up":
+                    break
+                if only and name not in only:
+                    continue
+                log("==== %s" % name)
+                t0 = time.time()
+                try:
+                    getattr(self, "test_" + name)()
+                    self.results.append((name, True, time.time() - t0, ""))
+                    log("PASS %s (%.1fs)" % (name, time.time() - t0))
+                except Exception as e:
+                    failed = True
+                    msg = str(e) if isinstance(e, Failure) else traceback.format_exc()
+                    self.results.append((name, False, time.time() - t0, msg))
+                    log("FAIL %s (%.1fs): %s" % (name, time.time() - t0, msg))
+        except Deadline as e:
+            failed = True
+            print(str(e), flush=True)
+            self.results.append(("deadline", False, time.time() - t_all, str(e)))
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if failed:
+                self.dump()
+            self.teardown()
         print("\n==== e2e summary (%.0fs in all; cluster start-up %.1fs)" %
               (time.time() - t_all, self.startup))
         for name, ok, secs, msg in self.results:
@@ -399,7 +424,7 @@ class Suite:
                                            msg.splitlines()[0] if msg else ""))
         npass = sum(1 for r in self.results if r[1])
         print("e2e: %d passed, %d failed" % (npass, len(self.results) - npass))
-        return 0 if npass == len(self.results) else 1
+        return 0 if self.results and npass == len(self.results) else 1
 
     def dump(self):
         print("\n==== logs of every process (%s)" % self.work)
@@ -417,6 +442,8 @@ def main():
     ap.add_argument("--greeter", required=True)
     ap.add_argument("--work-dir", default=os.path.join(ROOT, ".cache", "e2e-run"))
     ap.add_argument("--only", default="")
+    ap.add_argument("--deadline", type=int, default=1080,
+                    help="seconds for the whole suite (CTest's TIMEOUT is 1200)")
     ap.add_argument("--keep", action="store_true",
                     help="leave the cluster running at the end")
     args = ap.parse_args()
