@@ -99,41 +99,6 @@ long sfl_front_percent_decode(const char *in, size_t len, bool plus_is_space,
   return (long)o;
 }
 
-bool sfl_front_utf8_valid(const uint8_t *s, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false; /* continuation byte, 0xC0/0xC1 overlong, > 0xF4 */
-    }
-    if (len - i <= n) return false;
-    for (size_t k = 1; k <= n; k++) {
-      uint8_t cc = s[i + k];
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-      return false;
-    if (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 static bool has_control(const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
@@ -171,7 +136,7 @@ static int check_name(const char *what, const char *s, bool allow_empty,
     set_err(err, err_len, "the %s must not contain '/'", what);
     return -1;
   }
-  if (!sfl_front_utf8_valid((const uint8_t *)s, strlen(s))) {
+  if (!sf_utf8_valid((const uint8_t *)s, strlen(s))) {
     set_err(err, err_len, "the %s is not valid UTF-8", what);
     return -1;
   }
@@ -218,7 +183,7 @@ int sfl_front_parse_address(const char *path, sfl_front_address *out,
     set_err(err, err_len, "%s (empty id)", usage);
     goto done;
   }
-  if (!sfl_front_utf8_valid((const uint8_t *)did, strlen(did))) {
+  if (!sf_utf8_valid((const uint8_t *)did, strlen(did))) {
     set_err(err, err_len, "the id is not valid UTF-8");
     goto done;
   }
@@ -275,7 +240,7 @@ int sfl_front_content_type(const char *ct, sfl_body_kind *kind,
     bool bad = sf_typename_validate(typename) != SF_OK ||
                has_control(typename) ||
                strpbrk(typename, " \t\"") != NULL ||
-               !sfl_front_utf8_valid((const uint8_t *)typename, tl);
+               !sf_utf8_valid((const uint8_t *)typename, tl);
     if (bad) {
       set_err(err, err_len,
               "bad typename '%.*s' in Content-Type: expected "
@@ -644,7 +609,7 @@ static enum MHD_Result send_error_h(exchange *x, unsigned code,
   va_end(ap);
   /* Messages may echo request bytes; JSON needs valid UTF-8 (truncation
    * may also have cut a sequence in two). */
-  if (!sfl_front_utf8_valid((const uint8_t *)msg, strlen(msg)))
+  if (!sf_utf8_valid((const uint8_t *)msg, strlen(msg)))
     for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
       if (*p >= 0x80) *p = '?';
   json_t *o = json_object();
@@ -775,7 +740,7 @@ static enum MHD_Result ingress_send(exchange *x, request *r) {
     }
     value = owned != NULL ? (const void *)owned : "";
   } else if (kind == SFL_BODY_TEXT) {
-    if (!sfl_front_utf8_valid(r->body, r->len) ||
+    if (!sf_utf8_valid(r->body, r->len) ||
         memchr(r->body != NULL ? (const void *)r->body : "", 0, r->len) !=
             NULL) {
       ret = send_error(x, MHD_HTTP_BAD_REQUEST,
@@ -842,7 +807,7 @@ static enum MHD_Result ingress_topic(exchange *x, request *r,
                      "header X-Key: <id> or ?key=<id>");
     goto done;
   }
-  if (!sfl_front_utf8_valid((const uint8_t *)key, strlen(key)) ||
+  if (!sf_utf8_valid((const uint8_t *)key, strlen(key)) ||
       has_control(key)) {
     ret = send_error(x, MHD_HTTP_BAD_REQUEST,
                      "the key must be UTF-8 without control characters");
@@ -1134,7 +1099,7 @@ static enum MHD_Result send_call_error(exchange *x, unsigned code,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (!sfl_front_utf8_valid((const uint8_t *)msg, strlen(msg)))
+  if (!sf_utf8_valid((const uint8_t *)msg, strlen(msg)))
     for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
       if (*p >= 0x80) *p = '?';
   json_t *o = json_object();
@@ -1640,7 +1605,7 @@ static char *record_line(const sfl_record *rec) {
   json_object_set_new(o, "typename",
                       json_string(rec->typename ? rec->typename : ""));
   const char *v = rec->value != NULL ? (const char *)rec->value : "";
-  json_t *vs = sfl_front_utf8_valid((const uint8_t *)v, rec->len)
+  json_t *vs = sf_utf8_valid((const uint8_t *)v, rec->len)
                    ? json_stringn(v, rec->len)
                    : NULL;
   json_object_set_new(o, "value", vs != NULL ? vs : json_null());

@@ -135,9 +135,6 @@ int sfl_front_string_wrapper(const char *s, size_t len, uint8_t **out,
  * NULL on OOM. */
 char *sfl_front_base64(const uint8_t *data, size_t len);
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-bool sfl_front_utf8_valid(const uint8_t *data, size_t len);
-
 /* Parses ?wait=SECONDS (non-negative, decimals allowed, e.g. "0.5") into
  * milliseconds, capped at max_ms. -1 if malformed. */
 int64_t sfl_front_parse_wait(const char *s, int64_t max_ms);

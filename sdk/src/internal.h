@@ -28,9 +28,6 @@ typedef Io__Statefun__Sdk__Reqreply__FromFunction__ExpirationSpec pb_expiration;
 typedef Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueSpec pb_value_spec;
 typedef Io__Statefun__Sdk__Reqreply__FromFunction__IncompleteInvocationContext pb_incomplete;
 
-/* True when the bytes are well-formed UTF-8 (no overlongs, no surrogates). */
-bool sf_utf8_valid(const uint8_t *s, size_t len);
-
 /* A protobuf-c allocator that allocates from `arena` and never frees. */
 void sf_arena_protobuf_allocator(sf_arena *arena, ProtobufCAllocator *out);
 

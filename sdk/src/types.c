@@ -50,7 +50,8 @@ sf_status sf_split_typename(sf_arena *arena, const char *typename, char **ns,
   return (*ns && *name) ? SF_OK : SF_ERR_NOMEM;
 }
 
-bool sf_utf8_valid(const uint8_t *s, size_t len) {
+bool sf_utf8_valid(const void *data, size_t len) {
+  const uint8_t *s = data;
   size_t i = 0;
   while (i < len) {
     uint8_t c = s[i];

@@ -445,7 +445,7 @@ Test(base64, rfc4648_vectors) {
 }
 
 static bool u8(const char *s) {
-  return sfl_front_utf8_valid((const uint8_t *)s, strlen(s));
+  return sf_utf8_valid((const uint8_t *)s, strlen(s));
 }
 
 Test(utf8, validation) {

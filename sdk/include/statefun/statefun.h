@@ -157,6 +157,11 @@ extern const sf_type sf_type_string;
 #define SF_TYPENAME_KINESIS_RECORD \
   "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
 
+/* True when `len` bytes at `data` are well-formed UTF-8 (no overlong
+ * forms, no surrogates, nothing above U+10FFFF): what protobuf requires of
+ * string fields and what the official SDKs accept. */
+bool sf_utf8_valid(const void *data, size_t len);
+
 /* SF_OK when `type_name` is "namespace/name": one '/', both sides
  * non-empty; SF_ERR_BAD_TYPENAME otherwise. */
 sf_status sf_typename_validate(const char *type_name);
