@@ -21,7 +21,7 @@ enum opt_id {
   O_HELP, O_VERSION, O_OUTPUT, O_CONFIG, O_FUNCTION, O_FUNCTIONS, O_ENDPOINT,
   O_URL_TEMPLATE, O_MAX_BATCH, O_CALL, O_CONNECT, O_KAFKA, O_INGRESS_ID,
   O_INGRESS_TOPIC, O_VALUE_TYPE, O_CONSUMER_GROUP, O_STARTUP, O_EGRESS,
-  O_EGRESS_TOPIC, O_DELIVERY, O_TXN_TIMEOUT
+  O_EGRESS_TOPIC, O_DELIVERY, O_TXN_TIMEOUT, O_IR, O_ENTITY_TOPICS
 };
 
 static const struct opt {
@@ -35,6 +35,8 @@ static const struct opt {
     {"--config", NULL, O_CONFIG, true},
     {"--function", NULL, O_FUNCTION, true},
     {"--functions", NULL, O_FUNCTIONS, true},
+    {"--ir", NULL, O_IR, true},
+    {"--entity-topics", NULL, O_ENTITY_TOPICS, false},
     {"--endpoint", NULL, O_ENDPOINT, true},
     {"--url-template", NULL, O_URL_TEMPLATE, true},
     {"--max-batch", NULL, O_MAX_BATCH, true},
@@ -68,6 +70,16 @@ static void usage(FILE *f) {
       "  --config FILE.json         function types, topics and options from a\n"
       "                             JSON file (docs/deploy.md); options given\n"
       "                             on the command line override it\n"
+      "  --ir FILE.json             an entity IR (docs/entity-ir.md): every\n"
+      "                             entity is the function type NS/Entity\n"
+      "                             (repeatable; a type also given with\n"
+      "                             --function or --functions is written once)\n"
+      "Entities (with --ir):\n"
+      "  --entity-topics            route Kafka topic NS.Entity (valueType\n"
+      "                             statefun.entities/Call) to each entity:\n"
+      "                             external calls through Kafka\n"
+      "  With --kafka and no egress declared, the egress NS.io/replies\n"
+      "  (at-least-once) is added: external calls reply there.\n"
       "Endpoint (one of):\n"
       "  --endpoint URL             one URL serving every function type\n"
       "  --url-template TEMPLATE    a URL with {function.name}\n"
@@ -111,7 +123,11 @@ static void usage(FILE *f) {
       "      --egress greeter.io/greetings --egress-topic greetings \\\n"
       "      --delivery exactly-once --transaction-timeout 15min -o module.yaml\n"
       "\n"
-      "  sf-modgen --config app.json --kafka broker:9092 -o module.yaml\n",
+      "  sf-modgen --config app.json --kafka broker:9092 -o module.yaml\n"
+      "\n"
+      "  sf-modgen --ir shop.ir.json --entity-topics \\\n"
+      "      --url-template 'http://shop:8000/statefun/{function.name}' \\\n"
+      "      --kafka kafka:9092 -o module.yaml\n",
       f);
 }
 
@@ -258,6 +274,13 @@ static int apply(sfm_app *app, enum opt_id id, const char *name,
     if (sfm_check_typename(name, "egress id", val) < 0) return -1;
     *egress = sfm_add_egress(app, val, name);
     return *egress ? 0 : -1;
+  case O_IR:
+    if (!*val) return sfm_error(name, "empty file name");
+    return sfm_ir_load(app, val);
+  case O_ENTITY_TOPICS:
+    if (app->entity_topics.value && app->entity_topics.where[0] == '-')
+      return sfm_error(name, "given twice");
+    return sfm_set(&app->entity_topics, "true", name);
   case O_EGRESS_TOPIC:
   case O_DELIVERY:
   case O_TXN_TIMEOUT:

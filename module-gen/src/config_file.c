@@ -334,6 +334,35 @@ static int functions(cfg_ctx *c, sfm_app *app, json_t *arr) {
   return 0;
 }
 
+/* "ir": ["shop.ir.json", ...], each relative to the config file. */
+static int ir_files(cfg_ctx *c, sfm_app *app, json_t *arr) {
+  if (expect(c, arr, JSON_ARRAY, "'ir'") < 0) return -1;
+  const char *slash = strrchr(c->file, '/');
+  size_t dirlen = slash ? (size_t)(slash - c->file) + 1 : 0;
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    push_index(c, i);
+    if (!json_is_string(v) || !json_string_length(v))
+      return sfm_error(here(c), "an IR file must be a non-empty string (a "
+                       "path relative to the config file), not %s",
+                       json_is_string(v) ? "an empty string" : json_kind(v));
+    const char *rel = json_string_value(v);
+    if (strlen(rel) != json_string_length(v))
+      return sfm_error(here(c), "an IR file name contains a NUL character");
+    bool abs = rel[0] == '/';
+    size_t n = (abs ? 0 : dirlen) + strlen(rel) + 1;
+    char *path = malloc(n);
+    if (!path) return sfm_error(NULL, "out of memory");
+    snprintf(path, n, "%.*s%s", abs ? 0 : (int)dirlen, c->file, rel);
+    int r = sfm_ir_load(app, path);
+    free(path);
+    if (r < 0) return -1;
+    pop(c);
+  }
+  return 0;
+}
+
 /* obj.key as a duration into *s. */
 static int duration(cfg_ctx *c, json_t *obj, const char *key, const char *what,
                     sfm_setting *s) {
@@ -539,13 +568,29 @@ int sfm_config_load(const char *path, sfm_app *app) {
               "\"functions\", not %s", json_kind(root));
     goto out;
   }
-  static const char *const known[] = {"functions", "endpoint", "kafka",
-                                      "egresses", NULL};
+  static const char *const known[] = {"functions", "ir", "entityTopics",
+                                      "endpoint", "kafka", "egresses", NULL};
   if (check_keys(&c, root, "the config file", known) < 0) goto out;
   json_t *v;
   if ((v = json_object_get(root, "functions"))) {
     push_key(&c, "functions");
     if (functions(&c, app, v) < 0) goto out;
+    pop(&c);
+  }
+  if ((v = json_object_get(root, "ir"))) {
+    push_key(&c, "ir");
+    if (ir_files(&c, app, v) < 0) goto out;
+    pop(&c);
+  }
+  if ((v = json_object_get(root, "entityTopics"))) {
+    push_key(&c, "entityTopics");
+    if (!json_is_boolean(v)) {
+      sfm_error(here(&c), "'entityTopics' must be true or false, not %s",
+                json_kind(v));
+      goto out;
+    }
+    if (json_is_true(v) && sfm_set(&app->entity_topics, "true", here(&c)) < 0)
+      goto out;
     pop(&c);
   }
   if ((v = json_object_get(root, "endpoint"))) {

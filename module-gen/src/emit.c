@@ -122,6 +122,13 @@ static void ingress(FILE *f, const sfm_app *app) {
 }
 
 static void egress(FILE *f, const sfm_app *app, const sfm_egress *e) {
+  if (e->replies) {
+    fprintf(f, "# The replies to calls from outside (%s with\n"
+               "# reply_egress %s): a Kafka record per reply, key = the\n"
+               "# call's request_id, value = the statefun.entities/Reply "
+               "bytes, on the\n# call's reply_topic.\n", SFM_CALL_TYPE,
+            e->id);
+  }
   if (e->n_topics) {
     fputs("# The functions write to Kafka topic", f);
     fputs(e->n_topics > 1 ? "s" : "", f);

@@ -323,6 +323,7 @@ int sfm_add_function(sfm_app *app, const char *pattern, const char *where) {
                             (app->n_functions + 1) * sizeof *app->functions);
   app->functions[app->n_functions].pattern = xstrdup(pattern);
   app->functions[app->n_functions].where = xstrdup(where);
+  app->functions[app->n_functions].from_ir = false;
   app->n_functions++;
   return 0;
 }
@@ -400,7 +401,66 @@ static const sfm_function *served_by(const sfm_app *app, const char *type) {
   return NULL;
 }
 
+/* The entities of the --ir files: endpoints (unless the command line or
+ * the config file already declares the type, exactly or by a namespace
+ * wildcard), the replies egress of each namespace when no egress is
+ * declared and Kafka is, and with --entity-topics a Call topic each. */
+static int merge_ir(sfm_app *app) {
+  if (app->entity_topics.value && !app->n_ir_types)
+    return sfm_error(app->entity_topics.where, "conflicting options: "
+                     "--entity-topics without --ir");
+  if (!app->n_ir_types) return 0;
+  for (size_t i = 0; i < app->n_ir_types; i++) {
+    const sfm_function *e = &app->ir_types[i];
+    bool declared = false;
+    for (size_t k = 0; k < app->n_functions; k++)
+      if (!strcmp(app->functions[k].pattern, e->pattern)) {
+        app->functions[k].from_ir = true; /* an entity: it takes Calls */
+        declared = true;
+      }
+    if (declared || served_by(app, e->pattern)) continue;
+    app->functions = xrealloc(app->functions,
+                              (app->n_functions + 1) * sizeof *app->functions);
+    sfm_function *f = &app->functions[app->n_functions++];
+    f->pattern = xstrdup(e->pattern);
+    f->where = xstrdup(e->where);
+    f->from_ir = true;
+  }
+  if (app->entity_topics.value) {
+    const char *w = app->entity_topics.where;
+    for (size_t i = 0; i < app->n_ir_types; i++) {
+      const char *type = app->ir_types[i].pattern;
+      char topic[512];
+      const char *slash = strchr(type, '/');
+      snprintf(topic, sizeof topic, "%.*s.%s", (int)(slash - type), type,
+               slash + 1);
+      if (sfm_check_topic(w, topic) < 0) return -1;
+      for (size_t k = 0; k < app->n_topics; k++)
+        if (!strcmp(app->topics[k].topic, topic))
+          return sfm_error(w, "conflicting options: topic '%s' is also "
+                           "routed at %s; the entity topic carries only "
+                           "%s", topic, app->topics[k].where, SFM_CALL_TYPE);
+      sfm_topic *t = sfm_topic_get(app, topic, w);
+      if (sfm_topic_set_value_type(t, SFM_CALL_TYPE, w) < 0 ||
+          sfm_topic_add_target(t, type, w) < 0)
+        return -1;
+    }
+  }
+  if (!app->n_egresses && app->kafka.value) {
+    for (size_t i = 0; i < app->n_ir_namespaces; i++) {
+      char id[512];
+      snprintf(id, sizeof id, "%s.io/replies", app->ir_namespaces[i]);
+      if (sfm_check_typename("--ir", "egress id", id) < 0) return -1;
+      sfm_egress *e = sfm_add_egress(app, id, "--ir");
+      if (!e) return -1;
+      e->replies = true;
+    }
+  }
+  return 0;
+}
+
 int sfm_app_finish(sfm_app *app) {
+  if (merge_ir(app) < 0) return -1;
   if (app->n_functions == 0)
     return sfm_error(NULL, "no function types: give --function NS/NAME, "
                      "--functions NS/* or --config FILE (see --help)");
@@ -461,6 +521,7 @@ int sfm_app_finish(sfm_app *app) {
       for (size_t f = 0; f < app->n_functions; f++) {
         const char *p = app->functions[f].pattern;
         if (strcmp(strchr(p, '/') + 1, "*") == 0) continue;
+        if (app->functions[f].from_ir) continue; /* entities take Calls */
         bool have = false;
         for (size_t k = 0; k < t->n_targets; k++)
           have |= !strcmp(t->targets[k].type, p);
@@ -499,6 +560,15 @@ void sfm_app_free(sfm_app *app) {
     free(app->functions[i].where);
   }
   free(app->functions);
+  for (size_t i = 0; i < app->n_ir_types; i++) {
+    free(app->ir_types[i].pattern);
+    free(app->ir_types[i].where);
+  }
+  free(app->ir_types);
+  for (size_t i = 0; i < app->n_ir_namespaces; i++)
+    free(app->ir_namespaces[i]);
+  free(app->ir_namespaces);
+  setting_free(&app->entity_topics);
   sfm_setting *settings[] = {&app->endpoint,     &app->url_template,
                              &app->max_batch,    &app->call_timeout,
                              &app->connect_timeout, &app->kafka,

@@ -33,6 +33,7 @@ enum { SFM_EXIT_OK = 0, SFM_EXIT_IO = 1, SFM_EXIT_USAGE = 2 };
 typedef struct sfm_function {
   char *pattern;
   char *where;
+  bool from_ir; /* an entity of an --ir file (not fed by shared topics) */
 } sfm_function;
 
 /* One ingress target of a topic. */
@@ -66,6 +67,7 @@ typedef struct sfm_egress {
   sfm_delivery delivery;
   char *txn_timeout;      /* normalized duration; exactly-once only */
   char *txn_where;
+  bool replies;           /* the default replies egress of an --ir namespace */
 } sfm_egress;
 
 /* A scalar setting and where it was set (NULL value = not set). */
@@ -94,6 +96,15 @@ typedef struct sfm_app {
   size_t n_topics;
   sfm_egress *egresses;
   size_t n_egresses;
+
+  /* Entities of --ir files (and "ir" in the config file): function types
+   * "<namespace>/<Entity>", merged into `functions` by sfm_app_finish
+   * unless already declared; their namespaces, for the replies egress. */
+  sfm_function *ir_types;
+  size_t n_ir_types;
+  char **ir_namespaces;
+  size_t n_ir_namespaces;
+  sfm_setting entity_topics; /* "true": one Call topic per entity */
 
   char *provenance;          /* the command line, for the header comment */
 } sfm_app;
@@ -147,6 +158,13 @@ int sfm_cli_parse(int argc, char **argv, sfm_app *app, const char **out_path,
 
 /* config_file.c: reads a JSON config file into app. 0 or -1. */
 int sfm_config_load(const char *path, sfm_app *app);
+
+/* ir_input.c: reads an entity IR file (codegen's checker) and records its
+ * entities as function types. IR errors are printed as sf-codegen prints
+ * them ("file:line:col: message"). 0 or -1. */
+int sfm_ir_load(sfm_app *app, const char *path);
+
+#define SFM_CALL_TYPE "statefun.entities/Call"
 
 /* ---- output (emit.c) ------------------------------------------------- */
 
