@@ -21,9 +21,14 @@
  *                   "transactionTimeout": "15min"}]
  *   }
  *
+ *     "ir": ["shop.ir.json"], "entityTopics": true     // as --ir (paths
+ *                                                      // relative to the
+ *                                                      // file), and
+ *                                                      // --entity-topics
+ *
  * The file is organised by function type on purpose: each entry of
- * "functions" is a type and what feeds it, so the entity IR (a JSON list of
- * entities and their function types) can later supply the same entries.
+ * "functions" is a type and what feeds it, and the entity IRs of "ir"
+ * supply the same entries (ir_input.c).
  *
  * jansson parses (duplicate keys refused) and reports syntax errors with a
  * line and column. jansson keeps no positions for values, so a bad value
