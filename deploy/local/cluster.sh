@@ -44,6 +44,7 @@
 #                     there is one, else `java` on PATH; Java 17 works with
 #                     the --add-opens below)
 #   MVN               the Maven command (default mvn)
+#   SF_MAVEN_REPO     Maven's local repository (default ~/.m2/repository)
 #
 # How the job runs: the StateFun launcher (StatefulFunctionsClusterEntryPoint)
 # hard-codes /opt/flink/lib/statefun-flink-core.jar and /opt/statefun/modules
@@ -128,7 +129,9 @@ assemble() {
   mkdir -p "$dir.tmp"
   local t0
   t0="$(now)"
-  if ! "$mvn_cmd" -B -q -f "$pom" \
+  local repo=()
+  [ -z "${SF_MAVEN_REPO:-}" ] || repo=("-Dmaven.repo.local=$SF_MAVEN_REPO")
+  if ! "$mvn_cmd" -B -q "${repo[@]+"${repo[@]}"}" -f "$pom" \
       org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
       -DoutputDirectory="$dir.tmp" -DincludeScope=runtime >"$dir.tmp.log" 2>&1; then
     cat "$dir.tmp.log" >&2
