@@ -463,7 +463,7 @@ int sfm_app_finish(sfm_app *app) {
   if (merge_ir(app) < 0) return -1;
   if (app->n_functions == 0)
     return sfm_error(NULL, "no function types: give --function NS/NAME, "
-                     "--functions NS/* or --config FILE (see --help)");
+                     "--functions NS/*, --ir ENTITIES.json or --config FILE (see --help)");
   /* One URL serves them all, so a type under a wildcard of the same
    * namespace would be a second endpoint with the same URL. */
   for (size_t i = 0; i < app->n_functions; i++) {
