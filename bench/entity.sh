@@ -19,7 +19,8 @@
 #   --skip-build
 # Builds Release (-O3, plus -g so callgrind_annotate can name lines) into
 # build-entbench/, only the bench_entity target. Prints the table and saves
-# it, the raw lines and callgrind_annotate profiles of the entity cases in
+# it, the raw lines, per-case profiles (profile.<case>.txt: Ir per iteration
+# by function; tree.<case>.txt: callgrind_annotate call tree) in
 # bench/results/entity-<UTC timestamp>/ (gitignored). Exits non-zero when a
 # case answers wrongly or the measured loop allocates.
 set -euo pipefail
@@ -35,7 +36,7 @@ build_dir="$root/build-entbench"
 skip_build=0
 orig_args="$*"
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) runs=3; ms=60; iters_b1=200; iters_b100=10; shift ;;
@@ -94,14 +95,30 @@ if [ "$callgrind" = 1 ]; then
       m="$(sed -n 's/.*libc_mallocs=\([0-9]*\) arena_mallocs=\([0-9]*\).*/\1 \2/p' "$out/callgrind.$c.$k.stdout")"
       echo "CG name=$c iters=$k ir=$ir mallocs=${m% *} arena=${m#* }" | tee -a "$raw" >&2
     done
-    # Per-function profiles of the measured loop's case (exclusive and
-    # inclusive), for hot spots.
-    if [ "$c" != hand_b100 ]; then
-      callgrind_annotate --threshold=99 "$out/callgrind.$c.$n.out" >"$out/annotate.$c.txt" 2>/dev/null || true
-      callgrind_annotate --inclusive=yes --threshold=99 "$out/callgrind.$c.$n.out" \
-        >"$out/annotate-inclusive.$c.txt" 2>/dev/null || true
-    fi
-    rm -f "$out/callgrind.$c.0.out"
+    # Hot spots: inclusive Ir per iteration of every function (the N run
+    # minus the 0 run, / N), and the call tree of the N run (per-arc Ir
+    # and call counts: Ir/call = cost of one iteration's call).
+    for k in 0 "$n"; do
+      callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$out/callgrind.$c.$k.out" \
+        >"$out/inclusive.$c.$k.txt" 2>/dev/null || true
+    done
+    python3 - "$out/inclusive.$c.0.txt" "$out/inclusive.$c.$n.txt" "$n" >"$out/profile.$c.txt" <<'PY'
+import re, sys
+def load(p):
+    d = {}
+    for l in open(p):
+        m = re.match(r'\s*([\d,]+) \([^)]*\)\s+(.*?)(?: \[.*\])?$', l)
+        if m and 'PROGRAM TOTALS' not in l:
+            d[m.group(2)] = d.get(m.group(2), 0) + int(m.group(1).replace(',', ''))
+    return d
+a, b, n = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+print(f"# inclusive Ir per iteration ((Ir of {n} iterations - Ir of 0) / {n}), by function")
+for v, k in sorted((((b.get(k, 0) - a.get(k, 0)) / n, k) for k in set(a) | set(b)), reverse=True):
+    if v >= 20: print(f"{v:10.0f}  {k}")
+PY
+    callgrind_annotate --tree=calling --inclusive=yes --auto=no --threshold=100 \
+      "$out/callgrind.$c.$n.out" >"$out/tree.$c.txt" 2>/dev/null || true
+    rm -f "$out/callgrind.$c.0.out" "$out/inclusive.$c.0.txt" "$out/inclusive.$c.$n.txt"
   done
 fi
 
@@ -123,7 +140,7 @@ def ir_per_inv(name):
 def val(name, key):
     return float(rows[name][key]) / (1 if key != 'ns_per_req' else int(rows[name]['invocations']))
 print()
-hdr = f"{'case':<22}{'inv/req':>8}{'ns/inv':>9}{'cpu ns/inv':>11}{'Ir/inv':>9}{'+ns vs hand':>13}{'+Ir vs hand':>13}{'mallocs/inv':>13}{'reply B':>9}"
+hdr = f"{'case':<18}{'inv/req':>8}{'ns/inv':>8}{'cpu ns/inv':>11}{'Ir/inv':>8}{'+ns':>7}{'+cpu ns':>8}{'+Ir':>7}{'mallocs/inv':>12}{'reply B':>8}"
 print(hdr); print('-' * len(hdr))
 base = {'add_b1': 'hand_b1', 'add_b100': 'hand_b100'}
 def fmt(x, f='{:.0f}'):
@@ -132,22 +149,25 @@ for name in ['hand_b1', 'add_b1', 'hand_b100', 'add_b100', 'relay_call', 'relay_
     if name not in rows: continue
     r = rows[name]
     ns, cpu, ir = float(r['ns_per_inv']), float(r['cpu_ns_per_inv']), ir_per_inv(name)
-    dns = dir_ = None
+    dns = dcpu = dir_ = None
     if name in base and base[name] in rows:
         b = base[name]
         dns = ns - float(rows[b]['ns_per_inv'])
+        dcpu = cpu - float(rows[b]['cpu_ns_per_inv'])
         bi = ir_per_inv(b)
         dir_ = ir - bi if ir is not None and bi is not None else None
     mal = float(r['mallocs_per_inv'])
-    print(f"{name:<22}{r['invocations']:>8}{ns:>9.0f}{cpu:>11.0f}{fmt(ir):>9}{fmt(dns, '{:+.0f}'):>13}{fmt(dir_, '{:+.0f}'):>13}{mal:>13.3g}{r['reply_bytes']:>9}")
+    print(f"{name:<18}{r['invocations']:>8}{ns:>8.0f}{cpu:>11.0f}{fmt(ir):>8}{fmt(dns, '{:+.0f}'):>7}{fmt(dcpu, '{:+.0f}'):>8}{fmt(dir_, '{:+.0f}'):>7}{mal:>12.3g}{r['reply_bytes']:>8}")
 # one await = (relay call + relay reply) - add, all at batch 1
 if all(k in rows for k in ('relay_call', 'relay_reply', 'add_b1')):
     ns = float(rows['relay_call']['ns_per_inv']) + float(rows['relay_reply']['ns_per_inv']) - float(rows['add_b1']['ns_per_inv'])
     cpu = float(rows['relay_call']['cpu_ns_per_inv']) + float(rows['relay_reply']['cpu_ns_per_inv']) - float(rows['add_b1']['cpu_ns_per_inv'])
     irs = [ir_per_inv(k) for k in ('relay_call', 'relay_reply', 'add_b1')]
     ir = None if None in irs else irs[0] + irs[1] - irs[2]
-    print(f"{'await round trip':<22}{'':>8}{ns:>9.0f}{cpu:>11.0f}{fmt(ir):>9}{'':>13}{'':>13}{'':>13}{'':>9}")
+    print(f"{'await round trip':<18}{'':>8}{ns:>8.0f}{cpu:>11.0f}{fmt(ir):>8}")
     print("  (= relay_call + relay_reply - add_b1: the extra cost of one await, beyond the callee's own invocation)")
+print("  ns/inv: CLOCK_MONOTONIC, median of the runs; cpu ns/inv: CLOCK_THREAD_CPUTIME_ID, median; Ir/inv: callgrind;")
+print("  +ns, +cpu ns, +Ir: entity add minus the hand-written function at the same batch size")
 print()
 allocs = sum(int(r['libc_mallocs']) + int(r['arena_mallocs']) for r in rows.values())
 cgm = sum(d[n][1] for d in cg.values() for n in d if n > 0) - sum(d[0][1] for d in cg.values() if 0 in d)
@@ -162,7 +182,7 @@ for n in ('add_b1', 'add_b100'):
         ovc = cpu - float(rows[b]['cpu_ns_per_inv']) if b in rows else None
         print(f"aim < 1 us per plain invocation ({n}): whole invocation {ns:.0f} ns wall / {cpu:.0f} ns CPU: "
               f"{'MET' if cpu < 1000 else 'NOT met'}; added by the entity layer {fmt(over, '{:+.0f}')} ns wall / "
-              f"{fmt(ovc, '{:+.0f}')} ns CPU: {'MET' if ovc is not None and ovc < 1000 else 'NOT met'}")
+              f"{fmt(ovc, '{:+.0f}')} ns CPU: {'MET' if ovc is not None and ovc < 1000 else 'NOT met'} (verdicts use CPU time: wall time is inflated on a loaded machine)")
 sys.exit(1 if allocs else 0)
 PY
 status=${PIPESTATUS[0]}
