@@ -351,6 +351,7 @@ struct sf_entity_ctx {
   size_t n_queue, cap_queue;
   uint64_t next_call;
   bool book_dirty;
+  sf_value book_loaded; /* the bookkeeping as it arrived (has_value false: none) */
   pending_call pending;
   sf_status failure; /* a runtime failure that fails the invocation */
   int depth;         /* queue pumping recursion guard */
@@ -416,8 +417,10 @@ static sf_status load_book(sf_entity_ctx *c) {
   sf_value v;
   sf_status st = sf_state_get(c->ctx, &c->reg->state_spec, &v);
   c->active_chain = "";
+  c->book_loaded.has_value = false;
   if (st == SF_ERR_NO_VALUE) return SF_OK;
   if (st != SF_OK) return st;
+  c->book_loaded = v;
   ProtobufCAllocator alloc;
   sf_arena_protobuf_allocator(c->arena, &alloc);
   pb_state *s = (pb_state *)protobuf_c_message_unpack(
@@ -436,10 +439,12 @@ static sf_status load_book(sf_entity_ctx *c) {
   return SF_OK;
 }
 
+/* Writes the bookkeeping back only when it differs from what arrived, so a
+ * call to an idle entity that leaves it idle costs no state mutation. */
 static sf_status store_book(sf_entity_ctx *c) {
   if (!c->book_dirty) return SF_OK;
   if (!c->active_chain[0] && !c->n_frames && !c->n_queue && !c->next_call) /* never used */
-    return sf_state_clear(c->ctx, &c->reg->state_spec);
+    return c->book_loaded.has_value ? sf_state_clear(c->ctx, &c->reg->state_spec) : SF_OK;
   pb_state s = STATEFUN__ENTITIES__STATE__INIT;
   s.active_chain = c->active_chain;
   s.frames = c->frames;
@@ -451,6 +456,9 @@ static sf_status store_book(sf_entity_ctx *c) {
   uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
   if (!buf) return SF_ERR_NOMEM;
   protobuf_c_message_pack(&s.base, buf);
+  if (c->book_loaded.has_value && c->book_loaded.len == n &&
+      (n == 0 || memcmp(c->book_loaded.data, buf, n) == 0))
+    return SF_OK;
   sf_value v = {SF_TYPENAME_ENTITY_STATE, true, buf, n};
   return sf_state_set(c->ctx, &c->reg->state_spec, v);
 }

@@ -643,3 +643,28 @@ Test(entity, anonymous_external_calls_do_not_share_a_chain) {
   cr_assert_eq(n_replies, 2);
   cr_assert_str_eq(replies[0]->request_id, "first");
 }
+
+Test(entity, idle_entity_call_writes_no_bookkeeping) {
+  /* add on an idle entity leaves it idle: only n changes, no __entity
+   * mutation (on Flink that would be a state delete per call). */
+  tf_req *r = tf_req_new("t.ent", "Counter", "a");
+  tf_req_state(r, "n", NULL, NULL, 0);
+  tf_req_state(r, "__entity", NULL, NULL, 0);
+  uint8_t args[] = {0x08, 0x04}; /* by = 2 */
+  Statefun__Entities__Call c = STATEFUN__ENTITIES__CALL__INIT;
+  c.method = "add";
+  c.args.data = args;
+  c.args.len = sizeof args;
+  c.call_id = "x1";
+  uint8_t buf[128];
+  size_t len = statefun__entities__call__pack(&c, buf);
+  tf_req_invoke(r, SF_TYPENAME_CALL, buf, len, NULL, NULL, NULL);
+  tf_from *f;
+  sf_handle_info info;
+  cr_assert_eq(tf_run(H, r, &f, &info), SF_OK, "%s", info.error);
+  cr_assert_not_null(tf_find_mutation(f->invocation_result, "n"));
+  cr_assert_null(tf_find_mutation(f->invocation_result, "__entity"),
+                 "idle -> idle must not touch the bookkeeping");
+  tf_from_free(f);
+  tf_req_free(r);
+}

@@ -405,7 +405,7 @@ static tf_from *run_call(sf_handler *h, const char *ns, const char *type, const 
   sf_status st = tf_run(h, r, &f, &info);
   tf_req_free(r);
   cr_assert_eq(st, SF_OK, "%s", info.error);
-  cr_assert(f && f->invocation_result);
+  cr_assert_not_null(f);
   return f;
 }
 
@@ -417,6 +417,8 @@ Test(codec, defaults_load_and_are_not_written_back) {
                                     "__entity", NULL};
   tf_from *f = run_call(h, "com.example.types-1", "Box", "b1", box, "peek", NULL, 0);
   cr_assert_eq(peek_calls, 1);
+  /* nothing changed at all: no field, and no bookkeeping (idle -> idle) */
+  cr_assert_null(f->invocation_result, "peek on defaults must change nothing");
   for (size_t i = 0; box[i + 1]; i++)
     cr_assert_null(tf_find_mutation(f->invocation_result, box[i]), "%s written", box[i]);
   tf_from_free(f);
