@@ -16,6 +16,7 @@ PKGS=(
   wrk                                     # benchmarks
   python3 python3-venv python3-pip        # conformance vs the official SDK
   valgrind
+  openjdk-17-jdk-headless maven           # tests/e2e: the real Flink StateFun + Kafka
   docker-compose                          # tests/deploy: docker-compose config
 )
 
