@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE /* vasprintf, open_memstream */
 #include "gen.h"
+#include "pbuf.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -1027,48 +1028,7 @@ static void emit_record(gen *g, FILE *o, const sfc_record *r) {
 /* Defaults: C literals, and composite defaults encoded at generation   */
 /* ------------------------------------------------------------------ */
 
-typedef struct bbuf {
-  uint8_t *p;
-  size_t len, cap;
-  bool oom;
-} bbuf;
-
-static void b_raw(bbuf *b, const void *p, size_t n) {
-  if (b->len + n > b->cap) {
-    size_t nc = b->cap ? b->cap * 2 : 64;
-    while (nc < b->len + n) nc *= 2;
-    uint8_t *q = realloc(b->p, nc);
-    if (!q) {
-      b->oom = true;
-      return;
-    }
-    b->p = q;
-    b->cap = nc;
-  }
-  if (n) memcpy(b->p + b->len, p, n);
-  b->len += n;
-}
-
-static void b_varint(bbuf *b, uint64_t v) {
-  uint8_t t[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    t[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  t[n++] = (uint8_t)v;
-  b_raw(b, t, n);
-}
-
-static void b_tag(bbuf *b, uint32_t num, int wt) {
-  b_varint(b, ((uint64_t)num << 3) | (uint64_t)wt);
-}
-
-static void b_len(bbuf *b, uint32_t num, const void *p, size_t n) {
-  b_tag(b, num, 2);
-  b_varint(b, n);
-  b_raw(b, p, n);
-}
+/* The wire writer: pbuf.h. */
 
 static int b64val(int ch) {
   if (ch >= 'A' && ch <= 'Z') return ch - 'A';
@@ -1080,7 +1040,7 @@ static int b64val(int ch) {
 }
 
 /* RFC 4648 base64 (ir.c has checked it). */
-static void b64_decode(const char *s, bbuf *out) {
+static void b64_decode(const char *s, sfc_buf *out) {
   uint32_t acc = 0;
   int bits = 0;
   for (; *s && *s != '='; s++) {
@@ -1091,16 +1051,16 @@ static void b64_decode(const char *s, bbuf *out) {
     if (bits >= 8) {
       bits -= 8;
       uint8_t byte = (uint8_t)(acc >> bits);
-      b_raw(out, &byte, 1);
+      sfc_b_raw(out, &byte, 1);
     }
   }
 }
 
-static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
+static void enc_value(gen *g, sfc_buf *b, uint32_t num, const sfc_type *t,
                       json_t *j, bool elem);
 
 /* A record's fields from a JSON object (absent fields are zero). */
-static void enc_record(gen *g, bbuf *b, const sfc_record *r, json_t *j) {
+static void enc_record(gen *g, sfc_buf *b, const sfc_record *r, json_t *j) {
   for (size_t i = 0; i < r->n_fields; i++)
     enc_value(g, b, r->fields[i].number ? r->fields[i].number : (uint32_t)i + 1,
               r->fields[i].type,
@@ -1110,14 +1070,14 @@ static void enc_record(gen *g, bbuf *b, const sfc_record *r, json_t *j) {
 
 /* The same bytes the generated encoders write for this value (j NULL:
  * the type's zero). */
-static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
+static void enc_value(gen *g, sfc_buf *b, uint32_t num, const sfc_type *t,
                       json_t *j, bool elem) {
   switch (t->kind) {
     case SFC_BOOL: {
       bool v = json_is_true(j);
       if (v || elem) {
-        b_tag(b, num, 0);
-        b_varint(b, v);
+        sfc_b_tag(b, num, 0);
+        sfc_b_varint(b, v);
       }
       return;
     }
@@ -1125,8 +1085,8 @@ static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
       int32_t v = (int32_t)(json_is_integer(j) ? json_integer_value(j) : 0);
       uint32_t zz = ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
       if (zz || elem) {
-        b_tag(b, num, 0);
-        b_varint(b, zz);
+        sfc_b_tag(b, num, 0);
+        sfc_b_varint(b, zz);
       }
       return;
     }
@@ -1134,8 +1094,8 @@ static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
       int64_t v = json_is_integer(j) ? (int64_t)json_integer_value(j) : 0;
       uint64_t zz = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
       if (zz || elem) {
-        b_tag(b, num, 0);
-        b_varint(b, zz);
+        sfc_b_tag(b, num, 0);
+        sfc_b_varint(b, zz);
       }
       return;
     }
@@ -1146,8 +1106,8 @@ static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
       if (bits || elem) {
         uint8_t t4[4];
         for (int i = 0; i < 4; i++) t4[i] = (uint8_t)(bits >> (8 * i));
-        b_tag(b, num, 5);
-        b_raw(b, t4, 4);
+        sfc_b_tag(b, num, 5);
+        sfc_b_raw(b, t4, 4);
       }
       return;
     }
@@ -1158,8 +1118,8 @@ static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
       if (bits || elem) {
         uint8_t t8[8];
         for (int i = 0; i < 8; i++) t8[i] = (uint8_t)(bits >> (8 * i));
-        b_tag(b, num, 1);
-        b_raw(b, t8, 8);
+        sfc_b_tag(b, num, 1);
+        sfc_b_raw(b, t8, 8);
       }
       return;
     }
@@ -1167,21 +1127,21 @@ static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
     case SFC_REF: {
       const char *s = json_is_string(j) ? json_string_value(j) : "";
       size_t n = json_is_string(j) ? json_string_length(j) : 0;
-      if (n || elem) b_len(b, num, s, n);
+      if (n || elem) sfc_b_len(b, num, s, n);
       return;
     }
     case SFC_BYTES: {
-      bbuf raw = {0};
+      sfc_buf raw = {0};
       if (json_is_string(j)) b64_decode(json_string_value(j), &raw);
-      if (raw.len || elem) b_len(b, num, raw.p, raw.len);
+      if (raw.len || elem) sfc_b_len(b, num, raw.p, raw.len);
       if (raw.oom) b->oom = true;
       free(raw.p);
       return;
     }
     case SFC_RECORD: {
-      bbuf sub = {0};
+      sfc_buf sub = {0};
       enc_record(g, &sub, t->record, j);
-      b_len(b, num, sub.p, sub.len);
+      sfc_b_len(b, num, sub.p, sub.len);
       if (sub.oom) b->oom = true;
       free(sub.p);
       return;
@@ -1190,9 +1150,9 @@ static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
       for (size_t i = 0; json_is_array(j) && i < json_array_size(j); i++) {
         json_t *it = json_array_get(j, i);
         if (is_container(t->elem)) {
-          bbuf sub = {0};
+          sfc_buf sub = {0};
           enc_value(g, &sub, 1, t->elem, it, false);
-          b_len(b, num, sub.p, sub.len);
+          sfc_b_len(b, num, sub.p, sub.len);
           if (sub.oom) b->oom = true;
           free(sub.p);
         } else {
@@ -1206,18 +1166,18 @@ static void enc_value(gen *g, bbuf *b, uint32_t num, const sfc_type *t,
       json_t *val;
       if (!json_is_object(j)) return;
       json_object_foreach(j, key, val) {
-        bbuf entry = {0};
-        b_len(&entry, 1, key, strlen(key));
+        sfc_buf entry = {0};
+        sfc_b_len(&entry, 1, key, strlen(key));
         if (is_container(t->elem)) {
-          bbuf sub = {0};
+          sfc_buf sub = {0};
           enc_value(g, &sub, 1, t->elem, val, false);
-          b_len(&entry, 2, sub.p, sub.len);
+          sfc_b_len(&entry, 2, sub.p, sub.len);
           if (sub.oom) entry.oom = true;
           free(sub.p);
         } else {
           enc_value(g, &entry, 2, t->elem, val, true);
         }
-        b_len(b, num, entry.p, entry.len);
+        sfc_b_len(b, num, entry.p, entry.len);
         if (entry.oom) b->oom = true;
         free(entry.p);
       }
@@ -1345,7 +1305,7 @@ static void emit_state(gen *g, FILE *o, const sfc_entity *e) {
     json_t *j = f->default_json
                     ? json_loads(f->default_json, JSON_DECODE_ANY, NULL)
                     : NULL;
-    bbuf b = {0};
+    sfc_buf b = {0};
     if (f->type->kind == SFC_RECORD)
       enc_record(g, &b, f->type->record, j);
     else

@@ -2,6 +2,7 @@
  * ir_json.c - the IR-driven JSON <-> record codec (ir_json.h).
  */
 #include "ir_json.h"
+#include "pbuf.h"
 
 #include <errno.h>
 #include <float.h>
@@ -17,55 +18,7 @@
 
 /* ---- output buffer ------------------------------------------------------ */
 
-typedef struct bbuf {
-  uint8_t *p;
-  size_t len, cap;
-  bool oom;
-} bbuf;
-
-static void b_raw(bbuf *b, const void *p, size_t n) {
-  if (b->oom) return;
-  if (n > b->cap - b->len) {
-    size_t nc = b->cap ? b->cap : 64;
-    while (nc - b->len < n) {
-      if (nc > SIZE_MAX / 2) {
-        b->oom = true;
-        return;
-      }
-      nc *= 2;
-    }
-    uint8_t *q = realloc(b->p, nc);
-    if (!q) {
-      b->oom = true;
-      return;
-    }
-    b->p = q;
-    b->cap = nc;
-  }
-  if (n) memcpy(b->p + b->len, p, n);
-  b->len += n;
-}
-
-static void b_varint(bbuf *b, uint64_t v) {
-  uint8_t t[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    t[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  t[n++] = (uint8_t)v;
-  b_raw(b, t, n);
-}
-
-static void b_tag(bbuf *b, uint32_t num, int wt) {
-  b_varint(b, ((uint64_t)num << 3) | (uint64_t)wt);
-}
-
-static void b_len(bbuf *b, uint32_t num, const void *p, size_t n) {
-  b_tag(b, num, 2);
-  b_varint(b, n);
-  b_raw(b, p, n);
-}
+/* The wire writer: pbuf.h. */
 
 /* ---- error context ------------------------------------------------------ */
 
@@ -187,7 +140,7 @@ static int b64val(int ch) {
 }
 
 /* Strict standard base64; padding optional. -1 with the reason in why. */
-static int b64_decode(const char *s, size_t n, bbuf *out, const char **why,
+static int b64_decode(const char *s, size_t n, sfc_buf *out, const char **why,
                       size_t *at) {
   size_t end = n;
   while (end > 0 && s[end - 1] == '=' && n - end < 2) end--;
@@ -216,7 +169,7 @@ static int b64_decode(const char *s, size_t n, bbuf *out, const char **why,
     if (bits >= 8) {
       bits -= 8;
       uint8_t byte = (uint8_t)(acc >> bits);
-      b_raw(out, &byte, 1);
+      sfc_b_raw(out, &byte, 1);
     }
   }
   /* the unused low bits of the last character must be zero (canonical) */
@@ -229,7 +182,7 @@ static int b64_decode(const char *s, size_t n, bbuf *out, const char **why,
 }
 
 int sfc_base64_decode(const char *s, size_t n, uint8_t **out, size_t *len) {
-  bbuf b = {0};
+  sfc_buf b = {0};
   const char *why;
   size_t at;
   if (b64_decode(s, n, &b, &why, &at) != 0 || b.oom) {
@@ -264,12 +217,12 @@ static char *b64_encode(const uint8_t *d, size_t n) {
 
 /* ---- encoding ----------------------------------------------------------- */
 
-static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
+static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
                      const json_t *j, bool elem);
 
 /* Encodes the fields of a group (a record, an Args) from a JSON object.
  * `kind` is "field" or "argument"; `owner` names the group for messages. */
-static int enc_fields(ctx *c, bbuf *b, const sfc_field *fs, size_t n,
+static int enc_fields(ctx *c, sfc_buf *b, const sfc_field *fs, size_t n,
                       const json_t *obj, const char *kind, const char *owner) {
   const char *key;
   json_t *val;
@@ -342,7 +295,7 @@ static int get_double(ctx *c, const sfc_type *t, const json_t *j, double *out) {
   return expected(c, what, j);
 }
 
-static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
+static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
                      const json_t *j, bool elem) {
   char what[160];
   if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply");
@@ -354,8 +307,8 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
         break;
       }
       if (json_is_true(j) || elem) {
-        b_tag(b, num, 0);
-        b_varint(b, json_is_true(j) ? 1 : 0);
+        sfc_b_tag(b, num, 0);
+        sfc_b_varint(b, json_is_true(j) ? 1 : 0);
       }
       break;
     case SFC_INT32: {
@@ -373,8 +326,8 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
       int32_t x = (int32_t)v;
       uint32_t zz = ((uint32_t)x << 1) ^ (uint32_t)(x >> 31);
       if (zz || elem) {
-        b_tag(b, num, 0);
-        b_varint(b, zz);
+        sfc_b_tag(b, num, 0);
+        sfc_b_varint(b, zz);
       }
       break;
     }
@@ -407,8 +360,8 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
       }
       uint64_t zz = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
       if (zz || elem) {
-        b_tag(b, num, 0);
-        b_varint(b, zz);
+        sfc_b_tag(b, num, 0);
+        sfc_b_varint(b, zz);
       }
       break;
     }
@@ -425,8 +378,8 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
       if (bits || elem) {
         uint8_t t4[4];
         for (int i = 0; i < 4; i++) t4[i] = (uint8_t)(bits >> (8 * i));
-        b_tag(b, num, 5);
-        b_raw(b, t4, 4);
+        sfc_b_tag(b, num, 5);
+        sfc_b_raw(b, t4, 4);
       }
       break;
     }
@@ -438,8 +391,8 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
       if (bits || elem) {
         uint8_t t8[8];
         for (int i = 0; i < 8; i++) t8[i] = (uint8_t)(bits >> (8 * i));
-        b_tag(b, num, 1);
-        b_raw(b, t8, 8);
+        sfc_b_tag(b, num, 1);
+        sfc_b_raw(b, t8, 8);
       }
       break;
     }
@@ -454,14 +407,14 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
         break;
       }
       if (json_string_length(j) || elem)
-        b_len(b, num, json_string_value(j), json_string_length(j));
+        sfc_b_len(b, num, json_string_value(j), json_string_length(j));
       break;
     case SFC_BYTES: {
       if (!json_is_string(j)) {
         rc = expected(c, "a base64 string (bytes)", j);
         break;
       }
-      bbuf raw = {0};
+      sfc_buf raw = {0};
       const char *why = NULL;
       size_t at = 0;
       if (b64_decode(json_string_value(j), json_string_length(j), &raw, &why,
@@ -470,7 +423,7 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
         free(raw.p);
         break;
       }
-      if (raw.len || elem) b_len(b, num, raw.p, raw.len);
+      if (raw.len || elem) sfc_b_len(b, num, raw.p, raw.len);
       if (raw.oom) b->oom = true;
       free(raw.p);
       break;
@@ -481,11 +434,11 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
         rc = expected(c, what, j);
         break;
       }
-      bbuf sub = {0};
+      sfc_buf sub = {0};
       snprintf(what, sizeof what, "record %s", t->record->name);
       rc = enc_fields(c, &sub, t->record->fields, t->record->n_fields, j,
                       "field", what);
-      if (rc == 0) b_len(b, num, sub.p, sub.len);
+      if (rc == 0) sfc_b_len(b, num, sub.p, sub.len);
       if (sub.oom) b->oom = true;
       free(sub.p);
       break;
@@ -500,9 +453,9 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
         const json_t *it = json_array_get(j, i);
         size_t old = path_push(c, "[%zu]", i);
         if (is_container(t->elem)) {
-          bbuf sub = {0};
+          sfc_buf sub = {0};
           rc = enc_value(c, &sub, 1, t->elem, it, false);
-          if (rc == 0) b_len(b, num, sub.p, sub.len);
+          if (rc == 0) sfc_b_len(b, num, sub.p, sub.len);
           if (sub.oom) b->oom = true;
           free(sub.p);
         } else {
@@ -521,23 +474,23 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
       const char *key;
       json_t *val;
       json_object_foreach((json_t *)j, key, val) {
-        bbuf entry = {0};
-        b_len(&entry, 1, key, strlen(key));
+        sfc_buf entry = {0};
+        sfc_b_len(&entry, 1, key, strlen(key));
         json_t *ks = json_string(key);
         char shown[80] = "?";
         if (ks) describe(ks, shown, sizeof shown);
         json_decref(ks);
         size_t old = path_push(c, "[%s]", shown);
         if (is_container(t->elem)) {
-          bbuf sub = {0};
+          sfc_buf sub = {0};
           rc = enc_value(c, &sub, 1, t->elem, val, false);
-          if (rc == 0) b_len(&entry, 2, sub.p, sub.len);
+          if (rc == 0) sfc_b_len(&entry, 2, sub.p, sub.len);
           if (sub.oom) entry.oom = true;
           free(sub.p);
         } else {
           rc = enc_value(c, &entry, 2, t->elem, val, true);
         }
-        if (rc == 0) b_len(b, num, entry.p, entry.len);
+        if (rc == 0) sfc_b_len(b, num, entry.p, entry.len);
         if (entry.oom) b->oom = true;
         free(entry.p);
         if (rc != 0) break;
@@ -553,7 +506,7 @@ static int enc_value(ctx *c, bbuf *b, uint32_t num, const sfc_type *t,
   return rc;
 }
 
-static int finish(ctx *c, bbuf *b, int rc, uint8_t **out, size_t *len) {
+static int finish(ctx *c, sfc_buf *b, int rc, uint8_t **out, size_t *len) {
   if (rc == 0 && b->oom) rc = fail(c, "out of memory");
   if (rc != 0) {
     free(b->p);
@@ -571,7 +524,7 @@ int sfc_json_encode_args(const sfc_method *m, const json_t *args,
                          size_t err_len) {
   ctx c;
   ctx_init(&c, err, err_len);
-  bbuf b = {0};
+  sfc_buf b = {0};
   json_t *empty = NULL;
   if (args == NULL || json_is_null(args)) args = empty = json_object();
   int rc;
@@ -599,7 +552,7 @@ int sfc_json_encode_record(const sfc_record *r, const json_t *obj,
                            char *err, size_t err_len) {
   ctx c;
   ctx_init(&c, err, err_len);
-  bbuf b = {0};
+  sfc_buf b = {0};
   path_push(&c, "%s", what ? what : "value");
   int rc;
   char owner[160];
@@ -619,7 +572,7 @@ int sfc_json_encode_wrapped(const sfc_type *t, const json_t *v,
                             char *err, size_t err_len) {
   ctx c;
   ctx_init(&c, err, err_len);
-  bbuf b = {0};
+  sfc_buf b = {0};
   path_push(&c, "%s", what ? what : "value");
   int rc = t->kind == SFC_VOID ? 0 : enc_value(&c, &b, 1, t, v, false);
   return finish(&c, &b, rc, out, len);
