@@ -668,3 +668,25 @@ Test(entity, idle_entity_call_writes_no_bookkeeping) {
   tf_from_free(f);
   tf_req_free(r);
 }
+
+Test(entity, reentrant_methods_skip_the_queue) {
+  /* While relay (chain "first") holds a, a call of another chain to a
+   * re-entrant method runs at once instead of waiting in the queue. */
+  counter_methods[0].reentrant = true; /* add */
+  external_call("a", "relay", "first", "b", 1);
+  step_router(); /* a: relay suspends, holding a */
+  external_call("a", "add", "other", NULL, 5);
+  step_router(); /* b: add(1) for relay */
+  step_router(); /* a: the re-entrant add runs now */
+  cr_assert_eq(n_replies, 1, "the re-entrant call answered while relay waits");
+  cr_assert_eq(result_of(reply_for("other")), 5);
+  kv *book = find("a", "__entity");
+  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, book->len, book->val);
+  cr_assert_eq(st->n_queue, 0);
+  cr_assert_str_eq(st->active_chain, "first", "the holder still holds a");
+  statefun__entities__state__free_unpacked(st, NULL);
+  run_all();
+  counter_methods[0].reentrant = false;
+  cr_assert_eq(result_of(reply_for("first")), 1001);
+  cr_assert_eq(n_of("a"), 5);
+}
