@@ -26,6 +26,28 @@ class Failure(Exception):
     pass
 
 
+def run_tests(suite, names, results, only=None):
+    """Runs suite.test_<name>() for each name (all, or those in `only`),
+    appending (name, ok, seconds, message) to results. True if one failed."""
+    import traceback
+    failed = False
+    for name in names:
+        if only and name not in only:
+            continue
+        log("==== %s" % name)
+        t0 = time.time()
+        try:
+            getattr(suite, "test_" + name)()
+            results.append((name, True, time.time() - t0, ""))
+            log("PASS %s (%.1fs)" % (name, time.time() - t0))
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            failed = True
+            msg = str(e) if isinstance(e, Failure) else traceback.format_exc()
+            results.append((name, False, time.time() - t0, msg))
+            log("FAIL %s (%.1fs): %s" % (name, time.time() - t0, msg))
+    return failed
+
+
 def check(cond, what):
     if not cond:
         raise Failure(what)

@@ -77,8 +77,8 @@ if __name__ == "__main__":
     ensure_venv()
 
 sys.path.insert(0, HERE)
-from e2elib import (Cluster, Failure, FnServer, Reader, check, int_wrapper,  # noqa: E402
-                    log, producer, string_wrapper, which)
+from e2elib import (Cluster, FnServer, Reader, check, int_wrapper,  # noqa: E402
+                    log, producer, run_tests, string_wrapper, which)
 
 EGRESS_TOPICS = ["greetings", "counts", "callers", "delayed"]
 
@@ -390,22 +390,8 @@ class Suite:
                 traceback.print_exc()
                 self.results.append(("set-up", False, time.time() - t_all, str(e)))
                 failed = True
-            for name in self.TESTS:
-                if self.results and self.results[0][0] == "set-up":
-                    break
-                if only and name not in only:
-                    continue
-                log("==== %s" % name)
-                t0 = time.time()
-                try:
-                    getattr(self, "test_" + name)()
-                    self.results.append((name, True, time.time() - t0, ""))
-                    log("PASS %s (%.1fs)" % (name, time.time() - t0))
-                except Exception as e:
-                    failed = True
-                    msg = str(e) if isinstance(e, Failure) else traceback.format_exc()
-                    self.results.append((name, False, time.time() - t0, msg))
-                    log("FAIL %s (%.1fs): %s" % (name, time.time() - t0, msg))
+            if not (self.results and self.results[0][0] == "set-up"):
+                failed = run_tests(self, self.TESTS, self.results, only) or failed
         except Deadline as e:
             failed = True
             print(str(e), flush=True)

@@ -63,7 +63,7 @@ if __name__ == "__main__":
     ensure_venv()
 
 from e2elib import (Cluster, Failure, FnServer, check, free_port, kafka,  # noqa: E402
-                    log, producer, which)
+                    log, producer, run_tests, which)
 from shopclient import Schema, decode_reply, encode_call  # noqa: E402
 
 IR = os.path.join(ROOT, "examples", "shopping-cart", "shop.ir.json")
@@ -468,18 +468,7 @@ class Suite:
                 self.results.append(("set-up", False, time.time() - t_all, str(e)))
                 failed = True
             if not failed:
-                for name in self.TESTS:
-                    log("==== %s" % name)
-                    t0 = time.time()
-                    try:
-                        getattr(self, "test_" + name)()
-                        self.results.append((name, True, time.time() - t0, ""))
-                        log("PASS %s (%.1fs)" % (name, time.time() - t0))
-                    except Exception as e:
-                        failed = True
-                        msg = str(e) if isinstance(e, Failure) else traceback.format_exc()
-                        self.results.append((name, False, time.time() - t0, msg))
-                        log("FAIL %s (%.1fs): %s" % (name, time.time() - t0, msg))
+                failed = run_tests(self, self.TESTS, self.results)
         except Deadline as e:
             failed = True
             print(str(e), flush=True)
