@@ -18,6 +18,7 @@ PKGS=(
   valgrind
   openjdk-17-jdk-headless maven           # tests/e2e: the real Flink StateFun + Kafka
   docker-compose                          # tests/deploy: docker-compose config
+  nodejs                                  # tests/sdkapps: the official JavaScript SDK app
 )
 
 missing=()
@@ -25,6 +26,9 @@ for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$p")
 done
+# npm: Debian packages it apart from nodejs; other nodejs builds bundle it
+# (and conflict with Debian's npm), so it is installed only when missing.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} Debian packages present"
   exit 0
