@@ -1271,7 +1271,8 @@ static int parse_egress(ctx *c, build_state *bs, const ynode *doc,
 static int parse_playground(ctx *c, build_state *bs, const ynode *doc,
                             const ynode *spec, bool ingress) {
   int64_t port = ingress ? 8090 : 8091;
-  if (get_int(c, spec, "port", 1, 65535, "a port number (1-65535)", &port) < 0)
+  /* 0: any free port (Undertow binds an ephemeral one there too). */
+  if (get_int(c, spec, "port", 0, 65535, "a port number (0-65535)", &port) < 0)
     return -1;
   const ynode *at = map_get(spec, "port") ? map_get(spec, "port") : doc;
   if (ingress) {
@@ -1281,14 +1282,16 @@ static int parse_playground(ctx *c, build_state *bs, const ynode *doc,
     in.line = doc->line;
     return add_ingress(c, bs, at, "io.statefun.playground/ingress", &in);
   }
+  /* Required: the playground's PlaygroundEgress copies the set at start-up
+   * (a missing one fails the job there). */
   ynode *topics;
-  if (get_seq(c, spec, "topics", false, "spec", &topics) < 0) return -1;
+  if (get_seq(c, spec, "topics", true, "playground egress spec", &topics) < 0)
+    return -1;
   sfl_egress eg = {0};
   eg.kind = SFL_PLAYGROUND;
   eg.port = (int)port;
   eg.line = doc->line;
   if (add_egress(c, bs, at, "io.statefun.playground/egress", &eg) < 0) return -1;
-  if (!topics) return 0;
   sfl_egress *e = &bs->cfg->egresses[bs->cfg->n_egresses - 1];
   e->topics = calloc(topics->n ? topics->n : 1, sizeof *e->topics);
   if (!e->topics) return oom(c);

@@ -44,6 +44,13 @@ typedef Io__Statefun__Sdk__Reqreply__Address pb_addr;
 typedef Io__Statefun__Sdk__Reqreply__TypedValue pb_tv;
 
 #define MAX_BACKOFF_MS 1000
+/* The playground egress's record type (the playground's Constants.java). */
+#define SFL_PLAYGROUND_EGRESS_RECORD "io.statefun.playground/EgressRecord"
+/* The Java class names Flink's generic egress serializers name in their
+ * errors (java_package of kafka-egress.proto / kinesis-egress.proto). */
+#define SFL_JAVA_KAFKA_RECORD "org.apache.flink.statefun.sdk.egress.generated.KafkaProducerRecord"
+#define SFL_JAVA_KINESIS_RECORD \
+  "org.apache.flink.statefun.sdk.egress.generated.KinesisEgressRecord"
 #define PAYLOAD_MAX_BYTES (32u * 1024 * 1024)
 
 /* ---- data ---------------------------------------------------------------------- */
@@ -664,6 +671,211 @@ static bool valid_typename(const char *s) {
   return slash && slash != s && slash[1] && !strchr(slash + 1, '/');
 }
 
+/* ---- egress records: what each kind of egress accepts ---------------------------- */
+
+/* One egress record as sf-local keeps it (malloc'd; egress_rec_free). */
+typedef struct egress_rec {
+  char *topic;
+  char *key;
+  uint8_t *value;
+  size_t len;
+} egress_rec;
+
+static void egress_rec_free(egress_rec *r) {
+  free(r->topic);
+  free(r->key);
+  free(r->value);
+  memset(r, 0, sizeof(*r));
+}
+
+static int egress_rec_set(egress_rec *r, const char *topic, const char *key,
+                          const uint8_t *value, size_t len) {
+  r->topic = strdup(topic);
+  r->key = strdup(key);
+  r->value = malloc(len ? len : 1);
+  if (r->value && len) memcpy(r->value, value, len);
+  r->len = len;
+  if (r->topic && r->key && r->value) return 0;
+  egress_rec_free(r);
+  return -1;
+}
+
+/* The module's egress with that namespace and type; NULL when undeclared. */
+static const sfl_egress *egress_find(const sfl_config *cfg, const char *ns, const char *type) {
+  size_t nl = strlen(ns);
+  for (size_t k = 0; k < cfg->n_egresses; k++) {
+    const char *id = cfg->egresses[k].id;
+    if (strncmp(id, ns, nl) == 0 && id[nl] == '/' && strcmp(id + nl + 1, type) == 0)
+      return &cfg->egresses[k];
+  }
+  return NULL;
+}
+
+static bool is_reply_egress(const char *ns, const char *type) {
+  size_t rl = strlen(ns);
+  return strncmp(SFL_REPLY_EGRESS, ns, rl) == 0 && SFL_REPLY_EGRESS[rl] == '/' &&
+         strcmp(SFL_REPLY_EGRESS + rl + 1, type) == 0;
+}
+
+static int decode_kafka(addr *a, size_t i, const pb_tv *v, egress_rec *out) {
+  Io__Statefun__Sdk__Egress__KafkaProducerRecord *k =
+      io__statefun__sdk__egress__kafka_producer_record__unpack(NULL, v->value.len, v->value.data);
+  if (!k || !k->topic[0]) {
+    if (k) io__statefun__sdk__egress__kafka_producer_record__free_unpacked(k, NULL);
+    return reject(a, "egress record %zu: malformed KafkaProducerRecord (or no topic)", i);
+  }
+  int rc = egress_rec_set(out, k->topic, k->key, k->value_bytes.data, k->value_bytes.len);
+  io__statefun__sdk__egress__kafka_producer_record__free_unpacked(k, NULL);
+  return rc == 0 ? 0 : reject(a, "out of memory");
+}
+
+static int decode_kinesis(addr *a, size_t i, const pb_tv *v, egress_rec *out) {
+  Io__Statefun__Sdk__Egress__KinesisEgressRecord *k =
+      io__statefun__sdk__egress__kinesis_egress_record__unpack(NULL, v->value.len, v->value.data);
+  if (!k || !k->stream[0]) {
+    if (k) io__statefun__sdk__egress__kinesis_egress_record__free_unpacked(k, NULL);
+    return reject(a, "egress record %zu: malformed KinesisEgressRecord (or no stream)", i);
+  }
+  int rc = egress_rec_set(out, k->stream, k->partition_key, k->value_bytes.data,
+                          k->value_bytes.len);
+  io__statefun__sdk__egress__kinesis_egress_record__free_unpacked(k, NULL);
+  return rc == 0 ? 0 : reject(a, "out of memory");
+}
+
+/* A scalar JSON field of a playground EgressRecord as Jackson reads it into
+ * a String: strings as they are, numbers and booleans as their text;
+ * malloc'd, NULL when absent, null or not a scalar. */
+static char *json_scalar_text(const json_t *j) {
+  if (json_is_string(j)) return strndup(json_string_value(j), json_string_length(j));
+  if (json_is_integer(j)) return sfl_strfmt("%lld", (long long)json_integer_value(j));
+  if (json_is_real(j)) return sfl_strfmt("%.17g", json_real_value(j));
+  if (json_is_boolean(j)) return strdup(json_is_true(j) ? "true" : "false");
+  return NULL;
+}
+
+/*
+ * The playground egress (PlaygroundEgress in the playground's
+ * statefun-playground-entrypoint): a TypedValue of type
+ * io.statefun.playground/EgressRecord holding the JSON object
+ * {"topic": ..., "payload": ...}, read with a default Jackson ObjectMapper
+ * (other keys fail), to one of the egress's `topics`; the payload's UTF-8
+ * bytes are the record. Anything else fails the job there.
+ */
+static int decode_playground(addr *a, size_t i, const sfl_egress *eg, const pb_tv *v,
+                             egress_rec *out) {
+  if (strcmp(v->typename_, SFL_PLAYGROUND_EGRESS_RECORD) != 0)
+    return reject(a, "egress record %zu to %s: the playground egress takes only values of "
+                  "type " SFL_PLAYGROUND_EGRESS_RECORD " (JSON {\"topic\":...,\"payload\":...}), "
+                  "got %s (Flink: \"Received unexpected value\")",
+                  i, eg->id, v->typename_[0] ? v->typename_ : "a value without a type");
+  json_error_t jerr;
+  json_t *o = json_loadb((const char *)v->value.data, v->value.len, 0, &jerr);
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return reject(a, "egress record %zu to %s: the EgressRecord is not a JSON object (%s)", i,
+                  eg->id, o ? "another JSON value" : jerr.text);
+  }
+  const char *key;
+  json_t *val;
+  json_object_foreach(o, key, val) {
+    if (strcmp(key, "topic") != 0 && strcmp(key, "payload") != 0) {
+      int rc = reject(a, "egress record %zu to %s: unknown field '%s' in the EgressRecord "
+                      "(only topic and payload; Flink's JSON reader fails on it too)",
+                      i, eg->id, key);
+      json_decref(o);
+      return rc;
+    }
+  }
+  char *topic = json_scalar_text(json_object_get(o, "topic"));
+  char *payload = json_scalar_text(json_object_get(o, "payload"));
+  json_decref(o);
+  bool listed = false;
+  for (size_t t = 0; topic && t < eg->n_topics; t++)
+    if (strcmp(eg->topics[t], topic) == 0) listed = true;
+  int rc = 0;
+  if (!listed)
+    rc = reject(a, "egress record %zu to %s: topic %s is not in the egress's topics in "
+                "module.yaml (Flink: \"Message was targeted to unknown topic %s.\")",
+                i, eg->id, topic ? topic : "(none)", topic ? topic : "null");
+  else if (!payload)
+    rc = reject(a, "egress record %zu to %s: the EgressRecord has no payload string (Flink "
+                "fails on a null payload)", i, eg->id);
+  else if (egress_rec_set(out, topic, "", (const uint8_t *)payload, strlen(payload)) != 0)
+    rc = reject(a, "out of memory");
+  free(topic);
+  free(payload);
+  return rc;
+}
+
+/*
+ * Decodes egress message i as its egress takes it: a Kafka egress only
+ * KafkaProducerRecords, a Kinesis egress only KinesisEgressRecords (as
+ * Flink's GenericKafkaEgressSerializer / GenericKinesisEgressSerializer,
+ * with their messages), the playground egress only EgressRecords. The
+ * reserved SFL_REPLY_EGRESS takes anything (Kafka and Kinesis records are
+ * unpacked). -1 with the reason in a->last_error.
+ */
+static int egress_decode(sfl_engine *e, addr *a, size_t i,
+                         const Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage *m,
+                         egress_rec *out) {
+  memset(out, 0, sizeof(*out));
+  static const pb_tv none = IO__STATEFUN__SDK__REQREPLY__TYPED_VALUE__INIT;
+  const pb_tv *v = m->argument ? m->argument : &none;
+  const sfl_egress *eg = egress_find(e->cfg, m->egress_namespace, m->egress_type);
+  bool is_kafka = strcmp(v->typename_, SF_TYPENAME_KAFKA_RECORD) == 0;
+  bool is_kinesis = strcmp(v->typename_, SF_TYPENAME_KINESIS_RECORD) == 0;
+  if (!eg) {
+    /* The reserved egress (engine.h) always exists: the HTTP front reads
+     * entity Replies from it. */
+    if (!is_reply_egress(m->egress_namespace, m->egress_type))
+      return reject(a, "egress record to %s/%s: no such egress in the module",
+                    m->egress_namespace, m->egress_type);
+    if (is_kafka) return decode_kafka(a, i, v, out);
+    if (is_kinesis) return decode_kinesis(a, i, v, out);
+    return egress_rec_set(out, "", "", v->value.data, v->value.len) == 0
+               ? 0 : reject(a, "out of memory");
+  }
+  switch (eg->kind) {
+  case SFL_KAFKA:
+    if (!is_kafka)
+      return reject(a, "egress record %zu to %s (a Kafka egress) has type %s: The generic Kafka "
+                    "egress expects only messages of type " SFL_JAVA_KAFKA_RECORD
+                    " (typename " SF_TYPENAME_KAFKA_RECORD ")",
+                    i, eg->id, v->typename_[0] ? v->typename_ : "(none)");
+    return decode_kafka(a, i, v, out);
+  case SFL_KINESIS:
+    if (!is_kinesis)
+      return reject(a, "egress record %zu to %s (a Kinesis egress) has type %s: The generic "
+                    "Kinesis egress expects only messages of type " SFL_JAVA_KINESIS_RECORD
+                    " (typename " SF_TYPENAME_KINESIS_RECORD ")",
+                    i, eg->id, v->typename_[0] ? v->typename_ : "(none)");
+    return decode_kinesis(a, i, v, out);
+  case SFL_PLAYGROUND:
+    return decode_playground(a, i, eg, v, out);
+  }
+  return reject(a, "egress record %zu: unknown egress kind", i);
+}
+
+/*
+ * Whether the token of delayed entry i of a reply is pending when entry i
+ * is applied. Flink applies a reply's delayed entries in order
+ * (RequestReplyFunction -> DelaySink), so the last earlier entry of this
+ * reply with the same token decides (a cancel clears it, a send sets it);
+ * without one, the token table as it stands.
+ */
+static bool token_pending(sfl_engine *e, const addr *a, const pb_resp *r, size_t i) {
+  const char *tok = r->delayed_invocations[i]->cancellation_token;
+  for (size_t j = i; j-- > 0;) {
+    const Io__Statefun__Sdk__Reqreply__FromFunction__DelayedInvocation *o =
+        r->delayed_invocations[j];
+    if (strcmp(o->cancellation_token, tok) == 0) return !o->is_cancellation_request;
+  }
+  char *k = token_key(a->id, tok);
+  delayed *prev = k ? sfl_map_get(&e->tokens, k) : NULL;
+  free(k);
+  return prev && !prev->cancelled;
+}
+
 /* Checks the whole InvocationResponse before anything is applied. */
 static int validate_result(sfl_engine *e, addr *a, const pb_resp *r) {
   for (size_t i = 0; i < r->n_outgoing_messages; i++) {
@@ -695,62 +907,14 @@ static int validate_result(sfl_engine *e, addr *a, const pb_resp *r) {
                                  tn ? tn : "?");
     free(tn);
     if (rc) return rc;
-    if (d->cancellation_token[0]) {
-      char *k = token_key(a->id, d->cancellation_token);
-      delayed *prev = k ? sfl_map_get(&e->tokens, k) : NULL;
-      free(k);
-      if (prev && !prev->cancelled)
-        return reject(a, "delayed message with cancellation token '%s' while one with that token is still pending (Flink fails the job here too)",
-                      d->cancellation_token);
-      /* the same token twice in one reply */
-      for (size_t j = 0; j < i; j++) {
-        const Io__Statefun__Sdk__Reqreply__FromFunction__DelayedInvocation *o =
-            r->delayed_invocations[j];
-        if (strcmp(o->cancellation_token, d->cancellation_token) == 0) {
-          bool cancelled_later = false;
-          for (size_t k2 = j + 1; k2 < i; k2++)
-            if (r->delayed_invocations[k2]->is_cancellation_request &&
-                strcmp(r->delayed_invocations[k2]->cancellation_token, d->cancellation_token) == 0)
-              cancelled_later = true;
-          if (!o->is_cancellation_request && !cancelled_later)
-            return reject(a, "two pending delayed messages with cancellation token '%s'",
-                          d->cancellation_token);
-        }
-      }
-    }
+    if (d->cancellation_token[0] && token_pending(e, a, r, i))
+      return reject(a, "delayed message with cancellation token '%s' while one with that token "
+                    "is still pending (Flink fails the job here too)", d->cancellation_token);
   }
   for (size_t i = 0; i < r->n_outgoing_egresses; i++) {
-    const Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage *m = r->outgoing_egresses[i];
-    /* The reserved egress SFL_REPLY_EGRESS (engine.h) always exists: the
-     * HTTP front reads entity Replies from it. */
-    size_t rl = strlen(m->egress_namespace);
-    bool known = strncmp(SFL_REPLY_EGRESS, m->egress_namespace, rl) == 0 &&
-                 SFL_REPLY_EGRESS[rl] == '/' &&
-                 strcmp(SFL_REPLY_EGRESS + rl + 1, m->egress_type) == 0;
-    for (size_t k = 0; k < e->cfg->n_egresses; k++) {
-      const char *id = e->cfg->egresses[k].id;
-      size_t nl = strlen(m->egress_namespace);
-      if (strncmp(id, m->egress_namespace, nl) == 0 && id[nl] == '/' &&
-          strcmp(id + nl + 1, m->egress_type) == 0)
-        known = true;
-    }
-    if (!known)
-      return reject(a, "egress record to %s/%s: no such egress in the module",
-                    m->egress_namespace, m->egress_type);
-    const pb_tv *v = m->argument;
-    if (v && strcmp(v->typename_, SF_TYPENAME_KAFKA_RECORD) == 0) {
-      Io__Statefun__Sdk__Egress__KafkaProducerRecord *k =
-          io__statefun__sdk__egress__kafka_producer_record__unpack(NULL, v->value.len, v->value.data);
-      bool ok = k && k->topic[0];
-      if (k) io__statefun__sdk__egress__kafka_producer_record__free_unpacked(k, NULL);
-      if (!ok) return reject(a, "egress record %zu: malformed KafkaProducerRecord (or no topic)", i);
-    } else if (v && strcmp(v->typename_, SF_TYPENAME_KINESIS_RECORD) == 0) {
-      Io__Statefun__Sdk__Egress__KinesisEgressRecord *k =
-          io__statefun__sdk__egress__kinesis_egress_record__unpack(NULL, v->value.len, v->value.data);
-      bool ok = k && k->stream[0];
-      if (k) io__statefun__sdk__egress__kinesis_egress_record__free_unpacked(k, NULL);
-      if (!ok) return reject(a, "egress record %zu: malformed KinesisEgressRecord (or no stream)", i);
-    }
+    egress_rec rec;
+    if (egress_decode(e, a, i, r->outgoing_egresses[i], &rec) != 0) return -1;
+    egress_rec_free(&rec);
   }
   for (size_t i = 0; i < r->n_state_mutations; i++) {
     const Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueMutation *m =
@@ -825,36 +989,20 @@ static void apply_result(sfl_engine *e, addr *a, const pb_resp *r) {
   for (size_t i = 0; i < r->n_outgoing_egresses; i++) {
     const Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage *m = r->outgoing_egresses[i];
     const pb_tv *v = m->argument;
+    egress_rec er;
+    if (egress_decode(e, a, i, m, &er) != 0) continue; /* validated: cannot happen */
     record *rec = calloc(1, sizeof(*rec));
-    if (!rec) continue;
+    if (!rec) {
+      egress_rec_free(&er);
+      continue;
+    }
     rec->r.seq = ++e->seq;
     rec->r.egress_id = sfl_strfmt("%s/%s", m->egress_namespace, m->egress_type);
     rec->r.typename = strdup(v ? v->typename_ : "");
-    const uint8_t *val = v ? v->value.data : NULL;
-    size_t vlen = v ? v->value.len : 0;
-    const char *topic = "", *key = "";
-    Io__Statefun__Sdk__Egress__KafkaProducerRecord *kr = NULL;
-    Io__Statefun__Sdk__Egress__KinesisEgressRecord *ks = NULL;
-    if (v && strcmp(v->typename_, SF_TYPENAME_KAFKA_RECORD) == 0) {
-      kr = io__statefun__sdk__egress__kafka_producer_record__unpack(NULL, v->value.len, v->value.data);
-      topic = kr->topic;
-      key = kr->key;
-      val = kr->value_bytes.data;
-      vlen = kr->value_bytes.len;
-    } else if (v && strcmp(v->typename_, SF_TYPENAME_KINESIS_RECORD) == 0) {
-      ks = io__statefun__sdk__egress__kinesis_egress_record__unpack(NULL, v->value.len, v->value.data);
-      topic = ks->stream;
-      key = ks->partition_key;
-      val = ks->value_bytes.data;
-      vlen = ks->value_bytes.len;
-    }
-    rec->r.topic = strdup(topic);
-    rec->r.key = strdup(key);
-    rec->r.value = malloc(vlen ? vlen : 1);
-    if (rec->r.value && vlen) memcpy(rec->r.value, val, vlen);
-    rec->r.len = vlen;
-    if (kr) io__statefun__sdk__egress__kafka_producer_record__free_unpacked(kr, NULL);
-    if (ks) io__statefun__sdk__egress__kinesis_egress_record__free_unpacked(ks, NULL);
+    rec->r.topic = er.topic;
+    rec->r.key = er.key;
+    rec->r.value = er.value;
+    rec->r.len = er.len;
     if (!rec->r.egress_id || !rec->r.typename || !rec->r.topic || !rec->r.key || !rec->r.value) {
       sfl_record_free(&rec->r);
       free(rec);

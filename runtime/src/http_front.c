@@ -1538,7 +1538,42 @@ static int64_t wait_arg(exchange *x) {
   return ms;
 }
 
-/* GET /<topic>: the playground's egress. */
+/* The playground egress of the module that lists `topic`, or NULL. */
+static const sfl_egress *playground_topic(const sfl_config *cfg,
+                                          const char *topic) {
+  for (size_t i = 0; cfg != NULL && i < cfg->n_egresses; i++) {
+    const sfl_egress *e = &cfg->egresses[i];
+    if (e->kind != SFL_PLAYGROUND) continue;
+    for (size_t t = 0; t < e->n_topics; t++)
+      if (strcmp(e->topics[t], topic) == 0) return e;
+  }
+  return NULL;
+}
+
+/* Whether GET /<topic> of a topic nobody emitted to answers 405, as the
+ * playground's egress does for a topic it does not list: only when the
+ * module has a playground egress and no Kafka or Kinesis egress (whose
+ * topics are not known in advance). */
+static bool topic_unlisted(const sfl_config *cfg) {
+  bool playground = false;
+  for (size_t i = 0; cfg != NULL && i < cfg->n_egresses; i++) {
+    if (cfg->egresses[i].kind != SFL_PLAYGROUND) return false;
+    playground = true;
+  }
+  return playground;
+}
+
+/* A popped record of the playground egress, answered as the playground's
+ * EgressWebServer does: 200, the payload as the body, no Content-Type, and
+ * its "Status" header (Undertow writes it as a plain header). */
+static enum MHD_Result send_playground_record(exchange *x, sfl_record *rec) {
+  static const char *const h[] = {"Status", "200", NULL};
+  return send_response(x, MHD_HTTP_OK, NULL,
+                       rec->value != NULL ? (const void *)rec->value : "",
+                       rec->len, h);
+}
+
+/* GET /<topic>: the playground's egress (one record per GET). */
 static enum MHD_Result egress_pop_one(exchange *x, const char *raw_topic) {
   char err[256];
   char *topic = decode_part(raw_topic, strlen(raw_topic));
@@ -1556,18 +1591,34 @@ static enum MHD_Result egress_pop_one(exchange *x, const char *raw_topic) {
                      "?wait= takes seconds, e.g. 5 or 0.5");
     goto done;
   }
+  const sfl_egress *pg = playground_topic(x->f->config, topic);
+  if (pg == NULL && topic_unlisted(x->f->config) &&
+      !sfl_engine_knows_topic(x->f->engine, topic)) {
+    static const char *const h[] = {"Status", "405", NULL};
+    ret = send_error_h(x, MHD_HTTP_METHOD_NOT_ALLOWED, h,
+                       "topic %s is not in the topics of the playground egress "
+                       "in module.yaml (the playground answers 405 too)",
+                       topic);
+    goto done;
+  }
   sfl_record rec;
   sfl_result res = pop_wait(x->f, NULL, topic, wait, &rec);
   if (res != SFL_OK) {
+    static const char *const h404[] = {"Status", "404", NULL};
     if (res == SFL_ERR_NOT_FOUND)
-      ret = send_error(x, MHD_HTTP_NOT_FOUND,
-                       sfl_engine_knows_topic(x->f->engine, topic)
-                           ? "no unread record on topic %s"
-                           : "no record has been emitted on topic %s (yet)",
-                       topic);
+      ret = send_error_h(x, MHD_HTTP_NOT_FOUND, pg != NULL ? h404 : NULL,
+                         sfl_engine_knows_topic(x->f->engine, topic)
+                             ? "no unread record on topic %s"
+                             : "no record has been emitted on topic %s (yet)",
+                         topic);
     else
       ret = send_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
                        "egress failed (engine result %d)", (int)res);
+    goto done;
+  }
+  if (pg != NULL && rec.egress_id != NULL && strcmp(rec.egress_id, pg->id) == 0) {
+    ret = send_playground_record(x, &rec);
+    sfl_record_free(&rec);
     goto done;
   }
   char seq[24];

@@ -138,6 +138,50 @@ static void free_irs(sfc_ir *irs, size_t n, const char **paths) {
   free(paths);
 }
 
+/* ---- ports -------------------------------------------------------------- */
+
+/* Which port a server listens on, and why (for the start-up line). */
+typedef struct port_choice {
+  long port;
+  char why[200];
+} port_choice;
+
+/*
+ * The playground's ingress and egress documents name the ports the
+ * playground image listens on, so sf-local listens there too; a
+ * --ingress-port / --egress-port flag overrides them; without either, the
+ * default.
+ */
+static port_choice choose_port(const sfl_config *cfg, bool ingress, bool flag,
+                               long long flag_port) {
+  port_choice c;
+  const char *kind = ingress ? "io.statefun.playground.v1/ingress"
+                             : "io.statefun.playground.v1/egress";
+  int doc_port = 0, doc_line = 0;
+  if (ingress) {
+    for (size_t i = 0; i < cfg->n_ingresses; i++)
+      if (cfg->ingresses[i].kind == SFL_PLAYGROUND)
+        doc_port = cfg->ingresses[i].port, doc_line = cfg->ingresses[i].line;
+  } else {
+    for (size_t i = 0; i < cfg->n_egresses; i++)
+      if (cfg->egresses[i].kind == SFL_PLAYGROUND)
+        doc_port = cfg->egresses[i].port, doc_line = cfg->egresses[i].line;
+  }
+  const char *opt = ingress ? "--ingress-port" : "--egress-port";
+  if (flag && doc_line)
+    snprintf(c.why, sizeof c.why, "%s, which overrides port %d of the %s "
+             "document at %s:%d", opt, doc_port, kind, cfg->path, doc_line);
+  else if (flag)
+    snprintf(c.why, sizeof c.why, "%s", opt);
+  else if (doc_line)
+    snprintf(c.why, sizeof c.why, "the port of the %s document at %s:%d",
+             kind, cfg->path, doc_line);
+  else
+    snprintf(c.why, sizeof c.why, "the default; %s changes it", opt);
+  c.port = flag || !doc_line ? (long)flag_port : doc_port;
+  return c;
+}
+
 /* ---- signals ------------------------------------------------------------ */
 
 typedef struct sig_state {
@@ -180,6 +224,7 @@ int main(int argc, char **argv) {
   int verbose = 0;
   const char **ir_paths = NULL;
   size_t n_ir = 0;
+  bool ingress_flag = false, egress_flag = false;
 
   enum { OPT_DATA = 256, OPT_IN, OPT_OUT, OPT_BIND, OPT_STATS, OPT_RETRY,
          OPT_BODY, OPT_IR };
@@ -210,10 +255,12 @@ int main(int argc, char **argv) {
       case OPT_IN:
         if ((ingress_port = parse_count(optarg, 65535)) < 0)
           return bad_usage("bad --ingress-port '%s' (0 to 65535)", optarg);
+        ingress_flag = true;
         break;
       case OPT_OUT:
         if ((egress_port = parse_count(optarg, 65535)) < 0)
           return bad_usage("bad --egress-port '%s' (0 to 65535)", optarg);
+        egress_flag = true;
         break;
       case OPT_BIND:
         if (optarg[0] == '\0') return bad_usage("--bind needs an address%s", "");
@@ -257,8 +304,6 @@ int main(int argc, char **argv) {
     return bad_usage("unexpected argument '%s' (the module goes after "
                      "--module)", argv[optind]);
   if (module == NULL) return bad_usage("--module PATH is required%s", "");
-  if (ingress_port != 0 && ingress_port == egress_port)
-    return bad_usage("--ingress-port and --egress-port must differ%s", "");
 
   /* Before any thread exists: every thread inherits this mask. */
   sig_state sig;
@@ -307,6 +352,20 @@ int main(int argc, char **argv) {
     free_irs(irs, n_ir, ir_paths);
     return EXIT_USAGE;
   }
+
+  port_choice in_port = choose_port(&cfg, true, ingress_flag, ingress_port);
+  port_choice out_port = choose_port(&cfg, false, egress_flag, egress_port);
+  if (in_port.port != 0 && in_port.port == out_port.port) {
+    fprintf(stderr,
+            "sf-local: the ingress (%s) and the egress (%s) would both listen "
+            "on port %ld; give them different ports\n",
+            in_port.why, out_port.why, in_port.port);
+    sfl_config_free(&cfg);
+    free_irs(irs, n_ir, ir_paths);
+    return EXIT_USAGE;
+  }
+  ingress_port = in_port.port;
+  egress_port = out_port.port;
 
   sfl_engine_options eo;
   memset(&eo, 0, sizeof eo);
@@ -359,6 +418,9 @@ int main(int argc, char **argv) {
   else
     fprintf(stderr,
             "in memory (nothing survives a restart; use --data DIR)\n");
+  fprintf(stderr, "sf-local:   ports: ingress %u (%s), egress %u (%s)\n",
+          (unsigned)sfl_front_ingress_port(front), in_port.why,
+          (unsigned)sfl_front_egress_port(front), out_port.why);
   for (size_t i = 0; i < cfg.n_endpoints; i++)
     fprintf(stderr, "sf-local:   functions %s -> %s\n",
             cfg.endpoints[i].functions, cfg.endpoints[i].url_template);

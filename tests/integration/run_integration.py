@@ -37,6 +37,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 MODULES = os.path.join(HERE, "modules")
+PYAPPS = os.path.join(HERE, "pyapps")
 RUNTIME_BAD_MODULES = os.path.join(REPO, "tests", "runtime", "bad-modules")
 
 ARGS = None
@@ -225,10 +226,14 @@ class SfLocal:
     """A running sf-local and the HTTP calls the tests make to it."""
 
     def __init__(self, ctx, module, data=None, ingress_port=0, egress_port=0,
-                 extra=(), wait_ready=True):
-        argv = [ARGS.sf_local, "--module", module,
-                "--ingress-port", str(ingress_port),
-                "--egress-port", str(egress_port)] + list(extra)
+                 extra=(), wait_ready=True, port_flags=True):
+        """port_flags=False: no --ingress-port/--egress-port, so sf-local
+        takes the ports of the module's playground documents."""
+        argv = [ARGS.sf_local, "--module", module]
+        if port_flags:
+            argv += ["--ingress-port", str(ingress_port),
+                     "--egress-port", str(egress_port)]
+        argv += list(extra)
         if data:
             argv += ["--data", data]
         self.ctx = ctx
@@ -427,6 +432,21 @@ class Ctx:
     def greeter(self, port):
         return self.fn_server(port, binary=ARGS.greeter, name="greeter")
 
+    def py_app(self, script, port):
+        """An app of pyapps/ (official Python SDK, aiohttp) on `port`."""
+        name = os.path.splitext(script)[0]
+        p = Proc(self, name, [ARGS.sdk_python, os.path.join(PYAPPS, script), str(port)])
+
+        def up():
+            check(p.alive(), "%s exited early (status %s)", name, p.p.returncode)
+            try:
+                return http_once(port, "GET", "/health", timeout=2)[0] == 200
+            except OSError:
+                return False
+
+        wait_until(up, 30, "%s on port %d" % (name, port))
+        return p
+
     def sflocal(self, module, **kw):
         return SfLocal(self, module, **kw)
 
@@ -464,6 +484,13 @@ TESTS = []
 def test(fn):
     TESTS.append(fn)
     return fn
+
+
+def sdk_test(fn):
+    """A test that runs an app of pyapps/ with the official Python SDK: it
+    needs --sdk-python (the venv of scripts/python-env.sh)."""
+    fn.needs_sdk = True
+    return test(fn)
 
 
 def testfns_module(ctx, fn_port, max_batch=10, call="30s"):
@@ -1287,6 +1314,152 @@ def cli(ctx):
     check("stopped" in sl.proc.text(), "no 'stopped' line in the log")
 
 
+# ---- official Python SDK apps (pyapps/, --sdk-python) --------------------------------
+
+def raw_get(port, path, timeout=10):
+    """GET on a fresh connection: (status, headers dict lower-case, body)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout * FACTOR)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+@sdk_test
+def playground_greeter(ctx):
+    """The playground's python/greeter as a user runs it: its module.yaml
+    (modules/playground-greeter.yaml, only host and ports filled in), an app
+    of the same shape on the official Python SDK, sf-local started without
+    port flags (it listens on the ports of the playground documents), and
+    the README's two curl requests: the greeting comes out of
+    GET /greetings, one per GET, as the playground's egress answers it."""
+    fn_port, in_port, out_port = free_port(), free_port(), free_port()
+    ctx.py_app("playground_greeter.py", fn_port)
+    module = ctx.module("playground-greeter.yaml", FN_PORT=fn_port,
+                        INGRESS_PORT=in_port, EGRESS_PORT=out_port)
+    sl = ctx.sflocal(module, port_flags=False)
+    check_eq((sl.ingress_port, sl.egress_port), (in_port, out_port),
+             "ports (those of the playground documents)")
+    check("ingress %d (the port of the io.statefun.playground.v1/ingress document"
+          % in_port in sl.proc.text(), "start-up line names where the ports come from")
+
+    def greet():
+        st, _, data = sl.conn(in_port).request(
+            "PUT", "/example/person/Bob", b'{"name": "Bob"}',
+            {"Content-Type": "application/vnd.example/GreetRequest"})
+        check(st in (200, 202), "README curl PUT: HTTP %d %s", st, data[:200])
+
+    def next_greeting():
+        def got():
+            st, h, body = raw_get(out_port, "/greetings")
+            if st == 404:
+                return None
+            return st, h, body
+        return wait_until(got, 20, "a greeting on GET /greetings")
+
+    greet()
+    st, h, body = next_greeting()
+    check_eq((st, body), (200, b"Welcome Bob"), "first GET /greetings")
+    check("content-type" not in h, "no Content-Type, as the playground: %s" % h)
+    check_eq(h.get("status"), "200", "the playground's Status header")
+    st, h, body = raw_get(out_port, "/greetings")
+    check_eq((st, h.get("status")), (404, "404"), "GET /greetings when empty")
+    st, h, body = raw_get(out_port, "/no-such-topic")
+    check_eq((st, h.get("status")), (405, "405"), "GET of a topic the egress does not list")
+    greet()
+    greet()
+    got = [next_greeting()[2], next_greeting()[2]]
+    check_eq(got, [b"Nice to see you again Bob", b"Third time is a charm Bob"],
+             "the next greetings, one per GET")
+    check_eq(sl.state("example/person", "Bob", "visits"), 3, "visits")
+
+    # Flags override the module's ports, and the start-up line says so.
+    sl2 = ctx.sflocal(module, extra=["--ingress-port", "0", "--egress-port", "0"],
+                      port_flags=False)
+    check(sl2.ingress_port not in (0, in_port), "--ingress-port 0 picked a free port")
+    check("egress %d (--egress-port, which overrides port %d of the "
+          "io.statefun.playground.v1/egress document" % (sl2.egress_port, out_port)
+          in sl2.proc.text(), "start-up line says the flag won: %s" % sl2.proc.text()[-600:])
+    ctx.note("greetings %s via the module's ports %d/%d", got, in_port, out_port)
+
+
+def probe_pair(ctx):
+    fn_port = free_port()
+    ctx.py_app("probe.py", fn_port)
+    module = ctx.module("probe.yaml", FN_PORT=fn_port, INGRESS_PORT=free_port(),
+                        EGRESS_PORT=free_port())
+    return ctx.sflocal(module, extra=["--retry-pause", "300"])
+
+
+def wait_error(sl, fn, id_, what):
+    """The last_error of an address whose batch fails for good."""
+    def err():
+        v = sl.view(fn, id_)
+        return v and v.get("failures", 0) >= 1 and v.get("last_error")
+    e = wait_until(err, 20, "a failed batch at %s/%s (%s)" % (fn, id_, what))
+    v = sl.view(fn, id_)
+    check_eq(v["queued"], 1, "%s: the message stays queued" % what)
+    return e
+
+
+@sdk_test
+def sdk_egress_kinds(ctx):
+    """Each egress takes what Flink's takes: a Kafka egress only
+    KafkaProducerRecords, a Kinesis egress only KinesisEgressRecords (with
+    Flink's messages), the playground egress only EgressRecords for a topic
+    it lists and without other fields. Anything else fails the batch, which
+    stays queued; good records come out."""
+    sl = probe_pair(ctx)
+    for cmd in ("kafka", "kinesis", "pg"):
+        sl.must(sl.send_json("probe/egress", "ok-" + cmd, cmd), cmd)
+    kafka = sl.lines("probe.io/kafka", "out", wait=10)
+    check_eq([(r["key"], r["value"]) for r in kafka], [("ok-kafka", "k:ok-kafka")], "Kafka")
+    kin = sl.lines("probe.io/kinesis", "out", wait=10)
+    check_eq([(r["key"], r["value"]) for r in kin], [("ok-kinesis", "s:ok-kinesis")], "Kinesis")
+    check_eq(sl.pop("greetings", wait=10), b"hi ok-pg", "playground")
+    want = {
+        "kafka-plain": "The generic Kafka egress expects only messages of type "
+                       "org.apache.flink.statefun.sdk.egress.generated.KafkaProducerRecord",
+        "kinesis-plain": "The generic Kinesis egress expects only messages of type "
+                         "org.apache.flink.statefun.sdk.egress.generated.KinesisEgressRecord",
+        "pg-plain": "the playground egress takes only values of type "
+                    "io.statefun.playground/EgressRecord",
+        "pg-unlisted": "Message was targeted to unknown topic nope.",
+        "pg-extra": "unknown field 'extra' in the EgressRecord",
+    }
+    for cmd, text in want.items():
+        sl.must(sl.send_json("probe/egress", "bad-" + cmd, cmd), cmd)
+    for cmd, text in want.items():
+        e = wait_error(sl, "probe/egress", "bad-" + cmd, cmd)
+        check(text in e, "%s: last_error %r lacks %r", cmd, e, text)
+    check_eq(sl.lines("probe.io/kafka", "out"), [], "nothing from the failed batches")
+    check_eq(sl.pop("greetings"), None, "nothing on greetings from the failed batches")
+    ctx.note("%d kinds refused with Flink's reasons", len(want))
+
+
+@sdk_test
+def sdk_timer_reset(ctx):
+    """A reply that cancels token t and schedules a new message with token
+    t (the SDK's cancel_delayed_message + send_after) is accepted while the
+    old one is pending, as Flink applies a reply's delayed entries in
+    order: only the last armed message fires."""
+    sl = probe_pair(ctx)
+    sl.must(sl.send_json("probe/timer", "r1", "arm:1500"), "arm")
+    time.sleep(0.3)
+    sl.must(sl.send_json("probe/timer", "r1", "arm:1500"), "re-arm")
+    t0 = time.monotonic()
+    recs = sl.lines("probe.io/kafka", "timer", wait=15)
+    waited = time.monotonic() - t0
+    check_eq([r["value"] for r in recs], ["fired:r1"], "one fired message")
+    v = sl.view("probe/timer", "r1")
+    check_eq((v["failures"], v.get("last_error")), (0, None), "no failed batch")
+    time.sleep(1.0 * FACTOR)
+    check_eq(sl.lines("probe.io/kafka", "timer"), [], "the cancelled one never fires")
+    ctx.note("re-armed timer fired once, %.1f s after the re-arm", waited)
+
+
 # ---- main ---------------------------------------------------------------------------
 
 def sanitized(path):
@@ -1303,6 +1476,10 @@ def main():
     ap.add_argument("--sf-local", required=True)
     ap.add_argument("--testfn", required=True)
     ap.add_argument("--greeter", required=True)
+    ap.add_argument("--sdk-python",
+                    help="python of the venv with the official StateFun SDK "
+                         "(scripts/python-env.sh); without it the tests of pyapps/ "
+                         "are skipped")
     ap.add_argument("-k", action="append", default=[],
                     help="run only tests whose name contains this (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the log directories")
@@ -1316,6 +1493,11 @@ def main():
     FACTOR = float(os.environ.get("SFL_TIME_FACTOR", "0") or 0) or (
         3.0 if sanitized(ARGS.sf_local) else 1.0)
     tests = [t for t in TESTS if not ARGS.k or any(k in t.__name__ for k in ARGS.k)]
+    skipped = [t for t in tests if getattr(t, "needs_sdk", False) and not ARGS.sdk_python]
+    tests = [t for t in tests if t not in skipped]
+    if skipped:
+        print("skipping %d test(s) that need --sdk-python (ctest integration.sdk runs "
+              "them): %s" % (len(skipped), ", ".join(t.__name__ for t in skipped)))
     if ARGS.list:
         for t in tests:
             print(t.__name__)

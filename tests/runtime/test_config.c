@@ -396,7 +396,7 @@ Test(config, more_errors) {
   parse_err("kind: io.statefun.playground.v1/egress\n"
             "spec:\n"
             "  port: 80000\n",
-            "m.yaml:3:9: 'port' must be a port number (1-65535), not '80000'");
+            "m.yaml:3:9: 'port' must be a port number (0-65535), not '80000'");
   parse_err("kind: [io.statefun.endpoints.v2/http]\nspec: {}\n",
             "m.yaml:1:7: 'kind' must be a string, not a sequence");
   parse_err("a: &x 1\n---\nb: *x\n", "m.yaml:3:4: unknown alias '*x'");
