@@ -20,8 +20,10 @@ static void print_ms(int64_t ms) {
 }
 
 static void print_endpoint(const sfl_config *cfg, const sfl_endpoint *ep) {
-  printf("%s:%d: endpoint %s -> %s (batch %" PRIu32 ", %s, call ", cfg->path,
-         ep->line, ep->functions, ep->url_template, ep->max_batch,
+  char batch[24] = "no limit";
+  if (ep->max_batch) snprintf(batch, sizeof batch, "%" PRIu32, ep->max_batch);
+  printf("%s:%d: endpoint %s -> %s (batch %s, %s, call ", cfg->path,
+         ep->line, ep->functions, ep->url_template, batch,
          ep->transport == SFL_TRANSPORT_OKHTTP ? "okhttp" : "async");
   print_ms(ep->call_timeout_ms);
   printf(", connect ");

@@ -577,6 +577,28 @@ static int get_int(ctx *c, const ynode *map, const char *key, int64_t min,
   return 0;
 }
 
+/* A Java int (an optional sign, plain or quoted) at `key`; leaves *out
+ * alone when absent. */
+static int get_java_int(ctx *c, const ynode *map, const char *key,
+                        int64_t *out) {
+  ynode *v = map_get(map, key);
+  if (!v || is_null(v)) return 0;
+  uint64_t x = 0;
+  const char *t = v->type == YN_SCALAR ? v->text : "";
+  bool neg = *t == '-';
+  bool ok = v->type == YN_SCALAR && parse_u64(neg ? t + 1 : t, &x) &&
+            *(neg ? t + 1 : t) != '+' &&
+            x <= (neg ? (uint64_t)INT32_MAX + 1 : (uint64_t)INT32_MAX);
+  if (!ok) {
+    if (v->type == YN_SCALAR)
+      return fail(c, v, "'%s' must be an integer (a Java int), not '%s'", key,
+                  q(c, v));
+    return fail(c, v, "'%s' must be an integer, not %s", key, what(v));
+  }
+  *out = neg ? -(int64_t)x : (int64_t)x;
+  return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Durations: Flink's TimeUtils.parseDuration                           */
 /* ------------------------------------------------------------------ */
@@ -936,11 +958,11 @@ static int parse_endpoint(ctx *c, build_state *bs, const ynode *doc,
     if (to && parse_timeouts(c, to, true, &ep) < 0) return -1;
   }
   if (check_url(c, url, &ep) < 0) return -1;
+  /* A Java int; 0 or less means no limit (RequestReplyFunction checks
+   * maxNumBatchRequests > 0). */
   int64_t mb = ep.max_batch;
-  if (get_int(c, spec, "maxNumBatchRequests", 1, INT32_MAX,
-              "a positive integer", &mb) < 0)
-    return -1;
-  ep.max_batch = (uint32_t)mb;
+  if (get_java_int(c, spec, "maxNumBatchRequests", &mb) < 0) return -1;
+  ep.max_batch = mb > 0 ? (uint32_t)mb : 0;
 
   sfl_config *cfg = bs->cfg;
   char **pats = malloc((cfg->n_endpoints + 1) * sizeof *pats);
@@ -1313,57 +1335,54 @@ static const struct {
   const char *kind;
   enum { K_EP_V2, K_EP_V1, K_INGRESS, K_EGRESS, K_PG_IN, K_PG_EG } what;
   sfl_io_kind io;
-  bool listed; /* shown in the "known kinds" message */
 } kinds[] = {
-    {"io.statefun.endpoints.v2/http", K_EP_V2, SFL_KAFKA, true},
-    {"io.statefun.endpoints.v1/http", K_EP_V1, SFL_KAFKA, true},
-    {"io.statefun.kafka.v1/ingress", K_INGRESS, SFL_KAFKA, true},
-    {"io.statefun.kafka.v1/egress", K_EGRESS, SFL_KAFKA, true},
-    {"io.statefun.kinesis.v1/ingress", K_INGRESS, SFL_KINESIS, true},
-    {"io.statefun.kinesis.v1/egress", K_EGRESS, SFL_KINESIS, true},
-    {"io.statefun.playground.v1/ingress", K_PG_IN, SFL_PLAYGROUND, true},
-    {"io.statefun.playground.v1/egress", K_PG_EG, SFL_PLAYGROUND, true},
-    {"io.statefun.kafka/ingress", K_INGRESS, SFL_KAFKA, false},
-    {"io.statefun.kafka/egress", K_EGRESS, SFL_KAFKA, false},
-    {"io.statefun.kinesis/ingress", K_INGRESS, SFL_KINESIS, false},
-    {"io.statefun.kinesis/egress", K_EGRESS, SFL_KINESIS, false},
+    {"io.statefun.endpoints.v2/http", K_EP_V2, SFL_KAFKA},
+    {"io.statefun.endpoints.v1/http", K_EP_V1, SFL_KAFKA},
+    {"io.statefun.kafka.v1/ingress", K_INGRESS, SFL_KAFKA},
+    {"io.statefun.kafka.v1/egress", K_EGRESS, SFL_KAFKA},
+    {"io.statefun.kinesis.v1/ingress", K_INGRESS, SFL_KINESIS},
+    {"io.statefun.kinesis.v1/egress", K_EGRESS, SFL_KINESIS},
+    {"io.statefun.playground.v1/ingress", K_PG_IN, SFL_PLAYGROUND},
+    {"io.statefun.playground.v1/egress", K_PG_EG, SFL_PLAYGROUND},
 };
 
-static int parse_document(ctx *c, build_state *bs, const ynode *doc) {
-  if (doc->type != YN_MAP)
-    return fail(c, doc,
-                "a module.yaml document must be a mapping with 'kind' and "
-                "'spec', not %s", what(doc));
-  if (check_keys(c, doc) < 0) return -1;
-  ynode *kind = map_get(doc, "kind");
-  if (!kind) {
-    ynode *v = map_get(doc, "version");
-    if (v)
-      return fail(c, v,
-                  "this is the legacy single-document module format "
-                  "(version: \"%s\"); sf-local reads the multi-document "
-                  "format: one 'kind:'/'spec:' document per endpoint, ingress "
-                  "and egress, separated by '---'",
-                  q(c, v));
-    return fail(c, doc, "document has no 'kind' (each document needs 'kind' "
-                "and 'spec')");
-  }
-  if (kind->type != YN_SCALAR || is_null(kind))
-    return fail(c, kind, "'kind' must be a string, not %s", what(kind));
+/* The kinds only the legacy single-document format knows, and what
+ * LegacyRemoteModuleV30 turns them into. No binder is registered under
+ * them, so a multi-document file naming one fails at Flink's start-up. */
+static const struct {
+  const char *legacy, *kind;
+} legacy_kinds[] = {
+    {"http", "io.statefun.endpoints.v1/http"},
+    {"io.statefun.kafka/ingress", "io.statefun.kafka.v1/ingress"},
+    {"io.statefun.kafka/egress", "io.statefun.kafka.v1/egress"},
+    {"io.statefun.kinesis/ingress", "io.statefun.kinesis.v1/ingress"},
+    {"io.statefun.kinesis/egress", "io.statefun.kinesis.v1/egress"},
+};
+
+static const char *legacy_kind_of(const char *kind) {
+  for (size_t i = 0; i < sizeof legacy_kinds / sizeof *legacy_kinds; i++)
+    if (!strcmp(legacy_kinds[i].legacy, kind)) return legacy_kinds[i].kind;
+  return NULL;
+}
+
+/*
+ * Binds one component: `kind` (already converted from a legacy name) with
+ * its `spec`; `at` is the node errors about the kind point to, `doc` the
+ * node whose line the component records.
+ */
+static int bind_component(ctx *c, build_state *bs, const ynode *doc,
+                          const ynode *at, const char *kind,
+                          const ynode *spec) {
   size_t k = 0, nk = sizeof kinds / sizeof *kinds;
-  while (k < nk && strcmp(kinds[k].kind, kind->text)) k++;
+  while (k < nk && strcmp(kinds[k].kind, kind)) k++;
   if (k == nk) {
     char list[512] = "";
     for (size_t i = 0; i < nk; i++) {
-      if (!kinds[i].listed) continue;
       if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
       strncat(list, kinds[i].kind, sizeof list - strlen(list) - 1);
     }
-    return fail(c, kind, "unknown kind '%s'; known kinds: %s", q(c, kind), list);
+    return fail(c, at, "unknown kind '%s'; known kinds: %s", kind, list);
   }
-  ynode *spec = map_get(doc, "spec");
-  if (!spec)
-    return fail(c, doc, "document of kind '%s' has no 'spec'", kinds[k].kind);
   if (spec->type != YN_MAP)
     return fail(c, spec, "'spec' must be a mapping, not %s", what(spec));
   if (check_keys(c, spec) < 0) return -1;
@@ -1376,6 +1395,156 @@ static int parse_document(ctx *c, build_state *bs, const ynode *doc) {
   case K_PG_EG: return parse_playground(c, bs, doc, spec, false);
   }
   return 0;
+}
+
+static int parse_document(ctx *c, build_state *bs, const ynode *doc) {
+  if (doc->type != YN_MAP)
+    return fail(c, doc,
+                "a module.yaml document must be a mapping with 'kind' and "
+                "'spec', not %s", what(doc));
+  if (check_keys(c, doc) < 0) return -1;
+  ynode *kind = map_get(doc, "kind");
+  if (!kind) {
+    ynode *v = map_get(doc, "version");
+    if (v)
+      return fail(c, v,
+                  "'version' in a file of several documents: Flink reads the "
+                  "legacy single-document format (version: \"3.0\", module: "
+                  "spec: ...) only when it is the file's one document; here "
+                  "each document needs 'kind' and 'spec'");
+    return fail(c, doc, "document has no 'kind' (each document needs 'kind' "
+                "and 'spec')");
+  }
+  if (kind->type != YN_SCALAR || is_null(kind))
+    return fail(c, kind, "'kind' must be a string, not %s", what(kind));
+  const char *v1 = legacy_kind_of(kind->text);
+  if (v1 && strcmp(kind->text, "http"))
+    return fail(c, kind,
+                "kind '%s' exists only in the legacy single-document format "
+                "(version: \"3.0\"); in a multi-document module.yaml Flink "
+                "fails at start-up (\"An extension with type %s does not "
+                "exist\"): use '%s'",
+                kind->text, kind->text, v1);
+  ynode *spec = map_get(doc, "spec");
+  if (!spec)
+    return fail(c, doc, "document of kind '%s' has no 'spec'", kind->text);
+  return bind_component(c, bs, doc, kind, kind->text, spec);
+}
+
+/* ------------------------------------------------------------------ */
+/* The legacy single-document format (JsonServiceLoader,               */
+/* LegacyRemoteModuleV30)                                               */
+/* ------------------------------------------------------------------ */
+
+/* A copy of `spec` with `id` set to `id` (LegacyRemoteModuleV30 puts
+ * meta.id into the spec, replacing any id there). */
+static ynode *spec_with_id(ctx *c, const ynode *spec, ynode *id_key, ynode *id) {
+  ynode *n = node_new(c, YN_MAP, spec->line, spec->col);
+  if (!n) return NULL;
+  for (size_t i = 0; i + 1 < spec->n; i += 2) {
+    if (spec->kids[i]->type == YN_SCALAR && !strcmp(spec->kids[i]->text, "id"))
+      continue;
+    if (node_add(n, spec->kids[i]) < 0 || node_add(n, spec->kids[i + 1]) < 0)
+      return NULL;
+  }
+  if (node_add(n, id_key) < 0 || node_add(n, id) < 0) return NULL;
+  return n;
+}
+
+/* A required string at map[key] for the legacy format's meta blocks. */
+static int legacy_str(ctx *c, const ynode *map, const char *key,
+                      const char *where, ynode **out) {
+  if (get_str(c, map, key, true, where, out) < 0) return -1;
+  return 0;
+}
+
+/*
+ * One entry of module.spec.endpoints / ingresses / egresses:
+ *   - endpoint: {meta: {kind}, spec}
+ *   - ingress: {meta: {type, id}, spec}      (egress alike)
+ * The kind / type is converted as LegacyRemoteModuleV30 converts it
+ * (http -> io.statefun.endpoints.v1/http, io.statefun.kafka/ingress ->
+ * io.statefun.kafka.v1/ingress, ...); any other kind is taken as it is.
+ */
+static int parse_legacy_item(ctx *c, build_state *bs, const ynode *item,
+                             const char *what_) {
+  if (item->type != YN_MAP)
+    return fail(c, item, "each entry of '%ss' must be a mapping with '%s', "
+                "not %s", what_, what_, what(item));
+  if (check_keys(c, item) < 0) return -1;
+  ynode *body, *meta, *kind, *id = NULL;
+  char where[64];
+  snprintf(where, sizeof where, "legacy %s", what_);
+  if (get_map(c, item, what_, true, where, &body) < 0 ||
+      get_map(c, body, "meta", true, where, &meta) < 0)
+    return -1;
+  bool endpoint = !strcmp(what_, "endpoint");
+  if (legacy_str(c, meta, endpoint ? "kind" : "type", "meta", &kind) < 0)
+    return -1;
+  if (!endpoint && legacy_str(c, meta, "id", "meta", &id) < 0) return -1;
+  ynode *spec = map_get(body, "spec");
+  if (!spec || is_null(spec))
+    return fail(c, body, "%s: missing required key 'spec'", where);
+  if (spec->type != YN_MAP)
+    return fail(c, spec, "'spec' must be a mapping, not %s", what(spec));
+  if (check_keys(c, spec) < 0) return -1;
+  const char *k = legacy_kind_of(kind->text);
+  if (id) {
+    const ynode *id_key = NULL;
+    for (size_t i = 0; i + 1 < meta->n; i += 2)
+      if (!strcmp(meta->kids[i]->text, "id")) id_key = meta->kids[i];
+    spec = spec_with_id(c, spec, (ynode *)id_key, id);
+    if (!spec) return oom(c);
+  }
+  return bind_component(c, bs, item, kind, k ? k : kind->text, spec);
+}
+
+/*
+ * The legacy format: the file's one document is
+ *   version: "3.0"
+ *   module: {meta: {type: remote}, spec: {endpoints, ingresses, egresses}}
+ * checked as JsonServiceLoader checks it, then endpoints, ingresses and
+ * egresses are bound in that order.
+ */
+static int parse_legacy(ctx *c, build_state *bs, const ynode *doc) {
+  ynode *v = map_get(doc, "version");
+  if (v->type != YN_SCALAR || is_null(v))
+    return fail(c, v, "'version' must be a string, not %s", what(v));
+  if (v->plain && isdigit((unsigned char)v->text[0]))
+    return fail(c, v, "version %s must be quoted (version: \"%s\"): Flink "
+                "reads an unquoted %s as a number and fails (\"not a "
+                "string\")", q(c, v), q(c, v), q(c, v));
+  ynode *module, *meta, *type, *spec;
+  if (get_map(c, doc, "module", true, "legacy module", &module) < 0 ||
+      get_map(c, module, "meta", true, "module", &meta) < 0 ||
+      get_str(c, meta, "type", true, "module meta", &type) < 0)
+    return -1;
+  if (strcasecmp(type->text, "remote"))
+    return fail(c, type, "unknown module type '%s', currently supported: "
+                "remote", q(c, type));
+  if (!strcmp(v->text, "1.0") || !strcmp(v->text, "2.0"))
+    return fail(c, v, "only format versions 3.0 and later are supported, "
+                "not %s", q(c, v));
+  if (strcmp(v->text, "3.0"))
+    return fail(c, v, "unrecognized format version '%s'; the legacy format "
+                "Flink 3.x reads is version: \"3.0\"", q(c, v));
+  if (get_map(c, module, "spec", true, "module", &spec) < 0) return -1;
+  static const char *const lists[] = {"endpoints", "ingresses", "egresses"};
+  static const char *const items[] = {"endpoint", "ingress", "egress"};
+  for (int l = 0; l < 3; l++) {
+    ynode *seq;
+    if (get_seq(c, spec, lists[l], false, "module spec", &seq) < 0) return -1;
+    for (size_t i = 0; seq && i < seq->n; i++)
+      if (parse_legacy_item(c, bs, seq->kids[i], items[l]) < 0) return -1;
+  }
+  return 0;
+}
+
+/* Flink's JsonServiceLoader: a file whose only document has a 'version'
+ * is in the legacy format. */
+static bool is_legacy(const ydocs *docs) {
+  return docs->n == 1 && docs->v[0] && docs->v[0]->type == YN_MAP &&
+         map_get(docs->v[0], "version") && !map_get(docs->v[0], "kind");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1397,8 +1566,13 @@ int sfl_config_parse(const char *name, const char *text, size_t len,
   int rc = parse_stream(&c, text, len, &docs);
   build_state bs = {0};
   bs.cfg = out;
-  for (size_t i = 0; rc == 0 && i < docs.n; i++)
-    if (docs.v[i]) rc = parse_document(&c, &bs, docs.v[i]);
+  if (rc == 0 && is_legacy(&docs)) {
+    rc = check_keys(&c, docs.v[0]);
+    if (rc == 0) rc = parse_legacy(&c, &bs, docs.v[0]);
+  } else {
+    for (size_t i = 0; rc == 0 && i < docs.n; i++)
+      if (docs.v[i]) rc = parse_document(&c, &bs, docs.v[i]);
+  }
 
   free(docs.v);
   pool_free(&c.pool);

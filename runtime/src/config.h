@@ -11,6 +11,8 @@
  *     ids (sf-local keeps their records for its HTTP egress).
  *   io.statefun.playground.v1/ingress and /egress (the playground's HTTP
  *     ingress and egress, as in apache/flink-statefun-playground files).
+ * It also reads the legacy single-document format (version: "3.0",
+ * module: spec: endpoints/ingresses/egresses) as Flink 3.x still does.
  * Everything else in those documents (Kafka addresses, properties, AWS
  * credentials, ...) is checked for shape and otherwise ignored.
  * docs/sf-local-config.md lists what is checked and what is ignored.
@@ -31,7 +33,8 @@ typedef enum sfl_transport {
 typedef struct sfl_endpoint {
   char *functions;           /* "ns/name", or "ns/" + '*' for all */
   char *url_template;        /* may contain "{function.name}" */
-  uint32_t max_batch;        /* maxNumBatchRequests, default 1000 */
+  uint32_t max_batch;        /* maxNumBatchRequests, default 1000; 0: no
+                                limit (<= 0 in the file, as in Flink) */
   int64_t call_timeout_ms;   /* transport call, default 120000 (v2 async) */
   int64_t connect_timeout_ms;/* transport connect, default 20000 */
   int line;                  /* where the document starts (1-based) */

@@ -546,7 +546,8 @@ static size_t on_reply_data(char *ptr, size_t size, size_t n, void *ud) {
  * when a stored value conflicts with its spec. */
 static int build_request(sfl_engine *e, addr *a, bool same_batch) {
   fn_type *f = a->fn;
-  size_t max = same_batch ? a->inflight : (f->ep->max_batch ? f->ep->max_batch : 1000);
+  /* max_batch 0: no limit (maxNumBatchRequests <= 0), the whole backlog. */
+  size_t max = same_batch ? a->inflight : (f->ep->max_batch ? f->ep->max_batch : SIZE_MAX);
   int64_t now = sfl_now_ms();
   sfl_buf batch = {0}, tmp = {0}, tv = {0};
   sfl_pb_address(&tmp, f->ns, f->name, a->id);
@@ -1509,7 +1510,8 @@ static int dedup_check(sfl_engine *e, const char *key) {
 
 /* Waits while the address's backlog is at its batch limit. */
 static bool wait_for_space(sfl_engine *e, addr *a, int64_t wait_ms) {
-  size_t limit = a->fn->ep && a->fn->ep->max_batch ? a->fn->ep->max_batch : 1000;
+  if (!a->fn->ep || !a->fn->ep->max_batch) return !e->stop; /* no limit */
+  size_t limit = a->fn->ep->max_batch;
   int64_t deadline = sfl_mono_ms() + wait_ms;
   while (a->queued - a->inflight >= limit && !e->stop) {
     int64_t left = deadline - sfl_mono_ms();

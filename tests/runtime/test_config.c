@@ -300,8 +300,8 @@ Test(config, null_documents_and_comments) {
   cr_expect_eq(cfg.endpoints[0].line, 2);
 }
 
-Test(config, kind_aliases_kinesis_and_anchors) {
-  parse_ok("kind: io.statefun.kafka/ingress\n"
+Test(config, kinesis_and_anchors) {
+  parse_ok("kind: io.statefun.kafka.v1/ingress\n"
            "spec:\n"
            "  id: k/in\n"
            "  unknownKafkaKey: ignored\n"
@@ -324,10 +324,10 @@ Test(config, kind_aliases_kinesis_and_anchors) {
            "  clientConfigProperties:\n"
            "    - SocketTimeout: 9999\n"
            "---\n"
-           "kind: io.statefun.kafka/egress\n"
+           "kind: io.statefun.kafka.v1/egress\n"
            "spec: {id: k/out, deliverySemantic: {type: none}}\n"
            "---\n"
-           "kind: io.statefun.kinesis/egress\n"
+           "kind: io.statefun.kinesis.v1/egress\n"
            "spec: {id: k/kout, maxOutstandingRecords: 9999}\n"
            "---\n"
            "kind: io.statefun.kafka.v1/egress\n"
@@ -488,4 +488,98 @@ Test(config, bad_modules) {
     sfl_config_free(&c);
     free(names[i]);
   }
+}
+
+/* ---- the legacy single-document format and Flink's int rules ----------- */
+
+Test(config, legacy_v30) {
+  cr_assert_eq(sfl_config_load(GOOD "legacy-v30.yaml", &cfg, err, sizeof err), 0,
+               "%s", err);
+  cr_assert_eq(cfg.n_endpoints, 1);
+  const sfl_endpoint *ep = &cfg.endpoints[0];
+  cr_expect_str_eq(ep->functions, "example/*");
+  cr_expect_eq(ep->transport, SFL_TRANSPORT_OKHTTP); /* kind http = v1 */
+  cr_expect_eq(ep->call_timeout_ms, 120000);
+  cr_expect_eq(ep->max_batch, 0); /* maxNumBatchRequests: 0 = no limit */
+  cr_assert_eq(cfg.n_ingresses, 1);
+  cr_expect_str_eq(cfg.ingresses[0].id, "example/names");
+  cr_expect_eq(cfg.ingresses[0].kind, SFL_KAFKA);
+  cr_expect_str_eq(cfg.ingresses[0].routes[0].targets[0], "example/person");
+  cr_assert_eq(cfg.n_egresses, 2);
+  cr_expect_str_eq(cfg.egresses[0].id, "example/greets");
+  cr_expect(cfg.egresses[0].exactly_once);
+  cr_expect_eq(cfg.egresses[1].kind, SFL_KINESIS);
+  cr_expect_str_eq(cfg.egresses[1].id, "example/stream"); /* meta.id wins */
+}
+
+Test(config, legacy_other_kinds_and_errors) {
+  /* Kinds other than the legacy names are taken as they are. */
+  parse_ok("version: \"3.0\"\n"
+           "module:\n"
+           "  meta: {type: REMOTE}\n"
+           "  spec:\n"
+           "    endpoints:\n"
+           "      - endpoint:\n"
+           "          meta: {kind: io.statefun.endpoints.v2/http}\n"
+           "          spec: {functions: a/*, urlPathTemplate: 'http://x'}\n"
+           "    egresses:\n"
+           "      - egress:\n"
+           "          meta: {type: io.statefun.playground.v1/egress, id: x/y}\n"
+           "          spec: {port: 9, topics: [t]}\n");
+  cr_expect_eq(cfg.endpoints[0].transport, SFL_TRANSPORT_ASYNC);
+  cr_expect_eq(cfg.egresses[0].kind, SFL_PLAYGROUND);
+  cr_expect_str_eq(cfg.egresses[0].id, "io.statefun.playground/egress");
+  sfl_config_free(&cfg);
+  parse_err("version: \"3.0\"\nmodule:\n  meta: {type: embedded}\n  spec: {}\n",
+            "m.yaml:3:16: unknown module type 'embedded', currently supported: remote");
+  parse_err("version: \"2.0\"\nmodule:\n  meta: {type: remote}\n  spec: {}\n",
+            "m.yaml:1:10: only format versions 3.0 and later are supported, not 2.0");
+  parse_err("version: \"3.0\"\nmodule:\n  meta: {type: remote}\n",
+            "m.yaml:3:3: module: missing required key 'spec'");
+  parse_err("version: \"3.0\"\nmodule:\n  meta: {type: remote}\n  spec:\n"
+            "    ingresses:\n      - ingress:\n          meta: {type: io.statefun.kafka/ingress}\n"
+            "          spec: {topics: []}\n",
+            "m.yaml:7:17: meta: missing required key 'id'");
+  /* Two documents: not the legacy format, whatever they hold. */
+  parse_err("version: \"3.0\"\n---\nkind: io.statefun.endpoints.v2/http\n"
+            "spec: {functions: a/*, urlPathTemplate: 'http://x'}\n",
+            "m.yaml:1:10: 'version' in a file of several documents: Flink reads the "
+            "legacy single-document format (version: \"3.0\", module: spec: ...) only "
+            "when it is the file's one document; here each document needs 'kind' and "
+            "'spec'");
+}
+
+Test(config, unversioned_kinds_rejected) {
+  const char *const kinds_[][2] = {
+      {"io.statefun.kafka/egress", "io.statefun.kafka.v1/egress"},
+      {"io.statefun.kinesis/ingress", "io.statefun.kinesis.v1/ingress"},
+      {"io.statefun.kinesis/egress", "io.statefun.kinesis.v1/egress"},
+  };
+  for (size_t i = 0; i < 3; i++) {
+    char yaml[256], want[512];
+    snprintf(yaml, sizeof yaml, "kind: %s\nspec: {id: a/b}\n", kinds_[i][0]);
+    snprintf(want, sizeof want,
+             "m.yaml:1:7: kind '%s' exists only in the legacy single-document "
+             "format (version: \"3.0\"); in a multi-document module.yaml Flink "
+             "fails at start-up (\"An extension with type %s does not exist\"): "
+             "use '%s'", kinds_[i][0], kinds_[i][0], kinds_[i][1]);
+    parse_err(yaml, want);
+  }
+}
+
+Test(config, max_batch_java_int) {
+  const char *const vals[] = {"0", "-1", "-2147483648"};
+  for (size_t i = 0; i < 3; i++) {
+    char yaml[256];
+    snprintf(yaml, sizeof yaml,
+             "kind: io.statefun.endpoints.v2/http\nspec: {functions: a/*, "
+             "urlPathTemplate: 'http://x', maxNumBatchRequests: %s}\n", vals[i]);
+    parse_ok(yaml);
+    cr_expect_eq(cfg.endpoints[0].max_batch, 0, "%s means no limit", vals[i]);
+    sfl_config_free(&cfg);
+  }
+  parse_err("kind: io.statefun.endpoints.v2/http\nspec: {functions: a/*, "
+            "urlPathTemplate: 'http://x', maxNumBatchRequests: 2147483648}\n",
+            "m.yaml:2:74: 'maxNumBatchRequests' must be an integer (a Java int), "
+            "not '2147483648'");
 }
