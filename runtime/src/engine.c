@@ -1096,7 +1096,8 @@ static void fail_batch(sfl_engine *e, addr *a) {
 static void schedule_retry(sfl_engine *e, addr *a) {
   int64_t now = sfl_mono_ms();
   int64_t budget = a->fn->ep->call_timeout_ms > 0 ? a->fn->ep->call_timeout_ms : 120000;
-  int64_t backoff = 2;
+  /* First backoff: 2 ms (NettyRequest), 10 ms for okhttp (RetryingCallback). */
+  int64_t backoff = a->fn->ep->transport == SFL_TRANSPORT_OKHTTP ? 10 : 2;
   for (int i = 1; i < a->attempts && backoff < MAX_BACKOFF_MS; i++) backoff *= 2;
   if (backoff > MAX_BACKOFF_MS) backoff = MAX_BACKOFF_MS;
   a->failures++;
@@ -1120,37 +1121,108 @@ static void schedule_retry(sfl_engine *e, addr *a) {
   timed_push(e, a);
 }
 
+/* ---- reply checks as Flink's transports make them ------------------------------------ */
+
+/* [p, end) without the characters Java's trim() and Netty's AsciiString.trim
+ * drop at both ends (every char <= ' '). */
+static void trim_span(const char **p, const char **end) {
+  while (*p < *end && (unsigned char)**p <= ' ') (*p)++;
+  while (*end > *p && (unsigned char)(*end)[-1] <= ' ') (*end)--;
+}
+
+static bool span_is(const char *p, const char *end, const char *want, bool nocase) {
+  size_t n = strlen(want);
+  if ((size_t)(end - p) != n) return false;
+  return nocase ? strncasecmp(p, want, n) == 0 : strncmp(p, want, n) == 0;
+}
+
+bool sfl_reply_content_type_ok(sfl_transport transport, const char *const *values, size_t n) {
+  static const char octet[] = "application/octet-stream";
+  if (transport == SFL_TRANSPORT_OKHTTP) {
+    if (n == 0 || !values[n - 1]) return false;
+    const char *p = values[n - 1], *end = p + strlen(p);
+    trim_span(&p, &end);
+    return span_is(p, end, octet, false);
+  }
+  for (size_t i = 0; i < n; i++) {
+    for (const char *p = values[i]; p;) {
+      const char *comma = strchr(p, ',');
+      const char *q = p, *end = comma ? comma : p + strlen(p);
+      trim_span(&q, &end);
+      if (span_is(q, end, octet, true)) return true;
+      p = comma ? comma + 1 : NULL;
+    }
+  }
+  return false;
+}
+
+bool sfl_okhttp_retries_status(long status) {
+  return status == 408 || status == 409 || status == 420 || status == 429 || status == 499 ||
+         status >= 500;
+}
+
+/* Every Content-Type header of the reply (libcurl's header API), checked as
+ * the endpoint's transport checks it; the last value goes to *shown. */
+static bool reply_content_type_ok(CURL *c, sfl_transport t, char *shown, size_t shown_len) {
+  enum { MAX_CT = 16 };
+  const char *vals[MAX_CT];
+  size_t n = 0, amount = 1;
+  shown[0] = '\0';
+  for (size_t i = 0; i < amount && n < MAX_CT; i++) {
+    struct curl_header *h = NULL;
+    if (curl_easy_header(c, "Content-Type", i, CURLH_HEADER, -1, &h) != CURLHE_OK) break;
+    amount = h->amount;
+    vals[n++] = h->value;
+  }
+  if (n) snprintf(shown, shown_len, "%s", vals[n - 1]);
+  return sfl_reply_content_type_ok(t, vals, n);
+}
+
 static void on_done(sfl_engine *e, CURL *c, CURLcode rc) {
   addr *a = NULL;
   curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&a);
   long status = 0;
-  char *ctype = NULL;
+  char ctype[256];
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
-  bool octet = ctype && strcasestr(ctype, "application/octet-stream") != NULL;
+  bool okhttp = a->fn->ep->transport == SFL_TRANSPORT_OKHTTP;
+  bool octet = rc == CURLE_OK && reply_content_type_ok(c, a->fn->ep->transport, ctype,
+                                                       sizeof ctype);
   curl_multi_remove_handle(e->multi, c);
   a->easy = NULL;
   e->inflight--;
 
+  /* The async transport retries every failure within the call timeout; the
+   * okhttp one only I/O failures and some statuses (RetryingCallback), and
+   * fails at once on other statuses, a wrong Content-Type or a bad body. */
   pb_from *from = NULL;
+  bool final = false;
   if (rc != CURLE_OK) {
     snprintf(a->last_error, sizeof(a->last_error), "%s%s", curl_easy_strerror(rc),
              a->reply_too_large ? " (reply over payload_max_bytes)" : "");
   } else if (status < 200 || status > 299) {
-    snprintf(a->last_error, sizeof(a->last_error), "HTTP %ld from %s: %.*s", status, a->fn->url,
+    final = okhttp && !sfl_okhttp_retries_status(status);
+    snprintf(a->last_error, sizeof(a->last_error), "HTTP %ld from %s%s: %.*s", status, a->fn->url,
+             final ? " (the okhttp transport retries only 408, 409, 420, 429, 499 and 5xx)" : "",
              (int)(a->reply.len > 200 ? 200 : a->reply.len),
              a->reply.data ? (const char *)a->reply.data : "");
   } else if (!octet) {
+    final = okhttp;
     snprintf(a->last_error, sizeof(a->last_error),
-             "reply Content-Type is '%s', not application/octet-stream", ctype ? ctype : "");
+             "reply Content-Type is '%s', not %s", ctype,
+             okhttp ? "exactly application/octet-stream (okhttp transport)"
+                    : "application/octet-stream");
   } else if (!(from = io__statefun__sdk__reqreply__from_function__unpack(
                    NULL, a->reply.len, a->reply.data ? a->reply.data : (const uint8_t *)""))) {
+    final = okhttp;
     snprintf(a->last_error, sizeof(a->last_error), "reply is not a valid FromFunction (%zu bytes)",
              a->reply.len);
   }
   curl_easy_cleanup(c);
   if (!from) {
-    schedule_retry(e, a);
+    if (final)
+      fail_batch(e, a);
+    else
+      schedule_retry(e, a);
     return;
   }
 

@@ -129,4 +129,25 @@ char *sfl_engine_metrics(sfl_engine *e);
  * egress records, messages/s (malloc'd). */
 char *sfl_engine_summary(sfl_engine *e);
 
+/*
+ * Whether the Content-Type headers of a function's reply (every one, in
+ * the order received) pass the check of Flink's transport:
+ *   async (Netty, NettyRequestReplyHandler): some header holds, among its
+ *     comma-separated elements (each trimmed), one equal to
+ *     application/octet-stream ignoring case; "; charset=..." fails;
+ *   okhttp (DefaultHttpRequestReplyClient): the last header, trimmed, is
+ *     exactly "application/octet-stream" (MediaType.equals compares the
+ *     header text as written, so case and parameters count).
+ */
+bool sfl_reply_content_type_ok(sfl_transport transport,
+                               const char *const *values, size_t n);
+
+/*
+ * Whether the okhttp transport retries a reply with this HTTP status
+ * (RetryingCallback: 408, 409, 420, 429, 499 and every status >= 500); any
+ * other non-2xx status fails the call at once. The async transport retries
+ * every failure.
+ */
+bool sfl_okhttp_retries_status(long status);
+
 #endif

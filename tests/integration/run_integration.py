@@ -1314,6 +1314,104 @@ def cli(ctx):
     check("stopped" in sl.proc.text(), "no 'stopped' line in the log")
 
 
+# ---- transports: what each of Flink's transports accepts and retries -------------
+
+# What the stub answers for a function name: (status, Content-Type or None).
+STUB_ANSWERS = {
+    "ok": (200, "application/octet-stream"),
+    "ctcase": (200, "Application/Octet-Stream"),
+    "ctparam": (200, "application/octet-stream; charset=utf-8"),
+    "ctlist": (200, "text/plain, application/octet-stream"),
+    "s404": (404, "text/plain"),
+    "s429": (429, "text/plain"),
+}
+
+
+class StubFunctions:
+    """An HTTP server that answers every POST /<transport>/<name> as
+    STUB_ANSWERS[name] says, with an empty body (an empty FromFunction: a
+    result without effects), and counts the requests per path."""
+
+    def __init__(self):
+        import http.server
+        counts = self.counts = collections.Counter()
+        lock = self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with lock:
+                    counts[self.path] += 1
+                status, ctype = STUB_ANSWERS[self.path.rsplit("/", 1)[1]]
+                self.send_response(status)
+                if ctype:
+                    self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self, path):
+        with self.lock:
+            return self.counts[path]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@test
+def transports(ctx):
+    """Reply checks and retries as Flink's two transports make them. async
+    (Netty): the Content-Type is a token of any header ignoring case
+    ("Application/Octet-Stream" and "text/plain, application/octet-stream"
+    pass, "; charset=" fails), every failure is retried within the call
+    timeout. okhttp: the Content-Type must be exactly
+    "application/octet-stream"; 404 and a wrong Content-Type fail the batch
+    at once (one attempt), 429 is retried."""
+    stub = StubFunctions()
+    try:
+        module = ctx.module("transports.yaml", STUB_PORT=stub.port)
+        sl = ctx.sflocal(module, extra=["--retry-pause", "60000"])
+        for name in STUB_ANSWERS:
+            for ns in ("a", "o"):
+                sl.must(sl.send_str("%s/%s" % (ns, name), "x", "hi"), ns + "/" + name)
+
+        def done(fn):
+            v = sl.view(fn, "x")
+            return v and v["queued"] == 0 and v["batches"] == 1
+
+        for fn in ("a/ok", "o/ok", "a/ctcase", "a/ctlist"):
+            wait_until(lambda: done(fn), 10, "%s accepted" % fn)
+        time.sleep(1.0 * FACTOR)  # long enough for several async retries
+        for fn in ("o/ctcase", "o/ctlist", "o/ctparam", "o/s404"):
+            v = sl.view(fn, "x")
+            check(v["queued"] == 1 and v["failures"] == 1,
+                  "%s: one final failure, queued: %s", fn, v)
+            check_eq(stub.count("/okhttp/" + fn[2:]), 1, "okhttp attempts of " + fn)
+        check("exactly application/octet-stream" in sl.view("o/ctcase", "x")["last_error"],
+              "o/ctcase reason")
+        check("retries only 408, 409, 420, 429, 499 and 5xx"
+              in sl.view("o/s404", "x")["last_error"], "o/s404 reason")
+        for path in ("/async/ctparam", "/async/s404", "/okhttp/s429"):
+            check(stub.count(path) >= 3, "%s retried: %d attempts", path, stub.count(path))
+            check_eq(sl.view(path.split("/")[1][0] + "/" + path.split("/")[2], "x")["queued"],
+                     1, "still queued " + path)
+        ctx.note("attempts: async ctparam %d, async 404 %d, okhttp 429 %d, okhttp 404 %d",
+                 stub.count("/async/ctparam"), stub.count("/async/s404"),
+                 stub.count("/okhttp/s429"), stub.count("/okhttp/s404"))
+    finally:
+        stub.close()
+
+
 # ---- official Python SDK apps (pyapps/, --sdk-python) --------------------------------
 
 def raw_get(port, path, timeout=10):

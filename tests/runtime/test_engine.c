@@ -1,0 +1,56 @@
+/*
+ * test_engine.c - the engine's checks that decide like Flink's transports:
+ * which reply Content-Types each transport accepts (Netty's
+ * containsValue(CONTENT_TYPE, APPLICATION_OCTET_STREAM, true) for async,
+ * OkHttp's MediaType.equals for okhttp) and which HTTP statuses the okhttp
+ * transport retries (RetryingCallback).
+ */
+#include <criterion/criterion.h>
+
+#include "engine.h"
+
+static bool ok1(sfl_transport t, const char *v) {
+  const char *vals[] = {v};
+  return sfl_reply_content_type_ok(t, vals, v ? 1 : 0);
+}
+
+Test(content_type, async_is_a_token_in_any_header_ignoring_case) {
+  const sfl_transport A = SFL_TRANSPORT_ASYNC;
+  cr_expect(ok1(A, "application/octet-stream"));
+  cr_expect(ok1(A, "Application/Octet-Stream"));
+  cr_expect(ok1(A, "  application/octet-stream\t"));
+  cr_expect(ok1(A, "text/plain, application/octet-stream"));
+  cr_expect(ok1(A, "application/octet-stream,text/plain"));
+  cr_expect(!ok1(A, "application/octet-stream; charset=utf-8"));
+  cr_expect(!ok1(A, "application/octet-streamx"));
+  cr_expect(!ok1(A, "xapplication/octet-stream"));
+  cr_expect(!ok1(A, "application/json"));
+  cr_expect(!ok1(A, ""));
+  cr_expect(!ok1(A, NULL));
+  const char *two[] = {"text/plain", "application/octet-stream"};
+  cr_expect(sfl_reply_content_type_ok(A, two, 2), "any of several headers");
+}
+
+Test(content_type, okhttp_is_the_last_header_exactly) {
+  const sfl_transport O = SFL_TRANSPORT_OKHTTP;
+  cr_expect(ok1(O, "application/octet-stream"));
+  cr_expect(ok1(O, " application/octet-stream "), "header values are trimmed");
+  cr_expect(!ok1(O, "Application/Octet-Stream"), "MediaType.equals is exact");
+  cr_expect(!ok1(O, "application/octet-stream; charset=utf-8"));
+  cr_expect(!ok1(O, "application/octet-stream;charset=utf-8"));
+  cr_expect(!ok1(O, "text/plain, application/octet-stream"));
+  cr_expect(!ok1(O, NULL));
+  const char *last_good[] = {"text/plain", "application/octet-stream"};
+  const char *last_bad[] = {"application/octet-stream", "text/plain"};
+  cr_expect(sfl_reply_content_type_ok(O, last_good, 2));
+  cr_expect(!sfl_reply_content_type_ok(O, last_bad, 2), "only the last header counts");
+}
+
+Test(okhttp, retried_statuses) {
+  const long retried[] = {408, 409, 420, 429, 499, 500, 502, 503, 504, 599};
+  const long final[] = {300, 304, 400, 401, 403, 404, 405, 410, 415, 422, 451, 498};
+  for (size_t i = 0; i < sizeof retried / sizeof *retried; i++)
+    cr_expect(sfl_okhttp_retries_status(retried[i]), "%ld is retried", retried[i]);
+  for (size_t i = 0; i < sizeof final / sizeof *final; i++)
+    cr_expect(!sfl_okhttp_retries_status(final[i]), "%ld fails at once", final[i]);
+}
