@@ -16,6 +16,11 @@
  * parts sf-local needs are copied into the config. The first problem stops
  * the load with one "path:line:col: message" line.
  *
+ * A file whose only document has 'version' is the legacy single-document
+ * format (JsonServiceLoader -> LegacyRemoteModuleV30): its endpoints,
+ * ingresses and egresses are converted to the same components and bound by
+ * the same code.
+ *
  * Strictness: Flink ignores unknown keys everywhere. We reject them where a
  * typo would silently change what the functions see: the endpoint spec (e.g.
  * `transports:` for `transport:`, which drops the whole transport block), the
