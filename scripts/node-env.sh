@@ -17,6 +17,16 @@ if [ -d "$dir/node_modules/apache-flink-statefun" ] && [ -f "$stamp" ] &&
   echo "$dir/node_modules"
   exit 0
 fi
+# Tests that run side by side may all get here on a fresh machine: one
+# installs, the others wait for it and reuse the result.
+mkdir -p "$cache"
+exec 9>"$cache/node-sdkapps.lock"
+flock 9
+if [ -d "$dir/node_modules/apache-flink-statefun" ] && [ -f "$stamp" ] &&
+   [ "$(cat "$stamp")" = "$want" ]; then
+  echo "$dir/node_modules"
+  exit 0
+fi
 command -v npm >/dev/null ||
   { echo "node-env: npm not found (scripts/install-deps.sh installs nodejs and npm)" >&2; exit 1; }
 echo "node-env: installing the official StateFun JavaScript SDK into $dir" >&2

@@ -15,6 +15,14 @@ if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want"
   exit 0
 fi
 mkdir -p "$cache"
+# Tests that run side by side may all get here on a fresh machine: one
+# creates the venv, the others wait for it and reuse it.
+exec 9>"$cache/venv.lock"
+flock 9
+if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "$venv/bin/python"
+  exit 0
+fi
 echo "python-env: creating $venv (official StateFun SDK 3.3.0)" >&2
 python3 -m venv "$venv" >&2
 "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
