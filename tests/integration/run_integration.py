@@ -1391,18 +1391,21 @@ def transports(ctx):
 
         for fn in ("a/ok", "o/ok", "a/ctcase", "a/ctlist"):
             wait_until(lambda: done(fn), 10, "%s accepted" % fn)
-        time.sleep(1.0 * FACTOR)  # long enough for several async retries
+        wait_until(lambda: stub.count("/async/s404") >= 3, 10, "async retries")
         for fn in ("o/ctcase", "o/ctlist", "o/ctparam", "o/s404"):
             v = sl.view(fn, "x")
-            check(v["queued"] == 1 and v["failures"] == 1,
-                  "%s: one final failure, queued: %s", fn, v)
+            check(v["queued"] == 1 and v["batches"] == 0 and v["failures"] >= 1,
+                  "%s: failed, still queued: %s", fn, v)
             check_eq(stub.count("/okhttp/" + fn[2:]), 1, "okhttp attempts of " + fn)
         check("exactly application/octet-stream" in sl.view("o/ctcase", "x")["last_error"],
               "o/ctcase reason")
         check("retries only 408, 409, 420, 429, 499 and 5xx"
               in sl.view("o/s404", "x")["last_error"], "o/s404 reason")
         for path in ("/async/ctparam", "/async/s404", "/okhttp/s429"):
-            check(stub.count(path) >= 3, "%s retried: %d attempts", path, stub.count(path))
+            # Retried within the 3 s call timeout (the stub may be slow
+            # under load: wait for the attempts rather than a fixed time).
+            wait_until(lambda: stub.count(path) >= 3, 10,
+                       "%s retried (%d attempts so far)" % (path, stub.count(path)))
             check_eq(sl.view(path.split("/")[1][0] + "/" + path.split("/")[2], "x")["queued"],
                      1, "still queued " + path)
         ctx.note("attempts: async ctparam %d, async 404 %d, okhttp 429 %d, okhttp 404 %d",
