@@ -19,7 +19,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from e2elib import Failure, _varint, free_port, log, string_wrapper  # noqa: E402
+from e2elib import Failure, _varint, free_port, log, string_wrapper  # noqa: E402,F401 (re-exported)
 
 APPS = {"python": "pyapp", "js": "jsapp"}
 

@@ -27,8 +27,8 @@ from datetime import timedelta
 
 from aiohttp import web
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from statefun import (BoolType, Context, IntType, Message, RequestReplyHandler,
-                      StatefulFunctions, StringType, ValueSpec,
+from statefun import (Context, IntType, Message, RequestReplyHandler,
+                      StatefulFunctions, ValueSpec,
                       egress_message_builder, kafka_egress_message,
                       kinesis_egress_message, make_json_type,
                       make_protobuf_type, message_builder)
