@@ -51,7 +51,6 @@ typedef Io__Statefun__Sdk__Reqreply__TypedValue pb_tv;
 #define SFL_JAVA_KAFKA_RECORD "org.apache.flink.statefun.sdk.egress.generated.KafkaProducerRecord"
 #define SFL_JAVA_KINESIS_RECORD \
   "org.apache.flink.statefun.sdk.egress.generated.KinesisEgressRecord"
-#define PAYLOAD_MAX_BYTES (32u * 1024 * 1024)
 
 /* ---- data ---------------------------------------------------------------------- */
 
@@ -531,7 +530,10 @@ void sfl_record_free(sfl_record *r) {
 static size_t on_reply_data(char *ptr, size_t size, size_t n, void *ud) {
   addr *a = ud;
   size_t len = size * n;
-  if (a->reply.len + len > PAYLOAD_MAX_BYTES) {
+  /* The async transport's payload_max_bytes (Netty fails a longer reply
+   * with TooLongFrameException, retried); okhttp has no limit (0). */
+  size_t max = a->fn->ep->payload_max_bytes ? a->fn->ep->payload_max_bytes : SIZE_MAX;
+  if (a->reply.len + len > max) {
     a->reply_too_large = true;
     return 0; /* aborts the transfer */
   }

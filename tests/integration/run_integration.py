@@ -1324,7 +1324,11 @@ STUB_ANSWERS = {
     "ctlist": (200, "text/plain, application/octet-stream"),
     "s404": (404, "text/plain"),
     "s429": (429, "text/plain"),
+    "big": (200, "application/octet-stream"),
 }
+# A 64-byte FromFunction: an InvocationResponse holding only an unknown
+# field (no effects). Every other answer has an empty body.
+BIG_REPLY = b"\xa2\x06\x3d\x7a\x3b" + b"\0" * 59
 
 
 class StubFunctions:
@@ -1344,12 +1348,15 @@ class StubFunctions:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with lock:
                     counts[self.path] += 1
-                status, ctype = STUB_ANSWERS[self.path.rsplit("/", 1)[1]]
+                name = self.path.rsplit("/", 1)[1]
+                status, ctype = STUB_ANSWERS[name]
+                body = BIG_REPLY if name == "big" else b""
                 self.send_response(status)
                 if ctype:
                     self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
@@ -1376,7 +1383,8 @@ def transports(ctx):
     pass, "; charset=" fails), every failure is retried within the call
     timeout. okhttp: the Content-Type must be exactly
     "application/octet-stream"; 404 and a wrong Content-Type fail the batch
-    at once (one attempt), 429 is retried."""
+    at once (one attempt), 429 is retried. A reply over the endpoint's
+    payload_max_bytes fails and is retried (async)."""
     stub = StubFunctions()
     try:
         module = ctx.module("transports.yaml", STUB_PORT=stub.port)
@@ -1384,12 +1392,13 @@ def transports(ctx):
         for name in STUB_ANSWERS:
             for ns in ("a", "o"):
                 sl.must(sl.send_str("%s/%s" % (ns, name), "x", "hi"), ns + "/" + name)
+        sl.must(sl.send_str("p/big", "x", "hi"), "p/big")
 
         def done(fn):
             v = sl.view(fn, "x")
             return v and v["queued"] == 0 and v["batches"] == 1
 
-        for fn in ("a/ok", "o/ok", "a/ctcase", "a/ctlist"):
+        for fn in ("a/ok", "o/ok", "a/ctcase", "a/ctlist", "a/big", "o/big"):
             wait_until(lambda: done(fn), 10, "%s accepted" % fn)
         wait_until(lambda: stub.count("/async/s404") >= 3, 10, "async retries")
         for fn in ("o/ctcase", "o/ctlist", "o/ctparam", "o/s404"):
@@ -1401,6 +1410,11 @@ def transports(ctx):
               "o/ctcase reason")
         check("retries only 408, 409, 420, 429, 499 and 5xx"
               in sl.view("o/s404", "x")["last_error"], "o/s404 reason")
+        wait_until(lambda: (sl.view("p/big", "x") or {}).get("failures", 0) >= 2, 10,
+                   "p/big retried")
+        v = sl.view("p/big", "x")
+        check("payload_max_bytes" in v.get("last_error", "") and v["queued"] == 1,
+              "p/big: a reply over payload_max_bytes fails and stays queued: %s", v)
         for path in ("/async/ctparam", "/async/s404", "/okhttp/s429"):
             # Retried within the 3 s call timeout (the stub may be slow
             # under load: wait for the attempts rather than a fixed time).
