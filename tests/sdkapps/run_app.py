@@ -15,6 +15,7 @@ Checks, in order (each prints PASS/FAIL; the last line is "N passed, M failed"):
   kafka_topics      Kafka-topic ingress (POST /topics/...) with a protobuf type,
                     protobuf state, Kafka egress, send-after with cancel and
                     re-arm in one invocation: exactly the app's records
+  clean_stop        sf-local exits 0 on SIGTERM (in an ASan build: no report)
 """
 import argparse
 import os
@@ -143,6 +144,10 @@ class AppTest:
                     results.append((name, False, msg))
                     log("FAIL %s: %s" % (name, msg))
         finally:
+            if sfl:
+                rc = sfl.stop()
+                results.append(("clean_stop", rc == 0,
+                                "" if rc == 0 else "sf-local exited with %d on SIGTERM" % rc))
             failed = any(not ok for _, ok, _ in results)
             for p in (sfl.p if sfl else None, app):
                 if p:

@@ -81,6 +81,7 @@ class Proc:
                                      stdin=subprocess.DEVNULL, env=env)
 
     def stop(self):
+        """SIGTERM (SIGKILL after 10 s); returns the exit status."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -88,7 +89,9 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.logf.close()
+        if not self.logf.closed:
+            self.logf.close()
+        return self.proc.returncode
 
     def tail(self, lines=40):
         try:
@@ -144,7 +147,9 @@ class SfLocal:
                 time.sleep(0.1)
 
     def stop(self):
-        self.p.stop()
+        """Stops sf-local; its exit status (0: a clean stop, nothing the
+        sanitizers of an ASan build reported)."""
+        return self.p.stop()
 
     @staticmethod
     def _call(req, timeout):
