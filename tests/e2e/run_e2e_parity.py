@@ -290,56 +290,46 @@ class Suite:
             log("%s module on Flink without %s" % (lang, ", ".join(left)))
             flink_docs.append(docs)
         module = self.write("flink-module.yaml", "\n---\n".join(flink_docs))
-        # The cluster starts in the background while sf-local runs the same.
-        failure = []
-
-        def start():
-            try:
-                self.cluster.start(module, topics=["diff-out", "pyapp-out", "jsapp-out"],
-                                   checkpoint_interval="1s")
-            except BaseException as e:  # noqa: BLE001 - reported below
-                failure.append(e)
-        t = threading.Thread(target=start, daemon=True)
+        # sf-local runs the same in the background while the cluster starts
+        # here (a deadline signal then interrupts cluster.sh, not a thread).
+        t = threading.Thread(target=self.sflocal_runs, args=(parity,), daemon=True)
         t.start()
-        try:
-            self.sflocal_runs(parity)
-        finally:
-            while t.is_alive():
-                t.join(0.5)
-        if failure:
-            raise failure[0]
+        self.cluster.start(module, topics=["diff-out", "pyapp-out", "jsapp-out"],
+                           checkpoint_interval="1s")
+        while t.is_alive():
+            t.join(0.5)
         log("cluster up: start-up %.1fs" % self.cluster.startup_seconds)
         self.prod = producer(self.cluster.bootstrap)
         self.reader = Reader(self.cluster.bootstrap, ["diff-out", "pyapp-out", "jsapp-out"])
 
     def sflocal_runs(self, parity):
-        """The sf-local side of every test (each on its own sf-local)."""
+        """The sf-local side of every test (each on its own sf-local); every
+        failure is kept in sfl_results and reported by the test."""
         ops = ", ".join("%d %s" % (v, k) for k, v in sorted(self.want["ops"].items()))
         log("differential scenario: %d commands over %d accounts and %d relays (%s); "
             "the script implies %d records" % (len(self.msgs), len(self.accts),
                                                len(self.relays), ops, self.want["records"]))
-        sfl = SfLocal(self.sf_local, self.write(
-            "sf-local-parity.yaml", parity.replace("@KAFKA_BOOTSTRAP@", "kafka:9092")),
-            self.logs, "sf-local-parity")
-        try:
-            self.sfl_results["diff"] = run_diff(SfLocalSide(sfl, "diff.io/out", "diff-out"),
-                                                self.msgs, self.accts, self.relays, self.want)
-        except Exception as e:  # noqa: BLE001 - the test reports it
-            self.sfl_results["diff"] = e
-            print(sfl.p.tail(), flush=True)
-        finally:
-            sfl.stop()
+        self.sflocal_run("diff", parity.replace("@KAFKA_BOOTSTRAP@", "kafka:9092"),
+                         lambda sfl: run_diff(SfLocalSide(sfl, "diff.io/out", "diff-out"),
+                                              self.msgs, self.accts, self.relays, self.want))
         for lang, ns in LANGS.items():
-            sfl = SfLocal(self.sf_local, self.write(
-                "sf-local-%s.yaml" % lang, module_text(lang, self.app_ports[lang])),
-                self.logs, "sf-local-" + lang)
-            try:
-                self.sfl_results[lang] = self.app_run(
-                    SfLocalSide(sfl, ns + ".io/kafka", ns + "-out"), ns)
-            except Exception as e:  # noqa: BLE001
-                self.sfl_results[lang] = e
+            self.sflocal_run(lang, module_text(lang, self.app_ports[lang]),
+                             lambda sfl, ns=ns: self.app_run(
+                                 SfLocalSide(sfl, ns + ".io/kafka", ns + "-out"), ns))
+
+    def sflocal_run(self, name, module, scenario):
+        """One scenario on its own sf-local; the records or the exception."""
+        sfl = None
+        try:
+            sfl = SfLocal(self.sf_local, self.write("sf-local-%s.yaml" % name, module),
+                          self.logs, "sf-local-" + name)
+            self.sfl_results[name] = scenario(sfl)
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            self.sfl_results[name] = e
+            if sfl:
                 print(sfl.p.tail(), flush=True)
-            finally:
+        finally:
+            if sfl:
                 sfl.stop()
 
     @staticmethod
