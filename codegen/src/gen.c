@@ -12,13 +12,14 @@
  *
  * Every codec is written from one description of a message, a "group" of
  * numbered members, so records, Args, frames, Results (a one-member group)
- * and state values all encode the same way. The generator also encodes
- * composite state defaults itself (same rules as the emitted encoders), so
- * a default is decoded at load time like any stored value.
+ * and state values all encode the same way. A composite state default is
+ * embedded as bytes encoded by the IR's JSON codec (ir_json.h, the same
+ * wire rules as the emitted encoders), so it is decoded at load time like
+ * any stored value.
  */
 #define _GNU_SOURCE /* vasprintf, open_memstream */
 #include "gen.h"
-#include "pbuf.h"
+#include "ir_json.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -1025,167 +1026,8 @@ static void emit_record(gen *g, FILE *o, const sfc_record *r) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Defaults: C literals, and composite defaults encoded at generation   */
+/* Defaults: C literals (composite defaults: sfc_json_encode_default)  */
 /* ------------------------------------------------------------------ */
-
-/* The wire writer: pbuf.h. */
-
-static int b64val(int ch) {
-  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-  if (ch == '+') return 62;
-  if (ch == '/') return 63;
-  return -1;
-}
-
-/* RFC 4648 base64 (ir.c has checked it). */
-static void b64_decode(const char *s, sfc_buf *out) {
-  uint32_t acc = 0;
-  int bits = 0;
-  for (; *s && *s != '='; s++) {
-    int v = b64val((unsigned char)*s);
-    if (v < 0) continue;
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      uint8_t byte = (uint8_t)(acc >> bits);
-      sfc_b_raw(out, &byte, 1);
-    }
-  }
-}
-
-static void enc_value(gen *g, sfc_buf *b, uint32_t num, const sfc_type *t,
-                      json_t *j, bool elem);
-
-/* A record's fields from a JSON object (absent fields are zero). */
-static void enc_record(gen *g, sfc_buf *b, const sfc_record *r, json_t *j) {
-  for (size_t i = 0; i < r->n_fields; i++)
-    enc_value(g, b, r->fields[i].number ? r->fields[i].number : (uint32_t)i + 1,
-              r->fields[i].type,
-              json_is_object(j) ? json_object_get(j, r->fields[i].name) : NULL,
-              false);
-}
-
-/* The same bytes the generated encoders write for this value (j NULL:
- * the type's zero). */
-static void enc_value(gen *g, sfc_buf *b, uint32_t num, const sfc_type *t,
-                      json_t *j, bool elem) {
-  switch (t->kind) {
-    case SFC_BOOL: {
-      bool v = json_is_true(j);
-      if (v || elem) {
-        sfc_b_tag(b, num, 0);
-        sfc_b_varint(b, v);
-      }
-      return;
-    }
-    case SFC_INT32: {
-      int32_t v = (int32_t)(json_is_integer(j) ? json_integer_value(j) : 0);
-      uint32_t zz = ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
-      if (zz || elem) {
-        sfc_b_tag(b, num, 0);
-        sfc_b_varint(b, zz);
-      }
-      return;
-    }
-    case SFC_INT64: {
-      int64_t v = json_is_integer(j) ? (int64_t)json_integer_value(j) : 0;
-      uint64_t zz = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-      if (zz || elem) {
-        sfc_b_tag(b, num, 0);
-        sfc_b_varint(b, zz);
-      }
-      return;
-    }
-    case SFC_FLOAT: {
-      float v = json_is_number(j) ? (float)json_number_value(j) : 0.0f;
-      uint32_t bits;
-      memcpy(&bits, &v, 4);
-      if (bits || elem) {
-        uint8_t t4[4];
-        for (int i = 0; i < 4; i++) t4[i] = (uint8_t)(bits >> (8 * i));
-        sfc_b_tag(b, num, 5);
-        sfc_b_raw(b, t4, 4);
-      }
-      return;
-    }
-    case SFC_DOUBLE: {
-      double v = json_is_number(j) ? json_number_value(j) : 0.0;
-      uint64_t bits;
-      memcpy(&bits, &v, 8);
-      if (bits || elem) {
-        uint8_t t8[8];
-        for (int i = 0; i < 8; i++) t8[i] = (uint8_t)(bits >> (8 * i));
-        sfc_b_tag(b, num, 1);
-        sfc_b_raw(b, t8, 8);
-      }
-      return;
-    }
-    case SFC_STRING:
-    case SFC_REF: {
-      const char *s = json_is_string(j) ? json_string_value(j) : "";
-      size_t n = json_is_string(j) ? json_string_length(j) : 0;
-      if (n || elem) sfc_b_len(b, num, s, n);
-      return;
-    }
-    case SFC_BYTES: {
-      sfc_buf raw = {0};
-      if (json_is_string(j)) b64_decode(json_string_value(j), &raw);
-      if (raw.len || elem) sfc_b_len(b, num, raw.p, raw.len);
-      if (raw.oom) b->oom = true;
-      free(raw.p);
-      return;
-    }
-    case SFC_RECORD: {
-      sfc_buf sub = {0};
-      enc_record(g, &sub, t->record, j);
-      sfc_b_len(b, num, sub.p, sub.len);
-      if (sub.oom) b->oom = true;
-      free(sub.p);
-      return;
-    }
-    case SFC_LIST: {
-      for (size_t i = 0; json_is_array(j) && i < json_array_size(j); i++) {
-        json_t *it = json_array_get(j, i);
-        if (is_container(t->elem)) {
-          sfc_buf sub = {0};
-          enc_value(g, &sub, 1, t->elem, it, false);
-          sfc_b_len(b, num, sub.p, sub.len);
-          if (sub.oom) b->oom = true;
-          free(sub.p);
-        } else {
-          enc_value(g, b, num, t->elem, it, true);
-        }
-      }
-      return;
-    }
-    case SFC_MAP: {
-      const char *key;
-      json_t *val;
-      if (!json_is_object(j)) return;
-      json_object_foreach(j, key, val) {
-        sfc_buf entry = {0};
-        sfc_b_len(&entry, 1, key, strlen(key));
-        if (is_container(t->elem)) {
-          sfc_buf sub = {0};
-          enc_value(g, &sub, 1, t->elem, val, false);
-          sfc_b_len(&entry, 2, sub.p, sub.len);
-          if (sub.oom) entry.oom = true;
-          free(sub.p);
-        } else {
-          enc_value(g, &entry, 2, t->elem, val, true);
-        }
-        sfc_b_len(b, num, entry.p, entry.len);
-        if (entry.oom) b->oom = true;
-        free(entry.p);
-      }
-      return;
-    }
-    case SFC_VOID: return;
-  }
-}
 
 static const char *c_string(gen *g, const char *s, size_t n) {
   char *buf = NULL;
@@ -1301,25 +1143,20 @@ static void emit_state(gen *g, FILE *o, const sfc_entity *e) {
                                         : "message {1: value}",
             E, f->name, g->ir->namespace_, E, f->name, spec, f->name, E,
             f->name);
-    /* the default's encoding */
-    json_t *j = f->default_json
-                    ? json_loads(f->default_json, JSON_DECODE_ANY, NULL)
-                    : NULL;
-    sfc_buf b = {0};
-    if (f->type->kind == SFC_RECORD)
-      enc_record(g, &b, f->type->record, j);
-    else
-      enc_value(g, &b, 1, f->type, j, false);
-    json_decref(j);
-    if (b.oom) g->oom = true;
+    /* the default's encoding, by the IR's JSON codec */
+    uint8_t *p = NULL;
+    size_t n = 0;
+    char err[512];
+    if (sfc_json_encode_default(f, &p, &n, err, sizeof err) != 0)
+      fail_at(g, f->default_pos, "%s", err);
     fprintf(o, "static const uint8_t sf__default_%s_%s[%zu] = {", E, f->name,
-            b.len ? b.len : 1);
-    for (size_t i = 0; i < b.len; i++)
-      fprintf(o, "%s0x%02x", i ? (i % 12 ? ", " : ",\n    ") : "", b.p[i]);
-    if (!b.len) fprintf(o, "0");
+            n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+      fprintf(o, "%s0x%02x", i ? (i % 12 ? ", " : ",\n    ") : "", p[i]);
+    if (!n) fprintf(o, "0");
     fprintf(o, "};\nstatic const size_t sf__default_len_%s_%s = %zu;\n", E,
-            f->name, b.len);
-    free(b.p);
+            f->name, n);
+    free(p);
   }
   if (e->n_state) {
     fprintf(o, "static const sf_value_spec *const sf__specs_%s[] = {\n", E);

@@ -53,6 +53,14 @@ int sfc_json_encode_wrapped(const sfc_type *t, const json_t *v,
                             const char *what, uint8_t **out, size_t *len,
                             char *err, size_t err_len);
 
+/* A state field's default (default_json as the IR checker accepted it,
+ * no default: the type's zero) -> the bytes stored for it, the form
+ * sfc_json_decode_state reads: a record's own bytes, else {1: value}.
+ * As in the IR, a record default may leave fields out (they are zero).
+ * sf-codegen embeds these bytes in the generated code. */
+int sfc_json_encode_default(const sfc_field *f, uint8_t **out, size_t *len,
+                            char *err, size_t err_len);
+
 /* Args record bytes -> a JSON object of the params. */
 json_t *sfc_json_decode_args(const sfc_method *m, const uint8_t *p, size_t n,
                              char *err, size_t err_len);

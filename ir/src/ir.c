@@ -16,6 +16,7 @@
  * error stops the load: one message, like a compiler's first error.
  */
 #include "ir.h"
+#include "ir_json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -512,6 +513,18 @@ static bool is_base64(const char *s) {
   return pad <= 2;
 }
 
+/* The JSON codec (ir_json.c) rejects non-zero unused bits in the last
+ * character ("aGl=" for "hi"); a default it could not encode is an error
+ * here, where it has a position. */
+static bool base64_canonical(const json_t *v) {
+  uint8_t *bytes = NULL;
+  size_t n = 0;
+  int rc = sfc_base64_decode(json_string_value(v), json_string_length(v),
+                             &bytes, &n);
+  free(bytes);
+  return rc == 0;
+}
+
 /* `v` is on the current path; it must be a value of type `t`. */
 static int check_default(parser *p, const sfc_type *t, json_t *v) {
   const char *want = NULL;
@@ -549,7 +562,7 @@ static int check_default(parser *p, const sfc_type *t, json_t *v) {
       want = "a base64 string";
       break;
     }
-    if (!is_base64(json_string_value(v)))
+    if (!is_base64(json_string_value(v)) || !base64_canonical(v))
       return fail(p, AT_VALUE,
                   "default for bytes must be base64 (RFC 4648, padded): "
                   "'%s' is not",

@@ -28,6 +28,7 @@ typedef struct ctx {
   char *err;
   size_t err_len;
   int depth;
+  bool absent_zero; /* a record field left out is its zero (IR defaults) */
 } ctx;
 
 static void ctx_init(ctx *c, char *err, size_t err_len) {
@@ -254,13 +255,18 @@ static int enc_fields(ctx *c, sfc_buf *b, const sfc_field *fs, size_t n,
   }
   for (size_t i = 0; i < n; i++) {
     const json_t *v = json_object_get(obj, fs[i].name);
+    json_t *zero = NULL;
+    if (!v && c->absent_zero && !(v = zero = sfc_json_zero(fs[i].type)))
+      return fail(c, "out of memory");
     if (!v)
       return fail(c, "missing %s '%s' (%s)", kind, fs[i].name,
                   fs[i].type->text);
     uint32_t num = fs[i].number ? fs[i].number : (uint32_t)i + 1;
     size_t old = c->plen ? path_push(c, ".%s", fs[i].name)
                          : path_push(c, "%s '%s'", kind, fs[i].name);
-    if (enc_value(c, b, num, fs[i].type, v, false) != 0) return -1;
+    int rc = enc_value(c, b, num, fs[i].type, v, false);
+    json_decref(zero);
+    if (rc != 0) return -1;
     path_pop(c, old);
   }
   return 0;
@@ -575,6 +581,28 @@ int sfc_json_encode_wrapped(const sfc_type *t, const json_t *v,
   sfc_buf b = {0};
   path_push(&c, "%s", what ? what : "value");
   int rc = t->kind == SFC_VOID ? 0 : enc_value(&c, &b, 1, t, v, false);
+  return finish(&c, &b, rc, out, len);
+}
+
+int sfc_json_encode_default(const sfc_field *f, uint8_t **out, size_t *len,
+                            char *err, size_t err_len) {
+  ctx c;
+  ctx_init(&c, err, err_len);
+  c.absent_zero = true;
+  path_push(&c, "default of '%s'", f->name);
+  sfc_buf b = {0};
+  json_t *v = f->default_json
+                  ? json_loads(f->default_json, JSON_DECODE_ANY, NULL)
+                  : sfc_json_zero(f->type);
+  int rc;
+  if (!v)
+    rc = fail(&c, "cannot read it back");
+  else if (f->type->kind == SFC_RECORD)
+    rc = enc_fields(&c, &b, f->type->record->fields, f->type->record->n_fields,
+                    v, "field", f->type->record->name);
+  else
+    rc = enc_value(&c, &b, 1, f->type, v, false);
+  json_decref(v);
   return finish(&c, &b, rc, out, len);
 }
 
