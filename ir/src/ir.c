@@ -3,7 +3,7 @@
  * checks everything that can be checked before generating C.
  *
  * jansson parses the text (duplicate keys refused, so every path names one
- * value); the position index (jpos.c) then says where each value is, so
+ * value); the position index (sfb/jpos.h) then says where each value is, so
  * every message is "file:line:col: message" pointing at the offending
  * node. The walk keeps the JSON Pointer path of the node it is on
  * (p->path); fail() looks that path up.
@@ -16,7 +16,6 @@
  * error stops the load: one message, like a compiler's first error.
  */
 #include "ir.h"
-#include "ir_json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,11 +28,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "jpos.h"
+#include "sfb/base64.h"
+#include "sfb/jpos.h"
 
 typedef struct {
   const char *file;
-  sfc_jpos ix;
+  sfb_jpos ix;
   char *path; /* JSON Pointer of the node being checked */
   size_t path_cap;
   char *err;
@@ -65,9 +65,10 @@ fail_at(parser *p, sfc_pos at, const char *fmt, ...) {
 }
 
 static sfc_pos here(parser *p, int which) {
-  const sfc_jpos_entry *e = sfc_jpos_find(&p->ix, p->path ? p->path : "");
+  const sfb_jpos_entry *e = sfb_jpos_find(&p->ix, p->path ? p->path : "");
   if (!e) return (sfc_pos){1, 1};
-  return which == AT_KEY ? e->key : e->value;
+  sfb_pos at = which == AT_KEY ? e->key : e->value;
+  return (sfc_pos){at.line, at.col};
 }
 
 /* An error at the node on the current path (its value, or its key). */
@@ -85,7 +86,7 @@ static int oom(parser *p) { return fail(p, AT_VALUE, "out of memory"); }
 /* Enters a member (key) or an array item (key NULL); returns the mark to
  * leave() with, or -1 (out of memory, reported). */
 static long enter(parser *p, const char *key, size_t index) {
-  long mark = sfc_jpos_push(&p->path, &p->path_cap, key, index);
+  long mark = sfb_jpos_push(&p->path, &p->path_cap, key, index);
   if (mark < 0) oom(p);
   return mark;
 }
@@ -498,30 +499,12 @@ bad:
 /* Defaults                                                             */
 /* ------------------------------------------------------------------ */
 
-static bool is_base64(const char *s) {
-  size_t n = strlen(s), pad = 0;
-  if (n % 4) return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == '=') {
-      pad++;
-      continue;
-    }
-    if (pad) return false; /* '=' only at the end */
-    if (!isalnum((unsigned char)c) && c != '+' && c != '/') return false;
-  }
-  return pad <= 2;
-}
-
-/* The JSON codec (ir_json.c) rejects non-zero unused bits in the last
- * character ("aGl=" for "hi"); a default it could not encode is an error
- * here, where it has a position. */
-static bool base64_canonical(const json_t *v) {
-  uint8_t *bytes = NULL;
-  size_t n = 0;
-  int rc = sfc_base64_decode(json_string_value(v), json_string_length(v),
-                             &bytes, &n);
-  free(bytes);
+/* Padded, strict base64: what the JSON codec (ir_json.c) can encode. */
+static bool is_base64(const json_t *v) {
+  sfb_buf out = {0};
+  int rc = sfb_base64_decode(json_string_value(v), json_string_length(v),
+                             SFB_BASE64_PADDED, &out, NULL);
+  sfb_buf_free(&out);
   return rc == 0;
 }
 
@@ -562,7 +545,7 @@ static int check_default(parser *p, const sfc_type *t, json_t *v) {
       want = "a base64 string";
       break;
     }
-    if (!is_base64(json_string_value(v)) || !base64_canonical(v))
+    if (!is_base64(v))
       return fail(p, AT_VALUE,
                   "default for bytes must be base64 (RFC 4648, padded): "
                   "'%s' is not",
@@ -1220,7 +1203,7 @@ int sfc_ir_parse(const char *name, const char *text, size_t len, sfc_ir *out,
     return fail_at(&p, at, "JSON syntax error: %s", je.text);
   }
   int rc;
-  if (sfc_jpos_build(&p.ix, text, len) < 0) {
+  if (sfb_jpos_build(&p.ix, text, len) < 0) {
     rc = fail_at(&p, (sfc_pos){1, 1}, "out of memory");
   } else if (!(out->path = strdup(name))) {
     rc = fail_at(&p, (sfc_pos){1, 1}, "out of memory");
@@ -1228,7 +1211,7 @@ int sfc_ir_parse(const char *name, const char *text, size_t len, sfc_ir *out,
     rc = parse_root(&p, root);
   }
   json_decref(root);
-  sfc_jpos_free(&p.ix);
+  sfb_jpos_free(&p.ix);
   free(p.path);
   if (rc < 0) sfc_ir_free(out);
   return rc;

@@ -2,7 +2,9 @@
  * ir_json.c - the IR-driven JSON <-> record codec (ir_json.h).
  */
 #include "ir_json.h"
-#include "pbuf.h"
+#include "sfb/base64.h"
+#include "sfb/buf.h"
+#include "sfb/pbwire.h"
 
 #include <errno.h>
 #include <float.h>
@@ -15,10 +17,6 @@
 
 /* Deeper than any IR type can nest in practice; a guard, not a rule. */
 #define MAX_DEPTH 64
-
-/* ---- output buffer ------------------------------------------------------ */
-
-/* The wire writer: pbuf.h. */
 
 /* ---- error context ------------------------------------------------------ */
 
@@ -129,101 +127,29 @@ static bool is_container(const sfc_type *t) {
   return t->kind == SFC_LIST || t->kind == SFC_MAP;
 }
 
-/* ---- base64 ------------------------------------------------------------- */
-
-static int b64val(int ch) {
-  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-  if (ch == '+') return 62;
-  if (ch == '/') return 63;
-  return -1;
-}
-
-/* Strict standard base64; padding optional. -1 with the reason in why. */
-static int b64_decode(const char *s, size_t n, sfc_buf *out, const char **why,
-                      size_t *at) {
-  size_t end = n;
-  while (end > 0 && s[end - 1] == '=' && n - end < 2) end--;
-  if (end < n && n % 4 != 0) {
-    *why = "padding in the wrong place";
-    *at = end;
-    return -1;
-  }
-  if (end % 4 == 1) {
-    *why = "truncated (a length of 4k+1 characters is impossible)";
-    *at = end;
-    return -1;
-  }
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < end; i++) {
-    int v = b64val((unsigned char)s[i]);
-    if (v < 0) {
-      *why = s[i] == '=' ? "padding in the wrong place"
-                         : "a character outside the base64 alphabet";
-      *at = i;
-      return -1;
-    }
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      uint8_t byte = (uint8_t)(acc >> bits);
-      sfc_b_raw(out, &byte, 1);
-    }
-  }
-  /* the unused low bits of the last character must be zero (canonical) */
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-    *why = "non-zero trailing bits";
-    *at = end - 1;
-    return -1;
-  }
-  return 0;
-}
+/* ---- base64 (sfb/base64.h) ---------------------------------------------- */
 
 int sfc_base64_decode(const char *s, size_t n, uint8_t **out, size_t *len) {
-  sfc_buf b = {0};
-  const char *why;
-  size_t at;
-  if (b64_decode(s, n, &b, &why, &at) != 0 || b.oom) {
-    free(b.p);
+  sfb_buf b = {0};
+  if (sfb_base64_decode(s, n, 0, &b, NULL) != 0 || b.oom) {
+    sfb_buf_free(&b);
     *out = NULL;
     *len = 0;
     return -1;
   }
-  *out = b.p;
   *len = b.len;
+  *out = b.p;
   return 0;
-}
-
-static char *b64_encode(const uint8_t *d, size_t n) {
-  static const char tbl[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  char *o = malloc((n + 2) / 3 * 4 + 1);
-  if (!o) return NULL;
-  size_t k = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)d[i] << 16;
-    if (i + 1 < n) v |= (uint32_t)d[i + 1] << 8;
-    if (i + 2 < n) v |= d[i + 2];
-    o[k++] = tbl[(v >> 18) & 63];
-    o[k++] = tbl[(v >> 12) & 63];
-    o[k++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-    o[k++] = i + 2 < n ? tbl[v & 63] : '=';
-  }
-  o[k] = '\0';
-  return o;
 }
 
 /* ---- encoding ----------------------------------------------------------- */
 
-static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
+static int enc_value(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
                      const json_t *j, bool elem);
 
 /* Encodes the fields of a group (a record, an Args) from a JSON object.
  * `kind` is "field" or "argument"; `owner` names the group for messages. */
-static int enc_fields(ctx *c, sfc_buf *b, const sfc_field *fs, size_t n,
+static int enc_fields(ctx *c, sfb_buf *b, const sfc_field *fs, size_t n,
                       const json_t *obj, const char *kind, const char *owner) {
   const char *key;
   json_t *val;
@@ -301,7 +227,7 @@ static int get_double(ctx *c, const sfc_type *t, const json_t *j, double *out) {
   return expected(c, what, j);
 }
 
-static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
+static int enc_value(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
                      const json_t *j, bool elem) {
   char what[160];
   if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply");
@@ -313,8 +239,8 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
         break;
       }
       if (json_is_true(j) || elem) {
-        sfc_b_tag(b, num, 0);
-        sfc_b_varint(b, json_is_true(j) ? 1 : 0);
+        sfb_buf_tag(b, num, 0);
+        sfb_buf_varint(b, json_is_true(j) ? 1 : 0);
       }
       break;
     case SFC_INT32: {
@@ -329,11 +255,10 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
                   v);
         break;
       }
-      int32_t x = (int32_t)v;
-      uint32_t zz = ((uint32_t)x << 1) ^ (uint32_t)(x >> 31);
+      uint32_t zz = sfb_zigzag32((int32_t)v);
       if (zz || elem) {
-        sfc_b_tag(b, num, 0);
-        sfc_b_varint(b, zz);
+        sfb_buf_tag(b, num, 0);
+        sfb_buf_varint(b, zz);
       }
       break;
     }
@@ -364,10 +289,10 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
         rc = expected(c, "an integer (int64)", j);
         break;
       }
-      uint64_t zz = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+      uint64_t zz = sfb_zigzag64(x);
       if (zz || elem) {
-        sfc_b_tag(b, num, 0);
-        sfc_b_varint(b, zz);
+        sfb_buf_tag(b, num, 0);
+        sfb_buf_varint(b, zz);
       }
       break;
     }
@@ -381,12 +306,7 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
       float v = (float)d;
       uint32_t bits;
       memcpy(&bits, &v, 4);
-      if (bits || elem) {
-        uint8_t t4[4];
-        for (int i = 0; i < 4; i++) t4[i] = (uint8_t)(bits >> (8 * i));
-        sfc_b_tag(b, num, 5);
-        sfc_b_raw(b, t4, 4);
-      }
+      if (bits || elem) sfb_buf_fixed32_field(b, num, bits);
       break;
     }
     case SFC_DOUBLE: {
@@ -394,12 +314,7 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
       if ((rc = get_double(c, t, j, &v)) != 0) break;
       uint64_t bits;
       memcpy(&bits, &v, 8);
-      if (bits || elem) {
-        uint8_t t8[8];
-        for (int i = 0; i < 8; i++) t8[i] = (uint8_t)(bits >> (8 * i));
-        sfc_b_tag(b, num, 1);
-        sfc_b_raw(b, t8, 8);
-      }
+      if (bits || elem) sfb_buf_fixed64_field(b, num, bits);
       break;
     }
     case SFC_STRING:
@@ -413,23 +328,22 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
         break;
       }
       if (json_string_length(j) || elem)
-        sfc_b_len(b, num, json_string_value(j), json_string_length(j));
+        sfb_buf_len_field(b, num, json_string_value(j), json_string_length(j));
       break;
     case SFC_BYTES: {
       if (!json_is_string(j)) {
         rc = expected(c, "a base64 string (bytes)", j);
         break;
       }
-      sfc_buf raw = {0};
-      const char *why = NULL;
-      size_t at = 0;
-      if (b64_decode(json_string_value(j), json_string_length(j), &raw, &why,
-                     &at) != 0) {
-        rc = fail(c, "bad base64 (bytes): %s at character %zu", why, at);
+      sfb_buf raw = {0};
+      sfb_base64_error e;
+      if (sfb_base64_decode(json_string_value(j), json_string_length(j), 0,
+                            &raw, &e) != 0) {
+        rc = fail(c, "bad base64 (bytes): %s at character %zu", e.why, e.at);
         free(raw.p);
         break;
       }
-      if (raw.len || elem) sfc_b_len(b, num, raw.p, raw.len);
+      if (raw.len || elem) sfb_buf_len_field(b, num, raw.p, raw.len);
       if (raw.oom) b->oom = true;
       free(raw.p);
       break;
@@ -440,11 +354,11 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
         rc = expected(c, what, j);
         break;
       }
-      sfc_buf sub = {0};
+      sfb_buf sub = {0};
       snprintf(what, sizeof what, "record %s", t->record->name);
       rc = enc_fields(c, &sub, t->record->fields, t->record->n_fields, j,
                       "field", what);
-      if (rc == 0) sfc_b_len(b, num, sub.p, sub.len);
+      if (rc == 0) sfb_buf_len_field(b, num, sub.p, sub.len);
       if (sub.oom) b->oom = true;
       free(sub.p);
       break;
@@ -459,9 +373,9 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
         const json_t *it = json_array_get(j, i);
         size_t old = path_push(c, "[%zu]", i);
         if (is_container(t->elem)) {
-          sfc_buf sub = {0};
+          sfb_buf sub = {0};
           rc = enc_value(c, &sub, 1, t->elem, it, false);
-          if (rc == 0) sfc_b_len(b, num, sub.p, sub.len);
+          if (rc == 0) sfb_buf_len_field(b, num, sub.p, sub.len);
           if (sub.oom) b->oom = true;
           free(sub.p);
         } else {
@@ -480,23 +394,23 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
       const char *key;
       json_t *val;
       json_object_foreach((json_t *)j, key, val) {
-        sfc_buf entry = {0};
-        sfc_b_len(&entry, 1, key, strlen(key));
+        sfb_buf entry = {0};
+        sfb_buf_len_field(&entry, 1, key, strlen(key));
         json_t *ks = json_string(key);
         char shown[80] = "?";
         if (ks) describe(ks, shown, sizeof shown);
         json_decref(ks);
         size_t old = path_push(c, "[%s]", shown);
         if (is_container(t->elem)) {
-          sfc_buf sub = {0};
+          sfb_buf sub = {0};
           rc = enc_value(c, &sub, 1, t->elem, val, false);
-          if (rc == 0) sfc_b_len(&entry, 2, sub.p, sub.len);
+          if (rc == 0) sfb_buf_len_field(&entry, 2, sub.p, sub.len);
           if (sub.oom) entry.oom = true;
           free(sub.p);
         } else {
           rc = enc_value(c, &entry, 2, t->elem, val, true);
         }
-        if (rc == 0) sfc_b_len(b, num, entry.p, entry.len);
+        if (rc == 0) sfb_buf_len_field(b, num, entry.p, entry.len);
         if (entry.oom) b->oom = true;
         free(entry.p);
         if (rc != 0) break;
@@ -512,7 +426,7 @@ static int enc_value(ctx *c, sfc_buf *b, uint32_t num, const sfc_type *t,
   return rc;
 }
 
-static int finish(ctx *c, sfc_buf *b, int rc, uint8_t **out, size_t *len) {
+static int finish(ctx *c, sfb_buf *b, int rc, uint8_t **out, size_t *len) {
   if (rc == 0 && b->oom) rc = fail(c, "out of memory");
   if (rc != 0) {
     free(b->p);
@@ -530,7 +444,7 @@ int sfc_json_encode_args(const sfc_method *m, const json_t *args,
                          size_t err_len) {
   ctx c;
   ctx_init(&c, err, err_len);
-  sfc_buf b = {0};
+  sfb_buf b = {0};
   json_t *empty = NULL;
   if (args == NULL || json_is_null(args)) args = empty = json_object();
   int rc;
@@ -558,7 +472,7 @@ int sfc_json_encode_record(const sfc_record *r, const json_t *obj,
                            char *err, size_t err_len) {
   ctx c;
   ctx_init(&c, err, err_len);
-  sfc_buf b = {0};
+  sfb_buf b = {0};
   path_push(&c, "%s", what ? what : "value");
   int rc;
   char owner[160];
@@ -578,7 +492,7 @@ int sfc_json_encode_wrapped(const sfc_type *t, const json_t *v,
                             char *err, size_t err_len) {
   ctx c;
   ctx_init(&c, err, err_len);
-  sfc_buf b = {0};
+  sfb_buf b = {0};
   path_push(&c, "%s", what ? what : "value");
   int rc = t->kind == SFC_VOID ? 0 : enc_value(&c, &b, 1, t, v, false);
   return finish(&c, &b, rc, out, len);
@@ -590,7 +504,7 @@ int sfc_json_encode_default(const sfc_field *f, uint8_t **out, size_t *len,
   ctx_init(&c, err, err_len);
   c.absent_zero = true;
   path_push(&c, "default of '%s'", f->name);
-  sfc_buf b = {0};
+  sfb_buf b = {0};
   json_t *v = f->default_json
                   ? json_loads(f->default_json, JSON_DECODE_ANY, NULL)
                   : sfc_json_zero(f->type);
@@ -608,66 +522,24 @@ int sfc_json_encode_default(const sfc_field *f, uint8_t **out, size_t *len,
 
 /* ---- decoding ----------------------------------------------------------- */
 
-typedef struct rbuf {
-  const uint8_t *p, *end;
-} rbuf;
-
-static int r_varint(rbuf *r, uint64_t *out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (r->p >= r->end) return -1;
-    uint8_t byte = *r->p++;
-    v |= (uint64_t)(byte & 0x7F) << shift;
-    if (!(byte & 0x80)) {
-      *out = v;
-      return 0;
-    }
-  }
-  return -1;
+/* The reader is sfb/pbwire.h's; a length-delimited field read as a reader
+ * of its own. */
+static bool r_sub(sfb_reader *r, sfb_reader *sub) {
+  const uint8_t *p;
+  size_t n;
+  if (!sfb_read_len(r, &p, &n)) return false;
+  sfb_reader_init(sub, p, n);
+  return true;
 }
 
-/* The next field: 1, 0 at the end, -1 malformed. */
-static int r_next(rbuf *r, uint32_t *field, int *wt) {
-  if (r->p >= r->end) return 0;
-  uint64_t tag;
-  if (r_varint(r, &tag) != 0) return -1;
-  if (tag >> 3 == 0 || tag >> 3 > 0x1FFFFFFF) return -1;
-  *field = (uint32_t)(tag >> 3);
-  *wt = (int)(tag & 7);
-  return 1;
+/* Skips an unknown field's value. Groups are no part of the records' wire
+ * form: malformed here (the field number only matters for groups). */
+static bool r_skip(sfb_reader *r, uint32_t field, unsigned wt) {
+  if (wt == SFB_WT_SGROUP || wt == SFB_WT_EGROUP) return false;
+  return sfb_skip_field(r, field, wt);
 }
 
-static int r_len(rbuf *r, rbuf *sub) {
-  uint64_t n;
-  if (r_varint(r, &n) != 0 || n > (uint64_t)(r->end - r->p)) return -1;
-  sub->p = r->p;
-  sub->end = r->p + n;
-  r->p += n;
-  return 0;
-}
-
-static int r_fixed(rbuf *r, size_t n, uint64_t *out) {
-  if ((size_t)(r->end - r->p) < n) return -1;
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) v |= (uint64_t)r->p[i] << (8 * i);
-  r->p += n;
-  *out = v;
-  return 0;
-}
-
-static int r_skip(rbuf *r, int wt) {
-  uint64_t v;
-  rbuf sub;
-  switch (wt) {
-    case 0: return r_varint(r, &v);
-    case 1: return r_fixed(r, 8, &v);
-    case 2: return r_len(r, &sub);
-    case 5: return r_fixed(r, 4, &v);
-    default: return -1;
-  }
-}
-
-static const char *wt_name(int wt) {
+static const char *wt_name(unsigned wt) {
   switch (wt) {
     case 0: return "varint";
     case 1: return "fixed64";
@@ -677,7 +549,7 @@ static const char *wt_name(int wt) {
   }
 }
 
-static int wire_wt(const sfc_type *t) {
+static unsigned wire_wt(const sfc_type *t) {
   switch (t->kind) {
     case SFC_BOOL:
     case SFC_INT32:
@@ -732,11 +604,11 @@ json_t *sfc_json_zero(const sfc_type *t) {
   return NULL;
 }
 
-static int dec_fields(ctx *c, rbuf *r, const sfc_field *fs, size_t n,
+static int dec_fields(ctx *c, sfb_reader *r, const sfc_field *fs, size_t n,
                       json_t *obj);
 
 /* One scalar of type t (wire type wt) from r. */
-static int dec_scalar(ctx *c, rbuf *r, const sfc_type *t, int wt,
+static int dec_scalar(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
                       json_t **out) {
   uint64_t v;
   if (wt != wire_wt(t))
@@ -744,29 +616,28 @@ static int dec_scalar(ctx *c, rbuf *r, const sfc_type *t, int wt,
                 wt_name(wire_wt(t)), t->text);
   switch (t->kind) {
     case SFC_BOOL:
-      if (r_varint(r, &v) != 0) return fail(c, "truncated varint");
+      if (!sfb_read_varint(r, &v)) return fail(c, "truncated varint");
       *out = json_boolean(v != 0);
       break;
     case SFC_INT32: {
-      if (r_varint(r, &v) != 0) return fail(c, "truncated varint");
-      uint32_t u = (uint32_t)v;
-      *out = json_integer((int32_t)((u >> 1) ^ (0u - (u & 1))));
+      if (!sfb_read_varint(r, &v)) return fail(c, "truncated varint");
+      *out = json_integer(sfb_unzigzag32((uint32_t)v));
       break;
     }
     case SFC_INT64:
-      if (r_varint(r, &v) != 0) return fail(c, "truncated varint");
-      *out = json_integer((json_int_t)((v >> 1) ^ (0 - (v & 1))));
+      if (!sfb_read_varint(r, &v)) return fail(c, "truncated varint");
+      *out = json_integer((json_int_t)sfb_unzigzag64(v));
       break;
     case SFC_FLOAT: {
-      if (r_fixed(r, 4, &v) != 0) return fail(c, "truncated fixed32");
-      uint32_t bits = (uint32_t)v;
+      uint32_t bits;
+      if (!sfb_read_fixed32(r, &bits)) return fail(c, "truncated fixed32");
       float f;
       memcpy(&f, &bits, 4);
       *out = json_float(f);
       break;
     }
     case SFC_DOUBLE: {
-      if (r_fixed(r, 8, &v) != 0) return fail(c, "truncated fixed64");
+      if (!sfb_read_fixed64(r, &v)) return fail(c, "truncated fixed64");
       double d;
       memcpy(&d, &v, 8);
       *out = json_double(d);
@@ -778,7 +649,7 @@ static int dec_scalar(ctx *c, rbuf *r, const sfc_type *t, int wt,
 }
 
 /* The value {1: value} (a wrapper message) of type t into *slot. */
-static int dec_wrapped(ctx *c, rbuf *r, const sfc_type *t, json_t **slot) {
+static int dec_wrapped(ctx *c, sfb_reader *r, const sfc_type *t, json_t **slot) {
   sfc_field one;
   memset(&one, 0, sizeof one);
   one.name = (char *)"1";
@@ -800,11 +671,11 @@ static int dec_wrapped(ctx *c, rbuf *r, const sfc_type *t, json_t **slot) {
 /* Decodes one occurrence of a field of type t (wire type wt) from r into
  * *slot (which holds the current value: lists append, maps add, records
  * merge, scalars replace). */
-static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
+static int dec_value(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
                      json_t **slot) {
   if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply");
   int rc = 0;
-  rbuf sub;
+  sfb_reader sub;
   switch (t->kind) {
     case SFC_BOOL:
     case SFC_INT32:
@@ -827,14 +698,14 @@ static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
                   wt_name(wt), t->text);
         break;
       }
-      if (r_len(r, &sub) != 0) {
+      if (!r_sub(r, &sub)) {
         rc = fail(c, "truncated length-delimited field");
         break;
       }
       size_t n = (size_t)(sub.end - sub.p);
       json_t *v;
       if (t->kind == SFC_BYTES) {
-        char *s = b64_encode(sub.p, n);
+        char *s = sfb_base64_encode(sub.p, n);
         v = s ? json_string(s) : NULL;
         free(s);
         if (!v) {
@@ -860,7 +731,7 @@ static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
                   wt_name(wt), t->record->name);
         break;
       }
-      if (r_len(r, &sub) != 0) {
+      if (!r_sub(r, &sub)) {
         rc = fail(c, "truncated record %s", t->record->name);
         break;
       }
@@ -887,7 +758,7 @@ static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
       const sfc_type *et = t->elem;
       bool numeric = wire_wt(et) != 2;
       if (numeric && wt == 2) { /* a packed run */
-        if (r_len(r, &sub) != 0) {
+        if (!r_sub(r, &sub)) {
           rc = fail(c, "truncated packed %s", t->text);
           break;
         }
@@ -908,7 +779,7 @@ static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
           rc = fail(c, "wire type %s where length-delimited (%s) was "
                        "expected",
                     wt_name(wt), et->text);
-        } else if (r_len(r, &sub) != 0) {
+        } else if (!r_sub(r, &sub)) {
           rc = fail(c, "truncated %s", et->text);
         } else {
           v = sfc_json_zero(et);
@@ -939,7 +810,7 @@ static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
                   wt_name(wt));
         break;
       }
-      if (r_len(r, &sub) != 0) {
+      if (!r_sub(r, &sub)) {
         rc = fail(c, "truncated map entry");
         break;
       }
@@ -954,28 +825,29 @@ static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
       static const sfc_type str_type = {.kind = SFC_STRING,
                                         .text = (char *)"string"};
       uint32_t field;
-      int ewt, more;
+      unsigned ewt;
+      int more;
       size_t old = path_push(c, "[entry]");
-      while (rc == 0 && (more = r_next(&sub, &field, &ewt)) != 0) {
+      while (rc == 0 && (more = sfb_read_tag(&sub, &field, &ewt)) != 0) {
         if (more < 0) {
           rc = fail(c, "malformed field tag");
         } else if (field == 1) {
           rc = dec_value(c, &sub, &str_type, ewt, &key);
         } else if (field == 2) {
           if (is_container(t->elem)) {
-            rbuf w;
+            sfb_reader w;
             if (ewt != 2)
               rc = fail(c, "wire type %s where length-delimited (%s) was "
                            "expected",
                         wt_name(ewt), t->elem->text);
-            else if (r_len(&sub, &w) != 0)
+            else if (!r_sub(&sub, &w))
               rc = fail(c, "truncated %s", t->elem->text);
             else
               rc = dec_wrapped(c, &w, t->elem, &val);
           } else {
             rc = dec_value(c, &sub, t->elem, ewt, &val);
           }
-        } else if (r_skip(&sub, ewt) != 0) {
+        } else if (!r_skip(&sub, field, ewt)) {
           rc = fail(c, "malformed unknown field %u", field);
         }
       }
@@ -990,7 +862,7 @@ static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
       json_decref(key);
       break;
     }
-    case SFC_VOID: rc = r_skip(r, wt) != 0 ? fail(c, "malformed field") : 0; break;
+    case SFC_VOID: rc = r_skip(r, 0, wt) ? 0 : fail(c, "malformed field"); break;
   }
   c->depth--;
   return rc;
@@ -998,7 +870,7 @@ static int dec_value(ctx *c, rbuf *r, const sfc_type *t, int wt,
 
 /* Reads a group's fields from r into obj (which already holds every
  * field, zero or earlier values). Unknown fields are skipped. */
-static int dec_fields(ctx *c, rbuf *r, const sfc_field *fs, size_t n,
+static int dec_fields(ctx *c, sfb_reader *r, const sfc_field *fs, size_t n,
                       json_t *obj) {
   for (size_t i = 0; i < n; i++)
     if (!json_object_get(obj, fs[i].name)) {
@@ -1007,14 +879,16 @@ static int dec_fields(ctx *c, rbuf *r, const sfc_field *fs, size_t n,
         return fail(c, "out of memory");
     }
   uint32_t field;
-  int wt, more;
-  while ((more = r_next(r, &field, &wt)) != 0) {
+  unsigned wt;
+  int more;
+  while ((more = sfb_read_tag(r, &field, &wt)) != 0) {
     if (more < 0) return fail(c, "malformed field tag");
     const sfc_field *f = NULL;
     for (size_t i = 0; i < n && !f; i++)
       if ((fs[i].number ? fs[i].number : (uint32_t)i + 1) == field) f = &fs[i];
     if (!f) {
-      if (r_skip(r, wt) != 0) return fail(c, "malformed unknown field %u", field);
+      if (!r_skip(r, field, wt))
+        return fail(c, "malformed unknown field %u", field);
       continue;
     }
     json_t *cur = json_object_get(obj, f->name);
@@ -1032,8 +906,9 @@ static int dec_fields(ctx *c, rbuf *r, const sfc_field *fs, size_t n,
   return 0;
 }
 
-static rbuf rb(const uint8_t *p, size_t n) {
-  rbuf r = {p, p ? p + n : p};
+static sfb_reader rb(const uint8_t *p, size_t n) {
+  sfb_reader r;
+  sfb_reader_init(&r, p, n);
   return r;
 }
 
@@ -1047,7 +922,7 @@ json_t *sfc_json_decode_args(const sfc_method *m, const uint8_t *p, size_t n,
     fail(&c, "out of memory");
     return NULL;
   }
-  rbuf r = rb(p, n);
+  sfb_reader r = rb(p, n);
   c.plen = 0; /* argument names stand alone */
   c.path[0] = '\0';
   if (dec_fields(&c, &r, m->params, m->n_params, o) != 0) {
@@ -1068,7 +943,7 @@ json_t *sfc_json_decode_wrapped(const sfc_type *t, const uint8_t *p,
     fail(&c, "out of memory");
     return NULL;
   }
-  rbuf r = rb(p, n);
+  sfb_reader r = rb(p, n);
   if (dec_wrapped(&c, &r, t, &v) != 0) {
     json_decref(v);
     return NULL;
@@ -1098,7 +973,7 @@ json_t *sfc_json_decode_record(const sfc_record *r, const uint8_t *p,
     return NULL;
   }
   path_push(&c, "%s", r->name);
-  rbuf b = rb(p, n);
+  sfb_reader b = rb(p, n);
   if (dec_fields(&c, &b, r->fields, r->n_fields, o) != 0) {
     json_decref(o);
     return NULL;
