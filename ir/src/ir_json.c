@@ -227,197 +227,213 @@ static int get_double(ctx *c, const sfc_type *t, const json_t *j, double *out) {
   return expected(c, what, j);
 }
 
-static int enc_value(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
-                     const json_t *j, bool elem) {
-  char what[160];
-  if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply");
-  int rc = 0;
+/* An int64: a JSON integer, or a decimal string (JavaScript loses
+ * precision above 2^53). */
+static int get_int64(ctx *c, const json_t *j, int64_t *out) {
+  if (json_is_integer(j)) {
+    *out = (int64_t)json_integer_value(j);
+    return 0;
+  }
+  if (!json_is_string(j)) return expected(c, "an integer (int64)", j);
+  const char *s = json_string_value(j);
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  bool digits = (s[0] >= '0' && s[0] <= '9') ||
+                (s[0] == '-' && s[1] >= '0' && s[1] <= '9');
+  if (!digits || *end != '\0' || (size_t)(end - s) != json_string_length(j))
+    return expected(c, "an integer (int64) or a decimal string", j);
+  if (errno == ERANGE) {
+    char d[80];
+    describe(j, d, sizeof d);
+    return fail(c, "%s is out of range for int64", d);
+  }
+  *out = v;
+  return 0;
+}
+
+/* A varint field, left out when zero unless it is an element. */
+static void put_varint(sfb_buf *b, uint32_t num, uint64_t v, bool elem) {
+  if (v || elem) {
+    sfb_buf_tag(b, num, SFB_WT_VARINT);
+    sfb_buf_varint(b, v);
+  }
+}
+
+/* bool, int32, int64, float, double. */
+static int enc_number(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
+                      const json_t *j, bool elem) {
   switch (t->kind) {
     case SFC_BOOL:
-      if (!json_is_boolean(j)) {
-        rc = expected(c, "true or false (bool)", j);
-        break;
-      }
-      if (json_is_true(j) || elem) {
-        sfb_buf_tag(b, num, 0);
-        sfb_buf_varint(b, json_is_true(j) ? 1 : 0);
-      }
-      break;
+      if (!json_is_boolean(j)) return expected(c, "true or false (bool)", j);
+      put_varint(b, num, json_is_true(j) ? 1 : 0, elem);
+      return 0;
     case SFC_INT32: {
-      if (!json_is_integer(j)) {
-        rc = expected(c, "an integer (int32)", j);
-        break;
-      }
+      if (!json_is_integer(j)) return expected(c, "an integer (int32)", j);
       json_int_t v = json_integer_value(j);
-      if (v < INT32_MIN || v > INT32_MAX) {
-        rc = fail(c, "%" JSON_INTEGER_FORMAT
-                     " is out of range for int32 (-2147483648 to 2147483647)",
-                  v);
-        break;
-      }
-      uint32_t zz = sfb_zigzag32((int32_t)v);
-      if (zz || elem) {
-        sfb_buf_tag(b, num, 0);
-        sfb_buf_varint(b, zz);
-      }
-      break;
+      if (v < INT32_MIN || v > INT32_MAX)
+        return fail(c, "%" JSON_INTEGER_FORMAT
+                       " is out of range for int32 (-2147483648 to 2147483647)",
+                    v);
+      put_varint(b, num, sfb_zigzag32((int32_t)v), elem);
+      return 0;
     }
     case SFC_INT64: {
-      int64_t x;
-      if (json_is_integer(j)) {
-        x = (int64_t)json_integer_value(j);
-      } else if (json_is_string(j)) {
-        const char *s = json_string_value(j);
-        char *end = NULL;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        bool digits = (s[0] >= '0' && s[0] <= '9') ||
-                      (s[0] == '-' && s[1] >= '0' && s[1] <= '9');
-        if (!digits || *end != '\0' ||
-            (size_t)(end - s) != json_string_length(j)) {
-          rc = expected(c, "an integer (int64) or a decimal string", j);
-          break;
-        }
-        if (errno == ERANGE) {
-          char d[80];
-          describe(j, d, sizeof d);
-          rc = fail(c, "%s is out of range for int64", d);
-          break;
-        }
-        x = v;
-      } else {
-        rc = expected(c, "an integer (int64)", j);
-        break;
-      }
-      uint64_t zz = sfb_zigzag64(x);
-      if (zz || elem) {
-        sfb_buf_tag(b, num, 0);
-        sfb_buf_varint(b, zz);
-      }
-      break;
+      int64_t x = 0;
+      if (get_int64(c, j, &x) != 0) return -1;
+      put_varint(b, num, sfb_zigzag64(x), elem);
+      return 0;
     }
     case SFC_FLOAT: {
       double d;
-      if ((rc = get_double(c, t, j, &d)) != 0) break;
-      if (isfinite(d) && (d > FLT_MAX || d < -FLT_MAX)) {
-        rc = fail(c, "%g is out of range for float", d);
-        break;
-      }
+      if (get_double(c, t, j, &d) != 0) return -1;
+      if (isfinite(d) && (d > FLT_MAX || d < -FLT_MAX))
+        return fail(c, "%g is out of range for float", d);
       float v = (float)d;
       uint32_t bits;
       memcpy(&bits, &v, 4);
       if (bits || elem) sfb_buf_fixed32_field(b, num, bits);
-      break;
+      return 0;
     }
     case SFC_DOUBLE: {
       double v;
-      if ((rc = get_double(c, t, j, &v)) != 0) break;
+      if (get_double(c, t, j, &v) != 0) return -1;
       uint64_t bits;
       memcpy(&bits, &v, 8);
       if (bits || elem) sfb_buf_fixed64_field(b, num, bits);
-      break;
+      return 0;
     }
+    default: return fail(c, "internal: not a number type");
+  }
+}
+
+/* string, ref<E> (the key), bytes (base64 in JSON). */
+static int enc_text(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
+                    const json_t *j, bool elem) {
+  if (!json_is_string(j)) {
+    char what[160];
+    if (t->kind == SFC_REF)
+      snprintf(what, sizeof what, "a string (%s key)", t->text);
+    else
+      snprintf(what, sizeof what, "%s",
+               t->kind == SFC_BYTES ? "a base64 string (bytes)" : "a string");
+    return expected(c, what, j);
+  }
+  if (t->kind != SFC_BYTES) {
+    if (json_string_length(j) || elem)
+      sfb_buf_len_field(b, num, json_string_value(j), json_string_length(j));
+    return 0;
+  }
+  sfb_buf raw = {0};
+  sfb_base64_error e;
+  int rc = 0;
+  if (sfb_base64_decode(json_string_value(j), json_string_length(j), 0, &raw,
+                        &e) != 0)
+    rc = fail(c, "bad base64 (bytes): %s at character %zu", e.why, e.at);
+  else if (raw.len || elem)
+    sfb_buf_len_field(b, num, raw.p, raw.len);
+  if (raw.oom) b->oom = true;
+  sfb_buf_free(&raw);
+  return rc;
+}
+
+/* A message written into its own buffer, then as field `num` of b. */
+static int enc_nested(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
+                      const json_t *j) {
+  sfb_buf sub = {0};
+  int rc;
+  if (t->kind == SFC_RECORD) {
+    char what[160];
+    snprintf(what, sizeof what, "record %s", t->record->name);
+    rc = enc_fields(c, &sub, t->record->fields, t->record->n_fields, j,
+                    "field", what);
+  } else {
+    rc = enc_value(c, &sub, 1, t, j, false); /* a list/map as {1: value} */
+  }
+  if (rc == 0) sfb_buf_len_field(b, num, sub.p, sub.len);
+  if (sub.oom) b->oom = true;
+  sfb_buf_free(&sub);
+  return rc;
+}
+
+/* A list item or map value: a list or map is wrapped in {1: value}, any
+ * other value is written as an element (defaults included). */
+static int enc_elem(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *et,
+                    const json_t *j) {
+  return is_container(et) ? enc_nested(c, b, num, et, j)
+                          : enc_value(c, b, num, et, j, true);
+}
+
+static int enc_list(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
+                    const json_t *j) {
+  for (size_t i = 0; i < json_array_size(j); i++) {
+    size_t old = path_push(c, "[%zu]", i);
+    if (enc_elem(c, b, num, t->elem, json_array_get(j, i)) != 0) return -1;
+    path_pop(c, old);
+  }
+  return 0;
+}
+
+/* Each entry a message {1: key, 2: value}. */
+static int enc_map(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
+                   const json_t *j) {
+  const char *key;
+  json_t *val;
+  json_object_foreach((json_t *)j, key, val) {
+    sfb_buf entry = {0};
+    sfb_buf_len_field(&entry, 1, key, strlen(key));
+    json_t *ks = json_string(key);
+    char shown[80] = "?";
+    if (ks) describe(ks, shown, sizeof shown);
+    json_decref(ks);
+    size_t old = path_push(c, "[%s]", shown);
+    int rc = enc_elem(c, &entry, 2, t->elem, val);
+    if (rc == 0) sfb_buf_len_field(b, num, entry.p, entry.len);
+    if (entry.oom) b->oom = true;
+    sfb_buf_free(&entry);
+    if (rc != 0) return -1;
+    path_pop(c, old);
+  }
+  return 0;
+}
+
+/* The JSON container a record, list or map needs; 0 when j is one. */
+static int check_container(ctx *c, const sfc_type *t, const json_t *j) {
+  char what[160];
+  if (t->kind == SFC_LIST ? json_is_array(j) : json_is_object(j)) return 0;
+  if (t->kind == SFC_RECORD)
+    snprintf(what, sizeof what, "an object (record %s)", t->record->name);
+  else
+    snprintf(what, sizeof what, "%s (%s)",
+             t->kind == SFC_LIST ? "an array" : "an object", t->text);
+  return expected(c, what, j);
+}
+
+/* Field `num` of type t from j. `elem`: a list item or map value, written
+ * even when it is the default. */
+static int enc_value(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
+                     const json_t *j, bool elem) {
+  if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply");
+  int rc = 0;
+  switch (t->kind) {
+    case SFC_BOOL:
+    case SFC_INT32:
+    case SFC_INT64:
+    case SFC_FLOAT:
+    case SFC_DOUBLE: rc = enc_number(c, b, num, t, j, elem); break;
     case SFC_STRING:
     case SFC_REF:
-      if (!json_is_string(j)) {
-        if (t->kind == SFC_REF)
-          snprintf(what, sizeof what, "a string (%s key)", t->text);
-        else
-          snprintf(what, sizeof what, "a string");
-        rc = expected(c, what, j);
-        break;
-      }
-      if (json_string_length(j) || elem)
-        sfb_buf_len_field(b, num, json_string_value(j), json_string_length(j));
+    case SFC_BYTES: rc = enc_text(c, b, num, t, j, elem); break;
+    case SFC_RECORD:
+      if ((rc = check_container(c, t, j)) == 0)
+        rc = enc_nested(c, b, num, t, j);
       break;
-    case SFC_BYTES: {
-      if (!json_is_string(j)) {
-        rc = expected(c, "a base64 string (bytes)", j);
-        break;
-      }
-      sfb_buf raw = {0};
-      sfb_base64_error e;
-      if (sfb_base64_decode(json_string_value(j), json_string_length(j), 0,
-                            &raw, &e) != 0) {
-        rc = fail(c, "bad base64 (bytes): %s at character %zu", e.why, e.at);
-        free(raw.p);
-        break;
-      }
-      if (raw.len || elem) sfb_buf_len_field(b, num, raw.p, raw.len);
-      if (raw.oom) b->oom = true;
-      free(raw.p);
+    case SFC_LIST:
+      if ((rc = check_container(c, t, j)) == 0) rc = enc_list(c, b, num, t, j);
       break;
-    }
-    case SFC_RECORD: {
-      if (!json_is_object(j)) {
-        snprintf(what, sizeof what, "an object (record %s)", t->record->name);
-        rc = expected(c, what, j);
-        break;
-      }
-      sfb_buf sub = {0};
-      snprintf(what, sizeof what, "record %s", t->record->name);
-      rc = enc_fields(c, &sub, t->record->fields, t->record->n_fields, j,
-                      "field", what);
-      if (rc == 0) sfb_buf_len_field(b, num, sub.p, sub.len);
-      if (sub.oom) b->oom = true;
-      free(sub.p);
+    case SFC_MAP:
+      if ((rc = check_container(c, t, j)) == 0) rc = enc_map(c, b, num, t, j);
       break;
-    }
-    case SFC_LIST: {
-      if (!json_is_array(j)) {
-        snprintf(what, sizeof what, "an array (%s)", t->text);
-        rc = expected(c, what, j);
-        break;
-      }
-      for (size_t i = 0; rc == 0 && i < json_array_size(j); i++) {
-        const json_t *it = json_array_get(j, i);
-        size_t old = path_push(c, "[%zu]", i);
-        if (is_container(t->elem)) {
-          sfb_buf sub = {0};
-          rc = enc_value(c, &sub, 1, t->elem, it, false);
-          if (rc == 0) sfb_buf_len_field(b, num, sub.p, sub.len);
-          if (sub.oom) b->oom = true;
-          free(sub.p);
-        } else {
-          rc = enc_value(c, b, num, t->elem, it, true);
-        }
-        if (rc == 0) path_pop(c, old);
-      }
-      break;
-    }
-    case SFC_MAP: {
-      if (!json_is_object(j)) {
-        snprintf(what, sizeof what, "an object (%s)", t->text);
-        rc = expected(c, what, j);
-        break;
-      }
-      const char *key;
-      json_t *val;
-      json_object_foreach((json_t *)j, key, val) {
-        sfb_buf entry = {0};
-        sfb_buf_len_field(&entry, 1, key, strlen(key));
-        json_t *ks = json_string(key);
-        char shown[80] = "?";
-        if (ks) describe(ks, shown, sizeof shown);
-        json_decref(ks);
-        size_t old = path_push(c, "[%s]", shown);
-        if (is_container(t->elem)) {
-          sfb_buf sub = {0};
-          rc = enc_value(c, &sub, 1, t->elem, val, false);
-          if (rc == 0) sfb_buf_len_field(&entry, 2, sub.p, sub.len);
-          if (sub.oom) entry.oom = true;
-          free(sub.p);
-        } else {
-          rc = enc_value(c, &entry, 2, t->elem, val, true);
-        }
-        if (rc == 0) sfb_buf_len_field(b, num, entry.p, entry.len);
-        if (entry.oom) b->oom = true;
-        free(entry.p);
-        if (rc != 0) break;
-        path_pop(c, old);
-      }
-      break;
-    }
     case SFC_VOID:
       if (!json_is_null(j)) rc = expected(c, "null (void)", j);
       break;
@@ -668,6 +684,165 @@ static int dec_wrapped(ctx *c, sfb_reader *r, const sfc_type *t, json_t **slot) 
   return rc;
 }
 
+static int dec_value(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
+                     json_t **slot);
+
+/* Makes *slot a value of the JSON type `want` (keeping it when it is one
+ * already: lists append, maps add, records merge). */
+static int ensure(ctx *c, json_t **slot, json_type want, const sfc_type *t) {
+  if (*slot && json_typeof(*slot) == want) return 0;
+  json_decref(*slot);
+  *slot = want == JSON_ARRAY    ? json_array()
+          : t->kind == SFC_MAP ? json_object()
+                               : sfc_json_zero(t);
+  return *slot ? 0 : fail(c, "out of memory");
+}
+
+static void replace(json_t **slot, json_t *v) {
+  json_decref(*slot);
+  *slot = v;
+}
+
+/* string, ref<E>, bytes: a length-delimited field. */
+static int dec_text(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
+                    json_t **slot) {
+  sfb_reader sub;
+  if (wt != 2)
+    return fail(c, "wire type %s where length-delimited (%s) was expected",
+                wt_name(wt), t->text);
+  if (!r_sub(r, &sub)) return fail(c, "truncated length-delimited field");
+  size_t n = (size_t)(sub.end - sub.p);
+  if (t->kind == SFC_BYTES) {
+    char *s = sfb_base64_encode(sub.p, n);
+    json_t *v = s ? json_string(s) : NULL;
+    free(s);
+    if (!v) return fail(c, "out of memory");
+    replace(slot, v);
+    return 0;
+  }
+  json_t *v = json_stringn(n ? (const char *)sub.p : "", n);
+  if (!v)
+    return fail(c, "%s is not valid UTF-8 (or holds a NUL byte)",
+                t->kind == SFC_REF ? "the key" : "the string");
+  replace(slot, v);
+  return 0;
+}
+
+static int dec_record(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
+                      json_t **slot) {
+  sfb_reader sub;
+  if (wt != 2)
+    return fail(c, "wire type %s where length-delimited (record %s) was "
+                   "expected",
+                wt_name(wt), t->record->name);
+  if (!r_sub(r, &sub)) return fail(c, "truncated record %s", t->record->name);
+  if (ensure(c, slot, JSON_OBJECT, t) != 0) return -1;
+  return dec_fields(c, &sub, t->record->fields, t->record->n_fields, *slot);
+}
+
+/* A packed run of numbers (the writer never packs; other encoders do). */
+static int dec_packed(ctx *c, sfb_reader *r, const sfc_type *t, json_t *arr) {
+  sfb_reader sub;
+  const sfc_type *et = t->elem;
+  if (!r_sub(r, &sub)) return fail(c, "truncated packed %s", t->text);
+  size_t idx = json_array_size(arr);
+  while (sub.p < sub.end) {
+    json_t *v = NULL;
+    size_t old = path_push(c, "[%zu]", idx++);
+    if (dec_scalar(c, &sub, et, wire_wt(et), &v) != 0) return -1;
+    if (json_array_append_new(arr, v) != 0) return fail(c, "out of memory");
+    path_pop(c, old);
+  }
+  return 0;
+}
+
+/* A list or map element that is itself a list or map: {1: value}. */
+static int dec_nested(ctx *c, sfb_reader *r, const sfc_type *et, unsigned wt,
+                      json_t **slot) {
+  sfb_reader sub;
+  if (wt != 2)
+    return fail(c, "wire type %s where length-delimited (%s) was expected",
+                wt_name(wt), et->text);
+  if (!r_sub(r, &sub)) return fail(c, "truncated %s", et->text);
+  return dec_wrapped(c, &sub, et, slot);
+}
+
+/* One item of a list (or a packed run of them), appended. */
+static int dec_list(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
+                    json_t **slot) {
+  if (ensure(c, slot, JSON_ARRAY, t) != 0) return -1;
+  const sfc_type *et = t->elem;
+  if (wire_wt(et) != 2 && wt == 2) return dec_packed(c, r, t, *slot);
+  size_t old = path_push(c, "[%zu]", json_array_size(*slot));
+  json_t *v = is_container(et) || et->kind == SFC_RECORD ? sfc_json_zero(et)
+                                                         : NULL;
+  int rc;
+  if (is_container(et))
+    rc = v ? dec_nested(c, r, et, wt, &v) : fail(c, "out of memory");
+  else
+    rc = dec_value(c, r, et, wt, &v);
+  if (rc == 0 && json_array_append_new(*slot, v) != 0)
+    rc = fail(c, "out of memory");
+  else if (rc != 0)
+    json_decref(v);
+  if (rc == 0) path_pop(c, old);
+  return rc;
+}
+
+/* The fields of one map entry {1: key, 2: value} into *key and *val. */
+static int dec_entry(ctx *c, sfb_reader *sub, const sfc_type *t,
+                     json_t **key, json_t **val) {
+  static const sfc_type str_type = {.kind = SFC_STRING,
+                                    .text = (char *)"string"};
+  uint32_t field;
+  unsigned ewt;
+  int more, rc = 0;
+  while (rc == 0 && (more = sfb_read_tag(sub, &field, &ewt)) != 0) {
+    if (more < 0)
+      rc = fail(c, "malformed field tag");
+    else if (field == 1)
+      rc = dec_value(c, sub, &str_type, ewt, key);
+    else if (field == 2 && is_container(t->elem))
+      rc = dec_nested(c, sub, t->elem, ewt, val);
+    else if (field == 2)
+      rc = dec_value(c, sub, t->elem, ewt, val);
+    else if (!r_skip(sub, field, ewt))
+      rc = fail(c, "malformed unknown field %u", field);
+  }
+  return rc;
+}
+
+/* One map entry, added (a later entry with the same key wins). */
+static int dec_map(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
+                   json_t **slot) {
+  sfb_reader sub;
+  if (ensure(c, slot, JSON_OBJECT, t) != 0) return -1;
+  if (wt != 2)
+    return fail(c, "wire type %s where a map entry was expected",
+                wt_name(wt));
+  if (!r_sub(r, &sub)) return fail(c, "truncated map entry");
+  json_t *key = json_string("");
+  json_t *val = sfc_json_zero(t->elem);
+  int rc = 0;
+  if (!key || !val) {
+    json_decref(val);
+    rc = fail(c, "out of memory");
+  } else {
+    size_t old = path_push(c, "[entry]");
+    rc = dec_entry(c, &sub, t, &key, &val);
+    if (rc == 0) {
+      path_pop(c, old);
+      if (json_object_setn_new(*slot, json_string_value(key),
+                               json_string_length(key), val) != 0)
+        rc = fail(c, "out of memory");
+    } else {
+      json_decref(val);
+    }
+  }
+  json_decref(key);
+  return rc;
+}
+
 /* Decodes one occurrence of a field of type t (wire type wt) from r into
  * *slot (which holds the current value: lists append, maps add, records
  * merge, scalars replace). */
@@ -675,7 +850,6 @@ static int dec_value(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
                      json_t **slot) {
   if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply");
   int rc = 0;
-  sfb_reader sub;
   switch (t->kind) {
     case SFC_BOOL:
     case SFC_INT32:
@@ -684,184 +858,15 @@ static int dec_value(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
     case SFC_DOUBLE: {
       json_t *v = NULL;
       rc = dec_scalar(c, r, t, wt, &v);
-      if (rc == 0) {
-        json_decref(*slot);
-        *slot = v;
-      }
+      if (rc == 0) replace(slot, v);
       break;
     }
     case SFC_STRING:
     case SFC_REF:
-    case SFC_BYTES: {
-      if (wt != 2) {
-        rc = fail(c, "wire type %s where length-delimited (%s) was expected",
-                  wt_name(wt), t->text);
-        break;
-      }
-      if (!r_sub(r, &sub)) {
-        rc = fail(c, "truncated length-delimited field");
-        break;
-      }
-      size_t n = (size_t)(sub.end - sub.p);
-      json_t *v;
-      if (t->kind == SFC_BYTES) {
-        char *s = sfb_base64_encode(sub.p, n);
-        v = s ? json_string(s) : NULL;
-        free(s);
-        if (!v) {
-          rc = fail(c, "out of memory");
-          break;
-        }
-      } else {
-        v = json_stringn(n ? (const char *)sub.p : "", n);
-        if (!v) {
-          rc = fail(c, "%s is not valid UTF-8 (or holds a NUL byte)",
-                    t->kind == SFC_REF ? "the key" : "the string");
-          break;
-        }
-      }
-      json_decref(*slot);
-      *slot = v;
-      break;
-    }
-    case SFC_RECORD:
-      if (wt != 2) {
-        rc = fail(c, "wire type %s where length-delimited (record %s) was "
-                     "expected",
-                  wt_name(wt), t->record->name);
-        break;
-      }
-      if (!r_sub(r, &sub)) {
-        rc = fail(c, "truncated record %s", t->record->name);
-        break;
-      }
-      if (!json_is_object(*slot)) {
-        json_decref(*slot);
-        *slot = sfc_json_zero(t);
-        if (!*slot) {
-          rc = fail(c, "out of memory");
-          break;
-        }
-      }
-      rc = dec_fields(c, &sub, t->record->fields, t->record->n_fields, *slot);
-      break;
-    case SFC_LIST: {
-      if (!json_is_array(*slot)) {
-        json_decref(*slot);
-        *slot = json_array();
-        if (!*slot) {
-          rc = fail(c, "out of memory");
-          break;
-        }
-      }
-      size_t idx = json_array_size(*slot);
-      const sfc_type *et = t->elem;
-      bool numeric = wire_wt(et) != 2;
-      if (numeric && wt == 2) { /* a packed run */
-        if (!r_sub(r, &sub)) {
-          rc = fail(c, "truncated packed %s", t->text);
-          break;
-        }
-        while (rc == 0 && sub.p < sub.end) {
-          json_t *v = NULL;
-          size_t old = path_push(c, "[%zu]", idx++);
-          rc = dec_scalar(c, &sub, et, wire_wt(et), &v);
-          if (rc == 0 && json_array_append_new(*slot, v) != 0)
-            rc = fail(c, "out of memory");
-          if (rc == 0) path_pop(c, old);
-        }
-        break;
-      }
-      json_t *v = NULL;
-      size_t old = path_push(c, "[%zu]", idx);
-      if (is_container(et)) {
-        if (wt != 2) {
-          rc = fail(c, "wire type %s where length-delimited (%s) was "
-                       "expected",
-                    wt_name(wt), et->text);
-        } else if (!r_sub(r, &sub)) {
-          rc = fail(c, "truncated %s", et->text);
-        } else {
-          v = sfc_json_zero(et);
-          rc = v ? dec_wrapped(c, &sub, et, &v) : fail(c, "out of memory");
-        }
-      } else {
-        v = et->kind == SFC_RECORD ? sfc_json_zero(et) : NULL;
-        rc = dec_value(c, r, et, wt, &v);
-      }
-      if (rc == 0 && json_array_append_new(*slot, v) != 0)
-        rc = fail(c, "out of memory");
-      else if (rc != 0)
-        json_decref(v);
-      if (rc == 0) path_pop(c, old);
-      break;
-    }
-    case SFC_MAP: {
-      if (!json_is_object(*slot)) {
-        json_decref(*slot);
-        *slot = json_object();
-        if (!*slot) {
-          rc = fail(c, "out of memory");
-          break;
-        }
-      }
-      if (wt != 2) {
-        rc = fail(c, "wire type %s where a map entry was expected",
-                  wt_name(wt));
-        break;
-      }
-      if (!r_sub(r, &sub)) {
-        rc = fail(c, "truncated map entry");
-        break;
-      }
-      json_t *key = json_string("");
-      json_t *val = sfc_json_zero(t->elem);
-      if (!key || !val) {
-        json_decref(key);
-        json_decref(val);
-        rc = fail(c, "out of memory");
-        break;
-      }
-      static const sfc_type str_type = {.kind = SFC_STRING,
-                                        .text = (char *)"string"};
-      uint32_t field;
-      unsigned ewt;
-      int more;
-      size_t old = path_push(c, "[entry]");
-      while (rc == 0 && (more = sfb_read_tag(&sub, &field, &ewt)) != 0) {
-        if (more < 0) {
-          rc = fail(c, "malformed field tag");
-        } else if (field == 1) {
-          rc = dec_value(c, &sub, &str_type, ewt, &key);
-        } else if (field == 2) {
-          if (is_container(t->elem)) {
-            sfb_reader w;
-            if (ewt != 2)
-              rc = fail(c, "wire type %s where length-delimited (%s) was "
-                           "expected",
-                        wt_name(ewt), t->elem->text);
-            else if (!r_sub(&sub, &w))
-              rc = fail(c, "truncated %s", t->elem->text);
-            else
-              rc = dec_wrapped(c, &w, t->elem, &val);
-          } else {
-            rc = dec_value(c, &sub, t->elem, ewt, &val);
-          }
-        } else if (!r_skip(&sub, field, ewt)) {
-          rc = fail(c, "malformed unknown field %u", field);
-        }
-      }
-      if (rc == 0) {
-        path_pop(c, old);
-        if (json_object_setn_new(*slot, json_string_value(key),
-                                 json_string_length(key), val) != 0)
-          rc = fail(c, "out of memory");
-      } else {
-        json_decref(val);
-      }
-      json_decref(key);
-      break;
-    }
+    case SFC_BYTES: rc = dec_text(c, r, t, wt, slot); break;
+    case SFC_RECORD: rc = dec_record(c, r, t, wt, slot); break;
+    case SFC_LIST: rc = dec_list(c, r, t, wt, slot); break;
+    case SFC_MAP: rc = dec_map(c, r, t, wt, slot); break;
     case SFC_VOID: rc = r_skip(r, 0, wt) ? 0 : fail(c, "malformed field"); break;
   }
   c->depth--;
