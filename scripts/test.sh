@@ -73,7 +73,7 @@ configure() {
     echo "test.sh: $dir was not made by Ninja; starting it afresh"
     rm -rf "$dir"
   fi
-  cmake -S "$root" -B "$dir" -G Ninja "$@"
+  cmake -S "$root" -B "$dir" -G Ninja -DSF_WERROR=ON "$@"
 }
 build() { # build DIR ARGS...
   local dir=$1
