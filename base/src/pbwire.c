@@ -4,7 +4,7 @@
  */
 #include "sfb/pbwire.h"
 
-size_t sfb_varint_put(uint8_t out[SFB_VARINT_MAX], uint64_t v) {
+size_t sfb_varint_put(uint8_t *out, uint64_t v) {
   size_t n = 0;
   while (v >= 0x80) {
     out[n++] = (uint8_t)(v | 0x80);
@@ -23,7 +23,7 @@ size_t sfb_varint_size(uint64_t v) {
   return n;
 }
 
-size_t sfb_tag_put(uint8_t out[SFB_VARINT_MAX], uint32_t field, unsigned wt) {
+size_t sfb_tag_put(uint8_t *out, uint32_t field, unsigned wt) {
   return sfb_varint_put(out, ((uint64_t)field << 3) | (uint64_t)(wt & 7));
 }
 

@@ -30,12 +30,14 @@ enum {
 
 /* ---- writing into a fixed buffer ----------------------------------------- */
 
-/* Writes `v` as a varint; returns its length (1..10). */
-size_t sfb_varint_put(uint8_t out[SFB_VARINT_MAX], uint64_t v);
+/* Writes `v` as a varint at `out` (room for sfb_varint_size(v) bytes,
+ * at most SFB_VARINT_MAX); returns its length. */
+size_t sfb_varint_put(uint8_t *out, uint64_t v);
 /* The length sfb_varint_put would write. */
 size_t sfb_varint_size(uint64_t v);
-/* Writes the tag of field `field` with wire type `wt`; returns its length. */
-size_t sfb_tag_put(uint8_t out[SFB_VARINT_MAX], uint32_t field, unsigned wt);
+/* Writes the tag of field `field` with wire type `wt` (one byte for fields
+ * 1 to 15, at most 5); returns its length. */
+size_t sfb_tag_put(uint8_t *out, uint32_t field, unsigned wt);
 /* Little-endian fixed32/fixed64 (the I32/I64 wire types). */
 void sfb_fixed32_put(uint8_t out[4], uint32_t v);
 void sfb_fixed64_put(uint8_t out[8], uint64_t v);

@@ -1,5 +1,6 @@
 #!/bin/sh
-# check_gen.sh SF_CODEGEN SOURCE_DIR OUT_DIR - sf-codegen -o DIR: the key
+# check_gen.sh SF_CODEGEN SOURCE_DIR OUT_DIR [GEN_INCLUDE] - sf-codegen -o
+# DIR (GEN_INCLUDE: the build's generated headers, statefun/version.h): the key
 # declarations of the generated files (generated code is never committed,
 # not even as goldens: we grep for what must be there), no rewrite of
 # unchanged files, nothing written on failure, C name clashes, the frame
@@ -9,6 +10,7 @@ set -u
 sfc=$1
 src=$2
 out=$3
+gen_inc=${4:-$out}
 here=$src/tests/codegen/gen
 shop=$src/examples/shopping-cart/shop.ir.json
 rm -rf "$out"
@@ -116,7 +118,7 @@ for cc in gcc clang; do
   command -v $cc > /dev/null || continue
   for f in "$out"/cc/*.c; do
     $cc -std=c11 -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-        -Wmissing-prototypes -I"$src/sdk/include" -I"$out/cc" -c "$f" \
+        -Wmissing-prototypes -I"$src/sdk/include" -I"$gen_inc" -I"$out/cc" -c "$f" \
         -o "$out/cc/$(basename "$f").$cc.o" || bad "$cc $(basename "$f")"
   done
 done
