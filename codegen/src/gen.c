@@ -9,6 +9,7 @@
 #include "gen_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -179,12 +180,35 @@ static int write_tmp(const char *tmp, const char *data, size_t len) {
   return SFC_GEN_OK;
 }
 
+/* The IR path the banner names: never an absolute path of the build
+ * machine (generated files travel: packages, diffs, other machines). A
+ * relative path is named as given; an absolute one relative to the
+ * current directory when it lies inside it (statefun_add_entities runs
+ * sf-codegen from the top of the source tree), else by its file name. */
+static void banner_source(const char *path, char *out, size_t n) {
+  if (path[0] != '/') {
+    snprintf(out, n, "%s", path);
+    return;
+  }
+  char *ir = realpath(path, NULL), *cwd = realpath(".", NULL);
+  size_t cl = cwd ? strlen(cwd) : 0; /* "/" never matches: a file name */
+  if (ir && cwd && strncmp(ir, cwd, cl) == 0 && ir[cl] == '/' && ir[cl + 1]) {
+    snprintf(out, n, "%s", ir + cl + 1);
+  } else {
+    const char *slash = strrchr(path, '/');
+    snprintf(out, n, "%s", slash[1] ? slash + 1 : path);
+  }
+  free(ir);
+  free(cwd);
+}
+
 int sfc_gen_write(const sfc_ir *ir, const char *dir) {
-  char base[512], err[2048];
+  char base[512], source[4096], err[2048];
   sfc_gen_base(ir->path, base, sizeof base);
+  banner_source(ir->path, source, sizeof source);
   char *h = NULL, *c = NULL;
   size_t hl = 0, cl = 0;
-  int rc = sfc_gen_text(ir, ir->path, base, &h, &hl, &c, &cl, err, sizeof err);
+  int rc = sfc_gen_text(ir, source, base, &h, &hl, &c, &cl, err, sizeof err);
   if (rc != SFC_GEN_OK) {
     fprintf(stderr, "%s\n", err);
     return rc;
