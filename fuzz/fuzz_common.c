@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fuzz_types.pb-c.h"
+#include "sfb/pbwire.h"
 
 void fz_check_failed(const char *what, const char *file, int line) {
   fprintf(stderr, "FUZZ CHECK FAILED: %s (%s:%d)\n", what, file, line);
@@ -88,20 +89,15 @@ void fz_put(fz_buf *b, const void *data, size_t len) {
   b->len += len;
 }
 
+/* The encoding is sfbase's (sfb/pbwire.h); fz_put aborts on OOM. */
 void pb_varint(fz_buf *b, uint64_t v) {
-  uint8_t tmp[10];
-  size_t n = 0;
-  do {
-    tmp[n] = (uint8_t)(v & 0x7f);
-    v >>= 7;
-    if (v) tmp[n] |= 0x80;
-    n++;
-  } while (v);
-  fz_put(b, tmp, n);
+  uint8_t tmp[SFB_VARINT_MAX];
+  fz_put(b, tmp, sfb_varint_put(tmp, v));
 }
 
 void pb_tag(fz_buf *b, uint32_t field, uint32_t wire_type) {
-  pb_varint(b, ((uint64_t)field << 3) | wire_type);
+  uint8_t tmp[SFB_VARINT_MAX];
+  fz_put(b, tmp, sfb_tag_put(tmp, field, wire_type));
 }
 
 void pb_uint(fz_buf *b, uint32_t field, uint64_t v) {
@@ -163,37 +159,31 @@ static const pb_field k_incomplete[] = {{1, 2, k_spec}, END};
 static const pb_field k_from_function[] = {
     {100, 2, k_response}, {101, 2, k_incomplete}, END};
 
-static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-  *v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*p >= end) return false;
-    uint8_t b = *(*p)++;
-    *v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
 static bool validate(const uint8_t *p, const uint8_t *end,
                      const pb_field *schema, int depth) {
   if (depth > 8) return false;
-  while (p < end) {
-    uint64_t key, v;
-    if (!read_varint(&p, end, &key)) return false;
-    uint32_t number = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
+  sfb_reader r;
+  sfb_reader_init(&r, p, (size_t)(end - p));
+  uint32_t number;
+  unsigned wt;
+  int more;
+  while ((more = sfb_read_tag(&r, &number, &wt)) == 1) {
     const pb_field *f = schema;
     while (f->number && f->number != number) f++;
     /* Our SDK writes only fields of the schema, with their wire types. */
     if (!f->number || f->wire_type != wt) return false;
-    if (wt == 0) {
-      if (!read_varint(&p, end, &v)) return false;
+    uint64_t v;
+    const uint8_t *sub;
+    size_t n;
+    if (wt == SFB_WT_VARINT) {
+      if (!sfb_read_varint(&r, &v)) return false;
     } else {
-      if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return false;
-      if (f->nested && !validate(p, p + v, f->nested, depth + 1)) return false;
-      p += v;
+      if (!sfb_read_len(&r, &sub, &n)) return false;
+      if (f->nested && !validate(sub, sub + n, f->nested, depth + 1))
+        return false;
     }
   }
-  return true;
+  return more == 0;
 }
 
 bool fz_valid_from_function(const uint8_t *buf, size_t len) {
