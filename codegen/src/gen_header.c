@@ -71,6 +71,151 @@ const char *free_name(gen *g, const sfc_method *m, const char *name) {
   return has_param(m, name) ? S(g, "sf__%s", name) : name;
 }
 
+/* Forward typedefs of the records, then the list and map types. */
+static void emit_type_decls(gen *g, FILE *o) {
+  const sfc_ir *ir = g->ir;
+  if (ir->n_records) {
+    fprintf(o, "/* ---- records ---- */\n\n");
+    for (size_t i = 0; i < ir->n_records; i++)
+      fprintf(o, "typedef struct %s %s;\n", ir->records[i].name,
+              ir->records[i].name);
+    fputc('\n', o);
+  }
+  if (!g->n_conts) return;
+  fprintf(o,
+          "/* ---- lists and maps (%s_<element>_list, %s_<element>_map; "
+          "decoded\n * from an sf_arena, which owns the arrays) ---- */\n\n",
+          g->ns, g->ns);
+  for (size_t i = 0; i < g->n_conts; i++) {
+    const sfc_type *t = g->conts[i];
+    const char *ct = ctype(g, t);
+    fprintf(o, "/* %s */\n", type_text(g, t));
+    if (t->kind == SFC_LIST)
+      fprintf(o, "typedef struct %s {\n  %s *items;\n  size_t len;\n} %s;\n\n",
+              ct, ctype(g, t->elem), ct);
+    else
+      fprintf(o,
+              "typedef struct %s {\n  sf_str *keys;\n  %s *values;\n"
+              "  size_t len;\n} %s;\n\n",
+              ct, ctype(g, t->elem), ct);
+  }
+}
+
+/* The record structs (a record after those it contains) and their codec
+ * prototypes. */
+static void emit_record_structs(gen *g, FILE *o) {
+  const sfc_ir *ir = g->ir;
+  if (!ir->n_records) return;
+  const sfc_record **order = calloc(ir->n_records, sizeof *order);
+  bool *done = calloc(ir->n_records, sizeof *done);
+  size_t n = 0;
+  if (!order || !done) {
+    g->oom = true;
+  } else {
+    for (size_t i = 0; i < ir->n_records; i++)
+      order_record(g, &ir->records[i], order, &n, done);
+    for (size_t i = 0; i < n; i++) {
+      const sfc_record *r = order[i];
+      emit_doc(g, o, "", r->doc);
+      fprintf(o, "struct %s {\n", r->name);
+      emit_struct_fields(g, o, "  ", r->fields, r->n_fields);
+      fprintf(o,
+              "};\n/* The record's fields as protobuf (field numbers 1..n "
+              "by declaration). */\n"
+              "void %s_encode(sf_wbuf *w, const %s *v);\n"
+              "/* Zeroes *v, then reads a record's bytes; strings, bytes "
+              "and arrays are\n * allocated from `a`. */\n"
+              "sf_status %s_decode(sf_arena *a, sf_rbuf *r, %s *v);\n\n",
+              r->name, r->name, r->name, r->name);
+    }
+  }
+  free(order);
+  free(done);
+}
+
+/* An entity's state struct. */
+static void emit_state_struct(gen *g, FILE *o, const sfc_entity *e) {
+  fprintf(o,
+          "\n/* The state (SF_STATE(%s)): one value spec per field, "
+          "loaded before a\n * method runs; changed fields are written "
+          "back. */\ntypedef struct %s_state {\n",
+          e->name, e->name);
+  if (!e->n_state) fprintf(o, "  char sf__none; /* no state */\n");
+  for (size_t k = 0; k < e->n_state; k++) {
+    const sfc_field *f = &e->state[k];
+    emit_doc(g, o, "  ", f->doc);
+    fprintf(o, "  %s %s;", ctype(g, f->type), f->name);
+    if (f->default_json)
+      fprintf(o, " /* default %s */", comment_text(g, f->default_json));
+    fputc('\n', o);
+  }
+  fprintf(o, "} %s_state;\n\n", e->name);
+}
+
+/* A method's frame: params, locals, result, one slot per await. */
+static void emit_frame_struct(gen *g, FILE *o, const sfc_method *m,
+                              const char *q) {
+  fprintf(o,
+          "/* The frame F: parameters in F->p, locals, the result and "
+          "each await's\n * result in F->r.<label>. */\n"
+          "typedef struct %s_frame {\n  sf_frame_hdr hdr;\n  %s_args p;\n",
+          q, q);
+  for (size_t k = 0; k < m->n_locals; k++) {
+    emit_doc(g, o, "  ", m->locals[k].doc);
+    fprintf(o, "  %s %s;\n", ctype(g, m->locals[k].type), m->locals[k].name);
+  }
+  if (m->result->kind != SFC_VOID)
+    fprintf(o, "  %s result;\n", ctype(g, m->result));
+  fprintf(o, "  struct {\n");
+  if (!m->n_awaits) fprintf(o, "    char sf__none; /* no awaits */\n");
+  for (size_t k = 0; k < m->n_awaits; k++) {
+    const sfc_await *a = &m->awaits[k];
+    emit_doc(g, o, "    ", a->doc);
+    if (a->method->result->kind == SFC_VOID)
+      fprintf(o, "    char %s; /* %s.%s returns nothing */\n", a->label,
+              a->entity->name, a->method->name);
+    else
+      fprintf(o, "    %s %s; /* %s.%s */\n", ctype(g, a->method->result),
+              a->label, a->entity->name, a->method->name);
+  }
+  fprintf(o, "  } r;\n} %s_frame;\n", q);
+}
+
+/* Per method: its Args, frame, step prototype and typed call. */
+static void emit_method_decls(gen *g, FILE *o, const sfc_entity *e,
+                              const sfc_method *m) {
+  const char *q = S(g, "%s_%s", e->name, m->name);
+  fprintf(o, "/* ---- %s.%s(", e->name, m->name);
+  for (size_t k = 0; k < m->n_params; k++)
+    fprintf(o, "%s%s %s", k ? ", " : "", m->params[k].name,
+            type_text(g, m->params[k].type));
+  fprintf(o, ") -> %s%s%s ---- */\n", type_text(g, m->result),
+          m->read_only ? ", read_only" : "",
+          m->reentrant ? ", reentrant" : "");
+  emit_doc(g, o, "", m->doc);
+  fprintf(o, "typedef struct %s_args {\n", q);
+  emit_struct_fields(g, o, "  ", m->params, m->n_params);
+  fprintf(o,
+          "} %s_args;\nvoid %s_args_encode(sf_wbuf *w, const %s_args "
+          "*v);\nsf_status %s_args_decode(sf_arena *a, sf_rbuf *r, "
+          "%s_args *v);\n",
+          q, q, q, q, q);
+  emit_frame_struct(g, o, m, q);
+  fprintf(o,
+          "/* The body: SF_METHOD(%s, %s) { SF_BEGIN(F); ... SF_END(F); "
+          "} */\n"
+          "sf_step %s_step(sf_entity_ctx *ctx, %s_frame *F);\n",
+          e->name, m->name, q, q);
+  fprintf(o,
+          "/* Calls %s.%s on `target`; in a method body:\n"
+          " * SF_AWAIT(F, label, %s(ctx, target, ...)); */\n"
+          "sf_status %s(sf_entity_ctx *%s, sf_ref %s%s);\n\n",
+          e->name, m->name, q, q, free_name(g, m, "ctx"),
+          free_name(g, m, "target"), param_list(g, m));
+}
+
+/* <base>.h: banner, guard, types, records, then per entity its state and
+ * methods, and the register function. */
 void emit_header(gen *g) {
   FILE *o = g->h;
   const sfc_ir *ir = g->ir;
@@ -87,138 +232,15 @@ void emit_header(gen *g) {
           guard, guard);
   emit_doc(g, o, "", ir->doc);
   if (ir->doc) fputc('\n', o);
-
-  if (ir->n_records) {
-    fprintf(o, "/* ---- records ---- */\n\n");
-    for (size_t i = 0; i < ir->n_records; i++)
-      fprintf(o, "typedef struct %s %s;\n", ir->records[i].name,
-              ir->records[i].name);
-    fputc('\n', o);
-  }
-  if (g->n_conts) {
-    fprintf(o,
-            "/* ---- lists and maps (%s_<element>_list, %s_<element>_map; "
-            "decoded\n * from an sf_arena, which owns the arrays) ---- */\n\n",
-            g->ns, g->ns);
-    for (size_t i = 0; i < g->n_conts; i++) {
-      const sfc_type *t = g->conts[i];
-      const char *ct = ctype(g, t);
-      fprintf(o, "/* %s */\n", type_text(g, t));
-      if (t->kind == SFC_LIST)
-        fprintf(o,
-                "typedef struct %s {\n  %s *items;\n  size_t len;\n} %s;\n\n",
-                ct, ctype(g, t->elem), ct);
-      else
-        fprintf(o,
-                "typedef struct %s {\n  sf_str *keys;\n  %s *values;\n"
-                "  size_t len;\n} %s;\n\n",
-                ct, ctype(g, t->elem), ct);
-    }
-  }
-  if (ir->n_records) {
-    const sfc_record **order = calloc(ir->n_records, sizeof *order);
-    bool *done = calloc(ir->n_records, sizeof *done);
-    size_t n = 0;
-    if (!order || !done) {
-      g->oom = true;
-    } else {
-      for (size_t i = 0; i < ir->n_records; i++)
-        order_record(g, &ir->records[i], order, &n, done);
-      for (size_t i = 0; i < n; i++) {
-        const sfc_record *r = order[i];
-        emit_doc(g, o, "", r->doc);
-        fprintf(o, "struct %s {\n", r->name);
-        emit_struct_fields(g, o, "  ", r->fields, r->n_fields);
-        fprintf(o,
-                "};\n/* The record's fields as protobuf (field numbers 1..n "
-                "by declaration). */\n"
-                "void %s_encode(sf_wbuf *w, const %s *v);\n"
-                "/* Zeroes *v, then reads a record's bytes; strings, bytes "
-                "and arrays are\n * allocated from `a`. */\n"
-                "sf_status %s_decode(sf_arena *a, sf_rbuf *r, %s *v);\n\n",
-                r->name, r->name, r->name, r->name);
-      }
-    }
-    free(order);
-    free(done);
-  }
-
+  emit_type_decls(g, o);
+  emit_record_structs(g, o);
   for (size_t i = 0; i < ir->n_entities; i++) {
     const sfc_entity *e = &ir->entities[i];
     fprintf(o, "/* ==== entity %s/%s ==== */\n", ir->namespace_, e->name);
     emit_doc(g, o, "", e->doc);
-    fprintf(o,
-            "\n/* The state (SF_STATE(%s)): one value spec per field, "
-            "loaded before a\n * method runs; changed fields are written "
-            "back. */\ntypedef struct %s_state {\n",
-            e->name, e->name);
-    if (!e->n_state) fprintf(o, "  char sf__none; /* no state */\n");
-    for (size_t k = 0; k < e->n_state; k++) {
-      const sfc_field *f = &e->state[k];
-      emit_doc(g, o, "  ", f->doc);
-      fprintf(o, "  %s %s;", ctype(g, f->type), f->name);
-      if (f->default_json)
-        fprintf(o, " /* default %s */", comment_text(g, f->default_json));
-      fputc('\n', o);
-    }
-    fprintf(o, "} %s_state;\n\n", e->name);
-
-    for (size_t j = 0; j < e->n_methods; j++) {
-      const sfc_method *m = &e->methods[j];
-      const char *q = S(g, "%s_%s", e->name, m->name);
-      fprintf(o, "/* ---- %s.%s(", e->name, m->name);
-      for (size_t k = 0; k < m->n_params; k++)
-        fprintf(o, "%s%s %s", k ? ", " : "", m->params[k].name,
-                type_text(g, m->params[k].type));
-      fprintf(o, ") -> %s%s%s ---- */\n", type_text(g, m->result),
-              m->read_only ? ", read_only" : "",
-              m->reentrant ? ", reentrant" : "");
-      emit_doc(g, o, "", m->doc);
-      fprintf(o, "typedef struct %s_args {\n", q);
-      emit_struct_fields(g, o, "  ", m->params, m->n_params);
-      fprintf(o,
-              "} %s_args;\nvoid %s_args_encode(sf_wbuf *w, const %s_args "
-              "*v);\nsf_status %s_args_decode(sf_arena *a, sf_rbuf *r, "
-              "%s_args *v);\n",
-              q, q, q, q, q);
-      fprintf(o,
-              "/* The frame F: parameters in F->p, locals, the result and "
-              "each await's\n * result in F->r.<label>. */\n"
-              "typedef struct %s_frame {\n  sf_frame_hdr hdr;\n  %s_args p;\n",
-              q, q);
-      for (size_t k = 0; k < m->n_locals; k++) {
-        emit_doc(g, o, "  ", m->locals[k].doc);
-        fprintf(o, "  %s %s;\n", ctype(g, m->locals[k].type),
-                m->locals[k].name);
-      }
-      if (m->result->kind != SFC_VOID)
-        fprintf(o, "  %s result;\n", ctype(g, m->result));
-      fprintf(o, "  struct {\n");
-      if (!m->n_awaits) fprintf(o, "    char sf__none; /* no awaits */\n");
-      for (size_t k = 0; k < m->n_awaits; k++) {
-        const sfc_await *a = &m->awaits[k];
-        emit_doc(g, o, "    ", a->doc);
-        if (a->method->result->kind == SFC_VOID)
-          fprintf(o, "    char %s; /* %s.%s returns nothing */\n", a->label,
-                  a->entity->name, a->method->name);
-        else
-          fprintf(o, "    %s %s; /* %s.%s */\n",
-                  ctype(g, a->method->result), a->label, a->entity->name,
-                  a->method->name);
-      }
-      fprintf(o, "  } r;\n} %s_frame;\n", q);
-      fprintf(o,
-              "/* The body: SF_METHOD(%s, %s) { SF_BEGIN(F); ... SF_END(F); "
-              "} */\n"
-              "sf_step %s_step(sf_entity_ctx *ctx, %s_frame *F);\n",
-              e->name, m->name, q, q);
-      fprintf(o,
-              "/* Calls %s.%s on `target`; in a method body:\n"
-              " * SF_AWAIT(F, label, %s(ctx, target, ...)); */\n"
-              "sf_status %s(sf_entity_ctx *%s, sf_ref %s%s);\n\n",
-              e->name, m->name, q, q, free_name(g, m, "ctx"),
-              free_name(g, m, "target"), param_list(g, m));
-    }
+    emit_state_struct(g, o, e);
+    for (size_t j = 0; j < e->n_methods; j++)
+      emit_method_decls(g, o, e, &e->methods[j]);
     fprintf(o,
             "/* The descriptor of %s/%s (registered by %s_register). */\n"
             "extern const sf_entity_desc %s_entity;\n\n",
