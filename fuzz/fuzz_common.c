@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fuzz_types.pb-c.h"
+#include "sfb/buf.h"
 #include "sfb/pbwire.h"
 
 void fz_check_failed(const char *what, const char *file, int line) {
@@ -69,35 +70,26 @@ size_t fz_slice(fz_reader *r, size_t max, const uint8_t **out) {
 
 /* ---- protobuf writer ------------------------------------------------------ */
 
-void fz_buf_free(fz_buf *b) {
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
+void fz_buf_free(fz_buf *b) { sfb_buf_free(b); }
+
+/* A fuzzer that runs out of memory has nothing sensible left to test. */
+static void check_oom(const fz_buf *b) {
+  if (b->oom) abort();
 }
 
 void fz_put(fz_buf *b, const void *data, size_t len) {
-  if (len == 0) return;
-  if (b->len + len > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 64;
-    while (cap < b->len + len) cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p) abort();
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
+  sfb_buf_put(b, data, len);
+  check_oom(b);
 }
 
-/* The encoding is sfbase's (sfb/pbwire.h); fz_put aborts on OOM. */
 void pb_varint(fz_buf *b, uint64_t v) {
-  uint8_t tmp[SFB_VARINT_MAX];
-  fz_put(b, tmp, sfb_varint_put(tmp, v));
+  sfb_buf_varint(b, v);
+  check_oom(b);
 }
 
 void pb_tag(fz_buf *b, uint32_t field, uint32_t wire_type) {
-  uint8_t tmp[SFB_VARINT_MAX];
-  fz_put(b, tmp, sfb_tag_put(tmp, field, wire_type));
+  sfb_buf_tag(b, field, wire_type);
+  check_oom(b);
 }
 
 void pb_uint(fz_buf *b, uint32_t field, uint64_t v) {
@@ -116,7 +108,7 @@ void pb_str(fz_buf *b, uint32_t field, const char *s) {
 }
 
 void pb_msg(fz_buf *b, uint32_t field, fz_buf *child) {
-  pb_lenf(b, field, child->data, child->len);
+  pb_lenf(b, field, child->p, child->len);
   fz_buf_free(child);
 }
 
