@@ -726,7 +726,7 @@ static int validate_result(sfl_engine *e, addr *a, const pb_resp *r) {
     size_t rl = strlen(m->egress_namespace);
     bool known = strncmp(SFL_REPLY_EGRESS, m->egress_namespace, rl) == 0 &&
                  SFL_REPLY_EGRESS[rl] == '/' &&
-                 strcmp(SFL_REPLY_EGRESS + rl + 1, m->egress_type) == 0;
+                 strcmp(&SFL_REPLY_EGRESS[rl + 1], m->egress_type) == 0;
     for (size_t k = 0; k < e->cfg->n_egresses; k++) {
       const char *id = e->cfg->egresses[k].id;
       size_t nl = strlen(m->egress_namespace);
