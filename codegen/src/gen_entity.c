@@ -11,13 +11,9 @@
 /* Source: methods                                                      */
 /* ------------------------------------------------------------------ */
 
-static void emit_method(gen *g, FILE *o, const sfc_entity *e,
-                        const sfc_method *m) {
-  const char *q = S(g, "%s_%s", e->name, m->name);
-  const char *fr = S(g, "%s_frame", q);
-  fprintf(o, "/* ---- %s.%s ---- */\n\n", e->name, m->name);
-
-  /* Args */
+/* The Args record's codecs. */
+static void emit_args_codec(gen *g, FILE *o, const sfc_method *m,
+                            const char *q) {
   member *ms = field_members(g, m->params, m->n_params, "v->");
   if (!ms) return;
   emit_group_write(
@@ -35,8 +31,11 @@ static void emit_method(gen *g, FILE *o, const sfc_entity *e,
           "\n\n",
           q, q, q);
   free(ms);
+}
 
-  /* the typed call */
+/* The typed call: encodes the Args and calls sf_entity_call. */
+static void emit_typed_call(gen *g, FILE *o, const sfc_entity *e,
+                            const sfc_method *m, const char *q) {
   const char *ctx = free_name(g, m, "ctx"), *tgt = free_name(g, m, "target");
   const char *args = free_name(g, m, "args"), *w = free_name(g, m, "w");
   fprintf(o,
@@ -54,10 +53,14 @@ static void emit_method(gen *g, FILE *o, const sfc_entity *e,
           "%s.len);\n}\n\n",
           w, ctx, q, w, args, w, ctx, g->ir->namespace_, e->name, tgt,
           m->name, w, w);
+}
 
-  /* the frame: params, locals, result, await results, numbered in order */
+/* The frame as a message: params, locals, result, await results,
+ * numbered in order. */
+static void emit_frame_codec(gen *g, FILE *o, const sfc_method *m,
+                             const char *q, const char *fr) {
   size_t n = m->n_params + m->n_locals + 1 + m->n_awaits, k = 0;
-  ms = calloc(n, sizeof *ms);
+  member *ms = calloc(n, sizeof *ms);
   if (!ms) {
     g->oom = true;
     return;
@@ -92,8 +95,12 @@ static void emit_method(gen *g, FILE *o, const sfc_entity *e,
         q),
       S(g, "  %s *v = frame;\n", fr), "", ms, k);
   free(ms);
+}
 
-  /* adapters for the descriptor */
+/* The descriptor's adapters: Args into the frame, the step, the Result
+ * record, a callee's Result into F->r.<label>, and the label table. */
+static void emit_adapters(gen *g, FILE *o, const sfc_method *m,
+                          const char *q, const char *fr) {
   fprintf(o,
           "static sf_status sf__decode_args_%s(sf_arena *a, sf_rbuf *r, void "
           "*frame) {\n  %s *F = frame;\n  return %s_args_decode(a, r, "
@@ -142,6 +149,18 @@ static void emit_method(gen *g, FILE *o, const sfc_entity *e,
               m->awaits[i].label, fr, m->awaits[i].label);
     fprintf(o, "};\n\n");
   }
+}
+
+/* One method: its codecs, typed call and descriptor adapters. */
+static void emit_method(gen *g, FILE *o, const sfc_entity *e,
+                        const sfc_method *m) {
+  const char *q = S(g, "%s_%s", e->name, m->name);
+  const char *fr = S(g, "%s_frame", q);
+  fprintf(o, "/* ---- %s.%s ---- */\n\n", e->name, m->name);
+  emit_args_codec(g, o, m, q);
+  emit_typed_call(g, o, e, m, q);
+  emit_frame_codec(g, o, m, q, fr);
+  emit_adapters(g, o, m, q, fr);
 }
 
 void emit_entity(gen *g, FILE *o, const sfc_entity *e) {
