@@ -23,6 +23,61 @@ static int close_mem(gen *g, FILE *f) {
   return 0;
 }
 
+/* The body of <base>.c: record codecs, per entity its state and methods,
+ * the register function (into g->c), then the list/map/{1: value} codecs
+ * the body turned out to need (into g->wr). */
+static void emit_source_body(gen *g) {
+  const sfc_ir *ir = g->ir;
+  for (size_t i = 0; i < ir->n_records; i++)
+    emit_record(g, g->c, &ir->records[i]);
+  for (size_t i = 0; i < ir->n_entities; i++)
+    emit_entity(g, g->c, &ir->entities[i]);
+  fprintf(g->c,
+          "sf_status %s_register(sf_handler *h) {\n  sf_status st = SF_OK;\n",
+          g->base);
+  for (size_t i = 0; i < ir->n_entities; i++)
+    fprintf(g->c,
+            "  if (st == SF_OK) st = sf_entity_register(h, &%s_entity);\n",
+            ir->entities[i].name);
+  fprintf(g->c, "  return st;\n}\n");
+  fprintf(g->wr, "\n/* ---- list, map and {1: value} codecs ---- */\n\n");
+  emit_helpers(g, g->wr);
+}
+
+/* The top of <base>.c: banner, includes, prototypes of the static codecs
+ * used before their definition, and the shared statics. */
+static void emit_source_top(gen *g, FILE *t) {
+  const sfc_ir *ir = g->ir;
+  const char *base = g->base;
+  emit_banner(g, t, S(g, "%s.c", base),
+              "wire codecs, state, descriptors of the entities");
+  fprintf(t,
+          "#include \"%s.h\"\n\n#include <stddef.h>\n#include <stdint.h>\n"
+          "#include <string.h>\n\n",
+          base);
+  if (g->n_helpers || ir->n_records)
+    fprintf(t, "/* Codecs used before their definition. */\n");
+  for (size_t i = 0; i < ir->n_records; i++)
+    fprintf(t,
+            "static sf_status sf__read_%s(sf_arena *a, sf_rbuf *r, %s *v);\n",
+            ir->records[i].name, ir->records[i].name);
+  for (size_t i = 0; i < g->n_helpers; i++)
+    for (int k = 0; k < H_N; k++)
+      if (g->helpers[i].need[k]) emit_helper_proto(g, t, g->helpers[i].type, k);
+  fputc('\n', t);
+  if (ir->n_records)
+    fprintf(t,
+            "/* Records nest at most this deep in decoded input (a record "
+            "may contain\n * itself through a list or map). */\n"
+            "#define SF__MAX_DEPTH 100\nstatic _Thread_local unsigned "
+            "sf__depth;\n\n");
+  if (g->any_composite_state)
+    fprintf(t,
+            "static bool sf__same(const uint8_t *a, size_t an, const uint8_t "
+            "*b, size_t bn) {\n"
+            "  return an == bn && (an == 0 || memcmp(a, b, an) == 0);\n}\n\n");
+}
+
 int sfc_gen_text(const sfc_ir *ir, const char *source, const char *base,
                  char **header, size_t *header_len, char **source_text,
                  size_t *source_len, char *err, size_t err_len) {
@@ -57,54 +112,13 @@ int sfc_gen_text(const sfc_ir *ir, const char *source, const char *base,
   emit_header(&g);
 
   /* the body first: it tells which helpers are used */
-  for (size_t i = 0; i < ir->n_records; i++)
-    emit_record(&g, g.c, &ir->records[i]);
-  for (size_t i = 0; i < ir->n_entities; i++)
-    emit_entity(&g, g.c, &ir->entities[i]);
-  fprintf(g.c,
-          "sf_status %s_register(sf_handler *h) {\n  sf_status st = SF_OK;\n",
-          base);
-  for (size_t i = 0; i < ir->n_entities; i++)
-    fprintf(g.c,
-            "  if (st == SF_OK) st = sf_entity_register(h, &%s_entity);\n",
-            ir->entities[i].name);
-  fprintf(g.c, "  return st;\n}\n");
-  fprintf(g.wr, "\n/* ---- list, map and {1: value} codecs ---- */\n\n");
-  emit_helpers(&g, g.wr);
-
-  /* the top of the source: includes, static prototypes, shared statics */
+  emit_source_body(&g);
   FILE *t = open_memstream(&top, &tl);
   if (!t) {
     g.oom = true;
     goto done;
   }
-  emit_banner(&g, t, S(&g, "%s.c", base),
-              "wire codecs, state, descriptors of the entities");
-  fprintf(t,
-          "#include \"%s.h\"\n\n#include <stddef.h>\n#include <stdint.h>\n"
-          "#include <string.h>\n\n",
-          base);
-  if (g.n_helpers || ir->n_records)
-    fprintf(t, "/* Codecs used before their definition. */\n");
-  for (size_t i = 0; i < ir->n_records; i++)
-    fprintf(t,
-            "static sf_status sf__read_%s(sf_arena *a, sf_rbuf *r, %s *v);\n",
-            ir->records[i].name, ir->records[i].name);
-  for (size_t i = 0; i < g.n_helpers; i++)
-    for (int k = 0; k < H_N; k++)
-      if (g.helpers[i].need[k]) emit_helper_proto(&g, t, g.helpers[i].type, k);
-  fputc('\n', t);
-  if (ir->n_records)
-    fprintf(t,
-            "/* Records nest at most this deep in decoded input (a record "
-            "may contain\n * itself through a list or map). */\n"
-            "#define SF__MAX_DEPTH 100\nstatic _Thread_local unsigned "
-            "sf__depth;\n\n");
-  if (g.any_composite_state)
-    fprintf(t,
-            "static bool sf__same(const uint8_t *a, size_t an, const uint8_t "
-            "*b, size_t bn) {\n"
-            "  return an == bn && (an == 0 || memcmp(a, b, an) == 0);\n}\n\n");
+  emit_source_top(&g, t);
   close_mem(&g, t);
   t = NULL;
 
