@@ -250,7 +250,7 @@ void collect_all(gen *g) {
   }
 }
 
-/* The C names this generator declares beyond those ir.c already checks
+/* The C names this generator declares beyond those the IR checker checks
  * (records, entities, <E>_state, <E>_<m>, _frame, _step): no two may be
  * equal, or the output would not compile. */
 typedef struct cname {
