@@ -7,10 +7,11 @@
  *
  * The bytes are exactly those of the generated encoders (gen_codec.c in
  * codegen/src): bool varint, int32/int64 zig-zag varint, float fixed32,
- * double fixed64, string/bytes/ref LEN, record LEN of its fields 1..n in declaration order,
- * list<T> repeated (not packed), map<T> repeated entry {1: key, 2: value},
- * a list or map inside a list or as a map value wrapped as {1: value};
- * proto3 defaults (0, false, "") of singular fields are not written.
+ * double fixed64, string/bytes/ref LEN, record LEN of its fields 1..n in
+ * declaration order, list<T> repeated (not packed), map<T> repeated entry
+ * {1: key, 2: value}, a list or map inside a list or as a map value
+ * wrapped as {1: value}; proto3 defaults (0, false, "") of singular fields
+ * are not written.
  * Decoding also accepts packed numeric lists and skips unknown fields.
  *
  * JSON forms: bool true/false; int32 an integer; int64 an integer or a
