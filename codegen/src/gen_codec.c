@@ -179,18 +179,6 @@ void emit_group_read(gen *g, FILE *o, const char *sig,
           epilogue);
 }
 
-/* Which wire type a packed list element of this scalar type has (-1: none). */
-static int packed_wt(const sfc_type *t) {
-  switch (t->kind) {
-    case SFC_BOOL:
-    case SFC_INT32:
-    case SFC_INT64: return 0;
-    case SFC_FLOAT: return 5;
-    case SFC_DOUBLE: return 1;
-    default: return -1;
-  }
-}
-
 /* sf__enc_<T>: writes every element of a list or map as field `field`. */
 static void emit_enc(gen *g, FILE *o, const sfc_type *t) {
   const char *m = mangle(g, t), *ct = ctype(g, t);
@@ -225,15 +213,16 @@ static void emit_dec(gen *g, FILE *o, const sfc_type *t) {
             "*v, size_t *cap) {\n  void *items = v->items;\n  %s *e;\n"
             "  sf_status st;\n",
             m, ct, et);
-    int pw = packed_wt(t->elem);
-    if (pw >= 0) {
+    /* numbers (not length-delimited) may come packed */
+    unsigned pw = sfc_type_wire_type(t->elem);
+    if (pw != 2) {
       fprintf(o,
               "  if (wt == 2) {\n    sf_rbuf run;\n"
               "    st = sf_r_message(r, wt, &run);\n"
               "    while (st == SF_OK && run.p < run.end) {\n"
               "      e = sf_arena_push(a, &items, &v->len, cap, sizeof *e);\n"
               "      if (!e) return SF_ERR_NOMEM;\n      v->items = items;\n");
-      emit_read(g, o, "      ", t->elem, "&run", S(g, "%d", pw), "*e", true,
+      emit_read(g, o, "      ", t->elem, "&run", S(g, "%u", pw), "*e", true,
                 NULL);
       fprintf(o, "    }\n    return st;\n  }\n");
     }

@@ -42,17 +42,6 @@ static const char *wt_name(unsigned wt) {
   }
 }
 
-static unsigned wire_wt(const sfc_type *t) {
-  switch (t->kind) {
-    case SFC_BOOL:
-    case SFC_INT32:
-    case SFC_INT64: return 0;
-    case SFC_FLOAT: return 5;
-    case SFC_DOUBLE: return 1;
-    default: return 2;
-  }
-}
-
 static json_t *json_double(double d) {
   if (isnan(d)) return json_string("NaN");
   if (isinf(d)) return json_string(d > 0 ? "Infinity" : "-Infinity");
@@ -78,9 +67,9 @@ static int dec_fields(ctx *c, sfb_reader *r, const sfc_field *fs, size_t n,
 static int dec_scalar(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
                       json_t **out) {
   uint64_t v;
-  if (wt != wire_wt(t))
+  if (wt != sfc_type_wire_type(t))
     return ij_fail(c, "wire type %s where %s (%s) was expected", wt_name(wt),
-                wt_name(wire_wt(t)), t->text);
+                wt_name(sfc_type_wire_type(t)), t->text);
   switch (t->kind) {
     case SFC_BOOL:
       if (!sfb_read_varint(r, &v)) return ij_fail(c, "truncated varint");
@@ -200,7 +189,7 @@ static int dec_packed(ctx *c, sfb_reader *r, const sfc_type *t, json_t *arr) {
   while (sub.p < sub.end) {
     json_t *v = NULL;
     size_t old = ij_path_push(c, "[%zu]", idx++);
-    if (dec_scalar(c, &sub, et, wire_wt(et), &v) != 0) return -1;
+    if (dec_scalar(c, &sub, et, sfc_type_wire_type(et), &v) != 0) return -1;
     if (json_array_append_new(arr, v) != 0) return ij_fail(c, "out of memory");
     ij_path_pop(c, old);
   }
@@ -223,7 +212,7 @@ static int dec_list(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
                     json_t **slot) {
   if (ensure(c, slot, JSON_ARRAY, t) != 0) return -1;
   const sfc_type *et = t->elem;
-  if (wire_wt(et) != 2 && wt == 2) return dec_packed(c, r, t, *slot);
+  if (sfc_type_wire_type(et) != 2 && wt == 2) return dec_packed(c, r, t, *slot);
   size_t old = ij_path_push(c, "[%zu]", json_array_size(*slot));
   json_t *v = ij_is_container(et) || et->kind == SFC_RECORD ? sfc_json_zero(et)
                                                          : NULL;

@@ -359,13 +359,18 @@ int sfc_json_encode_args(const sfc_method *m, const json_t *args,
   return finish(&c, &b, rc, out, len);
 }
 
+/* A value's context: messages start with `what` ("value" when NULL). */
+static void enc_begin(ctx *c, const char *what, char *err, size_t err_len) {
+  ij_ctx_init(c, err, err_len);
+  ij_path_push(c, "%s", what ? what : "value");
+}
+
 int sfc_json_encode_record(const sfc_record *r, const json_t *obj,
                            const char *what, uint8_t **out, size_t *len,
                            char *err, size_t err_len) {
   ctx c;
-  ij_ctx_init(&c, err, err_len);
+  enc_begin(&c, what, err, err_len);
   sfb_buf b = {0};
-  ij_path_push(&c, "%s", what ? what : "value");
   int rc;
   char owner[160];
   snprintf(owner, sizeof owner, "record %s", r->name);
@@ -383,9 +388,8 @@ int sfc_json_encode_wrapped(const sfc_type *t, const json_t *v,
                             const char *what, uint8_t **out, size_t *len,
                             char *err, size_t err_len) {
   ctx c;
-  ij_ctx_init(&c, err, err_len);
+  enc_begin(&c, what, err, err_len);
   sfb_buf b = {0};
-  ij_path_push(&c, "%s", what ? what : "value");
   int rc = t->kind == SFC_VOID ? 0 : enc_value(&c, &b, 1, t, v, false);
   return finish(&c, &b, rc, out, len);
 }

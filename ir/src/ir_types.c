@@ -402,3 +402,14 @@ int irp_check_default(parser *p, const sfc_type *t, json_t *v) {
                 t->text, want, irp_kind_name(v));
   return 0;
 }
+
+unsigned sfc_type_wire_type(const sfc_type *t) {
+  switch (t->kind) {
+  case SFC_BOOL:
+  case SFC_INT32:
+  case SFC_INT64: return 0;
+  case SFC_FLOAT: return 5;
+  case SFC_DOUBLE: return 1;
+  default: return 2;
+  }
+}
