@@ -165,7 +165,8 @@ static void emit_method(gen *g, FILE *o, const sfc_entity *e,
 
 void emit_entity(gen *g, FILE *o, const sfc_entity *e) {
   emit_state(g, o, e);
-  for (size_t j = 0; j < e->n_methods; j++) emit_method(g, o, e, &e->methods[j]);
+  for (size_t j = 0; j < e->n_methods; j++)
+    emit_method(g, o, e, &e->methods[j]);
   const char *E = e->name;
   if (e->n_methods) {
     fprintf(o, "static const sf_method_desc sf__methods_%s[] = {\n", E);
@@ -194,9 +195,10 @@ void emit_entity(gen *g, FILE *o, const sfc_entity *e) {
     }
     fprintf(o, "};\n\n");
   }
-  fprintf(o,
-          "const sf_entity_desc %s_entity = {\n    \"%s/%s\", sizeof(%s_state),\n",
-          E, g->ir->namespace_, E, E);
+  fprintf(
+      o,
+      "const sf_entity_desc %s_entity = {\n    \"%s/%s\", sizeof(%s_state),\n",
+      E, g->ir->namespace_, E, E);
   if (e->n_state)
     fprintf(o, "    sf__specs_%s, %zu,\n", E, e->n_state);
   else

@@ -65,9 +65,10 @@ static int parse_fields(parser *p, json_t *obj, const char *key,
     if (mi < 0) return -1;
     if (!json_is_object(fo))
       return irp_fail(p, AT_VALUE, "%s[%zu] must be an object, not %s", key, i,
-                  irp_kind_name(fo));
+                      irp_kind_name(fo));
     snprintf(what, sizeof what, "a %s of %s", role_name[role], owner);
-    if (irp_check_keys(p, fo, what, role == F_STATE ? keys_state : keys_plain) < 0)
+    if (irp_check_keys(p, fo, what, role == F_STATE ? keys_state : keys_plain) <
+        0)
       return -1;
     json_t *name, *type;
     if (irp_member(p, fo, "name", JSON_STRING, true, what, &name) < 0 ||
@@ -82,8 +83,8 @@ static int parse_fields(parser *p, json_t *obj, const char *key,
     for (size_t j = 0; j < i; j++)
       if (!strcmp((*out)[j].name, nm))
         return irp_fail(p, AT_VALUE, "duplicate %s '%s' in %s (first at %d:%d)",
-                    role_name[role], nm, owner, (*out)[j].pos.line,
-                    (*out)[j].pos.col);
+                        role_name[role], nm, owner, (*out)[j].pos.line,
+                        (*out)[j].pos.col);
     if (!(f->name = irp_dup_str(p, nm))) return -1;
     irp_leave(p, m);
     if ((m = irp_enter(p, "type", 0)) < 0) return -1;
@@ -95,8 +96,8 @@ static int parse_fields(parser *p, json_t *obj, const char *key,
       if ((m = irp_enter(p, "default", 0)) < 0) return -1;
       f->default_pos = irp_here(p, AT_VALUE);
       if (irp_check_default(p, f->type, def) < 0) return -1;
-      f->default_json =
-          json_dumps(def, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+      f->default_json = json_dumps(
+          def, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
       if (!f->default_json) return irp_oom(p);
       irp_leave(p, m);
     }
@@ -205,7 +206,7 @@ static int parse_awaits(parser *p, json_t *mo, const sfc_entity *e,
     if (mi < 0) return -1;
     if (!json_is_object(ao))
       return irp_fail(p, AT_VALUE, "awaits[%zu] must be an object, not %s", i,
-                  irp_kind_name(ao));
+                      irp_kind_name(ao));
     if (irp_check_keys(p, ao, what, keys) < 0 ||
         irp_member(p, ao, "label", JSON_STRING, true, what, &label) < 0 ||
         irp_member(p, ao, "call", JSON_STRING, true, what, &call) < 0 ||
@@ -219,19 +220,20 @@ static int parse_awaits(parser *p, json_t *mo, const sfc_entity *e,
     a->label_id = fnv1a(lb);
     for (size_t j = 0; j < i; j++) {
       if (!strcmp(m->awaits[j].label, lb))
-        return irp_fail(p, AT_VALUE,
-                    "duplicate await label '%s' in %s.%s (first at %d:%d)",
-                    lb, e->name, m->name, m->awaits[j].pos.line,
-                    m->awaits[j].pos.col);
+        return irp_fail(
+            p, AT_VALUE, "duplicate await label '%s' in %s.%s (first at %d:%d)",
+            lb, e->name, m->name, m->awaits[j].pos.line, m->awaits[j].pos.col);
       if (m->awaits[j].label_id == a->label_id)
         return irp_fail(p, AT_VALUE,
-                    "await labels '%s' and '%s' of %s.%s have the same id "
-                    "(FNV-1a 0x%08x): rename one",
-                    m->awaits[j].label, lb, e->name, m->name, a->label_id);
+                        "await labels '%s' and '%s' of %s.%s have the same id "
+                        "(FNV-1a 0x%08x): rename one",
+                        m->awaits[j].label, lb, e->name, m->name, a->label_id);
     }
     if (a->label_id == 0)
-      return irp_fail(p, AT_VALUE, "await label '%s' hashes to 0, kept for the "
-                  "method's start: rename it", lb);
+      return irp_fail(p, AT_VALUE,
+                      "await label '%s' hashes to 0, kept for the "
+                      "method's start: rename it",
+                      lb);
     if (!(a->label = irp_dup_str(p, lb))) return -1;
     irp_leave(p, ml);
     if ((ml = irp_enter(p, "call", 0)) < 0) return -1;
@@ -247,9 +249,9 @@ static int parse_awaits(parser *p, json_t *mo, const sfc_entity *e,
     }
     if (!form)
       return irp_fail(p, AT_VALUE,
-                  "call must be 'Entity.method' (like 'Item.get_price'), "
-                  "got '%s'",
-                  target);
+                      "call must be 'Entity.method' (like 'Item.get_price'), "
+                      "got '%s'",
+                      target);
     if (!(a->target_text = irp_dup_str(p, target))) return -1;
     irp_leave(p, ml);
     irp_leave(p, mi);
@@ -267,7 +269,7 @@ static int parse_method(parser *p, json_t *mo, sfc_entity *e, size_t idx) {
   snprintf(what, sizeof what, "a method of %s", e->name);
   if (!json_is_object(mo))
     return irp_fail(p, AT_VALUE, "methods[%zu] must be an object, not %s", idx,
-                irp_kind_name(mo));
+                    irp_kind_name(mo));
   json_t *name, *result, *ro, *re;
   if (irp_check_keys(p, mo, what, keys) < 0 ||
       irp_member(p, mo, "name", JSON_STRING, true, what, &name) < 0)
@@ -279,8 +281,9 @@ static int parse_method(parser *p, json_t *mo, sfc_entity *e, size_t idx) {
   if (irp_check_name(p, nm, false, "method") < 0) return -1;
   for (size_t j = 0; j < idx; j++)
     if (!strcmp(e->methods[j].name, nm))
-      return irp_fail(p, AT_VALUE, "duplicate method '%s' in %s (first at %d:%d)",
-                  nm, e->name, e->methods[j].pos.line, e->methods[j].pos.col);
+      return irp_fail(p, AT_VALUE,
+                      "duplicate method '%s' in %s (first at %d:%d)", nm,
+                      e->name, e->methods[j].pos.line, e->methods[j].pos.col);
   if (!(m->name = irp_dup_str(p, nm))) return -1;
   irp_leave(p, mn);
   snprintf(what, sizeof what, "method %s.%s", e->name, m->name);
@@ -291,11 +294,13 @@ static int parse_method(parser *p, json_t *mo, sfc_entity *e, size_t idx) {
     return -1;
   m->read_only = ro && json_is_true(ro);
   m->reentrant = re && json_is_true(re);
-  if (parse_fields(p, mo, "params", F_PARAM, what, &m->params, &m->n_params) < 0)
+  if (parse_fields(p, mo, "params", F_PARAM, what, &m->params,
+                   &m->n_params) < 0)
     return -1;
   if (result) {
     long mr = irp_enter(p, "result", 0);
-    if (mr < 0 || irp_parse_type(p, json_string_value(result), true, &m->result) < 0)
+    if (mr < 0 ||
+        irp_parse_type(p, json_string_value(result), true, &m->result) < 0)
       return -1;
     irp_leave(p, mr);
   } else {
@@ -304,30 +309,31 @@ static int parse_method(parser *p, json_t *mo, sfc_entity *e, size_t idx) {
     m->result->pos = m->pos;
     if (!(m->result->text = irp_dup_str(p, "void"))) return -1;
   }
-  if (parse_fields(p, mo, "locals", F_LOCAL, what, &m->locals, &m->n_locals) < 0)
+  if (parse_fields(p, mo, "locals", F_LOCAL, what, &m->locals,
+                   &m->n_locals) < 0)
     return -1;
   for (size_t i = 0; i < m->n_locals; i++) {
     const sfc_field *l = &m->locals[i];
     for (size_t j = 0; j < m->n_params; j++)
       if (!strcmp(m->params[j].name, l->name))
         return irp_fail_at(p, l->pos,
-                       "local '%s' shadows parameter '%s' of %s.%s "
-                       "(declared at %d:%d)",
-                       l->name, l->name, e->name, m->name,
-                       m->params[j].pos.line, m->params[j].pos.col);
+                           "local '%s' shadows parameter '%s' of %s.%s "
+                           "(declared at %d:%d)",
+                           l->name, l->name, e->name, m->name,
+                           m->params[j].pos.line, m->params[j].pos.col);
     for (const char *const *fm = frame_members; *fm; fm++)
       if (!strcmp(*fm, l->name))
         return irp_fail_at(p, l->pos,
-                       "local '%s' clashes with the frame member F->%s "
-                       "(frames hold F->hdr, F->p, F->r and F->result)",
-                       l->name, l->name);
+                           "local '%s' clashes with the frame member F->%s "
+                           "(frames hold F->hdr, F->p, F->r and F->result)",
+                           l->name, l->name);
   }
   if (parse_awaits(p, mo, e, m) < 0) return -1;
   if (m->read_only && m->n_awaits)
     return irp_fail_at(p, m->awaits[0].pos,
-                   "read_only method %s.%s may not await: a suspended "
-                   "method keeps its frame in the entity's state",
-                   e->name, m->name);
+                       "read_only method %s.%s may not await: a suspended "
+                       "method keeps its frame in the entity's state",
+                       e->name, m->name);
   return 0;
 }
 
@@ -341,7 +347,8 @@ static int parse_entity_body(parser *p, json_t *eo, sfc_entity *e) {
   if (parse_fields(p, eo, "state", F_STATE, what, &e->state, &e->n_state) < 0)
     return -1;
   json_t *arr;
-  if (irp_member(p, eo, "methods", JSON_ARRAY, false, what, &arr) < 0) return -1;
+  if (irp_member(p, eo, "methods", JSON_ARRAY, false, what, &arr) < 0)
+    return -1;
   if (!arr || !json_array_size(arr)) return 0;
   long mk = irp_enter(p, "methods", 0);
   if (mk < 0) return -1;
@@ -375,8 +382,8 @@ static int resolve_awaits(parser *p) {
           irp_suggest_init(&s, ent);
           for (size_t x = 0; x < ir->n_entities; x++)
             irp_suggest_try(&s, ir->entities[x].name);
-          return irp_fail_at(p, a->call_pos, "call to unknown entity '%s'%s", ent,
-                         irp_suggest_text(&s));
+          return irp_fail_at(p, a->call_pos, "call to unknown entity '%s'%s",
+                             ent, irp_suggest_text(&s));
         }
         const sfc_method *tm = sfc_entity_method(te, dot + 1);
         if (!tm) {
@@ -386,11 +393,11 @@ static int resolve_awaits(parser *p) {
             irp_suggest_try(&s, te->methods[x].name);
           if (s.best)
             return irp_fail_at(p, a->call_pos,
-                           "call to unknown method '%s' (did you mean "
-                           "'%s.%s'?)",
-                           a->target_text, te->name, s.best);
+                               "call to unknown method '%s' (did you mean "
+                               "'%s.%s'?)",
+                               a->target_text, te->name, s.best);
           return irp_fail_at(p, a->call_pos, "call to unknown method '%s'",
-                         a->target_text);
+                             a->target_text);
         }
         a->entity = (sfc_entity *)te;
         a->method = (sfc_method *)tm;
@@ -432,11 +439,12 @@ static int add_c_name(parser *p, c_name *names, size_t *n, const char *kind,
     owner_text(mine, sizeof mine, &me);
     owner_text(theirs, sizeof theirs, &names[i]);
     return irp_fail_at(p, pos,
-                   "%s generates the C name '%s', which %s (at %d:%d) "
-                   "already has",
-                   mine, buf, theirs, names[i].pos.line, names[i].pos.col);
+                       "%s generates the C name '%s', which %s (at %d:%d) "
+                       "already has",
+                       mine, buf, theirs, names[i].pos.line, names[i].pos.col);
   }
-  if (!(names[*n].name = strdup(buf))) return irp_fail_at(p, pos, "out of memory");
+  if (!(names[*n].name = strdup(buf)))
+    return irp_fail_at(p, pos, "out of memory");
   names[*n].kind = kind;
   names[*n].owner = owner;
   names[*n].member = member;
@@ -487,8 +495,8 @@ static int parse_decl_name(parser *p, json_t *arr_obj, const char *arr_key,
   static const char *const ekeys[] = {"name", "doc", "state", "methods", NULL};
   const char *what = is_entity ? "an entity" : "a record";
   if (!json_is_object(arr_obj))
-    return irp_fail(p, AT_VALUE, "%s[%zu] must be an object, not %s", arr_key, i,
-                irp_kind_name(arr_obj));
+    return irp_fail(p, AT_VALUE, "%s[%zu] must be an object, not %s", arr_key,
+                    i, irp_kind_name(arr_obj));
   json_t *nv;
   if (irp_check_keys(p, arr_obj, what, is_entity ? ekeys : rkeys) < 0 ||
       irp_member(p, arr_obj, "name", JSON_STRING, true, what, &nv) < 0 ||
@@ -499,21 +507,22 @@ static int parse_decl_name(parser *p, json_t *arr_obj, const char *arr_key,
   *pos = irp_here(p, AT_VALUE);
   const char *nm = json_string_value(nv);
   sfc_ir *ir = p->ir;
-  if (irp_check_name(p, nm, true, is_entity ? "entity" : "record") < 0) return -1;
+  if (irp_check_name(p, nm, true, is_entity ? "entity" : "record") < 0)
+    return -1;
   for (size_t j = 0; j < ir->n_records && ir->records[j].name; j++) {
     if (strcmp(ir->records[j].name, nm)) continue;
     if (is_entity)
       return irp_fail(p, AT_VALUE,
-                  "entity '%s' has the name of record %s (at %d:%d): types "
-                  "share one namespace",
-                  nm, nm, ir->records[j].pos.line, ir->records[j].pos.col);
+                      "entity '%s' has the name of record %s (at %d:%d): types "
+                      "share one namespace",
+                      nm, nm, ir->records[j].pos.line, ir->records[j].pos.col);
     return irp_fail(p, AT_VALUE, "duplicate record '%s' (first at %d:%d)", nm,
-                ir->records[j].pos.line, ir->records[j].pos.col);
+                    ir->records[j].pos.line, ir->records[j].pos.col);
   }
   for (size_t j = 0; j < ir->n_entities && ir->entities[j].name; j++)
     if (!strcmp(ir->entities[j].name, nm))
       return irp_fail(p, AT_VALUE, "duplicate entity '%s' (first at %d:%d)", nm,
-                  ir->entities[j].pos.line, ir->entities[j].pos.col);
+                      ir->entities[j].pos.line, ir->entities[j].pos.col);
   if (!(*name = irp_dup_str(p, nm))) return -1;
   irp_leave(p, m);
   return 0;
@@ -525,14 +534,15 @@ static int parse_root(parser *p, json_t *root) {
   sfc_ir *ir = p->ir;
   if (!json_is_object(root))
     return irp_fail(p, AT_VALUE, "an entity IR must be a JSON object, not %s",
-                irp_kind_name(root));
+                    irp_kind_name(root));
   json_t *ns, *schema, *records, *entities;
-  if (irp_check_keys(p, root, "the IR", keys) < 0 ||
-      irp_member(p, root, "$schema", JSON_STRING, false, "the IR", &schema) < 0 ||
-      irp_member(p, root, "namespace", JSON_STRING, true, "the IR", &ns) < 0 ||
-      irp_get_doc(p, root, "the IR", &ir->doc) < 0 ||
-      irp_member(p, root, "records", JSON_ARRAY, false, "the IR", &records) < 0 ||
-      irp_member(p, root, "entities", JSON_ARRAY, true, "the IR", &entities) < 0)
+  const char *w = "the IR";
+  if (irp_check_keys(p, root, w, keys) < 0 ||
+      irp_member(p, root, "$schema", JSON_STRING, false, w, &schema) < 0 ||
+      irp_member(p, root, "namespace", JSON_STRING, true, w, &ns) < 0 ||
+      irp_get_doc(p, root, w, &ir->doc) < 0 ||
+      irp_member(p, root, "records", JSON_ARRAY, false, w, &records) < 0 ||
+      irp_member(p, root, "entities", JSON_ARRAY, true, w, &entities) < 0)
     return -1;
   long m = irp_enter(p, "namespace", 0);
   if (m < 0) return -1;
@@ -552,7 +562,8 @@ static int parse_root(parser *p, json_t *root) {
   if (nr && !(ir->records = calloc(nr, sizeof *ir->records))) return irp_oom(p);
   if (!(ir->entities = calloc(ne, sizeof *ir->entities))) return irp_oom(p);
   for (size_t i = 0; i < nr; i++) {
-    long mk = irp_enter(p, "records", 0), mi = mk < 0 ? -1 : irp_enter(p, NULL, i);
+    long mk = irp_enter(p, "records", 0),
+         mi = mk < 0 ? -1 : irp_enter(p, NULL, i);
     if (mi < 0) return -1;
     sfc_record *r = &ir->records[i];
     ir->n_records = i + 1; /* so that sfc_ir_free frees what is read */
@@ -562,7 +573,8 @@ static int parse_root(parser *p, json_t *root) {
     irp_leave(p, mk);
   }
   for (size_t i = 0; i < ne; i++) {
-    long mk = irp_enter(p, "entities", 0), mi = mk < 0 ? -1 : irp_enter(p, NULL, i);
+    long mk = irp_enter(p, "entities", 0),
+         mi = mk < 0 ? -1 : irp_enter(p, NULL, i);
     if (mi < 0) return -1;
     sfc_entity *e = &ir->entities[i];
     ir->n_entities = i + 1;
@@ -574,7 +586,8 @@ static int parse_root(parser *p, json_t *root) {
 
   /* phase 2: record fields, then cycles */
   for (size_t i = 0; i < nr; i++) {
-    long mk = irp_enter(p, "records", 0), mi = mk < 0 ? -1 : irp_enter(p, NULL, i);
+    long mk = irp_enter(p, "records", 0),
+         mi = mk < 0 ? -1 : irp_enter(p, NULL, i);
     if (mi < 0) return -1;
     sfc_record *r = &ir->records[i];
     char what[160];
@@ -588,7 +601,8 @@ static int parse_root(parser *p, json_t *root) {
 
   /* phase 3: entities */
   for (size_t i = 0; i < ne; i++) {
-    long mk = irp_enter(p, "entities", 0), mi = mk < 0 ? -1 : irp_enter(p, NULL, i);
+    long mk = irp_enter(p, "entities", 0),
+         mi = mk < 0 ? -1 : irp_enter(p, NULL, i);
     if (mi < 0 ||
         parse_entity_body(p, json_array_get(entities, i), &ir->entities[i]) < 0)
       return -1;

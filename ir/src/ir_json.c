@@ -138,12 +138,13 @@ json_t *sfc_json_zero(const sfc_type *t) {
     case SFC_MAP: return json_object();
     case SFC_RECORD: {
       json_t *o = json_object();
-      for (size_t i = 0; o && i < t->record->n_fields; i++)
-        if (json_object_set_new(o, t->record->fields[i].name,
-                                sfc_json_zero(t->record->fields[i].type)) != 0) {
+      for (size_t i = 0; o && i < t->record->n_fields; i++) {
+        const sfc_field *f = &t->record->fields[i];
+        if (json_object_set_new(o, f->name, sfc_json_zero(f->type)) != 0) {
           json_decref(o);
           return NULL;
         }
+      }
       return o;
     }
     case SFC_VOID: return json_null();

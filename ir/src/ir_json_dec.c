@@ -69,7 +69,7 @@ static int dec_scalar(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
   uint64_t v;
   if (wt != sfc_type_wire_type(t))
     return ij_fail(c, "wire type %s where %s (%s) was expected", wt_name(wt),
-                wt_name(sfc_type_wire_type(t)), t->text);
+                   wt_name(sfc_type_wire_type(t)), t->text);
   switch (t->kind) {
     case SFC_BOOL:
       if (!sfb_read_varint(r, &v)) return ij_fail(c, "truncated varint");
@@ -105,7 +105,8 @@ static int dec_scalar(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
 }
 
 /* The value {1: value} (a wrapper message) of type t into *slot. */
-static int dec_wrapped(ctx *c, sfb_reader *r, const sfc_type *t, json_t **slot) {
+static int dec_wrapped(ctx *c, sfb_reader *r, const sfc_type *t,
+                       json_t **slot) {
   sfc_field one;
   memset(&one, 0, sizeof one);
   one.name = (char *)"1";
@@ -149,7 +150,7 @@ static int dec_text(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
   sfb_reader sub;
   if (wt != 2)
     return ij_fail(c, "wire type %s where length-delimited (%s) was expected",
-                wt_name(wt), t->text);
+                   wt_name(wt), t->text);
   if (!r_sub(r, &sub)) return ij_fail(c, "truncated length-delimited field");
   size_t n = (size_t)(sub.end - sub.p);
   if (t->kind == SFC_BYTES) {
@@ -163,7 +164,7 @@ static int dec_text(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
   json_t *v = json_stringn(n ? (const char *)sub.p : "", n);
   if (!v)
     return ij_fail(c, "%s is not valid UTF-8 (or holds a NUL byte)",
-                t->kind == SFC_REF ? "the key" : "the string");
+                   t->kind == SFC_REF ? "the key" : "the string");
   replace(slot, v);
   return 0;
 }
@@ -172,10 +173,12 @@ static int dec_record(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
                       json_t **slot) {
   sfb_reader sub;
   if (wt != 2)
-    return ij_fail(c, "wire type %s where length-delimited (record %s) was "
+    return ij_fail(c,
+                   "wire type %s where length-delimited (record %s) was "
                    "expected",
-                wt_name(wt), t->record->name);
-  if (!r_sub(r, &sub)) return ij_fail(c, "truncated record %s", t->record->name);
+                   wt_name(wt), t->record->name);
+  if (!r_sub(r, &sub))
+    return ij_fail(c, "truncated record %s", t->record->name);
   if (ensure(c, slot, JSON_OBJECT, t) != 0) return -1;
   return dec_fields(c, &sub, t->record->fields, t->record->n_fields, *slot);
 }
@@ -202,7 +205,7 @@ static int dec_nested(ctx *c, sfb_reader *r, const sfc_type *et, unsigned wt,
   sfb_reader sub;
   if (wt != 2)
     return ij_fail(c, "wire type %s where length-delimited (%s) was expected",
-                wt_name(wt), et->text);
+                   wt_name(wt), et->text);
   if (!r_sub(r, &sub)) return ij_fail(c, "truncated %s", et->text);
   return dec_wrapped(c, &sub, et, slot);
 }
@@ -215,7 +218,7 @@ static int dec_list(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
   if (sfc_type_wire_type(et) != 2 && wt == 2) return dec_packed(c, r, t, *slot);
   size_t old = ij_path_push(c, "[%zu]", json_array_size(*slot));
   json_t *v = ij_is_container(et) || et->kind == SFC_RECORD ? sfc_json_zero(et)
-                                                         : NULL;
+                                                            : NULL;
   int rc;
   if (ij_is_container(et))
     rc = v ? dec_nested(c, r, et, wt, &v) : ij_fail(c, "out of memory");
@@ -259,7 +262,7 @@ static int dec_map(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
   if (ensure(c, slot, JSON_OBJECT, t) != 0) return -1;
   if (wt != 2)
     return ij_fail(c, "wire type %s where a map entry was expected",
-                wt_name(wt));
+                   wt_name(wt));
   if (!r_sub(r, &sub)) return ij_fail(c, "truncated map entry");
   json_t *key = json_string("");
   json_t *val = sfc_json_zero(t->elem);
@@ -307,7 +310,9 @@ static int dec_value(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
     case SFC_RECORD: rc = dec_record(c, r, t, wt, slot); break;
     case SFC_LIST: rc = dec_list(c, r, t, wt, slot); break;
     case SFC_MAP: rc = dec_map(c, r, t, wt, slot); break;
-    case SFC_VOID: rc = r_skip(r, 0, wt) ? 0 : ij_fail(c, "malformed field"); break;
+    case SFC_VOID:
+      rc = r_skip(r, 0, wt) ? 0 : ij_fail(c, "malformed field");
+      break;
   }
   c->depth--;
   return rc;

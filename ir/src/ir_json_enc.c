@@ -62,7 +62,7 @@ static int enc_fields(ctx *c, sfb_buf *b, const sfc_field *fs, size_t n,
       return ij_fail(c, "out of memory");
     if (!v)
       return ij_fail(c, "missing %s '%s' (%s)", kind, fs[i].name,
-                  fs[i].type->text);
+                     fs[i].type->text);
     uint32_t num = fs[i].number ? fs[i].number : (uint32_t)i + 1;
     size_t old = c->plen ? ij_path_push(c, ".%s", fs[i].name)
                          : ij_path_push(c, "%s '%s'", kind, fs[i].name);
@@ -148,9 +148,10 @@ static int enc_number(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
       if (!json_is_integer(j)) return ij_expected(c, "an integer (int32)", j);
       json_int_t v = json_integer_value(j);
       if (v < INT32_MIN || v > INT32_MAX)
-        return ij_fail(c, "%" JSON_INTEGER_FORMAT
+        return ij_fail(c,
+                       "%" JSON_INTEGER_FORMAT
                        " is out of range for int32 (-2147483648 to 2147483647)",
-                    v);
+                       v);
       put_varint(b, num, sfb_zigzag32((int32_t)v), elem);
       return 0;
     }
@@ -237,7 +238,7 @@ static int enc_nested(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
 static int enc_elem(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *et,
                     const json_t *j) {
   return ij_is_container(et) ? enc_nested(c, b, num, et, j)
-                          : enc_value(c, b, num, et, j, true);
+                             : enc_value(c, b, num, et, j, true);
 }
 
 static int enc_list(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
@@ -346,10 +347,11 @@ int sfc_json_encode_args(const sfc_method *m, const json_t *args,
     char d[80];
     ij_describe(args, d, sizeof d);
     rc = ij_fail(&c,
-              "the arguments must be a JSON object of the parameters "
-              "(%s%s%s), got %s",
-              m->n_params ? "{\"" : "{}", m->n_params ? m->params[0].name : "",
-              m->n_params ? "\": ...}" : "", d);
+                 "the arguments must be a JSON object of the parameters "
+                 "(%s%s%s), got %s",
+                 m->n_params ? "{\"" : "{}",
+                 m->n_params ? m->params[0].name : "",
+                 m->n_params ? "\": ...}" : "", d);
   } else {
     char owner[256];
     snprintf(owner, sizeof owner, "method %s", m->name);

@@ -49,22 +49,24 @@ bool irp_is_lower_name(const char *s) {
 int irp_check_name(parser *p, const char *s, bool upper, const char *what) {
   if (!*s) return irp_fail(p, AT_VALUE, "empty %s name", what);
   if (strlen(s) > MAX_NAME)
-    return irp_fail(p, AT_VALUE, "%s name '%.20s...' is too long (%zu characters, "
-                "at most %d)", what, s, strlen(s), MAX_NAME);
+    return irp_fail(p, AT_VALUE,
+                    "%s name '%.20s...' is too long (%zu characters, "
+                    "at most %d)",
+                    what, s, strlen(s), MAX_NAME);
   if (upper && !irp_is_upper_name(s))
     return irp_fail(p, AT_VALUE,
-                "bad %s name '%s': use [A-Z][A-Za-z0-9_]* (like 'Item')",
-                what, s);
+                    "bad %s name '%s': use [A-Z][A-Za-z0-9_]* (like 'Item')",
+                    what, s);
   if (!upper && !irp_is_lower_name(s))
-    return irp_fail(p, AT_VALUE,
-                "bad %s name '%s': use [a-z_][a-z0-9_]* (like 'unit_price')",
-                what, s);
+    return irp_fail(
+        p, AT_VALUE,
+        "bad %s name '%s': use [a-z_][a-z0-9_]* (like 'unit_price')", what, s);
   if (!strncmp(s, "__", 2))
     return irp_fail(p, AT_VALUE, "%s name '%s' uses the reserved prefix '__'",
-                what, s);
+                    what, s);
   if (!strncasecmp(s, "sf_", 3))
     return irp_fail(p, AT_VALUE, "%s name '%s' uses the reserved prefix '%.3s'",
-                what, s, s);
+                    what, s, s);
   for (const char *const *k = c_keywords; *k; k++)
     if (!strcmp(*k, s))
       return irp_fail(p, AT_VALUE, "%s name '%s' is a C keyword", what, s);
@@ -79,24 +81,27 @@ int irp_check_namespace(parser *p, const char *ns) {
     if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
           *c == '.' || *c == '-'))
       return irp_fail(p, AT_VALUE,
-                  "bad namespace '%s': use lowercase letters, digits, '_', "
-                  "'.' and '-' (like 'shop' or 'com.example.shop')",
-                  ns);
+                      "bad namespace '%s': use lowercase letters, digits, '_', "
+                      "'.' and '-' (like 'shop' or 'com.example.shop')",
+                      ns);
   if (!isalnum((unsigned char)ns[0]) || !isalnum((unsigned char)ns[n - 1]) ||
       strstr(ns, ".."))
-    return irp_fail(p, AT_VALUE,
-                "bad namespace '%s': it must start and end with a letter or "
-                "digit and have no empty '.' parts",
-                ns);
+    return irp_fail(
+        p, AT_VALUE,
+        "bad namespace '%s': it must start and end with a letter or "
+        "digit and have no empty '.' parts",
+        ns);
   if (n > 200)
-    return irp_fail(p, AT_VALUE, "namespace is too long (%zu characters, at most "
-                             "200)", n);
+    return irp_fail(p, AT_VALUE,
+                    "namespace is too long (%zu characters, at most "
+                    "200)",
+                    n);
   if (!strcmp(ns, "io.statefun") || !strncmp(ns, "io.statefun.", 12) ||
       !strcmp(ns, "statefun.entities"))
     return irp_fail(p, AT_VALUE,
-                "namespace '%s' is reserved (io.statefun.*, "
-                "statefun.entities)",
-                ns);
+                    "namespace '%s' is reserved (io.statefun.*, "
+                    "statefun.entities)",
+                    ns);
   return 0;
 }
 
@@ -133,9 +138,9 @@ typedef struct {
 static int type_error(type_scan *ts, const char *why) {
   if (*ts->c)
     return irp_fail_at(ts->p, ts->pos, "malformed type '%s': %s at '%s'",
-                   ts->whole, why, ts->c);
+                       ts->whole, why, ts->c);
   return irp_fail_at(ts->p, ts->pos, "malformed type '%s': %s at the end",
-                 ts->whole, why);
+                     ts->whole, why);
 }
 
 static size_t ident_len(const char *c) {
@@ -158,15 +163,15 @@ static int parse_ref(type_scan *ts, sfc_type *t) {
   if (!e) {
     if (sfc_ir_record(p->ir, name))
       return irp_fail_at(p, ts->pos,
-                     "'%s' in '%s' is a record, not an entity: ref<> "
-                     "refers to entities",
-                     name, ts->whole);
+                         "'%s' in '%s' is a record, not an entity: ref<> "
+                         "refers to entities",
+                         name, ts->whole);
     suggestion s;
     irp_suggest_init(&s, name);
     for (size_t i = 0; i < p->ir->n_entities; i++)
       if (p->ir->entities[i].name) irp_suggest_try(&s, p->ir->entities[i].name);
     return irp_fail_at(p, ts->pos, "ref to unknown entity '%s'%s", name,
-                   irp_suggest_text(&s));
+                       irp_suggest_text(&s));
   }
   t->kind = SFC_REF;
   t->ref_entity = (sfc_entity *)e;
@@ -177,8 +182,9 @@ static int parse_type_at(type_scan *ts, bool allow_void, int depth,
                          sfc_type **out) {
   parser *p = ts->p;
   if (depth > MAX_TYPE_DEPTH)
-    return irp_fail_at(p, ts->pos, "type '%s' is nested too deeply (at most %d)",
-                   ts->whole, MAX_TYPE_DEPTH);
+    return irp_fail_at(p, ts->pos,
+                       "type '%s' is nested too deeply (at most %d)", ts->whole,
+                       MAX_TYPE_DEPTH);
   const char *start = ts->c;
   size_t n = ident_len(ts->c);
   if (!n) {
@@ -197,9 +203,9 @@ static int parse_type_at(type_scan *ts, bool allow_void, int depth,
   if (is_list || is_map || is_ref) {
     if (*ts->c != '<')
       return irp_fail_at(p, ts->pos, "malformed type '%s': write %s", ts->whole,
-                     is_list  ? "list<T>"
-                     : is_map ? "map<T> (string keys)"
-                              : "ref<Entity>");
+                         is_list  ? "list<T>"
+                         : is_map ? "map<T> (string keys)"
+                                  : "ref<Entity>");
     ts->c++;
     if (is_ref) {
       if (parse_ref(ts, t) < 0) return -1;
@@ -208,9 +214,9 @@ static int parse_type_at(type_scan *ts, bool allow_void, int depth,
       if (parse_type_at(ts, false, depth + 1, &t->elem) < 0) return -1;
       if (is_map && *ts->c == ',')
         return irp_fail_at(p, ts->pos,
-                       "malformed type '%s': map<T> takes one type, the "
-                       "value type (keys are always strings)",
-                       ts->whole);
+                           "malformed type '%s': map<T> takes one type, the "
+                           "value type (keys are always strings)",
+                           ts->whole);
     }
     if (*ts->c != '>') return type_error(ts, "expected '>'");
     ts->c++;
@@ -224,7 +230,7 @@ static int parse_type_at(type_scan *ts, bool allow_void, int depth,
     if (!found && !strcmp(name, "void")) {
       if (!allow_void)
         return irp_fail_at(p, ts->pos,
-                       "'void' is only allowed as a method result");
+                           "'void' is only allowed as a method result");
       t->kind = SFC_VOID;
       found = true;
     }
@@ -238,8 +244,8 @@ static int parse_type_at(type_scan *ts, bool allow_void, int depth,
     }
     if (!found && sfc_ir_entity(p->ir, name))
       return irp_fail_at(p, ts->pos,
-                     "'%s' is an entity, not a value type: write ref<%s>",
-                     name, name);
+                         "'%s' is an entity, not a value type: write ref<%s>",
+                         name, name);
     if (!found) {
       suggestion s;
       irp_suggest_init(&s, name);
@@ -252,9 +258,9 @@ static int parse_type_at(type_scan *ts, bool allow_void, int depth,
         if (p->ir->records[i].name) irp_suggest_try(&s, p->ir->records[i].name);
       if (start != ts->whole || ts->c[0])
         return irp_fail_at(p, ts->pos, "unknown type '%s' in '%s'%s", name,
-                       ts->whole, irp_suggest_text(&s));
+                           ts->whole, irp_suggest_text(&s));
       return irp_fail_at(p, ts->pos, "unknown type '%s'%s", name,
-                     irp_suggest_text(&s));
+                         irp_suggest_text(&s));
     }
   }
   t->text = strndup(start, (size_t)(ts->c - start));
@@ -264,7 +270,7 @@ static int parse_type_at(type_scan *ts, bool allow_void, int depth,
 
 /* The type string on the current path. */
 int irp_parse_type(parser *p, const char *text, bool allow_void,
-                      sfc_type **out) {
+                   sfc_type **out) {
   type_scan ts = {p, text, text, irp_here(p, AT_VALUE)};
   *out = NULL;
   if (parse_type_at(&ts, allow_void, 0, out) < 0) goto bad;
@@ -307,9 +313,10 @@ int irp_check_default(parser *p, const sfc_type *t, json_t *v) {
     }
     if (t->kind == SFC_INT32 && (json_integer_value(v) < INT32_MIN ||
                                  json_integer_value(v) > INT32_MAX))
-      return irp_fail(p, AT_VALUE, "default %" JSON_INTEGER_FORMAT
-                  " is out of range for int32",
-                  json_integer_value(v));
+      return irp_fail(p, AT_VALUE,
+                      "default %" JSON_INTEGER_FORMAT
+                      " is out of range for int32",
+                      json_integer_value(v));
     break;
   case SFC_FLOAT:
   case SFC_DOUBLE:
@@ -319,7 +326,7 @@ int irp_check_default(parser *p, const sfc_type *t, json_t *v) {
     }
     if (t->kind == SFC_FLOAT && fabs(json_number_value(v)) > FLT_MAX)
       return irp_fail(p, AT_VALUE, "default %g is out of range for float",
-                  json_number_value(v));
+                      json_number_value(v));
     break;
   case SFC_STRING:
     if (!json_is_string(v)) want = "a string";
@@ -331,9 +338,9 @@ int irp_check_default(parser *p, const sfc_type *t, json_t *v) {
     }
     if (!is_base64(v))
       return irp_fail(p, AT_VALUE,
-                  "default for bytes must be base64 (RFC 4648, padded): "
-                  "'%s' is not",
-                  json_string_value(v));
+                      "default for bytes must be base64 (RFC 4648, padded): "
+                      "'%s' is not",
+                      json_string_value(v));
     break;
   case SFC_REF:
     if (!json_is_string(v)) want = "a string (the entity's key)";
@@ -386,7 +393,7 @@ int irp_check_default(parser *p, const sfc_type *t, json_t *v) {
         for (size_t i = 0; i < r->n_fields; i++)
           irp_suggest_try(&s, r->fields[i].name);
         return irp_fail(p, AT_KEY, "record %s has no field '%s'%s", r->name, k,
-                    irp_suggest_text(&s));
+                        irp_suggest_text(&s));
       }
       if (irp_check_default(p, f->type, item) < 0) return -1;
       irp_leave(p, m);
@@ -398,8 +405,9 @@ int irp_check_default(parser *p, const sfc_type *t, json_t *v) {
     break;
   }
   if (want)
-    return irp_fail(p, AT_VALUE, "wrong default for type '%s': expected %s, got %s",
-                t->text, want, irp_kind_name(v));
+    return irp_fail(p, AT_VALUE,
+                    "wrong default for type '%s': expected %s, got %s", t->text,
+                    want, irp_kind_name(v));
   return 0;
 }
 

@@ -41,8 +41,7 @@ sfc_pos irp_here(parser *p, int which) {
 }
 
 /* An error at the node on the current path (its value, or its key). */
-int irp_fail(parser *p, int which,
-                                                      const char *fmt, ...) {
+int irp_fail(parser *p, int which, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vfail_at(p, irp_here(p, which), fmt, ap);
@@ -136,7 +135,7 @@ const char *irp_kind_name(const json_t *v) {
 
 /* Refuses the keys of `obj` (the current path) that are not in `known`. */
 int irp_check_keys(parser *p, json_t *obj, const char *what,
-                      const char *const *known) {
+                   const char *const *known) {
   const char *k;
   json_t *v;
   json_object_foreach(obj, k, v) {
@@ -150,14 +149,14 @@ int irp_check_keys(parser *p, json_t *obj, const char *what,
     if (m < 0) return -1;
     if (s.best)
       return irp_fail(p, AT_KEY, "unknown key '%s' in %s%s", k, what,
-                  irp_suggest_text(&s));
+                      irp_suggest_text(&s));
     char list[256] = "";
     for (const char *const *q = known; *q; q++) {
       if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
       strncat(list, *q, sizeof list - strlen(list) - 1);
     }
-    return irp_fail(p, AT_KEY, "unknown key '%s' in %s (known keys: %s)", k, what,
-                list);
+    return irp_fail(p, AT_KEY, "unknown key '%s' in %s (known keys: %s)", k,
+                    what, list);
   }
   return 0;
 }
@@ -166,7 +165,7 @@ int irp_check_keys(parser *p, json_t *obj, const char *what,
  * error "missing" when required. Of another JSON type than `want`: error.
  * want == JSON_TRUE stands for "a boolean". */
 int irp_member(parser *p, json_t *obj, const char *key, json_type want,
-                  bool required, const char *what, json_t **out) {
+               bool required, const char *what, json_t **out) {
   json_t *v = json_object_get(obj, key);
   *out = v;
   if (!v) {
@@ -182,7 +181,7 @@ int irp_member(parser *p, json_t *obj, const char *key, json_type want,
   long m = irp_enter(p, key, 0);
   if (m < 0) return -1;
   return irp_fail(p, AT_VALUE, "'%s' must be %s, not %s", key, want_s,
-              irp_kind_name(v));
+                  irp_kind_name(v));
 }
 
 /* Optional "doc": a string, copied. */
