@@ -39,13 +39,16 @@ SF_API void sf_wbuf_init(sf_wbuf *w, sf_arena *arena);
  * false, empty) is not written (singular fields); list elements pass
  * true. */
 SF_API void sf_w_bool(sf_wbuf *w, uint32_t field, bool v, bool always);
-SF_API void sf_w_int32(sf_wbuf *w, uint32_t field, int32_t v, bool always); /* sint32 */
-SF_API void sf_w_int64(sf_wbuf *w, uint32_t field, int64_t v, bool always); /* sint64 */
+/* sint32 / sint64 (zigzag varints) */
+SF_API void sf_w_int32(sf_wbuf *w, uint32_t field, int32_t v, bool always);
+SF_API void sf_w_int64(sf_wbuf *w, uint32_t field, int64_t v, bool always);
 SF_API void sf_w_float(sf_wbuf *w, uint32_t field, float v, bool always);
 SF_API void sf_w_double(sf_wbuf *w, uint32_t field, double v, bool always);
-SF_API void sf_w_bytes(sf_wbuf *w, uint32_t field, const void *p, size_t n, bool always);
+SF_API void sf_w_bytes(sf_wbuf *w, uint32_t field, const void *p, size_t n,
+                       bool always);
 SF_API void sf_w_str(sf_wbuf *w, uint32_t field, sf_str s, bool always);
-SF_API void sf_w_uint64(sf_wbuf *w, uint32_t field, uint64_t v, bool always); /* varint */
+/* a plain varint */
+SF_API void sf_w_uint64(sf_wbuf *w, uint32_t field, uint64_t v, bool always);
 /* A nested message: sf_w_begin returns a mark, write the fields, then
  * sf_w_end(mark) fills in the length. Nesting is fine. */
 SF_API size_t sf_w_begin(sf_wbuf *w, uint32_t field);
@@ -79,8 +82,8 @@ SF_API sf_status sf_r_skip(sf_rbuf *r, int wt);
 
 /* Appends one zeroed element to an arena array (*items, *len, *cap),
  * growing it by doubling; returns the new element or NULL. */
-SF_API void *sf_arena_push(sf_arena *arena, void **items, size_t *len, size_t *cap,
-                    size_t elem_size);
+SF_API void *sf_arena_push(sf_arena *arena, void **items, size_t *len,
+                           size_t *cap, size_t elem_size);
 
 /* ------------------------------------------------------------------------ */
 /* Calls, descriptors, registration                                         */

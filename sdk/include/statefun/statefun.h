@@ -240,8 +240,8 @@ SF_API sf_status sf_decode_int(const uint8_t *data, size_t len, int32_t *out);
 SF_API sf_status sf_decode_long(const uint8_t *data, size_t len, int64_t *out);
 SF_API sf_status sf_decode_float(const uint8_t *data, size_t len, float *out);
 SF_API sf_status sf_decode_double(const uint8_t *data, size_t len, double *out);
-SF_API sf_status sf_decode_string(const uint8_t *data, size_t len, const char **s,
-                           size_t *slen);
+SF_API sf_status sf_decode_string(const uint8_t *data, size_t len,
+                                  const char **s, size_t *slen);
 
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                */
@@ -318,7 +318,7 @@ SF_API sf_status sf_message_as_double(const sf_message *msg, double *out);
  * `*len` is its length in bytes. `len` may be NULL. The string is NOT
  * necessarily NUL-terminated: copy it with sf_context_strdup for that. */
 SF_API sf_status sf_message_as_string(const sf_message *msg, const char **out,
-                               size_t *len);
+                                      size_t *len);
 
 /* ------------------------------------------------------------------------ */
 /* Context and function callbacks                                           */
@@ -346,7 +346,8 @@ SF_API char *sf_context_strdup(sf_context *ctx, const char *s, size_t len);
 
 /* printf into the request arena (valid until the reply); `*len` (may be
  * NULL) gets the length. NULL when out of memory or on a format error. */
-SF_API char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt, ...)
+SF_API char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt,
+                               ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -382,7 +383,7 @@ SF_API sf_value sf_value_string(sf_context *ctx, const char *s, size_t len);
 SF_API sf_value sf_value_cstring(sf_context *ctx, const char *s);
 /* Bytes of a user type, copied into the arena. */
 SF_API sf_value sf_value_bytes(sf_context *ctx, const sf_type *type,
-                        const void *data, size_t len);
+                               const void *data, size_t len);
 
 /* ---- state -------------------------------------------------------------- */
 
@@ -396,39 +397,40 @@ SF_API sf_value sf_value_bytes(sf_context *ctx, const sf_type *type,
 SF_API bool sf_state_has(sf_context *ctx, const sf_value_spec *spec);
 /* The raw state value (typename + bytes). SF_ERR_NO_VALUE when absent. */
 SF_API sf_status sf_state_get(sf_context *ctx, const sf_value_spec *spec,
-                       sf_value *out);
+                              sf_value *out);
 /* Typed reads: SF_ERR_NO_VALUE when absent, SF_ERR_TYPE_MISMATCH when the
  * spec's type is not that kind, SF_ERR_VALUE_DECODE on bad bytes. */
 SF_API sf_status sf_state_get_bool(sf_context *ctx, const sf_value_spec *spec,
-                            bool *out);
+                                   bool *out);
 SF_API sf_status sf_state_get_int(sf_context *ctx, const sf_value_spec *spec,
-                           int32_t *out);
+                                  int32_t *out);
 SF_API sf_status sf_state_get_long(sf_context *ctx, const sf_value_spec *spec,
-                            int64_t *out);
+                                   int64_t *out);
 SF_API sf_status sf_state_get_float(sf_context *ctx, const sf_value_spec *spec,
-                             float *out);
+                                    float *out);
 SF_API sf_status sf_state_get_double(sf_context *ctx, const sf_value_spec *spec,
-                              double *out);
+                                     double *out);
 /* A string state; `*out` valid until the reply, `len` may be NULL. */
 SF_API sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
-                              const char **out, size_t *len);
+                                     const char **out, size_t *len);
 
 /* Writes a value; its typename must equal the spec type's typename
  * (SF_ERR_TYPE_MISMATCH otherwise). The bytes are not copied: pass values
  * built with sf_value_* or bytes that live until the reply. */
 SF_API sf_status sf_state_set(sf_context *ctx, const sf_value_spec *spec,
-                       sf_value value);
-SF_API sf_status sf_state_set_bool(sf_context *ctx, const sf_value_spec *spec, bool v);
+                              sf_value value);
+SF_API sf_status sf_state_set_bool(sf_context *ctx, const sf_value_spec *spec,
+                                   bool v);
 SF_API sf_status sf_state_set_int(sf_context *ctx, const sf_value_spec *spec,
-                           int32_t v);
+                                  int32_t v);
 SF_API sf_status sf_state_set_long(sf_context *ctx, const sf_value_spec *spec,
-                            int64_t v);
+                                   int64_t v);
 SF_API sf_status sf_state_set_float(sf_context *ctx, const sf_value_spec *spec,
-                             float v);
+                                    float v);
 SF_API sf_status sf_state_set_double(sf_context *ctx, const sf_value_spec *spec,
-                              double v);
+                                     double v);
 SF_API sf_status sf_state_set_string(sf_context *ctx, const sf_value_spec *spec,
-                              const char *s, size_t len);
+                                     const char *s, size_t len);
 /* Removes the value. Like the official SDKs, a DELETE mutation is sent
  * even when the state was already empty. */
 SF_API sf_status sf_state_clear(sf_context *ctx, const sf_value_spec *spec);
@@ -437,30 +439,32 @@ SF_API sf_status sf_state_clear(sf_context *ctx, const sf_value_spec *spec);
 
 /* Sends `value` to the function `target_typename` ("ns/name") with `id`. */
 SF_API sf_status sf_send(sf_context *ctx, const char *target_typename,
-                  const char *id, sf_value value);
+                         const char *id, sf_value value);
 /* Sends after `delay_ms` (>= 0) milliseconds. `cancellation_token` may be
  * NULL or "" for a message that cannot be cancelled. */
 SF_API sf_status sf_send_after(sf_context *ctx, int64_t delay_ms,
-                        const char *cancellation_token,
-                        const char *target_typename, const char *id,
-                        sf_value value);
+                               const char *cancellation_token,
+                               const char *target_typename, const char *id,
+                               sf_value value);
 /* Cancels a delayed message by its (non-empty) token; a no-op on the
  * runtime's side if it was already delivered. */
-SF_API sf_status sf_cancel_delayed(sf_context *ctx, const char *cancellation_token);
+SF_API sf_status sf_cancel_delayed(sf_context *ctx,
+                                   const char *cancellation_token);
 /* Sends `value` to the egress `egress_typename` (its id in module.yaml). */
 SF_API sf_status sf_egress(sf_context *ctx, const char *egress_typename,
-                    sf_value value);
+                           sf_value value);
 /* A Kafka record to StateFun's generic Kafka egress. `key` may be NULL or
  * "" (no key); `topic` must be non-empty. */
 SF_API sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
-                          const char *topic, const char *key,
-                          const void *value, size_t value_len);
+                                 const char *topic, const char *key,
+                                 const void *value, size_t value_len);
 /* A Kinesis record to StateFun's generic Kinesis egress. `partition_key`
  * and `stream` must be non-empty; `explicit_hash_key` may be NULL. */
 SF_API sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
-                            const char *stream, const char *partition_key,
-                            const char *explicit_hash_key, const void *value,
-                            size_t value_len);
+                                   const char *stream,
+                                   const char *partition_key,
+                                   const char *explicit_hash_key,
+                                   const void *value, size_t value_len);
 
 /* ------------------------------------------------------------------------ */
 /* User types: JSON (jansson) and protobuf-c                                */
@@ -474,28 +478,28 @@ struct ProtobufCMessage;
 /* JSON text of `json` (compact, keys sorted) as a value of `type`
  * (SF_KIND_JSON). */
 SF_API sf_value sf_value_json(sf_context *ctx, const sf_type *type,
-                       const struct json_t *json);
+                              const struct json_t *json);
 /* Parses a JSON message/state. The new reference is the caller's to
  * json_decref(). SF_ERR_VALUE_DECODE on invalid JSON. */
 SF_API sf_status sf_message_as_json(const sf_message *msg, const sf_type *type,
-                             struct json_t **out);
+                                    struct json_t **out);
 SF_API sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
-                            struct json_t **out);
+                                   struct json_t **out);
 SF_API sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
-                            const struct json_t *json);
+                                   const struct json_t *json);
 
 /* A protobuf-c message packed as a value of `type` (SF_KIND_PROTO). */
 SF_API sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
-                        const struct ProtobufCMessage *msg);
+                               const struct ProtobufCMessage *msg);
 /* Unpacks a message/state of a SF_KIND_PROTO type into the request arena
  * (valid until the reply; do not free it). */
 SF_API sf_status sf_message_as_proto(sf_context *ctx, const sf_message *msg,
-                              const sf_type *type,
-                              struct ProtobufCMessage **out);
+                                     const sf_type *type,
+                                     struct ProtobufCMessage **out);
 SF_API sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
-                             struct ProtobufCMessage **out);
+                                    struct ProtobufCMessage **out);
 SF_API sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
-                             const struct ProtobufCMessage *msg);
+                                    const struct ProtobufCMessage *msg);
 
 /* ------------------------------------------------------------------------ */
 /* Handler: functions in, bytes to bytes                                    */
@@ -517,13 +521,14 @@ SF_API void sf_handler_free(sf_handler *handler);
  * expiration mode without a positive duration).
  */
 SF_API sf_status sf_handler_register(sf_handler *handler, const char *type_name,
-                              sf_function_fn fn, void *user_data,
-                              const sf_value_spec *const *specs,
-                              size_t n_specs);
+                                     sf_function_fn fn, void *user_data,
+                                     const sf_value_spec *const *specs,
+                                     size_t n_specs);
 
 /* Number of registered functions, and the typename of function `i`. */
 SF_API size_t sf_handler_function_count(const sf_handler *handler);
-SF_API const char *sf_handler_function_typename(const sf_handler *handler, size_t i);
+SF_API const char *sf_handler_function_typename(const sf_handler *handler,
+                                                size_t i);
 
 /* What one call of sf_handler_handle did, for logs, metrics and errors. */
 typedef struct sf_handle_info {
@@ -548,10 +553,10 @@ typedef struct sf_handle_info {
  *   SF_ERR_NOMEM: out of memory or arena limit (HTTP 500)
  * `info` may be NULL; when given it is always filled in.
  */
-SF_API sf_status sf_handler_handle(const sf_handler *handler, const uint8_t *request,
-                            size_t request_len, sf_arena *arena,
-                            uint8_t **reply, size_t *reply_len,
-                            sf_handle_info *info);
+SF_API sf_status sf_handler_handle(const sf_handler *handler,
+                                   const uint8_t *request, size_t request_len,
+                                   sf_arena *arena, uint8_t **reply,
+                                   size_t *reply_len, sf_handle_info *info);
 
 #ifdef __cplusplus
 }
