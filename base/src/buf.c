@@ -76,11 +76,3 @@ void sfb_buf_fixed64_field(sfb_buf *b, uint32_t field, uint64_t v) {
   sfb_buf_tag(b, field, SFB_WT_I64);
   sfb_buf_put(b, t, 8);
 }
-
-uint8_t *sfb_buf_take(sfb_buf *b, size_t *len) {
-  uint8_t *p = b->oom || !b->len ? NULL : b->p;
-  if (len) *len = p ? b->len : 0;
-  if (!p) free(b->p);
-  memset(b, 0, sizeof *b);
-  return p;
-}

@@ -30,8 +30,5 @@ void sfb_buf_len_field(sfb_buf *b, uint32_t field, const void *p, size_t n);
 /* An I32 / I64 field (tag and 4 / 8 little-endian bytes). */
 void sfb_buf_fixed32_field(sfb_buf *b, uint32_t field, uint32_t v);
 void sfb_buf_fixed64_field(sfb_buf *b, uint32_t field, uint64_t v);
-/* Hands the bytes over: returns `p` (the caller frees it) and empties the
- * buffer. NULL when the buffer is empty or out of memory. */
-uint8_t *sfb_buf_take(sfb_buf *b, size_t *len);
 
 #endif /* SFB_BUF_H */
