@@ -42,7 +42,7 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *m) {
+static _Noreturn void die(const char *m) {
   fprintf(stderr, "sflocal_load: %s\n", m);
   exit(2);
 }

@@ -12,6 +12,9 @@
 # SF_METHOD(Entity, method) and calls <base>_register(handler). Link the
 # target with statefun (statefun::statefun) as usual.
 #
+# sf-codegen runs from ${CMAKE_SOURCE_DIR}, so the banner of the generated
+# files names the IR path relative to the source tree.
+#
 # The command reruns when the IR file or sf-codegen changes; sf-codegen
 # leaves unchanged files alone, so nothing else recompiles needlessly.
 #
@@ -55,6 +58,10 @@ function(statefun_add_entities target)
       OUTPUT ${outdir}/${base}.h ${outdir}/${base}.c
       COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}
       COMMAND ${codegen} ${ir_abs} -o ${outdir}
+      # from the top of the source tree, so that the generated files'
+      # banner names the IR relative to it (sf-codegen never writes an
+      # absolute path there)
+      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
       DEPENDS ${ir_abs} ${codegen_dep}
       COMMENT "sf-codegen ${name} -> entities/${base}.h, ${base}.c"
       VERBATIM)

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "fuzz_types.pb-c.h"
+#include "sfb/buf.h"
+#include "sfb/pbwire.h"
 
 void fz_check_failed(const char *what, const char *file, int line) {
   fprintf(stderr, "FUZZ CHECK FAILED: %s (%s:%d)\n", what, file, line);
@@ -68,40 +70,26 @@ size_t fz_slice(fz_reader *r, size_t max, const uint8_t **out) {
 
 /* ---- protobuf writer ------------------------------------------------------ */
 
-void fz_buf_free(fz_buf *b) {
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
+void fz_buf_free(fz_buf *b) { sfb_buf_free(b); }
+
+/* A fuzzer that runs out of memory has nothing sensible left to test. */
+static void check_oom(const fz_buf *b) {
+  if (b->oom) abort();
 }
 
 void fz_put(fz_buf *b, const void *data, size_t len) {
-  if (len == 0) return;
-  if (b->len + len > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 64;
-    while (cap < b->len + len) cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p) abort();
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
+  sfb_buf_put(b, data, len);
+  check_oom(b);
 }
 
 void pb_varint(fz_buf *b, uint64_t v) {
-  uint8_t tmp[10];
-  size_t n = 0;
-  do {
-    tmp[n] = (uint8_t)(v & 0x7f);
-    v >>= 7;
-    if (v) tmp[n] |= 0x80;
-    n++;
-  } while (v);
-  fz_put(b, tmp, n);
+  sfb_buf_varint(b, v);
+  check_oom(b);
 }
 
 void pb_tag(fz_buf *b, uint32_t field, uint32_t wire_type) {
-  pb_varint(b, ((uint64_t)field << 3) | wire_type);
+  sfb_buf_tag(b, field, wire_type);
+  check_oom(b);
 }
 
 void pb_uint(fz_buf *b, uint32_t field, uint64_t v) {
@@ -120,7 +108,7 @@ void pb_str(fz_buf *b, uint32_t field, const char *s) {
 }
 
 void pb_msg(fz_buf *b, uint32_t field, fz_buf *child) {
-  pb_lenf(b, field, child->data, child->len);
+  pb_lenf(b, field, child->p, child->len);
   fz_buf_free(child);
 }
 
@@ -163,37 +151,31 @@ static const pb_field k_incomplete[] = {{1, 2, k_spec}, END};
 static const pb_field k_from_function[] = {
     {100, 2, k_response}, {101, 2, k_incomplete}, END};
 
-static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-  *v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*p >= end) return false;
-    uint8_t b = *(*p)++;
-    *v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
 static bool validate(const uint8_t *p, const uint8_t *end,
                      const pb_field *schema, int depth) {
   if (depth > 8) return false;
-  while (p < end) {
-    uint64_t key, v;
-    if (!read_varint(&p, end, &key)) return false;
-    uint32_t number = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
+  sfb_reader r;
+  sfb_reader_init(&r, p, (size_t)(end - p));
+  uint32_t number;
+  unsigned wt;
+  int more;
+  while ((more = sfb_read_tag(&r, &number, &wt)) == 1) {
     const pb_field *f = schema;
     while (f->number && f->number != number) f++;
     /* Our SDK writes only fields of the schema, with their wire types. */
     if (!f->number || f->wire_type != wt) return false;
-    if (wt == 0) {
-      if (!read_varint(&p, end, &v)) return false;
+    uint64_t v;
+    const uint8_t *sub;
+    size_t n;
+    if (wt == SFB_WT_VARINT) {
+      if (!sfb_read_varint(&r, &v)) return false;
     } else {
-      if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return false;
-      if (f->nested && !validate(p, p + v, f->nested, depth + 1)) return false;
-      p += v;
+      if (!sfb_read_len(&r, &sub, &n)) return false;
+      if (f->nested && !validate(sub, sub + n, f->nested, depth + 1))
+        return false;
     }
   }
-  return true;
+  return more == 0;
 }
 
 bool fz_valid_from_function(const uint8_t *buf, size_t len) {

@@ -15,6 +15,8 @@
 
 #include <statefun/statefun.h>
 
+#include "sfb/buf.h"
+
 /* Aborts (a crash libFuzzer reports) when an SDK contract is violated. */
 #define FZ_CHECK(cond)                                                   \
   do {                                                                   \
@@ -60,11 +62,9 @@ uint64_t fz_u64(fz_reader *r);
 /* A slice of up to `max` bytes (length taken from the input). */
 size_t fz_slice(fz_reader *r, size_t max, const uint8_t **out);
 
-/* A growable byte buffer and a protobuf writer on top of it. */
-typedef struct fz_buf {
-  uint8_t *data;
-  size_t len, cap;
-} fz_buf;
+/* A growable byte buffer (sfbase's, bytes in `p`) and a protobuf writer
+ * on top of it; running out of memory aborts the fuzzer. */
+typedef sfb_buf fz_buf;
 void fz_buf_free(fz_buf *b);
 void fz_put(fz_buf *b, const void *data, size_t len);
 void pb_varint(fz_buf *b, uint64_t v);

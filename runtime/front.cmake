@@ -7,7 +7,7 @@
 
 add_library(sfl_front OBJECT ${CMAKE_CURRENT_LIST_DIR}/src/http_front.c)
 target_include_directories(sfl_front PUBLIC ${CMAKE_CURRENT_LIST_DIR}/src)
-target_link_libraries(sfl_front PUBLIC statefun sfc_ir_json PkgConfig::MHD
+target_link_libraries(sfl_front PUBLIC statefun sfir PkgConfig::MHD
                       PkgConfig::JANSSON Threads::Threads)
 target_compile_options(sfl_front PRIVATE ${SF_WARNINGS})
 

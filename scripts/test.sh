@@ -4,12 +4,18 @@
 #
 #   1. deps      scripts/install-deps.sh (apt-get; no-op when all present)
 #   2. python    scripts/python-env.sh (venv with the official StateFun SDK)
-#   3. build     build/       gcc, Ninja, -Werror
+#   3. build     build/       preset release-gcc: gcc, Release (-O3)
 #   4. ctest     build/       the whole CTest suite
-#   5. build     build-asan/  -DSF_SANITIZE=ON (ASan + UBSan)
-#   6. ctest     build-asan/  the whole suite again, ASAN_OPTIONS=detect_leaks=1
-#   7. build     build-fuzz/  clang, -DSF_BUILD_FUZZERS=ON, static libraries
+#   5. build     build-asan/  preset asan-clang: clang, ASan + UBSan
+#   6. ctest     build-asan/  the suite again (not the JVM-only suites),
+#                             ASAN_OPTIONS=detect_leaks=1
+#   7. build     build-fuzz/  preset fuzz-clang: clang, libFuzzer, static
 #   8. fuzz      each libFuzzer target for SF_FUZZ_SECONDS (default 60)
+#
+# Every build is one of the configure/build/test presets of
+# CMakePresets.json (Ninja, SF_WERROR=ON: warnings are errors here, not in
+# a user's build), so `cmake --preset X && cmake --build --preset X &&
+# ctest --preset X` repeats any stage by hand.
 #
 # Environment:
 #   SF_FUZZ_SECONDS  seconds per fuzz target (default 60; 0 skips fuzzing)
@@ -63,34 +69,32 @@ step() {
   return "$rc"
 }
 
-# configure DIR ARGS...: (re)configures a Ninja build dir; a dir made by
-# another generator is started afresh.
+# configure PRESET DIR: (re)configures DIR with the configure preset; a dir
+# made by another generator or another preset (say, an older gcc ASan
+# build) is started afresh rather than switched in place.
 configure() {
-  local dir=$1
-  shift
+  local preset=$1 dir=$2
   if [ -f "$dir/CMakeCache.txt" ] &&
-     ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$dir/CMakeCache.txt"; then
-    echo "test.sh: $dir was not made by Ninja; starting it afresh"
+     { ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$dir/CMakeCache.txt" ||
+       [ "$(cat "$dir/.sf-preset" 2>/dev/null)" != "$preset" ]; }; then
+    echo "test.sh: $dir was not made by preset $preset; starting it afresh"
     rm -rf "$dir"
   fi
-  cmake -S "$root" -B "$dir" -G Ninja "$@"
+  cmake --preset "$preset" && echo "$preset" >"$dir/.sf-preset"
 }
-build() { # build DIR ARGS...
-  local dir=$1
-  shift
-  configure "$dir" "$@" && cmake --build "$dir" --parallel "$jobs"
+build() { # build PRESET DIR: configure and build preset PRESET (in DIR)
+  configure "$1" "$2" && cmake --build --preset "$1" --parallel "$jobs"
 }
 
-# run_ctest NAME DIR: runs the suite; every test counts as one check.
-run_ctest() { # run_ctest NAME DIR [extra ctest args...]
-  local name=$1 dir=$2 log="$logs/$1.log"
-  shift 2
-  banner "$name ($dir)"
+# run_ctest NAME PRESET: runs the suite of test preset PRESET; every test
+# counts as one check.
+run_ctest() {
+  local name=$1 preset=$2 log="$logs/$1.log"
+  banner "$name (preset $preset)"
   local t0 rc
   t0=$(date +%s)
   set +e
-  ctest --test-dir "$dir" --output-on-failure --parallel "$jobs" \
-    --timeout 1200 "$@" 2>&1 | tee "$log"
+  ctest --preset "$preset" --parallel "$jobs" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   set -e
   local secs=$(( $(date +%s) - t0 ))
@@ -101,7 +105,7 @@ run_ctest() { # run_ctest NAME DIR [extra ctest args...]
     total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
   else
     fails=1 total=1 # no tests found, or ctest itself failed
-    echo "test.sh: ctest in $dir gave no result line"
+    echo "test.sh: ctest --preset $preset gave no result line"
   fi
   [ "$rc" -ne 0 ] && [ "$fails" -eq 0 ] && fails=1
   passed=$((passed + total - fails))
@@ -123,32 +127,26 @@ if ! skipped python; then
   step "python venv (python-env.sh)" bash scripts/python-env.sh || true
 fi
 
+# The Release build (what a user builds) runs everything.
 if ! skipped plain; then
-  if step "build (gcc)" build build; then
-    run_ctest "ctest (gcc)" build
+  if step "build (gcc Release)" build release-gcc build; then
+    run_ctest "ctest (gcc Release)" release-gcc
   fi
 fi
 
 # Under the sanitizers we run everything that runs our C code; suites that
 # only drive the JVM (the real Flink/Kafka end-to-end suite) or check
-# deployment files run once, in the plain build.
-asan_exclude='^(e2e|deploy-helm|deploy-compose)'
+# deployment files run once, in the Release build (the asan-clang test
+# preset excludes them, and sets ASAN_OPTIONS/UBSAN_OPTIONS).
 if ! skipped asan; then
-  if step "build (ASan+UBSan)" build build-asan -DSF_SANITIZE=ON; then
-    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
-    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-      run_ctest "ctest (ASan+UBSan)" build-asan -E "$asan_exclude"
+  if step "build (clang ASan+UBSan)" build asan-clang build-asan; then
+    run_ctest "ctest (clang ASan+UBSan)" asan-clang
   fi
 fi
 
 if ! skipped fuzz; then
-  fuzz_build() {
-    configure build-fuzz -DCMAKE_C_COMPILER=clang -DSF_BUILD_FUZZERS=ON \
-      -DBUILD_SHARED_LIBS=OFF -DSF_BUILD_TESTS=OFF -DSF_BUILD_EXAMPLES=OFF \
-      -DSF_BUILD_BENCH=OFF &&
-      cmake --build build-fuzz --parallel "$jobs" --target fuzzers
-  }
-  if step "build (clang libFuzzer)" fuzz_build && [ "$fuzz_seconds" -gt 0 ]; then
+  if step "build (clang libFuzzer)" build fuzz-clang build-fuzz &&
+     [ "$fuzz_seconds" -gt 0 ]; then
     banner "fuzz (${fuzz_seconds}s per target)"
     for t in fuzz_handler fuzz_decoders fuzz_structured; do
       echo "fuzz: running $t for ${fuzz_seconds}s ..."

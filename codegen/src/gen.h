@@ -33,7 +33,9 @@ int sfc_gen_text(const sfc_ir *ir, const char *source, const char *base,
 
 /*
  * Writes DIR/<base>.h and DIR/<base>.c (base from sfc_gen_base(ir->path)),
- * creating DIR if it does not exist (not its parents). Each file goes to
+ * creating DIR if it does not exist (not its parents). Their banner names
+ * ir->path, an absolute one relative to the current directory when inside
+ * it, else by its file name: never an absolute path. Each file goes to
  * FILE.tmp and is renamed into place once both are written, so a failure
  * leaves no half-written file; a file whose content is unchanged is not
  * rewritten (its timestamp stays, builds stay incremental). Messages go to

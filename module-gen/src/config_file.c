@@ -31,9 +31,9 @@
  * supply the same entries (ir_input.c).
  *
  * jansson parses (duplicate keys refused) and reports syntax errors with a
- * line and column. jansson keeps no positions for values, so a bad value
- * is found again in the text by its path (locate()): every error is
- * "file:line:col: message". Unknown keys are errors: a typo would otherwise
+ * line and column. jansson keeps no positions for values, so the text is
+ * indexed once (sfb/jpos.h) and a bad value is found by its path: every
+ * error is "file:line:col: message". Unknown keys are errors: a typo would otherwise
  * silently drop a setting.
  */
 #include "modgen.h"
@@ -43,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "sfb/jpos.h"
 
 #define MAX_PATH 8
 
@@ -57,6 +59,7 @@ typedef struct {
   size_t len;
   path_elem path[MAX_PATH];
   int depth;
+  sfb_jpos ix; /* where each value of the text is */
   char where[4096 + 64];
 } cfg_ctx;
 
@@ -64,97 +67,32 @@ typedef struct {
 /* Finding a value again in the (valid) JSON text                       */
 /* ------------------------------------------------------------------ */
 
-static const char *ws(const char *p, const char *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-  return p;
-}
-
-/* Past a string starting at its opening quote. */
-static const char *skip_string(const char *p, const char *end) {
-  for (p++; p < end && *p != '"'; p++)
-    if (*p == '\\') p++;
-  return p < end ? p + 1 : end;
-}
-
-static const char *skip_value(const char *p, const char *end) {
-  p = ws(p, end);
-  if (p >= end) return end;
-  if (*p == '"') return skip_string(p, end);
-  if (*p == '{' || *p == '[') {
-    int depth = 0;
-    while (p < end) {
-      if (*p == '"') {
-        p = skip_string(p, end);
-        continue;
-      }
-      if (*p == '{' || *p == '[') depth++;
-      if (*p == '}' || *p == ']') {
-        if (--depth == 0) return p + 1;
-      }
-      p++;
+/* The index entry of path[0..n), NULL if absent (or out of memory). */
+static const sfb_jpos_entry *entry_of(const cfg_ctx *c, int n) {
+  char *ptr = NULL; /* the JSON Pointer of path[0..n); NULL is "" */
+  size_t cap = 0;
+  for (int i = 0; i < n; i++)
+    if (sfb_jpos_push(&ptr, &cap, c->path[i].key, c->path[i].index) < 0) {
+      free(ptr);
+      return NULL;
     }
-    return end;
-  }
-  while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' &&
-         *p != '\n' && *p != '\r' && *p != '\t')
-    p++;
-  return p;
+  const sfb_jpos_entry *e = sfb_jpos_find(&c->ix, ptr ? ptr : "");
+  free(ptr);
+  return e;
 }
 
-/* The start of the value at path[0..n) (or of its key, for `key_of` and a
- * last element that is a key); NULL if not found. */
-static const char *locate(const char *p, const char *end, const path_elem *path,
-                          int n, bool key_of) {
-  p = ws(p, end);
-  if (n == 0) return p;
-  if (path->key) {
-    if (p >= end || *p != '{') return NULL;
-    p++;
-    for (;;) {
-      p = ws(p, end);
-      if (p >= end || *p != '"') return NULL;
-      const char *k = p + 1;
-      const char *kend = skip_string(p, end) - 1;
-      bool match = (size_t)(kend - k) == strlen(path->key) &&
-                   !memcmp(k, path->key, (size_t)(kend - k));
-      const char *key_at = p;
-      p = ws(kend + 1, end);
-      if (p >= end || *p != ':') return NULL;
-      p++;
-      if (match)
-        return n == 1 && key_of ? key_at : locate(p, end, path + 1, n - 1, key_of);
-      p = ws(skip_value(p, end), end);
-      if (p >= end || *p != ',') return NULL;
-      p++;
-    }
-  }
-  if (p >= end || *p != '[') return NULL;
-  p++;
-  for (size_t i = 0;; i++) {
-    p = ws(p, end);
-    if (i == path->index) return locate(p, end, path + 1, n - 1, key_of);
-    p = ws(skip_value(p, end), end);
-    if (p >= end || *p != ',') return NULL;
-    p++;
-  }
-}
-
-/* "file:line:col" of the current path (the deepest part found). */
+/* "file:line:col" of the current path (the deepest part found); of the
+ * key rather than the value with `key_of`. */
 static const char *where_(cfg_ctx *c, bool key_of) {
-  const char *end = c->text + c->len, *at = NULL;
-  for (int n = c->depth; n >= 0 && !at; n--)
-    at = locate(c->text, end, c->path, n, key_of && n == c->depth);
-  if (!at) at = c->text;
-  int line = 1, col = 1;
-  for (const char *p = c->text; p < at; p++) {
-    if (*p == '\n') {
-      line++;
-      col = 1;
-    } else if (((unsigned char)*p & 0xC0) != 0x80) {
-      col++; /* characters, as jansson counts columns */
+  sfb_pos at = {1, 1};
+  for (int n = c->depth; n >= 0; n--) {
+    const sfb_jpos_entry *e = entry_of(c, n);
+    if (e) {
+      at = key_of && n == c->depth ? e->key : e->value;
+      break;
     }
   }
-  snprintf(c->where, sizeof c->where, "%s:%d:%d", c->file, line, col);
+  snprintf(c->where, sizeof c->where, "%s:%d:%d", c->file, at.line, at.col);
   return c->where;
 }
 
@@ -568,6 +506,8 @@ int sfm_config_load(const char *path, sfm_app *app) {
     sfm_error(where, "invalid JSON: %s", err.text);
     goto out;
   }
+  /* Out of memory leaves the index empty: errors then point at 1:1. */
+  (void)sfb_jpos_build(&c.ix, text, c.len);
   if (!json_is_object(root)) {
     sfm_error(here(&c), "a config file must be a JSON object with "
               "\"functions\", not %s", json_kind(root));
@@ -615,6 +555,7 @@ int sfm_config_load(const char *path, sfm_app *app) {
   }
   rc = 0;
 out:
+  sfb_jpos_free(&c.ix);
   json_decref(root);
   free(text);
   return rc;

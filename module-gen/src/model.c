@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sfb/duration.h"
+
 int sfm_error(const char *where, const char *fmt, ...) {
   char msg[1024];
   va_list ap;
@@ -239,59 +241,36 @@ int sfm_check_max_batch(const char *where, const char *s) {
   return 0;
 }
 
-/* Flink's TimeUtils.parseDuration labels (case-insensitive). */
-static const char *const duration_units[] = {
-    "d", "day", "days", "h", "hour", "hours", "min", "m", "minute", "minutes",
-    "s", "sec", "secs", "second", "seconds", "ms", "milli", "millis",
-    "millisecond", "milliseconds", "\xc2\xb5s", "micro", "micros",
-    "microsecond", "microseconds", "ns", "nano", "nanos", "nanosecond",
-    "nanoseconds", NULL};
-
+/* The syntax is Flink's (sfb/duration.h); on top of it a unit is required
+ * and zero is refused, and the result is normalized ("020 Min" ->
+ * "20min") for module.yaml. */
 int sfm_duration(const char *where, const char *what, const char *s,
                  char **out) {
-  const char *p = s;
-  while (isspace((unsigned char)*p)) p++;
-  const char *digits = p;
-  bool nonzero = false;
-  while (isdigit((unsigned char)*p)) nonzero |= *p++ != '0';
-  size_t ndig = (size_t)(p - digits);
-  while (*p == ' ') p++;
-  const char *unit = p;
-  size_t ulen = strlen(unit);
-  while (ulen && isspace((unsigned char)unit[ulen - 1])) ulen--;
-  if (!ndig || ndig > 12)
+  sfb_duration d;
+  sfb_duration_error e = sfb_duration_parse(s, &d);
+  if (e == SFB_DURATION_EMPTY || e == SFB_DURATION_NO_NUMBER)
     return sfm_error(where, "invalid %s '%s': expected a number with a unit "
                      "such as ms, s, min, h or d (e.g. 2min, 20s, 500ms)",
                      what, s);
+  if (e == SFB_DURATION_TOO_LARGE)
+    return sfm_error(where, "invalid %s '%s': too large", what, s);
+  if (e == SFB_DURATION_UNKNOWN_UNIT)
+    return sfm_error(where, "invalid %s '%s': unknown unit '%.*s'; use ms, "
+                     "s, min, h or d", what, s, d.unit_len, d.unit_text);
   /* Flink reads a bare number as milliseconds; "--call-timeout 2" is far
    * more likely a mistake than 2 ms, so a unit is required. */
-  if (!ulen)
+  if (!d.unit[0])
     return sfm_error(where, "invalid %s '%s': give a unit (ms, s, min, h or "
-                     "d), e.g. %sms or %smin", what, s, digits, digits);
-  char lower[16];
-  const char *label = NULL;
-  {
-    if (ulen >= sizeof lower)
-      return sfm_error(where, "invalid %s '%s': unknown unit; use ms, s, min, "
-                       "h or d", what, s);
-    for (size_t i = 0; i < ulen; i++)
-      lower[i] = (char)tolower((unsigned char)unit[i]);
-    lower[ulen] = 0;
-    label = NULL;
-    for (const char *const *u = duration_units; *u; u++)
-      if (!strcmp(*u, lower)) label = *u;
-    if (!label)
-      return sfm_error(where, "invalid %s '%s': unknown unit '%.*s'; use ms, "
-                       "s, min, h or d", what, s, (int)ulen, unit);
-  }
-  if (!nonzero)
+                     "d), e.g. %.*sms or %.*smin", what, s, d.n_digits,
+                     d.digits, d.n_digits, d.digits);
+  int64_t ms;
+  if (sfb_duration_ms(&d, &ms) != SFB_DURATION_OK)
+    return sfm_error(where, "invalid %s '%s': too large", what, s);
+  if (d.value == 0)
     return sfm_error(where, "invalid %s '%s': must be larger than 0", what, s);
-  while (*digits == '0') digits++, ndig--; /* "020s" -> "20s" */
-  size_t len = ndig + strlen(label);
-  char *d = xrealloc(NULL, len + 1);
-  memcpy(d, digits, ndig);
-  strcpy(d + ndig, label);
-  *out = d;
+  char buf[64];
+  snprintf(buf, sizeof buf, "%llu%s", (unsigned long long)d.value, d.unit);
+  *out = xstrdup(buf);
   return 0;
 }
 

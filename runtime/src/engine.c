@@ -717,7 +717,7 @@ static const sfl_egress *egress_find(const sfl_config *cfg, const char *ns, cons
 static bool is_reply_egress(const char *ns, const char *type) {
   size_t rl = strlen(ns);
   return strncmp(SFL_REPLY_EGRESS, ns, rl) == 0 && SFL_REPLY_EGRESS[rl] == '/' &&
-         strcmp(SFL_REPLY_EGRESS + rl + 1, type) == 0;
+         strcmp(&SFL_REPLY_EGRESS[rl + 1], type) == 0;
 }
 
 static int decode_kafka(addr *a, size_t i, const pb_tv *v, egress_rec *out) {

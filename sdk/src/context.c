@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sfb/pbwire.h"
 #include "kafka_egress.pb-c.h"
 #include "kinesis_egress.pb-c.h"
 
@@ -176,14 +177,8 @@ sf_value sf_value_string(sf_context *ctx, const char *s, size_t len) {
     return sf_context_bad_value(ctx, SF_ERR_ENCODE, "sf_value_string (not UTF-8)");
   uint8_t *p = sf_arena_alloc(ctx->arena, len + 11);
   if (!p) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_string");
-  size_t i = 0;
-  p[i++] = 0x0A; /* field 1, length-delimited */
-  uint64_t n = len;
-  while (n >= 0x80) {
-    p[i++] = (uint8_t)(n | 0x80);
-    n >>= 7;
-  }
-  p[i++] = (uint8_t)n;
+  size_t i = sfb_tag_put(p, 1, SFB_WT_LEN); /* StringWrapper.value */
+  i += sfb_varint_put(p + i, len);
   memcpy(p + i, s, len);
   v.data = p;
   v.len = i + len;

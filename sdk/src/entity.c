@@ -21,6 +21,7 @@
 
 #include "entities.pb-c.h"
 #include "internal.h"
+#include "sfb/pbwire.h"
 
 typedef Statefun__Entities__Call pb_call;
 typedef Statefun__Entities__Reply pb_reply;
@@ -68,28 +69,21 @@ static void w_raw(sf_wbuf *w, const void *p, size_t n) {
   }
 }
 
-static size_t varint_encode(uint64_t v, uint8_t out[10]) {
-  size_t n = 0;
-  while (v >= 0x80) {
-    out[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  out[n++] = (uint8_t)v;
-  return n;
-}
-
+/* The wire encoding itself is sfbase's (sfb/pbwire.h); this writer only
+ * adds arena growth and the proto3 "default is not written" rule. */
 static void w_varint(sf_wbuf *w, uint64_t v) {
-  uint8_t b[10];
-  w_raw(w, b, varint_encode(v, b));
+  uint8_t b[SFB_VARINT_MAX];
+  w_raw(w, b, sfb_varint_put(b, v));
 }
 
 static void w_tag(sf_wbuf *w, uint32_t field, int wt) {
-  w_varint(w, ((uint64_t)field << 3) | (uint64_t)wt);
+  uint8_t b[SFB_VARINT_MAX];
+  w_raw(w, b, sfb_tag_put(b, field, (unsigned)wt));
 }
 
 void sf_w_uint64(sf_wbuf *w, uint32_t field, uint64_t v, bool always) {
   if (!v && !always) return;
-  w_tag(w, field, 0);
+  w_tag(w, field, SFB_WT_VARINT);
   w_varint(w, v);
 }
 
@@ -98,13 +92,11 @@ void sf_w_bool(sf_wbuf *w, uint32_t field, bool v, bool always) {
 }
 
 void sf_w_int32(sf_wbuf *w, uint32_t field, int32_t v, bool always) {
-  uint32_t zz = ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
-  sf_w_uint64(w, field, zz, always);
+  sf_w_uint64(w, field, sfb_zigzag32(v), always);
 }
 
 void sf_w_int64(sf_wbuf *w, uint32_t field, int64_t v, bool always) {
-  uint64_t zz = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-  sf_w_uint64(w, field, zz, always);
+  sf_w_uint64(w, field, sfb_zigzag64(v), always);
 }
 
 void sf_w_float(sf_wbuf *w, uint32_t field, float v, bool always) {
@@ -112,8 +104,8 @@ void sf_w_float(sf_wbuf *w, uint32_t field, float v, bool always) {
   memcpy(&bits, &v, 4);
   if (!bits && !always) return;
   uint8_t b[4];
-  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(bits >> (8 * i));
-  w_tag(w, field, 5);
+  sfb_fixed32_put(b, bits);
+  w_tag(w, field, SFB_WT_I32);
   w_raw(w, b, 4);
 }
 
@@ -122,14 +114,14 @@ void sf_w_double(sf_wbuf *w, uint32_t field, double v, bool always) {
   memcpy(&bits, &v, 8);
   if (!bits && !always) return;
   uint8_t b[8];
-  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(bits >> (8 * i));
-  w_tag(w, field, 1);
+  sfb_fixed64_put(b, bits);
+  w_tag(w, field, SFB_WT_I64);
   w_raw(w, b, 8);
 }
 
 void sf_w_bytes(sf_wbuf *w, uint32_t field, const void *p, size_t n, bool always) {
   if (!n && !always) return;
-  w_tag(w, field, 2);
+  w_tag(w, field, SFB_WT_LEN);
   w_varint(w, n);
   w_raw(w, p, n);
 }
@@ -141,7 +133,7 @@ void sf_w_str(sf_wbuf *w, uint32_t field, sf_str s, bool always) {
 /* A nested message: 5 bytes are reserved for its length, then compacted
  * to the varint's real size, so the output is canonical. */
 size_t sf_w_begin(sf_wbuf *w, uint32_t field) {
-  w_tag(w, field, 2);
+  w_tag(w, field, SFB_WT_LEN);
   size_t mark = w->len;
   if (w_reserve(w, 5)) w->len += 5;
   return mark;
@@ -150,8 +142,8 @@ size_t sf_w_begin(sf_wbuf *w, uint32_t field) {
 void sf_w_end(sf_wbuf *w, size_t mark) {
   if (w->failed) return;
   size_t body = w->len - (mark + 5);
-  uint8_t b[10];
-  size_t n = varint_encode(body, b);
+  uint8_t b[SFB_VARINT_MAX];
+  size_t n = sfb_varint_put(b, body);
   memmove(w->data + mark + n, w->data + mark + 5, body);
   memcpy(w->data + mark, b, n);
   w->len = mark + n + body;
@@ -159,38 +151,36 @@ void sf_w_end(sf_wbuf *w, size_t mark) {
 
 /* ---- wire reader ------------------------------------------------------------------ */
 
+/* sf_rbuf is the public face of an sfb_reader (the same two pointers);
+ * these run one sfbase read and carry the position back. */
+static sfb_reader reader_of(const sf_rbuf *r) {
+  sfb_reader x = {r->p, r->end};
+  return x;
+}
+
+static bool r_varint(sf_rbuf *r, uint64_t *out) {
+  sfb_reader x = reader_of(r);
+  bool ok = sfb_read_varint(&x, out);
+  r->p = x.p;
+  return ok;
+}
+
 void sf_rbuf_init(sf_rbuf *r, const uint8_t *p, size_t n) {
   r->p = p;
   r->end = p ? p + n : p;
 }
 
-static bool r_varint(sf_rbuf *r, uint64_t *out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (r->p >= r->end) return false;
-    uint8_t b = *r->p++;
-    v |= (uint64_t)(b & 0x7F) << shift;
-    if (!(b & 0x80)) {
-      *out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
 int sf_r_next(sf_rbuf *r, uint32_t *field, int *wire_type) {
-  if (!r->p || r->p >= r->end) return 0;
-  uint64_t tag;
-  if (!r_varint(r, &tag)) return -1;
-  uint64_t f = tag >> 3;
-  if (f == 0 || f > 0x1FFFFFFF) return -1;
-  *field = (uint32_t)f;
-  *wire_type = (int)(tag & 7);
-  return 1;
+  sfb_reader x = reader_of(r);
+  unsigned wt;
+  int rc = sfb_read_tag(&x, field, &wt);
+  r->p = x.p;
+  if (rc == 1) *wire_type = (int)wt;
+  return rc;
 }
 
 sf_status sf_r_uint64(sf_rbuf *r, int wt, uint64_t *out) {
-  if (wt != 0 || !r_varint(r, out)) return SF_ERR_VALUE_DECODE;
+  if (wt != SFB_WT_VARINT || !r_varint(r, out)) return SF_ERR_VALUE_DECODE;
   return SF_OK;
 }
 
@@ -204,45 +194,39 @@ sf_status sf_r_bool(sf_rbuf *r, int wt, bool *out) {
 sf_status sf_r_int32(sf_rbuf *r, int wt, int32_t *out) {
   uint64_t v;
   sf_status st = sf_r_uint64(r, wt, &v);
-  if (st == SF_OK) {
-    uint32_t u = (uint32_t)v;
-    *out = (int32_t)((u >> 1) ^ (0u - (u & 1)));
-  }
+  if (st == SF_OK) *out = sfb_unzigzag32((uint32_t)v);
   return st;
 }
 
 sf_status sf_r_int64(sf_rbuf *r, int wt, int64_t *out) {
   uint64_t v;
   sf_status st = sf_r_uint64(r, wt, &v);
-  if (st == SF_OK) *out = (int64_t)((v >> 1) ^ (0 - (v & 1)));
+  if (st == SF_OK) *out = sfb_unzigzag64(v);
   return st;
 }
 
 sf_status sf_r_float(sf_rbuf *r, int wt, float *out) {
-  if (wt != 5 || r->end - r->p < 4) return SF_ERR_VALUE_DECODE;
-  uint32_t bits = 0;
-  for (int i = 0; i < 4; i++) bits |= (uint32_t)r->p[i] << (8 * i);
-  r->p += 4;
+  sfb_reader x = reader_of(r);
+  uint32_t bits;
+  if (wt != SFB_WT_I32 || !sfb_read_fixed32(&x, &bits)) return SF_ERR_VALUE_DECODE;
+  r->p = x.p;
   memcpy(out, &bits, 4);
   return SF_OK;
 }
 
 sf_status sf_r_double(sf_rbuf *r, int wt, double *out) {
-  if (wt != 1 || r->end - r->p < 8) return SF_ERR_VALUE_DECODE;
-  uint64_t bits = 0;
-  for (int i = 0; i < 8; i++) bits |= (uint64_t)r->p[i] << (8 * i);
-  r->p += 8;
+  sfb_reader x = reader_of(r);
+  uint64_t bits;
+  if (wt != SFB_WT_I64 || !sfb_read_fixed64(&x, &bits)) return SF_ERR_VALUE_DECODE;
+  r->p = x.p;
   memcpy(out, &bits, 8);
   return SF_OK;
 }
 
 static sf_status r_len(sf_rbuf *r, int wt, const uint8_t **p, size_t *n) {
-  uint64_t len;
-  if (wt != 2 || !r_varint(r, &len) || len > (uint64_t)(r->end - r->p))
-    return SF_ERR_VALUE_DECODE;
-  *p = r->p;
-  *n = (size_t)len;
-  r->p += len;
+  sfb_reader x = reader_of(r);
+  if (wt != SFB_WT_LEN || !sfb_read_len(&x, p, n)) return SF_ERR_VALUE_DECODE;
+  r->p = x.p;
   return SF_OK;
 }
 
@@ -280,22 +264,13 @@ sf_status sf_r_message(sf_rbuf *r, int wt, sf_rbuf *sub) {
 }
 
 sf_status sf_r_skip(sf_rbuf *r, int wt) {
-  uint64_t v;
-  const uint8_t *p;
-  size_t n;
-  switch (wt) {
-    case 0: return r_varint(r, &v) ? SF_OK : SF_ERR_VALUE_DECODE;
-    case 1:
-      if (r->end - r->p < 8) return SF_ERR_VALUE_DECODE;
-      r->p += 8;
-      return SF_OK;
-    case 2: return r_len(r, wt, &p, &n);
-    case 5:
-      if (r->end - r->p < 4) return SF_ERR_VALUE_DECODE;
-      r->p += 4;
-      return SF_OK;
-    default: return SF_ERR_VALUE_DECODE; /* groups are not used by records */
-  }
+  /* Records never use groups, so a group here is malformed input. The
+   * field number does not matter for the other wire types. */
+  if (wt == SFB_WT_SGROUP || wt == SFB_WT_EGROUP) return SF_ERR_VALUE_DECODE;
+  sfb_reader x = reader_of(r);
+  if (!sfb_skip_field(&x, 1, (unsigned)wt)) return SF_ERR_VALUE_DECODE;
+  r->p = x.p;
+  return SF_OK;
 }
 
 void *sf_arena_push(sf_arena *arena, void **items, size_t *len, size_t *cap,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sfb/pbwire.h"
 
 const sf_type sf_type_bool = {SF_TYPENAME_BOOL, SF_KIND_BOOL, NULL};
 const sf_type sf_type_int = {SF_TYPENAME_INT, SF_KIND_INT, NULL};
@@ -88,34 +89,27 @@ bool sf_utf8_valid(const void *data, size_t len) {
 
 /* ---- encoders ------------------------------------------------------------- */
 
-static void put_le(uint8_t *out, uint64_t v, int n) {
-  for (int i = 0; i < n; i++) out[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *in, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++) v |= (uint64_t)in[i] << (8 * i);
-  return v;
-}
+/* The wire bytes come from sfbase (sfb/pbwire.h): a tag byte per wrapper
+ * and little-endian fixed-width payloads. */
 
 size_t sf_encode_bool(bool v, uint8_t out[2]) {
   if (!v) return 0;
-  out[0] = 0x08;
+  sfb_tag_put(out, 1, SFB_WT_VARINT);
   out[1] = 0x01;
   return 2;
 }
 
 size_t sf_encode_int(int32_t v, uint8_t out[5]) {
   if (v == 0) return 0;
-  out[0] = 0x0D; /* field 1, fixed32 */
-  put_le(out + 1, (uint32_t)v, 4);
+  sfb_tag_put(out, 1, SFB_WT_I32);
+  sfb_fixed32_put(out + 1, (uint32_t)v);
   return 5;
 }
 
 size_t sf_encode_long(int64_t v, uint8_t out[9]) {
   if (v == 0) return 0;
-  out[0] = 0x09; /* field 1, fixed64 */
-  put_le(out + 1, (uint64_t)v, 8);
+  sfb_tag_put(out, 1, SFB_WT_I64);
+  sfb_fixed64_put(out + 1, (uint64_t)v);
   return 9;
 }
 
@@ -123,8 +117,8 @@ size_t sf_encode_float(float v, uint8_t out[5]) {
   if (v == 0.0f) return 0; /* +0.0 and -0.0, like the Python SDK */
   uint32_t bits;
   memcpy(&bits, &v, 4);
-  out[0] = 0x0D;
-  put_le(out + 1, bits, 4);
+  sfb_tag_put(out, 1, SFB_WT_I32);
+  sfb_fixed32_put(out + 1, bits);
   return 5;
 }
 
@@ -132,67 +126,12 @@ size_t sf_encode_double(double v, uint8_t out[9]) {
   if (v == 0.0) return 0;
   uint64_t bits;
   memcpy(&bits, &v, 8);
-  out[0] = 0x09;
-  put_le(out + 1, bits, 8);
+  sfb_tag_put(out, 1, SFB_WT_I64);
+  sfb_fixed64_put(out + 1, bits);
   return 9;
 }
 
 /* ---- decoders ------------------------------------------------------------- */
-
-static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*p >= end) return false;
-    uint8_t b = *(*p)++;
-    v |= (uint64_t)(b & 0x7F) << shift;
-    if (!(b & 0x80)) {
-      *out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
-static bool skip_group(const uint8_t **p, const uint8_t *end, uint64_t field,
-                       int depth);
-
-/* Skips one field of the given wire type (its tag already read). */
-static bool skip_field(const uint8_t **p, const uint8_t *end, unsigned wt,
-                       uint64_t field, int depth) {
-  uint64_t n;
-  switch (wt) {
-    case 0: return read_varint(p, end, &n);
-    case 1:
-      if (end - *p < 8) return false;
-      *p += 8;
-      return true;
-    case 2:
-      if (!read_varint(p, end, &n) || n > (uint64_t)(end - *p)) return false;
-      *p += n;
-      return true;
-    case 3: return skip_group(p, end, field, depth + 1);
-    case 5:
-      if (end - *p < 4) return false;
-      *p += 4;
-      return true;
-    default: return false; /* 4 (end group) unmatched, 6 and 7 invalid */
-  }
-}
-
-/* Skips a (deprecated, but still valid) group up to its matching end tag,
- * as protobuf parsers do for unknown fields. Nesting is bounded. */
-static bool skip_group(const uint8_t **p, const uint8_t *end, uint64_t field,
-                       int depth) {
-  if (depth > 64) return false;
-  while (*p < end) {
-    uint64_t tag;
-    if (!read_varint(p, end, &tag)) return false;
-    unsigned wt = (unsigned)(tag & 7);
-    if (wt == 4) return (tag >> 3) == field;
-    if ((tag >> 3) == 0 || !skip_field(p, end, wt, tag >> 3, depth)) return false;
-  }
-  return false; /* no end tag */
-}
 
 /*
  * Finds the last occurrence of field 1 with wire type `want`. On success
@@ -204,35 +143,28 @@ static sf_status find_field1(const uint8_t *data, size_t len, unsigned want,
                              bool *found) {
   *found = false;
   if (!data) return len ? SF_ERR_VALUE_DECODE : SF_OK; /* no NULL + 0 */
-  const uint8_t *p = data, *end = data + len;
-  while (p < end) {
-    uint64_t tag;
-    if (!read_varint(&p, end, &tag)) return SF_ERR_VALUE_DECODE;
-    unsigned wt = (unsigned)(tag & 7);
-    uint64_t field = tag >> 3;
-    if (field == 0) return SF_ERR_VALUE_DECODE;
+  sfb_reader r;
+  sfb_reader_init(&r, data, len);
+  uint32_t field;
+  unsigned wt;
+  int more;
+  while ((more = sfb_read_tag(&r, &field, &wt)) == 1) {
+    const uint8_t *start = r.p;
+    bool ok = field == 1 && wt == want && wt == SFB_WT_LEN
+                  ? sfb_read_len(&r, val, val_len)
+                  : sfb_skip_field(&r, field, wt);
+    /* Field 1 with another wire type is an unknown field to protobuf
+     * parsers (the official SDKs skip it), so it is skipped here too. */
+    if (!ok) return SF_ERR_VALUE_DECODE;
     if (field == 1 && wt == want) {
-      const uint8_t *start = p;
-      if (wt == 2) {
-        uint64_t n;
-        if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p))
-          return SF_ERR_VALUE_DECODE;
-        *val = p;
-        *val_len = (size_t)n;
-        p += n;
-      } else {
-        if (!skip_field(&p, end, wt, field, 0)) return SF_ERR_VALUE_DECODE;
+      if (wt != SFB_WT_LEN) {
         *val = start;
-        *val_len = (size_t)(p - start);
+        *val_len = (size_t)(r.p - start);
       }
       *found = true;
-    } else if (!skip_field(&p, end, wt, field, 0)) {
-      /* Field 1 with another wire type is an unknown field to protobuf
-       * parsers (the official SDKs skip it), so it is skipped here too. */
-      return SF_ERR_VALUE_DECODE;
     }
   }
-  return SF_OK;
+  return more == 0 ? SF_OK : SF_ERR_VALUE_DECODE;
 }
 
 sf_status sf_decode_bool(const uint8_t *data, size_t len, bool *out) {
@@ -242,7 +174,9 @@ sf_status sf_decode_bool(const uint8_t *data, size_t len, bool *out) {
   sf_status st = find_field1(data, len, 0, &v, &vl, &found);
   if (st != SF_OK) return st;
   uint64_t n = 0;
-  if (found && !read_varint(&v, v + vl, &n)) return SF_ERR_VALUE_DECODE;
+  sfb_reader r;
+  sfb_reader_init(&r, v, vl);
+  if (found && !sfb_read_varint(&r, &n)) return SF_ERR_VALUE_DECODE;
   *out = n != 0;
   return SF_OK;
 }
@@ -253,7 +187,7 @@ sf_status sf_decode_int(const uint8_t *data, size_t len, int32_t *out) {
   bool found;
   sf_status st = find_field1(data, len, 5, &v, &vl, &found);
   if (st != SF_OK) return st;
-  *out = found ? (int32_t)(uint32_t)get_le(v, 4) : 0;
+  *out = found ? (int32_t)sfb_fixed32_get(v) : 0;
   return SF_OK;
 }
 
@@ -263,7 +197,7 @@ sf_status sf_decode_long(const uint8_t *data, size_t len, int64_t *out) {
   bool found;
   sf_status st = find_field1(data, len, 1, &v, &vl, &found);
   if (st != SF_OK) return st;
-  *out = found ? (int64_t)get_le(v, 8) : 0;
+  *out = found ? (int64_t)sfb_fixed64_get(v) : 0;
   return SF_OK;
 }
 
@@ -273,7 +207,7 @@ sf_status sf_decode_float(const uint8_t *data, size_t len, float *out) {
   bool found;
   sf_status st = find_field1(data, len, 5, &v, &vl, &found);
   if (st != SF_OK) return st;
-  uint32_t bits = found ? (uint32_t)get_le(v, 4) : 0;
+  uint32_t bits = found ? sfb_fixed32_get(v) : 0;
   memcpy(out, &bits, 4);
   return SF_OK;
 }
@@ -284,7 +218,7 @@ sf_status sf_decode_double(const uint8_t *data, size_t len, double *out) {
   bool found;
   sf_status st = find_field1(data, len, 1, &v, &vl, &found);
   if (st != SF_OK) return st;
-  uint64_t bits = found ? get_le(v, 8) : 0;
+  uint64_t bits = found ? sfb_fixed64_get(v) : 0;
   memcpy(out, &bits, 8);
   return SF_OK;
 }

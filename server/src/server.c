@@ -19,12 +19,9 @@
  * that arrive on open keep-alive connections with "Connection: close",
  * wait for the in-flight count to reach zero (bounded), then stop MHD.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -32,11 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "server_internal.h"
+#include "sfb/listen.h"
 
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 8000
@@ -487,58 +484,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 
 /* ---- start and stop ------------------------------------------------------ */
 
-/* Binds and listens on host:port; returns the socket or -1 with an error. */
+/* Binds and listens on host:port (sfb/listen.h); returns the socket or -1
+ * with an error. */
 static int open_listener(sf_server *s, const char *host, uint16_t port,
                          sf_status *status, char *err, size_t err_len) {
-  char service[8];
-  snprintf(service, sizeof service, "%u", (unsigned)port);
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  struct addrinfo *res = NULL;
-  int gai = getaddrinfo(host, service, &hints, &res);
-  if (gai != 0) {
-    set_error(status, err, err_len, SF_ERR_INVALID_ARGUMENT,
-              "cannot resolve listen host '%s': %s", host, gai_strerror(gai));
+  sfb_listener l;
+  if (sfb_listen_tcp(host, port, &l) != 0) {
+    if (l.gai_error != 0)
+      set_error(status, err, err_len, SF_ERR_INVALID_ARGUMENT,
+                "cannot resolve listen host '%s': %s", host,
+                sfb_listen_strerror(&l));
+    else
+      set_error(status, err, err_len, SF_ERR_IO, "cannot listen on %s:%u: %s",
+                host, (unsigned)port, sfb_listen_strerror(&l));
     return -1;
   }
-  int fd = -1;
-  int saved = 0;
-  for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                ai->ai_protocol);
-    if (fd < 0) {
-      saved = errno;
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        listen(fd, SOMAXCONN) == 0)
-      break;
-    saved = errno;
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd < 0) {
-    set_error(status, err, err_len, SF_ERR_IO, "cannot listen on %s:%u: %s",
-              host, (unsigned)port, strerror(saved));
-    return -1;
-  }
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-    s->ipv6 = ss.ss_family == AF_INET6;
-    if (ss.ss_family == AF_INET)
-      s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    else if (ss.ss_family == AF_INET6)
-      s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-  }
-  if (s->port == 0) s->port = port;
-  return fd;
+  s->ipv6 = l.ipv6;
+  s->port = l.port;
+  return l.fd;
 }
 
 static unsigned online_cores(void) {

@@ -1,5 +1,5 @@
 /*
- * test_ir.c - the entity IR reader (codegen/src/ir.c, jpos.c): good IRs
+ * test_ir.c - the entity IR reader (ir/src/ir.c, sfb/jpos.h): good IRs
  * parse into the right model, every bad IR in bad/ fails with the exact
  * message of bad/expected.txt, and the position index finds values by
  * path, escaped keys and multi-byte characters included.
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "ir.h"
-#include "jpos.h"
+#include "sfb/jpos.h"
 
 #ifndef SFC_TEST_DIR
 #error "SFC_TEST_DIR must be defined"
@@ -295,31 +295,31 @@ TestSuite(jpos);
 Test(jpos, paths_and_positions) {
   const char *text = "{\"a/b\": [1, {\"~k\": \"\xc3\xa9\", \"x\\u00e9\": true}],\n"
                      " \"\": null}";
-  sfc_jpos ix;
-  cr_assert_eq(sfc_jpos_build(&ix, text, strlen(text)), 0);
-  const sfc_jpos_entry *e = sfc_jpos_find(&ix, "");
+  sfb_jpos ix;
+  cr_assert_eq(sfb_jpos_build(&ix, text, strlen(text)), 0);
+  const sfb_jpos_entry *e = sfb_jpos_find(&ix, "");
   cr_assert(e && e->value.line == 1 && e->value.col == 1);
-  e = sfc_jpos_find(&ix, "/a~1b");
+  e = sfb_jpos_find(&ix, "/a~1b");
   cr_assert(e && e->key.col == 2 && e->value.col == 9);
-  e = sfc_jpos_find(&ix, "/a~1b/1/~0k");
+  e = sfb_jpos_find(&ix, "/a~1b/1/~0k");
   cr_assert(e && e->key.col == 14 && e->value.col == 20);
-  e = sfc_jpos_find(&ix, "/a~1b/1/x\xc3\xa9");
+  e = sfb_jpos_find(&ix, "/a~1b/1/x\xc3\xa9");
   cr_assert_not_null(e, "\\u00e9 in a key decodes to UTF-8");
   cr_assert_eq(e->key.col, 25, "é counts one column");
   cr_assert_eq(e->value.col, 36);
-  e = sfc_jpos_find(&ix, "/");
+  e = sfb_jpos_find(&ix, "/");
   cr_assert(e && e->key.line == 2 && e->key.col == 2 && e->value.col == 6);
-  cr_assert_null(sfc_jpos_find(&ix, "/a~1b/2"));
-  sfc_jpos_free(&ix);
+  cr_assert_null(sfb_jpos_find(&ix, "/a~1b/2"));
+  sfb_jpos_free(&ix);
   cr_assert_eq(ix.n, 0);
 }
 
 Test(jpos, push_escapes) {
   char *buf = NULL;
   size_t cap = 0;
-  cr_assert_eq(sfc_jpos_push(&buf, &cap, "entities", 0), 0);
-  cr_assert_eq(sfc_jpos_push(&buf, &cap, NULL, 12), 9);
-  long mark = sfc_jpos_push(&buf, &cap, "a/~b", 0);
+  cr_assert_eq(sfb_jpos_push(&buf, &cap, "entities", 0), 0);
+  cr_assert_eq(sfb_jpos_push(&buf, &cap, NULL, 12), 9);
+  long mark = sfb_jpos_push(&buf, &cap, "a/~b", 0);
   cr_assert_str_eq(buf, "/entities/12/a~1~0b");
   buf[mark] = '\0';
   cr_assert_str_eq(buf, "/entities/12");

@@ -165,9 +165,11 @@ static sf_status parse_i64(sf_context *ctx, const char *tok, int64_t *out) {
   char *end;
   errno = 0;
   long long v = strtoll(tok, &end, 10);
+  /* *out is written on every path: the compiler cannot see that
+   * sf_context_fail never returns SF_OK, so callers must not depend on it. */
+  *out = v;
   if (errno || *end || end == tok)
     return sf_context_fail(ctx, "bad integer %s", tok);
-  *out = v;
   return SF_OK;
 }
 
@@ -176,9 +178,9 @@ static sf_status parse_hex_u64(sf_context *ctx, const char *tok,
   char *end;
   errno = 0;
   unsigned long long v = strtoull(tok, &end, 16);
+  *out = v; /* on every path, as in parse_i64 */
   if (errno || *end || end == tok)
     return sf_context_fail(ctx, "bad bit pattern %s", tok);
-  *out = v;
   return SF_OK;
 }
 

@@ -38,38 +38,84 @@
 extern "C" {
 #endif
 
-#define SF_VERSION_MAJOR 0
-#define SF_VERSION_MINOR 1
-#define SF_VERSION_PATCH 0
-#define SF_VERSION_STRING "0.1.0"
+/* SF_API marks every function and object libstatefun exports; the library
+ * is built with hidden visibility, so nothing else leaves it. */
+#if defined(SF_BUILDING_LIBRARY) && (defined(__GNUC__) || defined(__clang__))
+#define SF_API __attribute__((visibility("default")))
+#else
+#define SF_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* SF_VERSION_MAJOR, _MINOR, _PATCH and SF_VERSION_STRING: the version of
+ * these headers (generated from the CMake project version). */
+#include <statefun/version.h>
+
+/* The version of the library actually loaded ("0.1.0"), which can differ
+ * from SF_VERSION_STRING when a program runs against another build. */
+SF_API const char *sf_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Every fallible call returns a sf_status: SF_OK (0) or a negative code. */
+/*
+ * Every fallible call returns a sf_status: SF_OK (0) or a negative code.
+ * SF_STATUS_LIST is the one list of them: X(name, code, message) per
+ * status, expanded here into the enum and in the library into
+ * sf_strerror() and sf_status_name().
+ */
+#define SF_STATUS_LIST(X) \
+  /* success */ \
+  X(SF_OK, 0, "success") \
+  /* out of memory (or the arena limit hit) */ \
+  X(SF_ERR_NOMEM, -1, "out of memory") \
+  /* a NULL or malformed argument */ \
+  X(SF_ERR_INVALID_ARGUMENT, -2, "invalid argument") \
+  /* not "namespace/name" with one '/' */ \
+  X(SF_ERR_BAD_TYPENAME, -3, "typename is not of the form namespace/name") \
+  /* not [A-Za-z_][A-Za-z0-9_]* */ \
+  X(SF_ERR_BAD_STATE_NAME, -4, "state name is not [A-Za-z_][A-Za-z0-9_]*") \
+  /* a function or value spec registered twice */ \
+  X(SF_ERR_DUPLICATE, -5, "registered twice") \
+  /* the request is not a valid ToFunction */ \
+  X(SF_ERR_DECODE, -6, "malformed ToFunction protobuf") \
+  /* the request carries no invocation batch */ \
+  X(SF_ERR_NO_INVOCATION, -7, "request carries no invocation batch") \
+  /* no function registered for the target */ \
+  X(SF_ERR_UNKNOWN_FUNCTION, -8, "unknown function type") \
+  /* the spec is not declared by this function */ \
+  X(SF_ERR_UNKNOWN_STATE, -9, "state is not declared by this function") \
+  /* state or message holds no value */ \
+  X(SF_ERR_NO_VALUE, -10, "no value") \
+  /* the value's typename is not the expected */ \
+  X(SF_ERR_TYPE_MISMATCH, -11, "type mismatch") \
+  /* a value's bytes do not decode as its type */ \
+  X(SF_ERR_VALUE_DECODE, -12, "value bytes do not decode as their type") \
+  /* a user function reported a failure */ \
+  X(SF_ERR_FUNCTION_FAILED, -13, "function failed") \
+  /* a size limit was exceeded */ \
+  X(SF_ERR_TOO_LARGE, -14, "size limit exceeded") \
+  /* a value could not be encoded */ \
+  X(SF_ERR_ENCODE, -15, "value could not be encoded") \
+  /* an operating-system call failed */ \
+  X(SF_ERR_IO, -16, "I/O error")
+
 typedef enum sf_status {
-  SF_OK = 0,
-  SF_ERR_NOMEM = -1,            /* out of memory (or the arena limit hit) */
-  SF_ERR_INVALID_ARGUMENT = -2, /* a NULL or malformed argument */
-  SF_ERR_BAD_TYPENAME = -3,     /* not "namespace/name" with one '/' */
-  SF_ERR_BAD_STATE_NAME = -4,   /* not [A-Za-z_][A-Za-z0-9_]* */
-  SF_ERR_DUPLICATE = -5,        /* a function or value spec registered twice */
-  SF_ERR_DECODE = -6,           /* the request is not a valid ToFunction */
-  SF_ERR_NO_INVOCATION = -7,    /* the request carries no invocation batch */
-  SF_ERR_UNKNOWN_FUNCTION = -8, /* no function registered for the target */
-  SF_ERR_UNKNOWN_STATE = -9,    /* the spec is not declared by this function */
-  SF_ERR_NO_VALUE = -10,        /* state or message holds no value */
-  SF_ERR_TYPE_MISMATCH = -11,   /* the value's typename is not the expected */
-  SF_ERR_VALUE_DECODE = -12,    /* a value's bytes do not decode as its type */
-  SF_ERR_FUNCTION_FAILED = -13, /* a user function reported a failure */
-  SF_ERR_TOO_LARGE = -14,       /* a size limit was exceeded */
-  SF_ERR_ENCODE = -15,          /* a value could not be encoded */
-  SF_ERR_IO = -16,              /* an operating-system call failed */
+#define SF_STATUS_ENUM_ITEM_(name, code, message) name = code,
+  SF_STATUS_LIST(SF_STATUS_ENUM_ITEM_)
+#undef SF_STATUS_ENUM_ITEM_
 } sf_status;
 
-/* A static English description of a status; never NULL. */
-const char *sf_strerror(sf_status status);
+/* A static English description of a status ("out of memory"); never NULL
+ * ("unknown status" for a value outside the list). */
+SF_API const char *sf_strerror(sf_status status);
+/* The status's name ("SF_ERR_NOMEM"), for logs and tests; NULL for a value
+ * outside the list. */
+SF_API const char *sf_status_name(sf_status status);
 
 /* ------------------------------------------------------------------------ */
 /* Arena: the per-request allocator                                         */
@@ -84,20 +130,20 @@ typedef struct sf_arena sf_arena;
 
 /* A new arena; its blocks grow as needed up to `limit` bytes in all
  * (0 = no limit). NULL when out of memory. */
-sf_arena *sf_arena_new(size_t limit);
+SF_API sf_arena *sf_arena_new(size_t limit);
 /* Frees the arena and everything allocated from it. NULL is fine. */
-void sf_arena_free(sf_arena *arena);
+SF_API void sf_arena_free(sf_arena *arena);
 /* Forgets all allocations; keeps (up to a bound) the memory for reuse. */
-void sf_arena_reset(sf_arena *arena);
+SF_API void sf_arena_reset(sf_arena *arena);
 /* `size` bytes aligned for any type, or NULL (limit or out of memory). */
-void *sf_arena_alloc(sf_arena *arena, size_t size);
+SF_API void *sf_arena_alloc(sf_arena *arena, size_t size);
 /* A NUL-terminated copy of `len` bytes of `s` in the arena, or NULL. */
-char *sf_arena_strndup(sf_arena *arena, const char *s, size_t len);
+SF_API char *sf_arena_strndup(sf_arena *arena, const char *s, size_t len);
 /* Bytes handed out since the last reset, and bytes held from the OS. */
-size_t sf_arena_used(const sf_arena *arena);
-size_t sf_arena_capacity(const sf_arena *arena);
+SF_API size_t sf_arena_used(const sf_arena *arena);
+SF_API size_t sf_arena_capacity(const sf_arena *arena);
 /* How many times the arena has called malloc since it was created. */
-uint64_t sf_arena_mallocs(const sf_arena *arena);
+SF_API uint64_t sf_arena_mallocs(const sf_arena *arena);
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                    */
@@ -138,12 +184,12 @@ typedef struct sf_type {
 #define SF_TYPE_JSON(tn) {(tn), SF_KIND_JSON, NULL}
 #define SF_TYPE_PROTO(tn, descriptor) {(tn), SF_KIND_PROTO, (descriptor)}
 
-extern const sf_type sf_type_bool;
-extern const sf_type sf_type_int;
-extern const sf_type sf_type_long;
-extern const sf_type sf_type_float;
-extern const sf_type sf_type_double;
-extern const sf_type sf_type_string;
+SF_API extern const sf_type sf_type_bool;
+SF_API extern const sf_type sf_type_int;
+SF_API extern const sf_type sf_type_long;
+SF_API extern const sf_type sf_type_float;
+SF_API extern const sf_type sf_type_double;
+SF_API extern const sf_type sf_type_string;
 
 /* The typenames of the built-in types. */
 #define SF_TYPENAME_BOOL "io.statefun.types/bool"
@@ -160,11 +206,11 @@ extern const sf_type sf_type_string;
 /* True when `len` bytes at `data` are well-formed UTF-8 (no overlong
  * forms, no surrogates, nothing above U+10FFFF): what protobuf requires of
  * string fields and what the official SDKs accept. */
-bool sf_utf8_valid(const void *data, size_t len);
+SF_API bool sf_utf8_valid(const void *data, size_t len);
 
 /* SF_OK when `type_name` is "namespace/name": one '/', both sides
  * non-empty; SF_ERR_BAD_TYPENAME otherwise. */
-sf_status sf_typename_validate(const char *type_name);
+SF_API sf_status sf_typename_validate(const char *type_name);
 
 /*
  * A typed value as it travels on the wire: typename, whether it holds a
@@ -181,21 +227,21 @@ typedef struct sf_value {
 /* The built-in encodings, byte-identical to the official SDKs (proto3
  * wrappers; zero, false and "" encode as zero bytes). `out` needs at most
  * 9 bytes for the numeric types; the return value is the encoded length. */
-size_t sf_encode_bool(bool v, uint8_t out[2]);
-size_t sf_encode_int(int32_t v, uint8_t out[5]);
-size_t sf_encode_long(int64_t v, uint8_t out[9]);
-size_t sf_encode_float(float v, uint8_t out[5]);
-size_t sf_encode_double(double v, uint8_t out[9]);
+SF_API size_t sf_encode_bool(bool v, uint8_t out[2]);
+SF_API size_t sf_encode_int(int32_t v, uint8_t out[5]);
+SF_API size_t sf_encode_long(int64_t v, uint8_t out[9]);
+SF_API size_t sf_encode_float(float v, uint8_t out[5]);
+SF_API size_t sf_encode_double(double v, uint8_t out[9]);
 /* Decoders accept any valid proto3 encoding of the wrapper (unknown fields
  * skipped, last value wins); SF_ERR_VALUE_DECODE otherwise. The string
  * decoder returns a pointer into `data` and the length (not terminated). */
-sf_status sf_decode_bool(const uint8_t *data, size_t len, bool *out);
-sf_status sf_decode_int(const uint8_t *data, size_t len, int32_t *out);
-sf_status sf_decode_long(const uint8_t *data, size_t len, int64_t *out);
-sf_status sf_decode_float(const uint8_t *data, size_t len, float *out);
-sf_status sf_decode_double(const uint8_t *data, size_t len, double *out);
-sf_status sf_decode_string(const uint8_t *data, size_t len, const char **s,
-                           size_t *slen);
+SF_API sf_status sf_decode_bool(const uint8_t *data, size_t len, bool *out);
+SF_API sf_status sf_decode_int(const uint8_t *data, size_t len, int32_t *out);
+SF_API sf_status sf_decode_long(const uint8_t *data, size_t len, int64_t *out);
+SF_API sf_status sf_decode_float(const uint8_t *data, size_t len, float *out);
+SF_API sf_status sf_decode_double(const uint8_t *data, size_t len, double *out);
+SF_API sf_status sf_decode_string(const uint8_t *data, size_t len,
+                                  const char **s, size_t *slen);
 
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                */
@@ -239,7 +285,7 @@ typedef struct sf_value_spec {
   {(name), (type), SF_EXPIRE_AFTER_CALL, (ms)}
 
 /* SF_OK when `name` is a valid state name, SF_ERR_BAD_STATE_NAME if not. */
-sf_status sf_state_name_validate(const char *name);
+SF_API sf_status sf_state_name_validate(const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                 */
@@ -253,26 +299,26 @@ typedef struct sf_message {
 } sf_message;
 
 /* True when the message's typename is that of the type. */
-bool sf_message_is(const sf_message *msg, const sf_type *type);
-bool sf_message_is_bool(const sf_message *msg);
-bool sf_message_is_int(const sf_message *msg);
-bool sf_message_is_long(const sf_message *msg);
-bool sf_message_is_float(const sf_message *msg);
-bool sf_message_is_double(const sf_message *msg);
-bool sf_message_is_string(const sf_message *msg);
+SF_API bool sf_message_is(const sf_message *msg, const sf_type *type);
+SF_API bool sf_message_is_bool(const sf_message *msg);
+SF_API bool sf_message_is_int(const sf_message *msg);
+SF_API bool sf_message_is_long(const sf_message *msg);
+SF_API bool sf_message_is_float(const sf_message *msg);
+SF_API bool sf_message_is_double(const sf_message *msg);
+SF_API bool sf_message_is_string(const sf_message *msg);
 
 /* Typed accessors: SF_ERR_TYPE_MISMATCH if the typename differs,
  * SF_ERR_NO_VALUE without a value, SF_ERR_VALUE_DECODE on bad bytes. */
-sf_status sf_message_as_bool(const sf_message *msg, bool *out);
-sf_status sf_message_as_int(const sf_message *msg, int32_t *out);
-sf_status sf_message_as_long(const sf_message *msg, int64_t *out);
-sf_status sf_message_as_float(const sf_message *msg, float *out);
-sf_status sf_message_as_double(const sf_message *msg, double *out);
+SF_API sf_status sf_message_as_bool(const sf_message *msg, bool *out);
+SF_API sf_status sf_message_as_int(const sf_message *msg, int32_t *out);
+SF_API sf_status sf_message_as_long(const sf_message *msg, int64_t *out);
+SF_API sf_status sf_message_as_float(const sf_message *msg, float *out);
+SF_API sf_status sf_message_as_double(const sf_message *msg, double *out);
 /* A string: `*out` points into the request (valid during the callback),
  * `*len` is its length in bytes. `len` may be NULL. The string is NOT
  * necessarily NUL-terminated: copy it with sf_context_strdup for that. */
-sf_status sf_message_as_string(const sf_message *msg, const char **out,
-                               size_t *len);
+SF_API sf_status sf_message_as_string(const sf_message *msg, const char **out,
+                                      size_t *len);
 
 /* ------------------------------------------------------------------------ */
 /* Context and function callbacks                                           */
@@ -290,17 +336,18 @@ typedef sf_status (*sf_function_fn)(sf_context *ctx, const sf_message *msg,
                                     void *user_data);
 
 /* This function's address (the message's target). */
-const sf_address *sf_self(const sf_context *ctx);
+SF_API const sf_address *sf_self(const sf_context *ctx);
 /* The sender's address, or NULL when the message came from an ingress. */
-const sf_address *sf_caller(const sf_context *ctx);
+SF_API const sf_address *sf_caller(const sf_context *ctx);
 /* The request arena, for scratch memory that lives until the reply. */
-sf_arena *sf_context_arena(sf_context *ctx);
+SF_API sf_arena *sf_context_arena(sf_context *ctx);
 /* A NUL-terminated copy of a string, in the request arena. */
-char *sf_context_strdup(sf_context *ctx, const char *s, size_t len);
+SF_API char *sf_context_strdup(sf_context *ctx, const char *s, size_t len);
 
 /* printf into the request arena (valid until the reply); `*len` (may be
  * NULL) gets the length. NULL when out of memory or on a format error. */
-char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt, ...)
+SF_API char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt,
+                               ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -311,7 +358,7 @@ char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt, ...)
  * error body and logs) and returns SF_ERR_FUNCTION_FAILED, so a callback
  * can write `return sf_context_fail(ctx, "bad input %d", n);`.
  */
-sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...)
+SF_API sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
@@ -325,18 +372,18 @@ sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...)
  * every consumer (send, state set, egress) rejects; the failure is also
  * remembered by the context, so the batch fails.
  */
-sf_value sf_value_bool(sf_context *ctx, bool v);
-sf_value sf_value_int(sf_context *ctx, int32_t v);
-sf_value sf_value_long(sf_context *ctx, int64_t v);
-sf_value sf_value_float(sf_context *ctx, float v);
-sf_value sf_value_double(sf_context *ctx, double v);
+SF_API sf_value sf_value_bool(sf_context *ctx, bool v);
+SF_API sf_value sf_value_int(sf_context *ctx, int32_t v);
+SF_API sf_value sf_value_long(sf_context *ctx, int64_t v);
+SF_API sf_value sf_value_float(sf_context *ctx, float v);
+SF_API sf_value sf_value_double(sf_context *ctx, double v);
 /* `len` bytes of `s` (UTF-8; need not be terminated). */
-sf_value sf_value_string(sf_context *ctx, const char *s, size_t len);
+SF_API sf_value sf_value_string(sf_context *ctx, const char *s, size_t len);
 /* A NUL-terminated string. */
-sf_value sf_value_cstring(sf_context *ctx, const char *s);
+SF_API sf_value sf_value_cstring(sf_context *ctx, const char *s);
 /* Bytes of a user type, copied into the arena. */
-sf_value sf_value_bytes(sf_context *ctx, const sf_type *type,
-                        const void *data, size_t len);
+SF_API sf_value sf_value_bytes(sf_context *ctx, const sf_type *type,
+                               const void *data, size_t len);
 
 /* ---- state -------------------------------------------------------------- */
 
@@ -347,74 +394,77 @@ sf_value sf_value_bytes(sf_context *ctx, const sf_type *type,
  */
 
 /* True when the state holds a value. */
-bool sf_state_has(sf_context *ctx, const sf_value_spec *spec);
+SF_API bool sf_state_has(sf_context *ctx, const sf_value_spec *spec);
 /* The raw state value (typename + bytes). SF_ERR_NO_VALUE when absent. */
-sf_status sf_state_get(sf_context *ctx, const sf_value_spec *spec,
-                       sf_value *out);
+SF_API sf_status sf_state_get(sf_context *ctx, const sf_value_spec *spec,
+                              sf_value *out);
 /* Typed reads: SF_ERR_NO_VALUE when absent, SF_ERR_TYPE_MISMATCH when the
  * spec's type is not that kind, SF_ERR_VALUE_DECODE on bad bytes. */
-sf_status sf_state_get_bool(sf_context *ctx, const sf_value_spec *spec,
-                            bool *out);
-sf_status sf_state_get_int(sf_context *ctx, const sf_value_spec *spec,
-                           int32_t *out);
-sf_status sf_state_get_long(sf_context *ctx, const sf_value_spec *spec,
-                            int64_t *out);
-sf_status sf_state_get_float(sf_context *ctx, const sf_value_spec *spec,
-                             float *out);
-sf_status sf_state_get_double(sf_context *ctx, const sf_value_spec *spec,
-                              double *out);
+SF_API sf_status sf_state_get_bool(sf_context *ctx, const sf_value_spec *spec,
+                                   bool *out);
+SF_API sf_status sf_state_get_int(sf_context *ctx, const sf_value_spec *spec,
+                                  int32_t *out);
+SF_API sf_status sf_state_get_long(sf_context *ctx, const sf_value_spec *spec,
+                                   int64_t *out);
+SF_API sf_status sf_state_get_float(sf_context *ctx, const sf_value_spec *spec,
+                                    float *out);
+SF_API sf_status sf_state_get_double(sf_context *ctx, const sf_value_spec *spec,
+                                     double *out);
 /* A string state; `*out` valid until the reply, `len` may be NULL. */
-sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
-                              const char **out, size_t *len);
+SF_API sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
+                                     const char **out, size_t *len);
 
 /* Writes a value; its typename must equal the spec type's typename
  * (SF_ERR_TYPE_MISMATCH otherwise). The bytes are not copied: pass values
  * built with sf_value_* or bytes that live until the reply. */
-sf_status sf_state_set(sf_context *ctx, const sf_value_spec *spec,
-                       sf_value value);
-sf_status sf_state_set_bool(sf_context *ctx, const sf_value_spec *spec, bool v);
-sf_status sf_state_set_int(sf_context *ctx, const sf_value_spec *spec,
-                           int32_t v);
-sf_status sf_state_set_long(sf_context *ctx, const sf_value_spec *spec,
-                            int64_t v);
-sf_status sf_state_set_float(sf_context *ctx, const sf_value_spec *spec,
-                             float v);
-sf_status sf_state_set_double(sf_context *ctx, const sf_value_spec *spec,
-                              double v);
-sf_status sf_state_set_string(sf_context *ctx, const sf_value_spec *spec,
-                              const char *s, size_t len);
+SF_API sf_status sf_state_set(sf_context *ctx, const sf_value_spec *spec,
+                              sf_value value);
+SF_API sf_status sf_state_set_bool(sf_context *ctx, const sf_value_spec *spec,
+                                   bool v);
+SF_API sf_status sf_state_set_int(sf_context *ctx, const sf_value_spec *spec,
+                                  int32_t v);
+SF_API sf_status sf_state_set_long(sf_context *ctx, const sf_value_spec *spec,
+                                   int64_t v);
+SF_API sf_status sf_state_set_float(sf_context *ctx, const sf_value_spec *spec,
+                                    float v);
+SF_API sf_status sf_state_set_double(sf_context *ctx, const sf_value_spec *spec,
+                                     double v);
+SF_API sf_status sf_state_set_string(sf_context *ctx, const sf_value_spec *spec,
+                                     const char *s, size_t len);
 /* Removes the value. Like the official SDKs, a DELETE mutation is sent
  * even when the state was already empty. */
-sf_status sf_state_clear(sf_context *ctx, const sf_value_spec *spec);
+SF_API sf_status sf_state_clear(sf_context *ctx, const sf_value_spec *spec);
 
 /* ---- messages, delays, egress ------------------------------------------- */
 
 /* Sends `value` to the function `target_typename` ("ns/name") with `id`. */
-sf_status sf_send(sf_context *ctx, const char *target_typename,
-                  const char *id, sf_value value);
+SF_API sf_status sf_send(sf_context *ctx, const char *target_typename,
+                         const char *id, sf_value value);
 /* Sends after `delay_ms` (>= 0) milliseconds. `cancellation_token` may be
  * NULL or "" for a message that cannot be cancelled. */
-sf_status sf_send_after(sf_context *ctx, int64_t delay_ms,
-                        const char *cancellation_token,
-                        const char *target_typename, const char *id,
-                        sf_value value);
+SF_API sf_status sf_send_after(sf_context *ctx, int64_t delay_ms,
+                               const char *cancellation_token,
+                               const char *target_typename, const char *id,
+                               sf_value value);
 /* Cancels a delayed message by its (non-empty) token; a no-op on the
  * runtime's side if it was already delivered. */
-sf_status sf_cancel_delayed(sf_context *ctx, const char *cancellation_token);
+SF_API sf_status sf_cancel_delayed(sf_context *ctx,
+                                   const char *cancellation_token);
 /* Sends `value` to the egress `egress_typename` (its id in module.yaml). */
-sf_status sf_egress(sf_context *ctx, const char *egress_typename,
-                    sf_value value);
+SF_API sf_status sf_egress(sf_context *ctx, const char *egress_typename,
+                           sf_value value);
 /* A Kafka record to StateFun's generic Kafka egress. `key` may be NULL or
  * "" (no key); `topic` must be non-empty. */
-sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
-                          const char *topic, const char *key,
-                          const void *value, size_t value_len);
+SF_API sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
+                                 const char *topic, const char *key,
+                                 const void *value, size_t value_len);
 /* A Kinesis record to StateFun's generic Kinesis egress. `partition_key`
  * and `stream` must be non-empty; `explicit_hash_key` may be NULL. */
-sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
-                            const char *stream, const char *partition_key,
-                            const char *explicit_hash_key, const void *value,
-                            size_t value_len);
+SF_API sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
+                                   const char *stream,
+                                   const char *partition_key,
+                                   const char *explicit_hash_key,
+                                   const void *value, size_t value_len);
 
 /* ------------------------------------------------------------------------ */
 /* User types: JSON (jansson) and protobuf-c                                */
@@ -427,29 +477,29 @@ struct ProtobufCMessage;
 
 /* JSON text of `json` (compact, keys sorted) as a value of `type`
  * (SF_KIND_JSON). */
-sf_value sf_value_json(sf_context *ctx, const sf_type *type,
-                       const struct json_t *json);
+SF_API sf_value sf_value_json(sf_context *ctx, const sf_type *type,
+                              const struct json_t *json);
 /* Parses a JSON message/state. The new reference is the caller's to
  * json_decref(). SF_ERR_VALUE_DECODE on invalid JSON. */
-sf_status sf_message_as_json(const sf_message *msg, const sf_type *type,
-                             struct json_t **out);
-sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
-                            struct json_t **out);
-sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
-                            const struct json_t *json);
+SF_API sf_status sf_message_as_json(const sf_message *msg, const sf_type *type,
+                                    struct json_t **out);
+SF_API sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
+                                   struct json_t **out);
+SF_API sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
+                                   const struct json_t *json);
 
 /* A protobuf-c message packed as a value of `type` (SF_KIND_PROTO). */
-sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
-                        const struct ProtobufCMessage *msg);
+SF_API sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
+                               const struct ProtobufCMessage *msg);
 /* Unpacks a message/state of a SF_KIND_PROTO type into the request arena
  * (valid until the reply; do not free it). */
-sf_status sf_message_as_proto(sf_context *ctx, const sf_message *msg,
-                              const sf_type *type,
-                              struct ProtobufCMessage **out);
-sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
-                             struct ProtobufCMessage **out);
-sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
-                             const struct ProtobufCMessage *msg);
+SF_API sf_status sf_message_as_proto(sf_context *ctx, const sf_message *msg,
+                                     const sf_type *type,
+                                     struct ProtobufCMessage **out);
+SF_API sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
+                                    struct ProtobufCMessage **out);
+SF_API sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
+                                    const struct ProtobufCMessage *msg);
 
 /* ------------------------------------------------------------------------ */
 /* Handler: functions in, bytes to bytes                                    */
@@ -459,8 +509,8 @@ sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
 typedef struct sf_handler sf_handler;
 
 /* A new, empty handler (NULL when out of memory). */
-sf_handler *sf_handler_new(void);
-void sf_handler_free(sf_handler *handler);
+SF_API sf_handler *sf_handler_new(void);
+SF_API void sf_handler_free(sf_handler *handler);
 
 /*
  * Registers `fn` for the function type `type_name` ("ns/name") with its
@@ -470,14 +520,15 @@ void sf_handler_free(sf_handler *handler);
  * SF_ERR_INVALID_ARGUMENT (NULL fn, spec without type, negative expiry,
  * expiration mode without a positive duration).
  */
-sf_status sf_handler_register(sf_handler *handler, const char *type_name,
-                              sf_function_fn fn, void *user_data,
-                              const sf_value_spec *const *specs,
-                              size_t n_specs);
+SF_API sf_status sf_handler_register(sf_handler *handler, const char *type_name,
+                                     sf_function_fn fn, void *user_data,
+                                     const sf_value_spec *const *specs,
+                                     size_t n_specs);
 
 /* Number of registered functions, and the typename of function `i`. */
-size_t sf_handler_function_count(const sf_handler *handler);
-const char *sf_handler_function_typename(const sf_handler *handler, size_t i);
+SF_API size_t sf_handler_function_count(const sf_handler *handler);
+SF_API const char *sf_handler_function_typename(const sf_handler *handler,
+                                                size_t i);
 
 /* What one call of sf_handler_handle did, for logs, metrics and errors. */
 typedef struct sf_handle_info {
@@ -502,10 +553,10 @@ typedef struct sf_handle_info {
  *   SF_ERR_NOMEM: out of memory or arena limit (HTTP 500)
  * `info` may be NULL; when given it is always filled in.
  */
-sf_status sf_handler_handle(const sf_handler *handler, const uint8_t *request,
-                            size_t request_len, sf_arena *arena,
-                            uint8_t **reply, size_t *reply_len,
-                            sf_handle_info *info);
+SF_API sf_status sf_handler_handle(const sf_handler *handler,
+                                   const uint8_t *request, size_t request_len,
+                                   sf_arena *arena, uint8_t **reply,
+                                   size_t *reply_len, sf_handle_info *info);
 
 #ifdef __cplusplus
 }

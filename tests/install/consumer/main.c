@@ -2,9 +2,13 @@
  * An out-of-tree program built against an *installed* statefun-c (see
  * tests/install/run.sh): registers a function, handles two hand-encoded
  * ToFunction requests (state missing, then present) and checks the replies
- * byte by byte. With -DSF_WITH_SERVER it also serves the handler with
- * libstatefun_server on an ephemeral port and POSTs the request over a
- * plain socket.
+ * byte by byte. A second function keeps JSON state (jansson) and sends a
+ * message of the program's own protobuf type (protoc-c, point.proto), so
+ * the program itself calls jansson and protobuf-c: it links only if the
+ * installed package passes them on (pkg-config Requires:, the CMake
+ * target's interface). With -DSF_WITH_SERVER it also serves the handler
+ * with libstatefun_server on an ephemeral port and POSTs the request over
+ * a plain socket.
  */
 #include <statefun/statefun.h>
 #ifdef SF_WITH_SERVER
@@ -16,9 +20,12 @@
 #include <unistd.h>
 #endif
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "point.pb-c.h"
 
 static int failures;
 #define CHECK(c)                                                   \
@@ -45,6 +52,42 @@ static sf_status counter(sf_context *ctx, const sf_message *msg, void *ud) {
   if (st != SF_OK) return st;
   return sf_send(ctx, "install.fns/other", "peer",
                  sf_value_string(ctx, name, len));
+}
+
+/* ---- user types: JSON state in, the program's own protobuf out ----- */
+static const sf_type profile_t = SF_TYPE_JSON("install.types/Profile");
+static const sf_type point_t = SF_TYPE_PROTO(
+    "type.googleapis.com/install.Point", &install__point__descriptor);
+static const sf_value_spec profile = SF_VALUE_SPEC("profile", &profile_t);
+
+/* {"name": N} in; the state {"name": N, "visits": V+1}; an install.Point
+ * {x: V+1, label: N} out to install.fns/other. */
+static sf_status visitor(sf_context *ctx, const sf_message *msg, void *ud) {
+  (void)ud;
+  json_t *in = NULL, *state = NULL;
+  sf_status st = sf_message_as_json(msg, &profile_t, &in);
+  if (st != SF_OK) return st;
+  st = sf_state_get_json(ctx, &profile, &state);
+  if (st == SF_ERR_NO_VALUE) {
+    state = json_object();
+    st = SF_OK;
+  }
+  if (st == SF_OK) {
+    json_int_t visits =
+        json_integer_value(json_object_get(state, "visits")) + 1;
+    json_object_set_new(state, "visits", json_integer(visits));
+    json_object_set(state, "name", json_object_get(in, "name"));
+    st = sf_state_set_json(ctx, &profile, state);
+    Install__Point p = INSTALL__POINT__INIT;
+    p.x = (int32_t)visits;
+    p.label = (char *)json_string_value(json_object_get(in, "name"));
+    if (st == SF_OK && p.label)
+      st = sf_send(ctx, "install.fns/other", "peer",
+                   sf_value_proto(ctx, &point_t, &p.base));
+  }
+  json_decref(state);
+  json_decref(in);
+  return st;
 }
 
 /* ---- a few lines of protobuf encoding for the request --------------- */
@@ -82,26 +125,50 @@ static void typed(buf *o, unsigned field, const char *tn, const void *v,
   lenf(o, field, t.b, t.n);
 }
 
-/* ToFunction{invocation{target, state["seen"], invocations[{"world"}]}} */
-static buf request(int with_state, int32_t seen_value) {
+/* One batch for install.fns/<fn> at id "alice": a state cell when
+ * state_name is set, and one invocation with the argument arg. */
+typedef struct {
+  const char *fn;
+  const char *state_name, *state_tn;
+  const void *state;
+  size_t state_len;
+  const char *arg_tn;
+  const void *arg;
+  size_t arg_len;
+} call;
+
+/* ToFunction{invocation{target, state[...], invocations[{arg}]}} */
+static buf request(const call *c) {
   buf batch = {.n = 0}, addr = {.n = 0}, inv = {.n = 0}, st = {.n = 0};
   str(&addr, 1, "install.fns");
-  str(&addr, 2, "counter");
+  str(&addr, 2, c->fn);
   str(&addr, 3, "alice");
   lenf(&batch, 1, addr.b, addr.n);
-  if (with_state) {
-    unsigned char v[5];
-    size_t vn = sf_encode_int(seen_value, v);
-    str(&st, 1, "seen");
-    typed(&st, 2, SF_TYPENAME_INT, v, vn);
+  if (c->state_name) {
+    str(&st, 1, c->state_name);
+    typed(&st, 2, c->state_tn, c->state, c->state_len);
     lenf(&batch, 2, st.b, st.n);
   }
-  unsigned char s[16] = {0x0a, 5, 'w', 'o', 'r', 'l', 'd'}; /* StringWrapper */
-  typed(&inv, 2, SF_TYPENAME_STRING, s, 7);
+  typed(&inv, 2, c->arg_tn, c->arg, c->arg_len);
   lenf(&batch, 3, inv.b, inv.n);
   buf req = {.n = 0};
   lenf(&req, 100, batch.b, batch.n);
   return req;
+}
+
+/* The counter's request: "world", with seen = seen_value if with_state. */
+static buf counter_request(int with_state, int32_t seen_value) {
+  static const unsigned char world[] = {0x0a, 5, 'w', 'o', 'r', 'l', 'd'};
+  unsigned char v[5];
+  call c = {.fn = "counter", .arg_tn = SF_TYPENAME_STRING, .arg = world,
+            .arg_len = sizeof world};
+  if (with_state) {
+    c.state_name = "seen";
+    c.state_tn = SF_TYPENAME_INT;
+    c.state = v;
+    c.state_len = sf_encode_int(seen_value, v);
+  }
+  return request(&c);
 }
 
 static int contains(const unsigned char *hay, size_t n, const void *needle,
@@ -158,6 +225,42 @@ static void over_http(const sf_handler *h, const buf *req,
 }
 #endif
 
+/* The visitor: JSON state {"name":"bob","visits":2} and message
+ * {"name":"world"} give the state {"name":"world","visits":3} and an
+ * install.Point{x: 3, label: "world"}, packed here by protoc-c's code. */
+static void user_types(sf_handler *h, sf_arena *arena) {
+  json_t *arg = json_pack("{s:s}", "name", "world");
+  char *arg_text = json_dumps(arg, JSON_COMPACT);
+  static const char state[] = "{\"name\":\"bob\",\"visits\":2}";
+  call c = {.fn = "visitor", .state_name = "profile",
+            .state_tn = profile_t.type_name, .state = state,
+            .state_len = strlen(state), .arg_tn = profile_t.type_name,
+            .arg = arg_text, .arg_len = strlen(arg_text)};
+  buf req = request(&c);
+  free(arg_text);
+  json_decref(arg);
+
+  sf_arena_reset(arena);
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  sf_handle_info info;
+  CHECK(sf_handler_handle(h, req.b, req.n, arena, &reply, &reply_len,
+                          &info) == SF_OK);
+  CHECK(!info.incomplete && info.invocations == 1);
+  static const char want_state[] = "{\"name\":\"world\",\"visits\":3}";
+  CHECK(contains(reply, reply_len, want_state, strlen(want_state)));
+  Install__Point want = INSTALL__POINT__INIT;
+  want.x = 3;
+  want.label = "world";
+  uint8_t packed[64];
+  size_t packed_len = install__point__pack(&want, packed);
+  CHECK(packed_len > 0 && contains(reply, reply_len, packed, packed_len));
+  CHECK(contains(reply, reply_len, point_t.type_name,
+                 strlen(point_t.type_name)));
+  printf("consumer: JSON state and install.Point (%zu bytes) in the reply\n",
+         packed_len);
+}
+
 int main(void) {
   printf("consumer: statefun %s\n", SF_VERSION_STRING);
   sf_handler *h = sf_handler_new();
@@ -165,6 +268,9 @@ int main(void) {
   const sf_value_spec *specs[] = {&seen};
   CHECK(sf_handler_register(h, "install.fns/counter", counter, NULL, specs,
                             1) == SF_OK);
+  const sf_value_spec *visitor_specs[] = {&profile};
+  CHECK(sf_handler_register(h, "install.fns/visitor", visitor, NULL,
+                            visitor_specs, 1) == SF_OK);
   sf_arena *arena = sf_arena_new(1 << 20);
   CHECK(arena != NULL);
   uint8_t *reply = NULL;
@@ -172,7 +278,7 @@ int main(void) {
   sf_handle_info info;
 
   /* 1. No state yet: the reply asks for it (IncompleteInvocationContext). */
-  buf req = request(0, 0);
+  buf req = counter_request(0, 0);
   CHECK(sf_handler_handle(h, req.b, req.n, arena, &reply, &reply_len, &info) ==
         SF_OK);
   CHECK(info.incomplete);
@@ -182,7 +288,7 @@ int main(void) {
 
   /* 2. seen = 41: one invocation, seen becomes 42, one message out. */
   sf_arena_reset(arena);
-  req = request(1, 41);
+  req = counter_request(1, 41);
   CHECK(sf_handler_handle(h, req.b, req.n, arena, &reply, &reply_len, &info) ==
         SF_OK);
   CHECK(!info.incomplete && info.invocations == 1);
@@ -199,6 +305,7 @@ int main(void) {
 #ifdef SF_WITH_SERVER
   over_http(h, &req, v42, v42n);
 #endif
+  user_types(h, arena);
 
   sf_arena_free(arena);
   sf_handler_free(h);

@@ -5,12 +5,13 @@
  * generated code writes back into JSON. sf-local's HTTP front uses it to
  * call entity methods with JSON arguments and to show entity state.
  *
- * The bytes are exactly those of the generated encoders (codegen/src/gen.c):
- * bool varint, int32/int64 zig-zag varint, float fixed32, double fixed64,
- * string/bytes/ref LEN, record LEN of its fields 1..n in declaration order,
- * list<T> repeated (not packed), map<T> repeated entry {1: key, 2: value},
- * a list or map inside a list or as a map value wrapped as {1: value};
- * proto3 defaults (0, false, "") of singular fields are not written.
+ * The bytes are exactly those of the generated encoders (gen_codec.c in
+ * codegen/src): bool varint, int32/int64 zig-zag varint, float fixed32,
+ * double fixed64, string/bytes/ref LEN, record LEN of its fields 1..n in
+ * declaration order, list<T> repeated (not packed), map<T> repeated entry
+ * {1: key, 2: value}, a list or map inside a list or as a map value
+ * wrapped as {1: value}; proto3 defaults (0, false, "") of singular fields
+ * are not written.
  * Decoding also accepts packed numeric lists and skips unknown fields.
  *
  * JSON forms: bool true/false; int32 an integer; int64 an integer or a
@@ -51,6 +52,14 @@ int sfc_json_encode_record(const sfc_record *r, const json_t *obj,
  * composite state field that is not a record). */
 int sfc_json_encode_wrapped(const sfc_type *t, const json_t *v,
                             const char *what, uint8_t **out, size_t *len,
+                            char *err, size_t err_len);
+
+/* A state field's default (default_json as the IR checker accepted it,
+ * no default: the type's zero) -> the bytes stored for it, the form
+ * sfc_json_decode_state reads: a record's own bytes, else {1: value}.
+ * As in the IR, a record default may leave fields out (they are zero).
+ * sf-codegen embeds these bytes in the generated code. */
+int sfc_json_encode_default(const sfc_field *f, uint8_t **out, size_t *len,
                             char *err, size_t err_len);
 
 /* Args record bytes -> a JSON object of the params. */

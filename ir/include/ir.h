@@ -134,4 +134,10 @@ const sfc_entity *sfc_ir_entity(const sfc_ir *ir, const char *name);
 const sfc_record *sfc_ir_record(const sfc_ir *ir, const char *name);
 const sfc_method *sfc_entity_method(const sfc_entity *e, const char *name);
 
+/* The protobuf wire type of a value of type t (docs/entities.md, "Records
+ * and field encodings"): 0 varint (bool, int32, int64), 5 fixed32 (float),
+ * 1 fixed64 (double), 2 length-delimited (everything else). One answer
+ * for the generated codecs and the JSON codec. */
+unsigned sfc_type_wire_type(const sfc_type *t);
+
 #endif

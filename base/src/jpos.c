@@ -1,12 +1,12 @@
 /*
- * jpos.c - the JSON position index (see jpos.h).
+ * jpos.c - the JSON position index (see sfb/jpos.h).
  *
  * A recursive scanner over text that jansson has already parsed: it never
  * has to report a syntax error, only to keep track of line and column and
  * of the path to the value it is on. Keys are decoded (escapes, \uXXXX with
  * surrogate pairs) so that paths match the keys jansson hands out.
  */
-#include "jpos.h"
+#include "sfb/jpos.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 typedef struct {
   const char *p, *end;
   int line, col;
-  sfc_jpos *ix;
+  sfb_jpos *ix;
   char *path;
   size_t path_cap;
   int depth;
@@ -42,18 +42,18 @@ static void skip_ws(scanner *s) {
     advance(s);
 }
 
-static int add(scanner *s, sfc_pos key, sfc_pos value) {
-  sfc_jpos *ix = s->ix;
+static int add(scanner *s, sfb_pos key, sfb_pos value) {
+  sfb_jpos *ix = s->ix;
   if (ix->n == ix->cap) {
     size_t cap = ix->cap ? ix->cap * 2 : 64;
-    sfc_jpos_entry *e = realloc(ix->entries, cap * sizeof *e);
+    sfb_jpos_entry *e = realloc(ix->entries, cap * sizeof *e);
     if (!e) return -1;
     ix->entries = e;
     ix->cap = cap;
   }
   char *path = strdup(s->path);
   if (!path) return -1;
-  ix->entries[ix->n++] = (sfc_jpos_entry){path, value, key};
+  ix->entries[ix->n++] = (sfb_jpos_entry){path, value, key};
   return 0;
 }
 
@@ -139,7 +139,7 @@ static int scan_string(scanner *s, char **out) {
   return 0;
 }
 
-long sfc_jpos_push(char **buf, size_t *cap, const char *key, size_t index) {
+long sfb_jpos_push(char **buf, size_t *cap, const char *key, size_t index) {
   size_t len = *buf ? strlen(*buf) : 0;
   char num[32];
   if (!key) {
@@ -173,7 +173,7 @@ long sfc_jpos_push(char **buf, size_t *cap, const char *key, size_t index) {
   return (long)len;
 }
 
-static int scan_value(scanner *s, sfc_pos key);
+static int scan_value(scanner *s, sfb_pos key);
 
 static int scan_object(scanner *s) {
   advance(s); /* { */
@@ -185,10 +185,10 @@ static int scan_object(scanner *s) {
   for (;;) {
     skip_ws(s);
     if (s->p >= s->end || *s->p != '"') return -1;
-    sfc_pos kpos = {s->line, s->col};
+    sfb_pos kpos = {s->line, s->col};
     char *key = NULL;
     if (scan_string(s, &key) < 0) return -1;
-    long mark = sfc_jpos_push(&s->path, &s->path_cap, key, 0);
+    long mark = sfb_jpos_push(&s->path, &s->path_cap, key, 0);
     free(key);
     if (mark < 0) return -1;
     skip_ws(s);
@@ -215,9 +215,9 @@ static int scan_array(scanner *s) {
     return 0;
   }
   for (size_t i = 0;; i++) {
-    long mark = sfc_jpos_push(&s->path, &s->path_cap, NULL, i);
+    long mark = sfb_jpos_push(&s->path, &s->path_cap, NULL, i);
     if (mark < 0) return -1;
-    if (scan_value(s, (sfc_pos){0, 0}) < 0) return -1;
+    if (scan_value(s, (sfb_pos){0, 0}) < 0) return -1;
     s->path[mark] = '\0';
     skip_ws(s);
     if (s->p >= s->end) return -1;
@@ -231,10 +231,10 @@ static int scan_array(scanner *s) {
 }
 
 /* key.line == 0: not an object member (the key position is the value's). */
-static int scan_value(scanner *s, sfc_pos key) {
+static int scan_value(scanner *s, sfb_pos key) {
   skip_ws(s);
   if (s->p >= s->end) return -1;
-  sfc_pos at = {s->line, s->col};
+  sfb_pos at = {s->line, s->col};
   if (add(s, key.line ? key : at, at) < 0) return -1;
   if (++s->depth > MAX_DEPTH) return -1;
   int rc = 0;
@@ -253,34 +253,34 @@ static int scan_value(scanner *s, sfc_pos key) {
 }
 
 static int by_path(const void *a, const void *b) {
-  return strcmp(((const sfc_jpos_entry *)a)->path,
-                ((const sfc_jpos_entry *)b)->path);
+  return strcmp(((const sfb_jpos_entry *)a)->path,
+                ((const sfb_jpos_entry *)b)->path);
 }
 
-int sfc_jpos_build(sfc_jpos *ix, const char *text, size_t len) {
+int sfb_jpos_build(sfb_jpos *ix, const char *text, size_t len) {
   memset(ix, 0, sizeof *ix);
   scanner s = {.p = text, .end = text + len, .line = 1, .col = 1, .ix = ix};
   s.path = malloc(64);
   if (!s.path) return -1;
   s.path[0] = '\0';
   s.path_cap = 64;
-  int rc = scan_value(&s, (sfc_pos){0, 0});
+  int rc = scan_value(&s, (sfb_pos){0, 0});
   free(s.path);
   if (rc < 0) {
-    sfc_jpos_free(ix);
+    sfb_jpos_free(ix);
     return -1;
   }
   qsort(ix->entries, ix->n, sizeof *ix->entries, by_path);
   return 0;
 }
 
-const sfc_jpos_entry *sfc_jpos_find(const sfc_jpos *ix, const char *path) {
+const sfb_jpos_entry *sfb_jpos_find(const sfb_jpos *ix, const char *path) {
   if (!ix->n) return NULL;
-  sfc_jpos_entry key = {.path = (char *)path};
+  sfb_jpos_entry key = {.path = (char *)path};
   return bsearch(&key, ix->entries, ix->n, sizeof *ix->entries, by_path);
 }
 
-void sfc_jpos_free(sfc_jpos *ix) {
+void sfb_jpos_free(sfb_jpos *ix) {
   for (size_t i = 0; i < ix->n; i++) free(ix->entries[i].path);
   free(ix->entries);
   memset(ix, 0, sizeof *ix);

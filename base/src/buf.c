@@ -1,0 +1,78 @@
+/*
+ * buf.c - the growable byte buffer and its protobuf field writers (see
+ * sfb/buf.h). The wire encoding itself is pbwire.c's.
+ */
+#include "sfb/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sfb/pbwire.h"
+
+void sfb_buf_free(sfb_buf *b) {
+  free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+void sfb_buf_reset(sfb_buf *b) {
+  b->len = 0;
+  b->oom = false;
+}
+
+/* Room for n more bytes; doubling keeps appends amortised O(1). */
+static bool reserve(sfb_buf *b, size_t n) {
+  if (b->oom) return false;
+  if (n <= b->cap - b->len) return true;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap - b->len < n) {
+    if (cap > SIZE_MAX / 2) {
+      b->oom = true;
+      return false;
+    }
+    cap *= 2;
+  }
+  uint8_t *q = realloc(b->p, cap);
+  if (!q) {
+    b->oom = true;
+    return false;
+  }
+  b->p = q;
+  b->cap = cap;
+  return true;
+}
+
+void sfb_buf_put(sfb_buf *b, const void *p, size_t n) {
+  if (!reserve(b, n)) return;
+  if (n) memcpy(b->p + b->len, p, n);
+  b->len += n;
+}
+
+void sfb_buf_varint(sfb_buf *b, uint64_t v) {
+  uint8_t t[SFB_VARINT_MAX];
+  sfb_buf_put(b, t, sfb_varint_put(t, v));
+}
+
+void sfb_buf_tag(sfb_buf *b, uint32_t field, unsigned wt) {
+  uint8_t t[SFB_VARINT_MAX];
+  sfb_buf_put(b, t, sfb_tag_put(t, field, wt));
+}
+
+void sfb_buf_len_field(sfb_buf *b, uint32_t field, const void *p, size_t n) {
+  sfb_buf_tag(b, field, SFB_WT_LEN);
+  sfb_buf_varint(b, n);
+  sfb_buf_put(b, p, n);
+}
+
+void sfb_buf_fixed32_field(sfb_buf *b, uint32_t field, uint32_t v) {
+  uint8_t t[4];
+  sfb_fixed32_put(t, v);
+  sfb_buf_tag(b, field, SFB_WT_I32);
+  sfb_buf_put(b, t, 4);
+}
+
+void sfb_buf_fixed64_field(sfb_buf *b, uint32_t field, uint64_t v) {
+  uint8_t t[8];
+  sfb_fixed64_put(t, v);
+  sfb_buf_tag(b, field, SFB_WT_I64);
+  sfb_buf_put(b, t, 8);
+}
