@@ -70,25 +70,29 @@ char *sf_context_strdup(sf_context *ctx, const char *s, size_t len) {
   return sf_arena_strndup(ctx->arena, s, len);
 }
 
-char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt, ...) {
+char *sf_arena_vprintf(sf_arena *arena, size_t *len, const char *fmt,
+                       va_list ap) {
   /* One pass into a stack buffer covers most texts; a second pass only
    * for long ones. */
   char small[256];
+  va_list again;
+  va_copy(again, ap);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  char *out = n < 0 ? NULL : sf_arena_alloc(arena, (size_t)n + 1);
+  if (out != NULL && (size_t)n < sizeof small)
+    memcpy(out, small, (size_t)n + 1);
+  else if (out != NULL)
+    vsnprintf(out, (size_t)n + 1, fmt, again);
+  va_end(again);
+  if (out != NULL && len) *len = (size_t)n;
+  return out;
+}
+
+char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(small, sizeof small, fmt, ap);
+  char *out = sf_arena_vprintf(ctx->arena, len, fmt, ap);
   va_end(ap);
-  if (n < 0) return NULL;
-  char *out = sf_arena_alloc(ctx->arena, (size_t)n + 1);
-  if (!out) return NULL;
-  if ((size_t)n < sizeof small) {
-    memcpy(out, small, (size_t)n + 1);
-  } else {
-    va_start(ap, fmt);
-    vsnprintf(out, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-  }
-  if (len) *len = (size_t)n;
   return out;
 }
 

@@ -7,6 +7,7 @@
 #define SF_INTERNAL_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdarg.h>
 
 #include "statefun/statefun.h"
 #include "request_reply.pb-c.h"
@@ -30,6 +31,12 @@ typedef Io__Statefun__Sdk__Reqreply__FromFunction__IncompleteInvocationContext p
 
 /* A protobuf-c allocator that allocates from `arena` and never frees. */
 void sf_arena_protobuf_allocator(sf_arena *arena, ProtobufCAllocator *out);
+
+/* vprintf into the arena: NUL-terminated, `*len` (may be NULL) its length;
+ * NULL when out of memory or on a format error. The one implementation
+ * behind sf_context_printf and sf_str_printf. */
+char *sf_arena_vprintf(sf_arena *arena, size_t *len, const char *fmt,
+                       va_list ap);
 
 /* Copies into the arena (NULL on failure). */
 void *sf_arena_memdup(sf_arena *arena, const void *data, size_t len);
