@@ -13,30 +13,12 @@
  *     later invocation, maybe in another process). SF_STATE(E) is reloaded
  *     on every step, so read it again after an await.
  *   - Memory comes from the request arena (sf_entity_arena): no free().
+ *     Text: sf_str_printf(ctx, fmt, ...) gives an sf_str there; a frame
+ *     member (a string local) keeps it across awaits.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "shop.h"
-
-/* printf into the request arena, as an sf_str (it is stored in the frame
- * when the method awaits, so it survives). */
-static sf_str arena_printf(sf_entity_ctx *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static sf_str arena_printf(sf_entity_ctx *ctx, const char *fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n < 0) n = 0;
-  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
-  char *p = sf_arena_alloc(sf_entity_arena(ctx), (size_t)n + 1);
-  if (p == NULL) return SF_STR("out of memory");
-  memcpy(p, buf, (size_t)n + 1);
-  return (sf_str){p, (size_t)n};
-}
 
 /* ======================================================================== */
 /* Item: price and stock of one article (key: the item id)                  */
@@ -186,7 +168,8 @@ SF_METHOD(User, checkout) {
     SF_AWAIT(F, price, Item_get_price(ctx, BASKET_ITEM(F->reserved)));
     SF_AWAIT_CATCH(F, reserve, Item_reserve(ctx, BASKET_ITEM(F->reserved), 1));
     if (SF_FAILED(F)) {
-      F->failure = arena_printf(ctx, "%s", SF_ERROR(F));
+      F->failure = sf_str_printf(ctx, "%s", SF_ERROR(F));
+      if (F->failure.ptr == NULL) SF_FAIL(F, "out of memory");
       SF_CLEAR_ERROR(F);
       break;
     }
@@ -195,9 +178,11 @@ SF_METHOD(User, checkout) {
   }
 
   /* 2. Pay. */
-  if (F->failure.len == 0 && SF_STATE(User)->balance < F->receipt.total)
-    F->failure = arena_printf(ctx, "balance %lld is short of the total %lld",
-                              (long long)SF_STATE(User)->balance, (long long)F->receipt.total);
+  if (F->failure.len == 0 && SF_STATE(User)->balance < F->receipt.total) {
+    F->failure = sf_str_printf(ctx, "balance %lld is short of the total %lld",
+                               (long long)SF_STATE(User)->balance, (long long)F->receipt.total);
+    if (F->failure.ptr == NULL) SF_FAIL(F, "out of memory");
+  }
 
   /* 3. On failure: roll back, last reservation first. */
   if (F->failure.len) {
