@@ -7,8 +7,10 @@
 
 add_library(sfl_front OBJECT ${CMAKE_CURRENT_LIST_DIR}/src/http_front.c)
 target_include_directories(sfl_front PUBLIC ${CMAKE_CURRENT_LIST_DIR}/src)
-target_link_libraries(sfl_front PUBLIC statefun sfir PkgConfig::MHD
-                      PkgConfig::JANSSON Threads::Threads)
+# The entity Call/Reply envelopes use the generated protobuf-c codec of
+# proto/entities.proto (sf_proto_static: libstatefun keeps its copy hidden).
+target_link_libraries(sfl_front PUBLIC statefun sfir sfl_util sf_proto_static
+                      sfbase PkgConfig::MHD PkgConfig::JANSSON Threads::Threads)
 target_compile_options(sfl_front PRIVATE ${SF_WARNINGS})
 
 if(TARGET sfl_engine)

@@ -28,6 +28,8 @@
  */
 #include "config.h"
 
+#include "sfb/duration.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <libfyaml.h>
@@ -605,91 +607,9 @@ static int get_java_int(ctx *c, const ynode *map, const char *key,
 }
 
 /* ------------------------------------------------------------------ */
-/* Durations: Flink's TimeUtils.parseDuration                           */
+/* Durations: Flink's TimeUtils.parseDuration (sfbase's sfb/duration.h;   */
+/* a bare number is milliseconds, as in Flink)                            */
 /* ------------------------------------------------------------------ */
-
-static const struct {
-  const char *label;
-  int64_t ns; /* nanoseconds per unit */
-} duration_units[] = {
-    {"d", 86400000000000LL},     {"day", 86400000000000LL},
-    {"days", 86400000000000LL},  {"h", 3600000000000LL},
-    {"hour", 3600000000000LL},   {"hours", 3600000000000LL},
-    {"min", 60000000000LL},      {"m", 60000000000LL},
-    {"minute", 60000000000LL},   {"minutes", 60000000000LL},
-    {"s", 1000000000LL},         {"sec", 1000000000LL},
-    {"secs", 1000000000LL},      {"second", 1000000000LL},
-    {"seconds", 1000000000LL},   {"ms", 1000000LL},
-    {"milli", 1000000LL},        {"millis", 1000000LL},
-    {"millisecond", 1000000LL},  {"milliseconds", 1000000LL},
-    {"\xc2\xb5s", 1000LL},       {"micro", 1000LL},
-    {"micros", 1000LL},          {"microsecond", 1000LL},
-    {"microseconds", 1000LL},    {"ns", 1LL},
-    {"nano", 1LL},               {"nanos", 1LL},
-    {"nanosecond", 1LL},         {"nanoseconds", 1LL},
-};
-
-/*
- * "<digits>[ ]*[unit]" after trimming, unit case-insensitive, no unit =
- * milliseconds (TimeUtils.parseDuration). Sub-millisecond values round up so
- * a non-zero duration stays non-zero. 0 on success; -1 with *why set.
- */
-static int parse_duration(const char *text, int64_t *ms, const char **why) {
-  while (isspace((unsigned char)*text)) text++;
-  size_t len = strlen(text);
-  while (len && isspace((unsigned char)text[len - 1])) len--;
-  if (!len) {
-    *why = "empty";
-    return -1;
-  }
-  size_t i = 0;
-  uint64_t v = 0;
-  while (i < len && isdigit((unsigned char)text[i])) {
-    unsigned d = (unsigned)(text[i] - '0');
-    if (v > ((uint64_t)INT64_MAX - d) / 10) {
-      *why = "too large";
-      return -1;
-    }
-    v = v * 10 + d;
-    i++;
-  }
-  if (i == 0) {
-    *why = "does not start with a number";
-    return -1;
-  }
-  while (i < len && isspace((unsigned char)text[i])) i++;
-  char unit[16];
-  size_t ulen = len - i;
-  if (ulen >= sizeof unit) {
-    *why = "unknown unit";
-    return -1;
-  }
-  for (size_t k = 0; k < ulen; k++)
-    unit[k] = (char)tolower((unsigned char)text[i + k]);
-  unit[ulen] = 0;
-  int64_t per = 1000000LL; /* no unit: milliseconds */
-  if (ulen) {
-    per = 0;
-    for (size_t k = 0; k < sizeof duration_units / sizeof *duration_units; k++)
-      if (!strcmp(unit, duration_units[k].label)) per = duration_units[k].ns;
-    if (!per) {
-      *why = "unknown unit";
-      return -1;
-    }
-  }
-  if (per >= 1000000LL) {
-    int64_t mult = per / 1000000LL;
-    if (v > (uint64_t)(INT64_MAX / mult)) {
-      *why = "too large";
-      return -1;
-    }
-    *ms = (int64_t)v * mult;
-  } else {
-    int64_t div = 1000000LL / per;
-    *ms = (int64_t)(v / (uint64_t)div) + (v % (uint64_t)div ? 1 : 0);
-  }
-  return 0;
-}
 
 /* Duration at `key`; leaves *ms alone when absent. `nonzero`: Flink's
  * requireNonZeroDuration (we also apply it to the async call/connect, where
@@ -699,15 +619,15 @@ static int get_duration(ctx *c, const ynode *map, const char *key,
   ynode *v = map_get(map, key);
   if (!v || is_null(v)) return 0;
   if (at) *at = v;
-  const char *why = NULL;
   if (v->type != YN_SCALAR)
     return fail(c, v, "'%s' must be a duration like 2min, 20s or 500ms, not %s",
                 key, what(v));
-  if (parse_duration(v->text, ms, &why) < 0)
+  sfb_duration_error why = sfb_duration_parse_ms(v->text, ms);
+  if (why != SFB_DURATION_OK)
     return fail(c, v,
                 "invalid duration '%s' for '%s' (%s): expected a number with "
                 "an optional unit ms, s, min, h or d, e.g. 2min, 20s, 500ms",
-                q(c, v), key, why);
+                q(c, v), key, sfb_duration_strerror(why));
   if (nonzero && *ms == 0)
     return fail(c, v, "'%s' must be larger than 0", key);
   return 0;

@@ -38,6 +38,8 @@
 #include "store.h"
 #include "util.h"
 
+#include "sfb/base64.h"
+
 typedef Io__Statefun__Sdk__Reqreply__FromFunction pb_from;
 typedef Io__Statefun__Sdk__Reqreply__FromFunction__InvocationResponse pb_resp;
 typedef Io__Statefun__Sdk__Reqreply__Address pb_addr;
@@ -97,8 +99,8 @@ typedef struct addr {
   state_val *state;
   /* the request in flight */
   CURL *easy;
-  sfl_buf body;
-  sfl_buf reply;
+  sfb_buf body;
+  sfb_buf reply;
   bool reply_too_large;
   int attempts;
   int64_t first_attempt_ms; /* mono */
@@ -331,22 +333,22 @@ static void deliver(sfl_engine *e, addr *a, uint8_t *inv, size_t len) {
 static uint8_t *make_invocation(const addr *caller, const char *typename,
                                 bool has_value, const uint8_t *value,
                                 size_t len, size_t *out_len) {
-  sfl_buf b = {0}, tmp = {0};
+  sfb_buf b = {0}, tmp = {0};
   if (caller) {
     sfl_pb_address(&tmp, caller->fn->ns, caller->fn->name, caller->id);
-    sfl_pb_bytes(&b, 1, tmp.data, tmp.len, false);
-    sfl_buf_reset(&tmp);
+    sfb_buf_len_field(&b, 1, tmp.p, tmp.len);
+    sfb_buf_reset(&tmp);
   }
   sfl_pb_typed_value(&tmp, typename, has_value, value, len);
-  sfl_pb_bytes(&b, 2, tmp.data, tmp.len, false);
-  sfl_buf_free(&tmp);
+  sfb_buf_len_field(&b, 2, tmp.p, tmp.len);
+  sfb_buf_free(&tmp);
   if (b.oom) {
-    sfl_buf_free(&b);
+    sfb_buf_free(&b);
     return NULL;
   }
   *out_len = b.len;
-  if (!b.data) b.data = malloc(1);
-  return b.data;
+  if (!b.p) b.p = malloc(1);
+  return b.p;
 }
 
 /* ---- state --------------------------------------------------------------------- */
@@ -537,7 +539,7 @@ static size_t on_reply_data(char *ptr, size_t size, size_t n, void *ud) {
     a->reply_too_large = true;
     return 0; /* aborts the transfer */
   }
-  sfl_buf_put(&a->reply, ptr, len);
+  sfb_buf_put(&a->reply, ptr, len);
   return a->reply.oom ? 0 : len;
 }
 
@@ -551,9 +553,9 @@ static int build_request(sfl_engine *e, addr *a, bool same_batch) {
   /* max_batch 0: no limit (maxNumBatchRequests <= 0), the whole backlog. */
   size_t max = same_batch ? a->inflight : (f->ep->max_batch ? f->ep->max_batch : SIZE_MAX);
   int64_t now = sfl_now_ms();
-  sfl_buf batch = {0}, tmp = {0}, tv = {0};
+  sfb_buf batch = {0}, tmp = {0}, tv = {0};
   sfl_pb_address(&tmp, f->ns, f->name, a->id);
-  sfl_pb_bytes(&batch, 1, tmp.data, tmp.len, false);
+  sfb_buf_len_field(&batch, 1, tmp.p, tmp.len);
   for (size_t i = 0; i < f->n_specs; i++) {
     const spec *sp = &f->specs[i];
     state_val *s = state_find(a, sp->name);
@@ -565,8 +567,8 @@ static int build_request(sfl_engine *e, addr *a, bool same_batch) {
       snprintf(a->last_error, sizeof(a->last_error),
                "state '%s' of %s holds a %s but is registered as %s", sp->name,
                a->key, s->typename, sp->typename);
-      sfl_buf_free(&batch);
-      sfl_buf_free(&tmp);
+      sfb_buf_free(&batch);
+      sfb_buf_free(&tmp);
       return -1;
     }
     if (s && sp->mode == 2) { /* expire after invoke: a read refreshes it */
@@ -574,24 +576,24 @@ static int build_request(sfl_engine *e, addr *a, bool same_batch) {
       STORE(sfl_store_state_put(e->store, a->key, s->name, s->typename, s->value,
                                 s->len, s->expire_at));
     }
-    sfl_buf_reset(&tmp);
+    sfb_buf_reset(&tmp);
     sfl_pb_string(&tmp, 1, sp->name);
     if (s) {
-      sfl_buf_reset(&tv);
+      sfb_buf_reset(&tv);
       sfl_pb_typed_value(&tv, sp->typename, true, s->value, s->len);
-      sfl_pb_bytes(&tmp, 2, tv.data, tv.len, false);
+      sfb_buf_len_field(&tmp, 2, tv.p, tv.len);
     }
-    sfl_pb_bytes(&batch, 2, tmp.data, tmp.len, false);
+    sfb_buf_len_field(&batch, 2, tmp.p, tmp.len);
   }
   size_t n = 0;
   for (msg *m = a->head; m && n < max; m = m->next, n++)
-    sfl_pb_bytes(&batch, 3, m->inv, m->len, false);
+    sfb_buf_len_field(&batch, 3, m->inv, m->len);
   a->inflight = n;
-  sfl_buf_reset(&a->body);
-  sfl_pb_bytes(&a->body, 100, batch.data, batch.len, false);
-  sfl_buf_free(&batch);
-  sfl_buf_free(&tmp);
-  sfl_buf_free(&tv);
+  sfb_buf_reset(&a->body);
+  sfb_buf_len_field(&a->body, 100, batch.p, batch.len);
+  sfb_buf_free(&batch);
+  sfb_buf_free(&tmp);
+  sfb_buf_free(&tv);
   if (a->body.oom) {
     snprintf(a->last_error, sizeof(a->last_error), "out of memory building a request");
     return -1;
@@ -610,11 +612,11 @@ static void start_transfer(sfl_engine *e, addr *a) {
     logf_("error", "curl_easy_init failed");
     return;
   }
-  sfl_buf_reset(&a->reply);
+  sfb_buf_reset(&a->reply);
   a->reply_too_large = false;
   curl_easy_setopt(c, CURLOPT_URL, a->fn->url);
   curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body.data);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body.p);
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->body.len);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply_data);
@@ -1206,7 +1208,7 @@ static void on_done(sfl_engine *e, CURL *c, CURLcode rc) {
     snprintf(a->last_error, sizeof(a->last_error), "HTTP %ld from %s%s: %.*s", status, a->fn->url,
              final ? " (the okhttp transport retries only 408, 409, 420, 429, 499 and 5xx)" : "",
              (int)(a->reply.len > 200 ? 200 : a->reply.len),
-             a->reply.data ? (const char *)a->reply.data : "");
+             a->reply.p ? (const char *)a->reply.p : "");
   } else if (!octet) {
     final = okhttp;
     snprintf(a->last_error, sizeof(a->last_error),
@@ -1214,7 +1216,7 @@ static void on_done(sfl_engine *e, CURL *c, CURLcode rc) {
              okhttp ? "exactly application/octet-stream (okhttp transport)"
                     : "application/octet-stream");
   } else if (!(from = io__statefun__sdk__reqreply__from_function__unpack(
-                   NULL, a->reply.len, a->reply.data ? a->reply.data : (const uint8_t *)""))) {
+                   NULL, a->reply.len, a->reply.p ? a->reply.p : (const uint8_t *)""))) {
     final = okhttp;
     snprintf(a->last_error, sizeof(a->last_error), "reply is not a valid FromFunction (%zu bytes)",
              a->reply.len);
@@ -1398,8 +1400,8 @@ void sfl_engine_free(sfl_engine *e) {
       free(s);
       s = n;
     }
-    sfl_buf_free(&a->body);
-    sfl_buf_free(&a->reply);
+    sfb_buf_free(&a->body);
+    sfb_buf_free(&a->reply);
     free(a->key);
     free(a->id);
     free(a);
@@ -1778,7 +1780,7 @@ bool sfl_engine_knows_topic(sfl_engine *e, const char *topic) {
 static json_t *value_json(const char *tn, const uint8_t *v, size_t len) {
   json_t *o = json_object();
   json_object_set_new(o, "typename", json_string(tn));
-  char *b64 = sfl_base64(v, len);
+  char *b64 = sfb_base64_encode(v, len);
   json_object_set_new(o, "base64", json_string(b64 ? b64 : ""));
   free(b64);
   json_t *dec = NULL;

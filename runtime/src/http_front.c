@@ -19,8 +19,12 @@
  * callback and decode each part ourselves.
  */
 #include "http_front.h"
+#include "entities.pb-c.h"
 #include "ir.h"
 #include "ir_json.h"
+#include "sfb/base64.h"
+#include "sfb/listen.h"
+#include "util.h"
 
 #include <errno.h>
 #include <float.h>
@@ -451,31 +455,10 @@ done:
   return rc;
 }
 
+/* The one base64 of the tree (sfbase); kept under this name for the
+ * front's callers and tests. */
 char *sfl_front_base64(const uint8_t *data, size_t len) {
-  static const char tbl[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t olen = 4 * ((len + 2) / 3);
-  char *out = malloc(olen + 1);
-  if (out == NULL) return NULL;
-  size_t o = 0, i = 0;
-  for (; i + 2 < len; i += 3) {
-    uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 |
-                 data[i + 2];
-    out[o++] = tbl[v >> 18];
-    out[o++] = tbl[(v >> 12) & 63];
-    out[o++] = tbl[(v >> 6) & 63];
-    out[o++] = tbl[v & 63];
-  }
-  if (i < len) {
-    uint32_t v = (uint32_t)data[i] << 16;
-    if (i + 1 < len) v |= (uint32_t)data[i + 1] << 8;
-    out[o++] = tbl[v >> 18];
-    out[o++] = tbl[(v >> 12) & 63];
-    out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-    out[o++] = '=';
-  }
-  out[o] = '\0';
-  return out;
+  return sfb_base64_encode(data, len);
 }
 
 int64_t sfl_front_parse_wait(const char *s, int64_t max_ms) {
@@ -528,12 +511,6 @@ typedef struct exchange {
   const char *method;
   const char *url;
 } exchange;
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Header values must be printable ASCII (MHD refuses CR/LF anyway). */
 static bool header_safe(const char *s) {
@@ -979,115 +956,6 @@ static bool request_id_ok(const char *s) {
   return true;
 }
 
-/* Protobuf wire, just enough for Call and Reply. */
-typedef struct wbuf {
-  uint8_t *p;
-  size_t len, cap;
-  bool oom;
-} wbuf;
-
-static void w_raw(wbuf *w, const void *p, size_t n) {
-  if (w->oom) return;
-  if (n > w->cap - w->len) {
-    size_t nc = w->cap ? w->cap * 2 : 256;
-    while (nc - w->len < n) nc *= 2;
-    uint8_t *q = realloc(w->p, nc);
-    if (q == NULL) {
-      w->oom = true;
-      return;
-    }
-    w->p = q;
-    w->cap = nc;
-  }
-  if (n) memcpy(w->p + w->len, p, n);
-  w->len += n;
-}
-
-static void w_varint(wbuf *w, uint64_t v) {
-  uint8_t t[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    t[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  t[n++] = (uint8_t)v;
-  w_raw(w, t, n);
-}
-
-static void w_lenfield(wbuf *w, uint32_t num, const void *p, size_t n) {
-  if (n == 0) return; /* proto3: empty strings/bytes are not written */
-  w_varint(w, ((uint64_t)num << 3) | 2);
-  w_varint(w, n);
-  w_raw(w, p, n);
-}
-
-static void w_str(wbuf *w, uint32_t num, const char *s) {
-  w_lenfield(w, num, s, strlen(s));
-}
-
-typedef struct reply {
-  bool ok;
-  const uint8_t *result;
-  size_t result_len;
-  char *error;      /* malloc'd, may be NULL */
-  char *request_id; /* malloc'd, may be NULL */
-} reply;
-
-static int r_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*p >= end) return -1;
-    uint8_t b = *(*p)++;
-    v |= (uint64_t)(b & 0x7F) << shift;
-    if (!(b & 0x80)) {
-      *out = v;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-/* Reply{call_id=1, ok=2, result=3, error=4, request_id=5}. */
-static int decode_reply(const uint8_t *p, size_t n, reply *out) {
-  memset(out, 0, sizeof *out);
-  const uint8_t *end = p + n;
-  while (p < end) {
-    uint64_t tag, v;
-    if (r_varint(&p, end, &tag) != 0) return -1;
-    uint32_t field = (uint32_t)(tag >> 3);
-    int wt = (int)(tag & 7);
-    if (wt == 0) {
-      if (r_varint(&p, end, &v) != 0) return -1;
-      if (field == 2) out->ok = v != 0;
-    } else if (wt == 2) {
-      if (r_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) return -1;
-      const uint8_t *s = p;
-      p += v;
-      if (field == 3) {
-        out->result = s;
-        out->result_len = (size_t)v;
-      } else if (field == 4 || field == 5) {
-        char **dst = field == 4 ? &out->error : &out->request_id;
-        free(*dst);
-        *dst = strndup((const char *)s, (size_t)v);
-        if (*dst == NULL) return -1;
-      }
-    } else if (wt == 1 || wt == 5) {
-      size_t k = wt == 1 ? 8 : 4;
-      if ((size_t)(end - p) < k) return -1;
-      p += k;
-    } else {
-      return -1;
-    }
-  }
-  return 0;
-}
-
-static void reply_free(reply *r) {
-  free(r->error);
-  free(r->request_id);
-}
-
 /* Answers {"ok":false,"error":msg,"request_id":rid} (rid may be NULL). */
 static enum MHD_Result send_call_error(exchange *x, unsigned code,
                                        const char *rid, const char *fmt, ...)
@@ -1111,33 +979,13 @@ static enum MHD_Result send_call_error(exchange *x, unsigned code,
   return send_json(x, code, o, NULL);
 }
 
-/* POST /<ns>/<Entity>/<key>/<method>: `prefix` is the raw path up to the
- * last '/', `raw_method` what follows it. */
-static enum MHD_Result entity_call(exchange *x, request *r,
-                                   const sfl_front_address *a,
-                                   const sfc_ir *ir, const sfc_entity *ent,
-                                   const char *raw_method) {
-  sfl_front *f = x->f;
+/* The method's Args record from the body, a JSON object of the arguments
+ * (a blank body = none). False when it answered an error. */
+static bool call_args(exchange *x, request *r, const sfc_entity *ent,
+                      const sfc_method *m, uint8_t **argb, size_t *argn,
+                      enum MHD_Result *ret) {
   char err[1024] = "";
-  char *mname = decode_part(raw_method, strlen(raw_method));
-  if (mname == NULL)
-    return send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
-                           "bad percent-encoding in the method name");
-  enum MHD_Result ret;
   json_t *args = NULL;
-  uint8_t *argb = NULL;
-  size_t argn = 0;
-  wbuf call = {0};
-  const sfc_method *m = sfc_entity_method(ent, mname);
-  if (m == NULL) {
-    char names[512];
-    list_names(names, sizeof names, f, NULL, 0, ent);
-    ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
-                          "entity %s has no method '%s' (methods: %s)",
-                          a->fn_typename, mname, names);
-    goto done;
-  }
-  /* The body: a JSON object of the arguments; empty = none. */
   bool blank = true;
   for (size_t i = 0; i < r->len && blank; i++)
     blank = r->body[i] == ' ' || r->body[i] == '\t' || r->body[i] == '\r' ||
@@ -1147,135 +995,191 @@ static enum MHD_Result entity_call(exchange *x, request *r,
     args = json_loadb((const char *)r->body, r->len,
                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (args == NULL) {
-      ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
-                            "the body is not JSON (line %d, column %d): %s",
-                            je.line, je.column, je.text);
-      goto done;
+      *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                             "the body is not JSON (line %d, column %d): %s",
+                             je.line, je.column, je.text);
+      return false;
     }
   }
-  if (sfc_json_encode_args(m, args, &argb, &argn, err, sizeof err) != 0) {
-    ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL, "%s.%s: %s",
-                          ent->name, m->name, err);
-    goto done;
+  int rc = sfc_json_encode_args(m, args, argb, argn, err, sizeof err);
+  json_decref(args);
+  if (rc != 0) {
+    *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL, "%s.%s: %s",
+                           ent->name, m->name, err);
+    return false;
   }
-  /* The request id names the Reply's topic. */
-  char rid[MAX_REQUEST_ID + 1];
+  return true;
+}
+
+/* The call's options from the request: its id (X-Request-Id or a new
+ * one; it names the Reply's topic), ?wait= and the idempotency key.
+ * False when it answered an error. */
+static bool call_options(exchange *x, char rid[MAX_REQUEST_ID + 1],
+                         int64_t *wait_ms, const char **idem,
+                         enum MHD_Result *ret) {
   const char *hrid = header(x, "X-Request-Id");
   if (hrid != NULL && hrid[0] != '\0') {
     if (!request_id_ok(hrid)) {
-      ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
-                            "X-Request-Id must be 1 to %d characters of "
-                            "[A-Za-z0-9._-]",
-                            MAX_REQUEST_ID);
-      goto done;
+      *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                             "X-Request-Id must be 1 to %d characters of "
+                             "[A-Za-z0-9._-]",
+                             MAX_REQUEST_ID);
+      return false;
     }
-    snprintf(rid, sizeof rid, "%s", hrid);
+    snprintf(rid, MAX_REQUEST_ID + 1, "%s", hrid);
   } else {
-    new_request_id(rid, sizeof rid);
+    new_request_id(rid, MAX_REQUEST_ID + 1);
   }
-  int64_t wait_ms = ENTITY_DEFAULT_WAIT_MS;
+  *wait_ms = ENTITY_DEFAULT_WAIT_MS;
   bool bad = false;
   char *w = query_arg(x, "wait", &bad);
-  if (w != NULL) wait_ms = sfl_front_parse_wait(w, f->max_poll_ms);
+  if (w != NULL) *wait_ms = sfl_front_parse_wait(w, x->f->max_poll_ms);
   free(w);
-  if (bad || wait_ms < 0) {
-    ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid,
-                          "bad ?wait= (seconds, e.g. 5 or 0.5; at most %lld)",
-                          (long long)(f->max_poll_ms / 1000));
-    goto done;
+  if (bad || *wait_ms < 0) {
+    *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid,
+                           "bad ?wait= (seconds, e.g. 5 or 0.5; at most %lld)",
+                           (long long)(x->f->max_poll_ms / 1000));
+    return false;
   }
-  const char *idem;
-  if (idempotency_key(x, &idem, err, sizeof err) != 0) {
-    ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
-    goto done;
+  char err[512];
+  if (idempotency_key(x, idem, err, sizeof err) != 0) {
+    *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
+    return false;
   }
-  /* Call{method=1, args=2, call_id=3, request_id=6, reply_egress=7,
-   * reply_topic=8} */
-  w_str(&call, 1, m->name);
-  w_lenfield(&call, 2, argb, argn);
-  w_str(&call, 3, rid);
-  w_str(&call, 6, rid);
-  w_str(&call, 7, SFL_REPLY_EGRESS);
-  w_str(&call, 8, rid);
-  if (call.oom) {
-    ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
-                          "out of memory");
-    goto done;
+  return true;
+}
+
+/* Sends the Call envelope (the generated codec of proto/entities.proto)
+ * to the entity: an external call, its Reply to the reply egress under
+ * topic `rid`. False when it answered an error. */
+static bool call_send(exchange *x, const sfl_front_address *a,
+                      const sfc_method *m, uint8_t *argb, size_t argn,
+                      const char *rid, const char *idem,
+                      enum MHD_Result *ret) {
+  Statefun__Entities__Call call = STATEFUN__ENTITIES__CALL__INIT;
+  call.method = (char *)m->name;
+  call.args.data = argb;
+  call.args.len = argn;
+  call.call_id = call.request_id = call.reply_topic = (char *)rid;
+  call.reply_egress = (char *)SFL_REPLY_EGRESS;
+  size_t n = statefun__entities__call__get_packed_size(&call);
+  uint8_t *wire = malloc(n ? n : 1);
+  if (wire == NULL) {
+    *ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
+                           "out of memory");
+    return false;
   }
-  err[0] = '\0';
-  sfl_result res = sfl_engine_send(f->engine, a->fn_typename, a->id,
-                                   CALL_TYPENAME, call.p, call.len, idem,
-                                   f->send_wait_ms, err, sizeof err);
+  statefun__entities__call__pack(&call, wire);
+  char err[1024] = "";
+  sfl_result res = sfl_engine_send(x->f->engine, a->fn_typename, a->id,
+                                   CALL_TYPENAME, wire, n, idem,
+                                   x->f->send_wait_ms, err, sizeof err);
+  free(wire);
   switch (res) {
     case SFL_OK:
-    case SFL_DUPLICATE: break;
+    case SFL_DUPLICATE: return true;
     case SFL_ERR_NO_FUNCTION:
-      ret = send_call_error(x, MHD_HTTP_NOT_FOUND, rid,
-                            "no endpoint in module.yaml serves %s%s%s",
-                            a->fn_typename, err[0] ? ": " : "", err);
-      goto done;
+      *ret = send_call_error(x, MHD_HTTP_NOT_FOUND, rid,
+                             "no endpoint in module.yaml serves %s%s%s",
+                             a->fn_typename, err[0] ? ": " : "", err);
+      return false;
     case SFL_ERR_BUSY: {
       static const char *const h[] = {"Retry-After", "1", NULL};
-      ret = send_error_h(x, MHD_HTTP_SERVICE_UNAVAILABLE, h, "%s", err);
-      goto done;
+      *ret = send_error_h(x, MHD_HTTP_SERVICE_UNAVAILABLE, h, "%s", err);
+      return false;
     }
     case SFL_ERR_BAD_REQUEST:
-      ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
-      goto done;
+      *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
+      return false;
     default:
-      ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
-                            "the call was not accepted: %s", err);
-      goto done;
+      *ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
+                             "the call was not accepted: %s", err);
+      return false;
   }
-  sfl_record rec;
-  sfl_result pr = pop_wait(f, SFL_REPLY_EGRESS, rid, wait_ms, &rec);
-  if (pr != SFL_OK) {
-    ret = send_call_error(
-        x, MHD_HTTP_GATEWAY_TIMEOUT, rid,
-        "no reply within %.3g s; the call was accepted and may still "
-        "complete: its Reply will be on egress %s, topic %s (GET "
-        "http://<egress>/egress/%s/%s)",
-        (double)wait_ms / 1000.0, SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS,
-        rid);
-    goto done;
-  }
-  reply rp;
-  if (decode_reply(rec.value, rec.len, &rp) != 0) {
-    ret = send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
-                          "the entity's Reply (%zu bytes, type %s) is not a "
-                          "statefun.entities/Reply",
-                          rec.len, rec.typename);
-  } else if (!rp.ok) {
+}
+
+/* Answers with the entity's Reply record `rec`: the result as JSON, the
+ * method's error (422), or why the Reply does not decode (502). */
+static enum MHD_Result call_answer(exchange *x, const sfc_method *m,
+                                   const char *rid, const sfl_record *rec) {
+  Statefun__Entities__Reply *rp = statefun__entities__reply__unpack(
+      NULL, rec->len, rec->value ? rec->value : (const uint8_t *)"");
+  if (rp == NULL)
+    return send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
+                           "the entity's Reply (%zu bytes, type %s) is not a "
+                           "statefun.entities/Reply",
+                           rec->len, rec->typename);
+  enum MHD_Result ret;
+  char err[1024] = "";
+  json_t *result = NULL;
+  if (!rp->ok) {
     ret = send_call_error(x, 422, rid, "%s",
-                          rp.error != NULL && rp.error[0] != '\0'
-                              ? rp.error
+                          rp->error != NULL && rp->error[0] != '\0'
+                              ? rp->error
                               : "the method failed (no reason given)");
+  } else if ((result = sfc_json_decode_result(m, rp->result.data,
+                                              rp->result.len, err,
+                                              sizeof err)) == NULL) {
+    ret = send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
+                          "the entity's result does not decode as %s: %s",
+                          m->result->text, err);
   } else {
-    json_t *result = sfc_json_decode_result(m, rp.result, rp.result_len, err,
-                                            sizeof err);
-    if (result == NULL) {
-      ret = send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
-                            "the entity's result does not decode as %s: %s",
-                            m->result->text, err);
+    json_t *o = json_object();
+    if (o != NULL) {
+      json_object_set_new(o, "ok", json_true());
+      json_object_set_new(o, "result", result);
+      json_object_set_new(o, "request_id", json_string(rid));
     } else {
-      json_t *o = json_object();
-      if (o != NULL) {
-        json_object_set_new(o, "ok", json_true());
-        json_object_set_new(o, "result", result);
-        json_object_set_new(o, "request_id", json_string(rid));
-      } else {
-        json_decref(result);
-      }
-      ret = send_json(x, MHD_HTTP_OK, o, NULL);
+      json_decref(result);
+    }
+    ret = send_json(x, MHD_HTTP_OK, o, NULL);
+  }
+  statefun__entities__reply__free_unpacked(rp, NULL);
+  return ret;
+}
+
+/* POST /<ns>/<Entity>/<key>/<method> (`raw_method` is the last part of
+ * the path, still percent-encoded): the arguments and options, the Call
+ * sent, then a wait for its Reply on the reply egress. */
+static enum MHD_Result entity_call(exchange *x, request *r,
+                                   const sfl_front_address *a,
+                                   const sfc_entity *ent,
+                                   const char *raw_method) {
+  char *mname = decode_part(raw_method, strlen(raw_method));
+  if (mname == NULL)
+    return send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                           "bad percent-encoding in the method name");
+  enum MHD_Result ret;
+  uint8_t *argb = NULL;
+  size_t argn = 0;
+  char rid[MAX_REQUEST_ID + 1];
+  int64_t wait_ms;
+  const char *idem;
+  sfl_record rec;
+  const sfc_method *m = sfc_entity_method(ent, mname);
+  if (m == NULL) {
+    char names[512];
+    list_names(names, sizeof names, x->f, NULL, 0, ent);
+    ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
+                          "entity %s has no method '%s' (methods: %s)",
+                          a->fn_typename, mname, names);
+  } else if (call_args(x, r, ent, m, &argb, &argn, &ret) &&
+             call_options(x, rid, &wait_ms, &idem, &ret) &&
+             call_send(x, a, m, argb, argn, rid, idem, &ret)) {
+    if (pop_wait(x->f, SFL_REPLY_EGRESS, rid, wait_ms, &rec) != SFL_OK) {
+      ret = send_call_error(
+          x, MHD_HTTP_GATEWAY_TIMEOUT, rid,
+          "no reply within %.3g s; the call was accepted and may still "
+          "complete: its Reply will be on egress %s, topic %s (GET "
+          "http://<egress>/egress/%s/%s)",
+          (double)wait_ms / 1000.0, SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS,
+          rid);
+    } else {
+      ret = call_answer(x, m, rid, &rec);
+      sfl_record_free(&rec);
     }
   }
-  reply_free(&rp);
-  sfl_record_free(&rec);
-  (void)ir;
-done:
-  free(call.p);
   free(argb);
-  json_decref(args);
   free(mname);
   return ret;
 }
@@ -1304,7 +1208,7 @@ static bool try_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
     bool ns_known = false;
     const sfc_entity *e = ir_entity(f, a.fn_typename, &ir, &ns_known);
     if (e != NULL) {
-      *ret = entity_call(x, r, &a, ir, e, last + 1);
+      *ret = entity_call(x, r, &a, e, last + 1);
       answered = true;
     } else if (ns_known) {
       const char *slash = strchr(a.fn_typename, '/');
@@ -1505,9 +1409,9 @@ static enum MHD_Result ingress_route(exchange *x, request *r) {
 static sfl_result pop_wait(sfl_front *f, const char *egress_id,
                            const char *topic, int64_t wait_ms,
                            sfl_record *out) {
-  int64_t deadline = now_ms() + wait_ms;
+  int64_t deadline = sfl_mono_ms() + wait_ms;
   for (;;) {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - sfl_mono_ms();
     if (left < 0) left = 0;
     int64_t slice = left > POLL_SLICE_MS ? POLL_SLICE_MS : left;
     memset(out, 0, sizeof *out);
@@ -1905,61 +1809,28 @@ static server_cls *cls_of(sfl_front *f, bool ingress) {
   return &fc->cls[ingress ? 0 : 1];
 }
 
+/* The listening socket of one server (sfbase), with sf-local's wording of
+ * what went wrong. -1 with err set on failure. */
 static int open_listener(const char *host, uint16_t port, uint16_t *bound,
                          bool *v6, char *err, size_t err_len,
                          const char *what) {
-  char service[8];
-  snprintf(service, sizeof service, "%u", (unsigned)port);
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  struct addrinfo *res = NULL;
-  int gai = getaddrinfo(host, service, &hints, &res);
-  if (gai != 0) {
+  sfb_listener l;
+  if (sfb_listen_tcp(host, port, &l) == 0) {
+    *bound = l.port;
+    *v6 = l.ipv6;
+    return l.fd;
+  }
+  if (l.gai_error != 0)
     set_err(err, err_len, "cannot resolve --bind address '%s': %s", host,
-            gai_strerror(gai));
-    return -1;
-  }
-  int fd = -1, saved = 0;
-  for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                ai->ai_protocol);
-    if (fd < 0) {
-      saved = errno;
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        listen(fd, SOMAXCONN) == 0) {
-      *v6 = ai->ai_family == AF_INET6;
-      break;
-    }
-    saved = errno;
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd < 0) {
+            sfb_listen_strerror(&l));
+  else
     set_err(err, err_len, "cannot listen for the %s on %s:%u: %s%s", what,
-            host, (unsigned)port, strerror(saved),
-            saved == EADDRINUSE ? " (another sf-local or playground running? "
-                                  "see --ingress-port/--egress-port)"
-                                : "");
-    return -1;
-  }
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  *bound = port;
-  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-    if (ss.ss_family == AF_INET)
-      *bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    else if (ss.ss_family == AF_INET6)
-      *bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-  }
-  return fd;
+            host, (unsigned)port, sfb_listen_strerror(&l),
+            l.sys_errno == EADDRINUSE
+                ? " (another sf-local or playground running? "
+                  "see --ingress-port/--egress-port)"
+                : "");
+  return -1;
 }
 
 static struct MHD_Daemon *start_daemon(sfl_front *f, bool ingress,

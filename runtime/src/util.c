@@ -2,84 +2,38 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include "sfb/pbwire.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* ---- byte buffer ------------------------------------------------------------- */
+/* ---- proto3 fields ---------------------------------------------------------- */
 
-void sfl_buf_free(sfl_buf *b) {
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-  b->oom = false;
+void sfl_pb_string(sfb_buf *b, unsigned field, const char *s) {
+  if (s != NULL && s[0] != '\0') sfb_buf_len_field(b, field, s, strlen(s));
 }
 
-void sfl_buf_reset(sfl_buf *b) {
-  b->len = 0;
-  b->oom = false;
-}
-
-void sfl_buf_put(sfl_buf *b, const void *data, size_t len) {
-  if (b->oom || len == 0) return;
-  if (b->len + len > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + len) cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p) {
-      b->oom = true;
-      return;
-    }
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
-}
-
-void sfl_buf_varint(sfl_buf *b, uint64_t v) {
-  uint8_t tmp[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    tmp[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  tmp[n++] = (uint8_t)v;
-  sfl_buf_put(b, tmp, n);
-}
-
-void sfl_pb_bytes(sfl_buf *b, unsigned field, const void *data, size_t len,
-                  bool skip_empty) {
-  if (skip_empty && len == 0) return;
-  sfl_buf_varint(b, ((uint64_t)field << 3) | 2);
-  sfl_buf_varint(b, len);
-  sfl_buf_put(b, data, len);
-}
-
-void sfl_pb_string(sfl_buf *b, unsigned field, const char *s) {
-  if (s) sfl_pb_bytes(b, field, s, strlen(s), true);
-}
-
-void sfl_pb_bool(sfl_buf *b, unsigned field, bool v) {
+void sfl_pb_bool(sfb_buf *b, unsigned field, bool v) {
   if (!v) return;
-  sfl_buf_varint(b, (uint64_t)field << 3);
-  sfl_buf_varint(b, 1);
+  sfb_buf_tag(b, field, SFB_WT_VARINT);
+  sfb_buf_varint(b, 1);
 }
 
-void sfl_pb_address(sfl_buf *b, const char *ns, const char *type,
+void sfl_pb_address(sfb_buf *b, const char *ns, const char *type,
                     const char *id) {
   sfl_pb_string(b, 1, ns);
   sfl_pb_string(b, 2, type);
   sfl_pb_string(b, 3, id);
 }
 
-void sfl_pb_typed_value(sfl_buf *b, const char *typename, bool has_value,
+void sfl_pb_typed_value(sfb_buf *b, const char *typename, bool has_value,
                         const uint8_t *value, size_t len) {
   sfl_pb_string(b, 1, typename);
   sfl_pb_bool(b, 2, has_value);
-  if (has_value) sfl_pb_bytes(b, 3, value, len, true);
+  if (has_value && len > 0) sfb_buf_len_field(b, 3, value, len);
 }
 
 /* ---- string map -------------------------------------------------------------- */
@@ -194,25 +148,6 @@ int64_t sfl_mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-char *sfl_base64(const uint8_t *data, size_t len) {
-  static const char tbl[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  char *out = malloc(4 * ((len + 2) / 3) + 1);
-  if (!out) return NULL;
-  size_t o = 0;
-  for (size_t i = 0; i < len; i += 3) {
-    uint32_t v = (uint32_t)data[i] << 16;
-    if (i + 1 < len) v |= (uint32_t)data[i + 1] << 8;
-    if (i + 2 < len) v |= data[i + 2];
-    out[o++] = tbl[(v >> 18) & 63];
-    out[o++] = tbl[(v >> 12) & 63];
-    out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-    out[o++] = i + 2 < len ? tbl[v & 63] : '=';
-  }
-  out[o] = '\0';
-  return out;
 }
 
 char *sfl_strfmt(const char *fmt, ...) {

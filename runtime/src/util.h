@@ -1,6 +1,8 @@
 /*
- * util.h - small pieces sf-local's files share: a growable byte buffer with
- * protobuf wire-format writers, a string-keyed hash map, time, base64.
+ * util.h - small pieces sf-local's files share (the sfl_util library): the
+ * proto3 fields of the messages the engine builds (on sfbase's buffer and
+ * wire writer), a string-keyed hash map, clocks, printf into a malloc'd
+ * string. The wire format, base64 and the like are sfbase's (base/).
  */
 #ifndef SF_LOCAL_UTIL_H
 #define SF_LOCAL_UTIL_H
@@ -9,30 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- byte buffer + protobuf writers ---------------------------------------- */
+#include "sfb/buf.h"
 
-typedef struct sfl_buf {
-  uint8_t *data;
-  size_t len;
-  size_t cap;
-  bool oom; /* sticky: a failed growth; writers become no-ops */
-} sfl_buf;
+/* ---- proto3 fields of sf-local's messages ------------------------------ */
 
-void sfl_buf_free(sfl_buf *b);
-void sfl_buf_reset(sfl_buf *b);
-void sfl_buf_put(sfl_buf *b, const void *data, size_t len);
-void sfl_buf_varint(sfl_buf *b, uint64_t v);
-/* Field `field` as length-delimited bytes; skipped when empty and
- * `skip_empty` (proto3 default). */
-void sfl_pb_bytes(sfl_buf *b, unsigned field, const void *data, size_t len,
-                  bool skip_empty);
-void sfl_pb_string(sfl_buf *b, unsigned field, const char *s);
-void sfl_pb_bool(sfl_buf *b, unsigned field, bool v);
+/* On sfbase's growable buffer (sfb/buf.h): a string field, skipped when
+ * NULL or empty (proto3's default); a bool field, skipped when false. */
+void sfl_pb_string(sfb_buf *b, unsigned field, const char *s);
+void sfl_pb_bool(sfb_buf *b, unsigned field, bool v);
 /* An Address message body (namespace, type, id). */
-void sfl_pb_address(sfl_buf *b, const char *ns, const char *type,
+void sfl_pb_address(sfb_buf *b, const char *ns, const char *type,
                     const char *id);
 /* A TypedValue message body. */
-void sfl_pb_typed_value(sfl_buf *b, const char *typename, bool has_value,
+void sfl_pb_typed_value(sfb_buf *b, const char *typename, bool has_value,
                         const uint8_t *value, size_t len);
 
 /* ---- string map -------------------------------------------------------------- */
@@ -66,8 +57,6 @@ sfl_map_entry *sfl_map_next(const sfl_map *m, size_t *bucket,
 int64_t sfl_now_ms(void);
 /* Monotonic milliseconds (for timeouts and rates). */
 int64_t sfl_mono_ms(void);
-/* Base64 (standard alphabet, padded) of len bytes; malloc'd. */
-char *sfl_base64(const uint8_t *data, size_t len);
 /* printf into a malloc'd string. */
 char *sfl_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
