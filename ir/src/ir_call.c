@@ -1,0 +1,162 @@
+/*
+ * ir_call.c - the HTTP contract of an entity call (ir_call.h): entity and
+ * method lookups with the names a 404 lists, the request id rules, the
+ * JSON arguments turned into the Args record, and the answer bodies (200,
+ * 422, 502, 504, errors) that sf-local and sf-gateway both send.
+ */
+#include "ir_call.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ir_json.h"
+
+const sfc_entity *sfc_call_entity(const sfc_ir *irs, size_t n_irs,
+                                  const char *ns, const char *name,
+                                  bool *ns_known) {
+  *ns_known = false;
+  for (size_t i = 0; i < n_irs; i++) {
+    if (strcmp(irs[i].namespace_, ns) != 0) continue;
+    *ns_known = true;
+    const sfc_entity *e = sfc_ir_entity(&irs[i], name);
+    if (e != NULL) return e;
+  }
+  return NULL;
+}
+
+/* Appends ", name" (or "name" first) while it fits. */
+static void add_name(char *out, size_t n, size_t *o, const char *name) {
+  if (*o + 1 >= n) return;
+  int w = snprintf(out + *o, n - *o, "%s%s", *o ? ", " : "", name);
+  if (w > 0) *o += (size_t)w;
+  if (*o >= n) *o = n - 1;
+}
+
+void sfc_call_entity_names(const sfc_ir *irs, size_t n_irs, const char *ns,
+                           char *out, size_t n) {
+  size_t o = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < n_irs; i++)
+    if (strcmp(irs[i].namespace_, ns) == 0)
+      for (size_t k = 0; k < irs[i].n_entities; k++)
+        add_name(out, n, &o, irs[i].entities[k].name);
+}
+
+void sfc_call_method_names(const sfc_entity *e, char *out, size_t n) {
+  size_t o = 0;
+  out[0] = '\0';
+  for (size_t k = 0; k < e->n_methods; k++)
+    add_name(out, n, &o, e->methods[k].name);
+}
+
+bool sfc_call_request_id_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > SFC_CALL_MAX_REQUEST_ID) return false;
+  for (const char *p = s; *p != '\0'; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+      return false;
+  return true;
+}
+
+/* Time, process, a counter and an address: unique across restarts and
+ * across processes on one machine. */
+void sfc_call_request_id_new(const char *prefix, char *out, size_t n) {
+  static atomic_uint_fast64_t counter;
+  uint64_t c = atomic_fetch_add(&counter, 1) + 1;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t mix = ((uint64_t)ts.tv_nsec << 20) ^ ((uint64_t)getpid() << 40) ^
+                 (c * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&c;
+  snprintf(out, n, "%s-%llx-%llx-%llu", prefix, (unsigned long long)ts.tv_sec,
+           (unsigned long long)(mix & 0xFFFFFFFFFFull), (unsigned long long)c);
+}
+
+int sfc_call_args(const sfc_entity *e, const sfc_method *m,
+                  const uint8_t *body, size_t len, uint8_t **argb,
+                  size_t *argn, char *err, size_t err_len) {
+  json_t *args = NULL;
+  bool blank = true;
+  for (size_t i = 0; i < len && blank; i++)
+    blank = body[i] == ' ' || body[i] == '\t' || body[i] == '\r' ||
+            body[i] == '\n';
+  if (!blank) {
+    json_error_t je;
+    args = json_loadb((const char *)body, len,
+                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (args == NULL) {
+      snprintf(err, err_len, "the body is not JSON (line %d, column %d): %s",
+               je.line, je.column, je.text);
+      return -1;
+    }
+  }
+  char why[1024] = "";
+  int rc = sfc_json_encode_args(m, args, argb, argn, why, sizeof why);
+  json_decref(args);
+  if (rc != 0) snprintf(err, err_len, "%s.%s: %s", e->name, m->name, why);
+  return rc;
+}
+
+/* A JSON string of msg; invalid UTF-8 (a key or method name from the URL
+ * quoted back) has its non-ASCII bytes replaced by '?'. */
+static json_t *message_string(char *msg) {
+  json_t *s = json_string(msg);
+  if (s != NULL) return s;
+  for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
+    if (*p >= 0x80) *p = '?';
+  return json_string(msg);
+}
+
+json_t *sfc_call_error(const char *rid, const char *fmt, ...) {
+  char msg[1536];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  json_t *o = json_object();
+  if (o == NULL) return NULL;
+  json_object_set_new(o, "ok", json_false());
+  json_object_set_new(o, "error", message_string(msg));
+  if (rid != NULL) json_object_set_new(o, "request_id", json_string(rid));
+  return o;
+}
+
+json_t *sfc_call_answer(const sfc_method *m, const char *rid, bool ok,
+                        const char *error, const uint8_t *result, size_t n,
+                        unsigned *status) {
+  if (!ok) {
+    *status = 422;
+    return sfc_call_error(rid, "%s",
+                          error != NULL && error[0] != '\0'
+                              ? error
+                              : "the method failed (no reason given)");
+  }
+  char err[1024] = "";
+  json_t *value = sfc_json_decode_result(m, result, n, err, sizeof err);
+  if (value == NULL) {
+    *status = 502;
+    return sfc_call_error(rid, "the entity's result does not decode as %s: %s",
+                          m->result->text, err);
+  }
+  *status = 200;
+  json_t *o = json_object();
+  if (o == NULL) {
+    json_decref(value);
+    return NULL;
+  }
+  json_object_set_new(o, "ok", json_true());
+  json_object_set_new(o, "result", value);
+  json_object_set_new(o, "request_id", json_string(rid));
+  return o;
+}
+
+json_t *sfc_call_timeout(const char *rid, int64_t wait_ms, const char *where) {
+  return sfc_call_error(rid,
+                        "no reply within %.3g s; the call was accepted and "
+                        "may still complete: %s",
+                        (double)wait_ms / 1000.0, where);
+}
