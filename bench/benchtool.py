@@ -24,13 +24,15 @@
 """
 import argparse
 import os
-import socket
 import sys
 import urllib.request
 
 from statefun.kafka_egress_pb2 import KafkaProducerRecord
-from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
+from statefun.request_reply_pb2 import FromFunction, ToFunction
 from statefun.types_pb2 import IntWrapper, StringWrapper
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "pylib"))
+from sftest.net import free_port  # noqa: E402
 
 FN_NS, FN_TYPE = "greeter.fns", "greet"
 INT_T = "io.statefun.types/int"
@@ -166,10 +168,7 @@ def cmd_check(a):
 
 
 def cmd_free_port(a):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
-    s.close()
+    print(free_port())
 
 
 def cmd_table(a):

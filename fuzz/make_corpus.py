@@ -12,6 +12,7 @@ fuzzing (fuzz/run.sh --merge) live beside them with hash names.
 import os
 import random
 import struct
+import sys
 
 from statefun.request_reply_pb2 import Address, ToFunction, TypedValue
 from statefun.types_pb2 import (BooleanWrapper, DoubleWrapper, FloatWrapper,
@@ -20,32 +21,18 @@ from statefun.types_pb2 import (BooleanWrapper, DoubleWrapper, FloatWrapper,
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus")
 
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "pylib"))
+from sftest.wire import f_str, f_varint  # noqa: E402
+
 FN_TYPES, FN_ACTIONS, FN_NOSTATE = "fuzz.fns/types", "fuzz.fns/actions", "fuzz.fns/nostate"
 T_JSON, T_RAW = "fuzz.types/json", "fuzz.types/raw"
 T_PROTO = "type.googleapis.com/statefun.fuzz.FuzzRecord"
 
 
-def varint(v):
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        out.append(b | (0x80 if v else 0))
-        if not v:
-            return bytes(out)
-
-
 def fuzz_record(name, count, part=b"", flag=False):
     """statefun.fuzz.FuzzRecord (fuzz/fuzz_types.proto), encoded by hand."""
-    out = b""
-    if name:
-        out += b"\x0a" + varint(len(name)) + name.encode()
-    if count:
-        out += b"\x10" + varint(count & 0xFFFFFFFFFFFFFFFF)
-    out += b"\x1a" + varint(len(part)) + part
-    if flag:
-        out += b"\x20\x01"
-    return out
+    return (f_str(1, name) + f_varint(2, count) + f_str(3, part, always=True)
+            + f_varint(4, int(flag)))
 
 
 # typename -> an example encoded value

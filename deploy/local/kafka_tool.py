@@ -13,34 +13,29 @@ venv with confluent-kafka).
 plain UTF-8 (PROTOCOL.md sec. 4).
 """
 import argparse
-import struct
+import os
 import sys
 import time
 
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+# The wire encoding is the tests' (tests/pylib/sftest/wire.py): this tool
+# runs from the repository, beside cluster.sh, which needs the repository
+# too (tests/e2e/requirements.txt for its venv).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "tests", "pylib"))
+from sftest.wire import (bool_wrapper, int_wrapper, long_wrapper,  # noqa: E402
+                         string_wrapper)
 
 
 def encode(value, typ):
     # proto3: zero / false / "" encode as no bytes at all
     if typ == "string":
-        b = value.encode()
-        return b"\x0a" + varint(len(b)) + b if b else b""
+        return string_wrapper(value)
     if typ == "int":
-        n = int(value)
-        return b"\x0d" + struct.pack("<i", n) if n else b""
+        return int_wrapper(int(value))
     if typ == "long":
-        n = int(value)
-        return b"\x09" + struct.pack("<q", n) if n else b""
+        return long_wrapper(int(value))
     if typ == "bool":
-        return b"\x08\x01" if value.lower() in ("1", "true", "yes") else b""
+        return bool_wrapper(value.lower() in ("1", "true", "yes"))
     if typ == "raw":
         return value.encode()
     raise SystemExit("unknown --type %s" % typ)

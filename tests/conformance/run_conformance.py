@@ -62,9 +62,7 @@ pattern in hex; string/json/raw x:<hex of the bytes>; proto
 p:<label hex>:<x>:<tags joined by .>:<blob hex>:<flag 0|1>.
 """
 import argparse
-import asyncio
 import json
-import math
 import os
 import random
 import struct
@@ -84,6 +82,9 @@ from statefun import (BoolType, DoubleType, FloatType, IntType, LongType,
 from statefun import types_pb2
 from statefun.request_reply_pb2 import Address, FromFunction, ToFunction, TypedValue
 from statefun.utils import to_typed_value
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from sftest.checks import Tally  # noqa: E402
 
 SEED = 20240607
 
@@ -1248,18 +1249,15 @@ def main():
         print("0 passed, %d failed" % len(cases))
         return 1
 
-    passed = failed = 0
+    tally = Tally()
     failures = []
     values_compared = identical = 0
     non_json_differ = []  # equal field by field but serialized differently
 
     def report(name, ok, lines, extra=""):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
+        if tally.add(ok):
             print("PASS %s%s" % (name, (" (" + extra + ")") if extra and args.verbose else ""))
         else:
-            failed += 1
             failures.append(name)
             print("FAIL %s%s" % (name, (" (" + extra + ")") if extra else ""))
             for line in lines[:40]:
@@ -1322,8 +1320,8 @@ def main():
              (" (" + ", ".join(non_json_differ) + ")") if non_json_differ else ""))
     if failures:
         print("conformance: failed: " + ", ".join(failures))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print(tally.summary())
+    return tally.exit_code()
 
 
 if __name__ == "__main__":

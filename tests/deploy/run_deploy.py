@@ -29,21 +29,19 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from sftest.checks import Tally  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
 HELM_VERSION = "v3.14.4"
 SKIP = 77
 
-passed = 0
-failed = 0
+TALLY = Tally()
 
 
 def ok(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
+    if not TALLY.add(cond):
         print("FAIL: %s" % what)
         if detail:
             print("  " + detail.replace("\n", "\n  "))
@@ -382,8 +380,8 @@ def main():
           "helm": test_helm}[a.what](a)
     if rc == SKIP:
         return SKIP
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 and passed > 0 else 1
+    print(TALLY.summary())
+    return 0 if TALLY.failed == 0 and TALLY.passed > 0 else 1
 
 
 if __name__ == "__main__":

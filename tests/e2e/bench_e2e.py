@@ -30,15 +30,8 @@ import run_e2e  # noqa: E402  (for its venv bootstrap)
 if __name__ == "__main__":
     run_e2e.ensure_venv()
 
-from e2elib import Cluster, FnServer, log, producer, string_wrapper, which  # noqa: E402
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * len(xs) + 0.5)) - 1))
-    return xs[k]
+from e2elib import (Cluster, FnServer, log, pct, producer,  # noqa: E402
+                    string_wrapper, which)
 
 
 def module(work, greeter_port, semantic):

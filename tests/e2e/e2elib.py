@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,17 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLUSTER_SH = os.path.join(ROOT, "deploy", "local", "cluster.sh")
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
+from sftest.checks import TestFailure, check  # noqa: E402,F401 (re-exported)
+from sftest.net import free_port_below_ephemeral  # noqa: E402
+from sftest.wire import int_wrapper, string_wrapper  # noqa: E402,F401 (re-exported)
+
 
 def log(*args):
     print("[e2e %s]" % time.strftime("%H:%M:%S"), *args, flush=True)
 
 
-class Failure(Exception):
-    pass
+Failure = TestFailure  # the e2e drivers' name for it
 
 
 def run_tests(suite, names, results, only=None):
@@ -48,69 +51,94 @@ def run_tests(suite, names, results, only=None):
     return failed
 
 
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
+class Deadline(BaseException):
+    """The suite's own time bound (or SIGTERM/SIGINT): not an Exception, so
+    no test swallows it; run_bounded() tears down and reports."""
 
 
-# ---- wire encodings (PROTOCOL.md sec. 1) -------------------------------------
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+def run_bounded(label, seconds, results, body, on_failure, teardown):
+    """Runs body(t_all) -> True if something failed, bounded by `seconds`
+    (below CTest's TIMEOUT, so the cluster, whose JVMs are not our
+    children, is always stopped by us) and by SIGTERM/SIGINT. A deadline
+    is one failed result "deadline". Then on_failure() if anything failed,
+    and teardown() always. Returns t_all, the start time."""
+    t_all = time.time()
 
-
-def string_wrapper(s):
-    """io.statefun.types/string: StringWrapper{value=1 string}."""
-    b = s.encode()
-    return b"\x0a" + _varint(len(b)) + b if b else b""
-
-
-def int_wrapper(n):
-    """io.statefun.types/int: IntWrapper{value=1 sfixed32}."""
-    return b"\x0d" + (n & 0xFFFFFFFF).to_bytes(4, "little") if n else b""
-
-
-# ---- ports -------------------------------------------------------------------
-def _ephemeral_range():
+    def deadline(signum, frame):
+        raise Deadline("%s: %s after %.0fs: stopping" % (
+            label, "deadline" if signum == signal.SIGALRM else "signal %d" % signum,
+            time.time() - t_all))
+    signal.signal(signal.SIGALRM, deadline)
+    signal.signal(signal.SIGTERM, deadline)
+    signal.signal(signal.SIGINT, deadline)
+    signal.alarm(seconds)
+    failed = False
     try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            lo, hi = (int(x) for x in f.read().split())
-            return lo, hi
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def _bindable(port):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
+        failed = body(t_all)
+    except Deadline as e:
+        failed = True
+        print(str(e), flush=True)
+        results.append(("deadline", False, time.time() - t_all, str(e)))
     finally:
-        s.close()
+        signal.alarm(0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if failed:
+            on_failure()
+        teardown()
+    return t_all
+
+
+def summary(label, results, t_all, width, extra="", after=None):
+    """Prints the table of results and "<label>: N passed, M failed";
+    returns the exit status (0 only if there were results, all passed)."""
+    print("\n==== %s summary (%.0fs in all%s)" % (label, time.time() - t_all, extra))
+    for name, ok, secs, msg in results:
+        print("  %-*s %s %6.1fs %s" % (width, name, "PASS" if ok else "FAIL", secs,
+                                      msg.splitlines()[0] if msg else ""))
+    if after:
+        print(after)
+    npass = sum(1 for r in results if r[1])
+    print("%s: %d passed, %d failed" % (label, npass, len(results) - npass))
+    return 0 if results and npass == len(results) else 1
 
 
 def free_port(pair=False):
-    """A free loopback port (with pair=True, port and port+1 both free),
-    picked *below* the kernel's ephemeral range: the JVMs bind many port-0
-    sockets and open connections while Kafka starts, and a port taken from
-    the ephemeral range can be gone by the time Kafka binds it."""
-    import random
-    lo, _ = _ephemeral_range()
-    top = max(lo - 2, 12000)
-    for _ in range(500):
-        port = random.randint(10000, top)
-        if _bindable(port) and (not pair or _bindable(port + 1)):
-            return port
-    raise Failure("no free port below %d" % lo)
+    """net.free_port_below_ephemeral, failing the test when there is none."""
+    port = free_port_below_ephemeral(pair)
+    if port is None:
+        raise Failure("no free port below the ephemeral range")
+    return port
+
+
+def pct(xs, p):
+    """The p-th percentile of xs (nearest rank); NaN for no values."""
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * len(xs) + 0.5)) - 1))
+    return xs[k]
+
+
+def suite_dirs(work_dir):
+    """A suite's work directory (made absolute), its fn-logs/ for the
+    function servers, and the Cluster that runs in its cluster/."""
+    work = os.path.abspath(work_dir)
+    logs = os.path.join(work, "fn-logs")
+    os.makedirs(logs, exist_ok=True)
+    return work, logs, Cluster(os.path.join(work, "cluster"))
+
+
+class Sends:
+    """send() and flush() for a class whose self.prod is a Kafka producer."""
+
+    def send(self, topic, key, value):
+        self.prod.produce(topic, key=key.encode(), value=value)
+        self.prod.poll(0)
+
+    def flush(self):
+        left = self.prod.flush(30)
+        check(left == 0, "%d records not delivered to Kafka" % left)
 
 
 def http_get(url, timeout=5):

@@ -29,7 +29,6 @@ $SF_CACHE/e2e-venv.
 import argparse
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -77,25 +76,17 @@ if __name__ == "__main__":
     ensure_venv()
 
 sys.path.insert(0, HERE)
-from e2elib import (Cluster, FnServer, Reader, check, int_wrapper,  # noqa: E402
-                    log, producer, run_tests, string_wrapper, which)
+from e2elib import (FnServer, Reader, Sends, check, int_wrapper,  # noqa: E402
+                    log, producer, run_bounded, run_tests, string_wrapper,
+                    suite_dirs, summary, which)
 
 EGRESS_TOPICS = ["greetings", "counts", "callers", "delayed"]
 
 
-class Deadline(BaseException):
-    """The suite's own time bound (or SIGTERM/SIGINT): not an Exception, so
-    no test swallows it; run() tears down and reports."""
-
-
-class Suite:
+class Suite(Sends):
     def __init__(self, args):
         self.args = args
-        self.work = os.path.abspath(args.work_dir)
-        os.makedirs(self.work, exist_ok=True)
-        self.logs = os.path.join(self.work, "fn-logs")
-        os.makedirs(self.logs, exist_ok=True)
-        self.cluster = Cluster(os.path.join(self.work, "cluster"))
+        self.work, self.logs, self.cluster = suite_dirs(args.work_dir)
         self.testfn = FnServer("sfl_testfn", which(args.testfn), self.logs,
                                ["--threads", "2"])
         self.greeter = FnServer("greeter", which(args.greeter), self.logs,
@@ -141,14 +132,6 @@ class Suite:
             self.cluster.stop()
         self.testfn.stop()
         self.greeter.stop()
-
-    def send(self, topic, key, value):
-        self.prod.produce(topic, key=key.encode(), value=value)
-        self.prod.poll(0)
-
-    def flush(self):
-        left = self.prod.flush(30)
-        check(left == 0, "%d records not delivered to Kafka" % left)
 
     # ---- tests ---------------------------------------------------------------
     def test_greeter(self):
@@ -368,21 +351,10 @@ class Suite:
 
     def run(self):
         only = set(self.args.only.split(",")) if self.args.only else None
-        t_all = time.time()
         self.startup = 0.0
 
-        # The whole suite is bounded below CTest's TIMEOUT, so the cluster
-        # (whose JVMs are not our children) is always stopped by us.
-        def deadline(signum, frame):
-            raise Deadline("e2e: %s after %.0fs: stopping" % (
-                "suite deadline" if signum == signal.SIGALRM else "signal %d" % signum,
-                time.time() - t_all))
-        signal.signal(signal.SIGALRM, deadline)
-        signal.signal(signal.SIGTERM, deadline)
-        signal.signal(signal.SIGINT, deadline)
-        signal.alarm(self.args.deadline)
-        failed = False
-        try:
+        def body(t_all):
+            failed = False
             try:
                 self.setup()
             except Exception as e:
@@ -392,25 +364,11 @@ class Suite:
                 failed = True
             if not (self.results and self.results[0][0] == "set-up"):
                 failed = run_tests(self, self.TESTS, self.results, only) or failed
-        except Deadline as e:
-            failed = True
-            print(str(e), flush=True)
-            self.results.append(("deadline", False, time.time() - t_all, str(e)))
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            if failed:
-                self.dump()
-            self.teardown()
-        print("\n==== e2e summary (%.0fs in all; cluster start-up %.1fs)" %
-              (time.time() - t_all, self.startup))
-        for name, ok, secs, msg in self.results:
-            print("  %-26s %s %6.1fs %s" % (name, "PASS" if ok else "FAIL", secs,
-                                           msg.splitlines()[0] if msg else ""))
-        npass = sum(1 for r in self.results if r[1])
-        print("e2e: %d passed, %d failed" % (npass, len(self.results) - npass))
-        return 0 if self.results and npass == len(self.results) else 1
+            return failed
+        t_all = run_bounded("e2e", self.args.deadline, self.results, body,
+                            self.dump, self.teardown)
+        return summary("e2e", self.results, t_all, 26,
+                       "; cluster start-up %.1fs" % self.startup)
 
     def dump(self):
         print("\n==== logs of every process (%s)" % self.work)

@@ -39,7 +39,6 @@ SF_SKIP_E2E=1 skips it (exit 77).
 """
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -62,25 +61,14 @@ from run_e2e import ensure_venv  # noqa: E402
 if __name__ == "__main__":
     ensure_venv()
 
-from e2elib import (Cluster, Failure, FnServer, check, free_port, kafka,  # noqa: E402
-                    log, producer, run_tests, which)
+from e2elib import (Failure, FnServer, Sends, check, free_port, kafka,  # noqa: E402
+                    log, pct, producer, run_bounded, run_tests, suite_dirs,
+                    summary, which)
 from shopclient import Schema, decode_reply, encode_call  # noqa: E402
 
 IR = os.path.join(ROOT, "examples", "shopping-cart", "shop.ir.json")
 REPLY_EGRESS = "shop.io/replies"
 REPLY_TOPIC = "shop.replies"
-
-
-class Deadline(BaseException):
-    pass
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * len(xs) + 0.5)) - 1))
-    return xs[k]
 
 
 class RawReader:
@@ -134,14 +122,10 @@ class RawReader:
         self.consumer.close()
 
 
-class Suite:
+class Suite(Sends):
     def __init__(self, args):
         self.args = args
-        self.work = os.path.abspath(args.work_dir)
-        os.makedirs(self.work, exist_ok=True)
-        self.logs = os.path.join(self.work, "fn-logs")
-        os.makedirs(self.logs, exist_ok=True)
-        self.cluster = Cluster(os.path.join(self.work, "cluster"))
+        self.work, self.logs, self.cluster = suite_dirs(args.work_dir)
         self.cart = FnServer("shopping-cart", which(args.shopping_cart), self.logs,
                              ["--threads", "2"])
         self.schema = Schema(IR)
@@ -212,10 +196,6 @@ class Suite:
         self.prod.poll(0)
         self.sent[rid] = (entity, key, method, time.time())
         return rid
-
-    def flush(self):
-        left = self.prod.flush(30)
-        check(left == 0, "%d records not delivered to Kafka" % left)
 
     def result(self, rid):
         """The one committed Reply of rid: (ok, value or error)."""
@@ -448,51 +428,26 @@ class Suite:
     TESTS = ["basic", "fn_kills", "latency"]
 
     def run(self):
-        t_all = time.time()
         self.latency_line = None
 
-        def deadline(signum, frame):
-            raise Deadline("e2e.entities: %s after %.0fs: stopping" % (
-                "deadline" if signum == signal.SIGALRM else "signal %d" % signum,
-                time.time() - t_all))
-        signal.signal(signal.SIGALRM, deadline)
-        signal.signal(signal.SIGTERM, deadline)
-        signal.signal(signal.SIGINT, deadline)
-        signal.alarm(self.args.deadline)
-        failed = False
-        try:
+        def body(t_all):
             try:
                 self.setup()
             except Exception as e:
                 traceback.print_exc()
                 self.results.append(("set-up", False, time.time() - t_all, str(e)))
-                failed = True
-            if not failed:
-                failed = run_tests(self, self.TESTS, self.results)
-        except Deadline as e:
-            failed = True
-            print(str(e), flush=True)
-            self.results.append(("deadline", False, time.time() - t_all, str(e)))
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            if failed:
-                try:
-                    self.cluster.dump_logs()
-                except Exception as e:
-                    print("cannot dump cluster logs:", e)
-                self.cart.dump_log()
-            self.teardown()
-        print("\n==== e2e.entities summary (%.0fs in all)" % (time.time() - t_all))
-        for name, ok, secs, msg in self.results:
-            print("  %-10s %s %6.1fs %s" % (name, "PASS" if ok else "FAIL", secs,
-                                           msg.splitlines()[0] if msg else ""))
-        if self.latency_line:
-            print(self.latency_line)
-        npass = sum(1 for r in self.results if r[1])
-        print("e2e.entities: %d passed, %d failed" % (npass, len(self.results) - npass))
-        return 0 if self.results and npass == len(self.results) else 1
+                return True
+            return run_tests(self, self.TESTS, self.results)
+
+        def dump():
+            try:
+                self.cluster.dump_logs()
+            except Exception as e:
+                print("cannot dump cluster logs:", e)
+            self.cart.dump_log()
+        t_all = run_bounded("e2e.entities", self.args.deadline, self.results, body,
+                            dump, self.teardown)
+        return summary("e2e.entities", self.results, t_all, 10, after=self.latency_line)
 
 
 def main():

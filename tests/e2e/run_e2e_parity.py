@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import sys
 import threading
 import time
@@ -54,18 +53,14 @@ from run_e2e import ensure_venv  # noqa: E402
 if __name__ == "__main__":
     ensure_venv()
 
-from e2elib import (Cluster, Failure, Reader, check, log, producer,  # noqa: E402
-                    run_tests, which)
+from e2elib import (Cluster, Failure, Reader, Sends, check, log, producer,  # noqa: E402
+                    run_bounded, run_tests, summary, which)
 from sdkapps import (SCENARIO_QUIET_SECONDS, Proc, SfLocal, by_key,  # noqa: E402
                      diff_by_key, flink_documents, free_port, kafka_scenario,
                      module_text, sdk_python, start_app, wait_port)
 
 LANGS = {"python": "pyapp", "js": "jsapp"}
 LONG_MS = 12000  # armed to be cancelled or re-armed; never due in the test
-
-
-class Deadline(BaseException):
-    """The suite's own time bound (or SIGTERM/SIGINT)."""
 
 
 # ---- the differential scenario --------------------------------------------------
@@ -155,20 +150,12 @@ class SfLocalSide:
         self.records += self.sfl.records(self.egress_id, self.topic, wait=seconds)
 
 
-class FlinkSide:
+class FlinkSide(Sends):
     """Produces on the cluster's Kafka, reads one egress topic (read_committed)."""
     name = "Flink"
 
     def __init__(self, prod, reader, topic):
         self.prod, self.reader, self.topic = prod, reader, topic
-
-    def send(self, topic, key, value):
-        self.prod.produce(topic, key=key.encode(), value=value)
-        self.prod.poll(0)
-
-    def flush(self):
-        left = self.prod.flush(30)
-        check(left == 0, "%d records not delivered to Kafka" % left)
 
     def poll(self, seconds):
         self.reader.poll(seconds)
@@ -439,48 +426,22 @@ class Suite:
 
     def run(self):
         only = set(self.args.only.split(",")) if self.args.only else None
-        t_all = time.time()
 
-        def deadline(signum, frame):
-            raise Deadline("e2e.parity: %s after %.0fs: stopping" % (
-                "deadline" if signum == signal.SIGALRM else "signal %d" % signum,
-                time.time() - t_all))
-        signal.signal(signal.SIGALRM, deadline)
-        signal.signal(signal.SIGTERM, deadline)
-        signal.signal(signal.SIGINT, deadline)
-        signal.alarm(self.args.deadline)
-        failed = False
-        try:
+        def body(t_all):
             try:
                 if self.args.sf_local_only:
                     self.setup_local()
-                    failed = run_tests(self, ["diff_local", "apps_local"],
-                                       self.results, only)
-                else:
-                    self.setup()
-                    failed = run_tests(self, self.TESTS, self.results, only)
+                    return run_tests(self, ["diff_local", "apps_local"],
+                                     self.results, only)
+                self.setup()
+                return run_tests(self, self.TESTS, self.results, only)
             except Exception as e:  # noqa: BLE001
                 traceback.print_exc()
                 self.results.append(("set-up", False, time.time() - t_all, str(e)))
-                failed = True
-        except Deadline as e:
-            failed = True
-            print(str(e), flush=True)
-            self.results.append(("deadline", False, time.time() - t_all, str(e)))
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            if failed:
-                self.dump()
-            self.teardown()
-        print("\n==== e2e.parity summary (%.0fs in all)" % (time.time() - t_all))
-        for name, ok, secs, msg in self.results:
-            print("  %-12s %s %6.1fs %s" % (name, "PASS" if ok else "FAIL", secs,
-                                           msg.splitlines()[0] if msg else ""))
-        npass = sum(1 for r in self.results if r[1])
-        print("e2e.parity: %d passed, %d failed" % (npass, len(self.results) - npass))
-        return 0 if self.results and npass == len(self.results) else 1
+                return True
+        t_all = run_bounded("e2e.parity", self.args.deadline, self.results, body,
+                            self.dump, self.teardown)
+        return summary("e2e.parity", self.results, t_all, 12)
 
 
 def main():

@@ -53,31 +53,12 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import shopclient  # noqa: E402
 
+sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
+from sftest.checks import Tally, TestFailure, check, check_eq  # noqa: E402
+from sftest.net import free_port  # noqa: E402
+from sftest.procs import SANITIZER_RE  # noqa: E402
+
 ARGS = None
-SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|"
-                          r"runtime error: |SUMMARY: UndefinedBehaviorSanitizer")
-
-
-class TestFailure(Exception):
-    pass
-
-
-def check(cond, msg, *a):
-    if not cond:
-        raise TestFailure(msg % a if a else msg)
-
-
-def check_eq(got, want, what):
-    if got != want:
-        raise TestFailure("%s: expected %r, got %r" % (what, want, got))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ---- processes ----------------------------------------------------------------
 
 class Proc:
@@ -605,7 +586,7 @@ def main():
     ap.add_argument("-k", action="append", default=[])
     ap.add_argument("--keep", action="store_true")
     ARGS = ap.parse_args()
-    passed = failed = 0
+    tally = Tally()
     t_all = time.monotonic()
     print("seed %d (rerun with --seed %d or SF_ENTITIES_SEED)" % (ARGS.seed, ARGS.seed), flush=True)
     for name, fn in TESTS:
@@ -621,9 +602,9 @@ def main():
             reports = env.sanitizer_reports()
             check(not reports, "sanitizer report:\n%s", "\n".join(reports))
             print("PASS %-10s %6.2f s  %s" % (name, time.monotonic() - t0, env.note), flush=True)
-            passed += 1
+            tally.add(True)
         except Exception as e:  # noqa: BLE001
-            failed += 1
+            tally.add(False)
             print("FAIL %-10s %6.2f s  (seed %d)\n  %s" % (
                 name, time.monotonic() - t0, ARGS.seed,
                 e if isinstance(e, TestFailure) else traceback.format_exc()), flush=True)
@@ -633,10 +614,10 @@ def main():
                 for rep in env.sanitizer_reports():
                     print(rep)
         finally:
-            if env is not None and not ARGS.keep and not failed:
+            if env is not None and not ARGS.keep and not tally.failed:
                 shutil.rmtree(env.dir, ignore_errors=True)
-    print("%d passed, %d failed (%.1f s)" % (passed, failed, time.monotonic() - t_all))
-    return 1 if failed else 0
+    print("%s (%.1f s)" % (tally.summary(), time.monotonic() - t_all))
+    return tally.exit_code()
 
 
 if __name__ == "__main__":

@@ -47,85 +47,10 @@ SHOP_IR = os.path.join(REPO, "examples", "shopping-cart", "shop.ir.json")
 CALL_TYPENAME = "statefun.entities/Call"
 REPLY_EGRESS = "shop.io/replies"
 
-# ---- protobuf wire, by hand -------------------------------------------------
-
-VARINT, I64, LEN, I32 = 0, 1, 2, 5
-
-
-def varint(n):
-    n &= (1 << 64) - 1  # negative int32/int64 as two's complement
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def zigzag(n, bits):
-    return ((n << 1) ^ (n >> (bits - 1))) & ((1 << bits) - 1)
-
-
-def unzigzag(n):
-    return (n >> 1) ^ -(n & 1)
-
-
-def key(field, wt):
-    return varint((field << 3) | wt)
-
-
-def f_len(field, data):
-    return key(field, LEN) + varint(len(data)) + data
-
-
-def f_str(field, s, always=False):
-    data = s.encode() if isinstance(s, str) else bytes(s)
-    return f_len(field, data) if (data or always) else b""
-
-
-def f_varint(field, n, always=False):
-    return key(field, VARINT) + varint(n) if (n or always) else b""
-
-
-def read_varint(buf, i):
-    shift = n = 0
-    while True:
-        if i >= len(buf):
-            raise ValueError("truncated varint")
-        b = buf[i]
-        i += 1
-        n |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return n, i
-        shift += 7
-        if shift >= 70:
-            raise ValueError("varint too long")
-
-
-def fields(buf):
-    """Yields (field, wire_type, value): ints for varint/fixed, bytes for LEN."""
-    i = 0
-    while i < len(buf):
-        k, i = read_varint(buf, i)
-        field, wt = k >> 3, k & 7
-        if wt == VARINT:
-            v, i = read_varint(buf, i)
-        elif wt == I64:
-            v, i = buf[i:i + 8], i + 8
-        elif wt == I32:
-            v, i = buf[i:i + 4], i + 4
-        elif wt == LEN:
-            n, i = read_varint(buf, i)
-            v, i = buf[i:i + n], i + n
-        else:
-            raise ValueError("wire type %d" % wt)
-        if i > len(buf):
-            raise ValueError("truncated field %d" % field)
-        yield field, wt, v
-
+sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
+from sftest.wire import (I32, I64, LEN, VARINT, f_len, f_str,  # noqa: E402
+                         f_varint, fields, key, read_varint, unzigzag,
+                         zigzag)
 
 # ---- the IR's types -----------------------------------------------------------
 

@@ -13,7 +13,6 @@ state view, concurrent calls, and a bad --ir file (exit 2, file:line:col).
 Python 3 standard library only; the last line is "N passed, M failed".
 """
 import argparse
-import http.client
 import json
 import os
 import signal
@@ -25,24 +24,16 @@ import threading
 import time
 import traceback
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from sftest.checks import Tally, check_eq  # noqa: E402
+from sftest.net import free_port, request_once  # noqa: E402
+
 ARGS = None
 FACTOR = float(os.environ.get("SF_TEST_TIME_FACTOR", "1"))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def req(port, method, path, body=None, headers=None, timeout=60):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout * FACTOR)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
+    return request_once(port, method, path, body, headers, timeout * FACTOR)
 
 
 class Stack:
@@ -105,14 +96,9 @@ class Stack:
         self.sl_log.close()
 
 
-def eq(got, want, what):
-    if got != want:
-        raise AssertionError("%s: got %r, want %r" % (what, got, want))
-
-
 def ok(stack, path, args, want):
     st, j = stack.call(path, args)
-    eq((st, j.get("ok"), j.get("result")), (200, True, want), path)
+    check_eq((st, j.get("ok"), j.get("result")), (200, True, want), path)
     return j
 
 
@@ -141,13 +127,13 @@ def shopping(s):
     ok(s, "/shop/Item/pear/get_stock", {}, 0)
     # a method failure: 422 with the reason
     st, j = s.call("/shop/User/alice/checkout")
-    eq((st, j["ok"]), (422, False), "empty checkout")
+    check_eq((st, j["ok"]), (422, False), "empty checkout")
     if "empty" not in j["error"]:
         raise AssertionError("checkout error: %r" % j)
     # the state view decodes the IR's fields
     st, data = req(s.in_port, "GET", "/shop/User/alice")
     view = json.loads(data)
-    eq((st, view.get("fields")), (200, {"balance": 58, "basket": []}),
+    check_eq((st, view.get("fields")), (200, {"balance": 58, "basket": []}),
        "state view")
 
 
@@ -161,7 +147,7 @@ def out_of_stock_rolls_back(s):
     ok(s, "/shop/Item/kiwi/reserve", {"qty": 1}, True)  # kiwi gone
     ok(s, "/shop/User/bob/deposit", {"amount": 50}, 50)
     st, j = s.call("/shop/User/bob/checkout")
-    eq((st, j["ok"]), (422, False), "checkout without kiwi")
+    check_eq((st, j["ok"]), (422, False), "checkout without kiwi")
     ok(s, "/shop/Item/fig/get_stock", None, 1)  # released again
     ok(s, "/shop/User/bob/get_balance", None, 50)
 
@@ -190,14 +176,14 @@ def bad_requests(s):
     ]
     for path, body, want_st, want_err in cases:
         st, j = s.call(path, raw=body)
-        eq((st, j.get("ok")), (want_st, False), "%s %r" % (path, body))
+        check_eq((st, j.get("ok")), (want_st, False), "%s %r" % (path, body))
         if want_err is not None:
-            eq(j.get("error"), want_err, "%s %r" % (path, body))
+            check_eq(j.get("error"), want_err, "%s %r" % (path, body))
     st, j = s.call("/shop/User/alice/get_balance",
                    headers={"X-Request-Id": "bad id"})
-    eq(st, 400, "bad X-Request-Id")
+    check_eq(st, 400, "bad X-Request-Id")
     st, j = s.call("/shop/User/alice/get_balance?wait=abc")
-    eq(st, 400, "bad wait")
+    check_eq(st, 400, "bad wait")
     # a body over --max-body is refused before it is read
     with socket.create_connection(("127.0.0.1", s.in_port),
                                   timeout=10 * FACTOR) as c:
@@ -219,13 +205,13 @@ def timeout_then_egress(s):
                        headers={"X-Request-Id": "carol-1"})
     finally:
         os.kill(s.cart.pid, signal.SIGCONT)
-    eq((st, j["ok"], j.get("request_id")), (504, False, "carol-1"), "timeout")
+    check_eq((st, j["ok"], j.get("request_id")), (504, False, "carol-1"), "timeout")
     if "may still complete" not in j["error"]:
         raise AssertionError("504 message: %r" % j)
     # the call completes; its Reply is on the reserved egress
     st, data = req(s.out_port, "GET",
                     "/egress/sf-local/replies/carol-1?wait=%d" % (20 * FACTOR))
-    eq(st, 200, "reply on the egress")
+    check_eq(st, 200, "reply on the egress")
     ok(s, "/shop/User/carol/get_balance", None, 5)
 
 
@@ -246,7 +232,7 @@ def concurrent_calls(s):
         t.start()
     for t in threads:
         t.join(120 * FACTOR)
-    eq(errors, [], "concurrent deposits")
+    check_eq(errors, [], "concurrent deposits")
     ok(s, "/shop/User/dave/get_balance", None, 40)
 
 
@@ -256,7 +242,7 @@ def bad_ir(tmp):
         f.write('{"namespace": "shop",\n "entities": [{"name": "user"}]}\n')
     p = subprocess.run([ARGS.sf_local, "--module", ARGS.module, "--ir", path],
                        capture_output=True, text=True, timeout=30 * FACTOR)
-    eq(p.returncode, 2, "bad --ir exit status")
+    check_eq(p.returncode, 2, "bad --ir exit status")
     if not p.stderr.startswith(path + ":2:"):
         raise AssertionError("bad --ir message: %r" % p.stderr)
 
@@ -269,27 +255,27 @@ def main():
     ap.add_argument("--ir", required=True)
     ap.add_argument("--module", required=True)
     ARGS = ap.parse_args()
-    passed = failed = 0
+    tally = Tally()
     with tempfile.TemporaryDirectory(prefix="sfl-ejson-") as tmp:
         try:
             bad_ir(tmp)
             print("PASS bad_ir")
-            passed += 1
+            tally.add(True)
         except Exception:  # noqa: BLE001
             traceback.print_exc()
             print("FAIL bad_ir")
-            failed += 1
+            tally.add(False)
         s = Stack(tmp)
         try:
             for t in TESTS:
                 try:
                     t(s)
                     print("PASS", t.__name__)
-                    passed += 1
+                    tally.add(True)
                 except Exception:  # noqa: BLE001
                     traceback.print_exc()
                     print("FAIL", t.__name__)
-                    failed += 1
+                    tally.add(False)
         finally:
             s.stop()
             for name in ("sf-local.log", "cart.log"):
@@ -297,14 +283,14 @@ def main():
                     log = f.read()
                 if "Sanitizer" in log or "runtime error:" in log:
                     print("FAIL sanitizer report in %s" % name)
-                    failed += 1
-            if failed:
+                    tally.add(False)
+            if tally.failed:
                 for name in ("sf-local.log", "cart.log"):
                     with open(os.path.join(tmp, name)) as f:
                         log = f.read()
                     print("---- %s (last 4000 bytes)\n%s" % (name, log[-4000:]))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print(tally.summary())
+    return tally.exit_code()
 
 
 if __name__ == "__main__":

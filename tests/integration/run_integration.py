@@ -20,12 +20,9 @@ import http.client
 import json
 import os
 import queue
-import random
 import re
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -33,6 +30,12 @@ import threading
 import time
 import traceback
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from sftest.checks import Tally, TestFailure, check, check_eq  # noqa: E402
+from sftest.net import free_port  # noqa: E402
+from sftest.procs import SANITIZER_RE  # noqa: E402
+from sftest.wire import int_wrapper, string_wrapper  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -46,47 +49,6 @@ FACTOR = 1.0
 
 INT_T = "io.statefun.types/int"
 STRING_T = "io.statefun.types/string"
-
-
-# ---- protobuf wrappers (what the SDKs expect as built-in values) ----------
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def int_wrapper(n):
-    """IntWrapper{sfixed32 value = 1}; 0 encodes as nothing."""
-    return b"" if n == 0 else b"\x0d" + struct.pack("<i", n)
-
-
-def string_wrapper(s):
-    """StringWrapper{string value = 1}; "" encodes as nothing."""
-    data = s.encode()
-    return b"" if not data else b"\x0a" + varint(len(data)) + data
-
-
-# ---- failures ---------------------------------------------------------------
-
-class TestFailure(Exception):
-    pass
-
-
-def check(cond, msg, *args):
-    if not cond:
-        raise TestFailure(msg % args if args else msg)
-
-
-def check_eq(got, want, what):
-    if got != want:
-        raise TestFailure("%s: expected %r, got %r" % (what, want, got))
 
 
 def wait_until(pred, timeout, what, interval=0.05):
@@ -111,12 +73,6 @@ def wait_until(pred, timeout, what, interval=0.05):
 
 
 # ---- ports and HTTP -----------------------------------------------------------
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Conn:
     """One keep-alive HTTP/1.1 connection to 127.0.0.1:port. request()
@@ -166,10 +122,6 @@ def http_once(port, method, path, body=None, headers=None, timeout=30.0):
 
 
 # ---- processes ------------------------------------------------------------------
-
-SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|"
-                          r"runtime error: |SUMMARY: UndefinedBehaviorSanitizer")
-
 
 class Proc:
     """A child process with stdout+stderr in a log file."""
@@ -1618,7 +1570,7 @@ def main():
             print(t.__name__)
         return 0
     print("sf-local integration: %d test(s), time factor %g" % (len(tests), FACTOR))
-    passed = failed = 0
+    tally = Tally()
     t_all = time.monotonic()
     for t in tests:
         ctx = Ctx(t.__name__)
@@ -1640,14 +1592,14 @@ def main():
             err += "\n    also: " + "; ".join(problems)
         dt = time.monotonic() - t0
         if err is None:
-            passed += 1
+            tally.add(True)
             print("PASS %-24s %6.1f s" % (t.__name__, dt))
             for n in ctx.notes:
                 print("     %s" % n)
             if not ARGS.keep:
                 shutil.rmtree(ctx.dir, ignore_errors=True)
         else:
-            failed += 1
+            tally.add(False)
             print("FAIL %-24s %6.1f s" % (t.__name__, dt))
             print("    " + err.replace("\n", "\n    "))
             for n in ctx.notes:
@@ -1656,8 +1608,8 @@ def main():
             print("    (logs kept in %s)" % ctx.dir)
         sys.stdout.flush()
     print("total %.1f s" % (time.monotonic() - t_all))
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    print(tally.summary())
+    return tally.exit_code()
 
 
 if __name__ == "__main__":

@@ -30,11 +30,7 @@ sys.path.insert(0, HERE)
 from sdkapps import (APPS, SCENARIO_QUIET_SECONDS, Failure, SfLocal,  # noqa: E402
                      by_key, diff_by_key, kafka_scenario, log, module_text,
                      start_app)
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
+from sftest.checks import check  # noqa: E402 (on sys.path through sdkapps)
 
 
 def expect_pop(sfl, topic, want):

@@ -9,7 +9,6 @@ it runs in the SDK venv and in the e2e venv alike.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from e2elib import Failure, _varint, free_port, log, string_wrapper  # noqa: E402,F401 (re-exported)
+from e2elib import Failure, free_port, log, string_wrapper  # noqa: E402,F401 (re-exported)
+from sftest import procs  # noqa: E402 (on sys.path through e2elib)
+from sftest.wire import f_str, f_varint  # noqa: E402
 
 APPS = {"python": "pyapp", "js": "jsapp"}
 
@@ -58,16 +59,7 @@ def flink_documents(text):
 
 # ---- processes --------------------------------------------------------------------
 def wait_port(port, proc, what, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise Failure("%s exited with %d before listening" % (what, proc.returncode))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise Failure("%s did not listen on port %d within %ds" % (what, port, timeout))
+    procs.wait_port(port, proc, what, timeout, fail=Failure)
 
 
 class Proc:
@@ -209,11 +201,7 @@ class SfLocal:
 # ---- the Kafka-topic scenario of an app (sf-local and Flink) ----------------------
 def order_bytes(oid, item, qty):
     """sdkapps.Order{id=1, item=2, qty=3} in protobuf wire format."""
-    out = b""
-    for num, s in ((1, oid), (2, item)):
-        b = s.encode()
-        out += bytes([num << 3 | 2]) + _varint(len(b)) + b
-    return out + bytes([3 << 3]) + _varint(qty)
+    return f_str(1, oid, True) + f_str(2, item, True) + f_varint(3, qty, True)
 
 
 def kafka_scenario(ns):

@@ -1,0 +1,61 @@
+"""Loopback networking for the drivers: free ports (the kernel's pick, or
+one below the ephemeral range for servers that bind late) and one-shot
+HTTP/1.1 requests to 127.0.0.1.
+"""
+import http.client
+import random
+import socket
+
+
+def free_port():
+    """A port the kernel reports free on 127.0.0.1 now (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port_below_ephemeral(pair=False):
+    """A free loopback port (with pair=True, port and port+1 both free),
+    picked *below* the kernel's ephemeral range: the JVMs bind many port-0
+    sockets and open connections while Kafka starts, and a port taken from
+    the ephemeral range can be gone by the time Kafka binds it. None when
+    500 tries found none."""
+    lo, _ = _ephemeral_range()
+    top = max(lo - 2, 12000)
+    for _ in range(500):
+        port = random.randint(10000, top)
+        if _bindable(port) and (not pair or _bindable(port + 1)):
+            return port
+    return None
+
+
+def request_once(port, method, path, body=None, headers=None, timeout=30.0):
+    """One request on a fresh connection to 127.0.0.1:port: (status,
+    body bytes). OSError and http.client.HTTPException propagate."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
