@@ -1,0 +1,445 @@
+/*
+ * front_entity.c - entity calls through sf-local's ingress (--ir):
+ * POST /<ns>/<Entity>/<key>/<method> with JSON arguments sends a
+ * statefun.entities Call (the generated codec of proto/entities.proto) and
+ * answers with the Reply from the reply egress, decoded as JSON; GET of an
+ * entity's address adds its decoded state fields to the view.
+ */
+#include "front_impl.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <statefun/statefun.h>
+
+#include "entities.pb-c.h"
+#include "ir_json.h"
+
+#define ENTITY_DEFAULT_WAIT_MS 30000
+#define MAX_REQUEST_ID 200
+#define CALL_TYPENAME "statefun.entities/Call"
+
+/* The IR entity of "ns/Entity" (NULL if none); *ir_out gets its IR, and
+ * *ns_known whether some IR has that namespace. */
+static const sfc_entity *ir_entity(const sfl_front *f, const char *fn_typename,
+                                   const sfc_ir **ir_out, bool *ns_known) {
+  const char *slash = strchr(fn_typename, '/');
+  *ns_known = false;
+  if (slash == NULL) return NULL;
+  size_t nl = (size_t)(slash - fn_typename);
+  for (size_t i = 0; i < f->n_irs; i++) {
+    const sfc_ir *ir = &f->irs[i];
+    if (strlen(ir->namespace_) != nl ||
+        strncmp(ir->namespace_, fn_typename, nl) != 0)
+      continue;
+    *ns_known = true;
+    const sfc_entity *e = sfc_ir_entity(ir, slash + 1);
+    if (e != NULL) {
+      *ir_out = ir;
+      return e;
+    }
+  }
+  return NULL;
+}
+
+/* "a, b, c" of the entity names of namespace ns (or of an entity's
+ * methods), truncated to fit. */
+static void list_names(char *out, size_t n, const sfl_front *f, const char *ns,
+                       size_t nl, const sfc_entity *e) {
+  size_t o = 0;
+  out[0] = '\0';
+  if (e != NULL) {
+    for (size_t k = 0; k < e->n_methods && o + 1 < n; k++) {
+      int w = snprintf(out + o, n - o, "%s%s", o ? ", " : "",
+                       e->methods[k].name);
+      if (w > 0) o += (size_t)w;
+    }
+    return;
+  }
+  for (size_t i = 0; i < f->n_irs; i++) {
+    const sfc_ir *ir = &f->irs[i];
+    if (strlen(ir->namespace_) != nl || strncmp(ir->namespace_, ns, nl) != 0)
+      continue;
+    for (size_t k = 0; k < ir->n_entities && o + 1 < n; k++) {
+      int w = snprintf(out + o, n - o, "%s%s", o ? ", " : "",
+                       ir->entities[k].name);
+      if (w > 0) o += (size_t)w;
+    }
+  }
+}
+
+/* A unique request id: time, process, counter and randomness. */
+static void new_request_id(char *out, size_t n) {
+  static atomic_uint_fast64_t counter;
+  uint64_t c = atomic_fetch_add(&counter, 1) + 1;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t mix = ((uint64_t)ts.tv_nsec << 20) ^ ((uint64_t)getpid() << 40) ^
+                 (c * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&c;
+  snprintf(out, n, "sfl-%llx-%llx-%llu", (unsigned long long)ts.tv_sec,
+           (unsigned long long)(mix & 0xFFFFFFFFFFull), (unsigned long long)c);
+}
+
+/* X-Request-Id: it names the Reply's egress topic, so keep it to a
+ * Kafka topic's characters. */
+static bool request_id_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > MAX_REQUEST_ID) return false;
+  for (const char *p = s; *p != '\0'; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+      return false;
+  return true;
+}
+
+/* Answers {"ok":false,"error":msg,"request_id":rid} (rid may be NULL). */
+static enum MHD_Result send_call_error(exchange *x, unsigned code,
+                                       const char *rid, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_call_error(exchange *x, unsigned code,
+                                       const char *rid, const char *fmt, ...) {
+  char msg[1536];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (!sf_utf8_valid((const uint8_t *)msg, strlen(msg)))
+    for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
+      if (*p >= 0x80) *p = '?';
+  json_t *o = json_object();
+  if (o != NULL) {
+    json_object_set_new(o, "ok", json_false());
+    json_object_set_new(o, "error", json_string(msg));
+    if (rid != NULL) json_object_set_new(o, "request_id", json_string(rid));
+  }
+  return front_send_json(x, code, o, NULL);
+}
+
+/* The method's Args record from the body, a JSON object of the arguments
+ * (a blank body = none). False when it answered an error. */
+static bool call_args(exchange *x, request *r, const sfc_entity *ent,
+                      const sfc_method *m, uint8_t **argb, size_t *argn,
+                      enum MHD_Result *ret) {
+  char err[1024] = "";
+  json_t *args = NULL;
+  bool blank = true;
+  for (size_t i = 0; i < r->len && blank; i++)
+    blank = r->body[i] == ' ' || r->body[i] == '\t' || r->body[i] == '\r' ||
+            r->body[i] == '\n';
+  if (!blank) {
+    json_error_t je;
+    args = json_loadb((const char *)r->body, r->len,
+                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (args == NULL) {
+      *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                             "the body is not JSON (line %d, column %d): %s",
+                             je.line, je.column, je.text);
+      return false;
+    }
+  }
+  int rc = sfc_json_encode_args(m, args, argb, argn, err, sizeof err);
+  json_decref(args);
+  if (rc != 0) {
+    *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL, "%s.%s: %s",
+                           ent->name, m->name, err);
+    return false;
+  }
+  return true;
+}
+
+/* The call's options from the request: its id (X-Request-Id or a new
+ * one; it names the Reply's topic), ?wait= and the idempotency key.
+ * False when it answered an error. */
+static bool call_options(exchange *x, char rid[MAX_REQUEST_ID + 1],
+                         int64_t *wait_ms, const char **idem,
+                         enum MHD_Result *ret) {
+  const char *hrid = front_header(x, "X-Request-Id");
+  if (hrid != NULL && hrid[0] != '\0') {
+    if (!request_id_ok(hrid)) {
+      *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                             "X-Request-Id must be 1 to %d characters of "
+                             "[A-Za-z0-9._-]",
+                             MAX_REQUEST_ID);
+      return false;
+    }
+    snprintf(rid, MAX_REQUEST_ID + 1, "%s", hrid);
+  } else {
+    new_request_id(rid, MAX_REQUEST_ID + 1);
+  }
+  *wait_ms = ENTITY_DEFAULT_WAIT_MS;
+  bool bad = false;
+  char *w = front_query_arg(x, "wait", &bad);
+  if (w != NULL) *wait_ms = sfl_front_parse_wait(w, x->f->max_poll_ms);
+  free(w);
+  if (bad || *wait_ms < 0) {
+    *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid,
+                           "bad ?wait= (seconds, e.g. 5 or 0.5; at most %lld)",
+                           (long long)(x->f->max_poll_ms / 1000));
+    return false;
+  }
+  char err[512];
+  if (front_idempotency_key(x, idem, err, sizeof err) != 0) {
+    *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
+    return false;
+  }
+  return true;
+}
+
+/* Sends the Call envelope (the generated codec of proto/entities.proto)
+ * to the entity: an external call, its Reply to the reply egress under
+ * topic `rid`. False when it answered an error. */
+static bool call_send(exchange *x, const sfl_front_address *a,
+                      const sfc_method *m, uint8_t *argb, size_t argn,
+                      const char *rid, const char *idem, enum MHD_Result *ret) {
+  Statefun__Entities__Call call = STATEFUN__ENTITIES__CALL__INIT;
+  call.method = (char *)m->name;
+  call.args.data = argb;
+  call.args.len = argn;
+  call.call_id = call.request_id = call.reply_topic = (char *)rid;
+  call.reply_egress = (char *)SFL_REPLY_EGRESS;
+  size_t n = statefun__entities__call__get_packed_size(&call);
+  uint8_t *wire = malloc(n ? n : 1);
+  if (wire == NULL) {
+    *ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
+                           "out of memory");
+    return false;
+  }
+  statefun__entities__call__pack(&call, wire);
+  char err[1024] = "";
+  sfl_result res = sfl_engine_send(x->f->engine, a->fn_typename, a->id,
+                                   CALL_TYPENAME, wire, n, idem,
+                                   x->f->send_wait_ms, err, sizeof err);
+  free(wire);
+  switch (res) {
+    case SFL_OK:
+    case SFL_DUPLICATE: return true;
+    case SFL_ERR_NO_FUNCTION:
+      *ret = send_call_error(x, MHD_HTTP_NOT_FOUND, rid,
+                             "no endpoint in module.yaml serves %s%s%s",
+                             a->fn_typename, err[0] ? ": " : "", err);
+      return false;
+    case SFL_ERR_BUSY: {
+      static const char *const h[] = {"Retry-After", "1", NULL};
+      *ret = front_send_error_h(x, MHD_HTTP_SERVICE_UNAVAILABLE, h, "%s", err);
+      return false;
+    }
+    case SFL_ERR_BAD_REQUEST:
+      *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
+      return false;
+    default:
+      *ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
+                             "the call was not accepted: %s", err);
+      return false;
+  }
+}
+
+/* Answers with the entity's Reply record `rec`: the result as JSON, the
+ * method's error (422), or why the Reply does not decode (502). */
+static enum MHD_Result call_answer(exchange *x, const sfc_method *m,
+                                   const char *rid, const sfl_record *rec) {
+  Statefun__Entities__Reply *rp = statefun__entities__reply__unpack(
+      NULL, rec->len, rec->value ? rec->value : (const uint8_t *)"");
+  if (rp == NULL)
+    return send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
+                           "the entity's Reply (%zu bytes, type %s) is not a "
+                           "statefun.entities/Reply",
+                           rec->len, rec->typename);
+  enum MHD_Result ret;
+  char err[1024] = "";
+  json_t *result = NULL;
+  if (!rp->ok) {
+    ret = send_call_error(x, 422, rid, "%s",
+                          rp->error != NULL && rp->error[0] != '\0'
+                              ? rp->error
+                              : "the method failed (no reason given)");
+  } else if ((result = sfc_json_decode_result(
+                  m, rp->result.data, rp->result.len, err, sizeof err)) ==
+             NULL) {
+    ret = send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
+                          "the entity's result does not decode as %s: %s",
+                          m->result->text, err);
+  } else {
+    json_t *o = json_object();
+    if (o != NULL) {
+      json_object_set_new(o, "ok", json_true());
+      json_object_set_new(o, "result", result);
+      json_object_set_new(o, "request_id", json_string(rid));
+    } else {
+      json_decref(result);
+    }
+    ret = front_send_json(x, MHD_HTTP_OK, o, NULL);
+  }
+  statefun__entities__reply__free_unpacked(rp, NULL);
+  return ret;
+}
+
+/* POST /<ns>/<Entity>/<key>/<method> (`raw_method` is the last part of
+ * the path, still percent-encoded): the arguments and options, the Call
+ * sent, then a wait for its Reply on the reply egress. */
+static enum MHD_Result entity_call(exchange *x, request *r,
+                                   const sfl_front_address *a,
+                                   const sfc_entity *ent,
+                                   const char *raw_method) {
+  char *mname = front_decode_part(raw_method, strlen(raw_method));
+  if (mname == NULL)
+    return send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                           "bad percent-encoding in the method name");
+  enum MHD_Result ret;
+  uint8_t *argb = NULL;
+  size_t argn = 0;
+  char rid[MAX_REQUEST_ID + 1];
+  int64_t wait_ms;
+  const char *idem;
+  sfl_record rec;
+  const sfc_method *m = sfc_entity_method(ent, mname);
+  if (m == NULL) {
+    char names[512];
+    list_names(names, sizeof names, x->f, NULL, 0, ent);
+    ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
+                          "entity %s has no method '%s' (methods: %s)",
+                          a->fn_typename, mname, names);
+  } else if (call_args(x, r, ent, m, &argb, &argn, &ret) &&
+             call_options(x, rid, &wait_ms, &idem, &ret) &&
+             call_send(x, a, m, argb, argn, rid, idem, &ret)) {
+    if (front_pop_wait(x->f, SFL_REPLY_EGRESS, rid, wait_ms, &rec) != SFL_OK) {
+      ret = send_call_error(
+          x, MHD_HTTP_GATEWAY_TIMEOUT, rid,
+          "no reply within %.3g s; the call was accepted and may still "
+          "complete: its Reply will be on egress %s, topic %s (GET "
+          "http://<egress>/egress/%s/%s)",
+          (double)wait_ms / 1000.0, SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS,
+          rid);
+    } else {
+      ret = call_answer(x, m, rid, &rec);
+      sfl_record_free(&rec);
+    }
+  }
+  free(argb);
+  free(mname);
+  return ret;
+}
+
+/* Routes a POST whose address may name an IR entity. Returns true when it
+ * answered (an entity call or an entity error), false to fall through to
+ * the plain send. */
+bool front_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
+  sfl_front *f = x->f;
+  if (f->n_irs == 0) return false;
+  /* A raw typed message (playground style) stays a plain send. */
+  const char *ct = front_header(x, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (ct != NULL && strncasecmp(ct, "application/vnd.", 16) == 0) return false;
+  const char *url = x->url;
+  const char *last = strrchr(url, '/');
+  if (last == NULL || last == url) return false;
+  size_t plen = (size_t)(last - url);
+  char *prefix = strndup(url, plen);
+  if (prefix == NULL) return false;
+  sfl_front_address a;
+  char err[512], perr[512] = "";
+  bool answered = false;
+  if (sfl_front_parse_address(prefix, &a, perr, sizeof perr) == 0) {
+    perr[0] = '\0';
+    const sfc_ir *ir = NULL;
+    bool ns_known = false;
+    const sfc_entity *e = ir_entity(f, a.fn_typename, &ir, &ns_known);
+    if (e != NULL) {
+      *ret = entity_call(x, r, &a, e, last + 1);
+      answered = true;
+    } else if (ns_known) {
+      const char *slash = strchr(a.fn_typename, '/');
+      char names[512];
+      list_names(names, sizeof names, f, a.fn_typename,
+                 (size_t)(slash - a.fn_typename), NULL);
+      *ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
+                             "no entity '%s' in the IR of namespace %.*s "
+                             "(entities: %s)",
+                             slash + 1, (int)(slash - a.fn_typename),
+                             a.fn_typename, names);
+      answered = true;
+    }
+    sfl_front_address_free(&a);
+  }
+  if (!answered) {
+    /* "/<ns>/<Entity>/<key>" without a method */
+    if (sfl_front_parse_address(url, &a, err, sizeof err) == 0) {
+      const sfc_ir *ir = NULL;
+      bool ns_known = false;
+      const sfc_entity *e = ir_entity(f, a.fn_typename, &ir, &ns_known);
+      if (e != NULL && strchr(a.id, '/') == NULL) {
+        char names[512];
+        list_names(names, sizeof names, f, NULL, 0, e);
+        *ret = send_call_error(
+            x, MHD_HTTP_NOT_FOUND, NULL,
+            "%s is an entity: POST /%s/%s/<method> with the JSON arguments "
+            "(methods: %s), or PUT a raw message",
+            a.fn_typename, a.fn_typename, a.id, names);
+        answered = true;
+      } else if (e != NULL) {
+        /* e.g. /ns/Entity//method: an entity call with a bad key */
+        *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
+                               "an entity call is POST /%s/<key>/<method>: "
+                               "%s",
+                               a.fn_typename, perr[0] ? perr : "bad path");
+        answered = true;
+      }
+      sfl_front_address_free(&a);
+    }
+  }
+  free(prefix);
+  return answered;
+}
+
+/* Adds "fields" (the IR's state fields, decoded) to an address view. */
+char *front_entity_fields(sfl_front *f, const char *fn_typename, char *view) {
+  const sfc_ir *ir = NULL;
+  bool ns_known = false;
+  const sfc_entity *e = ir_entity(f, fn_typename, &ir, &ns_known);
+  if (e == NULL) return view;
+  json_t *o = json_loads(view, 0, NULL);
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return view;
+  }
+  json_t *st = json_object_get(o, "state");
+  json_t *fields = json_object();
+  for (size_t i = 0; fields != NULL && i < e->n_state; i++) {
+    const sfc_field *sf = &e->state[i];
+    json_t *v = json_object_get(st, sf->name);
+    json_t *dec = NULL;
+    if (v == NULL) {
+      /* never written: the default */
+      dec = sf->default_json != NULL
+                ? json_loads(sf->default_json, JSON_DECODE_ANY, NULL)
+                : sfc_json_zero(sf->type);
+    } else if (json_object_get(v, "value") != NULL) {
+      dec = json_incref(json_object_get(v, "value"));
+    } else {
+      const char *b64 = json_string_value(json_object_get(v, "base64"));
+      uint8_t *bytes = NULL;
+      size_t n = 0;
+      char err[512];
+      if (b64 != NULL && sfc_base64_decode(b64, strlen(b64), &bytes, &n) == 0) {
+        dec = sfc_json_decode_state(sf->type, bytes, n, err, sizeof err);
+        if (dec == NULL) {
+          dec = json_object();
+          if (dec != NULL)
+            json_object_set_new(dec, "undecodable", json_string(err));
+        }
+      }
+      free(bytes);
+    }
+    if (dec != NULL) json_object_set_new(fields, sf->name, dec);
+  }
+  if (fields != NULL) json_object_set_new(o, "fields", fields);
+  char *s = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  if (s == NULL) return view;
+  free(view);
+  return s;
+}

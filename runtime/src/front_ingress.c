@@ -1,0 +1,323 @@
+/*
+ * front_ingress.c - the ingress server of sf-local (8090): messages to
+ * function addresses (playground-style PUT/POST, raw, JSON or text),
+ * records on module.yaml ingress topics, the state view of an address,
+ * /metrics, /health and the summary at /. Entity calls (--ir) are
+ * front_entity.c's.
+ */
+#include "front_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <statefun/statefun.h>
+
+static enum MHD_Result ingress_send(exchange *x, request *r) {
+  char err[512] = "";
+  sfl_front_address a;
+  if (sfl_front_parse_address(x->url, &a, err, sizeof err) != 0)
+    return front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+  enum MHD_Result ret;
+  uint8_t *owned = NULL;
+  char *type = NULL;
+  char tn[512];
+  sfl_body_kind kind;
+  const char *key;
+  bool bad = false;
+  if (sfl_front_content_type(front_header(x, MHD_HTTP_HEADER_CONTENT_TYPE),
+                             &kind, tn, sizeof tn, err, sizeof err) != 0) {
+    ret = front_send_error(x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "%s", err);
+    goto done;
+  }
+  if (front_idempotency_key(x, &key, err, sizeof err) != 0) {
+    ret = front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+    goto done;
+  }
+  type = front_query_arg(x, "type", &bad);
+  if (bad) {
+    ret = front_send_error(x, MHD_HTTP_BAD_REQUEST,
+                           "bad percent-encoding in ?type=");
+    goto done;
+  }
+  if (type != NULL && kind != SFL_BODY_JSON) {
+    ret = front_send_error(
+        x, MHD_HTTP_BAD_REQUEST,
+        "?type= applies to Content-Type: application/json only");
+    goto done;
+  }
+  const void *value = r->body != NULL ? (const void *)r->body : "";
+  size_t len = r->len;
+  const char *value_tn = tn;
+  if (kind == SFL_BODY_JSON) {
+    if (sfl_front_json_encode(
+            (const char *)r->body != NULL ? (const char *)r->body : "", r->len,
+            type, &value_tn, &owned, &len, err, sizeof err) != 0) {
+      ret = front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+      goto done;
+    }
+    value = owned != NULL ? (const void *)owned : "";
+  } else if (kind == SFL_BODY_TEXT) {
+    if (!sf_utf8_valid(r->body, r->len) ||
+        memchr(r->body != NULL ? (const void *)r->body : "", 0, r->len) !=
+            NULL) {
+      ret = front_send_error(
+          x, MHD_HTTP_BAD_REQUEST,
+          "a text/plain body must be UTF-8 without NUL bytes");
+      goto done;
+    }
+    if (sfl_front_string_wrapper((const char *)r->body, r->len, &owned, &len) !=
+        0) {
+      ret = front_send_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                             "out of memory");
+      goto done;
+    }
+    value = owned != NULL ? (const void *)owned : "";
+  }
+  err[0] = '\0';
+  sfl_result res = sfl_engine_send(x->f->engine, a.fn_typename, a.id, value_tn,
+                                   value, len, key, x->f->send_wait_ms, err,
+                                   sizeof err);
+  if (res == SFL_ERR_NO_FUNCTION && err[0] == '\0')
+    snprintf(err, sizeof err,
+             "no endpoint in module.yaml serves function "
+             "type %s",
+             a.fn_typename);
+  size_t tl = strlen(a.fn_typename) + strlen(a.id) + 2;
+  char *to = malloc(tl);
+  if (to == NULL) {
+    ret = front_send_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    goto done;
+  }
+  snprintf(to, tl, "%s/%s", a.fn_typename, a.id);
+  ret = front_answer_send(x, res, err, "to", to);
+  free(to);
+done:
+  free(owned);
+  free(type);
+  sfl_front_address_free(&a);
+  return ret;
+}
+
+static enum MHD_Result ingress_topic(exchange *x, request *r,
+                                     const char *raw_topic) {
+  char err[512] = "";
+  char *topic = front_decode_part(raw_topic, strlen(raw_topic));
+  if (topic == NULL)
+    return front_send_error(x, MHD_HTTP_BAD_REQUEST,
+                            "bad percent-encoding in the topic");
+  enum MHD_Result ret;
+  bool bad = false;
+  char *qkey = NULL;
+  const char *idem;
+  if (front_check_name("topic", topic, false, err, sizeof err) != 0) {
+    ret = front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+    goto done;
+  }
+  const char *key = front_header(x, "X-Key");
+  if (key == NULL) {
+    qkey = front_query_arg(x, "key", &bad);
+    if (bad) {
+      ret = front_send_error(x, MHD_HTTP_BAD_REQUEST,
+                             "bad percent-encoding in ?key=");
+      goto done;
+    }
+    key = qkey;
+  }
+  if (key == NULL || key[0] == '\0') {
+    ret = front_send_error(
+        x, MHD_HTTP_BAD_REQUEST,
+        "a topic record needs a key (the target function id): "
+        "header X-Key: <id> or ?key=<id>");
+    goto done;
+  }
+  if (!sf_utf8_valid((const uint8_t *)key, strlen(key)) ||
+      front_has_control(key)) {
+    ret = front_send_error(x, MHD_HTTP_BAD_REQUEST,
+                           "the key must be UTF-8 without control characters");
+    goto done;
+  }
+  if (front_idempotency_key(x, &idem, err, sizeof err) != 0) {
+    ret = front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+    goto done;
+  }
+  sfl_result res = sfl_engine_send_topic(
+      x->f->engine, topic, key, r->body != NULL ? (const void *)r->body : "",
+      r->len, idem, x->f->send_wait_ms, err, sizeof err);
+  if (res == SFL_ERR_NO_TOPIC && err[0] == '\0')
+    snprintf(err, sizeof err, "no ingress in module.yaml routes topic %s",
+             topic);
+  ret = front_answer_send(x, res, err, "topic", topic);
+done:
+  free(qkey);
+  free(topic);
+  return ret;
+}
+
+static const char ingress_usage[] =
+    "usage:\n"
+    "  send a message (playground style; the body is the raw bytes of the "
+    "type):\n"
+    "    curl -X PUT -H 'Content-Type: application/vnd.<ns>/<msgtype>' "
+    "--data-binary @msg.bin http://HOST/<ns>/<fntype>/<id>\n"
+    "  send a built-in value from JSON (string, bool, long, double; "
+    "?type=int|float|... to choose):\n"
+    "    curl -H 'Content-Type: application/json' -d '\"Bob\"' "
+    "http://HOST/<ns>/<fntype>/<id>\n"
+    "  send a record on a module.yaml ingress topic:\n"
+    "    curl -H 'X-Key: <id>' --data-binary @value.bin "
+    "http://HOST/topics/<topic>\n"
+    "  call an entity method with JSON arguments (sf-local --ir FILE):\n"
+    "    curl -X POST -d '{\"items\":[\"apple\"]}' "
+    "http://HOST/<ns>/<Entity>/<key>/<method>\n"
+    "  look at an address (state, mailbox, last failure):\n"
+    "    curl http://HOST/<ns>/<fntype>/<id>\n"
+    "  GET /metrics (Prometheus), GET /health, GET /?format=json\n"
+    "  egress: curl http://EGRESS/<topic>  or  "
+    "curl 'http://EGRESS/egress/<ns>/<name>/<topic>?wait=5&max=10'\n"
+    "  see docs/sf-local-http.md\n";
+
+static enum MHD_Result ingress_root(exchange *x) {
+  char *summary = sfl_engine_summary(x->f->engine);
+  if (summary == NULL)
+    return front_send_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                            "no summary (out of memory)");
+  bool bad = false;
+  char *format = front_query_arg(x, "format", &bad);
+  const char *accept = front_header(x, MHD_HTTP_HEADER_ACCEPT);
+  bool json = (format != NULL && strcmp(format, "json") == 0) ||
+              (accept != NULL && strstr(accept, "application/json") != NULL &&
+               strstr(accept, "text/") == NULL);
+  free(format);
+  enum MHD_Result r;
+  if (json) {
+    size_t n = strlen(summary);
+    char *line = malloc(n + 2);
+    if (line == NULL) {
+      r = front_send_text(x, MHD_HTTP_OK, "application/json", summary);
+    } else {
+      memcpy(line, summary, n);
+      memcpy(line + n, "\n", 2);
+      r = front_send_text(x, MHD_HTTP_OK, "application/json", line);
+      free(line);
+    }
+  } else {
+    static const char head[] =
+        "sf-local ingress (compatible with the StateFun playground's)\n"
+        "summary: ";
+    size_t n = sizeof head - 1 + strlen(summary) + 2 + sizeof ingress_usage;
+    char *text = malloc(n);
+    if (text == NULL) {
+      r = front_send_text(x, MHD_HTTP_OK, "application/json", summary);
+    } else {
+      snprintf(text, n, "%s%s\n\n%s", head, summary, ingress_usage);
+      r = front_send_text(x, MHD_HTTP_OK, "text/plain; charset=utf-8", text);
+      free(text);
+    }
+  }
+  free(summary);
+  return r;
+}
+
+enum MHD_Result front_ingress_route(exchange *x, request *r) {
+  const char *url = x->url;
+  bool get = strcmp(x->method, MHD_HTTP_METHOD_GET) == 0;
+  bool put_or_post = strcmp(x->method, MHD_HTTP_METHOD_PUT) == 0 ||
+                     strcmp(x->method, MHD_HTTP_METHOD_POST) == 0;
+  if (r->too_large)
+    return front_send_error(x, HTTP_TOO_LARGE, "body larger than %zu bytes",
+                            x->f->max_body);
+
+  /* One-part paths: the service endpoints. */
+  if (url[0] != '/' || strchr(url + 1, '/') == NULL) {
+    const char *name = url[0] == '/' ? url + 1 : url;
+    bool known = strcmp(name, "") == 0 || strcmp(name, "health") == 0 ||
+                 strcmp(name, "metrics") == 0;
+    if (!known)
+      return front_send_error(
+          x, MHD_HTTP_NOT_FOUND,
+          "no such endpoint: expected /<namespace>/<type>/<id>, "
+          "/topics/<topic>, /metrics, /health or /");
+    if (!get) {
+      static const char *const h[] = {"Allow", "GET", NULL};
+      return front_send_error_h(x, MHD_HTTP_METHOD_NOT_ALLOWED, h,
+                                "only GET on /%s", name);
+    }
+    if (name[0] == '\0') return ingress_root(x);
+    if (strcmp(name, "health") == 0) {
+      if (atomic_load(&x->f->stopping))
+        return front_send_text(x, MHD_HTTP_SERVICE_UNAVAILABLE,
+                               "application/json",
+                               "{\"status\":\"stopping\"}\n");
+      return front_send_text(x, MHD_HTTP_OK, "application/json",
+                             "{\"status\":\"ok\"}\n");
+    }
+    char *m = sfl_engine_metrics(x->f->engine);
+    if (m == NULL)
+      return front_send_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                              "no metrics (out of memory)");
+    enum MHD_Result ret = front_send_text(
+        x, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", m);
+    free(m);
+    return ret;
+  }
+
+  /* /topics/<topic>: exactly two parts. */
+  static const char tp[] = "/topics/";
+  if (strncmp(url, tp, sizeof tp - 1) == 0 &&
+      strchr(url + sizeof tp - 1, '/') == NULL) {
+    if (!put_or_post) {
+      static const char *const h[] = {"Allow", "POST, PUT", NULL};
+      return front_send_error_h(x, MHD_HTTP_METHOD_NOT_ALLOWED, h,
+                                "POST or PUT a record to /topics/<topic>");
+    }
+    return ingress_topic(x, r, url + sizeof tp - 1);
+  }
+
+  if (strcmp(x->method, MHD_HTTP_METHOD_POST) == 0) {
+    enum MHD_Result ret;
+    if (front_entity_post(x, r, &ret)) return ret;
+  }
+  if (put_or_post) return ingress_send(x, r);
+  if (get) {
+    char err[512];
+    sfl_front_address a;
+    if (sfl_front_parse_address(url, &a, err, sizeof err) != 0)
+      return front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+    char *view = sfl_engine_describe_address(x->f->engine, a.fn_typename, a.id);
+    if (view != NULL && x->f->n_irs > 0)
+      view = front_entity_fields(x->f, a.fn_typename, view);
+    enum MHD_Result ret;
+    if (view == NULL) {
+      ret = front_send_error(x, MHD_HTTP_NOT_FOUND,
+                             "address %s/%s has never been seen", a.fn_typename,
+                             a.id);
+    } else {
+      size_t n = strlen(view);
+      bool nl = n > 0 && view[n - 1] == '\n';
+      if (nl) {
+        ret = front_send_text(x, MHD_HTTP_OK, "application/json", view);
+      } else {
+        char *line = malloc(n + 2);
+        if (line != NULL) {
+          memcpy(line, view, n);
+          memcpy(line + n, "\n", 2);
+        }
+        ret = front_send_text(x, MHD_HTTP_OK, "application/json",
+                              line != NULL ? line : view);
+        free(line);
+      }
+      free(view);
+    }
+    sfl_front_address_free(&a);
+    return ret;
+  }
+  static const char *const h[] = {"Allow", "GET, POST, PUT", NULL};
+  return front_send_error_h(
+      x, MHD_HTTP_METHOD_NOT_ALLOWED, h,
+      "%s is not supported: PUT/POST sends a message, GET "
+      "shows the address",
+      x->method);
+}

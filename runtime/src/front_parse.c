@@ -1,0 +1,425 @@
+/*
+ * front_parse.c - the pure helpers of sf-local's HTTP front: percent
+ * decoding, function addresses in paths, name parts, Content-Type, the
+ * JSON convenience for built-in types, base64 of record values and ?wait=.
+ * No server here: tests/runtime/test_front.c calls these directly.
+ */
+#include "front_impl.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <statefun/statefun.h>
+
+#include "sfb/base64.h"
+#include "sfb/pbwire.h"
+
+void front_err(char *err, size_t err_len, const char *fmt, ...) {
+  if (err == NULL || err_len == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, err_len, fmt, ap);
+  va_end(ap);
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+long sfl_front_percent_decode(const char *in, size_t len, bool plus_is_space,
+                              char *out) {
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = in[i];
+    if (c == '%') {
+      if (len - i < 3) return -1;
+      int h = hexval(in[i + 1]);
+      int l = hexval(in[i + 2]);
+      if (h < 0 || l < 0) return -1;
+      int v = h * 16 + l;
+      if (v == 0) return -1;
+      out[o++] = (char)v;
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out[o++] = ' ';
+    } else if (c == '\0') {
+      return -1;
+    } else {
+      out[o++] = c;
+    }
+  }
+  out[o] = '\0';
+  return (long)o;
+}
+
+bool front_has_control(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+    if (*p < 0x20 || *p == 0x7F) return true;
+  return false;
+}
+
+/* Decodes one path part into a fresh string; NULL on a bad escape. */
+char *front_decode_part(const char *in, size_t len) {
+  char *out = malloc(len + 1);
+  if (out == NULL) return NULL;
+  if (sfl_front_percent_decode(in, len, false, out) < 0) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+void sfl_front_address_free(sfl_front_address *a) {
+  if (a == NULL) return;
+  free(a->fn_typename);
+  free(a->id);
+  a->fn_typename = NULL;
+  a->id = NULL;
+}
+
+/* Checks a decoded name part (namespace, type, topic, egress parts). */
+int front_check_name(const char *what, const char *s, bool allow_empty,
+                     char *err, size_t err_len) {
+  if (s[0] == '\0' && !allow_empty) {
+    front_err(err, err_len, "empty %s", what);
+    return -1;
+  }
+  if (strchr(s, '/') != NULL) {
+    front_err(err, err_len, "the %s must not contain '/'", what);
+    return -1;
+  }
+  if (!sf_utf8_valid((const uint8_t *)s, strlen(s))) {
+    front_err(err, err_len, "the %s is not valid UTF-8", what);
+    return -1;
+  }
+  if (front_has_control(s)) {
+    front_err(err, err_len, "the %s contains control characters", what);
+    return -1;
+  }
+  return 0;
+}
+
+int sfl_front_parse_address(const char *path, sfl_front_address *out, char *err,
+                            size_t err_len) {
+  static const char usage[] = "expected /<namespace>/<type>/<id>";
+  out->fn_typename = NULL;
+  out->id = NULL;
+  if (path == NULL || path[0] != '/') {
+    front_err(err, err_len, "%s", usage);
+    return -1;
+  }
+  const char *ns = path + 1;
+  const char *s1 = strchr(ns, '/');
+  if (s1 == NULL) {
+    front_err(err, err_len, "%s", usage);
+    return -1;
+  }
+  const char *ty = s1 + 1;
+  const char *s2 = strchr(ty, '/');
+  if (s2 == NULL) {
+    front_err(err, err_len, "%s (no id)", usage);
+    return -1;
+  }
+  const char *id = s2 + 1;
+  char *dns = front_decode_part(ns, (size_t)(s1 - ns));
+  char *dty = front_decode_part(ty, (size_t)(s2 - ty));
+  char *did = front_decode_part(id, strlen(id));
+  int rc = -1;
+  if (dns == NULL || dty == NULL || did == NULL) {
+    front_err(err, err_len, "bad percent-encoding in the path (or %%00)");
+    goto done;
+  }
+  if (front_check_name("namespace", dns, false, err, err_len) != 0) goto done;
+  if (front_check_name("function type", dty, false, err, err_len) != 0)
+    goto done;
+  if (did[0] == '\0') {
+    front_err(err, err_len, "%s (empty id)", usage);
+    goto done;
+  }
+  if (!sf_utf8_valid((const uint8_t *)did, strlen(did))) {
+    front_err(err, err_len, "the id is not valid UTF-8");
+    goto done;
+  }
+  if (front_has_control(did)) {
+    front_err(err, err_len, "the id contains control characters");
+    goto done;
+  }
+  size_t n = strlen(dns) + 1 + strlen(dty) + 1;
+  out->fn_typename = malloc(n);
+  if (out->fn_typename == NULL) {
+    front_err(err, err_len, "out of memory");
+    goto done;
+  }
+  snprintf(out->fn_typename, n, "%s/%s", dns, dty);
+  out->id = did;
+  did = NULL;
+  rc = 0;
+done:
+  free(dns);
+  free(dty);
+  free(did);
+  return rc;
+}
+
+static const char form_hint[] =
+    "use -H 'Content-Type: application/vnd.<namespace>/<name>' for the raw "
+    "bytes of a type, application/json for the JSON convenience, or "
+    "text/plain for a string";
+
+int sfl_front_content_type(const char *ct, sfl_body_kind *kind, char *typename,
+                           size_t tn_len, char *err, size_t err_len) {
+  if (tn_len > 0) typename[0] = '\0';
+  const char *p = ct != NULL ? ct : "";
+  while (*p == ' ' || *p == '\t') p++;
+  size_t n = strcspn(p, ";");
+  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  if (n == 0) {
+    *kind = SFL_BODY_RAW;
+    snprintf(typename, tn_len, "%s", SF_TYPENAME_STRING);
+    return 0;
+  }
+  static const char vnd[] = "application/vnd.";
+  const size_t vlen = sizeof vnd - 1;
+  if (n > vlen && strncasecmp(p, vnd, vlen) == 0) {
+    size_t tl = n - vlen;
+    if (tl >= tn_len) {
+      front_err(err, err_len, "typename in Content-Type too long (%zu bytes)",
+                tl);
+      return -1;
+    }
+    memcpy(typename, p + vlen, tl);
+    typename[tl] = '\0';
+    bool bad = sf_typename_validate(typename) != SF_OK ||
+               front_has_control(typename) ||
+               strpbrk(typename, " \t\"") != NULL ||
+               !sf_utf8_valid((const uint8_t *)typename, tl);
+    if (bad) {
+      front_err(err, err_len,
+                "bad typename '%.*s' in Content-Type: expected "
+                "application/vnd.<namespace>/<name>",
+                (int)(tl > 100 ? 100 : tl), p + vlen);
+      typename[0] = '\0';
+      return -1;
+    }
+    *kind = SFL_BODY_RAW;
+    return 0;
+  }
+  if (n == 16 && strncasecmp(p, "application/json", 16) == 0) {
+    *kind = SFL_BODY_JSON;
+    return 0;
+  }
+  if (n == 10 && strncasecmp(p, "text/plain", 10) == 0) {
+    *kind = SFL_BODY_TEXT;
+    snprintf(typename, tn_len, "%s", SF_TYPENAME_STRING);
+    return 0;
+  }
+  if (n == 33 && strncasecmp(p, "application/x-www-form-urlencoded", 33) == 0) {
+    front_err(err, err_len,
+              "Content-Type application/x-www-form-urlencoded (curl -d sets it "
+              "when no -H 'Content-Type: ...' is given): %s",
+              form_hint);
+    return -1;
+  }
+  front_err(err, err_len, "unsupported Content-Type '%.*s': %s",
+            (int)(n > 100 ? 100 : n), p, form_hint);
+  return -1;
+}
+
+int sfl_front_string_wrapper(const char *s, size_t len, uint8_t **out,
+                             size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  if (len == 0) return 0; /* proto3: "" is the default, zero bytes */
+  uint8_t hdr[1 + SFB_VARINT_MAX];
+  size_t h = sfb_tag_put(hdr, 1, SFB_WT_LEN); /* StringWrapper.value */
+  h += sfb_varint_put(hdr + h, len);
+  uint8_t *b = malloc(h + len);
+  if (b == NULL) return -1;
+  memcpy(b, hdr, h);
+  memcpy(b + h, s, len);
+  *out = b;
+  *out_len = h + len;
+  return 0;
+}
+
+static const char *json_kind(const json_t *j) {
+  switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a non-integer number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+  }
+  return "something else";
+}
+
+/* The built-in type a ?type= value names ("int" or the full typename). */
+static const char *builtin_for(const char *type) {
+  static const char *const names[][2] = {
+      {"bool", SF_TYPENAME_BOOL},     {"boolean", SF_TYPENAME_BOOL},
+      {"int", SF_TYPENAME_INT},       {"long", SF_TYPENAME_LONG},
+      {"float", SF_TYPENAME_FLOAT},   {"double", SF_TYPENAME_DOUBLE},
+      {"string", SF_TYPENAME_STRING},
+  };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(type, names[i][0]) == 0 || strcmp(type, names[i][1]) == 0)
+      return names[i][1];
+  return NULL;
+}
+
+static int copy_out(const uint8_t *buf, size_t n, uint8_t **out,
+                    size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  if (n == 0) return 0;
+  *out = malloc(n);
+  if (*out == NULL) return -1;
+  memcpy(*out, buf, n);
+  *out_len = n;
+  return 0;
+}
+
+int sfl_front_json_encode(const char *body, size_t len, const char *type,
+                          const char **typename, uint8_t **out, size_t *out_len,
+                          char *err, size_t err_len) {
+  *out = NULL;
+  *out_len = 0;
+  *typename = NULL;
+  const char *tn = NULL;
+  if (type != NULL && type[0] != '\0') {
+    tn = builtin_for(type);
+    if (tn == NULL) {
+      front_err(err, err_len,
+                "unknown ?type=%.40s: expected bool, int, long, float, double "
+                "or string",
+                type);
+      return -1;
+    }
+  }
+  json_error_t jerr;
+  json_t *j = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+  if (j == NULL) {
+    front_err(err, err_len, "body is not JSON: %s (line %d, column %d)",
+              jerr.text, jerr.line, jerr.column);
+    return -1;
+  }
+  if (tn == NULL) {
+    switch (json_typeof(j)) {
+      case JSON_STRING: tn = SF_TYPENAME_STRING; break;
+      case JSON_TRUE:
+      case JSON_FALSE: tn = SF_TYPENAME_BOOL; break;
+      case JSON_INTEGER: tn = SF_TYPENAME_LONG; break;
+      case JSON_REAL: tn = SF_TYPENAME_DOUBLE; break;
+      default:
+        front_err(err, err_len,
+                  "the JSON convenience takes a string, a number or a boolean, "
+                  "not %s; to send JSON as a user type use "
+                  "-H 'Content-Type: application/vnd.<namespace>/<name>'",
+                  json_kind(j));
+        json_decref(j);
+        return -1;
+    }
+  }
+  uint8_t buf[9];
+  size_t n = 0;
+  int rc = -1;
+  if (strcmp(tn, SF_TYPENAME_BOOL) == 0) {
+    if (!json_is_boolean(j)) {
+      front_err(err, err_len, "type bool needs true or false, got %s",
+                json_kind(j));
+      goto done;
+    }
+    n = sf_encode_bool(json_is_true(j), buf);
+  } else if (strcmp(tn, SF_TYPENAME_INT) == 0) {
+    if (!json_is_integer(j) || json_integer_value(j) < INT32_MIN ||
+        json_integer_value(j) > INT32_MAX) {
+      front_err(err, err_len,
+                "type int needs an integer in [-2147483648, 2147483647], got "
+                "%s%s",
+                json_kind(j),
+                json_is_integer(j) ? " out of range (use type=long)" : "");
+      goto done;
+    }
+    n = sf_encode_int((int32_t)json_integer_value(j), buf);
+  } else if (strcmp(tn, SF_TYPENAME_LONG) == 0) {
+    if (!json_is_integer(j)) {
+      front_err(err, err_len, "type long needs an integer, got %s",
+                json_kind(j));
+      goto done;
+    }
+    n = sf_encode_long((int64_t)json_integer_value(j), buf);
+  } else if (strcmp(tn, SF_TYPENAME_FLOAT) == 0) {
+    if (!json_is_number(j)) {
+      front_err(err, err_len, "type float needs a number, got %s",
+                json_kind(j));
+      goto done;
+    }
+    double d = json_number_value(j);
+    if (!isfinite(d) || fabs(d) > FLT_MAX) {
+      front_err(err, err_len, "%g is out of float range (use type=double)", d);
+      goto done;
+    }
+    n = sf_encode_float((float)d, buf);
+  } else if (strcmp(tn, SF_TYPENAME_DOUBLE) == 0) {
+    if (!json_is_number(j)) {
+      front_err(err, err_len, "type double needs a number, got %s",
+                json_kind(j));
+      goto done;
+    }
+    n = sf_encode_double(json_number_value(j), buf);
+  } else { /* string */
+    if (!json_is_string(j)) {
+      front_err(err, err_len,
+                "type string needs a JSON string (in quotes), got %s",
+                json_kind(j));
+      goto done;
+    }
+    if (sfl_front_string_wrapper(json_string_value(j), json_string_length(j),
+                                 out, out_len) != 0) {
+      front_err(err, err_len, "out of memory");
+      goto done;
+    }
+    *typename = tn;
+    rc = 0;
+    goto done;
+  }
+  if (copy_out(buf, n, out, out_len) != 0) {
+    front_err(err, err_len, "out of memory");
+    goto done;
+  }
+  *typename = tn;
+  rc = 0;
+done:
+  json_decref(j);
+  return rc;
+}
+
+/* The one base64 of the tree (sfbase); kept under this name for the
+ * front's callers and tests. */
+char *sfl_front_base64(const uint8_t *data, size_t len) {
+  return sfb_base64_encode(data, len);
+}
+
+int64_t sfl_front_parse_wait(const char *s, int64_t max_ms) {
+  if (s == NULL || !((s[0] >= '0' && s[0] <= '9') || s[0] == '.')) return -1;
+  for (const char *p = s; *p != '\0'; p++)
+    if (!((*p >= '0' && *p <= '9') || *p == '.')) return -1;
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end != '\0' || !isfinite(v) || v < 0) return -1;
+  double ms = v * 1000.0;
+  if (ms >= (double)max_ms) return max_ms;
+  return (int64_t)ms;
+}
