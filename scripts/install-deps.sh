@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   protobuf-c-compiler libprotobuf-c-dev   # wire format (protoc-c at build time)
   libmicrohttpd-dev                       # HTTP server
+  librdkafka-dev                          # sf-gateway: Calls/Replies on Kafka
   libjansson-dev                          # JSON user types
   libcurl4-openssl-dev                    # HTTP client in tests (and sf-local)
   libcriterion-dev                        # unit tests

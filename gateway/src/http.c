@@ -1,0 +1,601 @@
+/*
+ * http.c - sf-gateway's HTTP front: POST /<ns>/<Entity>/<key>/<method>
+ * with JSON arguments, answered as sf-local --ir answers it
+ * (docs/sf-local-http.md, "Calling entities"; the bodies come from
+ * ir_call.h, shared with sf-local), plus GET /health and GET /metrics.
+ *
+ * One libmicrohttpd polling thread serves every connection. A call's
+ * connection is suspended once its Call is handed to Kafka, and the Kafka
+ * thread resumes it with the answer ready (gw_answer): thousands of calls
+ * can wait without a thread each.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "entities.pb-c.h"
+#include "gateway.h"
+#include "sfb/listen.h"
+#include "sfb/urlpart.h"
+#include "statefun/statefun.h"
+
+#define HTTP_TOO_LARGE 413 /* MHD renamed the constant across versions */
+#define MAX_IDEMPOTENCY_KEY 256
+
+/* One request: its body, and its wait once the Call is out. */
+typedef struct gw_req {
+  uint8_t *body;
+  size_t len, cap;
+  bool too_large;
+  bool waiting; /* suspended; w.done says when the answer is there */
+  gw_waiter w;
+} gw_req;
+
+/* ---- answers ------------------------------------------------------------ */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+                                 const char *ctype, const char *text,
+                                 size_t n) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_MUST_COPY);
+  if (r == NULL) return MHD_NO;
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  enum MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* The JSON text of an answer, one line; NULL when out of memory. */
+static char *json_line(json_t *o) {
+  char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  if (s == NULL) return NULL;
+  size_t n = strlen(s);
+  char *line = realloc(s, n + 2);
+  if (line == NULL) {
+    free(s);
+    return NULL;
+  }
+  line[n] = '\n';
+  line[n + 1] = '\0';
+  return line;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+                                 json_t *o) {
+  char *line = json_line(o);
+  if (line == NULL) {
+    static const char oom[] = "{\"error\":\"out of memory\"}\n";
+    return send_text(c, 500, "application/json", oom, sizeof oom - 1);
+  }
+  enum MHD_Result r = send_text(c, status, "application/json", line,
+                                strlen(line));
+  free(line);
+  return r;
+}
+
+/* {"error":"..."}: the answers that are not an entity call's (413, 405). */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
+                                  const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
+                                  const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  json_t *o = json_object();
+  if (o != NULL) json_object_set_new(o, "error", json_string(msg));
+  return send_json(c, status, o);
+}
+
+/* The answer to a Reply's bytes for a method: 200/422/502. */
+static json_t *reply_answer(const sfc_method *m, const char *rid,
+                            const uint8_t *p, size_t n, unsigned *status) {
+  Statefun__Entities__Reply *rp =
+      statefun__entities__reply__unpack(NULL, n, p ? p : (const uint8_t *)"");
+  if (rp == NULL) {
+    *status = 502;
+    return sfc_call_error(rid,
+                          "the entity's Reply (%zu bytes) is not a "
+                          "statefun.entities/Reply",
+                          n);
+  }
+  json_t *o = sfc_call_answer(m, rid, rp->ok, rp->error, rp->result.data,
+                              rp->result.len, status);
+  statefun__entities__reply__free_unpacked(rp, NULL);
+  return o;
+}
+
+void gw_answer(gw *g, gw_waiter *w, unsigned status, json_t *body) {
+  gw_table_unwait(&g->table, w);
+  w->status = status;
+  w->body = json_line(body);
+  w->done = true;
+  MHD_resume_connection(w->conn);
+}
+
+void gw_answer_reply(gw *g, gw_call *c) {
+  while (c->waiters != NULL) {
+    gw_waiter *w = c->waiters;
+    unsigned status;
+    json_t *o = reply_answer(w->method, w->rid, c->reply, c->reply_len,
+                             &status);
+    gw_answer(g, w, status, o);
+  }
+}
+
+/* ---- the path ----------------------------------------------------------- */
+
+static bool has_control(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+    if (*p < 0x20 || *p == 0x7F) return true;
+  return false;
+}
+
+/* A decoded name part (namespace, entity): not empty, no '/', UTF-8, no
+ * control characters. NULL when fine, else why. */
+static const char *bad_name(const char *s) {
+  if (s[0] == '\0') return "empty";
+  if (strchr(s, '/') != NULL) return "must not contain '/'";
+  if (!sf_utf8_valid(s, strlen(s))) return "is not valid UTF-8";
+  if (has_control(s)) return "contains control characters";
+  return NULL;
+}
+
+/* "/<ns>/<Entity>/<key>/<method>" split and percent-decoded by part (the
+ * key is everything between Entity and the last '/'). */
+typedef struct call_path {
+  char *ns, *entity, *key, *method; /* malloc'd */
+  char fn_typename[512];            /* "ns/Entity" */
+} call_path;
+
+static void call_path_free(call_path *p) {
+  free(p->ns);
+  free(p->entity);
+  free(p->key);
+  free(p->method);
+}
+
+/* 0 when the path parses; else the HTTP status and message of why not. */
+static unsigned parse_path(const char *url, call_path *p, char *err,
+                           size_t err_len) {
+  static const char usage[] =
+      "expected POST /<namespace>/<Entity>/<key>/<method>";
+  memset(p, 0, sizeof *p);
+  const char *ns = url + 1;
+  const char *s1 = url[0] == '/' ? strchr(ns, '/') : NULL;
+  const char *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
+  if (s2 == NULL) {
+    snprintf(err, err_len, "%s", usage);
+    return 404;
+  }
+  p->ns = sfb_percent_decode_dup(ns, (size_t)(s1 - ns), false);
+  p->entity = sfb_percent_decode_dup(s1 + 1, (size_t)(s2 - s1 - 1), false);
+  const char *last = strrchr(s2, '/');
+  if (last != s2) {
+    p->key = sfb_percent_decode_dup(s2 + 1, (size_t)(last - s2 - 1), false);
+    p->method = sfb_percent_decode_dup(last + 1, strlen(last + 1), false);
+  } else {
+    p->key = sfb_percent_decode_dup(s2 + 1, strlen(s2 + 1), false);
+  }
+  if (p->ns == NULL || p->entity == NULL || p->key == NULL ||
+      (last != s2 && p->method == NULL)) {
+    snprintf(err, err_len, "bad percent-encoding in the path (or %%00)");
+    return 400;
+  }
+  const char *why;
+  if ((why = bad_name(p->ns)) != NULL) {
+    snprintf(err, err_len, "the namespace %s", why);
+    return 400;
+  }
+  if ((why = bad_name(p->entity)) != NULL) {
+    snprintf(err, err_len, "the entity %s", why);
+    return 400;
+  }
+  snprintf(p->fn_typename, sizeof p->fn_typename, "%s/%s", p->ns, p->entity);
+  return 0;
+}
+
+/* The key's own checks, once the entity is known. */
+static const char *bad_key(const char *key) {
+  if (key[0] == '\0') return "empty key";
+  if (!sf_utf8_valid(key, strlen(key))) return "the key is not valid UTF-8";
+  if (has_control(key)) return "the key contains control characters";
+  return NULL;
+}
+
+/* ---- an entity call ----------------------------------------------------- */
+
+static const char *header(struct MHD_Connection *c, const char *name) {
+  return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static bool printable_ascii(const char *s) {
+  for (; *s != '\0'; s++)
+    if (*s < 0x20 || *s > 0x7E) return false;
+  return true;
+}
+
+/* The call's options: request id (X-Request-Id or a new one), ?wait= and
+ * X-Idempotency-Key. 0, or the 400 already answered in *ret. */
+static int call_options(gw *g, struct MHD_Connection *c, gw_req *r,
+                        const char **idem, enum MHD_Result *ret) {
+  const char *hrid = header(c, "X-Request-Id");
+  if (hrid != NULL && hrid[0] != '\0') {
+    if (!sfc_call_request_id_ok(hrid)) {
+      *ret = send_json(c, 400, sfc_call_error(
+                                   NULL,
+                                   "X-Request-Id must be 1 to %d characters "
+                                   "of [A-Za-z0-9._-]",
+                                   SFC_CALL_MAX_REQUEST_ID));
+      return -1;
+    }
+    snprintf(r->w.rid, sizeof r->w.rid, "%s", hrid);
+  } else {
+    sfc_call_request_id_new("sfg", r->w.rid, sizeof r->w.rid);
+  }
+  r->w.wait_ms = g->opt.timeout_ms;
+  const char *w = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+  if (w != NULL) {
+    char *dw = sfb_percent_decode_dup(w, strlen(w), true);
+    r->w.wait_ms = dw != NULL ? sfb_parse_wait(dw, g->opt.max_wait_ms) : -1;
+    free(dw);
+  }
+  if (r->w.wait_ms < 0) {
+    *ret = send_json(c, 400, sfc_call_error(
+                                 r->w.rid,
+                                 "bad ?wait= (seconds, e.g. 5 or 0.5; at "
+                                 "most %lld)",
+                                 (long long)(g->opt.max_wait_ms / 1000)));
+    return -1;
+  }
+  *idem = header(c, "X-Idempotency-Key");
+  if (*idem != NULL && (*idem)[0] == '\0') *idem = NULL;
+  if (*idem != NULL &&
+      (strlen(*idem) > MAX_IDEMPOTENCY_KEY || !printable_ascii(*idem))) {
+    *ret = send_json(c, 400, sfc_call_error(
+                                 r->w.rid,
+                                 "X-Idempotency-Key must be 1 to %d "
+                                 "printable ASCII characters",
+                                 MAX_IDEMPOTENCY_KEY));
+    return -1;
+  }
+  return 0;
+}
+
+/* The Call envelope: an external call whose Reply goes to the replies
+ * egress, on the replies topic, keyed by the request id. */
+static uint8_t *pack_call(gw *g, const sfc_method *m, const uint8_t *argb,
+                          size_t argn, const char *rid, size_t *n) {
+  Statefun__Entities__Call call = STATEFUN__ENTITIES__CALL__INIT;
+  call.method = (char *)m->name;
+  call.args.data = (uint8_t *)argb;
+  call.args.len = argn;
+  call.call_id = call.request_id = (char *)rid;
+  call.reply_egress = (char *)g->opt.reply_egress;
+  call.reply_topic = (char *)g->opt.replies_topic;
+  *n = statefun__entities__call__get_packed_size(&call);
+  uint8_t *wire = malloc(*n ? *n : 1);
+  if (wire != NULL) statefun__entities__call__pack(&call, wire);
+  return wire;
+}
+
+/* Under the lock: the call of this request, sent now unless the request
+ * id (a retry) or the idempotency key names one already sent. NULL when
+ * it answered an error. */
+static gw_call *find_or_send(gw *g, struct MHD_Connection *c, gw_req *r,
+                             const gw_route *route, const char *key,
+                             const uint8_t *argb, size_t argn,
+                             const char *idem, enum MHD_Result *ret) {
+  gw_call *call = idem != NULL ? gw_table_find_idem(&g->table, idem) : NULL;
+  if (call != NULL) snprintf(r->w.rid, sizeof r->w.rid, "%s", call->rid);
+  if (call == NULL) call = gw_table_find(&g->table, r->w.rid);
+  if (call != NULL) return call;
+  call = gw_table_add(&g->table, r->w.rid, idem,
+                      gw_now_ms() + g->opt.remember_ms);
+  size_t n = 0;
+  uint8_t *wire = call != NULL ? pack_call(g, r->w.method, argb, argn,
+                                           r->w.rid, &n)
+                               : NULL;
+  char err[512] = "out of memory";
+  if (wire == NULL || gw_kafka_send(g, route->topic, key, wire, n, r->w.rid,
+                                    err, sizeof err) != 0) {
+    if (call != NULL) gw_table_remove(&g->table, call);
+    atomic_fetch_add(&g->n_errors, 1);
+    *ret = send_json(c, 503, sfc_call_error(r->w.rid,
+                                            "the Call was not handed to "
+                                            "Kafka (topic %s): %s; retry",
+                                            route->topic, err));
+    free(wire);
+    return NULL;
+  }
+  free(wire);
+  atomic_fetch_add(&g->n_calls, 1);
+  return call;
+}
+
+/* POST /<ns>/<Entity>/<key>/<method>: checks, the Call to Kafka, then a
+ * suspended wait for the Reply (or its Reply at once, if remembered). */
+static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c,
+                                   gw_req *r, const gw_route *route,
+                                   const call_path *p) {
+  enum MHD_Result ret;
+  const sfc_method *m = sfc_entity_method(route->entity, p->method);
+  if (m == NULL) {
+    char names[512];
+    sfc_call_method_names(route->entity, names, sizeof names);
+    return send_json(c, 404, sfc_call_error(
+                                 NULL,
+                                 "entity %s has no method '%s' (methods: %s)",
+                                 route->fn_typename, p->method, names));
+  }
+  uint8_t *argb = NULL;
+  size_t argn = 0;
+  char err[1280];
+  if (sfc_call_args(route->entity, m, r->body, r->len, &argb, &argn, err,
+                    sizeof err) != 0)
+    return send_json(c, 400, sfc_call_error(NULL, "%s", err));
+  const char *idem;
+  r->w.method = m;
+  r->w.conn = c;
+  if (call_options(g, c, r, &idem, &ret) != 0) {
+    free(argb);
+    return ret;
+  }
+  pthread_mutex_lock(&g->table.mu);
+  gw_call *call = find_or_send(g, c, r, route, p->key, argb, argn, idem,
+                               &ret);
+  free(argb);
+  if (call != NULL && call->replied) {
+    unsigned status;
+    json_t *o = reply_answer(m, r->w.rid, call->reply, call->reply_len,
+                             &status);
+    pthread_mutex_unlock(&g->table.mu);
+    return send_json(c, status, o);
+  }
+  if (call != NULL) {
+    r->w.deadline_ms = gw_now_ms() + r->w.wait_ms;
+    gw_table_wait(&g->table, call, &r->w);
+    r->waiting = true;
+    MHD_suspend_connection(c);
+    ret = MHD_YES;
+  }
+  pthread_mutex_unlock(&g->table.mu);
+  return ret;
+}
+
+/* Routes a POST by its path against the IRs. */
+static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
+                            gw_req *r) {
+  call_path p;
+  char err[1024];
+  enum MHD_Result ret;
+  unsigned st = parse_path(url, &p, err, sizeof err);
+  if (st != 0) {
+    ret = send_json(c, st, sfc_call_error(NULL, "%s", err));
+    call_path_free(&p);
+    return ret;
+  }
+  bool ns_known = false;
+  const sfc_entity *e =
+      sfc_call_entity(g->irs, g->n_irs, p.ns, p.entity, &ns_known);
+  const gw_route *route = e != NULL ? gw_route_of(g, p.fn_typename) : NULL;
+  const char *why = p.key != NULL ? bad_key(p.key) : NULL;
+  if (e == NULL && ns_known) {
+    char names[512];
+    sfc_call_entity_names(g->irs, g->n_irs, p.ns, names, sizeof names);
+    ret = send_json(c, 404, sfc_call_error(
+                                NULL,
+                                "no entity '%s' in the IR of namespace %s "
+                                "(entities: %s)",
+                                p.entity, p.ns, names));
+  } else if (e == NULL) {
+    ret = send_json(c, 404, sfc_call_error(
+                                NULL,
+                                "no entity %s: namespace %s is in none of "
+                                "the gateway's --ir files",
+                                p.fn_typename, p.ns));
+  } else if (p.method == NULL && why == NULL) {
+    char names[512];
+    sfc_call_method_names(e, names, sizeof names);
+    ret = send_json(c, 404, sfc_call_error(
+                                NULL,
+                                "%s is an entity: POST /%s/%s/<method> with "
+                                "the JSON arguments (methods: %s), or PUT a "
+                                "raw message",
+                                p.fn_typename, p.fn_typename, p.key, names));
+  } else if (why != NULL || p.method == NULL) {
+    ret = send_json(c, 400, sfc_call_error(
+                                NULL,
+                                "an entity call is POST /%s/<key>/<method>: "
+                                "expected /<namespace>/<type>/<id> (%s)",
+                                p.fn_typename, why ? why : "no method"));
+  } else if (route == NULL) {
+    ret = send_json(c, 404, sfc_call_error(NULL, "no topic serves %s",
+                                           p.fn_typename));
+  } else {
+    ret = entity_call(g, c, r, route, &p);
+  }
+  call_path_free(&p);
+  return ret;
+}
+
+/* ---- GET: health and metrics ------------------------------------------- */
+
+static enum MHD_Result get(gw *g, struct MHD_Connection *c, const char *url) {
+  if (strcmp(url, "/health") == 0) {
+    bool stopping = atomic_load(&g->stopping);
+    const char *b = stopping ? "{\"status\":\"stopping\"}\n"
+                             : "{\"status\":\"ok\"}\n";
+    return send_text(c, stopping ? 503 : 200, "application/json", b,
+                     strlen(b));
+  }
+  if (strcmp(url, "/metrics") == 0) {
+    pthread_mutex_lock(&g->table.mu);
+    size_t waiting = g->table.n_waiting, known = g->table.n_calls;
+    pthread_mutex_unlock(&g->table.mu);
+    char text[1024];
+    int n = snprintf(
+        text, sizeof text,
+        "# TYPE sf_gateway_calls_total counter\nsf_gateway_calls_total %llu\n"
+        "# TYPE sf_gateway_replies_total counter\n"
+        "sf_gateway_replies_total %llu\n"
+        "# TYPE sf_gateway_timeouts_total counter\n"
+        "sf_gateway_timeouts_total %llu\n"
+        "# TYPE sf_gateway_kafka_errors_total counter\n"
+        "sf_gateway_kafka_errors_total %llu\n"
+        "# TYPE sf_gateway_waiting gauge\nsf_gateway_waiting %zu\n"
+        "# TYPE sf_gateway_remembered_calls gauge\n"
+        "sf_gateway_remembered_calls %zu\n",
+        (unsigned long long)atomic_load(&g->n_calls),
+        (unsigned long long)atomic_load(&g->n_replies),
+        (unsigned long long)atomic_load(&g->n_timeouts),
+        (unsigned long long)atomic_load(&g->n_errors), waiting, known);
+    return send_text(c, 200, "text/plain; version=0.0.4", text, (size_t)n);
+  }
+  return send_error(c, 405,
+                    GW_NAME " answers POST /<namespace>/<Entity>/<key>/"
+                    "<method> (entity calls), GET /health and GET /metrics");
+}
+
+/* ---- libmicrohttpd ------------------------------------------------------ */
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls) {
+  gw *g = cls;
+  gw_req *r = *con_cls;
+  bool is_post = strcmp(method, "POST") == 0;
+  if (r == NULL) {
+    r = calloc(1, sizeof *r);
+    if (r == NULL) return MHD_NO;
+    *con_cls = r;
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (is_post && cl != NULL) {
+      char *end = NULL;
+      errno = 0;
+      unsigned long long n = strtoull(cl, &end, 10);
+      /* Answering before the body arrives makes MHD close the
+       * connection instead of reading it. */
+      if (errno != 0 || end == cl || n > g->opt.max_body)
+        return send_error(c, HTTP_TOO_LARGE, "body larger than %zu bytes",
+                          g->opt.max_body);
+    }
+    return MHD_YES;
+  }
+  if (*upload_size != 0) {
+    size_t n = *upload_size;
+    *upload_size = 0;
+    if (r->too_large || n > g->opt.max_body - r->len) {
+      r->too_large = true; /* a chunked body over the limit: drain, 413 */
+      return MHD_YES;
+    }
+    if (r->len + n > r->cap) {
+      size_t nc = r->cap ? r->cap * 2 : 4096;
+      while (nc < r->len + n) nc *= 2;
+      uint8_t *nb = realloc(r->body, nc);
+      if (nb == NULL) return MHD_NO;
+      r->body = nb;
+      r->cap = nc;
+    }
+    memcpy(r->body + r->len, upload, n);
+    r->len += n;
+    return MHD_YES;
+  }
+  if (r->waiting) { /* resumed: the answer is there */
+    const char *b = r->w.body;
+    if (b == NULL) return send_error(c, 500, "out of memory");
+    return send_text(c, r->w.status, "application/json", b, strlen(b));
+  }
+  if (r->too_large)
+    return send_error(c, HTTP_TOO_LARGE, "body larger than %zu bytes",
+                      g->opt.max_body);
+  if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+    return get(g, c, url);
+  if (!is_post)
+    return send_error(c, 405, "method %s: an entity call is POST", method);
+  if (atomic_load(&g->stopping))
+    return send_json(c, 503, sfc_call_error(NULL, GW_NAME " is stopping"));
+  return post(g, c, url, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  gw *g = cls;
+  gw_req *r = *con_cls;
+  if (r == NULL) return;
+  if (r->waiting && !r->w.done) { /* only at shutdown */
+    pthread_mutex_lock(&g->table.mu);
+    gw_table_unwait(&g->table, &r->w);
+    pthread_mutex_unlock(&g->table.mu);
+  }
+  free(r->w.body);
+  free(r->body);
+  free(r);
+  *con_cls = NULL;
+}
+
+/* Keeps "%2F" as it is: the path is decoded part by part. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
+  return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  gw *g = cls;
+  if (!g->opt.verbose) return;
+  fputs(GW_NAME ": http: ", stderr);
+  vfprintf(stderr, fmt, ap);
+}
+
+int gw_http_start(gw *g) {
+  char host[256];
+  const char *colon = strrchr(g->opt.listen, ':');
+  char *end = NULL;
+  long port = colon != NULL ? strtol(colon + 1, &end, 10) : -1;
+  if (colon == NULL || end == colon + 1 || *end != '\0' || port < 0 ||
+      port > 65535 || (size_t)(colon - g->opt.listen) >= sizeof host) {
+    fprintf(stderr, GW_NAME ": --listen %s: expected HOST:PORT\n",
+            g->opt.listen);
+    return -1;
+  }
+  snprintf(host, sizeof host, "%.*s", (int)(colon - g->opt.listen),
+           g->opt.listen);
+  if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+    memmove(host, host + 1, strlen(host));
+    host[strlen(host) - 1] = '\0';
+  }
+  sfb_listener l;
+  if (sfb_listen_tcp(host, (uint16_t)port, &l) != 0) {
+    fprintf(stderr, GW_NAME ": --listen %s: %s\n", g->opt.listen,
+            sfb_listen_strerror(&l));
+    return -1;
+  }
+  g->port = l.port;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                   MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  if (l.ipv6) flags |= MHD_USE_IPv6;
+  g->daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_access, g,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g, /* must come first */
+      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l.fd,
+      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
+  if (g->daemon == NULL) {
+    fprintf(stderr, GW_NAME ": cannot start the HTTP server on %s\n",
+            g->opt.listen);
+    return -1;
+  }
+  return 0;
+}
+
+void gw_http_stop(gw *g) {
+  if (g->daemon != NULL) MHD_stop_daemon(g->daemon);
+  g->daemon = NULL;
+}
