@@ -205,7 +205,8 @@ void emit_entity(gen *g, FILE *o, const sfc_entity *e) {
     fprintf(o, "    NULL, 0,\n");
   fprintf(o, "    sf__load_%s, sf__store_%s,\n", E, E);
   if (e->n_methods)
-    fprintf(o, "    sf__methods_%s, %zu,\n};\n\n", E, e->n_methods);
+    fprintf(o, "    sf__methods_%s, %zu,\n", E, e->n_methods);
   else
-    fprintf(o, "    NULL, 0,\n};\n\n");
+    fprintf(o, "    NULL, 0,\n");
+  fprintf(o, "    sf__field_enc_%s, sf__field_dec_%s,\n};\n\n", E, E);
 }

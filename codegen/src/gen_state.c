@@ -309,8 +309,42 @@ static void emit_store(gen *g, FILE *o, const sfc_entity *e, bool composite) {
   fprintf(o, "  return st;\n}\n\n");
 }
 
-/* An entity's state: value specs and defaults, then sf__load_<E> and
- * sf__store_<E>. */
+/* One field by index as a message {1: value}, and back: the runtime keeps
+ * the pre-image of each field a suspended method changed (atomic methods,
+ * docs/entities.md "Failures and state"). */
+static void emit_field_codec(gen *g, FILE *o, const sfc_entity *e) {
+  const char *E = e->name;
+  fprintf(o,
+          "/* State field `i` as a message {1: value} (pre-images). */\n"
+          "static void sf__field_enc_%s(sf_wbuf *w, size_t i, const void "
+          "*state) {\n  const %s_state *s = state;\n  (void)w;\n  (void)s;\n"
+          "  switch (i) {\n",
+          E, E);
+  for (size_t k = 0; k < e->n_state; k++) {
+    const sfc_field *f = &e->state[k];
+    need(g, f->type, H_ENCW);
+    fprintf(o, "    case %zu: sf__encw_%s(w, &s->%s); break;\n", k,
+            mangle(g, f->type), f->name);
+  }
+  fprintf(o, "    default: break;\n  }\n}\n\n");
+  fprintf(o,
+          "static sf_status sf__field_dec_%s(sf_arena *a, size_t i, sf_rbuf "
+          "*r, void *state) {\n  %s_state *s = state;\n  (void)a;\n"
+          "  (void)r;\n  (void)s;\n  switch (i) {\n",
+          E, E);
+  for (size_t k = 0; k < e->n_state; k++) {
+    const sfc_field *f = &e->state[k];
+    need(g, f->type, H_READW);
+    fprintf(o,
+            "    case %zu:\n      memset(&s->%s, 0, sizeof s->%s);\n"
+            "      return sf__readw_%s(a, r, &s->%s);\n",
+            k, f->name, f->name, mangle(g, f->type), f->name);
+  }
+  fprintf(o, "    default: return SF_ERR_INVALID_ARGUMENT;\n  }\n}\n\n");
+}
+
+/* An entity's state: value specs and defaults, then sf__load_<E>,
+ * sf__store_<E> and the per-field codec. */
 void emit_state(gen *g, FILE *o, const sfc_entity *e) {
   fprintf(o, "/* ---- %s: state ---- */\n\n", e->name);
   emit_specs(g, o, e);
@@ -322,4 +356,5 @@ void emit_state(gen *g, FILE *o, const sfc_entity *e) {
   if (composite) g->any_composite_state = true;
   emit_load(g, o, e, composite, string);
   emit_store(g, o, e, composite);
+  emit_field_codec(g, o, e);
 }

@@ -27,6 +27,7 @@ typedef Statefun__Entities__Call pb_call;
 typedef Statefun__Entities__Reply pb_reply;
 typedef Statefun__Entities__Frame pb_frame;
 typedef Statefun__Entities__State pb_state;
+typedef Statefun__Entities__FieldImage pb_image;
 
 /* ---- strings ------------------------------------------------------------------- */
 
@@ -328,6 +329,16 @@ struct sf_entity_ctx {
   bool book_dirty;
   sf_value book_loaded; /* the bookkeeping as it arrived (has_value false: none) */
   pending_call pending;
+  /* the second call of one step (a misuse; fails the method clearly) */
+  const char *extra_entity, *extra_method;
+  /* Atomicity of the running step (docs/entities.md, "Failures and
+   * state"): `snap` is every state field's encoding when the step first
+   * used the state (taken only while `snapping`); `marks` the lengths of
+   * the context's messages, delayed messages and egresses when the
+   * method's output for this step began. */
+  bool snapping;
+  sf_bytes *snap;
+  size_t marks[3];
   sf_status failure; /* a runtime failure that fails the invocation */
   int depth;         /* queue pumping recursion guard */
 };
@@ -335,6 +346,173 @@ struct sf_entity_ctx {
 sf_context *sf_entity_context(sf_entity_ctx *c) { return c->ctx; }
 sf_str sf_entity_key(const sf_entity_ctx *c) { return c->key; }
 sf_arena *sf_entity_arena(sf_entity_ctx *c) { return c->arena; }
+
+/* ---- atomic methods: pre-images and held output ------------------------------------ */
+
+static sf_status push_ptr(sf_arena *a, void ***items, size_t *n, size_t *cap, void *item) {
+  void **slot = sf_arena_push(a, (void **)items, n, cap, sizeof(void *));
+  if (!slot) return SF_ERR_NOMEM;
+  *slot = item;
+  return SF_OK;
+}
+
+static void take_snapshot(sf_entity_ctx *c);
+
+/* State field i's encoding as a message {1: value}, in the arena. */
+static sf_bytes encode_field(sf_entity_ctx *c, const void *state, size_t i) {
+  sf_wbuf w;
+  sf_wbuf_init(&w, c->arena);
+  c->reg->desc->encode_field(&w, i, state);
+  if (w.failed) c->failure = SF_ERR_NOMEM;
+  sf_bytes b = {w.data, w.len};
+  return b;
+}
+
+static bool same_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+  return an == bn && (an == 0 || memcmp(a, b, an) == 0);
+}
+
+/* Every field's encoding before the step changes anything: taken when the
+ * step first asks for the state, so a step that never touches it pays
+ * nothing. */
+static void take_snapshot(sf_entity_ctx *c) {
+  size_t n = c->reg->desc->n_fields;
+  c->snap = sf_arena_alloc(c->arena, (n ? n : 1) * sizeof(*c->snap));
+  if (!c->snap) {
+    c->failure = SF_ERR_NOMEM;
+    return;
+  }
+  for (size_t i = 0; i < n; i++) c->snap[i] = encode_field(c, c->state, i);
+}
+
+/* The index of a state field by name; SIZE_MAX when this build has none. */
+static size_t field_index(const sf_entity_desc *d, const char *name) {
+  for (size_t i = 0; i < d->n_fields; i++)
+    if (strcmp(d->field_specs[i]->name, name) == 0) return i;
+  return SIZE_MAX;
+}
+
+/* Decodes a field's image into `state`. An image of a field this build no
+ * longer has is skipped: there is nothing left to restore. */
+static void apply_image(sf_entity_ctx *c, void *state, size_t i, const uint8_t *p, size_t n) {
+  if (i == SIZE_MAX) return;
+  sf_rbuf r;
+  sf_rbuf_init(&r, p, n);
+  if (c->reg->desc->decode_field(c->arena, i, &r, state) != SF_OK && c->failure == SF_OK) {
+    c->failure = SF_ERR_VALUE_DECODE;
+    sf_context_fail(c->ctx, "%s/%s: a pre-image of state field '%s' does not decode",
+                    c->reg->desc->type_name, c->key.ptr, c->reg->desc->field_specs[i]->name);
+  }
+}
+
+/* A failed method: every field it changed gets back the value it had
+ * before the method started (this step's changes from the snapshot, the
+ * earlier steps' from the frame's pre-images, which are older). */
+static void restore_state(sf_entity_ctx *c, const pb_frame *prev) {
+  if (!c->snap && (!prev || !prev->n_pre_images)) return;
+  c->snapping = false;
+  void *state = sf_entity_state(c);
+  if (!state) return;
+  for (size_t i = 0; c->snap && i < c->reg->desc->n_fields; i++)
+    apply_image(c, state, i, c->snap[i].ptr, c->snap[i].len);
+  for (size_t k = 0; prev && k < prev->n_pre_images; k++)
+    apply_image(c, state, field_index(c->reg->desc, prev->pre_images[k]->field),
+                prev->pre_images[k]->value.data, prev->pre_images[k]->value.len);
+}
+
+static bool has_image(const pb_frame *f, const char *field) {
+  for (size_t k = 0; k < f->n_pre_images; k++)
+    if (strcmp(f->pre_images[k]->field, field) == 0) return true;
+  return false;
+}
+
+/* A suspending method: the frame keeps the earlier steps' pre-images and
+ * adds one for each field this step changed first. */
+static sf_status keep_images(sf_entity_ctx *c, pb_frame *f, const pb_frame *prev) {
+  size_t cap = 0;
+  for (size_t k = 0; prev && k < prev->n_pre_images; k++)
+    if (push_ptr(c->arena, (void ***)&f->pre_images, &f->n_pre_images, &cap,
+                 prev->pre_images[k]) != SF_OK)
+      return SF_ERR_NOMEM;
+  for (size_t i = 0; c->snap && i < c->reg->desc->n_fields; i++) {
+    const char *name = c->reg->desc->field_specs[i]->name;
+    sf_bytes now = encode_field(c, c->state, i);
+    if (same_bytes(now.ptr, now.len, c->snap[i].ptr, c->snap[i].len) || has_image(f, name))
+      continue;
+    pb_image *img = sf_arena_alloc(c->arena, sizeof(*img));
+    if (!img) return SF_ERR_NOMEM;
+    statefun__entities__field_image__init(img);
+    img->field = (char *)name;
+    img->value.data = (uint8_t *)c->snap[i].ptr;
+    img->value.len = c->snap[i].len;
+    img->seq = c->next_call;
+    if (push_ptr(c->arena, (void ***)&f->pre_images, &f->n_pre_images, &cap, img) != SF_OK)
+      return SF_ERR_NOMEM;
+  }
+  return SF_OK;
+}
+
+/* The context's three output lists, in the order of `marks`. */
+static sf_ptr_vec *out_vec(sf_entity_ctx *c, int k) {
+  return k == 0 ? &c->ctx->messages : k == 1 ? &c->ctx->delayed : &c->ctx->egresses;
+}
+
+static const ProtobufCMessageDescriptor *out_desc(int k) {
+  return k == 0   ? &io__statefun__sdk__reqreply__from_function__invocation__descriptor
+         : k == 1 ? &io__statefun__sdk__reqreply__from_function__delayed_invocation__descriptor
+                  : &io__statefun__sdk__reqreply__from_function__egress_message__descriptor;
+}
+
+/* A resumed method's earlier output goes back into the context (it is
+ * released if this step returns), after marking where its output starts. */
+static void begin_output(sf_entity_ctx *c, const pb_frame *prev) {
+  for (int k = 0; k < 3; k++) c->marks[k] = out_vec(c, k)->n;
+  if (!prev) return;
+  ProtobufCAllocator alloc;
+  sf_arena_protobuf_allocator(c->arena, &alloc);
+  ProtobufCBinaryData *held[3] = {prev->held_messages, prev->held_delayed, prev->held_egresses};
+  size_t n_held[3] = {prev->n_held_messages, prev->n_held_delayed, prev->n_held_egresses};
+  for (int k = 0; k < 3; k++)
+    for (size_t i = 0; i < n_held[k]; i++) {
+      ProtobufCMessage *msg =
+          protobuf_c_message_unpack(out_desc(k), &alloc, held[k][i].len, held[k][i].data);
+      if (!msg || sf_ptr_vec_push(c->arena, out_vec(c, k), msg) != SF_OK) {
+        c->failure = msg ? SF_ERR_NOMEM : SF_ERR_VALUE_DECODE;
+        return;
+      }
+    }
+}
+
+/* A failed method's output is dropped. */
+static void drop_output(sf_entity_ctx *c) {
+  for (int k = 0; k < 3; k++) out_vec(c, k)->n = c->marks[k];
+}
+
+/* A suspending method's output moves into its frame, held until it
+ * returns. */
+static sf_status hold_output(sf_entity_ctx *c, pb_frame *f) {
+  ProtobufCBinaryData **held[3] = {&f->held_messages, &f->held_delayed, &f->held_egresses};
+  size_t *n_held[3] = {&f->n_held_messages, &f->n_held_delayed, &f->n_held_egresses};
+  for (int k = 0; k < 3; k++) {
+    sf_ptr_vec *v = out_vec(c, k);
+    size_t n = v->n - c->marks[k];
+    if (!n) continue;
+    *held[k] = sf_arena_alloc(c->arena, n * sizeof(**held[k]));
+    if (!*held[k]) return SF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+      const ProtobufCMessage *msg = v->items[c->marks[k] + i];
+      size_t len = protobuf_c_message_get_packed_size(msg);
+      uint8_t *buf = sf_arena_alloc(c->arena, len ? len : 1);
+      if (!buf) return SF_ERR_NOMEM;
+      protobuf_c_message_pack(msg, buf);
+      (*held[k])[i].data = buf;
+      (*held[k])[i].len = len;
+    }
+    *n_held[k] = n;
+    v->n = c->marks[k];
+  }
+  return SF_OK;
+}
 
 void *sf_entity_state(sf_entity_ctx *c) {
   if (!c->state_loaded) {
@@ -352,13 +530,20 @@ void *sf_entity_state(sf_entity_ctx *c) {
                       sf_strerror(c->state_status));
     }
   }
+  if (c->snapping && !c->snap && c->state && c->state_status == SF_OK) take_snapshot(c);
   return c->state;
 }
 
 sf_status sf_entity_call(sf_entity_ctx *c, const char *entity_type, sf_str key,
                          const char *method, const uint8_t *args, size_t args_len) {
   if (!c || !entity_type || !method || (!args && args_len)) return SF_ERR_INVALID_ARGUMENT;
-  if (c->pending.set) return SF_ERR_INVALID_ARGUMENT; /* one call per await */
+  if (c->pending.set) { /* one call per await: run() fails the method, naming both */
+    if (!c->extra_method) {
+      c->extra_entity = entity_type;
+      c->extra_method = method;
+    }
+    return SF_ERR_INVALID_ARGUMENT;
+  }
   if (sf_typename_validate(entity_type) != SF_OK) return SF_ERR_BAD_TYPENAME;
   if (key.len == 0) return SF_ERR_INVALID_ARGUMENT;
   c->pending.key = sf_arena_strndup(c->arena, key.ptr, key.len);
@@ -438,12 +623,6 @@ static sf_status store_book(sf_entity_ctx *c) {
   return sf_state_set(c->ctx, &c->reg->state_spec, v);
 }
 
-static sf_status push_ptr(sf_arena *a, void ***items, size_t *n, size_t *cap, void *item) {
-  void **slot = sf_arena_push(a, (void **)items, n, cap, sizeof(void *));
-  if (!slot) return SF_ERR_NOMEM;
-  *slot = item;
-  return SF_OK;
-}
 
 /* ---- replies ----------------------------------------------------------------------------- */
 
@@ -509,63 +688,103 @@ static const char *label_name(const sf_method_desc *m, uint32_t case_value) {
   return NULL;
 }
 
-/* Runs an instance until it returns, fails or awaits; `call` started it
- * (its chain is resolved). */
-static void run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call) {
+/* Suspends an instance at its await: the outgoing Call, and the frame
+ * with its pre-images and held output in the bookkeeping. */
+static void suspend(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call,
+                    const pb_frame *prev, const char *label) {
+  pb_call out = STATEFUN__ENTITIES__CALL__INIT;
+  Io__Statefun__Sdk__Reqreply__Address self = IO__STATEFUN__SDK__REQREPLY__ADDRESS__INIT;
+  const sf_address *me = sf_self(c->ctx);
+  self.namespace_ = (char *)me->namespace_;
+  self.type = (char *)me->type;
+  self.id = (char *)me->id;
+  out.method = (char *)c->pending.method;
+  out.args.data = (uint8_t *)c->pending.args;
+  out.args.len = c->pending.args_len;
+  out.call_id = sf_context_printf(c->ctx, NULL, "%s/%s/%s#%llu", me->namespace_, me->type,
+                                  me->id, (unsigned long long)++c->next_call);
+  out.reply_to = &self;
+  out.chain = call->chain;
+  size_t n = protobuf_c_message_get_packed_size(&out.base);
+  uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
+  pb_frame *f = sf_arena_alloc(c->arena, sizeof(*f));
+  sf_wbuf w;
+  sf_wbuf_init(&w, c->arena);
+  m->encode_frame(&w, frame);
+  if (!out.call_id || !buf || !f || w.failed) {
+    c->failure = SF_ERR_NOMEM;
+    return;
+  }
+  protobuf_c_message_pack(&out.base, buf);
+  statefun__entities__frame__init(f);
+  f->awaiting = out.call_id;
+  f->method = (char *)m->name;
+  f->label = (char *)label;
+  f->layout_hash = m->layout_hash;
+  f->frame.data = w.data;
+  f->frame.len = w.len;
+  f->call = call;
+  sf_status st = keep_images(c, f, prev);
+  if (st == SF_OK) st = hold_output(c, f);
+  sf_value v = {SF_TYPENAME_CALL, true, buf, n};
+  if (st == SF_OK) st = sf_send(c->ctx, c->pending.entity_type, c->pending.key, v);
+  if (st == SF_OK) st = push_ptr(c->arena, (void ***)&c->frames, &c->n_frames, &c->cap_frames, f);
+  if (st != SF_OK) c->failure = st;
+  c->book_dirty = true;
+}
+
+/* What a step did wrong with its calls, if anything: a second call in one
+ * step, or a call it did not await. NULL when the step is fine. */
+static const char *call_misuse(sf_entity_ctx *c, const sf_method_desc *m, sf_step s,
+                               const sf_frame_hdr *hdr) {
+  const char *label = label_name(m, hdr->label);
+  if (c->extra_method)
+    return sf_context_printf(c->ctx, NULL, "%s.%s made a second call (%s.%s) in one step at "
+                             "await '%s': each SF_AWAIT makes exactly one call",
+                             c->reg->desc->type_name, m->name, c->extra_entity, c->extra_method,
+                             label ? label : "?");
+  if (s != SF_STEP_AWAIT && c->pending.set)
+    return sf_context_printf(c->ctx, NULL, "%s.%s called %s.%s without awaiting it: a typed "
+                             "call only runs inside SF_AWAIT or SF_AWAIT_CATCH",
+                             c->reg->desc->type_name, m->name, c->pending.entity_type,
+                             c->pending.method);
+  if (s == SF_STEP_AWAIT && !c->pending.set)
+    return sf_context_printf(c->ctx, NULL, "%s.%s awaited without making a call",
+                             c->reg->desc->type_name, m->name);
+  if (s == SF_STEP_AWAIT && !label)
+    return sf_context_printf(c->ctx, NULL, "%s.%s awaited at an unknown label",
+                             c->reg->desc->type_name, m->name);
+  if (s == SF_STEP_AWAIT && m->read_only)
+    return sf_context_printf(c->ctx, NULL, "%s.%s is read_only and may not await",
+                             c->reg->desc->type_name, m->name);
+  return NULL;
+}
+
+/* Runs one step of an instance until it returns, fails or awaits; `call`
+ * started it (its chain is resolved), `prev` is the frame it resumes from
+ * (NULL: a new instance). A failed instance leaves the state and output
+ * as they were before it started (docs/entities.md, "Failures and
+ * state"). */
+static void run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call,
+                const pb_frame *prev) {
   sf_frame_hdr *hdr = frame;
   memset(&c->pending, 0, sizeof(c->pending));
-  sf_step s = m->step(c, frame);
+  c->extra_entity = c->extra_method = NULL;
+  c->snap = NULL;
+  c->snapping = !m->read_only;
+  begin_output(c, prev);
   if (c->failure != SF_OK) return;
+  sf_step s = m->step(c, frame);
+  c->snapping = false;
+  if (c->failure != SF_OK) return;
+  const char *misuse = call_misuse(c, m, s, hdr);
+  if (misuse) {
+    hdr->error = misuse;
+    s = SF_STEP_FAILED;
+  }
   if (s == SF_STEP_AWAIT) {
-    const char *label = label_name(m, hdr->label);
-    if (!c->pending.set || !label) {
-      s = sf_entity_fail(c, hdr, "%s.%s awaited %s", c->reg->desc->type_name, m->name,
-                         c->pending.set ? "at an unknown label" : "without making a call");
-    } else {
-      /* The outgoing call. */
-      pb_call out = STATEFUN__ENTITIES__CALL__INIT;
-      Io__Statefun__Sdk__Reqreply__Address self = IO__STATEFUN__SDK__REQREPLY__ADDRESS__INIT;
-      const sf_address *me = sf_self(c->ctx);
-      self.namespace_ = (char *)me->namespace_;
-      self.type = (char *)me->type;
-      self.id = (char *)me->id;
-      out.method = (char *)c->pending.method;
-      out.args.data = (uint8_t *)c->pending.args;
-      out.args.len = c->pending.args_len;
-      out.call_id = sf_context_printf(c->ctx, NULL, "%s/%s/%s#%llu", me->namespace_, me->type,
-                                      me->id, (unsigned long long)++c->next_call);
-      out.reply_to = &self;
-      out.chain = call->chain;
-      size_t n = protobuf_c_message_get_packed_size(&out.base);
-      uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
-      /* The suspended instance. */
-      pb_frame *f = sf_arena_alloc(c->arena, sizeof(*f));
-      sf_wbuf w;
-      sf_wbuf_init(&w, c->arena);
-      m->encode_frame(&w, frame);
-      if (!out.call_id || !buf || !f || w.failed) {
-        c->failure = SF_ERR_NOMEM;
-        return;
-      }
-      protobuf_c_message_pack(&out.base, buf);
-      statefun__entities__frame__init(f);
-      f->awaiting = out.call_id;
-      f->method = (char *)m->name;
-      f->label = (char *)label;
-      f->layout_hash = m->layout_hash;
-      f->frame.data = w.data;
-      f->frame.len = w.len;
-      f->call = call;
-      sf_value v = {SF_TYPENAME_CALL, true, buf, n};
-      sf_status st = sf_send(c->ctx, c->pending.entity_type, c->pending.key, v);
-      if (st == SF_OK) st = push_ptr(c->arena, (void ***)&c->frames, &c->n_frames, &c->cap_frames, f);
-      if (st != SF_OK) {
-        c->failure = st;
-        return;
-      }
-      c->book_dirty = true;
-      return;
-    }
+    suspend(c, m, frame, call, prev, label_name(m, hdr->label));
+    return;
   }
   if (s == SF_STEP_DONE) {
     sf_wbuf w;
@@ -577,9 +796,43 @@ static void run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call 
     }
     if (send_reply(c, call, true, w.data, w.len, NULL) != SF_OK) c->failure = SF_ERR_NOMEM;
   } else {
+    restore_state(c, prev);
+    drop_output(c);
     if (send_reply(c, call, false, NULL, 0, hdr->error) != SF_OK) c->failure = SF_ERR_NOMEM;
   }
   maybe_release(c);
+}
+
+/* A read_only method runs at once, even while another chain holds the
+ * entity, on the last committed state: a copy of the state with every
+ * suspended instance's oldest pre-image put back. Its writes go to the
+ * copy and are dropped. */
+static void run_read_only(sf_entity_ctx *c, const sf_method_desc *m, void *frame,
+                          pb_call *call) {
+  c->snapping = false;
+  void *state = sf_entity_state(c);
+  if (!state) return;
+  size_t size = c->reg->desc->state_size ? c->reg->desc->state_size : 1;
+  void *view = sf_arena_alloc(c->arena, size);
+  if (!view) {
+    c->failure = SF_ERR_NOMEM;
+    return;
+  }
+  memcpy(view, state, size);
+  for (size_t i = 0; i < c->reg->desc->n_fields; i++) {
+    const pb_image *oldest = NULL;
+    for (size_t k = 0; k < c->n_frames; k++)
+      for (size_t j = 0; j < c->frames[k]->n_pre_images; j++) {
+        const pb_image *img = c->frames[k]->pre_images[j];
+        if (strcmp(img->field, c->reg->desc->field_specs[i]->name) == 0 &&
+            (!oldest || img->seq < oldest->seq))
+          oldest = img;
+      }
+    if (oldest) apply_image(c, view, i, oldest->value.data, oldest->value.len);
+  }
+  c->state = view;
+  run(c, m, frame, call, NULL);
+  c->state = state;
 }
 
 static void fail_call(sf_entity_ctx *c, const pb_call *call, const char *why) {
@@ -606,6 +859,25 @@ static void handle_call(sf_entity_ctx *c, pb_call *call) {
       return;
     }
     c->book_dirty = true;
+  }
+  if (m->read_only) {
+    void *frame = sf_arena_alloc(c->arena, m->frame_size);
+    sf_rbuf r;
+    sf_rbuf_init(&r, call->args.data, call->args.len);
+    if (!frame) {
+      c->failure = SF_ERR_NOMEM;
+      return;
+    }
+    memset(frame, 0, m->frame_size);
+    sf_status st = m->decode_args(c->arena, &r, frame);
+    if (st != SF_OK) {
+      char *why = sf_context_printf(c->ctx, NULL, "%s.%s: arguments do not decode: %s",
+                                    d->type_name, m->name, sf_strerror(st));
+      fail_call(c, call, why ? why : "bad arguments");
+      return;
+    }
+    run_read_only(c, m, frame, call);
+    return;
   }
   if (c->active_chain[0] && strcmp(c->active_chain, call->chain) != 0 && !m->reentrant) {
     /* Isolation: another chain holds the entity; wait in the queue. */
@@ -634,7 +906,7 @@ static void handle_call(sf_entity_ctx *c, pb_call *call) {
     maybe_release(c);
     return;
   }
-  run(c, m, frame, call);
+  run(c, m, frame, call, NULL);
 }
 
 static void pump_queue(sf_entity_ctx *c) {
@@ -700,6 +972,10 @@ static void handle_reply(sf_entity_ctx *c, const pb_reply *reply) {
                               m->name);
   }
   if (why || !call) {
+    /* The instance fails without running: its pre-images go back and its
+     * held output is dropped (never put into the context). */
+    c->snap = NULL;
+    restore_state(c, f);
     if (call) fail_call(c, call, why ? why : "cannot resume");
     maybe_release(c);
     return;
@@ -715,7 +991,7 @@ static void handle_reply(sf_entity_ctx *c, const pb_reply *reply) {
   } else {
     hdr->error = reply->error[0] ? reply->error : "the called method failed";
   }
-  run(c, m, frame, call);
+  run(c, m, frame, call, f);
 }
 
 /* The StateFun function behind every entity type. */
@@ -767,7 +1043,8 @@ static void free_reg(void *p) {
 }
 
 sf_status sf_entity_register(sf_handler *h, const sf_entity_desc *d) {
-  if (!h || !d || !d->type_name || !d->load_state || !d->store_state ||
+  if (!h || !d || !d->type_name || !d->load_state || !d->store_state || !d->encode_field ||
+      !d->decode_field ||
       (!d->methods && d->n_methods) || (!d->field_specs && d->n_fields))
     return SF_ERR_INVALID_ARGUMENT;
   for (size_t i = 0; i < d->n_methods; i++) {

@@ -137,6 +137,87 @@ SF_METHOD(Counter, tryboom) {
   SF_END(F);
 }
 
+/* take(by) -> int64: "subtract, then check" — n -= by, fails when n < 0 */
+typedef Counter_add_frame Counter_take_frame;
+SF_METHOD(Counter, take);
+SF_METHOD(Counter, take) {
+  SF_BEGIN(F);
+  SF_STATE(Counter)->n -= F->p.by;
+  if (SF_STATE(Counter)->n < 0) SF_FAIL(F, "insufficient: %d", (int)SF_STATE(Counter)->n);
+  SF_RETURN(F, SF_STATE(Counter)->n);
+  SF_END(F);
+}
+
+/* An egress record that a test can see: a Reply with request id `rid` on
+ * the replies topic (the router collects those). */
+static void side_effect(sf_entity_ctx *ctx, const char *rid) {
+  Statefun__Entities__Reply r = STATEFUN__ENTITIES__REPLY__INIT;
+  r.call_id = (char *)rid;
+  r.ok = true;
+  r.request_id = (char *)rid;
+  uint8_t buf[128];
+  size_t n = statefun__entities__reply__pack(&r, buf);
+  cr_assert_eq(sf_egress_kafka(sf_entity_context(ctx), "t.io/replies", "replies", rid, buf, n),
+               SF_OK);
+}
+
+/* addboom(target, by): n += by, an egress record, then awaits target.boom
+ * (which fails): the failure must undo both */
+typedef Counter_relay_frame Counter_addboom_frame;
+SF_METHOD(Counter, addboom);
+SF_METHOD(Counter, addboom) {
+  SF_BEGIN(F);
+  SF_STATE(Counter)->n += F->p.by;
+  side_effect(ctx, "addboom-side");
+  SF_AWAIT(F, sub, call_int_method(ctx, F->p.target, "boom", 0));
+  SF_RETURN(F, 0);
+  SF_END(F);
+}
+
+/* addrelay(target, by): n += by, an egress record, awaits target.add(by),
+ * then n += 1000 */
+typedef Counter_relay_frame Counter_addrelay_frame;
+SF_METHOD(Counter, addrelay);
+SF_METHOD(Counter, addrelay) {
+  SF_BEGIN(F);
+  SF_STATE(Counter)->n += F->p.by;
+  side_effect(ctx, "addrelay-side");
+  SF_AWAIT(F, sub, call_int_method(ctx, F->p.target, "add", F->p.by));
+  SF_STATE(Counter)->n += 1000;
+  SF_RETURN(F, SF_STATE(Counter)->n);
+  SF_END(F);
+}
+
+/* get() -> int64, read_only */
+typedef Counter_add_frame Counter_get_frame;
+SF_METHOD(Counter, get);
+SF_METHOD(Counter, get) {
+  SF_BEGIN(F);
+  SF_RETURN(F, SF_STATE(Counter)->n);
+  SF_END(F);
+}
+
+/* stray(target): a typed call without SF_AWAIT (a misuse) */
+typedef Counter_relay_frame Counter_stray_frame;
+SF_METHOD(Counter, stray);
+SF_METHOD(Counter, stray) {
+  SF_BEGIN(F);
+  (void)call_int_method(ctx, F->p.target, "add", 5);
+  SF_RETURN(F, -1);
+  SF_END(F);
+}
+
+/* twice(target): two calls in one await (a misuse) */
+typedef Counter_relay_frame Counter_twice_frame;
+SF_METHOD(Counter, twice);
+SF_METHOD(Counter, twice) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, sub, (call_int_method(ctx, F->p.target, "add", 1),
+                    call_int_method(ctx, F->p.target, "take", 2)));
+  SF_RETURN(F, F->r.sub);
+  SF_END(F);
+}
+
 /* codecs */
 static sf_status dec_int_args(sf_arena *a, sf_rbuf *r, void *frame) {
   (void)a;
@@ -183,6 +264,12 @@ RESULT_ENCODER(boom)
 RESULT_ENCODER(bounce)
 RESULT_ENCODER(echo)
 RESULT_ENCODER(tryboom)
+RESULT_ENCODER(take)
+RESULT_ENCODER(addboom)
+RESULT_ENCODER(addrelay)
+RESULT_ENCODER(get)
+RESULT_ENCODER(stray)
+RESULT_ENCODER(twice)
 
 static void enc_frame_relay(sf_wbuf *w, const void *frame) {
   const Counter_relay_frame *F = frame;
@@ -244,6 +331,12 @@ THUNK(boom)
 THUNK(bounce)
 THUNK(echo)
 THUNK(tryboom)
+THUNK(take)
+THUNK(addboom)
+THUNK(addrelay)
+THUNK(get)
+THUNK(stray)
+THUNK(twice)
 #define STEP(M) thunk_##M
 static sf_method_desc counter_methods[] = {
     {"add", false, false, sizeof(Counter_add_frame), 0x1111, NULL, 0, dec_int_args, STEP(add),
@@ -259,11 +352,46 @@ static sf_method_desc counter_methods[] = {
     {"tryboom", false, false, sizeof(Counter_tryboom_frame), 0x6666, relay_labels, 1,
      dec_relay_args, STEP(tryboom), enc_result_tryboom, enc_frame_relay, dec_frame_relay,
      dec_await_relay},
+    {"take", false, false, sizeof(Counter_take_frame), 0x7777, NULL, 0, dec_int_args, STEP(take),
+     enc_result_take, enc_frame_none, dec_frame_none, dec_await_none},
+    {"addboom", false, false, sizeof(Counter_addboom_frame), 0x8888, relay_labels, 1,
+     dec_relay_args, STEP(addboom), enc_result_addboom, enc_frame_relay, dec_frame_relay,
+     dec_await_relay},
+    {"addrelay", false, false, sizeof(Counter_addrelay_frame), 0x9999, relay_labels, 1,
+     dec_relay_args, STEP(addrelay), enc_result_addrelay, enc_frame_relay, dec_frame_relay,
+     dec_await_relay},
+    {"get", true, false, sizeof(Counter_get_frame), 0xaaaa, NULL, 0, dec_int_args, STEP(get),
+     enc_result_get, enc_frame_none, dec_frame_none, dec_await_none},
+    {"stray", false, false, sizeof(Counter_stray_frame), 0xbbbb, relay_labels, 1,
+     dec_relay_args, STEP(stray), enc_result_stray, enc_frame_relay, dec_frame_relay,
+     dec_await_relay},
+    {"twice", false, false, sizeof(Counter_twice_frame), 0xcccc, relay_labels, 1,
+     dec_relay_args, STEP(twice), enc_result_twice, enc_frame_relay, dec_frame_relay,
+     dec_await_relay},
 };
+
+/* The state field as a message {1: value} (pre-images). */
+static void counter_enc_field(sf_wbuf *w, size_t i, const void *state) {
+  if (i == 0) sf_w_int32(w, 1, ((const Counter_state *)state)->n, false);
+}
+static sf_status counter_dec_field(sf_arena *a, size_t i, sf_rbuf *r, void *state) {
+  (void)a;
+  Counter_state *s = state;
+  uint32_t f;
+  int wt, rc;
+  if (i != 0) return SF_ERR_INVALID_ARGUMENT;
+  s->n = 0;
+  while ((rc = sf_r_next(r, &f, &wt)) == 1) {
+    sf_status st = f == 1 ? sf_r_int32(r, wt, &s->n) : sf_r_skip(r, wt);
+    if (st != SF_OK) return st;
+  }
+  return rc == 0 ? SF_OK : SF_ERR_VALUE_DECODE;
+}
 
 static sf_entity_desc counter_desc = {
     "t.ent/Counter", sizeof(Counter_state), counter_fields, 1, counter_load, counter_store,
-    counter_methods, sizeof counter_methods / sizeof counter_methods[0]};
+    counter_methods, sizeof counter_methods / sizeof counter_methods[0], counter_enc_field,
+    counter_dec_field};
 
 /* ---- a tiny StateFun: state per address, routing, missing state -------------------- */
 
@@ -689,4 +817,102 @@ Test(entity, reentrant_methods_skip_the_queue) {
   counter_methods[0].reentrant = false;
   cr_assert_eq(result_of(reply_for("first")), 1001);
   cr_assert_eq(n_of("a"), 5);
+}
+
+/* ---- atomic methods, read_only, call misuse (issue 10) -------------------------- */
+
+static bool has_reply(const char *rid) {
+  for (size_t i = 0; i < n_replies; i++)
+    if (!strcmp(replies[i]->request_id, rid)) return true;
+  return false;
+}
+
+static Statefun__Entities__State *book_of(const char *id) {
+  kv *book = find(id, "__entity");
+  cr_assert_not_null(book);
+  return statefun__entities__state__unpack(NULL, book->len, book->val);
+}
+
+Test(entity, sf_fail_undoes_the_methods_own_writes) {
+  external_call("a", "add", "r0", NULL, 10);
+  external_call("a", "take", "r1", NULL, 1000); /* 10 - 1000 < 0: fails */
+  external_call("a", "take", "r2", NULL, 4);
+  run_all();
+  const Statefun__Entities__Reply *r = reply_for("r1");
+  cr_assert(!r->ok);
+  cr_assert(strstr(r->error, "insufficient: -990"), "%s", r->error);
+  cr_assert_eq(result_of(reply_for("r2")), 6, "the failed take left its write behind");
+  cr_assert_eq(n_of("a"), 6);
+}
+
+Test(entity, callee_failure_after_an_await_undoes_writes_and_output) {
+  external_call("a", "add", "r0", NULL, 10);
+  run_all();
+  external_call("a", "addboom", "r1", "b", 5);
+  step_router(); /* a: n = 15 (uncommitted), egress held, suspends */
+  cr_assert_eq(n_of("a"), 15, "the suspended method's write is in the value spec");
+  Statefun__Entities__State *st = book_of("a");
+  cr_assert_eq(st->n_frames, 1);
+  cr_assert_eq(st->frames[0]->n_pre_images, 1, "one pre-image: n");
+  cr_assert_str_eq(st->frames[0]->pre_images[0]->field, "n");
+  cr_assert_eq(st->frames[0]->n_held_egresses, 1, "the egress record waits in the frame");
+  statefun__entities__state__free_unpacked(st, NULL);
+  run_all();
+  const Statefun__Entities__Reply *r = reply_for("r1");
+  cr_assert(!r->ok);
+  cr_assert(strstr(r->error, "boom at b"), "%s", r->error);
+  cr_assert_eq(n_of("a"), 10, "the failed method's write before its await stayed");
+  cr_assert(!has_reply("addboom-side"), "the failed method's egress record was released");
+  st = book_of("a");
+  cr_assert_eq(st->n_frames, 0);
+  statefun__entities__state__free_unpacked(st, NULL);
+}
+
+Test(entity, held_output_is_released_when_the_method_returns) {
+  external_call("a", "addrelay", "r1", "b", 7);
+  step_router(); /* a suspends */
+  cr_assert(!has_reply("addrelay-side"), "output of a suspended method must be held");
+  run_all();
+  cr_assert_eq(result_of(reply_for("r1")), 1007);
+  cr_assert(has_reply("addrelay-side"));
+  cr_assert_eq(n_of("a"), 1007);
+  cr_assert_eq(n_of("b"), 7);
+}
+
+Test(entity, read_only_is_answered_from_committed_state_while_a_method_waits) {
+  external_call("a", "add", "r0", NULL, 3);
+  run_all();
+  external_call("a", "addrelay", "r1", "b", 7);
+  step_router(); /* a: n = 10 uncommitted, suspended, holding a */
+  external_call("a", "get", "g1", NULL, 0);
+  step_router(); /* b: add(7) */
+  step_router(); /* a: get arrives while addrelay waits for b's reply */
+  cr_assert(has_reply("g1"), "read_only waited in the queue behind a suspended method");
+  cr_assert_eq(result_of(reply_for("g1")), 3, "read_only saw an uncommitted write");
+  cr_assert(!has_reply("r1"));
+  run_all();
+  cr_assert_eq(result_of(reply_for("r1")), 1010);
+  external_call("a", "get", "g2", NULL, 0);
+  run_all();
+  cr_assert_eq(result_of(reply_for("g2")), 1010);
+}
+
+Test(entity, a_call_without_await_fails_the_method) {
+  external_call("a", "stray", "r1", "b", 0);
+  run_all();
+  const Statefun__Entities__Reply *r = reply_for("r1");
+  cr_assert(!r->ok, "an unawaited call was silently dropped");
+  cr_assert(strstr(r->error, "t.ent/Counter.stray called t.ent/Counter.add without awaiting it"),
+            "%s", r->error);
+  cr_assert_eq(n_of("b"), 0);
+}
+
+Test(entity, two_calls_in_one_step_fail_the_method) {
+  external_call("a", "twice", "r1", "b", 0);
+  run_all();
+  const Statefun__Entities__Reply *r = reply_for("r1");
+  cr_assert(!r->ok);
+  cr_assert(strstr(r->error, "second call (t.ent/Counter.take) in one step at await 'sub'"), "%s",
+            r->error);
+  cr_assert_eq(n_of("b"), 0, "no call may leave a failed step");
 }

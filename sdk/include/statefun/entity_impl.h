@@ -141,6 +141,11 @@ typedef struct sf_entity_desc {
   sf_status (*store_state)(sf_context *ctx, const void *state);
   const sf_method_desc *methods;
   size_t n_methods;
+  /* state field `i` (0-based, as field_specs) as a message {1: value},
+   * and back into the state struct: the pre-images that make a method
+   * atomic (docs/entities.md, "Failures and state") */
+  void (*encode_field)(sf_wbuf *w, size_t i, const void *state);
+  sf_status (*decode_field)(sf_arena *a, size_t i, sf_rbuf *r, void *state);
 } sf_entity_desc;
 
 /* Registers an entity as the StateFun function `type_name`. The descriptor
