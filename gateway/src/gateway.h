@@ -131,6 +131,7 @@ struct gw {
   uint16_t port;
   pthread_t kafka_thread;
   atomic_bool stopping;
+  atomic_bool ready; /* the replies consumer is assigned */
   /* counters for /metrics */
   atomic_uint_fast64_t n_calls, n_replies, n_timeouts, n_errors;
 };
@@ -142,8 +143,9 @@ const gw_route *gw_route_of(const gw *g, const char *fn_typename);
 int64_t gw_now_ms(void);
 
 /* ---- Kafka (kafka.c) -------------------------------------------------- */
-/* Creates the producer and the replies consumer, assigned to the end of
- * every partition of the replies topic. -1 with a message on stderr. */
+/* Creates the producer and the replies consumer (the Kafka thread assigns
+ * it to the end of every partition of the replies topic and then sets
+ * g->ready). -1 with a message on stderr. */
 int gw_kafka_start(gw *g);
 /* Produces a Call (key = the entity key). 0, or -1 with the reason. */
 int gw_kafka_send(gw *g, const char *topic, const char *key,

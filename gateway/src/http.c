@@ -202,9 +202,9 @@ static unsigned parse_path(const char *url, call_path *p, char *err,
 
 /* The key's own checks, once the entity is known. */
 static const char *bad_key(const char *key) {
-  if (key[0] == '\0') return "empty key";
-  if (!sf_utf8_valid(key, strlen(key))) return "the key is not valid UTF-8";
-  if (has_control(key)) return "the key contains control characters";
+  if (key[0] == '\0') return "expected /<namespace>/<type>/<id> (empty id)";
+  if (!sf_utf8_valid(key, strlen(key))) return "the id is not valid UTF-8";
+  if (has_control(key)) return "the id contains control characters";
   return NULL;
 }
 
@@ -346,6 +346,15 @@ static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c,
     free(argb);
     return ret;
   }
+  if (!atomic_load(&g->ready)) {
+    free(argb);
+    return send_json(c, 503, sfc_call_error(
+                                 r->w.rid,
+                                 "not connected to Kafka yet (the replies "
+                                 "topic %s is not assigned); nothing was "
+                                 "sent, retry",
+                                 g->opt.replies_topic));
+  }
   pthread_mutex_lock(&g->table.mu);
   gw_call *call = find_or_send(g, c, r, route, p->key, argb, argn, idem,
                                &ret);
@@ -412,7 +421,7 @@ static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
     ret = send_json(c, 400, sfc_call_error(
                                 NULL,
                                 "an entity call is POST /%s/<key>/<method>: "
-                                "expected /<namespace>/<type>/<id> (%s)",
+                                "%s",
                                 p.fn_typename, why ? why : "no method"));
   } else if (route == NULL) {
     ret = send_json(c, 404, sfc_call_error(NULL, "no topic serves %s",
@@ -428,11 +437,11 @@ static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
 
 static enum MHD_Result get(gw *g, struct MHD_Connection *c, const char *url) {
   if (strcmp(url, "/health") == 0) {
-    bool stopping = atomic_load(&g->stopping);
-    const char *b = stopping ? "{\"status\":\"stopping\"}\n"
-                             : "{\"status\":\"ok\"}\n";
-    return send_text(c, stopping ? 503 : 200, "application/json", b,
-                     strlen(b));
+    bool ok = !atomic_load(&g->stopping) && atomic_load(&g->ready);
+    const char *b = atomic_load(&g->stopping) ? "{\"status\":\"stopping\"}\n"
+                    : ok ? "{\"status\":\"ok\"}\n"
+                         : "{\"status\":\"connecting to Kafka\"}\n";
+    return send_text(c, ok ? 200 : 503, "application/json", b, strlen(b));
   }
   if (strcmp(url, "/metrics") == 0) {
     pthread_mutex_lock(&g->table.mu);

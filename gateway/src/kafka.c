@@ -7,7 +7,8 @@
  * bytes, as the module's Kafka egress writes them).
  *
  * The consumer is assigned every partition of the replies topic at its
- * end offset, read at start-up, before the first Call can be produced:
+ * end offset, read at start-up, before the first Call can be produced
+ * (until then calls get 503, so Kafka may come up after the gateway):
  * no Reply to one of our Calls can be missed, and old replies are never
  * read. It commits nothing (no consumer group state): every gateway
  * instance sees every Reply and keeps those it waits for.
@@ -116,9 +117,9 @@ static int reply_partitions(gw *g, rd_kafka_topic_partition_list_t **out) {
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
   int64_t end = gw_now_ms() + 15000;
   *out = NULL;
-  while (*out == NULL && gw_now_ms() < end) {
+  while (*out == NULL && gw_now_ms() < end && !atomic_load(&g->stopping)) {
     const struct rd_kafka_metadata *md = NULL;
-    err = rd_kafka_metadata(g->consumer, 0, rkt, &md, 5000);
+    err = rd_kafka_metadata(g->consumer, 0, rkt, &md, 2000);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
         md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
         md->topics[0].partition_cnt > 0) {
@@ -137,7 +138,8 @@ static int reply_partitions(gw *g, rd_kafka_topic_partition_list_t **out) {
   fprintf(stderr,
           GW_NAME ": the replies topic '%s' is not available on %s: %s "
                   "(create it, e.g. deploy/local/cluster.sh start --topics "
-                  "%s, or give --replies-topic)\n",
+                  "%s, or give --replies-topic); calls get 503 until it "
+                  "is; retrying\n",
           topic, g->opt.brokers,
           err ? rd_kafka_err2str(err) : "no partitions", topic);
   return -1;
@@ -170,6 +172,12 @@ static int assign_at_end(gw *g) {
     return -1;
   }
   g->reply_partitions = n;
+  fprintf(stderr,
+          GW_NAME ": replies topic %s: %d partition(s) assigned at their "
+                  "end (%s); taking calls\n",
+          g->opt.replies_topic, n,
+          g->read_committed ? "read_committed" : "read_uncommitted");
+  atomic_store(&g->ready, true);
   return 0;
 }
 
@@ -196,7 +204,7 @@ int gw_kafka_start(gw *g) {
     return -1;
   }
   rd_kafka_poll_set_consumer(g->consumer);
-  return assign_at_end(g);
+  return 0;
 }
 
 int gw_kafka_send(gw *g, const char *topic, const char *key,
@@ -278,6 +286,11 @@ static void answer_all_stopping(gw *g) {
 void *gw_kafka_loop(void *arg) {
   gw *g = arg;
   int64_t stop_at = -1;
+  /* Until the replies topic is assigned, calls are refused (503): a Call
+   * whose Reply we might not read is never sent. */
+  while (!atomic_load(&g->stopping) && assign_at_end(g) != 0)
+    for (int i = 0; i < 20 && !atomic_load(&g->stopping); i++)
+      usleep(100 * 1000);
   for (;;) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(g->consumer, 20);
     if (m != NULL) {

@@ -275,11 +275,10 @@ static void startup_line(const gw *g) {
   }
   fprintf(stderr,
           GW_NAME ": listening on http://%s (port %u); Kafka %s; %zu "
-                  "entities (%s); Replies: egress %s, topic %s (%d "
-                  "partition(s), %s); wait %.3g s, request ids kept %.3g s\n",
+                  "entities (%s); Replies: egress %s, topic %s (%s); "
+                  "wait %.3g s, request ids kept %.3g s\n",
           g->opt.listen, (unsigned)g->port, g->opt.brokers, g->n_routes,
           routes, g->opt.reply_egress, g->opt.replies_topic,
-          g->reply_partitions,
           g->read_committed ? "read_committed" : "read_uncommitted",
           (double)g->opt.timeout_ms / 1000.0,
           (double)g->opt.remember_ms / 1000.0);
