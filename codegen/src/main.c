@@ -2,7 +2,9 @@
  * sf-codegen - the entity IR (docs/entity-ir.md) in, C out.
  *
  *   sf-codegen --check IR.json              validate, print a summary
- *   sf-codegen --dot IR.json [-o F] [--svg] the call and await graphs
+ *   sf-codegen --dot IR.json [--src C]... [-o F] [--svg]
+ *                                           the call graph, and per method
+ *                                           its awaits' control flow
  *   sf-codegen IR.json -o DIR               generate DIR/<base>.h and .c
  *
  * Exit codes: 0 ok; 1 an I/O or tool failure (cannot write, `dot` failed);
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "dot.h"
+#include "flow.h"
 #include "gen.h"
 #include "ir.h"
 
@@ -32,7 +35,7 @@ enum { EXIT_OK = 0, EXIT_IO = 1, EXIT_INVALID = 2 };
 
 static void usage(FILE *out) {
   fputs("usage: sf-codegen --check IR.json\n"
-        "       sf-codegen --dot IR.json [-o OUT] [--svg]\n"
+        "       sf-codegen --dot IR.json [--src FILE.c]... [-o OUT] [--svg]\n"
         "       sf-codegen IR.json -o DIR\n"
         "       sf-codegen --help | --version\n"
         "\n"
@@ -42,7 +45,10 @@ static void usage(FILE *out) {
         "  --check      validate the IR and print a summary of its records,\n"
         "               entities, methods and awaits\n"
         "  --dot        write a Graphviz graph: entity -> entity per await,\n"
-        "               and per awaiting method start -> awaits -> return\n"
+        "               and per awaiting method its awaits\n"
+        "  --src FILE   with --dot (repeatable): C source with SF_METHOD bodies;\n"
+        "               each method is drawn as its body runs: awaits, the\n"
+        "               conditions between them, loops, SF_FAIL, return\n"
         "  --svg        with --dot: run Graphviz 'dot -Tsvg' on it\n"
         "  -o PATH      the output file (--dot; default: standard output) or,\n"
         "               without --check/--dot, the directory for generated C:\n"
@@ -189,11 +195,12 @@ static int write_file(const char *path, const char *data, size_t len) {
   return EXIT_OK;
 }
 
-static int do_dot(const sfc_ir *ir, const char *out, bool svg) {
+static int do_dot(const sfc_ir *ir, const sfc_flow *flow, const char *out,
+                  bool svg) {
   char *buf = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&buf, &len);
-  if (!mem || sfc_dot_write(ir, mem) < 0 || fclose(mem) != 0) {
+  if (!mem || sfc_dot_write(ir, flow, mem) < 0 || fclose(mem) != 0) {
     fprintf(stderr, "sf-codegen: out of memory\n");
     free(buf);
     return EXIT_IO;
@@ -215,6 +222,8 @@ static int do_dot(const sfc_ir *ir, const char *out, bool svg) {
 int main(int argc, char **argv) {
   bool check = false, dot = false, svg = false;
   const char *input = NULL, *out = NULL;
+  const char *srcs[64];
+  size_t n_srcs = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -229,6 +238,11 @@ int main(int argc, char **argv) {
       dot = true;
     } else if (!strcmp(a, "--svg")) {
       svg = true;
+    } else if (!strcmp(a, "--src")) {
+      if (i + 1 >= argc) return usage_error("%s needs a C file", a);
+      if (n_srcs == sizeof srcs / sizeof srcs[0])
+        return usage_error("%s: at most 64 files", a);
+      srcs[n_srcs++] = argv[++i];
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
       if (i + 1 >= argc) return usage_error("%s needs a path", a);
       if (out) return usage_error("%s given twice", a);
@@ -242,6 +256,7 @@ int main(int argc, char **argv) {
   }
   if (check && dot) return usage_error("%s", "--check and --dot exclude each other");
   if (svg && !dot) return usage_error("%s", "--svg goes with --dot");
+  if (n_srcs && !dot) return usage_error("%s", "--src goes with --dot");
   if (check && out) return usage_error("%s", "--check writes no file: drop -o");
   if (!input) return usage_error("%s", "no IR file given");
   if (!check && !dot && !out)
@@ -261,7 +276,14 @@ int main(int argc, char **argv) {
   if (check) {
     summary(&ir, stdout);
   } else if (dot) {
-    rc = do_dot(&ir, out, svg);
+    sfc_flow flow = {0};
+    for (size_t k = 0; k < n_srcs && rc == EXIT_OK; k++)
+      if (sfc_flow_scan(srcs[k], &flow, err, sizeof err) < 0) {
+        fprintf(stderr, "sf-codegen: %s\n", err);
+        rc = EXIT_IO;
+      }
+    if (rc == EXIT_OK) rc = do_dot(&ir, n_srcs ? &flow : NULL, out, svg);
+    sfc_flow_free(&flow);
   } else {
     rc = sfc_gen_write(&ir, out);
   }
