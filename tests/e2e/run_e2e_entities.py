@@ -72,9 +72,10 @@ REPLY_TOPIC = "shop.replies"
 
 
 class RawReader:
-    """The replies topic, raw bytes: {request_id: [(Reply, receive time)]}."""
+    """The replies topic, raw bytes: {request_id: [(Reply, receive time)]}.
+    (run_e2e_bank.py reads its own replies topic with it.)"""
 
-    def __init__(self, bootstrap, committed=True):
+    def __init__(self, bootstrap, committed=True, topic=REPLY_TOPIC):
         self.consumer = kafka().Consumer({
             "bootstrap.servers": bootstrap,
             "group.id": "e2e-ent-%d-%f" % (os.getpid(), time.time()),
@@ -84,7 +85,7 @@ class RawReader:
             "fetch.wait.max.ms": 10,
             "topic.metadata.refresh.interval.ms": 1000,
         })
-        self.consumer.subscribe([REPLY_TOPIC])
+        self.consumer.subscribe([topic])
         self.replies = {}
         self.count = 0
 
