@@ -36,9 +36,7 @@ import os
 import random
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -56,41 +54,21 @@ import shopclient  # noqa: E402
 sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
 from sftest.checks import Tally, TestFailure, check, check_eq  # noqa: E402
 from sftest.net import free_port  # noqa: E402
-from sftest.procs import SANITIZER_RE  # noqa: E402
+from sftest.procs import SANITIZER_RE, LoggedProc  # noqa: E402
 
 ARGS = None
 # ---- processes ----------------------------------------------------------------
 
-class Proc:
+class Proc(LoggedProc):
+    """A child of a test: log <name>.<n>.log in the test's directory."""
+
     def __init__(self, env, name, argv):
         env.count[name] += 1
-        self.log_path = os.path.join(env.dir, "%s.%d.log" % (name, env.count[name]))
-        self.log = open(self.log_path, "wb")
-        self.log.write(("$ %s\n" % " ".join(argv)).encode())
-        self.log.flush()
-        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        super().__init__(os.path.join(env.dir, "%s.%d.log" % (name, env.count[name])), argv)
         env.procs.append(self)
 
-    def alive(self):
-        return self.p.poll() is None
-
-    def kill9(self):
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(timeout=10)
-
     def stop(self):
-        if self.alive():
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-
-    def text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return super().stop(timeout=20)
 
 
 class Env:

@@ -22,7 +22,6 @@ import os
 import queue
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from sftest.checks import Tally, TestFailure, check, check_eq  # noqa: E402
 from sftest.net import free_port  # noqa: E402
-from sftest.procs import SANITIZER_RE  # noqa: E402
+from sftest.procs import SANITIZER_RE, LoggedProc  # noqa: E402
 from sftest.wire import int_wrapper, string_wrapper  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,55 +122,23 @@ def http_once(port, method, path, body=None, headers=None, timeout=30.0):
 
 # ---- processes ------------------------------------------------------------------
 
-class Proc:
-    """A child process with stdout+stderr in a log file."""
+class Proc(LoggedProc):
+    """A child of a test: log <name>.<n>.log in the test's directory."""
 
     def __init__(self, ctx, name, argv, env=None):
         ctx.counter[name] += 1
         self.name = "%s#%d" % (name, ctx.counter[name])
-        self.log_path = os.path.join(ctx.dir, "%s.%d.log" % (name, ctx.counter[name]))
-        self.argv = argv
-        self.log = open(self.log_path, "wb")
-        self.log.write(("$ %s\n" % " ".join(argv)).encode())
-        self.log.flush()
-        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, env=env,
-                                  start_new_session=True)
+        super().__init__(os.path.join(ctx.dir, "%s.%d.log" % (name, ctx.counter[name])),
+                         argv, env)
         self.expect_clean_exit = True
         ctx.procs.append(self)
 
-    def alive(self):
-        return self.p.poll() is None
-
     def kill9(self):
-        """SIGKILL; the process dies without any chance to clean up."""
         self.expect_clean_exit = False
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(timeout=10)
-        self.log.close()
+        super().kill9()
 
     def stop(self, timeout=10.0):
-        """SIGTERM and wait; SIGKILL after timeout. The exit status, or None
-        if it had to be killed."""
-        if self.alive():
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=timeout * FACTOR)
-            except subprocess.TimeoutExpired:
-                os.kill(self.p.pid, signal.SIGKILL)
-                self.p.wait(timeout=10)
-                self.log.close()
-                return None
-        self.log.close()
-        return self.p.returncode
-
-    def text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return super().stop(timeout * FACTOR)
 
 
 class SfLocal:

@@ -62,35 +62,18 @@ def wait_port(port, proc, what, timeout=30):
     procs.wait_port(port, proc, what, timeout, fail=Failure)
 
 
-class Proc:
-    """A child process with its output in a log file."""
+class Proc(procs.LoggedProc):
+    """A child process with its output in <log_dir>/<name>.log."""
 
     def __init__(self, name, argv, log_dir, env=None):
         self.name = name
-        self.log_path = os.path.join(log_dir, name + ".log")
-        self.logf = open(self.log_path, "w")
-        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env)
+        super().__init__(os.path.join(log_dir, name + ".log"), argv, env)
+        self.proc = self.p
 
     def stop(self):
         """SIGTERM (SIGKILL after 10 s); returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not self.logf.closed:
-            self.logf.close()
-        return self.proc.returncode
-
-    def tail(self, lines=40):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
+        super().stop(10)
+        return self.p.returncode
 
 
 def sdk_python():

@@ -1,12 +1,69 @@
-"""Child processes of the drivers: waiting until one listens, and finding
-sanitizer reports (ASan, LSan, TSan, MSan, UBSan) in its log.
+"""Child processes of the drivers: a child with its output in a log file,
+waiting until one listens, and finding sanitizer reports (ASan, LSan,
+TSan, MSan, UBSan) in its log.
 """
+import os
 import re
+import signal
 import socket
+import subprocess
 import time
 
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|"
                           r"runtime error: |SUMMARY: UndefinedBehaviorSanitizer")
+
+
+class LoggedProc:
+    """A child process with stdout+stderr in a log file that opens with the
+    command line. It runs in its own session, so a Ctrl-C or a signal meant
+    for the driver does not reach it: the driver stops it."""
+
+    def __init__(self, log_path, argv, env=None):
+        self.log_path = log_path
+        self.argv = argv
+        self.log = open(log_path, "wb")
+        self.log.write(("$ %s\n" % " ".join(argv)).encode())
+        self.log.flush()
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, env=env,
+                                  start_new_session=True)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def kill9(self):
+        """SIGKILL; the process dies without any chance to clean up."""
+        if self.alive():
+            os.kill(self.p.pid, signal.SIGKILL)
+        self.p.wait(timeout=10)
+        self.log.close()
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; SIGKILL after timeout seconds. The exit status,
+        or None if it had to be killed."""
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.p.pid, signal.SIGKILL)
+                self.p.wait(timeout=10)
+                self.log.close()
+                return None
+        self.log.close()
+        return self.p.returncode
+
+    def text(self):
+        """The whole log so far ("" when it cannot be read)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def tail(self, lines=40):
+        """The last lines of the log."""
+        return "".join(self.text().splitlines(keepends=True)[-lines:])
 
 
 def wait_port(port, proc, what, timeout=30, fail=RuntimeError):

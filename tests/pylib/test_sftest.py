@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Tests of sftest, the drivers' shared library: the wire encodings against
+bytes protobuf writes (types.proto wrappers, varints of the spec's
+examples), the field reader on good and broken input, the check/tally
+texts the drivers print, free ports and one-shot HTTP, and the child
+process helpers. Standard library only (unittest)."""
+import http.server
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sftest import checks, net, procs, wire  # noqa: E402
+
+
+class Wire(unittest.TestCase):
+    def test_varint(self):
+        self.assertEqual(wire.varint(0), b"\x00")
+        self.assertEqual(wire.varint(1), b"\x01")
+        self.assertEqual(wire.varint(127), b"\x7f")
+        self.assertEqual(wire.varint(128), b"\x80\x01")
+        self.assertEqual(wire.varint(300), b"\xac\x02")
+        self.assertEqual(wire.varint(-1), b"\xff" * 9 + b"\x01")
+
+    def test_read_varint(self):
+        for n in (0, 1, 127, 128, 300, 1 << 35, (1 << 64) - 1):
+            self.assertEqual(wire.read_varint(b"x" + wire.varint(n), 1),
+                             (n, 1 + len(wire.varint(n))))
+        with self.assertRaisesRegex(ValueError, "truncated"):
+            wire.read_varint(b"\x80", 0)
+        with self.assertRaisesRegex(ValueError, "too long"):
+            wire.read_varint(b"\xff" * 11, 0)
+
+    def test_zigzag(self):
+        self.assertEqual([wire.zigzag(n, 32) for n in (0, -1, 1, -2)], [0, 1, 2, 3])
+        self.assertEqual(wire.zigzag(-(1 << 31), 32), 0xFFFFFFFF)
+        for n in (0, -1, 5, -(1 << 63)):
+            self.assertEqual(wire.unzigzag(wire.zigzag(n, 64)), n)
+
+    def test_fields(self):
+        msg = (wire.f_str(1, "ab") + wire.f_varint(2, 150) + b"\x1d\x01\x02\x03\x04"
+               + b"\x21" + bytes(8) + wire.f_str(5, "", always=True))
+        self.assertEqual(list(wire.fields(msg)), [
+            (1, wire.LEN, b"ab"), (2, wire.VARINT, 150), (3, wire.I32, b"\x01\x02\x03\x04"),
+            (4, wire.I64, bytes(8)), (5, wire.LEN, b"")])
+        with self.assertRaisesRegex(ValueError, "truncated field 1"):
+            list(wire.fields(b"\x0a\x05ab"))
+        with self.assertRaisesRegex(ValueError, "wire type 3"):
+            list(wire.fields(b"\x0b"))
+
+    def test_proto3_leaves_out_zero(self):
+        self.assertEqual(wire.f_str(1, ""), b"")
+        self.assertEqual(wire.f_varint(1, 0), b"")
+        self.assertEqual(wire.f_varint(1, 0, always=True), b"\x08\x00")
+
+    def test_wrappers(self):
+        # the bytes StringWrapper/IntWrapper/LongWrapper/BooleanWrapper of
+        # types.proto serialize to (SerializeToString of the official SDK)
+        self.assertEqual(wire.string_wrapper("héllo"), b"\x0a\x06h\xc3\xa9llo")
+        self.assertEqual(wire.string_wrapper(""), b"")
+        self.assertEqual(wire.int_wrapper(-42), b"\x0d\xd6\xff\xff\xff")
+        self.assertEqual(wire.int_wrapper(0), b"")
+        self.assertEqual(wire.long_wrapper(1 << 40), b"\x09\x00\x00\x00\x00\x00\x01\x00\x00")
+        self.assertEqual(wire.bool_wrapper(True), b"\x08\x01")
+        self.assertEqual(wire.bool_wrapper(False), b"")
+
+
+class Checks(unittest.TestCase):
+    def test_check(self):
+        checks.check(True, "not raised")
+        with self.assertRaisesRegex(checks.TestFailure, "^n=3 100%$"):
+            checks.check(False, "n=%d 100%%", 3)
+        with self.assertRaisesRegex(checks.TestFailure, "^50% as given$"):
+            checks.check(False, "50% as given")
+
+    def test_check_eq(self):
+        checks.check_eq([1], [1], "same")
+        with self.assertRaisesRegex(checks.TestFailure, r"^count: expected 2, got 1$"):
+            checks.check_eq(1, 2, "count")
+
+    def test_tally(self):
+        t = checks.Tally()
+        self.assertEqual((t.summary(), t.exit_code()), ("0 passed, 0 failed", 0))
+        self.assertTrue(t.add(True))
+        self.assertFalse(t.add(False))
+        t.add(True)
+        self.assertEqual((t.summary(), t.exit_code()), ("2 passed, 1 failed", 1))
+
+
+class Net(unittest.TestCase):
+    def test_free_ports_bind(self):
+        for port in (net.free_port(), net.free_port_below_ephemeral(pair=True)):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+
+    def test_request_once(self):
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(201)
+                self.send_header("Content-Length", str(len(body) + 1))
+                self.end_headers()
+                self.wfile.write(body + b"!")
+
+            def log_message(self, *a):
+                pass
+        srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            self.assertEqual(net.request_once(srv.server_port, "POST", "/x", b"hi"),
+                             (201, b"hi!"))
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
+
+class Procs(unittest.TestCase):
+    def test_logged_proc(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = procs.LoggedProc(os.path.join(d, "a.log"),
+                                 [sys.executable, "-c",
+                                  "print('up', flush=True); import time; time.sleep(60)"])
+            self.assertTrue(p.alive())
+            for _ in range(200):  # the child's first line, then stop it
+                if p.text().endswith("up\n"):
+                    break
+                time.sleep(0.05)
+            self.assertEqual(p.stop(timeout=10), -15)  # SIGTERM
+            self.assertFalse(p.alive())
+            self.assertTrue(p.text().startswith("$ %s -c" % sys.executable))
+            self.assertEqual(p.tail(1), "up\n")
+
+    def test_wait_port(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = procs.LoggedProc(os.path.join(d, "b.log"), [sys.executable, "-c", "exit(3)"])
+            p.p.wait()
+            with self.assertRaisesRegex(checks.TestFailure, "^b exited with 3 before listening$"):
+                procs.wait_port(net.free_port(), p.p, "b", fail=checks.TestFailure)
+            p.stop()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            p = procs.LoggedProc(os.devnull, [sys.executable, "-c", "import time; time.sleep(60)"])
+            try:
+                procs.wait_port(s.getsockname()[1], p.p, "listener", timeout=5)
+            finally:
+                p.kill9()
+
+    def test_sanitizer_lines(self):
+        log = "ok\n==1==ERROR: AddressSanitizer: heap-use-after-free\nx.c:3:1: runtime error: shift\n"
+        self.assertEqual(len(procs.sanitizer_lines(log)), 2)
+        self.assertEqual(procs.sanitizer_lines("Sanitizer flags: on\n"), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
