@@ -1,0 +1,285 @@
+/*
+ * engine_request.c - the calls to the functions: a batch of an address as
+ * a ToFunction request (with every registered state), its HTTP transfer on
+ * libcurl's multi handle, the reply checks Flink's transports make
+ * (Content-Type, which statuses OkHttp retries) and what happens when a
+ * transfer finishes (apply, register specs and resend, retry or fail).
+ */
+#define _GNU_SOURCE
+#include "engine_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t on_reply_data(char *ptr, size_t size, size_t n, void *ud) {
+  addr *a = ud;
+  size_t len = size * n;
+  /* The async transport's payload_max_bytes (Netty fails a longer reply
+   * with TooLongFrameException, retried); okhttp has no limit (0). */
+  size_t max = a->fn->ep->payload_max_bytes ? a->fn->ep->payload_max_bytes : SIZE_MAX;
+  if (a->reply.len + len > max) {
+    a->reply_too_large = true;
+    return 0; /* aborts the transfer */
+  }
+  sfb_buf_put(&a->reply, ptr, len);
+  return a->reply.oom ? 0 : len;
+}
+
+/* Builds the ToFunction for a batch of `a` into a->body: the next batch
+ * (up to maxNumBatchRequests) when `same_batch` is false, else the batch in
+ * flight again (a->inflight messages), as StateFun resends exactly the same
+ * invocations after a missing-state reply. Returns -1 (with a->last_error)
+ * when a stored value conflicts with its spec. */
+static int build_request(sfl_engine *e, addr *a, bool same_batch) {
+  fn_type *f = a->fn;
+  /* max_batch 0: no limit (maxNumBatchRequests <= 0), the whole backlog. */
+  size_t max = same_batch ? a->inflight : (f->ep->max_batch ? f->ep->max_batch : SIZE_MAX);
+  int64_t now = sfl_now_ms();
+  sfb_buf batch = {0}, tmp = {0}, tv = {0};
+  sfl_pb_address(&tmp, f->ns, f->name, a->id);
+  sfb_buf_len_field(&batch, 1, tmp.p, tmp.len);
+  for (size_t i = 0; i < f->n_specs; i++) {
+    const spec *sp = &f->specs[i];
+    state_val *s = eng_state_find(a, sp->name);
+    if (s && s->expire_at && now >= s->expire_at) {
+      eng_state_remove(e, a, sp->name);
+      s = NULL;
+    }
+    if (s && strcmp(s->typename, sp->typename) != 0) {
+      snprintf(a->last_error, sizeof(a->last_error),
+               "state '%s' of %s holds a %s but is registered as %s", sp->name,
+               a->key, s->typename, sp->typename);
+      sfb_buf_free(&batch);
+      sfb_buf_free(&tmp);
+      return -1;
+    }
+    if (s && sp->mode == 2) { /* expire after invoke: a read refreshes it */
+      s->expire_at = now + sp->ms;
+      STORE(sfl_store_state_put(e->store, a->key, s->name, s->typename, s->value,
+                                s->len, s->expire_at));
+    }
+    sfb_buf_reset(&tmp);
+    sfl_pb_string(&tmp, 1, sp->name);
+    if (s) {
+      sfb_buf_reset(&tv);
+      sfl_pb_typed_value(&tv, sp->typename, true, s->value, s->len);
+      sfb_buf_len_field(&tmp, 2, tv.p, tv.len);
+    }
+    sfb_buf_len_field(&batch, 2, tmp.p, tmp.len);
+  }
+  size_t n = 0;
+  for (msg *m = a->head; m && n < max; m = m->next, n++)
+    sfb_buf_len_field(&batch, 3, m->inv, m->len);
+  a->inflight = n;
+  sfb_buf_reset(&a->body);
+  sfb_buf_len_field(&a->body, 100, batch.p, batch.len);
+  sfb_buf_free(&batch);
+  sfb_buf_free(&tmp);
+  sfb_buf_free(&tv);
+  if (a->body.oom) {
+    snprintf(a->last_error, sizeof(a->last_error), "out of memory building a request");
+    return -1;
+  }
+  return 0;
+}
+
+void eng_start_transfer(sfl_engine *e, addr *a) {
+  const sfl_endpoint *ep = a->fn->ep;
+  int64_t now = sfl_mono_ms();
+  int64_t budget = ep->call_timeout_ms > 0 ? ep->call_timeout_ms : 120000;
+  int64_t left = budget - (now - a->first_attempt_ms);
+  if (left < 1) left = 1;
+  CURL *c = curl_easy_init();
+  if (!c) {
+    eng_log("error", "curl_easy_init failed");
+    return;
+  }
+  sfb_buf_reset(&a->reply);
+  a->reply_too_large = false;
+  curl_easy_setopt(c, CURLOPT_URL, a->fn->url);
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body.p);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->body.len);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+  curl_easy_setopt(c, CURLOPT_PRIVATE, a);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   (long)(ep->connect_timeout_ms > 0 ? ep->connect_timeout_ms : 20000));
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  a->easy = c;
+  a->attempts++;
+  e->inflight++;
+  curl_multi_add_handle(e->multi, c);
+}
+
+/* Starts the next batch of a ready address, if it can go. */
+void eng_dispatch(sfl_engine *e, addr *a) {
+  if (a->easy || a->retry_at_ms || !a->queued) return;
+  if (a->parked_until_ms && sfl_mono_ms() < a->parked_until_ms) return;
+  a->parked_until_ms = 0;
+  if (!a->fn->ep) {
+    if (!a->last_error[0]) {
+      snprintf(a->last_error, sizeof(a->last_error),
+               "no endpoint in the module serves function type %s", a->fn->typename);
+      eng_log("error", "%s: %zu message(s) wait: %s", a->key, a->queued, a->last_error);
+    }
+    return;
+  }
+  a->attempts = 0;
+  a->first_attempt_ms = sfl_mono_ms();
+  if (build_request(e, a, false) != 0) {
+    eng_log("error", "%s: batch cannot be sent: %s (messages stay queued)", a->key,
+            a->last_error);
+    a->failures++;
+    e->c_final_failures++;
+    a->parked_until_ms = sfl_mono_ms() + e->opts.retry_pause_ms;
+    eng_timed_push(e, a);
+    return;
+  }
+  eng_start_transfer(e, a);
+}
+
+/* ---- reply checks as Flink's transports make them ------------------------------------ */
+
+/* [p, end) without the characters Java's trim() and Netty's AsciiString.trim
+ * drop at both ends (every char <= ' '). */
+static void trim_span(const char **p, const char **end) {
+  while (*p < *end && (unsigned char)**p <= ' ') (*p)++;
+  while (*end > *p && (unsigned char)(*end)[-1] <= ' ') (*end)--;
+}
+
+static bool span_is(const char *p, const char *end, const char *want, bool nocase) {
+  size_t n = strlen(want);
+  if ((size_t)(end - p) != n) return false;
+  return nocase ? strncasecmp(p, want, n) == 0 : strncmp(p, want, n) == 0;
+}
+
+bool sfl_reply_content_type_ok(sfl_transport transport, const char *const *values, size_t n) {
+  static const char octet[] = "application/octet-stream";
+  if (transport == SFL_TRANSPORT_OKHTTP) {
+    if (n == 0 || !values[n - 1]) return false;
+    const char *p = values[n - 1], *end = p + strlen(p);
+    trim_span(&p, &end);
+    return span_is(p, end, octet, false);
+  }
+  for (size_t i = 0; i < n; i++) {
+    for (const char *p = values[i]; p;) {
+      const char *comma = strchr(p, ',');
+      const char *q = p, *end = comma ? comma : p + strlen(p);
+      trim_span(&q, &end);
+      if (span_is(q, end, octet, true)) return true;
+      p = comma ? comma + 1 : NULL;
+    }
+  }
+  return false;
+}
+
+bool sfl_okhttp_retries_status(long status) {
+  return status == 408 || status == 409 || status == 420 || status == 429 || status == 499 ||
+         status >= 500;
+}
+
+/* Every Content-Type header of the reply (libcurl's header API), checked as
+ * the endpoint's transport checks it; the last value goes to *shown. */
+static bool reply_content_type_ok(CURL *c, sfl_transport t, char *shown, size_t shown_len) {
+  enum { MAX_CT = 16 };
+  const char *vals[MAX_CT];
+  size_t n = 0, amount = 1;
+  shown[0] = '\0';
+  for (size_t i = 0; i < amount && n < MAX_CT; i++) {
+    struct curl_header *h = NULL;
+    if (curl_easy_header(c, "Content-Type", i, CURLH_HEADER, -1, &h) != CURLHE_OK) break;
+    amount = h->amount;
+    vals[n++] = h->value;
+  }
+  if (n) snprintf(shown, shown_len, "%s", vals[n - 1]);
+  return sfl_reply_content_type_ok(t, vals, n);
+}
+
+void eng_on_done(sfl_engine *e, CURL *c, CURLcode rc) {
+  addr *a = NULL;
+  curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&a);
+  long status = 0;
+  char ctype[256];
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  bool okhttp = a->fn->ep->transport == SFL_TRANSPORT_OKHTTP;
+  bool octet = rc == CURLE_OK && reply_content_type_ok(c, a->fn->ep->transport, ctype,
+                                                       sizeof ctype);
+  curl_multi_remove_handle(e->multi, c);
+  a->easy = NULL;
+  e->inflight--;
+
+  /* The async transport retries every failure within the call timeout; the
+   * okhttp one only I/O failures and some statuses (RetryingCallback), and
+   * fails at once on other statuses, a wrong Content-Type or a bad body. */
+  pb_from *from = NULL;
+  bool final = false;
+  if (rc != CURLE_OK) {
+    snprintf(a->last_error, sizeof(a->last_error), "%s%s", curl_easy_strerror(rc),
+             a->reply_too_large ? " (reply over payload_max_bytes)" : "");
+  } else if (status < 200 || status > 299) {
+    final = okhttp && !sfl_okhttp_retries_status(status);
+    snprintf(a->last_error, sizeof(a->last_error), "HTTP %ld from %s%s: %.*s", status, a->fn->url,
+             final ? " (the okhttp transport retries only 408, 409, 420, 429, 499 and 5xx)" : "",
+             (int)(a->reply.len > 200 ? 200 : a->reply.len),
+             a->reply.p ? (const char *)a->reply.p : "");
+  } else if (!octet) {
+    final = okhttp;
+    snprintf(a->last_error, sizeof(a->last_error),
+             "reply Content-Type is '%s', not %s", ctype,
+             okhttp ? "exactly application/octet-stream (okhttp transport)"
+                    : "application/octet-stream");
+  } else if (!(from = io__statefun__sdk__reqreply__from_function__unpack(
+                   NULL, a->reply.len, a->reply.p ? a->reply.p : (const uint8_t *)""))) {
+    final = okhttp;
+    snprintf(a->last_error, sizeof(a->last_error), "reply is not a valid FromFunction (%zu bytes)",
+             a->reply.len);
+  }
+  curl_easy_cleanup(c);
+  if (!from) {
+    if (final)
+      eng_fail_batch(e, a);
+    else
+      eng_schedule_retry(e, a);
+    return;
+  }
+
+  if (from->response_case ==
+      IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INCOMPLETE_INVOCATION_CONTEXT) {
+    e->c_missing_state++;
+    int ok = eng_register_specs(a, from->incomplete_invocation_context);
+    io__statefun__sdk__reqreply__from_function__free_unpacked(from, NULL);
+    if (ok != 0 || build_request(e, a, true) != 0) {
+      eng_fail_batch(e, a); /* retrying cannot fix a spec conflict */
+      return;
+    }
+    if (e->opts.verbose) eng_log("info", "%s: registered state, resending the batch", a->key);
+    eng_start_transfer(e, a); /* the same batch, now with its state */
+    return;
+  }
+  const pb_resp *r = from->response_case ==
+                             IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT
+                         ? from->invocation_result
+                         : NULL;
+  if (r && eng_validate_result(e, a, r) != 0) {
+    io__statefun__sdk__reqreply__from_function__free_unpacked(from, NULL);
+    eng_fail_batch(e, a);
+    return;
+  }
+  eng_txn_begin(e);
+  if (r) eng_apply_result(e, a, r);
+  if (e->opts.verbose)
+    eng_log("info", "%s: batch of %zu done (%zu mutation(s), %zu message(s), %zu egress)", a->key,
+            a->inflight, r ? r->n_state_mutations : 0, r ? r->n_outgoing_messages : 0,
+            r ? r->n_outgoing_egresses : 0);
+  eng_consume_batch(e, a);
+  io__statefun__sdk__reqreply__from_function__free_unpacked(from, NULL);
+  a->last_error[0] = '\0';
+  a->attempts = 0;
+  if (a->queued) eng_ready_push(e, a);
+}
