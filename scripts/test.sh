@@ -8,7 +8,7 @@
 #   4. ctest     build/       the whole CTest suite
 #   5. build     build-asan/  preset asan-clang: clang, ASan + UBSan
 #   6. ctest     build-asan/  the suite again (not the JVM-only suites),
-#                             ASAN_OPTIONS=detect_leaks=1
+#                             ASAN_OPTIONS=detect_leaks=1 (yours are added)
 #   7. build     build-fuzz/  preset fuzz-clang: clang, libFuzzer, static
 #   8. fuzz      each libFuzzer target for SF_FUZZ_SECONDS (default 60)
 #

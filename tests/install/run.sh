@@ -46,8 +46,11 @@ libdir="$(cd "$libdir" && pwd)" || fail "pkg-config libdir $libdir does not exis
 case "$libdir" in "$prefix"/*) ;; *) fail "statefun.pc libdir $libdir is outside $prefix";; esac
 ls "$libdir"/libstatefun.* >/dev/null 2>&1 || fail "no libstatefun in $libdir"
 ls "$libdir"/libstatefun_server.* >/dev/null 2>&1 || fail "no libstatefun_server in $libdir"
+# A static build (BUILD_SHARED_LIBS=OFF) installs only .a files; a user
+# still links with plain `pkg-config --libs` (no --static: that means a
+# fully static program, with every system library's .a).
 static=""
-[ -e "$libdir/libstatefun.so" ] || static="--static"
+[ -e "$libdir/libstatefun.so" ] || static=1
 step "installed: $(cd "$prefix" && find . -type f -o -type l | sort | tr '\n' ' ')"
 
 # The installed headers stand alone, in strict C99.
@@ -101,8 +104,8 @@ protoc-c --c_out="$tmp" -I"$src/consumer" "$src/consumer/point.proto" \
   || fail "protoc-c point.proto"
 rpath="-Wl,-rpath,$libdir"
 for pkg in statefun statefun-server; do
-  flags="$(pkg-config $static --cflags --libs "$pkg")" || fail "pkg-config $pkg"
-  step "pkg-config $static --cflags --libs $pkg: $flags"
+  flags="$(pkg-config --cflags --libs "$pkg")" || fail "pkg-config $pkg"
+  step "pkg-config --cflags --libs $pkg: $flags"
   case "$flags" in *"$prefix"*) ;; *) fail "pkg-config $pkg does not point into $prefix";; esac
   def=""
   [ "$pkg" = statefun-server ] && def="-DSF_WITH_SERVER"
@@ -115,7 +118,7 @@ done
 # 3. The cart with pkg-config: the installed sf-codegen by hand.
 "$prefix/bin/sf-codegen" "$cart_src/shop.ir.json" -o "$tmp/entities" \
   || fail "sf-codegen shop.ir.json"
-flags="$(pkg-config $static --cflags --libs statefun-server)"
+flags="$(pkg-config --cflags --libs statefun-server)"
 # shellcheck disable=SC2086
 "$cc" $extra -std=c11 -I"$tmp/entities" "$cart_src/main.c" "$cart_src/cart.c" \
   "$tmp/entities/shop.c" -o "$tmp/cart_pkgconfig" $flags "$rpath" \
