@@ -15,6 +15,26 @@
 
 #include <statefun/statefun.h>
 
+/* A 400 or 415 for a request that looks like an entity call (POST
+ * /<ns>/<Type>/<key>/<method>) on a sf-local started without --ir: without
+ * an IR that path is a plain message to the id "<key>/<method>", and the
+ * answer says how to make it a call. */
+static enum MHD_Result send_error_hint(exchange *x, const sfl_front_address *a,
+                                       unsigned code, const char *err) {
+  const char *slash = strrchr(a->id, '/');
+  if (x->f->n_irs > 0 || strcmp(x->method, MHD_HTTP_METHOD_POST) != 0 ||
+      slash == NULL || slash == a->id || slash[1] == '\0')
+    return front_send_error(x, code, "%s", err);
+  return front_send_error(
+      x, code,
+      "%s. An entity call? This sf-local was started without --ir, so "
+      "POST /%s/%s is a message to %s with id \"%s\"; to call the entity "
+      "method '%s' with JSON arguments, start sf-local with --ir <the "
+      "entity IR of %s> (docs/sf-local-http.md, \"Calling entities\")",
+      err, a->fn_typename, a->id, a->fn_typename, a->id, slash + 1,
+      a->fn_typename);
+}
+
 static enum MHD_Result ingress_send(exchange *x, request *r) {
   char err[512] = "";
   sfl_front_address a;
@@ -29,7 +49,7 @@ static enum MHD_Result ingress_send(exchange *x, request *r) {
   bool bad = false;
   if (sfl_front_content_type(front_header(x, MHD_HTTP_HEADER_CONTENT_TYPE),
                              &kind, tn, sizeof tn, err, sizeof err) != 0) {
-    ret = front_send_error(x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "%s", err);
+    ret = send_error_hint(x, &a, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, err);
     goto done;
   }
   if (front_idempotency_key(x, &key, err, sizeof err) != 0) {
@@ -55,7 +75,7 @@ static enum MHD_Result ingress_send(exchange *x, request *r) {
     if (sfl_front_json_encode(
             (const char *)r->body != NULL ? (const char *)r->body : "", r->len,
             type, &value_tn, &owned, &len, err, sizeof err) != 0) {
-      ret = front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+      ret = send_error_hint(x, &a, MHD_HTTP_BAD_REQUEST, err);
       goto done;
     }
     value = owned != NULL ? (const void *)owned : "";

@@ -9,7 +9,9 @@ loopback ports, then calls entity methods with
 POST /shop/<Entity>/<key>/<method> and checks the JSON answers: results,
 method failures (422), bad arguments (400), unknown entities and methods
 (404), a timeout (504, the reply then read from the egress), the decoded
-state view, concurrent calls, and a bad --ir file (exit 2, file:line:col).
+state view, concurrent calls, a bad --ir file (exit 2, file:line:col), and
+an entity call to a sf-local started without --ir (the 415/400 says to
+start it with --ir).
 Python 3 standard library only; the last line is "N passed, M failed".
 """
 import argparse
@@ -247,6 +249,52 @@ def bad_ir(tmp):
         raise AssertionError("bad --ir message: %r" % p.stderr)
 
 
+def without_ir(tmp):
+    """sf-local without --ir: what looks like an entity call (POST
+    /<ns>/<Type>/<key>/<method>) and is refused (415, 400) says to start it
+    with --ir; other refusals do not."""
+    in_port, out_port = free_port(), free_port()
+    log = open(os.path.join(tmp, "sf-local-no-ir.log"), "w")
+    p = subprocess.Popen([ARGS.sf_local, "--module", ARGS.module,
+                          "--ingress-port", str(in_port),
+                          "--egress-port", str(out_port)],
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 20 * FACTOR
+        while True:
+            try:
+                if req(in_port, "GET", "/health", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise AssertionError("sf-local without --ir did not start")
+            time.sleep(0.05)
+        form = {"Content-Type": "application/x-www-form-urlencoded"}  # curl -d
+        js = {"Content-Type": "application/json"}
+        hint = ("start sf-local with --ir <the entity IR of shop/Item> "
+                "(docs/sf-local-http.md, \"Calling entities\")")
+        cases = [  # method, path, headers, body, status, has the hint
+            ("POST", "/shop/Item/book/set_price", form, b'{"price":12}', 415, True),
+            ("POST", "/shop/Item/book/set_price", js, b'{"price":12}', 400, True),
+            ("POST", "/shop/Item/book/set_price", {}, b'{"price":12}', 202, False),
+            ("PUT", "/shop/Item/book/set_price", form, b'{"price":12}', 415, False),
+            ("POST", "/shop/Item/book", form, b'{"price":12}', 415, False),
+        ]
+        for method, path, headers, body, want, want_hint in cases:
+            st, data = req(in_port, method, path, body, headers)
+            what = "%s %s %s" % (method, path, headers)
+            check_eq(st, want, what)
+            text = json.loads(data).get("error", "") if st >= 400 else data.decode()
+            check_eq(hint in text, want_hint, "%s: the --ir hint in %s" % (what, text))
+            if want_hint and "method 'set_price'" not in text:
+                raise AssertionError("%s: the hint names no method: %s" % (what, text))
+    finally:
+        p.terminate()
+        p.wait(timeout=10 * FACTOR)
+        log.close()
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -264,6 +312,14 @@ def main():
         except Exception:  # noqa: BLE001
             traceback.print_exc()
             print("FAIL bad_ir")
+            tally.add(False)
+        try:
+            without_ir(tmp)
+            print("PASS without_ir")
+            tally.add(True)
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+            print("FAIL without_ir")
             tally.add(False)
         s = Stack(tmp)
         try:
