@@ -266,8 +266,14 @@ start_kafka() {
   local port=$1 id
   write_kafka_conf "$port"
   # a cluster id as `kafka-storage random-uuid` makes it (base64url of a
-  # random UUID), without one more JVM start
-  id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+  # random UUID), without one more JVM start; never with a leading '-'
+  # (1 in 64 of them), which the tool's option parser takes for an option
+  id="$(python3 -c 'import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break')"
   kafka_java kafka.tools.StorageTool format -t "$id" \
     -c "$run/conf/kafka.properties" >"$run/logs/kafka-format.out" 2>&1 ||
     fail_start "kafka storage format failed"
