@@ -214,24 +214,87 @@ static void *signal_thread(void *arg) {
   }
 }
 
-/* ---- main --------------------------------------------------------------- */
+/* ---- the command line -------------------------------------------------- */
 
-int main(int argc, char **argv) {
-  const char *module = NULL;
-  const char *data = NULL;
-  const char *bind_to = SFL_FRONT_DEFAULT_BIND;
-  long long ingress_port = SFL_FRONT_DEFAULT_INGRESS_PORT;
-  long long egress_port = SFL_FRONT_DEFAULT_EGRESS_PORT;
-  long long stats_s = 0;
-  long long retry_pause = DEFAULT_RETRY_PAUSE_MS;
-  size_t max_body = SFL_FRONT_DEFAULT_MAX_BODY;
-  int verbose = 0;
-  const char **ir_paths = NULL;
-  size_t n_ir = 0;
-  bool ingress_flag = false, egress_flag = false;
+typedef struct args {
+  const char *module;
+  const char *data;
+  const char *bind_to;
+  long long ingress_port, egress_port;
+  bool ingress_flag, egress_flag; /* given on the command line */
+  long long stats_s;
+  long long retry_pause;
+  size_t max_body;
+  int verbose;
+  const char **ir_paths; /* malloc'd; the strings are argv's */
+  size_t n_ir;
+} args;
 
-  enum { OPT_DATA = 256, OPT_IN, OPT_OUT, OPT_BIND, OPT_STATS, OPT_RETRY,
-         OPT_BODY, OPT_IR };
+/* Appends an --ir path. */
+static int add_ir_path(args *a, const char *path) {
+  if (path[0] == '\0') return bad_usage("--ir needs a file%s", "");
+  const char **np = realloc(a->ir_paths, (a->n_ir + 1) * sizeof *np);
+  if (np == NULL) {
+    free(a->ir_paths);
+    a->ir_paths = NULL;
+    return bad_usage("out of memory%s", "");
+  }
+  a->ir_paths = np;
+  a->ir_paths[a->n_ir++] = path;
+  return -1;
+}
+
+enum { OPT_DATA = 256, OPT_IN, OPT_OUT, OPT_BIND, OPT_STATS, OPT_RETRY,
+       OPT_BODY, OPT_IR };
+
+/* One option and its value: -1 to go on, else the exit status. */
+static int take_option(args *a, int c, char **argv) {
+  switch (c) {
+    case 'm': a->module = optarg; return -1;
+    case OPT_DATA:
+      if (optarg[0] == '\0') return bad_usage("--data needs a directory%s", "");
+      a->data = optarg;
+      return -1;
+    case OPT_IN:
+      if ((a->ingress_port = parse_count(optarg, 65535)) < 0)
+        return bad_usage("bad --ingress-port '%s' (0 to 65535)", optarg);
+      a->ingress_flag = true;
+      return -1;
+    case OPT_OUT:
+      if ((a->egress_port = parse_count(optarg, 65535)) < 0)
+        return bad_usage("bad --egress-port '%s' (0 to 65535)", optarg);
+      a->egress_flag = true;
+      return -1;
+    case OPT_BIND:
+      if (optarg[0] == '\0') return bad_usage("--bind needs an address%s", "");
+      a->bind_to = optarg;
+      return -1;
+    case OPT_STATS:
+      if ((a->stats_s = parse_count(optarg, 86400)) < 0)
+        return bad_usage("bad --stats '%s' (whole seconds, 0 to 86400)",
+                         optarg);
+      return -1;
+    case OPT_RETRY:
+      if ((a->retry_pause = parse_count(optarg, 86400000)) < 0)
+        return bad_usage("bad --retry-pause '%s' (milliseconds)", optarg);
+      return -1;
+    case OPT_BODY:
+      if ((a->max_body = parse_size(optarg)) == 0)
+        return bad_usage("bad --max-body '%s' (bytes, e.g. 1048576 or 16M)",
+                         optarg);
+      return -1;
+    case OPT_IR: return add_ir_path(a, optarg);
+    case 'v': a->verbose = 1; return -1;
+    case 'h': usage(stdout); return 0;
+    case 'V': printf("sf-local %s\n", SF_VERSION_STRING); return 0;
+    case ':': return bad_usage("%s needs a value", argv[optind - 1]);
+    default: return bad_usage("unknown option '%s'", argv[optind - 1]);
+  }
+}
+
+/* Reads the command line into *a: -1 to go on, else the exit status
+ * (after --help, --version or a bad option). */
+static int parse_args(int argc, char **argv, args *a) {
   static const struct option opts[] = {
       {"module", required_argument, NULL, 'm'},
       {"data", required_argument, NULL, OPT_DATA},
@@ -247,82 +310,35 @@ int main(int argc, char **argv) {
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0},
   };
+  memset(a, 0, sizeof *a);
+  a->bind_to = SFL_FRONT_DEFAULT_BIND;
+  a->ingress_port = SFL_FRONT_DEFAULT_INGRESS_PORT;
+  a->egress_port = SFL_FRONT_DEFAULT_EGRESS_PORT;
+  a->retry_pause = DEFAULT_RETRY_PAUSE_MS;
+  a->max_body = SFL_FRONT_DEFAULT_MAX_BODY;
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, ":m:vhV", opts, NULL)) != -1) {
-    switch (c) {
-      case 'm': module = optarg; break;
-      case OPT_DATA:
-        if (optarg[0] == '\0') return bad_usage("--data needs a directory%s", "");
-        data = optarg;
-        break;
-      case OPT_IN:
-        if ((ingress_port = parse_count(optarg, 65535)) < 0)
-          return bad_usage("bad --ingress-port '%s' (0 to 65535)", optarg);
-        ingress_flag = true;
-        break;
-      case OPT_OUT:
-        if ((egress_port = parse_count(optarg, 65535)) < 0)
-          return bad_usage("bad --egress-port '%s' (0 to 65535)", optarg);
-        egress_flag = true;
-        break;
-      case OPT_BIND:
-        if (optarg[0] == '\0') return bad_usage("--bind needs an address%s", "");
-        bind_to = optarg;
-        break;
-      case OPT_STATS:
-        if ((stats_s = parse_count(optarg, 86400)) < 0)
-          return bad_usage("bad --stats '%s' (whole seconds, 0 to 86400)",
-                           optarg);
-        break;
-      case OPT_RETRY:
-        if ((retry_pause = parse_count(optarg, 86400000)) < 0)
-          return bad_usage("bad --retry-pause '%s' (milliseconds)", optarg);
-        break;
-      case OPT_BODY:
-        if ((max_body = parse_size(optarg)) == 0)
-          return bad_usage("bad --max-body '%s' (bytes, e.g. 1048576 or 16M)",
-                           optarg);
-        break;
-      case OPT_IR: {
-        if (optarg[0] == '\0') return bad_usage("--ir needs a file%s", "");
-        const char **np = realloc(ir_paths, (n_ir + 1) * sizeof *np);
-        if (np == NULL) {
-          free(ir_paths);
-          return bad_usage("out of memory%s", "");
-        }
-        ir_paths = np;
-        ir_paths[n_ir++] = optarg;
-        break;
-      }
-      case 'v': verbose = 1; break;
-      case 'h': usage(stdout); return 0;
-      case 'V': printf("sf-local %s\n", SF_VERSION_STRING); return 0;
-      case ':':
-        return bad_usage("%s needs a value", argv[optind - 1]);
-      default:
-        return bad_usage("unknown option '%s'", argv[optind - 1]);
-    }
+    int rc = take_option(a, c, argv);
+    if (rc >= 0) return rc;
   }
   if (optind < argc)
     return bad_usage("unexpected argument '%s' (the module goes after "
                      "--module)", argv[optind]);
-  if (module == NULL) return bad_usage("--module PATH is required%s", "");
+  if (a->module == NULL) return bad_usage("--module PATH is required%s", "");
+  return -1;
+}
 
-  /* Before any thread exists: every thread inherits this mask. */
-  sig_state sig;
-  memset(&sig, 0, sizeof sig);
-  sigemptyset(&sig.set);
-  sigaddset(&sig.set, SIGINT);
-  sigaddset(&sig.set, SIGTERM);
-  sigaddset(&sig.set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
-  signal(SIGPIPE, SIG_IGN);
-  atomic_init(&sig.done, false);
+/* ---- start-up ------------------------------------------------------------ */
 
+/* Loads the --ir files into *out (checked before anything starts: no
+ * entity twice in one namespace). 0, or the exit status. */
+static int load_irs(const args *a, sfc_ir **out) {
   char err[1024] = "";
-  /* The IR files, checked before anything starts. */
+  size_t n_ir = a->n_ir;
+  const char **ir_paths = a->ir_paths;
   sfc_ir *irs = n_ir ? calloc(n_ir, sizeof *irs) : NULL;
+  *out = irs;
   if (n_ir && irs == NULL) {
     fprintf(stderr, "sf-local: out of memory\n");
     return 1;
@@ -330,130 +346,175 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < n_ir; i++) {
     if (sfc_ir_load(ir_paths[i], &irs[i], err, sizeof err) != 0) {
       fprintf(stderr, "%s\n", err);
-      for (size_t k = 0; k < i; k++) sfc_ir_free(&irs[k]);
-      free(irs);
-      free(ir_paths);
+      free_irs(irs, i, NULL);
+      *out = NULL;
       return EXIT_USAGE;
     }
     for (size_t k = 0; k < i; k++)
       if (strcmp(irs[k].namespace_, irs[i].namespace_) == 0)
-        for (size_t a = 0; a < irs[i].n_entities; a++)
-          if (sfc_ir_entity(&irs[k], irs[i].entities[a].name) != NULL) {
+        for (size_t e = 0; e < irs[i].n_entities; e++)
+          if (sfc_ir_entity(&irs[k], irs[i].entities[e].name) != NULL) {
             fprintf(stderr,
                     "%s: entity %s/%s is also declared in %s\n",
                     ir_paths[i], irs[i].namespace_,
-                    irs[i].entities[a].name, ir_paths[k]);
-            for (size_t z = 0; z <= i; z++) sfc_ir_free(&irs[z]);
-            free(irs);
-            free(ir_paths);
+                    irs[i].entities[e].name, ir_paths[k]);
+            free_irs(irs, i + 1, NULL);
+            *out = NULL;
             return EXIT_USAGE;
           }
   }
-  sfl_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  if (sfl_config_load(module, &cfg, err, sizeof err) != 0) {
-    fprintf(stderr, "%s\n", err);
-    free_irs(irs, n_ir, ir_paths);
-    return EXIT_USAGE;
-  }
+  return 0;
+}
 
-  port_choice in_port = choose_port(&cfg, true, ingress_flag, ingress_port);
-  port_choice out_port = choose_port(&cfg, false, egress_flag, egress_port);
-  if (in_port.port != 0 && in_port.port == out_port.port) {
-    fprintf(stderr,
-            "sf-local: the ingress (%s) and the egress (%s) would both listen "
-            "on port %ld; give them different ports\n",
-            in_port.why, out_port.why, in_port.port);
-    sfl_config_free(&cfg);
-    free_irs(irs, n_ir, ir_paths);
-    return EXIT_USAGE;
-  }
-  ingress_port = in_port.port;
-  egress_port = out_port.port;
+/* Blocks the signals sf-local takes with sigwait. Before any thread
+ * exists: every thread inherits this mask. */
+static void block_signals(sig_state *sig) {
+  memset(sig, 0, sizeof *sig);
+  sigemptyset(&sig->set);
+  sigaddset(&sig->set, SIGINT);
+  sigaddset(&sig->set, SIGTERM);
+  sigaddset(&sig->set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &sig->set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  atomic_init(&sig->done, false);
+}
 
-  sfl_engine_options eo;
-  memset(&eo, 0, sizeof eo);
-  eo.config = &cfg;
-  eo.data_dir = data;
-  eo.verbose = verbose;
-  eo.stats_interval_ms = (int)(stats_s * 1000);
-  eo.retry_pause_ms = retry_pause;
-  sfl_engine *engine = sfl_engine_new(&eo, err, sizeof err);
-  if (engine == NULL) {
-    fprintf(stderr, "sf-local: %s\n", err[0] ? err : "cannot start the engine");
-    sfl_config_free(&cfg);
-    free_irs(irs, n_ir, ir_paths);
-    return 1;
-  }
-
-  sfl_front_options fo;
-  memset(&fo, 0, sizeof fo);
-  fo.engine = engine;
-  fo.config = &cfg;
-  fo.bind = bind_to;
-  fo.ingress_port = (uint16_t)ingress_port;
-  fo.egress_port = (uint16_t)egress_port;
-  fo.max_body = max_body;
-  fo.verbose = verbose;
-  fo.irs = irs;
-  fo.n_irs = n_ir;
-  sfl_front *front = sfl_front_start(&fo, err, sizeof err);
-  if (front == NULL) {
-    fprintf(stderr, "sf-local: %s\n", err);
-    sfl_engine_free(engine);
-    sfl_config_free(&cfg);
-    free_irs(irs, n_ir, ir_paths);
-    return 1;
-  }
-
+/* The start-up lines: the module, the servers, the ports and why, the
+ * functions and entities served. */
+static void print_started(const args *a, const sfl_config *cfg,
+                          const sfl_front *front, const port_choice *in,
+                          const port_choice *out, const sfc_ir *irs) {
   size_t topics = 0;
-  for (size_t i = 0; i < cfg.n_ingresses; i++) topics += cfg.ingresses[i].n_routes;
-  bool v6 = strchr(bind_to, ':') != NULL;
+  for (size_t i = 0; i < cfg->n_ingresses; i++)
+    topics += cfg->ingresses[i].n_routes;
+  const char *b = a->bind_to;
+  bool v6 = strchr(b, ':') != NULL;
   fprintf(stderr,
           "sf-local: module %s: %zu endpoint(s), %zu ingress topic(s), %zu "
           "egress(es); ingress http://%s%s%s:%u, egress http://%s%s%s:%u, "
           "state: ",
-          module, cfg.n_endpoints, topics, cfg.n_egresses, v6 ? "[" : "",
-          bind_to, v6 ? "]" : "", (unsigned)sfl_front_ingress_port(front),
-          v6 ? "[" : "", bind_to, v6 ? "]" : "",
-          (unsigned)sfl_front_egress_port(front));
-  if (data != NULL)
-    fprintf(stderr, "durable in %s\n", data);
+          a->module, cfg->n_endpoints, topics, cfg->n_egresses,
+          v6 ? "[" : "", b, v6 ? "]" : "",
+          (unsigned)sfl_front_ingress_port(front), v6 ? "[" : "", b,
+          v6 ? "]" : "", (unsigned)sfl_front_egress_port(front));
+  if (a->data != NULL)
+    fprintf(stderr, "durable in %s\n", a->data);
   else
     fprintf(stderr,
             "in memory (nothing survives a restart; use --data DIR)\n");
   fprintf(stderr, "sf-local:   ports: ingress %u (%s), egress %u (%s)\n",
-          (unsigned)sfl_front_ingress_port(front), in_port.why,
-          (unsigned)sfl_front_egress_port(front), out_port.why);
-  for (size_t i = 0; i < cfg.n_endpoints; i++)
+          (unsigned)sfl_front_ingress_port(front), in->why,
+          (unsigned)sfl_front_egress_port(front), out->why);
+  for (size_t i = 0; i < cfg->n_endpoints; i++)
     fprintf(stderr, "sf-local:   functions %s -> %s\n",
-            cfg.endpoints[i].functions, cfg.endpoints[i].url_template);
-  for (size_t i = 0; i < n_ir; i++)
+            cfg->endpoints[i].functions, cfg->endpoints[i].url_template);
+  for (size_t i = 0; i < a->n_ir; i++)
     for (size_t k = 0; k < irs[i].n_entities; k++)
-      fprintf(stderr, "sf-local:   entity %s/%s (%s): POST /%s/%s/<key>/<method>\n",
-              irs[i].namespace_, irs[i].entities[k].name, ir_paths[i],
+      fprintf(stderr,
+              "sf-local:   entity %s/%s (%s): POST /%s/%s/<key>/<method>\n",
+              irs[i].namespace_, irs[i].entities[k].name, a->ir_paths[i],
               irs[i].namespace_, irs[i].entities[k].name);
-  if (cfg.n_endpoints == 0)
+  if (cfg->n_endpoints == 0)
     fprintf(stderr, "sf-local: warning: module.yaml declares no function "
                     "endpoint; every message will be refused\n");
+}
 
-  sig.engine = engine;
+/* Runs the engine loop with the signal thread beside it; 0 or 1. */
+static int run(sfl_engine *engine, sig_state *sig) {
+  sig->engine = engine;
   pthread_t st;
-  int rc;
-  if (pthread_create(&st, NULL, signal_thread, &sig) != 0) {
+  if (pthread_create(&st, NULL, signal_thread, sig) != 0) {
     fprintf(stderr, "sf-local: cannot start the signal thread\n");
+    return 1;
+  }
+  int rc = sfl_engine_run(engine) == 0 ? 0 : 1;
+  atomic_store(&sig->done, true);
+  pthread_kill(st, SIGUSR1);
+  pthread_join(st, NULL);
+  return rc;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+/* The engine and the front as the command line asks; the front on the
+ * ports chosen. NULL engine (with the error printed) on failure. */
+static sfl_engine *start_engine(const args *a, const sfl_config *cfg) {
+  char err[1024] = "";
+  sfl_engine_options eo;
+  memset(&eo, 0, sizeof eo);
+  eo.config = cfg;
+  eo.data_dir = a->data;
+  eo.verbose = a->verbose;
+  eo.stats_interval_ms = (int)(a->stats_s * 1000);
+  eo.retry_pause_ms = a->retry_pause;
+  sfl_engine *engine = sfl_engine_new(&eo, err, sizeof err);
+  if (engine == NULL)
+    fprintf(stderr, "sf-local: %s\n", err[0] ? err : "cannot start the engine");
+  return engine;
+}
+
+static sfl_front *start_front(const args *a, const sfl_config *cfg,
+                              sfl_engine *engine, const port_choice *in,
+                              const port_choice *out, const sfc_ir *irs) {
+  char err[1024] = "";
+  sfl_front_options fo;
+  memset(&fo, 0, sizeof fo);
+  fo.engine = engine;
+  fo.config = cfg;
+  fo.bind = a->bind_to;
+  fo.ingress_port = (uint16_t)in->port;
+  fo.egress_port = (uint16_t)out->port;
+  fo.max_body = a->max_body;
+  fo.verbose = a->verbose;
+  fo.irs = irs;
+  fo.n_irs = a->n_ir;
+  sfl_front *front = sfl_front_start(&fo, err, sizeof err);
+  if (front == NULL) fprintf(stderr, "sf-local: %s\n", err);
+  return front;
+}
+
+int main(int argc, char **argv) {
+  args a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc >= 0) return rc;
+  sig_state sig;
+  block_signals(&sig);
+  sfc_ir *irs = NULL;
+  if ((rc = load_irs(&a, &irs)) != 0) {
+    free(a.ir_paths);
+    return rc;
+  }
+  char err[1024] = "";
+  sfl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  if (sfl_config_load(a.module, &cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    free_irs(irs, a.n_ir, a.ir_paths);
+    return EXIT_USAGE;
+  }
+  port_choice in = choose_port(&cfg, true, a.ingress_flag, a.ingress_port);
+  port_choice out = choose_port(&cfg, false, a.egress_flag, a.egress_port);
+  sfl_engine *engine = NULL;
+  sfl_front *front = NULL;
+  if (in.port != 0 && in.port == out.port) {
+    fprintf(stderr,
+            "sf-local: the ingress (%s) and the egress (%s) would both listen "
+            "on port %ld; give them different ports\n",
+            in.why, out.why, in.port);
+    rc = EXIT_USAGE;
+  } else if ((engine = start_engine(&a, &cfg)) == NULL ||
+             (front = start_front(&a, &cfg, engine, &in, &out, irs)) == NULL) {
     rc = 1;
   } else {
-    rc = sfl_engine_run(engine) == 0 ? 0 : 1;
-    atomic_store(&sig.done, true);
-    pthread_kill(st, SIGUSR1);
-    pthread_join(st, NULL);
+    print_started(&a, &cfg, front, &in, &out, irs);
+    rc = run(engine, &sig);
   }
-
   sfl_front_stop(front);
   sfl_engine_free(engine);
   sfl_config_free(&cfg);
-  free_irs(irs, n_ir, ir_paths);
-  fprintf(stderr, "sf-local: stopped%s\n", rc == 0 ? "" : " (engine failure)");
+  free_irs(irs, a.n_ir, a.ir_paths);
+  if (front != NULL)
+    fprintf(stderr, "sf-local: stopped%s\n",
+            rc == 0 ? "" : " (engine failure)");
   return rc;
 }
