@@ -39,18 +39,18 @@ static void emit_typed_call(gen *g, FILE *o, const sfc_entity *e,
   const char *ctx = free_name(g, m, "ctx"), *tgt = free_name(g, m, "target");
   const char *args = free_name(g, m, "args"), *w = free_name(g, m, "w");
   fprintf(o,
-          "sf_status %s(sf_entity_ctx *%s, sf_ref %s%s) {\n"
-          "  %s_args %s;\n  sf_wbuf %s;\n"
+          "%s_call %s(sf_entity_ctx *%s, sf_ref %s%s) {\n"
+          "  %s_args %s;\n  sf_wbuf %s;\n  %s_call sf__c;\n"
           "  memset(&%s, 0, sizeof %s);\n",
-          q, ctx, tgt, param_list(g, m), q, args, w, args, args);
+          q, q, ctx, tgt, param_list(g, m), q, args, w, q, args, args);
   for (size_t i = 0; i < m->n_params; i++)
     fprintf(o, "  %s.%s = %s;\n", args, m->params[i].name, m->params[i].name);
   fprintf(o,
           "  sf_wbuf_init(&%s, sf_entity_arena(%s));\n"
           "  %s_args_encode(&%s, &%s);\n"
-          "  if (%s.failed) return SF_ERR_NOMEM;\n"
-          "  return sf_entity_call(%s, \"%s/%s\", %s.key, \"%s\", %s.data, "
-          "%s.len);\n}\n\n",
+          "  sf__c.status = %s.failed ? SF_ERR_NOMEM\n"
+          "      : sf_entity_call(%s, \"%s/%s\", %s.key, \"%s\", %s.data, "
+          "%s.len);\n  return sf__c;\n}\n\n",
           w, ctx, q, w, args, w, ctx, g->ir->namespace_, e->name, tgt,
           m->name, w, w);
 }

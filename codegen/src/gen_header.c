@@ -152,6 +152,48 @@ static void emit_state_struct(gen *g, FILE *o, const sfc_entity *e) {
   fprintf(o, "} %s_state;\n\n", e->name);
 }
 
+/* The IR file's name as a C identifier part ("shop.ir.json" ->
+ * "shop_ir_json"), for type names that say where a declaration is. */
+static const char *ir_tag(gen *g) {
+  const char *base = strrchr(g->source, '/');
+  char *t = (char *)S(g, "%s", base ? base + 1 : g->source);
+  for (char *c = t; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+          (*c >= '0' && *c <= '9')))
+      *c = '_';
+  return t;
+}
+
+/* Per method the token its typed call returns, and per await label a
+ * name for the token it expects: a mismatch in SF_AWAIT is then a compile
+ * error naming the method, the label and the declared call. */
+static void emit_call_tokens(gen *g, FILE *o) {
+  const sfc_ir *ir = g->ir;
+  fprintf(o,
+          "/* The typed calls' results: one type per method, so SF_AWAIT can "
+          "check at\n * compile time that a label gets the call the IR "
+          "declares for it. */\n");
+  for (size_t i = 0; i < ir->n_entities; i++)
+    for (size_t j = 0; j < ir->entities[i].n_methods; j++) {
+      const char *q = S(g, "%s_%s", ir->entities[i].name,
+                        ir->entities[i].methods[j].name);
+      fprintf(o, "typedef struct %s_call {\n  sf_status status;\n} %s_call;\n",
+              q, q);
+    }
+  for (size_t i = 0; i < ir->n_entities; i++)
+    for (size_t j = 0; j < ir->entities[i].n_methods; j++) {
+      const sfc_method *m = &ir->entities[i].methods[j];
+      const char *q = S(g, "%s_%s", ir->entities[i].name, m->name);
+      for (size_t k = 0; k < m->n_awaits; k++) {
+        const sfc_await *a = &m->awaits[k];
+        fprintf(o, "typedef %s_%s_call %s__await_%s_calls_%s_%s;\n",
+                a->entity->name, a->method->name, q, a->label,
+                a->entity->name, a->method->name);
+      }
+    }
+  fputc('\n', o);
+}
+
 /* A method's frame: params, locals, result, one slot per await. */
 static void emit_frame_struct(gen *g, FILE *o, const sfc_method *m,
                               const char *q) {
@@ -166,6 +208,19 @@ static void emit_frame_struct(gen *g, FILE *o, const sfc_method *m,
   }
   if (m->result->kind != SFC_VOID)
     fprintf(o, "  %s result;\n", ctype(g, m->result));
+  else
+    fprintf(o, "  sf_void result; /* void: SF_RETURN_VOID(F) */\n");
+  /* The call each await label is declared with: SF_AWAIT checks the call
+   * it is given against it at compile time (entity.h). The tag names the
+   * method and the IR, so an undeclared label's error says where to look. */
+  fprintf(o, "  struct %s__awaits_declared_in_%s {\n", q, ir_tag(g));
+  if (!m->n_awaits) fprintf(o, "    char sf__none; /* no awaits */\n");
+  for (size_t k = 0; k < m->n_awaits; k++) {
+    const sfc_await *a = &m->awaits[k];
+    fprintf(o, "    %s__await_%s_calls_%s_%s %s;\n", q, a->label,
+            a->entity->name, a->method->name, a->label);
+  }
+  fprintf(o, "  } sf_calls;\n");
   fprintf(o, "  struct {\n");
   if (!m->n_awaits) fprintf(o, "    char sf__none; /* no awaits */\n");
   for (size_t k = 0; k < m->n_awaits; k++) {
@@ -207,10 +262,10 @@ static void emit_method_decls(gen *g, FILE *o, const sfc_entity *e,
           "sf_step %s_step(sf_entity_ctx *ctx, %s_frame *F);\n",
           e->name, m->name, q, q);
   fprintf(o,
-          "/* Calls %s.%s on `target`; in a method body:\n"
+          "/* Calls %s.%s on `target`; only inside SF_AWAIT:\n"
           " * SF_AWAIT(F, label, %s(ctx, target, ...)); */\n"
-          "sf_status %s(sf_entity_ctx *%s, sf_ref %s%s);\n\n",
-          e->name, m->name, q, q, free_name(g, m, "ctx"),
+          "SF_MUST_AWAIT %s_call %s(sf_entity_ctx *%s, sf_ref %s%s);\n\n",
+          e->name, m->name, q, q, q, free_name(g, m, "ctx"),
           free_name(g, m, "target"), param_list(g, m));
 }
 
@@ -234,6 +289,7 @@ void emit_header(gen *g) {
   if (ir->doc) fputc('\n', o);
   emit_type_decls(g, o);
   emit_record_structs(g, o);
+  emit_call_tokens(g, o);
   for (size_t i = 0; i < ir->n_entities; i++) {
     const sfc_entity *e = &ir->entities[i];
     fprintf(o, "/* ==== entity %s/%s ==== */\n", ir->namespace_, e->name);

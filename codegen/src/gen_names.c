@@ -306,7 +306,7 @@ void check_names(gen *g) {
       const sfc_method *m = &e->methods[j];
       const char *mw = S(g, "method %s.%s", e->name, m->name);
       const char *sfx[] = {"", "_args", "_args_encode", "_args_decode",
-                           "_frame", "_step"};
+                           "_frame", "_step", "_call"};
       for (size_t k = 0; k < sizeof sfx / sizeof sfx[0]; k++)
         add_name(g, names, &n, S(g, "%s_%s%s", e->name, m->name, sfx[k]), mw,
                  m->pos);

@@ -42,6 +42,7 @@ typedef struct Counter_add_frame {
   sf_frame_hdr hdr;
   struct { int32_t by; } p;
   int64_t result;
+  struct { char sf__none; } sf_calls;
   struct { char sf__none; } r;
 } Counter_add_frame;
 
@@ -50,6 +51,7 @@ typedef struct Counter_relay_frame {
   sf_frame_hdr hdr;
   struct { sf_ref target; int32_t by; } p;
   int64_t result;
+  struct { sf_call sub; } sf_calls;
   struct { int64_t sub; } r;
 } Counter_relay_frame;
 
@@ -61,22 +63,25 @@ typedef struct Counter_bounce_frame {
   sf_frame_hdr hdr;
   struct { sf_ref other; } p;
   int64_t result;
+  struct { sf_call back; } sf_calls;
   struct { int64_t back; } r;
 } Counter_bounce_frame;
 typedef Counter_bounce_frame Counter_echo_frame; /* echo(origin): awaits origin.add(1) */
 
-static sf_status call_int_method(sf_entity_ctx *ctx, sf_ref t, const char *method, int32_t by) {
+static sf_call call_int_method(sf_entity_ctx *ctx, sf_ref t, const char *method, int32_t by) {
   sf_wbuf w;
   sf_wbuf_init(&w, sf_entity_arena(ctx));
   sf_w_int32(&w, 1, by, false);
-  return sf_entity_call(ctx, "t.ent/Counter", t.key, method, w.data, w.len);
+  sf_call c = {sf_entity_call(ctx, "t.ent/Counter", t.key, method, w.data, w.len)};
+  return c;
 }
 
-static sf_status call_ref_method(sf_entity_ctx *ctx, sf_ref t, const char *method, sf_ref arg) {
+static sf_call call_ref_method(sf_entity_ctx *ctx, sf_ref t, const char *method, sf_ref arg) {
   sf_wbuf w;
   sf_wbuf_init(&w, sf_entity_arena(ctx));
   sf_w_str(&w, 1, arg.key, false);
-  return sf_entity_call(ctx, "t.ent/Counter", t.key, method, w.data, w.len);
+  sf_call c = {sf_entity_call(ctx, "t.ent/Counter", t.key, method, w.data, w.len)};
+  return c;
 }
 
 static sf_ref self_ref(sf_entity_ctx *ctx) {

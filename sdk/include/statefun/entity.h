@@ -81,6 +81,26 @@ typedef enum sf_step {
   SF_STEP_FAILED = 2,  /* failed: the reason is F->hdr.error */
 } sf_step;
 
+/* The `result` member of a void method's frame. */
+typedef struct sf_void {
+  char none;
+} sf_void;
+
+/* What a typed call returns when its entity is not generated (hand-written
+ * descriptors); generated typed calls return one type per method,
+ * <Entity>_<method>_call, with the same member. */
+typedef struct sf_call {
+  sf_status status;
+} sf_call;
+
+/* On typed calls: a call's result must be used, i.e. given to SF_AWAIT
+ * (a call made and dropped is a misuse the compiler can see). */
+#if defined(__GNUC__)
+#define SF_MUST_AWAIT __attribute__((warn_unused_result))
+#else
+#define SF_MUST_AWAIT
+#endif
+
 /* The start of every generated frame. */
 typedef struct sf_frame_hdr {
   uint32_t label;    /* where to resume: 0 = the start */
@@ -113,67 +133,8 @@ SF_API sf_step sf_entity_fail(sf_entity_ctx *ctx, sf_frame_hdr *hdr,
 /* The typename of an entity's bookkeeping state (value spec __entity). */
 #define SF_TYPENAME_ENTITY_STATE "statefun.entities/State"
 
-/* ------------------------------------------------------------------------ */
-/* Writing method bodies                                                    */
-/* ------------------------------------------------------------------------ */
-
-/* The step function of Entity.method; sf-codegen declares the frame type
- * Entity_method_frame. */
-#define SF_METHOD(Entity, method)                                            \
-  sf_step Entity##_##method##_step(sf_entity_ctx *ctx,                       \
-                                   Entity##_##method##_frame *F)
-
-#define SF_BEGIN(F) switch ((F)->hdr.label) { case 0:
-#define SF_END(F)                                                            \
-  }                                                                          \
-  return sf_entity_fail(ctx, &(F)->hdr, "method ended without SF_RETURN")
-
-/* The case value of an await label: the offset of its result member. */
-#define SF__LABEL(F, lbl) \
-  ((uint32_t)offsetof(__typeof__(*(F)), r.lbl) + 1u)
-
-/* Calls and waits; a failed callee fails this method too (its reason
- * travels on to our caller). */
-#define SF_AWAIT(F, lbl, call)                                             \
-  do {                                                                       \
-    (F)->hdr.label = SF__LABEL(F, lbl);                                    \
-    if ((call) != SF_OK)                                                     \
-      return sf_entity_fail(ctx, &(F)->hdr, "call at '%s' failed", #lbl);  \
-    return SF_STEP_AWAIT;                                                    \
-    case SF__LABEL(F, lbl):;                                               \
-    if ((F)->hdr.error) return SF_STEP_FAILED;                               \
-  } while (0)
-
-/* Calls and waits; on a failed callee carries on with SF_FAILED(F) true
- * and SF_ERROR(F) the reason (for compensation, e.g. rollbacks). The
- * reason lives in the request arena: it does not survive the next await,
- * so copy what you need into a frame member (a string local) first. */
-#define SF_AWAIT_CATCH(F, lbl, call)                                       \
-  do {                                                                       \
-    (F)->hdr.label = SF__LABEL(F, lbl);                                    \
-    if ((call) != SF_OK)                                                     \
-      return sf_entity_fail(ctx, &(F)->hdr, "call at '%s' failed", #lbl);  \
-    return SF_STEP_AWAIT;                                                    \
-    case SF__LABEL(F, lbl):;                                               \
-  } while (0)
-
-#define SF_FAILED(F) ((F)->hdr.error != NULL)
-#define SF_ERROR(F) ((F)->hdr.error)
-#define SF_CLEAR_ERROR(F) ((F)->hdr.error = NULL)
-
-/* Returns a value (methods with a result) or nothing (void methods). */
-#define SF_RETURN(F, value)                                                  \
-  do {                                                                       \
-    (F)->result = (value);                                                   \
-    return SF_STEP_DONE;                                                     \
-  } while (0)
-#define SF_RETURN_VOID(F) return SF_STEP_DONE
-
-/* Fails the method; the reason reaches the caller's await. */
-#define SF_FAIL(F, ...) return sf_entity_fail(ctx, &(F)->hdr, __VA_ARGS__)
-
-/* This entity's state (the generated <Entity>_state struct). */
-#define SF_STATE(Entity) ((Entity##_state *)sf_entity_state(ctx))
+/* The macros of method bodies (SF_METHOD, SF_AWAIT, SF_RETURN, ...). */
+#include <statefun/entity_body.h>
 
 #ifdef __cplusplus
 }

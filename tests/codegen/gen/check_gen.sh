@@ -50,8 +50,11 @@ has "$h" "    int32_t stock; /* Item.get_stock */"
 has "$h" "    char release; /* Item.release returns nothing */"
 has "$h" "    char sf__none; /* no awaits */"
 has "$h" "sf_step User_add_to_basket_step(sf_entity_ctx *ctx, User_add_to_basket_frame *F);"
-has "$h" "sf_status User_add_to_basket(sf_entity_ctx *ctx, sf_ref target, shop_Item_ref_list items);"
-has "$h" "sf_status Item_get_price(sf_entity_ctx *ctx, sf_ref target);"
+has "$h" "SF_MUST_AWAIT User_add_to_basket_call User_add_to_basket(sf_entity_ctx *ctx, sf_ref target, shop_Item_ref_list items);"
+has "$h" "SF_MUST_AWAIT Item_get_price_call Item_get_price(sf_entity_ctx *ctx, sf_ref target);"
+has "$h" "typedef Item_get_price_call User_add_to_basket__await_price_calls_Item_get_price;"
+has "$h" "  struct User_add_to_basket__awaits_declared_in_shop_ir_json {"
+has "$h" "  sf_void result; /* void: SF_RETURN_VOID(F) */"
 has "$h" "extern const sf_entity_desc User_entity;"
 has "$h" "sf_status shop_register(sf_handler *h);"
 has "$h" "/* adds the items in stock to the basket; returns their total price */"
@@ -60,7 +63,8 @@ has "$c" 'SF_TYPE_RAW("shop.types/User.basket")'
 has "$c" 'SF_VALUE_SPEC("price", &sf_type_long)'
 has "$c" 'SF_VALUE_SPEC("stock", &sf_type_int)'
 has "$c" 'SF_VALUE_SPEC("title", &sf_type_string)'
-has "$c" 'return sf_entity_call(ctx, "shop/Item", target.key, "get_price", w.data, w.len);'
+has "$c" '      : sf_entity_call(ctx, "shop/Item", target.key, "get_price", w.data, w.len);'
+has "$c" "static void sf__field_enc_User(sf_wbuf *w, size_t i, const void *state) {"
 has "$c" '{"stock", (uint32_t)offsetof(User_add_to_basket_frame, r.stock) + 1u},'
 has "$c" "/* FNV-1a 64 of params(items:list<ref<Item>>);locals(i:int32,total:int64);result(int64);awaits(stock:int32,price:int64) */"
 has "$c" "st = sf_r_skip(r, wt);"
