@@ -2,7 +2,7 @@
 """The entity calls the READMEs show, run as written: a claim in a README
 is a claim a test backs.
 
-    run_readme_calls.py --sf-local BIN --cart BIN FILE.md...
+    run_readme_calls.py --sf-local BIN --cart BIN [--bank BIN] FILE.md...
 
 Each block of FILE.md that follows the line
 
@@ -14,7 +14,8 @@ is a ```sh block a reader pastes into a shell at the top of the tree:
     programs with the same arguments, except that it uses the binaries it
     is given, free ports (the module.yaml copy points at the function
     server's port; `--ingress-port`/`--egress-port` are added) and waits
-    until both answer /health. Only `.../shopping-cart --listen ...` and
+    until both answer /health. Only `.../shopping-cart --listen ...`,
+    `.../bank --listen ...` (examples/bank, with --bank) and
     `.../sf-local ...` are known; any other server line fails the test.
   * `curl` lines run with `sh -c`, from the top of the tree, with
     `localhost:8090` pointed at the test's sf-local.
@@ -96,8 +97,9 @@ class Servers:
     def start(self, line, cmd):
         argv = shlex.split(cmd.rstrip("& "))
         prog = os.path.basename(argv[0])
-        if prog == "shopping-cart" and argv[1:2] == ["--listen"]:
-            argv = [ARGS.cart, "--listen", "127.0.0.1:%d" % self.cart_port] + argv[3:]
+        fn_servers = {"shopping-cart": ARGS.cart, "bank": ARGS.bank}
+        if fn_servers.get(prog) and argv[1:2] == ["--listen"]:
+            argv = [fn_servers[prog], "--listen", "127.0.0.1:%d" % self.cart_port] + argv[3:]
         elif prog == "sf-local":
             argv = [ARGS.sf_local] + [self.module_copy(a) if argv[k] == "--module" else a
                                       for k, a in enumerate(argv[1:])]
@@ -195,9 +197,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sf-local", required=True)
     ap.add_argument("--cart", required=True)
+    ap.add_argument("--bank", help="examples/bank's server, for the bank README")
     ap.add_argument("files", nargs="+")
     ARGS = ap.parse_args()
     ARGS.sf_local, ARGS.cart = os.path.abspath(ARGS.sf_local), os.path.abspath(ARGS.cart)
+    ARGS.bank = ARGS.bank and os.path.abspath(ARGS.bank)
     ARGS.files = [os.path.abspath(f) for f in ARGS.files]
     os.chdir(REPO)  # the READMEs' commands run from the top of the tree
     tally = Tally()
