@@ -31,8 +31,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,45 +45,11 @@ sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
 sys.path.insert(0, HERE)
 from sftest.checks import Tally, TestFailure, check, check_eq  # noqa: E402
 from sftest.net import free_port  # noqa: E402
-from sftest.procs import SANITIZER_RE, wait_port  # noqa: E402
+from sftest.procs import SANITIZER_RE, LoggedProc, wait_port  # noqa: E402
 from ledger import Ledger, Plan  # noqa: E402
 
 ARGS = None
 FREEZERS = 4  # threads flipping accounts frozen/unfrozen during the run
-
-
-class Proc:
-    """A child process with its output in a log file of the test's dir."""
-
-    def __init__(self, env, name, argv):
-        env.count[name] += 1
-        self.log_path = os.path.join(env.dir, "%s.%d.log" % (name, env.count[name]))
-        with open(self.log_path, "wb") as log:
-            log.write(("$ %s\n" % " ".join(argv)).encode())
-            log.flush()
-            self.p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        env.procs.append(self)
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def kill9(self):
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(timeout=10)
-
-    def stop(self):
-        if self.alive():
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-
-    def text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
 
 
 class Env:
@@ -101,7 +65,7 @@ class Env:
         with open(self.module, "w") as f:
             f.write(module)
         self.start_fn()
-        self.sfl = Proc(self, "sf-local", [ARGS.sf_local, "--module", self.module, "--ir", IR,
+        self.sfl = self.spawn("sf-local", [ARGS.sf_local, "--module", self.module, "--ir", IR,
                                            "--ingress-port", "0", "--egress-port", "0"])
         pat = re.compile(r"ingress http://[^ ]*:(\d+), egress http://[^ ]*:(\d+)")
         deadline = time.monotonic() + 20
@@ -115,8 +79,15 @@ class Env:
         self.ingress, self.egress = int(m.group(1)), int(m.group(2))
         self.local = threading.local()
 
+    def spawn(self, name, argv):
+        """A child logging to <name>.<n>.log in the test's directory."""
+        self.count[name] += 1
+        p = LoggedProc(os.path.join(self.dir, "%s.%d.log" % (name, self.count[name])), argv)
+        self.procs.append(p)
+        return p
+
     def start_fn(self):
-        self.fn = Proc(self, "bank", [ARGS.bank, "--listen", "127.0.0.1:%d" % self.fn_port,
+        self.fn = self.spawn("bank", [ARGS.bank, "--listen", "127.0.0.1:%d" % self.fn_port,
                                       "--threads", "4"])
         wait_port(self.fn_port, self.fn.p, "the bank server", timeout=20, fail=TestFailure)
 
@@ -192,7 +163,7 @@ class Env:
 
     def close(self):
         for p in self.procs:
-            p.stop()
+            p.stop(timeout=20)
 
     def sanitizer_reports(self):
         return ["%s:\n%s" % (p.log_path, p.text()[-6000:]) for p in self.procs
@@ -278,12 +249,14 @@ def run_plan(env, plan, kill_at=None):
 
     def transfer(t):
         i, bank, src, dst, amount = t
+        with lock:
+            stats["sent"] += 1
         ok, v = env.call("Bank", bank, "transfer", {"from": src, "to": dst, "amount": amount},
                          rid="%s-t%d" % (ARGS.rid_prefix, i))
         with lock:
             ledger.record(t, ok, v)
             if kill_at is not None and len(ledger.answers) == kill_at:
-                kill_and_restart(env, stats, len(plan.transfers) - len(ledger.answers))
+                kill_and_restart(env, stats, stats["sent"] - len(ledger.answers))
 
     background = [Background(freezer(n), 0) for n in range(FREEZERS)]
     background.append(Background(total_step, 0.01))
@@ -356,15 +329,15 @@ def run_plan(env, plan, kill_at=None):
                elapsed)
     if kill_at is not None:
         check(stats["kills"] == 1, "the server was not killed (%d answers)", len(ledger.answers))
-        note += "; kill -9 after %d answers with %d transfers unanswered, sf-local retried %d " \
-                "times" % (kill_at, stats["unanswered at kill"], env.metric("sflocal_retries_total"))
+        note += "; kill -9 after %d answers with %d transfers in flight, sf-local retried %d " \
+                "times" % (kill_at, stats["in flight at kill"], env.metric("sflocal_retries_total"))
     return note
 
 
-def kill_and_restart(env, stats, unanswered):
+def kill_and_restart(env, stats, in_flight):
     env.fn.kill9()
     stats["kills"] += 1
-    stats["unanswered at kill"] = unanswered
+    stats["in flight at kill"] = in_flight
     time.sleep(0.2)
     env.start_fn()
 
