@@ -69,6 +69,13 @@ static sf_status no_store(sf_context *ctx, const void *state) {
   return SF_OK;
 }
 
+/* Fmt has no state fields: nothing to snapshot. */
+static void no_field(sf_wbuf *w, size_t i, const void *state) { (void)w, (void)i, (void)state; }
+static sf_status no_field_decode(sf_arena *a, size_t i, sf_rbuf *r, void *state) {
+  (void)a, (void)i, (void)r, (void)state;
+  return SF_ERR_VALUE_DECODE;
+}
+
 static const sf_method_desc fmt_methods[] = {{
     .name = "run",
     .frame_size = sizeof(Fmt_run_frame),
@@ -87,6 +94,8 @@ static const sf_entity_desc fmt_desc = {
     .store_state = no_store,
     .methods = fmt_methods,
     .n_methods = 1,
+    .encode_field = no_field,
+    .decode_field = no_field_decode,
 };
 
 /* Runs Fmt("k1").run() as an external call in an arena of ARENA_LIMIT
