@@ -60,11 +60,11 @@ typedef struct sf_ref {
 SF_API sf_str sf_str_of(const char *cstr);
 SF_API bool sf_str_eq(sf_str a, sf_str b);
 
-typedef struct sf_entity_ctx sf_entity_ctx;
+struct sf_entity_ctx; /* sf_entity_ctx, below (C99 allows no second typedef) */
 /* printf into an sf_str in the request arena (NUL-terminated; store it in
  * a frame member to keep it across an await). {NULL, 0} when out of
  * memory or on a format error. */
-SF_API sf_str sf_str_printf(sf_entity_ctx *ctx, const char *fmt, ...)
+SF_API sf_str sf_str_printf(struct sf_entity_ctx *ctx, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
