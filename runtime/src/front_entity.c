@@ -8,94 +8,32 @@
 #include "front_impl.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <statefun/statefun.h>
 
 #include "entities.pb-c.h"
+#include "ir_call.h"
 #include "ir_json.h"
 
-#define ENTITY_DEFAULT_WAIT_MS 30000
-#define MAX_REQUEST_ID 200
-#define CALL_TYPENAME "statefun.entities/Call"
+#define MAX_REQUEST_ID SFC_CALL_MAX_REQUEST_ID
 
-/* The IR entity of "ns/Entity" (NULL if none); *ir_out gets its IR, and
- * *ns_known whether some IR has that namespace. */
+/* The IR entity of "ns/Entity" (NULL if none); *ns_known whether some IR
+ * has that namespace. */
 static const sfc_entity *ir_entity(const sfl_front *f, const char *fn_typename,
-                                   const sfc_ir **ir_out, bool *ns_known) {
-  const char *slash = strchr(fn_typename, '/');
+                                   bool *ns_known) {
   *ns_known = false;
+  const char *slash = strchr(fn_typename, '/');
   if (slash == NULL) return NULL;
-  size_t nl = (size_t)(slash - fn_typename);
-  for (size_t i = 0; i < f->n_irs; i++) {
-    const sfc_ir *ir = &f->irs[i];
-    if (strlen(ir->namespace_) != nl ||
-        strncmp(ir->namespace_, fn_typename, nl) != 0)
-      continue;
-    *ns_known = true;
-    const sfc_entity *e = sfc_ir_entity(ir, slash + 1);
-    if (e != NULL) {
-      *ir_out = ir;
-      return e;
-    }
-  }
-  return NULL;
-}
-
-/* "a, b, c" of the entity names of namespace ns (or of an entity's
- * methods), truncated to fit. */
-static void list_names(char *out, size_t n, const sfl_front *f, const char *ns,
-                       size_t nl, const sfc_entity *e) {
-  size_t o = 0;
-  out[0] = '\0';
-  if (e != NULL) {
-    for (size_t k = 0; k < e->n_methods && o + 1 < n; k++) {
-      int w = snprintf(out + o, n - o, "%s%s", o ? ", " : "",
-                       e->methods[k].name);
-      if (w > 0) o += (size_t)w;
-    }
-    return;
-  }
-  for (size_t i = 0; i < f->n_irs; i++) {
-    const sfc_ir *ir = &f->irs[i];
-    if (strlen(ir->namespace_) != nl || strncmp(ir->namespace_, ns, nl) != 0)
-      continue;
-    for (size_t k = 0; k < ir->n_entities && o + 1 < n; k++) {
-      int w = snprintf(out + o, n - o, "%s%s", o ? ", " : "",
-                       ir->entities[k].name);
-      if (w > 0) o += (size_t)w;
-    }
-  }
-}
-
-/* A unique request id: time, process, counter and randomness. */
-static void new_request_id(char *out, size_t n) {
-  static atomic_uint_fast64_t counter;
-  uint64_t c = atomic_fetch_add(&counter, 1) + 1;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  uint64_t mix = ((uint64_t)ts.tv_nsec << 20) ^ ((uint64_t)getpid() << 40) ^
-                 (c * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&c;
-  snprintf(out, n, "sfl-%llx-%llx-%llu", (unsigned long long)ts.tv_sec,
-           (unsigned long long)(mix & 0xFFFFFFFFFFull), (unsigned long long)c);
-}
-
-/* X-Request-Id: it names the Reply's egress topic, so keep it to a
- * Kafka topic's characters. */
-static bool request_id_ok(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > MAX_REQUEST_ID) return false;
-  for (const char *p = s; *p != '\0'; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-          (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-      return false;
-  return true;
+  char *ns = strndup(fn_typename, (size_t)(slash - fn_typename));
+  if (ns == NULL) return NULL;
+  const sfc_entity *e = sfc_call_entity(f->irs, f->n_irs, ns, slash + 1,
+                                        ns_known);
+  free(ns);
+  return e;
 }
 
 /* Answers {"ok":false,"error":msg,"request_id":rid} (rid may be NULL). */
@@ -109,16 +47,7 @@ static enum MHD_Result send_call_error(exchange *x, unsigned code,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (!sf_utf8_valid((const uint8_t *)msg, strlen(msg)))
-    for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
-      if (*p >= 0x80) *p = '?';
-  json_t *o = json_object();
-  if (o != NULL) {
-    json_object_set_new(o, "ok", json_false());
-    json_object_set_new(o, "error", json_string(msg));
-    if (rid != NULL) json_object_set_new(o, "request_id", json_string(rid));
-  }
-  return front_send_json(x, code, o, NULL);
+  return front_send_json(x, code, sfc_call_error(rid, "%s", msg), NULL);
 }
 
 /* The method's Args record from the body, a JSON object of the arguments
@@ -126,31 +55,11 @@ static enum MHD_Result send_call_error(exchange *x, unsigned code,
 static bool call_args(exchange *x, request *r, const sfc_entity *ent,
                       const sfc_method *m, uint8_t **argb, size_t *argn,
                       enum MHD_Result *ret) {
-  char err[1024] = "";
-  json_t *args = NULL;
-  bool blank = true;
-  for (size_t i = 0; i < r->len && blank; i++)
-    blank = r->body[i] == ' ' || r->body[i] == '\t' || r->body[i] == '\r' ||
-            r->body[i] == '\n';
-  if (!blank) {
-    json_error_t je;
-    args = json_loadb((const char *)r->body, r->len,
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (args == NULL) {
-      *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
-                             "the body is not JSON (line %d, column %d): %s",
-                             je.line, je.column, je.text);
-      return false;
-    }
-  }
-  int rc = sfc_json_encode_args(m, args, argb, argn, err, sizeof err);
-  json_decref(args);
-  if (rc != 0) {
-    *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL, "%s.%s: %s",
-                           ent->name, m->name, err);
-    return false;
-  }
-  return true;
+  char err[1536] = "";
+  if (sfc_call_args(ent, m, r->body, r->len, argb, argn, err, sizeof err) == 0)
+    return true;
+  *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL, "%s", err);
+  return false;
 }
 
 /* The call's options from the request: its id (X-Request-Id or a new
@@ -161,7 +70,7 @@ static bool call_options(exchange *x, char rid[MAX_REQUEST_ID + 1],
                          enum MHD_Result *ret) {
   const char *hrid = front_header(x, "X-Request-Id");
   if (hrid != NULL && hrid[0] != '\0') {
-    if (!request_id_ok(hrid)) {
+    if (!sfc_call_request_id_ok(hrid)) {
       *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
                              "X-Request-Id must be 1 to %d characters of "
                              "[A-Za-z0-9._-]",
@@ -170,9 +79,9 @@ static bool call_options(exchange *x, char rid[MAX_REQUEST_ID + 1],
     }
     snprintf(rid, MAX_REQUEST_ID + 1, "%s", hrid);
   } else {
-    new_request_id(rid, MAX_REQUEST_ID + 1);
+    sfc_call_request_id_new("sfl", rid, MAX_REQUEST_ID + 1);
   }
-  *wait_ms = ENTITY_DEFAULT_WAIT_MS;
+  *wait_ms = SFC_CALL_DEFAULT_WAIT_MS;
   bool bad = false;
   char *w = front_query_arg(x, "wait", &bad);
   if (w != NULL) *wait_ms = sfl_front_parse_wait(w, x->f->max_poll_ms);
@@ -213,7 +122,7 @@ static bool call_send(exchange *x, const sfl_front_address *a,
   statefun__entities__call__pack(&call, wire);
   char err[1024] = "";
   sfl_result res = sfl_engine_send(x->f->engine, a->fn_typename, a->id,
-                                   CALL_TYPENAME, wire, n, idem,
+                                   SFC_CALL_TYPENAME, wire, n, idem,
                                    x->f->send_wait_ms, err, sizeof err);
   free(wire);
   switch (res) {
@@ -250,31 +159,10 @@ static enum MHD_Result call_answer(exchange *x, const sfc_method *m,
                            "the entity's Reply (%zu bytes, type %s) is not a "
                            "statefun.entities/Reply",
                            rec->len, rec->typename);
-  enum MHD_Result ret;
-  char err[1024] = "";
-  json_t *result = NULL;
-  if (!rp->ok) {
-    ret = send_call_error(x, 422, rid, "%s",
-                          rp->error != NULL && rp->error[0] != '\0'
-                              ? rp->error
-                              : "the method failed (no reason given)");
-  } else if ((result = sfc_json_decode_result(
-                  m, rp->result.data, rp->result.len, err, sizeof err)) ==
-             NULL) {
-    ret = send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
-                          "the entity's result does not decode as %s: %s",
-                          m->result->text, err);
-  } else {
-    json_t *o = json_object();
-    if (o != NULL) {
-      json_object_set_new(o, "ok", json_true());
-      json_object_set_new(o, "result", result);
-      json_object_set_new(o, "request_id", json_string(rid));
-    } else {
-      json_decref(result);
-    }
-    ret = front_send_json(x, MHD_HTTP_OK, o, NULL);
-  }
+  unsigned status = 0;
+  json_t *o = sfc_call_answer(m, rid, rp->ok, rp->error, rp->result.data,
+                              rp->result.len, &status);
+  enum MHD_Result ret = front_send_json(x, status, o, NULL);
   statefun__entities__reply__free_unpacked(rp, NULL);
   return ret;
 }
@@ -300,7 +188,7 @@ static enum MHD_Result entity_call(exchange *x, request *r,
   const sfc_method *m = sfc_entity_method(ent, mname);
   if (m == NULL) {
     char names[512];
-    list_names(names, sizeof names, x->f, NULL, 0, ent);
+    sfc_call_method_names(ent, names, sizeof names);
     ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
                           "entity %s has no method '%s' (methods: %s)",
                           a->fn_typename, mname, names);
@@ -308,13 +196,13 @@ static enum MHD_Result entity_call(exchange *x, request *r,
              call_options(x, rid, &wait_ms, &idem, &ret) &&
              call_send(x, a, m, argb, argn, rid, idem, &ret)) {
     if (front_pop_wait(x->f, SFL_REPLY_EGRESS, rid, wait_ms, &rec) != SFL_OK) {
-      ret = send_call_error(
-          x, MHD_HTTP_GATEWAY_TIMEOUT, rid,
-          "no reply within %.3g s; the call was accepted and may still "
-          "complete: its Reply will be on egress %s, topic %s (GET "
-          "http://<egress>/egress/%s/%s)",
-          (double)wait_ms / 1000.0, SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS,
-          rid);
+      char where[3 * MAX_REQUEST_ID + 128];
+      snprintf(where, sizeof where,
+               "its Reply will be on egress %s, topic %s (GET "
+               "http://<egress>/egress/%s/%s)",
+               SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS, rid);
+      ret = front_send_json(x, MHD_HTTP_GATEWAY_TIMEOUT,
+                            sfc_call_timeout(rid, wait_ms, where), NULL);
     } else {
       ret = call_answer(x, m, rid, &rec);
       sfl_record_free(&rec);
@@ -345,17 +233,19 @@ bool front_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
   bool answered = false;
   if (sfl_front_parse_address(prefix, &a, perr, sizeof perr) == 0) {
     perr[0] = '\0';
-    const sfc_ir *ir = NULL;
     bool ns_known = false;
-    const sfc_entity *e = ir_entity(f, a.fn_typename, &ir, &ns_known);
+    const sfc_entity *e = ir_entity(f, a.fn_typename, &ns_known);
     if (e != NULL) {
       *ret = entity_call(x, r, &a, e, last + 1);
       answered = true;
     } else if (ns_known) {
       const char *slash = strchr(a.fn_typename, '/');
       char names[512];
-      list_names(names, sizeof names, f, a.fn_typename,
-                 (size_t)(slash - a.fn_typename), NULL);
+      char *ns = strndup(a.fn_typename, (size_t)(slash - a.fn_typename));
+      if (ns != NULL)
+        sfc_call_entity_names(f->irs, f->n_irs, ns, names, sizeof names);
+      else names[0] = '\0';
+      free(ns);
       *ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
                              "no entity '%s' in the IR of namespace %.*s "
                              "(entities: %s)",
@@ -368,12 +258,11 @@ bool front_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
   if (!answered) {
     /* "/<ns>/<Entity>/<key>" without a method */
     if (sfl_front_parse_address(url, &a, err, sizeof err) == 0) {
-      const sfc_ir *ir = NULL;
       bool ns_known = false;
-      const sfc_entity *e = ir_entity(f, a.fn_typename, &ir, &ns_known);
+      const sfc_entity *e = ir_entity(f, a.fn_typename, &ns_known);
       if (e != NULL && strchr(a.id, '/') == NULL) {
         char names[512];
-        list_names(names, sizeof names, f, NULL, 0, e);
+        sfc_call_method_names(e, names, sizeof names);
         *ret = send_call_error(
             x, MHD_HTTP_NOT_FOUND, NULL,
             "%s is an entity: POST /%s/%s/<method> with the JSON arguments "
@@ -397,9 +286,8 @@ bool front_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
 
 /* Adds "fields" (the IR's state fields, decoded) to an address view. */
 char *front_entity_fields(sfl_front *f, const char *fn_typename, char *view) {
-  const sfc_ir *ir = NULL;
   bool ns_known = false;
-  const sfc_entity *e = ir_entity(f, fn_typename, &ir, &ns_known);
+  const sfc_entity *e = ir_entity(f, fn_typename, &ns_known);
   if (e == NULL) return view;
   json_t *o = json_loads(view, 0, NULL);
   if (!json_is_object(o)) {

@@ -18,6 +18,7 @@
 
 #include "sfb/base64.h"
 #include "sfb/pbwire.h"
+#include "sfb/urlpart.h"
 
 void front_err(char *err, size_t err_len, const char *fmt, ...) {
   if (err == NULL || err_len == 0) return;
@@ -27,37 +28,11 @@ void front_err(char *err, size_t err_len, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
+/* The percent-decoding of sfbase (sfb/urlpart.h), under the front's
+ * name for its callers and tests. */
 long sfl_front_percent_decode(const char *in, size_t len, bool plus_is_space,
                               char *out) {
-  size_t o = 0;
-  for (size_t i = 0; i < len; i++) {
-    char c = in[i];
-    if (c == '%') {
-      if (len - i < 3) return -1;
-      int h = hexval(in[i + 1]);
-      int l = hexval(in[i + 2]);
-      if (h < 0 || l < 0) return -1;
-      int v = h * 16 + l;
-      if (v == 0) return -1;
-      out[o++] = (char)v;
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out[o++] = ' ';
-    } else if (c == '\0') {
-      return -1;
-    } else {
-      out[o++] = c;
-    }
-  }
-  out[o] = '\0';
-  return (long)o;
+  return sfb_percent_decode(in, len, plus_is_space, out);
 }
 
 bool front_has_control(const char *s) {
@@ -68,13 +43,7 @@ bool front_has_control(const char *s) {
 
 /* Decodes one path part into a fresh string; NULL on a bad escape. */
 char *front_decode_part(const char *in, size_t len) {
-  char *out = malloc(len + 1);
-  if (out == NULL) return NULL;
-  if (sfl_front_percent_decode(in, len, false, out) < 0) {
-    free(out);
-    return NULL;
-  }
-  return out;
+  return sfb_percent_decode_dup(in, len, false);
 }
 
 void sfl_front_address_free(sfl_front_address *a) {
@@ -411,15 +380,7 @@ char *sfl_front_base64(const uint8_t *data, size_t len) {
   return sfb_base64_encode(data, len);
 }
 
+/* ?wait= by sfbase's rules (shared with sf-gateway). */
 int64_t sfl_front_parse_wait(const char *s, int64_t max_ms) {
-  if (s == NULL || !((s[0] >= '0' && s[0] <= '9') || s[0] == '.')) return -1;
-  for (const char *p = s; *p != '\0'; p++)
-    if (!((*p >= '0' && *p <= '9') || *p == '.')) return -1;
-  char *end = NULL;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end == s || *end != '\0' || !isfinite(v) || v < 0) return -1;
-  double ms = v * 1000.0;
-  if (ms >= (double)max_ms) return max_ms;
-  return (int64_t)ms;
+  return sfb_parse_wait(s, max_ms);
 }
