@@ -1,4 +1,4 @@
-/* util.c - see util.h. */
+/* util.c - the sfl_util library: see util.h. */
 #define _GNU_SOURCE
 #include "util.h"
 
