@@ -13,6 +13,7 @@
 #include "flow.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -714,6 +715,7 @@ static int method_definition(reader *r, sfc_flow *flow, const char *path) {
 }
 
 static char *read_all(const char *path, size_t *len) {
+  errno = 0;
   FILE *f = fopen(path, "rb");
   if (f == NULL) return NULL;
   size_t cap = 1 << 16, n = 0;
@@ -758,7 +760,8 @@ int sfc_flow_scan(const char *path, sfc_flow *flow, char *err, size_t errlen) {
   size_t len = 0;
   char *src = read_all(path, &len);
   if (src == NULL) {
-    snprintf(err, errlen, "%s: cannot read the file", path);
+    snprintf(err, errlen, "%s: cannot read: %s", path,
+             errno ? strerror(errno) : "read error");
     return -1;
   }
   reader r = {src, NULL, 0, 0, NULL, NULL, 0, false};

@@ -62,8 +62,8 @@ typedef struct sfc_flow {
 } sfc_flow;
 
 /* Scans `path` and appends one entry per SF_METHOD definition in it.
- * Returns 0, or -1 with "path: why" in err (unreadable file, out of
- * memory). Unbalanced or unusual code never fails: it is read as
+ * Returns 0, or -1 with "path: why" in err (unreadable file: "path:
+ * cannot read: <strerror>", out of memory). Unbalanced or unusual code never fails: it is read as
  * straight-line code. */
 int sfc_flow_scan(const char *path, sfc_flow *flow, char *err, size_t errlen);
 

@@ -170,7 +170,7 @@ def main():
     p = subprocess.run([sfc, "--check", shop, "--src", "x.c"], capture_output=True, text=True)
     check(p.returncode == 2 and "--src goes with --dot" in p.stderr, "--src without --dot is a usage error")
     p = subprocess.run([sfc, "--dot", shop, "--src", f"{out}/no-such.c"], capture_output=True, text=True)
-    check(p.returncode == 1 and "no-such.c: cannot read the file" in p.stderr, "an unreadable --src fails")
+    check(p.returncode == 1 and "no-such.c: cannot read: No such file or directory" in p.stderr, "an unreadable --src fails")
     if failures:
         sys.exit(f"\n{len(failures)} check(s) failed")
     print("dot control flow ok")
