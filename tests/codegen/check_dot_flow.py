@@ -8,6 +8,7 @@ awaits, a caught failure, a rollback loop) and add_to_basket (a loop with
 a continue), and tests/codegen/flow/tricky.c (do/while, switch, else-if,
 braces in comments and strings, a label the IR does not declare).
 """
+import os
 import re
 import subprocess
 import sys
@@ -160,6 +161,7 @@ def tricky_checks(dot, err):
 
 def main():
     sfc, src, out = sys.argv[1:4]
+    os.makedirs(out, exist_ok=True)
     shop = f"{src}/examples/shopping-cart/shop.ir.json"
     dot, _ = run([sfc, "--dot", shop, "--src", f"{src}/examples/shopping-cart/cart.c"])
     with open(f"{out}/shop-flow.dot", "w") as f:
