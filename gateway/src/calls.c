@@ -113,10 +113,10 @@ void gw_table_unwait(gw_table *t, gw_waiter *w) {
   t->n_waiting--;
 }
 
-void gw_table_expire(gw_table *t, int64_t now_ms) {
+void gw_table_expire(gw_table *t, int64_t now_ms, size_t max) {
   /* Oldest first; a call someone still waits for stays (and so do the
    * younger ones behind it: their turn comes on a later pass). */
-  while (t->oldest != NULL && t->oldest->forget_ms <= now_ms &&
-         t->oldest->waiters == NULL)
+  while (t->oldest != NULL && t->oldest->waiters == NULL &&
+         (t->oldest->forget_ms <= now_ms || t->n_calls > max))
     gw_table_remove(t, t->oldest);
 }

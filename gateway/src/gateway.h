@@ -50,6 +50,7 @@ typedef struct gw_options {
   int64_t timeout_ms;       /* default wait for a Reply */
   int64_t max_wait_ms;      /* the most ?wait= may ask */
   int64_t remember_ms;      /* how long a call's id (and Reply) is kept */
+  size_t remember_max;      /* and at most this many */
   size_t max_body;
   int isolation_committed;  /* -1: from the module (exactly-once egress) */
   gw_prop *props;           /* --producer-prop / --consumer-prop */
@@ -112,8 +113,9 @@ void gw_table_remove(gw_table *t, gw_call *c);
 /* Under t->mu: adds / removes a waiter of a call. */
 void gw_table_wait(gw_table *t, gw_call *c, gw_waiter *w);
 void gw_table_unwait(gw_table *t, gw_waiter *w);
-/* Under t->mu: drops calls past their forget time that nobody waits for. */
-void gw_table_expire(gw_table *t, int64_t now_ms);
+/* Under t->mu: drops the oldest calls nobody waits for while they are
+ * past their forget time or more than `max` are kept. */
+void gw_table_expire(gw_table *t, int64_t now_ms, size_t max);
 
 /* ---- the whole service ------------------------------------------------ */
 struct gw {

@@ -266,7 +266,7 @@ static void expire(gw *g, int64_t now) {
     atomic_fetch_add(&g->n_timeouts, 1);
     gw_answer(g, w, 504, sfc_call_timeout(w->rid, w->wait_ms, where));
   }
-  gw_table_expire(&g->table, now);
+  gw_table_expire(&g->table, now, g->opt.remember_max);
   pthread_mutex_unlock(&g->table.mu);
 }
 

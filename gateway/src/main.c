@@ -41,6 +41,7 @@ static void usage(FILE *f) {
       "  --max-wait DURATION      default 60s\n"
       "  --remember DURATION      how long a request id (and its Reply) is\n"
       "                           kept for retries (default 10min)\n"
+      "  --remember-max N         ... and at most N of them (default 200000)\n"
       "  --max-body BYTES         default 16777216; larger bodies get 413\n"
       "  --isolation committed|uncommitted\n"
       "                           the replies consumer's isolation.level\n"
@@ -65,6 +66,17 @@ static int duration_ms(const char *opt, const char *v, int64_t *out) {
   return 0;
 }
 
+/* A positive decimal count (bytes, entries). */
+static int count(const char *opt, const char *v, size_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (errno || end == v || *end || n == 0 || v[0] == '-')
+    return bad(opt, v, "expected a positive number");
+  *out = (size_t)n;
+  return 0;
+}
+
 static int add_prop(gw_options *o, const char *opt, const char *kv,
                     bool consumer) {
   const char *eq = strchr(kv, '=');
@@ -83,6 +95,7 @@ static int parse_args(int argc, char **argv, gw_options *o) {
                     .timeout_ms = SFC_CALL_DEFAULT_WAIT_MS,
                     .max_wait_ms = 60000,
                     .remember_ms = 600000,
+                    .remember_max = 200000,
                     .max_body = 16u << 20,
                     .isolation_committed = 1};
   o->ir_paths = calloc((size_t)argc, sizeof *o->ir_paths);
@@ -112,13 +125,10 @@ static int parse_args(int argc, char **argv, gw_options *o) {
       if (!strcmp(v, "committed")) o->isolation_committed = 1;
       else if (!strcmp(v, "uncommitted")) o->isolation_committed = 0;
       else rc = bad(a, v, "expected committed or uncommitted");
+    } else if (!strcmp(a, "--remember-max")) {
+      rc = count(a, v, &o->remember_max);
     } else if (!strcmp(a, "--max-body")) {
-      char *end = NULL;
-      errno = 0;
-      unsigned long long n = strtoull(v, &end, 10);
-      if (errno || end == v || *end || n == 0 || v[0] == '-')
-        rc = bad(a, v, "expected a positive number of bytes");
-      o->max_body = (size_t)n;
+      rc = count(a, v, &o->max_body);
     } else {
       return bad(a, NULL, "unknown option");
     }

@@ -88,7 +88,7 @@ def test_command_line(tmp):
     for opt, val, want in [("--timeout", "soon", "--timeout soon"),
                            ("--isolation", "maybe", "expected committed or uncommitted"),
                            ("--producer-prop", "novalue", "expected KEY=VALUE"),
-                           ("--max-body", "-5", "positive number of bytes")]:
+                           ("--max-body", "-5", "expected a positive number")]:
         p = run([ARGS.gateway, "--ir", ARGS.ir, opt, val])
         check(p.returncode == 2 and want in p.stderr, "%s %s: %d %r", opt, val,
               p.returncode, p.stderr)
