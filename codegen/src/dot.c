@@ -22,10 +22,8 @@
  * called "start"; it cannot clash). `label` NULL: `what` is start/return. */
 static void method_node(FILE *out, const sfc_entity *e, const sfc_method *m,
                         const char *what, const char *label) {
-  if (label)
-    fprintf(out, "\"%s.%s/await/%s\"", e->name, m->name, label);
-  else
-    fprintf(out, "\"%s.%s/%s\"", e->name, m->name, what);
+  if (label) fprintf(out, "\"%s.%s/await/%s\"", e->name, m->name, label);
+  else fprintf(out, "\"%s.%s/%s\"", e->name, m->name, what);
 }
 
 /* A text from the source in a DOT string: quotes and backslashes escaped,
@@ -52,23 +50,29 @@ static void flow_node_id(FILE *out, const sfc_entity *e, const sfc_method *m,
                          const sfc_flow_method *f, size_t v) {
   const sfc_flow_node *n = &f->nodes[v];
   switch (n->kind) {
-  case SFC_FLOW_START: method_node(out, e, m, "start", NULL); return;
-  case SFC_FLOW_RETURN: method_node(out, e, m, "return", NULL); return;
-  case SFC_FLOW_CALLEE_FAILED:
-    fprintf(out, "\"%s.%s/fail/callee\"", e->name, m->name);
-    return;
-  case SFC_FLOW_AWAIT: {
-    size_t seen = 0;
-    for (size_t k = 0; k < v; k++)
-      if (f->nodes[k].kind == SFC_FLOW_AWAIT && !strcmp(f->nodes[k].text, n->text)) seen++;
-    fprintf(out, "\"%s.%s/await/", e->name, m->name);
-    dot_text(out, n->text);
-    if (seen) fprintf(out, "#%zu", seen + 1);
-    fputc('"', out);
-    return;
-  }
-  case SFC_FLOW_COND: fprintf(out, "\"%s.%s/if/%zu\"", e->name, m->name, v); return;
-  case SFC_FLOW_FAIL: fprintf(out, "\"%s.%s/fail/%zu\"", e->name, m->name, v); return;
+    case SFC_FLOW_START: method_node(out, e, m, "start", NULL); return;
+    case SFC_FLOW_RETURN: method_node(out, e, m, "return", NULL); return;
+    case SFC_FLOW_CALLEE_FAILED:
+      fprintf(out, "\"%s.%s/fail/callee\"", e->name, m->name);
+      return;
+    case SFC_FLOW_AWAIT: {
+      size_t seen = 0;
+      for (size_t k = 0; k < v; k++)
+        if (f->nodes[k].kind == SFC_FLOW_AWAIT &&
+            !strcmp(f->nodes[k].text, n->text))
+          seen++;
+      fprintf(out, "\"%s.%s/await/", e->name, m->name);
+      dot_text(out, n->text);
+      if (seen) fprintf(out, "#%zu", seen + 1);
+      fputc('"', out);
+      return;
+    }
+    case SFC_FLOW_COND:
+      fprintf(out, "\"%s.%s/if/%zu\"", e->name, m->name, v);
+      return;
+    case SFC_FLOW_FAIL:
+      fprintf(out, "\"%s.%s/fail/%zu\"", e->name, m->name, v);
+      return;
   }
 }
 
@@ -78,35 +82,41 @@ static void flow_node(FILE *out, const sfc_entity *e, const sfc_method *m,
   fprintf(out, "    ");
   flow_node_id(out, e, m, f, v);
   switch (n->kind) {
-  case SFC_FLOW_START: fprintf(out, " [label=\"start\", shape=circle];\n"); return;
-  case SFC_FLOW_RETURN:
-    fprintf(out, " [label=\"return %s\", shape=doublecircle];\n", m->result->text);
-    return;
-  case SFC_FLOW_CALLEE_FAILED:
-    fprintf(out, " [label=\"fail: the callee's error\", shape=octagon];\n");
-    return;
-  case SFC_FLOW_AWAIT: {
-    const sfc_await *a = ir_await(m, n->text);
-    if (a == NULL)
-      fprintf(stderr, "%s:%d:%d: warning: await label '%s' is not an await of %s.%s in the IR\n",
-              f->path, n->line, n->col, n->text, e->name, m->name);
-    fprintf(out, " [label=\"");
-    dot_text(out, n->text);
-    fprintf(out, "\\n%s%s\", shape=box, style=\"rounded%s\"];\n",
-            a ? a->target_text : "(not in the IR)", n->catches ? "\\n(catches failure)" : "",
-            n->catches ? ",bold" : "");
-    return;
-  }
-  case SFC_FLOW_COND:
-    fprintf(out, " [label=\"");
-    dot_text(out, n->text);
-    fprintf(out, "\", shape=diamond];\n");
-    return;
-  case SFC_FLOW_FAIL:
-    fprintf(out, " [label=\"fail: ");
-    dot_text(out, n->text);
-    fprintf(out, "\", shape=octagon];\n");
-    return;
+    case SFC_FLOW_START:
+      fprintf(out, " [label=\"start\", shape=circle];\n");
+      return;
+    case SFC_FLOW_RETURN:
+      fprintf(out, " [label=\"return %s\", shape=doublecircle];\n",
+              m->result->text);
+      return;
+    case SFC_FLOW_CALLEE_FAILED:
+      fprintf(out, " [label=\"fail: the callee's error\", shape=octagon];\n");
+      return;
+    case SFC_FLOW_AWAIT: {
+      const sfc_await *a = ir_await(m, n->text);
+      if (a == NULL)
+        fprintf(stderr,
+                "%s:%d:%d: warning: await label '%s' is not an await of %s.%s "
+                "in the IR\n",
+                f->path, n->line, n->col, n->text, e->name, m->name);
+      fprintf(out, " [label=\"");
+      dot_text(out, n->text);
+      fprintf(out, "\\n%s%s\", shape=box, style=\"rounded%s\"];\n",
+              a ? a->target_text : "(not in the IR)",
+              n->catches ? "\\n(catches failure)" : "",
+              n->catches ? ",bold" : "");
+      return;
+    }
+    case SFC_FLOW_COND:
+      fprintf(out, " [label=\"");
+      dot_text(out, n->text);
+      fprintf(out, "\", shape=diamond];\n");
+      return;
+    case SFC_FLOW_FAIL:
+      fprintf(out, " [label=\"fail: ");
+      dot_text(out, n->text);
+      fprintf(out, "\", shape=octagon];\n");
+      return;
   }
 }
 
@@ -116,7 +126,8 @@ static void flow_cluster(FILE *out, const sfc_entity *e, const sfc_method *m,
   for (size_t v = 0; v < f->n_nodes; v++) {
     bool used = v == 0;
     for (size_t k = 0; k < f->n_edges && !used; k++)
-      used = !f->edges[k].dead && (f->edges[k].from == v || f->edges[k].to == v);
+      used = !f->edges[k].dead &&
+             (f->edges[k].from == v || f->edges[k].to == v);
     if (!f->nodes[v].dead && used) flow_node(out, e, m, f, v);
   }
   for (size_t k = 0; k < f->n_edges; k++) {
@@ -153,15 +164,18 @@ static void awaits_only(FILE *out, const sfc_entity *e, const sfc_method *m) {
 int sfc_dot_write(const sfc_ir *ir, const sfc_flow *flow, FILE *out) {
   fprintf(out, "// sf-codegen --dot %s\n", ir->path ? ir->path : "");
   fprintf(out, "digraph \"%s\" {\n", ir->namespace_);
-  fprintf(out, "  graph [fontname=\"Helvetica\", rankdir=LR];\n"
-               "  node [fontname=\"Helvetica\"];\n"
-               "  edge [fontname=\"Helvetica\", fontsize=10];\n");
-  fprintf(out, "  subgraph cluster_calls {\n"
-               "    label=\"%s: entity calls\";\n",
+  fprintf(out,
+          "  graph [fontname=\"Helvetica\", rankdir=LR];\n"
+          "  node [fontname=\"Helvetica\"];\n"
+          "  edge [fontname=\"Helvetica\", fontsize=10];\n");
+  fprintf(out,
+          "  subgraph cluster_calls {\n"
+          "    label=\"%s: entity calls\";\n",
           ir->namespace_);
   for (size_t i = 0; i < ir->n_entities; i++) {
     const sfc_entity *e = &ir->entities[i];
-    fprintf(out, "    \"%s\" [shape=box, label=\"%s\\n%zu state, %zu methods\"];\n",
+    fprintf(out,
+            "    \"%s\" [shape=box, label=\"%s\\n%zu state, %zu methods\"];\n",
             e->name, e->name, e->n_state, e->n_methods);
   }
   for (size_t i = 0; i < ir->n_entities; i++) {
@@ -179,7 +193,8 @@ int sfc_dot_write(const sfc_ir *ir, const sfc_flow *flow, FILE *out) {
     for (size_t j = 0; j < e->n_methods; j++) {
       const sfc_method *m = &e->methods[j];
       if (!m->n_awaits) continue;
-      const sfc_flow_method *f = flow ? sfc_flow_find(flow, e->name, m->name) : NULL;
+      const sfc_flow_method *f = flow ? sfc_flow_find(flow, e->name, m->name)
+                                      : NULL;
       fprintf(out, "  subgraph \"cluster_%s.%s\" {\n", e->name, m->name);
       if (f) {
         fprintf(out, "    label=\"%s.%s (", e->name, m->name);
@@ -187,12 +202,17 @@ int sfc_dot_write(const sfc_ir *ir, const sfc_flow *flow, FILE *out) {
         fprintf(out, ":%d)\";\n", f->line);
         flow_cluster(out, e, m, f);
       } else {
-        fprintf(out, "    label=\"%s.%s: its awaits (the order is in the C body: --src FILE)\";\n",
+        fprintf(out,
+                "    label=\"%s.%s: its awaits (the order is in the C body: "
+                "--src FILE)\";\n",
                 e->name, m->name);
         awaits_only(out, e, m);
         if (flow && flow->n_methods)
-          fprintf(stderr, "sf-codegen: warning: no SF_METHOD(%s, %s) in the --src files: its "
-                  "awaits are drawn without control flow\n", e->name, m->name);
+          fprintf(stderr,
+                  "sf-codegen: warning: no SF_METHOD(%s, %s) in the --src "
+                  "files: its "
+                  "awaits are drawn without control flow\n",
+                  e->name, m->name);
       }
       fprintf(out, "  }\n");
     }

@@ -57,7 +57,8 @@ static void lx_skip(lexer *l) {
       while (l->i < l->n && l->s[l->i] != '\n') lx_adv(l);
     } else if (c == '/' && d == '*') {
       lx_adv(l), lx_adv(l);
-      while (l->i < l->n && !(l->s[l->i] == '*' && l->i + 1 < l->n && l->s[l->i + 1] == '/'))
+      while (l->i < l->n &&
+             !(l->s[l->i] == '*' && l->i + 1 < l->n && l->s[l->i + 1] == '/'))
         lx_adv(l);
       if (l->i < l->n) lx_adv(l), lx_adv(l);
     } else if (c == '#' && l->bol) {
@@ -78,7 +79,9 @@ static tok lx_next(lexer *l) {
   char c = l->s[l->i];
   if (isalpha((unsigned char)c) || c == '_') {
     t.kind = T_IDENT;
-    while (l->i < l->n && (isalnum((unsigned char)l->s[l->i]) || l->s[l->i] == '_')) lx_adv(l);
+    while (l->i < l->n &&
+           (isalnum((unsigned char)l->s[l->i]) || l->s[l->i] == '_'))
+      lx_adv(l);
   } else if (c == '"' || c == '\'') {
     t.kind = c == '"' ? T_STRING : T_OTHER;
     lx_adv(l);
@@ -89,7 +92,9 @@ static tok lx_next(lexer *l) {
     if (l->i < l->n && l->s[l->i] == c) lx_adv(l);
   } else if (isdigit((unsigned char)c)) {
     t.kind = T_OTHER;
-    while (l->i < l->n && (isalnum((unsigned char)l->s[l->i]) || l->s[l->i] == '.')) lx_adv(l);
+    while (l->i < l->n &&
+           (isalnum((unsigned char)l->s[l->i]) || l->s[l->i] == '.'))
+      lx_adv(l);
   } else {
     t.kind = T_PUNCT;
     lx_adv(l);
@@ -131,7 +136,9 @@ typedef struct reader {
   bool oom;
 } reader;
 
-static const tok *cur(reader *r) { return &r->toks[r->i < r->n_toks ? r->i : r->n_toks - 1]; }
+static const tok *cur(reader *r) {
+  return &r->toks[r->i < r->n_toks ? r->i : r->n_toks - 1];
+}
 static const tok *peek(reader *r, size_t k) {
   size_t j = r->i + k;
   return &r->toks[j < r->n_toks ? j : r->n_toks - 1];
@@ -141,16 +148,19 @@ static bool is_punct(const tok *t, const char *s, char c) {
 }
 static bool is_ident(const reader *r, const tok *t, const char *word) {
   size_t n = strlen(word);
-  return t->kind == T_IDENT && t->end - t->start == n && !memcmp(r->s + t->start, word, n);
+  return t->kind == T_IDENT && t->end - t->start == n &&
+         !memcmp(r->s + t->start, word, n);
 }
 static bool ident_prefix(const reader *r, const tok *t, const char *prefix) {
   size_t n = strlen(prefix);
-  return t->kind == T_IDENT && t->end - t->start >= n && !memcmp(r->s + t->start, prefix, n);
+  return t->kind == T_IDENT && t->end - t->start >= n &&
+         !memcmp(r->s + t->start, prefix, n);
 }
 
 /* ---- graph building ----------------------------------------------------------- */
 
-static size_t add_node(reader *r, sfc_flow_kind kind, char *text, const tok *at) {
+static size_t add_node(reader *r, sfc_flow_kind kind, char *text,
+                       const tok *at) {
   sfc_flow_method *m = r->m;
   if (m->n_nodes == m->cap_nodes) {
     size_t cap = m->cap_nodes ? 2 * m->cap_nodes : 16;
@@ -162,13 +172,13 @@ static size_t add_node(reader *r, sfc_flow_kind kind, char *text, const tok *at)
     }
     m->nodes = v, m->cap_nodes = cap;
   }
-  m->nodes[m->n_nodes] = (sfc_flow_node){kind, text, false, false, at ? at->line : 0,
-                                         at ? at->col : 0};
+  m->nodes[m->n_nodes] = (sfc_flow_node){
+      kind, text, false, false, at ? at->line : 0, at ? at->col : 0};
   return m->n_nodes++;
 }
 
-static void add_edge(reader *r, size_t from, size_t to, const char *label, char *owned,
-                     bool dashed) {
+static void add_edge(reader *r, size_t from, size_t to, const char *label,
+                     char *owned, bool dashed) {
   sfc_flow_method *m = r->m;
   char *l = owned ? owned : label ? strdup(label) : NULL;
   if (m->n_edges == m->cap_edges) {
@@ -184,7 +194,8 @@ static void add_edge(reader *r, size_t from, size_t to, const char *label, char 
   m->edges[m->n_edges++] = (sfc_flow_edge){from, to, l, dashed, false};
 }
 
-static void pend_add(reader *r, pends *p, size_t from, const char *label, char *owned) {
+static void pend_add(reader *r, pends *p, size_t from, const char *label,
+                     char *owned) {
   if (p->n == p->cap) {
     size_t cap = p->cap ? 2 * p->cap : 8;
     pend *v = realloc(p->v, cap * sizeof *v);
@@ -200,8 +211,8 @@ static void pend_add(reader *r, pends *p, size_t from, const char *label, char *
 
 /* Moves every pending edge of src into dst. */
 static void pend_move(reader *r, pends *dst, pends *src) {
-  for (size_t k = 0; k < src->n; k++) pend_add(r, dst, src->v[k].from, src->v[k].label,
-                                               src->v[k].owned);
+  for (size_t k = 0; k < src->n; k++)
+    pend_add(r, dst, src->v[k].from, src->v[k].label, src->v[k].owned);
   src->n = 0;
 }
 
@@ -252,7 +263,8 @@ static char *prefixed(reader *r, const char *prefix, char *text) {
   if (out == NULL) {
     r->oom = true;
   } else {
-    snprintf(out, n, "%s%s%s", prefix, text && *text ? " " : "", text ? text : "");
+    snprintf(out, n, "%s%s%s", prefix, text && *text ? " " : "",
+             text ? text : "");
   }
   free(text);
   return out;
@@ -367,7 +379,8 @@ static void loop_body(reader *r, pends *in, size_t c, bool has_exit) {
   statement(r, &body);
   r->scope = sc.up;
   for (size_t k = 0; k < body.n; k++)
-    if (body.v[k].label == NULL && body.v[k].owned == NULL) body.v[k].label = "again";
+    if (body.v[k].label == NULL && body.v[k].owned == NULL)
+      body.v[k].label = "again";
   connect(r, &body, c);
   connect(r, &sc.conts, c);
   if (has_exit) pend_add(r, in, c, "no", NULL);
@@ -380,7 +393,8 @@ static void loop_body(reader *r, pends *in, size_t c, bool has_exit) {
 static void while_statement(reader *r, pends *in) {
   const tok *at = cur(r);
   r->i++;
-  size_t c = add_node(r, SFC_FLOW_COND, prefixed(r, "while", paren_text(r)), at);
+  size_t c = add_node(r, SFC_FLOW_COND, prefixed(r, "while", paren_text(r)),
+                      at);
   connect(r, in, c);
   loop_body(r, in, c, true);
 }
@@ -405,7 +419,8 @@ static void for_statement(reader *r, pends *in) {
     cond = semi1 && semi2 ? text_between(r, semi1 + 1, semi2) : strdup("");
   }
   bool forever = cond == NULL || *cond == '\0';
-  size_t c = add_node(r, SFC_FLOW_COND, prefixed(r, forever ? "for (;;)" : "for", cond), at);
+  size_t c = add_node(r, SFC_FLOW_COND,
+                      prefixed(r, forever ? "for (;;)" : "for", cond), at);
   connect(r, in, c);
   loop_body(r, in, c, !forever);
 }
@@ -443,7 +458,8 @@ static void do_statement(reader *r, pends *in) {
 static void switch_statement(reader *r, pends *in) {
   const tok *at = cur(r);
   r->i++;
-  size_t c = add_node(r, SFC_FLOW_COND, prefixed(r, "switch", paren_text(r)), at);
+  size_t c = add_node(r, SFC_FLOW_COND, prefixed(r, "switch", paren_text(r)),
+                      at);
   connect(r, in, c);
   scope sc = {true, false, c, {0}, {0}, r->scope};
   r->scope = &sc;
@@ -539,7 +555,8 @@ static void fail_statement(reader *r, pends *in) {
   char *why = NULL;
   if (n == 2 && r->toks[from[1]].kind == T_STRING) {
     const tok *t = &r->toks[from[1]];
-    why = strndup(r->s + t->start + 1, t->end - t->start >= 2 ? t->end - t->start - 2 : 0);
+    why = strndup(r->s + t->start + 1,
+                  t->end - t->start >= 2 ? t->end - t->start - 2 : 0);
     unquote(why);
   }
   size_t f = add_node(r, SFC_FLOW_FAIL, why ? why : strdup("fail"), at);
@@ -556,33 +573,23 @@ static void return_statement(reader *r, pends *in) {
  * for anything else. */
 static bool known_statement(reader *r, pends *in) {
   const tok *t = cur(r);
-  if (is_punct(t, r->s, '{'))
-    block(r, in);
-  else if (is_punct(t, r->s, ';'))
-    r->i++;
-  else if (is_ident(r, t, "if"))
-    if_statement(r, in);
-  else if (is_ident(r, t, "while"))
-    while_statement(r, in);
-  else if (is_ident(r, t, "for"))
-    for_statement(r, in);
-  else if (is_ident(r, t, "do"))
-    do_statement(r, in);
-  else if (is_ident(r, t, "switch"))
-    switch_statement(r, in);
+  if (is_punct(t, r->s, '{')) block(r, in);
+  else if (is_punct(t, r->s, ';')) r->i++;
+  else if (is_ident(r, t, "if")) if_statement(r, in);
+  else if (is_ident(r, t, "while")) while_statement(r, in);
+  else if (is_ident(r, t, "for")) for_statement(r, in);
+  else if (is_ident(r, t, "do")) do_statement(r, in);
+  else if (is_ident(r, t, "switch")) switch_statement(r, in);
   else if (is_ident(r, t, "case") ||
            (is_ident(r, t, "default") && is_punct(peek(r, 1), r->s, ':')))
     case_label(r, in);
   else if (is_ident(r, t, "break") || is_ident(r, t, "continue"))
     jump(r, in, is_ident(r, t, "break"));
-  else if (ident_prefix(r, t, "SF_AWAIT"))
-    await_statement(r, in);
-  else if (is_ident(r, t, "SF_FAIL"))
-    fail_statement(r, in);
+  else if (ident_prefix(r, t, "SF_AWAIT")) await_statement(r, in);
+  else if (is_ident(r, t, "SF_FAIL")) fail_statement(r, in);
   else if (is_ident(r, t, "return") || ident_prefix(r, t, "SF_RETURN"))
     return_statement(r, in);
-  else
-    return false;
+  else return false;
   return true;
 }
 
@@ -659,7 +666,8 @@ static void drop_unreachable(sfc_flow_method *m) {
     size_t v = stack[--sp];
     for (size_t k = 0; k < m->n_edges; k++) {
       sfc_flow_edge *e = &m->edges[k];
-      if (!e->dead && e->from == v && !seen[e->to]) seen[e->to] = true, stack[sp++] = e->to;
+      if (!e->dead && e->from == v && !seen[e->to])
+        seen[e->to] = true, stack[sp++] = e->to;
     }
   }
   for (size_t v = 0; v < m->n_nodes; v++)
@@ -669,8 +677,10 @@ static void drop_unreachable(sfc_flow_method *m) {
     if (m->nodes[e->from].dead || m->nodes[e->to].dead) e->dead = true;
     for (size_t j = 0; j < k && !e->dead; j++) {
       const sfc_flow_edge *o = &m->edges[j];
-      if (!o->dead && o->from == e->from && o->to == e->to && o->dashed == e->dashed &&
-          ((!o->label && !e->label) || (o->label && e->label && !strcmp(o->label, e->label))))
+      if (!o->dead && o->from == e->from && o->to == e->to &&
+          o->dashed == e->dashed &&
+          ((!o->label && !e->label) ||
+           (o->label && e->label && !strcmp(o->label, e->label))))
         e->dead = true;
     }
   }
@@ -686,7 +696,8 @@ static int method_definition(reader *r, sfc_flow *flow, const char *path) {
   const tok *at = cur(r);
   size_t from[2], to[2];
   if (macro_args(r, from, to, 2) != 2 || !is_punct(cur(r), r->s, '{')) return 0;
-  sfc_flow_method *v = realloc(flow->methods, (flow->n_methods + 1) * sizeof *v);
+  sfc_flow_method *v = realloc(flow->methods,
+                               (flow->n_methods + 1) * sizeof *v);
   if (v == NULL) return -1;
   flow->methods = v;
   sfc_flow_method *m = &v[flow->n_methods++];
@@ -704,7 +715,8 @@ static int method_definition(reader *r, sfc_flow *flow, const char *path) {
   r->scope = NULL;
   block(r, &in);
   if (in.n) { /* fell off the end: SF_END fails the method */
-    size_t f = add_node(r, SFC_FLOW_FAIL, strdup("ended without SF_RETURN"), at);
+    size_t f = add_node(r, SFC_FLOW_FAIL, strdup("ended without SF_RETURN"),
+                        at);
     connect(r, &in, f);
   }
   pend_drop(&in);
@@ -770,8 +782,7 @@ int sfc_flow_scan(const char *path, sfc_flow *flow, char *err, size_t errlen) {
   while (rc == 0 && cur(&r)->kind != T_EOF) {
     if (is_ident(&r, cur(&r), "SF_METHOD") && is_punct(peek(&r, 1), src, '('))
       rc = method_definition(&r, flow, path);
-    else
-      r.i++;
+    else r.i++;
   }
   if (rc < 0) snprintf(err, errlen, "%s: out of memory", path);
   free(r.toks);

@@ -22,8 +22,12 @@ typedef struct Fmt_state {
 
 typedef struct Fmt_run_frame {
   sf_frame_hdr hdr;
-  struct { char sf__none; } p;
-  struct { char sf__none; } r;
+  struct {
+    char sf__none;
+  } p;
+  struct {
+    char sf__none;
+  } r;
 } Fmt_run_frame;
 
 /* What the step saw; checked by the tests after the call. */
@@ -50,7 +54,9 @@ SF_METHOD(Fmt, run) {
   SF_END(F);
 }
 
-static sf_step run_thunk(sf_entity_ctx *ctx, void *frame) { return Fmt_run_step(ctx, frame); }
+static sf_step run_thunk(sf_entity_ctx *ctx, void *frame) {
+  return Fmt_run_step(ctx, frame);
+}
 static sf_status no_args(sf_arena *a, sf_rbuf *r, void *frame) {
   (void)a, (void)r, (void)frame;
   return SF_OK;
@@ -70,8 +76,11 @@ static sf_status no_store(sf_context *ctx, const void *state) {
 }
 
 /* Fmt has no state fields: nothing to snapshot. */
-static void no_field(sf_wbuf *w, size_t i, const void *state) { (void)w, (void)i, (void)state; }
-static sf_status no_field_decode(sf_arena *a, size_t i, sf_rbuf *r, void *state) {
+static void no_field(sf_wbuf *w, size_t i, const void *state) {
+  (void)w, (void)i, (void)state;
+}
+static sf_status no_field_decode(sf_arena *a, size_t i, sf_rbuf *r,
+                                 void *state) {
   (void)a, (void)i, (void)r, (void)state;
   return SF_ERR_VALUE_DECODE;
 }
@@ -119,18 +128,20 @@ static Statefun__Entities__Reply *call_run(void) {
   uint8_t *out = NULL;
   size_t out_len = 0;
   sf_handle_info info;
-  cr_assert_eq(sf_handler_handle(h, req_buf, req_len, arena, &out, &out_len, &info), SF_OK,
-               "%s", info.error);
+  cr_assert_eq(
+      sf_handler_handle(h, req_buf, req_len, arena, &out, &out_len, &info),
+      SF_OK, "%s", info.error);
   tf_from *f = tf_from_decode(out, out_len);
   cr_assert_not_null(f);
   cr_assert_eq(f->invocation_result->n_outgoing_egresses, 1);
   const Io__Statefun__Sdk__Reqreply__TypedValue *v =
       f->invocation_result->outgoing_egresses[0]->argument;
   Io__Statefun__Sdk__Egress__KafkaProducerRecord *k =
-      io__statefun__sdk__egress__kafka_producer_record__unpack(NULL, v->value.len, v->value.data);
+      io__statefun__sdk__egress__kafka_producer_record__unpack(
+          NULL, v->value.len, v->value.data);
   cr_assert_not_null(k);
-  Statefun__Entities__Reply *reply =
-      statefun__entities__reply__unpack(NULL, k->value_bytes.len, k->value_bytes.data);
+  Statefun__Entities__Reply *reply = statefun__entities__reply__unpack(
+      NULL, k->value_bytes.len, k->value_bytes.data);
   cr_assert_not_null(reply);
   io__statefun__sdk__egress__kafka_producer_record__free_unpacked(k, NULL);
   tf_from_free(f);
