@@ -55,13 +55,14 @@ static void flow_node_id(FILE *out, const sfc_entity *e, const sfc_method *m,
     case SFC_FLOW_CALLEE_FAILED:
       fprintf(out, "\"%s.%s/fail/callee\"", e->name, m->name);
       return;
-    case SFC_FLOW_AWAIT: {
+    case SFC_FLOW_AWAIT:
+    case SFC_FLOW_CALL: {
       size_t seen = 0;
       for (size_t k = 0; k < v; k++)
-        if (f->nodes[k].kind == SFC_FLOW_AWAIT &&
-            !strcmp(f->nodes[k].text, n->text))
+        if (f->nodes[k].kind == n->kind && !strcmp(f->nodes[k].text, n->text))
           seen++;
-      fprintf(out, "\"%s.%s/await/", e->name, m->name);
+      fprintf(out, "\"%s.%s/%s/", e->name, m->name,
+              n->kind == SFC_FLOW_CALL ? "call" : "await");
       dot_text(out, n->text);
       if (seen) fprintf(out, "#%zu", seen + 1);
       fputc('"', out);
@@ -92,19 +93,23 @@ static void flow_node(FILE *out, const sfc_entity *e, const sfc_method *m,
     case SFC_FLOW_CALLEE_FAILED:
       fprintf(out, " [label=\"fail: the callee's error\", shape=octagon];\n");
       return;
-    case SFC_FLOW_AWAIT: {
+    case SFC_FLOW_AWAIT:
+    case SFC_FLOW_CALL: {
       const sfc_await *a = ir_await(m, n->text);
       if (a == NULL)
         fprintf(stderr,
                 "%s:%d:%d: warning: await label '%s' is not an await of %s.%s "
                 "in the IR\n",
                 f->path, n->line, n->col, n->text, e->name, m->name);
-      fprintf(out, " [label=\"");
+      fprintf(out, " [label=\"%s", n->kind == SFC_FLOW_CALL ? "call " : "");
+      if (n->joins) fprintf(out, "wait for the calls\\nresume at ");
       dot_text(out, n->text);
-      fprintf(out, "\\n%s%s\", shape=box, style=\"rounded%s\"];\n",
-              a ? a->target_text : "(not in the IR)",
+      if (!n->joins)
+        fprintf(out, "\\n%s", a ? a->target_text : "(not in the IR)");
+      fprintf(out, "%s\", shape=box, style=\"rounded%s%s\"];\n",
               n->catches ? "\\n(catches failure)" : "",
-              n->catches ? ",bold" : "");
+              n->catches ? ",bold" : "",
+              n->kind == SFC_FLOW_CALL ? ",dashed" : "");
       return;
     }
     case SFC_FLOW_COND:

@@ -172,8 +172,10 @@ static size_t add_node(reader *r, sfc_flow_kind kind, char *text,
     }
     m->nodes = v, m->cap_nodes = cap;
   }
-  m->nodes[m->n_nodes] = (sfc_flow_node){
-      kind, text, false, false, at ? at->line : 0, at ? at->col : 0};
+  m->nodes[m->n_nodes] = (sfc_flow_node){.kind = kind,
+                                         .text = text,
+                                         .line = at ? at->line : 0,
+                                         .col = at ? at->col : 0};
   return m->n_nodes++;
 }
 
@@ -525,13 +527,27 @@ static void await_statement(reader *r, pends *in) {
   bool catches = macro && strstr(macro, "CATCH") != NULL;
   size_t from[3], to[3];
   size_t n = macro_args(r, from, to, 3);
-  char *label = n >= 2 ? text_between(r, from[1], to[1]) : macro;
-  if (label != macro) free(macro);
+  char *label = n >= 2 ? text_between(r, from[1], to[1]) : strdup("?");
+  bool joins = macro && strstr(macro, "CALLS") != NULL;
+  free(macro);
   size_t a = add_node(r, SFC_FLOW_AWAIT, label, at);
-  if (!r->oom) r->m->nodes[a].catches = catches;
+  if (!r->oom) r->m->nodes[a].catches = catches, r->m->nodes[a].joins = joins;
   connect(r, in, a);
   pend_add(r, in, a, NULL, NULL);
   if (!catches) add_edge(r, a, 2, "callee failed", NULL, true);
+  if (is_punct(cur(r), r->s, ';')) r->i++;
+}
+
+/* SF_CALL(F, label, call) and SF_CALL_AT(F, label, i, call): a call made
+ * without waiting (a parallel await's fan-out); SF_AWAIT_CALLS joins. */
+static void call_statement(reader *r, pends *in) {
+  const tok *at = cur(r);
+  size_t from[2], to[2];
+  size_t n = macro_args(r, from, to, 2);
+  char *label = n == 2 ? text_between(r, from[1], to[1]) : strdup("?");
+  size_t c = add_node(r, SFC_FLOW_CALL, label, at);
+  connect(r, in, c);
+  pend_add(r, in, c, NULL, NULL);
   if (is_punct(cur(r), r->s, ';')) r->i++;
 }
 
@@ -586,6 +602,7 @@ static bool known_statement(reader *r, pends *in) {
   else if (is_ident(r, t, "break") || is_ident(r, t, "continue"))
     jump(r, in, is_ident(r, t, "break"));
   else if (ident_prefix(r, t, "SF_AWAIT")) await_statement(r, in);
+  else if (ident_prefix(r, t, "SF_CALL")) call_statement(r, in);
   else if (is_ident(r, t, "SF_FAIL")) fail_statement(r, in);
   else if (is_ident(r, t, "return") || ident_prefix(r, t, "SF_RETURN"))
     return_statement(r, in);

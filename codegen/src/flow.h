@@ -6,8 +6,8 @@
  * that is in the C body, between SF_BEGIN and SF_END. flow.c scans each
  * SF_METHOD(Entity, method) { ... } of a source file with a small tolerant
  * C scanner (comments, literals and preprocessor lines skipped; if/else,
- * for, while, do, switch, break, continue, the SF_AWAIT*, SF_FAIL and
- * SF_RETURN* macros understood; every other statement is straight-line
+ * for, while, do, switch, break, continue, the SF_AWAIT*, SF_CALL*,
+ * SF_FAIL and SF_RETURN* macros understood; every other statement is straight-line
  * code) and builds a graph whose nodes are the points that matter:
  * start, each await, the conditions that choose between them, each
  * SF_FAIL and the return. Conditions that choose nothing (both ways lead
@@ -24,15 +24,17 @@ typedef enum sfc_flow_kind {
   SFC_FLOW_START,
   SFC_FLOW_RETURN,
   SFC_FLOW_CALLEE_FAILED, /* an SF_AWAIT whose callee failed */
-  SFC_FLOW_AWAIT,
-  SFC_FLOW_COND, /* if / loop / switch condition, or a join */
-  SFC_FLOW_FAIL, /* an SF_FAIL */
+  SFC_FLOW_AWAIT, /* SF_AWAIT*, and SF_AWAIT_CALLS* (join: joins true) */
+  SFC_FLOW_CALL,  /* SF_CALL, SF_CALL_AT: a call made without waiting */
+  SFC_FLOW_COND,  /* if / loop / switch condition, or a join */
+  SFC_FLOW_FAIL,  /* an SF_FAIL */
 } sfc_flow_kind;
 
 typedef struct sfc_flow_node {
   sfc_flow_kind kind;
   char *text;   /* await: the label; cond: "while F->i < n"; fail: reason */
   bool catches; /* an await that carries on when the callee fails */
+  bool joins;   /* an await of every call made since the last one */
   bool dead;    /* dropped by the simplification */
   int line, col;
 } sfc_flow_node;

@@ -159,6 +159,32 @@ def tricky_checks(dot, err):
     check(not re.search(r'"User\.checkout/[^"]*" -> ', dot), "tricky: a method without body has no edges")
 
 
+def parallel_checks(dot):
+    """Parallel awaits: calls made without waiting, joined by SF_AWAIT_CALLS."""
+    g = Graph(dot, "User.checkout")
+    call_reserve, join_reserve = "User.checkout/call/reserve", "User.checkout/await/reserve"
+    call_release, join_release = "User.checkout/call/release", "User.checkout/await/release"
+    for n in (call_reserve, join_reserve, call_release, join_release,
+              "User.checkout/call/price", "User.checkout/await/price"):
+        check(n in g.labels, f"parallel: node {n}")
+    check("dashed" in g.attrs.get(call_reserve, ""), "parallel: a call without waiting is dashed")
+    check(g.labels.get(join_reserve, "").startswith("wait for the calls"),
+          "parallel: the join is drawn as waiting for the calls")
+    loops = [b for b, lab in g.pred(call_reserve)]
+    check(len(loops) == 1 and g.on_cycle(loops[0], call_reserve),
+          "parallel: the reserve calls are made in a loop (fan-out)")
+    check((join_reserve, "no") in g.succ(loops[0]) if loops else False,
+          "parallel: the join comes when the fan-out loop ends")
+    check("catches" in g.labels.get(join_reserve, ""), "parallel: SF_AWAIT_CALLS_CATCH catches")
+    failed = g.node("if SF_FAILED(F)", exact=True)
+    check(call_release not in g.reachable("User.checkout/start", without={failed}),
+          "parallel: the release fan-out only on 'if SF_FAILED(F)'")
+    check([e for e in g.edges if e[0] == join_release and e[3]],
+          "parallel: SF_AWAIT_CALLS has the dashed failure edge")
+    check(g.succ("User.checkout/call/price") == [("User.checkout/await/price", None)],
+          "parallel: call price -> its join")
+
+
 def main():
     sfc, src, out = sys.argv[1:4]
     os.makedirs(out, exist_ok=True)
@@ -169,6 +195,8 @@ def main():
     shop_checks(dot)
     dot, err = run([sfc, "--dot", shop, "--src", f"{src}/tests/codegen/flow/tricky.c"])
     tricky_checks(dot, err)
+    dot, _ = run([sfc, "--dot", shop, "--src", f"{src}/tests/codegen/flow/parallel.c"])
+    parallel_checks(dot)
     p = subprocess.run([sfc, "--check", shop, "--src", "x.c"], capture_output=True, text=True)
     check(p.returncode == 2 and "--src goes with --dot" in p.stderr, "--src without --dot is a usage error")
     p = subprocess.run([sfc, "--dot", shop, "--src", f"{out}/no-such.c"], capture_output=True, text=True)
