@@ -259,6 +259,78 @@ static int copy_out(const uint8_t *buf, size_t n, uint8_t **out,
   return 0;
 }
 
+/* The typename a JSON value implies without ?type= (string, bool, long,
+ * double); NULL with err set for anything else. */
+static const char *implied_typename(const json_t *j, char *err,
+                                    size_t err_len) {
+  switch (json_typeof(j)) {
+    case JSON_STRING: return SF_TYPENAME_STRING;
+    case JSON_TRUE:
+    case JSON_FALSE: return SF_TYPENAME_BOOL;
+    case JSON_INTEGER: return SF_TYPENAME_LONG;
+    case JSON_REAL: return SF_TYPENAME_DOUBLE;
+    default:
+      front_err(err, err_len,
+                "the JSON convenience takes a string, a number or a boolean, "
+                "not %s; to send JSON as a user type use "
+                "-H 'Content-Type: application/vnd.<namespace>/<name>'",
+                json_kind(j));
+      return NULL;
+  }
+}
+
+/* A bool, int, long, float or double (typename tn) from JSON value j into
+ * buf (*n bytes). -1 with err set when j does not fit the type. */
+static int encode_scalar(const char *tn, const json_t *j, uint8_t buf[9],
+                         size_t *n, char *err, size_t err_len) {
+  if (strcmp(tn, SF_TYPENAME_BOOL) == 0) {
+    if (!json_is_boolean(j)) {
+      front_err(err, err_len, "type bool needs true or false, got %s",
+                json_kind(j));
+      return -1;
+    }
+    *n = sf_encode_bool(json_is_true(j), buf);
+  } else if (strcmp(tn, SF_TYPENAME_INT) == 0) {
+    if (!json_is_integer(j) || json_integer_value(j) < INT32_MIN ||
+        json_integer_value(j) > INT32_MAX) {
+      front_err(err, err_len,
+                "type int needs an integer in [-2147483648, 2147483647], got "
+                "%s%s",
+                json_kind(j),
+                json_is_integer(j) ? " out of range (use type=long)" : "");
+      return -1;
+    }
+    *n = sf_encode_int((int32_t)json_integer_value(j), buf);
+  } else if (strcmp(tn, SF_TYPENAME_LONG) == 0) {
+    if (!json_is_integer(j)) {
+      front_err(err, err_len, "type long needs an integer, got %s",
+                json_kind(j));
+      return -1;
+    }
+    *n = sf_encode_long((int64_t)json_integer_value(j), buf);
+  } else if (strcmp(tn, SF_TYPENAME_FLOAT) == 0) {
+    if (!json_is_number(j)) {
+      front_err(err, err_len, "type float needs a number, got %s",
+                json_kind(j));
+      return -1;
+    }
+    double d = json_number_value(j);
+    if (!isfinite(d) || fabs(d) > FLT_MAX) {
+      front_err(err, err_len, "%g is out of float range (use type=double)", d);
+      return -1;
+    }
+    *n = sf_encode_float((float)d, buf);
+  } else { /* double */
+    if (!json_is_number(j)) {
+      front_err(err, err_len, "type double needs a number, got %s",
+                json_kind(j));
+      return -1;
+    }
+    *n = sf_encode_double(json_number_value(j), buf);
+  }
+  return 0;
+}
+
 int sfl_front_json_encode(const char *body, size_t len, const char *type,
                           const char **typename, uint8_t **out, size_t *out_len,
                           char *err, size_t err_len) {
@@ -283,71 +355,11 @@ int sfl_front_json_encode(const char *body, size_t len, const char *type,
               jerr.text, jerr.line, jerr.column);
     return -1;
   }
-  if (tn == NULL) {
-    switch (json_typeof(j)) {
-      case JSON_STRING: tn = SF_TYPENAME_STRING; break;
-      case JSON_TRUE:
-      case JSON_FALSE: tn = SF_TYPENAME_BOOL; break;
-      case JSON_INTEGER: tn = SF_TYPENAME_LONG; break;
-      case JSON_REAL: tn = SF_TYPENAME_DOUBLE; break;
-      default:
-        front_err(err, err_len,
-                  "the JSON convenience takes a string, a number or a boolean, "
-                  "not %s; to send JSON as a user type use "
-                  "-H 'Content-Type: application/vnd.<namespace>/<name>'",
-                  json_kind(j));
-        json_decref(j);
-        return -1;
-    }
-  }
+  int rc = -1;
   uint8_t buf[9];
   size_t n = 0;
-  int rc = -1;
-  if (strcmp(tn, SF_TYPENAME_BOOL) == 0) {
-    if (!json_is_boolean(j)) {
-      front_err(err, err_len, "type bool needs true or false, got %s",
-                json_kind(j));
-      goto done;
-    }
-    n = sf_encode_bool(json_is_true(j), buf);
-  } else if (strcmp(tn, SF_TYPENAME_INT) == 0) {
-    if (!json_is_integer(j) || json_integer_value(j) < INT32_MIN ||
-        json_integer_value(j) > INT32_MAX) {
-      front_err(err, err_len,
-                "type int needs an integer in [-2147483648, 2147483647], got "
-                "%s%s",
-                json_kind(j),
-                json_is_integer(j) ? " out of range (use type=long)" : "");
-      goto done;
-    }
-    n = sf_encode_int((int32_t)json_integer_value(j), buf);
-  } else if (strcmp(tn, SF_TYPENAME_LONG) == 0) {
-    if (!json_is_integer(j)) {
-      front_err(err, err_len, "type long needs an integer, got %s",
-                json_kind(j));
-      goto done;
-    }
-    n = sf_encode_long((int64_t)json_integer_value(j), buf);
-  } else if (strcmp(tn, SF_TYPENAME_FLOAT) == 0) {
-    if (!json_is_number(j)) {
-      front_err(err, err_len, "type float needs a number, got %s",
-                json_kind(j));
-      goto done;
-    }
-    double d = json_number_value(j);
-    if (!isfinite(d) || fabs(d) > FLT_MAX) {
-      front_err(err, err_len, "%g is out of float range (use type=double)", d);
-      goto done;
-    }
-    n = sf_encode_float((float)d, buf);
-  } else if (strcmp(tn, SF_TYPENAME_DOUBLE) == 0) {
-    if (!json_is_number(j)) {
-      front_err(err, err_len, "type double needs a number, got %s",
-                json_kind(j));
-      goto done;
-    }
-    n = sf_encode_double(json_number_value(j), buf);
-  } else { /* string */
+  if (tn == NULL && (tn = implied_typename(j, err, err_len)) == NULL) goto done;
+  if (strcmp(tn, SF_TYPENAME_STRING) == 0) {
     if (!json_is_string(j)) {
       front_err(err, err_len,
                 "type string needs a JSON string (in quotes), got %s",
@@ -359,11 +371,9 @@ int sfl_front_json_encode(const char *body, size_t len, const char *type,
       front_err(err, err_len, "out of memory");
       goto done;
     }
-    *typename = tn;
-    rc = 0;
+  } else if (encode_scalar(tn, j, buf, &n, err, err_len) != 0) {
     goto done;
-  }
-  if (copy_out(buf, n, out, out_len) != 0) {
+  } else if (copy_out(buf, n, out, out_len) != 0) {
     front_err(err, err_len, "out of memory");
     goto done;
   }
