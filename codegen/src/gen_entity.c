@@ -78,6 +78,7 @@ static void emit_frame_codec(gen *g, FILE *o, const sfc_method *m,
   for (size_t i = 0; i < m->n_awaits; i++) {
     const sfc_type *rt = m->awaits[i].method->result;
     if (rt->kind == SFC_VOID) continue;
+    if (m->awaits[i].fan_out) rt = m->awaits[i].results;
     ms[k] = (member){(uint32_t)k + 1, rt, S(g, "v->r.%s", m->awaits[i].label)};
     k++;
   }
@@ -95,6 +96,49 @@ static void emit_frame_codec(gen *g, FILE *o, const sfc_method *m,
         q),
       S(g, "  %s *v = frame;\n", fr), "", ms, k);
   free(ms);
+}
+
+static bool has_fan_out(const sfc_method *m) {
+  for (size_t i = 0; i < m->n_awaits; i++)
+    if (m->awaits[i].fan_out) return true;
+  return false;
+}
+
+/* A fan_out label's result number `index` into F->r.<label>.items[index]
+ * (the list grows to index + 1; elements not answered yet stay zero). */
+static void emit_await_item(gen *g, FILE *o, const sfc_method *m,
+                            const char *q, const char *fr) {
+  if (!has_fan_out(m)) return;
+  fprintf(o,
+          "/* A fan_out call's Result record into F->r.<label>.items[index]. */\n"
+          "static sf_status sf__await_item_%s(sf_arena *a, uint32_t label, "
+          "uint32_t index, sf_rbuf *r, void *frame) {\n  %s *F = frame;\n"
+          "  (void)a;\n  (void)r;\n  (void)F;\n  (void)index;\n"
+          "  switch (label) {\n",
+          q, fr);
+  for (size_t i = 0; i < m->n_awaits; i++) {
+    const sfc_await *aw = &m->awaits[i];
+    if (!aw->fan_out) continue;
+    fprintf(o, "    case (uint32_t)offsetof(%s, r.%s) + 1u:", fr, aw->label);
+    if (!aw->results) {
+      fprintf(o, "\n      return SF_OK;\n");
+      continue;
+    }
+    const char *et = ctype(g, aw->results->elem), *l = aw->label;
+    need(g, aw->results->elem, H_READW);
+    fprintf(o,
+            " {\n      if (index >= F->r.%s.len) {\n"
+            "        %s *n = sf_arena_alloc(a, ((size_t)index + 1) * sizeof *n);\n"
+            "        if (!n) return SF_ERR_NOMEM;\n"
+            "        memset(n, 0, ((size_t)index + 1) * sizeof *n);\n"
+            "        if (F->r.%s.len) memcpy(n, F->r.%s.items, F->r.%s.len * sizeof *n);\n"
+            "        F->r.%s.items = n;\n        F->r.%s.len = (size_t)index + 1;\n"
+            "      }\n"
+            "      memset(&F->r.%s.items[index], 0, sizeof *F->r.%s.items);\n"
+            "      return sf__readw_%s(a, r, &F->r.%s.items[index]);\n    }\n",
+            l, et, l, l, l, l, l, l, l, mangle(g, aw->results->elem), l);
+  }
+  fprintf(o, "    default:\n      return SF_ERR_INVALID_ARGUMENT;\n  }\n}\n\n");
 }
 
 /* The descriptor's adapters: Args into the frame, the step, the Result
@@ -130,7 +174,7 @@ static void emit_adapters(gen *g, FILE *o, const sfc_method *m,
     const sfc_await *aw = &m->awaits[i];
     const sfc_type *rt = aw->method->result;
     fprintf(o, "    case (uint32_t)offsetof(%s, r.%s) + 1u:\n", fr, aw->label);
-    if (rt->kind == SFC_VOID) {
+    if (rt->kind == SFC_VOID || aw->fan_out) {
       fprintf(o, "      return SF_OK;\n");
     } else {
       need(g, rt, H_READW);
@@ -141,12 +185,14 @@ static void emit_adapters(gen *g, FILE *o, const sfc_method *m,
     }
   }
   fprintf(o, "    default:\n      return SF_ERR_INVALID_ARGUMENT;\n  }\n}\n\n");
+  emit_await_item(g, o, m, q, fr);
 
   if (m->n_awaits) {
     fprintf(o, "static const sf_label_desc sf__labels_%s[] = {\n", q);
     for (size_t i = 0; i < m->n_awaits; i++)
-      fprintf(o, "    {\"%s\", (uint32_t)offsetof(%s, r.%s) + 1u},\n",
-              m->awaits[i].label, fr, m->awaits[i].label);
+      fprintf(o, "    {\"%s\", (uint32_t)offsetof(%s, r.%s) + 1u, %s},\n",
+              m->awaits[i].label, fr, m->awaits[i].label,
+              m->awaits[i].fan_out ? "true" : "false");
     fprintf(o, "};\n\n");
   }
 }
@@ -190,8 +236,12 @@ void emit_entity(gen *g, FILE *o, const sfc_entity *e) {
       fprintf(o,
               "      sf__decode_args_%s, sf__step_%s, sf__encode_result_%s,\n"
               "      sf__encode_frame_%s, sf__decode_frame_%s, "
-              "sf__await_result_%s,\n    },\n",
+              "sf__await_result_%s,\n",
               q, q, q, q, q, q);
+      if (has_fan_out(m))
+        fprintf(o, "      sf__await_item_%s,\n    },\n", q);
+      else
+        fprintf(o, "      NULL,\n    },\n");
     }
     fprintf(o, "};\n\n");
   }

@@ -229,6 +229,10 @@ static void emit_frame_struct(gen *g, FILE *o, const sfc_method *m,
     if (a->method->result->kind == SFC_VOID)
       fprintf(o, "    char %s; /* %s.%s returns nothing */\n", a->label,
               a->entity->name, a->method->name);
+    else if (a->fan_out)
+      fprintf(o, "    %s %s; /* %s.%s, fan_out: one per call by index */\n",
+              ctype(g, a->results), a->label, a->entity->name,
+              a->method->name);
     else
       fprintf(o, "    %s %s; /* %s.%s */\n", ctype(g, a->method->result),
               a->label, a->entity->name, a->method->name);

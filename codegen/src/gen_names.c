@@ -246,6 +246,8 @@ void collect_all(gen *g) {
       collect_fields(g, m->params, m->n_params);
       collect_fields(g, m->locals, m->n_locals);
       collect_type(g, m->result);
+      for (size_t k = 0; k < m->n_awaits; k++)
+        if (m->awaits[k].results) collect_type(g, m->awaits[k].results);
     }
   }
 }
@@ -376,8 +378,10 @@ char *layout_string(gen *g, const sfc_method *m) {
   canon_type(g, o, m->result, stack, 0);
   fputs(");awaits(", o);
   for (size_t i = 0; i < m->n_awaits; i++) {
-    fprintf(o, "%s%s:", i ? "," : "", m->awaits[i].label);
+    fprintf(o, "%s%s:%s", i ? "," : "", m->awaits[i].label,
+            m->awaits[i].fan_out ? "fan_out(" : "");
     canon_type(g, o, m->awaits[i].method->result, stack, 0);
+    if (m->awaits[i].fan_out) fputc(')', o);
   }
   fputc(')', o);
   if (fclose(o) != 0) g->oom = true;

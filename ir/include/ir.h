@@ -79,6 +79,11 @@ typedef struct sfc_await {
   sfc_pos pos;
   sfc_pos call_pos; /* where "call" is */
   char *doc;        /* "doc", or NULL */
+  /* "fan_out": the label takes any number of calls in one parallel await
+   * (SF_CALL_AT); its result is a list, one element per call by index.
+   * `results` is that list type (NULL for a void callee). */
+  bool fan_out;
+  struct sfc_type *results;
 } sfc_await;
 
 typedef struct sfc_method {

@@ -187,7 +187,7 @@ static const char *const frame_members[] = {"hdr", "p", "r", "result", NULL};
 
 static int parse_awaits(parser *p, json_t *mo, const sfc_entity *e,
                         sfc_method *m) {
-  static const char *const keys[] = {"label", "call", "doc", NULL};
+  static const char *const keys[] = {"label", "call", "fan_out", "doc", NULL};
   char what[300];
   snprintf(what, sizeof what, "method %s.%s", e->name, m->name);
   json_t *arr;
@@ -200,7 +200,7 @@ static int parse_awaits(parser *p, json_t *mo, const sfc_entity *e,
   m->n_awaits = n;
   snprintf(what, sizeof what, "an await of %s.%s", e->name, m->name);
   for (size_t i = 0; i < n; i++) {
-    json_t *ao = json_array_get(arr, i), *label, *call;
+    json_t *ao = json_array_get(arr, i), *label, *call, *fan;
     sfc_await *a = &m->awaits[i];
     long mi = irp_enter(p, NULL, i);
     if (mi < 0) return -1;
@@ -210,8 +210,10 @@ static int parse_awaits(parser *p, json_t *mo, const sfc_entity *e,
     if (irp_check_keys(p, ao, what, keys) < 0 ||
         irp_member(p, ao, "label", JSON_STRING, true, what, &label) < 0 ||
         irp_member(p, ao, "call", JSON_STRING, true, what, &call) < 0 ||
+        irp_member(p, ao, "fan_out", JSON_TRUE, false, what, &fan) < 0 ||
         irp_get_doc(p, ao, what, &a->doc) < 0)
       return -1;
+    a->fan_out = fan && json_is_true(fan);
     long ml = irp_enter(p, "label", 0);
     if (ml < 0) return -1;
     a->pos = irp_here(p, AT_VALUE);
@@ -364,6 +366,29 @@ static int parse_entity_body(parser *p, json_t *eo, sfc_entity *e) {
   return 0;
 }
 
+/* A fan_out await's result type: list<R> of the callee's result R (a
+ * copy of R's chain, which the await owns). */
+static sfc_type *fan_out_results(const sfc_type *r) {
+  sfc_type *head = calloc(1, sizeof *head), *t = head;
+  if (!head) return NULL;
+  head->kind = SFC_LIST;
+  head->pos = r->pos;
+  size_t n = strlen(r->text) + 7;
+  if (!(head->text = malloc(n))) goto fail;
+  snprintf(head->text, n, "list<%s>", r->text);
+  for (; r; r = r->elem) {
+    if (!(t->elem = calloc(1, sizeof *t->elem))) goto fail;
+    t = t->elem;
+    *t = *r;
+    t->elem = NULL;
+    if (!(t->text = strdup(r->text))) goto fail;
+  }
+  return head;
+fail:
+  irp_type_free(head);
+  return NULL;
+}
+
 /* Every "call" names an existing Entity.method. */
 static int resolve_awaits(parser *p) {
   sfc_ir *ir = p->ir;
@@ -401,6 +426,9 @@ static int resolve_awaits(parser *p) {
         }
         a->entity = (sfc_entity *)te;
         a->method = (sfc_method *)tm;
+        if (a->fan_out && tm->result->kind != SFC_VOID &&
+            !(a->results = fan_out_results(tm->result)))
+          return irp_oom(p);
       }
     }
   return 0;
@@ -712,6 +740,7 @@ void sfc_ir_free(sfc_ir *ir) {
       irp_type_free(m->result);
       for (size_t k = 0; k < m->n_awaits; k++) {
         free(m->awaits[k].label);
+        irp_type_free(m->awaits[k].results);
         free(m->awaits[k].target_text);
         free(m->awaits[k].doc);
       }

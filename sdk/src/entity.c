@@ -28,6 +28,7 @@ typedef Statefun__Entities__Reply pb_reply;
 typedef Statefun__Entities__Frame pb_frame;
 typedef Statefun__Entities__State pb_state;
 typedef Statefun__Entities__FieldImage pb_image;
+typedef Statefun__Entities__PendingCall pb_pending;
 
 /* ---- strings ------------------------------------------------------------------- */
 
@@ -301,15 +302,23 @@ typedef struct entity_reg {
   const sf_value_spec **specs;   /* fields + __entity */
 } entity_reg;
 
-/* The call a step awaits. */
+/* A call the current step made (SF_AWAIT, SF_CALL, SF_CALL_AT). */
 typedef struct pending_call {
-  bool set;
   const char *entity_type;
   char *key;
   const char *method;
   const uint8_t *args;
   size_t args_len;
+  uint32_t label; /* case value */
+  uint32_t index;
 } pending_call;
+
+/* After a parallel await: one call's error, for sf_entity_error_at. */
+typedef struct join_error {
+  uint32_t label;
+  uint32_t index;
+  const char *error;
+} join_error;
 
 struct sf_entity_ctx {
   sf_context *ctx;
@@ -328,9 +337,16 @@ struct sf_entity_ctx {
   uint64_t next_call;
   bool book_dirty;
   sf_value book_loaded; /* the bookkeeping as it arrived (has_value false: none) */
-  pending_call pending;
-  /* the second call of one step (a misuse; fails the method clearly) */
+  /* the running step: its frame, the calls it made, and the first call
+   * no method macro let through (a misuse; fails the method clearly) */
+  sf_frame_hdr *frame;
+  pending_call *calls;
+  size_t n_calls, cap_calls;
   const char *extra_entity, *extra_method;
+  bool extra_second; /* it came after another call of the step */
+  /* the errors of the parallel await the step resumed from */
+  join_error *join;
+  size_t n_join;
   /* Atomicity of the running step (docs/entities.md, "Failures and
    * state"): `snap` is every state field's encoding when the step first
    * used the state (taken only while `snapping`); `marks` the lengths of
@@ -537,23 +553,46 @@ void *sf_entity_state(sf_entity_ctx *c) {
 sf_status sf_entity_call(sf_entity_ctx *c, const char *entity_type, sf_str key,
                          const char *method, const uint8_t *args, size_t args_len) {
   if (!c || !entity_type || !method || (!args && args_len)) return SF_ERR_INVALID_ARGUMENT;
-  if (c->pending.set) { /* one call per await: run() fails the method, naming both */
+  if (!c->frame || !c->frame->call_allowed) {
+    /* Not let through by SF_AWAIT/SF_CALL (a second call in one, or a
+     * call outside them): run() fails the method, naming it. */
     if (!c->extra_method) {
       c->extra_entity = entity_type;
       c->extra_method = method;
+      c->extra_second = c->n_calls > 0;
     }
     return SF_ERR_INVALID_ARGUMENT;
   }
+  c->frame->call_allowed = false;
   if (sf_typename_validate(entity_type) != SF_OK) return SF_ERR_BAD_TYPENAME;
   if (key.len == 0) return SF_ERR_INVALID_ARGUMENT;
-  c->pending.key = sf_arena_strndup(c->arena, key.ptr, key.len);
-  if (!c->pending.key) return SF_ERR_NOMEM;
-  c->pending.set = true;
-  c->pending.entity_type = entity_type;
-  c->pending.method = method;
-  c->pending.args = args;
-  c->pending.args_len = args_len;
+  pending_call *p = sf_arena_push(c->arena, (void **)&c->calls, &c->n_calls, &c->cap_calls,
+                                  sizeof(*p));
+  if (!p) return SF_ERR_NOMEM;
+  p->key = sf_arena_strndup(c->arena, key.ptr, key.len);
+  if (!p->key) {
+    c->n_calls--;
+    return SF_ERR_NOMEM;
+  }
+  p->entity_type = entity_type;
+  p->method = method;
+  p->args = args;
+  p->args_len = args_len;
+  p->label = c->frame->call_label;
+  p->index = c->frame->call_index;
   return SF_OK;
+}
+
+size_t sf_entity_calls_made(sf_entity_ctx *c) {
+  if (!c) return 0;
+  if (!c->n_calls) c->n_join = 0; /* a join without calls: no errors to ask for */
+  return c->n_calls;
+}
+
+const char *sf_entity_error_at(const sf_entity_ctx *c, uint32_t case_value, size_t index) {
+  for (size_t i = 0; c && i < c->n_join; i++)
+    if (c->join[i].label == case_value && c->join[i].index == index) return c->join[i].error;
+  return NULL;
 }
 
 sf_step sf_entity_fail(sf_entity_ctx *c, sf_frame_hdr *hdr, const char *fmt, ...) {
@@ -688,36 +727,71 @@ static const char *label_name(const sf_method_desc *m, uint32_t case_value) {
   return NULL;
 }
 
-/* Suspends an instance at its await: the outgoing Call, and the frame
- * with its pre-images and held output in the bookkeeping. */
-static void suspend(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call,
-                    const pb_frame *prev, const char *label) {
+static const sf_label_desc *label_desc(const sf_method_desc *m, uint32_t case_value) {
+  for (size_t i = 0; i < m->n_labels; i++)
+    if (m->labels[i].case_value == case_value) return &m->labels[i];
+  return NULL;
+}
+
+/* Sends one call of the step as a Call envelope; its call id. */
+static char *send_call(sf_entity_ctx *c, const pending_call *p, const pb_call *call) {
   pb_call out = STATEFUN__ENTITIES__CALL__INIT;
   Io__Statefun__Sdk__Reqreply__Address self = IO__STATEFUN__SDK__REQREPLY__ADDRESS__INIT;
   const sf_address *me = sf_self(c->ctx);
   self.namespace_ = (char *)me->namespace_;
   self.type = (char *)me->type;
   self.id = (char *)me->id;
-  out.method = (char *)c->pending.method;
-  out.args.data = (uint8_t *)c->pending.args;
-  out.args.len = c->pending.args_len;
+  out.method = (char *)p->method;
+  out.args.data = (uint8_t *)p->args;
+  out.args.len = p->args_len;
   out.call_id = sf_context_printf(c->ctx, NULL, "%s/%s/%s#%llu", me->namespace_, me->type,
                                   me->id, (unsigned long long)++c->next_call);
   out.reply_to = &self;
   out.chain = call->chain;
   size_t n = protobuf_c_message_get_packed_size(&out.base);
   uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
+  if (!out.call_id || !buf) {
+    c->failure = SF_ERR_NOMEM;
+    return NULL;
+  }
+  protobuf_c_message_pack(&out.base, buf);
+  sf_value v = {SF_TYPENAME_CALL, true, buf, n};
+  sf_status st = sf_send(c->ctx, p->entity_type, p->key, v);
+  if (st != SF_OK) {
+    c->failure = st;
+    return NULL;
+  }
+  return out.call_id;
+}
+
+/* A parallel await: one PendingCall per call made. */
+static sf_status add_pending(sf_entity_ctx *c, const sf_method_desc *m, pb_frame *f,
+                             const pending_call *p, char *call_id) {
+  pb_pending *pd = sf_arena_alloc(c->arena, sizeof(*pd));
+  if (!pd) return SF_ERR_NOMEM;
+  statefun__entities__pending_call__init(pd);
+  pd->call_id = call_id;
+  pd->label = (char *)label_desc(m, p->label)->name;
+  pd->index = p->index;
+  size_t cap = f->n_calls;
+  return push_ptr(c->arena, (void ***)&f->calls, &f->n_calls, &cap, pd);
+}
+
+/* Suspends an instance at its await: the outgoing Calls, and the frame
+ * with its pre-images and held output in the bookkeeping. One call awaited
+ * by SF_AWAIT is the plain case (`awaiting`); anything else is a parallel
+ * await (`calls`). */
+static void suspend(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call,
+                    const pb_frame *prev, const char *label) {
   pb_frame *f = sf_arena_alloc(c->arena, sizeof(*f));
   sf_wbuf w;
   sf_wbuf_init(&w, c->arena);
   m->encode_frame(&w, frame);
-  if (!out.call_id || !buf || !f || w.failed) {
+  if (!f || w.failed) {
     c->failure = SF_ERR_NOMEM;
     return;
   }
-  protobuf_c_message_pack(&out.base, buf);
   statefun__entities__frame__init(f);
-  f->awaiting = out.call_id;
   f->method = (char *)m->name;
   f->label = (char *)label;
   f->layout_hash = m->layout_hash;
@@ -726,37 +800,58 @@ static void suspend(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_c
   f->call = call;
   sf_status st = keep_images(c, f, prev);
   if (st == SF_OK) st = hold_output(c, f);
-  sf_value v = {SF_TYPENAME_CALL, true, buf, n};
-  if (st == SF_OK) st = sf_send(c->ctx, c->pending.entity_type, c->pending.key, v);
+  const sf_frame_hdr *hdr = frame;
+  bool single = c->n_calls == 1 && c->calls[0].label == hdr->label &&
+                !label_desc(m, hdr->label)->fan_out;
+  for (size_t i = 0; st == SF_OK && i < c->n_calls; i++) {
+    char *id = send_call(c, &c->calls[i], call);
+    if (!id) return;
+    if (single) f->awaiting = id;
+    else st = add_pending(c, m, f, &c->calls[i], id);
+  }
   if (st == SF_OK) st = push_ptr(c->arena, (void ***)&c->frames, &c->n_frames, &c->cap_frames, f);
   if (st != SF_OK) c->failure = st;
   c->book_dirty = true;
 }
 
-/* What a step did wrong with its calls, if anything: a second call in one
- * step, or a call it did not await. NULL when the step is fine. */
+/* What a step did wrong with its calls, if anything: a call no method
+ * macro let through, calls it did not await, two calls at one label that
+ * is not fan_out. NULL when the step is fine. */
 static const char *call_misuse(sf_entity_ctx *c, const sf_method_desc *m, sf_step s,
                                const sf_frame_hdr *hdr) {
-  const char *label = label_name(m, hdr->label);
-  if (c->extra_method)
+  const char *E = c->reg->desc->type_name;
+  const sf_label_desc *at = label_desc(m, hdr->call_label);
+  if (c->extra_method && c->extra_second)
     return sf_context_printf(c->ctx, NULL, "%s.%s made a second call (%s.%s) in one step at "
                              "await '%s': each SF_AWAIT makes exactly one call",
-                             c->reg->desc->type_name, m->name, c->extra_entity, c->extra_method,
-                             label ? label : "?");
-  if (s != SF_STEP_AWAIT && c->pending.set)
+                             E, m->name, c->extra_entity, c->extra_method, at ? at->name : "?");
+  if (c->extra_method || (s != SF_STEP_AWAIT && c->n_calls))
     return sf_context_printf(c->ctx, NULL, "%s.%s called %s.%s without awaiting it: a typed "
-                             "call only runs inside SF_AWAIT or SF_AWAIT_CATCH",
-                             c->reg->desc->type_name, m->name, c->pending.entity_type,
-                             c->pending.method);
-  if (s == SF_STEP_AWAIT && !c->pending.set)
-    return sf_context_printf(c->ctx, NULL, "%s.%s awaited without making a call",
-                             c->reg->desc->type_name, m->name);
-  if (s == SF_STEP_AWAIT && !label)
-    return sf_context_printf(c->ctx, NULL, "%s.%s awaited at an unknown label",
-                             c->reg->desc->type_name, m->name);
-  if (s == SF_STEP_AWAIT && m->read_only)
-    return sf_context_printf(c->ctx, NULL, "%s.%s is read_only and may not await",
-                             c->reg->desc->type_name, m->name);
+                             "call only runs inside SF_AWAIT, SF_AWAIT_CATCH or SF_CALL "
+                             "(then SF_AWAIT_CALLS)", E, m->name,
+                             c->extra_method ? c->extra_entity : c->calls[0].entity_type,
+                             c->extra_method ? c->extra_method : c->calls[0].method);
+  if (s != SF_STEP_AWAIT) return NULL;
+  if (!c->n_calls)
+    return sf_context_printf(c->ctx, NULL, "%s.%s awaited without making a call", E, m->name);
+  if (!label_desc(m, hdr->label))
+    return sf_context_printf(c->ctx, NULL, "%s.%s awaited at an unknown label", E, m->name);
+  if (m->read_only)
+    return sf_context_printf(c->ctx, NULL, "%s.%s is read_only and may not await", E, m->name);
+  for (size_t i = 0; i < c->n_calls; i++) {
+    const sf_label_desc *l = label_desc(m, c->calls[i].label);
+    if (!l)
+      return sf_context_printf(c->ctx, NULL, "%s.%s called at an unknown label", E, m->name);
+    if (!l->fan_out && c->calls[i].index)
+      return sf_context_printf(c->ctx, NULL, "%s.%s: SF_CALL_AT at await '%s', which is not "
+                               "fan_out in the IR", E, m->name, l->name);
+    for (size_t k = 0; k < i; k++)
+      if (c->calls[k].label == c->calls[i].label && c->calls[k].index == c->calls[i].index)
+        return sf_context_printf(c->ctx, NULL, "%s.%s made two calls at await '%s'%s in one "
+                                 "parallel await%s", E, m->name, l->name,
+                                 l->fan_out ? " with the same index" : "",
+                                 l->fan_out ? "" : " (declare it fan_out for several)");
+  }
   return NULL;
 }
 
@@ -768,14 +863,19 @@ static const char *call_misuse(sf_entity_ctx *c, const sf_method_desc *m, sf_ste
 static void run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call,
                 const pb_frame *prev) {
   sf_frame_hdr *hdr = frame;
-  memset(&c->pending, 0, sizeof(c->pending));
+  c->frame = hdr;
+  c->n_calls = 0;
+  hdr->call_allowed = false;
   c->extra_entity = c->extra_method = NULL;
+  c->extra_second = false;
   c->snap = NULL;
   c->snapping = !m->read_only;
   begin_output(c, prev);
   if (c->failure != SF_OK) return;
   sf_step s = m->step(c, frame);
   c->snapping = false;
+  c->frame = NULL;
+  c->n_join = 0;
   if (c->failure != SF_OK) return;
   const char *misuse = call_misuse(c, m, s, hdr);
   if (misuse) {
@@ -924,11 +1024,128 @@ static void pump_queue(sf_entity_ctx *c) {
   c->depth--;
 }
 
+/* The case value of a label by name in this build; 0 when it has none. */
+static uint32_t case_of(const sf_method_desc *m, const char *name) {
+  for (size_t k = 0; m && k < m->n_labels; k++)
+    if (strcmp(m->labels[k].name, name) == 0) return m->labels[k].case_value;
+  return 0;
+}
+
+/* The frame waiting for `call_id` (*pd: its PendingCall, for a parallel
+ * await); the frame's index, or n_frames when none waits for it. */
+static size_t find_waiting(sf_entity_ctx *c, const char *call_id, pb_pending **pd) {
+  *pd = NULL;
+  for (size_t i = 0; i < c->n_frames; i++) {
+    pb_frame *f = c->frames[i];
+    if (f->awaiting[0] && strcmp(f->awaiting, call_id) == 0) return i;
+    for (size_t k = 0; k < f->n_calls; k++)
+      if (!f->calls[k]->answered && strcmp(f->calls[k]->call_id, call_id) == 0) {
+        *pd = f->calls[k];
+        return i;
+      }
+  }
+  return c->n_frames;
+}
+
+/* Why a suspended frame cannot resume in this build (NULL: it can); on
+ * success *frame is the decoded frame. */
+static const char *cannot_resume(sf_entity_ctx *c, const sf_method_desc *m, const pb_frame *f,
+                                 void **frame) {
+  const sf_entity_desc *d = c->reg->desc;
+  if (!m)
+    return sf_context_printf(c->ctx, NULL, "%s.%s no longer exists in this build; its "
+                             "suspended instance cannot resume", d->type_name, f->method);
+  if (f->layout_hash != m->layout_hash)
+    return sf_context_printf(c->ctx, NULL, "the frame of %s.%s was persisted by an "
+                             "incompatible build (layout %016llx, this build %016llx)",
+                             d->type_name, m->name, (unsigned long long)f->layout_hash,
+                             (unsigned long long)m->layout_hash);
+  if (!case_of(m, f->label))
+    return sf_context_printf(c->ctx, NULL, "%s.%s has no await label '%s' in this build",
+                             d->type_name, m->name, f->label);
+  for (size_t k = 0; k < f->n_calls; k++)
+    if (!case_of(m, f->calls[k]->label))
+      return sf_context_printf(c->ctx, NULL, "%s.%s has no await label '%s' in this build",
+                               d->type_name, m->name, f->calls[k]->label);
+  *frame = sf_arena_alloc(c->arena, m->frame_size);
+  if (!*frame) {
+    c->failure = SF_ERR_NOMEM;
+    return "out of memory";
+  }
+  memset(*frame, 0, m->frame_size);
+  sf_rbuf r;
+  sf_rbuf_init(&r, f->frame.data, f->frame.len);
+  if (m->decode_frame(c->arena, &r, *frame) != SF_OK)
+    return sf_context_printf(c->ctx, NULL, "the frame of %s.%s does not decode", d->type_name,
+                             m->name);
+  return NULL;
+}
+
+/* A reply's result into the frame at (label, index); its error, or NULL. */
+static const char *take_result(sf_entity_ctx *c, const sf_method_desc *m, void *frame,
+                               const char *label, uint32_t index, const pb_reply *reply) {
+  if (!reply->ok) return reply->error[0] ? reply->error : "the called method failed";
+  uint32_t cv = case_of(m, label);
+  const sf_label_desc *l = label_desc(m, cv);
+  sf_rbuf r;
+  sf_rbuf_init(&r, reply->result.data, reply->result.len);
+  sf_status st = l && l->fan_out
+                     ? (m->decode_await_item ? m->decode_await_item(c->arena, cv, index, &r, frame)
+                                             : SF_ERR_INVALID_ARGUMENT)
+                     : m->decode_await_result(c->arena, cv, &r, frame);
+  if (st == SF_OK) return NULL;
+  const char *why = sf_context_printf(c->ctx, NULL, "the result at '%s' does not decode", label);
+  return why ? why : "a result does not decode";
+}
+
+/* One answer of a parallel await. Until the last, it is kept (the result
+ * in the frame, the error in its PendingCall) and the instance stays
+ * suspended; returns true when every call has answered. */
+static bool take_parallel(sf_entity_ctx *c, const sf_method_desc *m, pb_frame *f,
+                          void *frame, pb_pending *pd, const pb_reply *reply) {
+  const char *err = take_result(c, m, frame, pd->label, pd->index, reply);
+  pd->answered = true;
+  pd->failed = err != NULL;
+  pd->error = (char *)(err ? err : "");
+  c->book_dirty = true;
+  for (size_t k = 0; k < f->n_calls; k++)
+    if (!f->calls[k]->answered) {
+      sf_wbuf w;
+      sf_wbuf_init(&w, c->arena);
+      m->encode_frame(&w, frame);
+      if (w.failed) c->failure = SF_ERR_NOMEM;
+      f->frame.data = w.data;
+      f->frame.len = w.len;
+      return false;
+    }
+  return true;
+}
+
+/* The errors of a finished parallel await, for SF_ERROR_AT; the first
+ * one (in call order) becomes F->hdr.error. */
+static const char *join_errors(sf_entity_ctx *c, const sf_method_desc *m, const pb_frame *f) {
+  const char *first = NULL;
+  c->n_join = 0;
+  c->join = sf_arena_alloc(c->arena, (f->n_calls ? f->n_calls : 1) * sizeof(*c->join));
+  if (!c->join) {
+    c->failure = SF_ERR_NOMEM;
+    return "out of memory";
+  }
+  for (size_t k = 0; k < f->n_calls; k++) {
+    if (!f->calls[k]->failed) continue;
+    join_error *j = &c->join[c->n_join++];
+    j->label = case_of(m, f->calls[k]->label);
+    j->index = f->calls[k]->index;
+    j->error = f->calls[k]->error;
+    if (!first) first = j->error;
+  }
+  return first;
+}
+
 static void handle_reply(sf_entity_ctx *c, const pb_reply *reply) {
   const sf_entity_desc *d = c->reg->desc;
-  size_t i;
-  for (i = 0; i < c->n_frames; i++)
-    if (strcmp(c->frames[i]->awaiting, reply->call_id) == 0) break;
+  pb_pending *pd;
+  size_t i = find_waiting(c, reply->call_id, &pd);
   if (i == c->n_frames) {
     /* Nobody waits for it (a duplicate, or a reply to a call this entity
      * never made): nothing to resume, and nothing to retry. */
@@ -937,40 +1154,15 @@ static void handle_reply(sf_entity_ctx *c, const pb_reply *reply) {
     return;
   }
   pb_frame *f = c->frames[i];
+  pb_call *call = f->call;
+  const sf_method_desc *m = find_method(d, f->method);
+  void *frame = NULL;
+  const char *why = cannot_resume(c, m, f, &frame);
+  if (c->failure != SF_OK) return;
+  if (!why && call && pd && !take_parallel(c, m, f, frame, pd, reply)) return;
   memmove(c->frames + i, c->frames + i + 1, (c->n_frames - i - 1) * sizeof(*c->frames));
   c->n_frames--;
   c->book_dirty = true;
-  pb_call *call = f->call;
-  const sf_method_desc *m = find_method(d, f->method);
-  char *why = NULL;
-  uint32_t case_value = 0;
-  for (size_t k = 0; m && k < m->n_labels; k++)
-    if (strcmp(m->labels[k].name, f->label) == 0) case_value = m->labels[k].case_value;
-  if (!m)
-    why = sf_context_printf(c->ctx, NULL, "%s.%s no longer exists in this build; its suspended "
-                            "instance cannot resume", d->type_name, f->method);
-  else if (f->layout_hash != m->layout_hash)
-    why = sf_context_printf(c->ctx, NULL, "the frame of %s.%s was persisted by an incompatible "
-                            "build (layout %016llx, this build %016llx)", d->type_name, m->name,
-                            (unsigned long long)f->layout_hash,
-                            (unsigned long long)m->layout_hash);
-  else if (!case_value)
-    why = sf_context_printf(c->ctx, NULL, "%s.%s has no await label '%s' in this build",
-                            d->type_name, m->name, f->label);
-  void *frame = NULL;
-  if (!why) {
-    frame = sf_arena_alloc(c->arena, m->frame_size);
-    if (!frame) {
-      c->failure = SF_ERR_NOMEM;
-      return;
-    }
-    memset(frame, 0, m->frame_size);
-    sf_rbuf r;
-    sf_rbuf_init(&r, f->frame.data, f->frame.len);
-    if (m->decode_frame(c->arena, &r, frame) != SF_OK)
-      why = sf_context_printf(c->ctx, NULL, "the frame of %s.%s does not decode", d->type_name,
-                              m->name);
-  }
   if (why || !call) {
     /* The instance fails without running: its pre-images go back and its
      * held output is dropped (never put into the context). */
@@ -981,15 +1173,21 @@ static void handle_reply(sf_entity_ctx *c, const pb_reply *reply) {
     return;
   }
   sf_frame_hdr *hdr = frame;
-  hdr->label = case_value;
-  hdr->error = NULL;
-  if (reply->ok) {
-    sf_rbuf r;
-    sf_rbuf_init(&r, reply->result.data, reply->result.len);
-    if (m->decode_await_result(c->arena, case_value, &r, frame) != SF_OK)
-      hdr->error = sf_context_printf(c->ctx, NULL, "the result at '%s' does not decode", f->label);
+  hdr->label = case_of(m, f->label);
+  if (pd) {
+    hdr->error = join_errors(c, m, f);
   } else {
-    hdr->error = reply->error[0] ? reply->error : "the called method failed";
+    hdr->error = take_result(c, m, frame, f->label, 0, reply);
+    c->n_join = 0;
+    if (hdr->error) { /* SF_ERROR_AT works after a plain await too */
+      c->join = sf_arena_alloc(c->arena, sizeof(*c->join));
+      if (!c->join) {
+        c->failure = SF_ERR_NOMEM;
+        return;
+      }
+      c->join[0] = (join_error){hdr->label, 0, hdr->error};
+      c->n_join = 1;
+    }
   }
   run(c, m, frame, call, f);
 }

@@ -223,6 +223,53 @@ SF_METHOD(Counter, twice) {
   SF_END(F);
 }
 
+/* fan(target, by) -> int64: n += 1, then one parallel await of
+ * target.add(100) (label `one`) and, fan_out at `each`, f<i>.add(i + 1)
+ * for i < by (f1.boom() instead when target is "boom"); returns the sum of
+ * the results, or fails naming each call's error. */
+typedef struct Counter_fan_frame {
+  sf_frame_hdr hdr;
+  struct { sf_ref target; int32_t by; } p;
+  int64_t result;
+  int32_t i;
+  struct { sf_call one; sf_call each; } sf_calls;
+  struct {
+    int64_t one;
+    struct { int64_t *items; size_t len; } each;
+  } r;
+} Counter_fan_frame;
+
+static sf_ref fan_key(sf_entity_ctx *ctx, int32_t i) {
+  char *k = sf_arena_alloc(sf_entity_arena(ctx), 8);
+  cr_assert_not_null(k);
+  snprintf(k, 8, "f%d", (int)i);
+  sf_ref r = {sf_str_of(k)};
+  return r;
+}
+
+SF_METHOD(Counter, fan);
+SF_METHOD(Counter, fan) {
+  SF_BEGIN(F);
+  SF_STATE(Counter)->n += 1;
+  SF_CALL(F, one, call_int_method(ctx, F->p.target, "add", 100));
+  for (F->i = 0; F->i < F->p.by; F->i++) {
+    bool boom = F->i == 1 && sf_str_eq(F->p.target.key, SF_STR("boom"));
+    SF_CALL_AT(F, each, F->i,
+               call_int_method(ctx, fan_key(ctx, F->i), boom ? "boom" : "add", F->i + 1));
+  }
+  SF_AWAIT_CALLS_CATCH(F, one);
+  if (SF_FAILED(F)) {
+    cr_assert_null(SF_ERROR_AT_I(F, each, 0));
+    cr_assert_null(SF_ERROR_AT(F, one));
+    SF_FAIL(F, "fan: each[1]: %s", SF_ERROR_AT_I(F, each, 1));
+  }
+  cr_assert_eq(F->r.each.len, (size_t)F->p.by);
+  F->result = F->r.one;
+  for (size_t k = 0; k < F->r.each.len; k++) F->result += F->r.each.items[k];
+  SF_RETURN(F, F->result);
+  SF_END(F);
+}
+
 /* codecs */
 static sf_status dec_int_args(sf_arena *a, sf_rbuf *r, void *frame) {
   (void)a;
@@ -275,6 +322,8 @@ RESULT_ENCODER(addrelay)
 RESULT_ENCODER(get)
 RESULT_ENCODER(stray)
 RESULT_ENCODER(twice)
+RESULT_ENCODER(fan)
+
 
 static void enc_frame_relay(sf_wbuf *w, const void *frame) {
   const Counter_relay_frame *F = frame;
@@ -321,8 +370,60 @@ static sf_status dec_await_none(sf_arena *a, uint32_t cv, sf_rbuf *r, void *fram
   return SF_ERR_VALUE_DECODE;
 }
 
-static const sf_label_desc relay_labels[] = {{"sub", offsetof(Counter_relay_frame, r.sub) + 1u}};
-static const sf_label_desc bounce_labels[] = {{"back", offsetof(Counter_bounce_frame, r.back) + 1u}};
+/* The fan frame as a message: target, by, i, one, each (repeated). */
+static void enc_frame_fan(sf_wbuf *w, const void *frame) {
+  const Counter_fan_frame *F = frame;
+  sf_w_str(w, 1, F->p.target.key, false);
+  sf_w_int32(w, 2, F->p.by, false);
+  sf_w_int32(w, 3, F->i, false);
+  sf_w_int64(w, 4, F->r.one, false);
+  for (size_t k = 0; k < F->r.each.len; k++) sf_w_int64(w, 5, F->r.each.items[k], true);
+}
+static sf_status dec_frame_fan(sf_arena *a, sf_rbuf *r, void *frame) {
+  Counter_fan_frame *F = frame;
+  uint32_t f;
+  int wt, rc;
+  size_t cap = 0;
+  while ((rc = sf_r_next(r, &f, &wt)) == 1) {
+    sf_status st;
+    if (f == 5) {
+      int64_t *slot = sf_arena_push(a, (void **)&F->r.each.items, &F->r.each.len, &cap,
+                                    sizeof(int64_t));
+      st = slot ? sf_r_int64(r, wt, slot) : SF_ERR_NOMEM;
+    } else {
+      st = f == 1   ? sf_r_str(r, wt, a, &F->p.target.key)
+           : f == 2 ? sf_r_int32(r, wt, &F->p.by)
+           : f == 3 ? sf_r_int32(r, wt, &F->i)
+           : f == 4 ? sf_r_int64(r, wt, &F->r.one)
+                    : sf_r_skip(r, wt);
+    }
+    if (st != SF_OK) return st;
+  }
+  return rc == 0 ? SF_OK : SF_ERR_VALUE_DECODE;
+}
+#define FAN_ONE ((uint32_t)offsetof(Counter_fan_frame, r.one) + 1u)
+#define FAN_EACH ((uint32_t)offsetof(Counter_fan_frame, r.each) + 1u)
+static sf_status dec_await_fan(sf_arena *a, uint32_t cv, sf_rbuf *r, void *frame) {
+  cr_assert_eq(cv, FAN_ONE);
+  return dec_await_int64(a, cv, r, frame, &((Counter_fan_frame *)frame)->r.one);
+}
+static sf_status dec_item_fan(sf_arena *a, uint32_t cv, uint32_t index, sf_rbuf *r,
+                              void *frame) {
+  Counter_fan_frame *F = frame;
+  cr_assert_eq(cv, FAN_EACH);
+  while (F->r.each.len <= index) {
+    int64_t *n = sf_arena_alloc(a, (F->r.each.len + 1) * sizeof *n);
+    if (F->r.each.len) memcpy(n, F->r.each.items, F->r.each.len * sizeof *n);
+    n[F->r.each.len] = 0;
+    F->r.each.items = n;
+    F->r.each.len++;
+  }
+  return dec_await_int64(a, cv, r, frame, &F->r.each.items[index]);
+}
+static const sf_label_desc fan_labels[] = {{"one", FAN_ONE, false}, {"each", FAN_EACH, true}};
+
+static const sf_label_desc relay_labels[] = {{"sub", offsetof(Counter_relay_frame, r.sub) + 1u, false}};
+static const sf_label_desc bounce_labels[] = {{"back", offsetof(Counter_bounce_frame, r.back) + 1u, false}};
 
 /* Step functions take the typed frame; the descriptor wants void *: a
  * thunk per method (calling through a cast pointer would be undefined). */
@@ -342,38 +443,42 @@ THUNK(addrelay)
 THUNK(get)
 THUNK(stray)
 THUNK(twice)
+THUNK(fan)
 #define STEP(M) thunk_##M
 static sf_method_desc counter_methods[] = {
     {"add", false, false, sizeof(Counter_add_frame), 0x1111, NULL, 0, dec_int_args, STEP(add),
-     enc_result_add, enc_frame_none, dec_frame_none, dec_await_none},
+     enc_result_add, enc_frame_none, dec_frame_none, dec_await_none, NULL},
     {"relay", false, false, sizeof(Counter_relay_frame), 0x2222, relay_labels, 1, dec_relay_args,
-     STEP(relay), enc_result_relay, enc_frame_relay, dec_frame_relay, dec_await_relay},
+     STEP(relay), enc_result_relay, enc_frame_relay, dec_frame_relay, dec_await_relay, NULL},
     {"boom", false, false, sizeof(Counter_boom_frame), 0x3333, NULL, 0, dec_int_args, STEP(boom),
-     enc_result_boom, enc_frame_none, dec_frame_none, dec_await_none},
+     enc_result_boom, enc_frame_none, dec_frame_none, dec_await_none, NULL},
     {"bounce", false, false, sizeof(Counter_bounce_frame), 0x4444, bounce_labels, 1, dec_ref_args,
-     STEP(bounce), enc_result_bounce, enc_frame_ref, dec_frame_ref, dec_await_bounce},
+     STEP(bounce), enc_result_bounce, enc_frame_ref, dec_frame_ref, dec_await_bounce, NULL},
     {"echo", false, false, sizeof(Counter_echo_frame), 0x5555, bounce_labels, 1, dec_ref_args,
-     STEP(echo), enc_result_echo, enc_frame_ref, dec_frame_ref, dec_await_bounce},
+     STEP(echo), enc_result_echo, enc_frame_ref, dec_frame_ref, dec_await_bounce, NULL},
     {"tryboom", false, false, sizeof(Counter_tryboom_frame), 0x6666, relay_labels, 1,
      dec_relay_args, STEP(tryboom), enc_result_tryboom, enc_frame_relay, dec_frame_relay,
-     dec_await_relay},
+     dec_await_relay, NULL},
     {"take", false, false, sizeof(Counter_take_frame), 0x7777, NULL, 0, dec_int_args, STEP(take),
-     enc_result_take, enc_frame_none, dec_frame_none, dec_await_none},
+     enc_result_take, enc_frame_none, dec_frame_none, dec_await_none, NULL},
     {"addboom", false, false, sizeof(Counter_addboom_frame), 0x8888, relay_labels, 1,
      dec_relay_args, STEP(addboom), enc_result_addboom, enc_frame_relay, dec_frame_relay,
-     dec_await_relay},
+     dec_await_relay, NULL},
     {"addrelay", false, false, sizeof(Counter_addrelay_frame), 0x9999, relay_labels, 1,
      dec_relay_args, STEP(addrelay), enc_result_addrelay, enc_frame_relay, dec_frame_relay,
-     dec_await_relay},
+     dec_await_relay, NULL},
     {"get", true, false, sizeof(Counter_get_frame), 0xaaaa, NULL, 0, dec_int_args, STEP(get),
-     enc_result_get, enc_frame_none, dec_frame_none, dec_await_none},
+     enc_result_get, enc_frame_none, dec_frame_none, dec_await_none, NULL},
     {"stray", false, false, sizeof(Counter_stray_frame), 0xbbbb, relay_labels, 1,
      dec_relay_args, STEP(stray), enc_result_stray, enc_frame_relay, dec_frame_relay,
-     dec_await_relay},
+     dec_await_relay, NULL},
     {"twice", false, false, sizeof(Counter_twice_frame), 0xcccc, relay_labels, 1,
      dec_relay_args, STEP(twice), enc_result_twice, enc_frame_relay, dec_frame_relay,
-     dec_await_relay},
+     dec_await_relay, NULL},
+    {"fan", false, false, sizeof(Counter_fan_frame), 0xdddd, fan_labels, 2, dec_relay_args,
+     STEP(fan), enc_result_fan, enc_frame_fan, dec_frame_fan, dec_await_fan, dec_item_fan},
 };
+#define FAN_METHOD 12 /* counter_methods[FAN_METHOD] is fan */
 
 /* The state field as a message {1: value} (pre-images). */
 static void counter_enc_field(sf_wbuf *w, size_t i, const void *state) {
@@ -920,4 +1025,79 @@ Test(entity, two_calls_in_one_step_fail_the_method) {
   cr_assert(strstr(r->error, "second call (t.ent/Counter.take) in one step at await 'sub'"), "%s",
             r->error);
   cr_assert_eq(n_of("b"), 0, "no call may leave a failed step");
+}
+
+/* ---- parallel awaits (issue 10 item 3) -------------------------------------------- */
+
+Test(entity, parallel_await_resumes_when_every_call_has_answered) {
+  cr_assert_str_eq(counter_methods[FAN_METHOD].name, "fan");
+  external_call("a", "fan", "r1", "t", 3);
+  step_router(); /* a: 4 calls out (t.add(100), f0..f2.add), one frame */
+  cr_assert_eq(q_tail - q_head, 4, "all calls go out at once: %zu", q_tail - q_head);
+  Statefun__Entities__State *st = book_of("a");
+  cr_assert_eq(st->n_frames, 1);
+  cr_assert_eq(st->frames[0]->n_calls, 4);
+  cr_assert_str_eq(st->frames[0]->awaiting, "");
+  cr_assert_str_eq(st->frames[0]->label, "one");
+  statefun__entities__state__free_unpacked(st, NULL);
+  /* the four callees run, then their replies reach a one by one */
+  for (int k = 0; k < 4; k++) step_router();
+  for (int k = 0; k < 3; k++) {
+    step_router();
+    cr_assert(!has_reply("r1"), "resumed after %d of 4 answers", k + 1);
+    st = book_of("a");
+    size_t answered = 0;
+    for (size_t j = 0; j < st->frames[0]->n_calls; j++) answered += st->frames[0]->calls[j]->answered;
+    cr_assert_eq(answered, (size_t)k + 1);
+    statefun__entities__state__free_unpacked(st, NULL);
+  }
+  run_all();
+  cr_assert_eq(result_of(reply_for("r1")), 100 + 1 + 2 + 3);
+  cr_assert_eq(n_of("a"), 1);
+  cr_assert_eq(n_of("t"), 100);
+  cr_assert_eq(n_of("f2"), 3);
+  st = book_of("a");
+  cr_assert_eq(st->n_frames, 0);
+  cr_assert_str_eq(st->active_chain, "");
+  statefun__entities__state__free_unpacked(st, NULL);
+}
+
+Test(entity, parallel_await_with_no_calls_carries_on) {
+  external_call("a", "fan", "r1", "t", 0);
+  run_all();
+  cr_assert_eq(result_of(reply_for("r1")), 100);
+}
+
+Test(entity, parallel_await_failure_names_each_error_and_undoes_the_writes) {
+  external_call("a", "fan", "r1", "boom", 3);
+  run_all();
+  const Statefun__Entities__Reply *r = reply_for("r1");
+  cr_assert(!r->ok);
+  cr_assert(strstr(r->error, "fan: each[1]: boom at f1"), "%s", r->error);
+  cr_assert_eq(n_of("a"), 0, "the failed method's write stayed");
+  cr_assert_eq(n_of("f2"), 3, "the other calls ran (not undone: other entities)");
+}
+
+Test(entity, read_only_is_answered_during_a_parallel_await) {
+  external_call("a", "fan", "r1", "t", 2);
+  step_router(); /* a: n = 1 uncommitted, 3 calls out */
+  external_call("a", "get", "g1", NULL, 0);
+  for (int k = 0; k < 3; k++) step_router(); /* the callees */
+  step_router(); /* get, ahead of the replies */
+  cr_assert_eq(result_of(reply_for("g1")), 0);
+  cr_assert(!has_reply("r1"));
+  run_all();
+  cr_assert_eq(result_of(reply_for("r1")), 100 + 1 + 2);
+}
+
+Test(entity, parallel_frame_from_an_incompatible_build_fails_clearly) {
+  external_call("a", "fan", "r1", "t", 2);
+  for (int k = 0; k < 5; k++) step_router(); /* a, 3 callees, the first reply */
+  counter_methods[FAN_METHOD].layout_hash = 0x9999;
+  run_all();
+  counter_methods[FAN_METHOD].layout_hash = 0xdddd;
+  const Statefun__Entities__Reply *r = reply_for("r1");
+  cr_assert(!r->ok);
+  cr_assert(strstr(r->error, "incompatible build"), "%s", r->error);
+  cr_assert_eq(n_of("a"), 0);
 }

@@ -105,6 +105,11 @@ typedef struct sf_call {
 typedef struct sf_frame_hdr {
   uint32_t label;    /* where to resume: 0 = the start */
   const char *error; /* the awaited call failed / the method failed: why */
+  /* the call the method macros let through next (SF_AWAIT, SF_CALL,
+   * SF_CALL_AT): its label's case value, index, and whether one may go */
+  uint32_t call_label;
+  uint32_t call_index;
+  bool call_allowed;
 } sf_frame_hdr;
 
 /* The context of an entity invocation (wraps the sf_context). */
@@ -126,6 +131,15 @@ SF_API sf_step sf_entity_fail(sf_entity_ctx *ctx, sf_frame_hdr *hdr,
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Parallel awaits (SF_CALL, SF_AWAIT_CALLS): how many calls the current
+ * step has made so far. */
+SF_API size_t sf_entity_calls_made(sf_entity_ctx *ctx);
+/* After a parallel await: the error of the call at label `case_value`
+ * (SF__LABEL) and index (0 for SF_CALL), NULL when it answered ok or was
+ * not made. Lives in the request arena. */
+SF_API const char *sf_entity_error_at(const sf_entity_ctx *ctx,
+                                      uint32_t case_value, size_t index);
 
 /* The typenames of the envelopes (proto/entities.proto). */
 #define SF_TYPENAME_CALL "statefun.entities/Call"

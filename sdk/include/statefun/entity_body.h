@@ -67,7 +67,9 @@
   do {                                                                       \
     SF__CHECK_CALL(F, lbl, call)                                             \
     SF__ONCE(lbl)                                                            \
-    (F)->hdr.label = SF__LABEL(F, lbl);                                    \
+    (F)->hdr.label = (F)->hdr.call_label = SF__LABEL(F, lbl);              \
+    (F)->hdr.call_index = 0;                                                 \
+    (F)->hdr.call_allowed = true;                                            \
     if (((F)->sf_calls.lbl = (call)).status != SF_OK)                        \
       return sf_entity_fail(ctx, &(F)->hdr, "call at '%s' failed", #lbl);  \
     return SF_STEP_AWAIT;                                                    \
@@ -83,12 +85,78 @@
   do {                                                                       \
     SF__CHECK_CALL(F, lbl, call)                                             \
     SF__ONCE(lbl)                                                            \
-    (F)->hdr.label = SF__LABEL(F, lbl);                                    \
+    (F)->hdr.label = (F)->hdr.call_label = SF__LABEL(F, lbl);              \
+    (F)->hdr.call_index = 0;                                                 \
+    (F)->hdr.call_allowed = true;                                            \
     if (((F)->sf_calls.lbl = (call)).status != SF_OK)                        \
       return sf_entity_fail(ctx, &(F)->hdr, "call at '%s' failed", #lbl);  \
     return SF_STEP_AWAIT;                                                    \
     case SF__LABEL(F, lbl):;                                               \
   } while (0)
+
+/*
+ * Parallel awaits (fan-out/fan-in): make several calls, then wait until
+ * all have answered.
+ *
+ *   SF_CALL(F, price, Item_get_price(ctx, item));      // one call per label
+ *   SF_CALL(F, stock, Item_get_stock(ctx, item));
+ *   SF_AWAIT_CALLS(F, price);                          // the join point
+ *   ... F->r.price, F->r.stock ...
+ *
+ *   for (F->i = 0; F->i < n; F->i++)                    // a fan_out label:
+ *     SF_CALL_AT(F, avail, F->i, Hotel_check(ctx, ...)); // one per index
+ *   SF_AWAIT_CALLS_CATCH(F, avail);
+ *   ... F->r.avail.items[i], SF_ERROR_AT_I(F, avail, i) ...
+ *
+ * SF_CALL and SF_CALL_AT make the call and carry on (no suspension). The
+ * join, SF_AWAIT_CALLS(F, label), names its resume point with one of the
+ * group's labels (that label is then used up, like an SF_AWAIT's) and
+ * waits for every call made since the last await; with no call made it
+ * carries on at once. A failed call fails the method (SF_AWAIT_CALLS) or
+ * leaves SF_FAILED(F) true with the first error in SF_ERROR(F) and each
+ * call's own in SF_ERROR_AT / SF_ERROR_AT_I (SF_AWAIT_CALLS_CATCH).
+ */
+#define SF_CALL(F, lbl, call)                                                \
+  do {                                                                       \
+    SF__CHECK_CALL(F, lbl, call)                                             \
+    (F)->hdr.call_label = SF__LABEL(F, lbl);                                 \
+    (F)->hdr.call_index = 0;                                                 \
+    (F)->hdr.call_allowed = true;                                            \
+    if (((F)->sf_calls.lbl = (call)).status != SF_OK)                        \
+      return sf_entity_fail(ctx, &(F)->hdr, "call at '%s' failed", #lbl);    \
+  } while (0)
+#define SF_CALL_AT(F, lbl, i, call)                                          \
+  do {                                                                       \
+    SF__CHECK_CALL(F, lbl, call)                                             \
+    (F)->hdr.call_label = SF__LABEL(F, lbl);                                 \
+    (F)->hdr.call_index = (uint32_t)(i);                                     \
+    (F)->hdr.call_allowed = true;                                            \
+    if (((F)->sf_calls.lbl = (call)).status != SF_OK)                        \
+      return sf_entity_fail(ctx, &(F)->hdr, "call at '%s'[%u] failed", #lbl, \
+                            (unsigned)(i));                                  \
+  } while (0)
+#define SF_AWAIT_CALLS(F, lbl)                                               \
+  do {                                                                       \
+    SF__ONCE(lbl)                                                            \
+    (F)->hdr.label = SF__LABEL(F, lbl);                                      \
+    if (sf_entity_calls_made(ctx)) return SF_STEP_AWAIT;                     \
+    case SF__LABEL(F, lbl):;                                                 \
+    if ((F)->hdr.error) return SF_STEP_FAILED;                               \
+  } while (0)
+#define SF_AWAIT_CALLS_CATCH(F, lbl)                                         \
+  do {                                                                       \
+    SF__ONCE(lbl)                                                            \
+    (F)->hdr.label = SF__LABEL(F, lbl);                                      \
+    if (sf_entity_calls_made(ctx)) return SF_STEP_AWAIT;                     \
+    case SF__LABEL(F, lbl):;                                                 \
+  } while (0)
+/* After a parallel await: the error of the call at `lbl` (index i for a
+ * fan_out label), NULL when it answered ok. */
+#define SF_ERROR_AT(F, lbl) sf_entity_error_at(ctx, SF__LABEL(F, lbl), 0)
+#define SF_ERROR_AT_I(F, lbl, i) \
+  sf_entity_error_at(ctx, SF__LABEL(F, lbl), (size_t)(i))
+#define SF_FAILED_AT(F, lbl) (SF_ERROR_AT(F, lbl) != NULL)
+#define SF_FAILED_AT_I(F, lbl, i) (SF_ERROR_AT_I(F, lbl, i) != NULL)
 
 #define SF_FAILED(F) ((F)->hdr.error != NULL)
 #define SF_ERROR(F) ((F)->hdr.error)

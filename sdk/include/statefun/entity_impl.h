@@ -93,7 +93,8 @@ SF_API void *sf_arena_push(sf_arena *arena, void **items, size_t *len,
  * Records the call the current step awaits: method `method` of the entity
  * `entity_type` ("ns/Entity") with key `key` and encoded Args `args`.
  * Called by the generated typed call functions (Item_get_price(...)).
- * One call per step: a second one fails.
+ * Only a call that SF_AWAIT, SF_CALL or SF_CALL_AT lets through is made
+ * (each lets one through); any other fails, and so does its method.
  */
 SF_API sf_status sf_entity_call(sf_entity_ctx *ctx, const char *entity_type,
                                 sf_str key, const char *method,
@@ -104,6 +105,7 @@ SF_API sf_status sf_entity_call(sf_entity_ctx *ctx, const char *entity_type,
 typedef struct sf_label_desc {
   const char *name;
   uint32_t case_value;
+  bool fan_out; /* takes any number of calls (SF_CALL_AT), results a list */
 } sf_label_desc;
 
 /* Everything the runtime needs to know about one method (generated). */
@@ -127,6 +129,10 @@ typedef struct sf_method_desc {
   /* a callee's Result record -> F->r.<label> for the label (case value) */
   sf_status (*decode_await_result)(sf_arena *a, uint32_t case_value,
                                    sf_rbuf *r, void *frame);
+  /* a fan_out call's Result record -> F->r.<label>.items[index]; NULL when
+   * the method has no fan_out label */
+  sf_status (*decode_await_item)(sf_arena *a, uint32_t case_value,
+                                 uint32_t index, sf_rbuf *r, void *frame);
 } sf_method_desc;
 
 /* An entity type (generated). */

@@ -65,7 +65,7 @@ has "$c" 'SF_VALUE_SPEC("stock", &sf_type_int)'
 has "$c" 'SF_VALUE_SPEC("title", &sf_type_string)'
 has "$c" '      : sf_entity_call(ctx, "shop/Item", target.key, "get_price", w.data, w.len);'
 has "$c" "static void sf__field_enc_User(sf_wbuf *w, size_t i, const void *state) {"
-has "$c" '{"stock", (uint32_t)offsetof(User_add_to_basket_frame, r.stock) + 1u},'
+has "$c" '{"stock", (uint32_t)offsetof(User_add_to_basket_frame, r.stock) + 1u, false},'
 has "$c" "/* FNV-1a 64 of params(items:list<ref<Item>>);locals(i:int32,total:int64);result(int64);awaits(stock:int32,price:int64) */"
 has "$c" "st = sf_r_skip(r, wt);"
 

@@ -53,6 +53,17 @@ SF_METHOD(Keeper, relay) {
   SF_END(F);
 }
 
+/* A parallel await: a fan_out label over the list, one more call, the join. */
+SF_METHOD(Keeper, gather) {
+  SF_BEGIN(F);
+  for (F->i = 0; (size_t)F->i < F->p.to.len; F->i++)
+    SF_CALL_AT(F, each, F->i, Keeper_get(ctx, F->p.to.items[F->i]));
+  SF_CALL(F, count, Keeper_get(ctx, F->p.to.items[0]));
+  SF_AWAIT_CALLS(F, each);
+  SF_RETURN(F, (int32_t)F->r.each.len);
+  SF_END(F);
+}
+
 static int peek_calls;
 
 SF_METHOD(Box, peek) {
@@ -381,6 +392,66 @@ Test(codec, await_result_and_frame) {
   sf_rbuf_init(&r, w.data, w.len);
   cr_assert_eq(m->decode_await_result(A, m->labels[0].case_value, &r, &out), SF_OK);
   all_eq(&one, &out.r.got);
+}
+
+Test(codec, fan_out_items_and_frame) {
+  const sf_method_desc *m = &Keeper_entity.methods[3];
+  cr_assert_str_eq(m->name, "gather");
+  cr_assert_eq(m->n_labels, 2);
+  cr_assert(m->labels[0].fan_out && !m->labels[1].fan_out);
+  cr_assert_not_null(m->decode_await_item);
+  Keeper_gather_frame f, back;
+  memset(&f, 0, sizeof f);
+  memset(&back, 0, sizeof back);
+  /* results arrive in any order: index 2 first, then 0; 1 stays zero */
+  All two = full(), zero = full();
+  zero.i = 7;
+  const All *vals[] = {&two, &zero};
+  const uint32_t idx[] = {2, 0};
+  for (int k = 0; k < 2; k++) {
+    sf_wbuf w;
+    sf_wbuf_init(&w, A);
+    size_t mk = sf_w_begin(&w, 1);
+    All_encode(&w, vals[k]);
+    sf_w_end(&w, mk);
+    sf_rbuf r;
+    sf_rbuf_init(&r, w.data, w.len);
+    cr_assert_eq(m->decode_await_item(A, m->labels[0].case_value, idx[k], &r, &f), SF_OK);
+  }
+  cr_assert_eq(f.r.each.len, 3);
+  all_eq(&two, &f.r.each.items[2]);
+  all_eq(&zero, &f.r.each.items[0]);
+  cr_assert_eq(f.r.each.items[1].i, 0);
+  /* the frame keeps them between replies */
+  sf_wbuf w;
+  sf_wbuf_init(&w, A);
+  m->encode_frame(&w, &f);
+  sf_rbuf r;
+  sf_rbuf_init(&r, w.data, w.len);
+  cr_assert_eq(m->decode_frame(A, &r, &back), SF_OK);
+  cr_assert_eq(back.r.each.len, 3);
+  all_eq(&two, &back.r.each.items[2]);
+  cr_assert_eq(back.r.each.items[0].i, 7);
+}
+
+Test(codec, state_field_codec_round_trips) {
+  Keeper_state s, t;
+  memset(&s, 0, sizeof s);
+  memset(&t, 0, sizeof t);
+  s.all = full();
+  s.count = -3;
+  s.tag = SF_STR("x");
+  for (size_t i = 0; i < Keeper_entity.n_fields; i++) {
+    sf_wbuf w;
+    sf_wbuf_init(&w, A);
+    Keeper_entity.encode_field(&w, i, &s);
+    sf_rbuf r;
+    sf_rbuf_init(&r, w.data, w.len);
+    cr_assert_eq(Keeper_entity.decode_field(A, i, &r, &t), SF_OK, "field %zu", i);
+  }
+  all_eq(&s.all, &t.all);
+  cr_assert_eq(t.count, -3);
+  cr_assert(sf_str_eq(t.tag, SF_STR("x")));
 }
 
 /* ---- state through sf_handler_handle ------------------------------------------ */
