@@ -24,6 +24,8 @@ Tests (one cluster):
                    same X-Request-Id answers the result, and the deposit
                    happened once
   concurrent       40 deposits at once, each answered, the sum exact
+  burst            1000 deposits from 50 connections at once: each answered
+                   with its own result
   latency          N sequential calls (Item.get_price, one function
                    invocation, and User.add_to_basket of 2 items, 4
                    awaits) through sf-gateway + Flink: p50/p90/p99 in the
@@ -54,7 +56,7 @@ from e2elib import (FnServer, check, free_port, log, pct,  # noqa: E402
                     run_bounded, run_tests, suite_dirs, summary, which)
 from sftest.checks import check_eq  # noqa: E402
 from sftest.net import request_once  # noqa: E402
-from sftest.procs import LoggedProc  # noqa: E402
+from sftest.procs import LoggedProc, sanitizer_lines  # noqa: E402
 
 IR = os.path.join(ROOT, "examples", "shopping-cart", "shop.ir.json")
 REPLY_TOPIC = "shop.replies"
@@ -119,6 +121,10 @@ class Suite:
             if rc != 0:
                 self.results.append(("gateway exit", False, 0.0,
                                      "sf-gateway exit status %s after SIGTERM" % rc))
+            bad = sanitizer_lines(self.gw.text())
+            if bad:
+                self.results.append(("sanitizer", False, 0.0,
+                                     "sf-gateway log: " + "\n".join(bad[:5])))
         if not self.args.keep:
             self.cluster.stop()
         self.cart.stop()
@@ -163,6 +169,38 @@ class Suite:
     def test_concurrent(self):
         gwcalls.concurrent_deposits(self.client, "dave")
 
+    def test_burst(self):
+        """1000 calls from 50 connections at once: every one answered with
+        its own result (the Reply matched to the right waiting connection),
+        every balance exact."""
+        import threading
+        c = self.client
+        users, per = 50, 20
+        errors, results = [], {}
+
+        def user(u):
+            for k in range(per):
+                try:
+                    st, j = c.call("/shop/User/bu-%d/deposit" % u, {"amount": 1})
+                    if st != 200:
+                        errors.append((u, k, st, j))
+                    results.setdefault(u, []).append(j.get("result"))
+                except Exception as e:  # noqa: BLE001
+                    errors.append((u, k, e))
+        t0 = time.time()
+        threads = [threading.Thread(target=user, args=(u,)) for u in range(users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        secs = time.time() - t0
+        check(not errors, "burst: %d errors, e.g. %r" % (len(errors), errors[:3]))
+        for u in range(users):
+            # each user's deposits run in order: the results count up
+            check_eq(results[u], list(range(1, per + 1)), "bu-%d results" % u)
+        log("burst: %d calls from %d connections in %.1fs (%.0f calls/s), every "
+            "result its own" % (users * per, users, secs, users * per / secs))
+
     def test_latency(self):
         c = self.client
         c.ok("/shop/Item/l-a/set_price", {"price": 3}, None)
@@ -192,7 +230,8 @@ class Suite:
                                                        fmt(four)))
         log(self.latency_line)
 
-    TESTS = ["shopping", "rollback", "errors", "timeout_retry", "concurrent", "latency"]
+    TESTS = ["shopping", "rollback", "errors", "timeout_retry", "concurrent", "burst",
+             "latency"]
 
     def run(self):
         def body(t_all):
