@@ -61,6 +61,57 @@ SF_METHOD(User, login) {
   SF_END(F);
 }
 
+/* The load methods (hotel-init): replace the state, answer the count. */
+SF_METHOD(Geo, load) {
+  SF_BEGIN(F);
+  SF_STATE(Geo)->geo_points = F->p.points;
+  SF_RETURN(F, (int32_t)F->p.points.len);
+  SF_END(F);
+}
+
+SF_METHOD(Rate, load) {
+  SF_BEGIN(F);
+  SF_STATE(Rate)->rate_plans = F->p.plans;
+  SF_RETURN(F, (int32_t)F->p.plans.len);
+  SF_END(F);
+}
+
+SF_METHOD(Recommend, load) {
+  SF_BEGIN(F);
+  SF_STATE(Recommend)->hotels = F->p.hotels;
+  SF_RETURN(F, (int32_t)F->p.hotels.len);
+  SF_END(F);
+}
+
+SF_METHOD(Profile, load) {
+  SF_BEGIN(F);
+  SF_STATE(Profile)->profiles = F->p.profiles;
+  SF_RETURN(F, (int32_t)F->p.profiles.len);
+  SF_END(F);
+}
+
+SF_METHOD(Reservation, set_capacity) {
+  SF_BEGIN(F);
+  int32_t was = SF_STATE(Reservation)->max_capacity;
+  SF_STATE(Reservation)->max_capacity = F->p.max_capacity;
+  SF_RETURN(F, was);
+  SF_END(F);
+}
+
+SF_METHOD(Reservation, get_bookings) {
+  SF_BEGIN(F);
+  SF_RETURN(F, SF_STATE(Reservation)->reservations);
+  SF_END(F);
+}
+
+SF_METHOD(User, set_password) {
+  SF_BEGIN(F);
+  bool had = SF_STATE(User)->password.len > 0;
+  SF_STATE(User)->password = F->p.password;
+  SF_RETURN(F, had);
+  SF_END(F);
+}
+
 /* ---- the compositions (awaits) --------------------------------------------- */
 
 SF_METHOD(Search, nearby) {

@@ -1,0 +1,311 @@
+/*
+ * hotel_init.c - hotel-init: puts the hotel workload's data (hotel_data.h)
+ * into the entities by calling their load methods over HTTP, the entity
+ * calls sf-local (--ir) and sf-gateway both accept:
+ *
+ *   POST <url>/hotel/<Entity>/<key>/<method>   JSON arguments -> JSON answer
+ *
+ *   hotel-init [--url http://127.0.0.1:8090] [--partitions 80] [--hotels 80]
+ *              [--users 500] [--connections 16] [--timeout S]
+ *   hotel-init --dump FILE [--hotels N] [--users N] [--partitions N]
+ *
+ * Loads, per partition p, geo-service-<p>, rate-service-<p>,
+ * recommend-service-<p> and profile-service-<p> (the read-only services are
+ * replicated, one copy per partition); per hotel the capacity of its
+ * Reservation entity; per user its password. Every load method replaces
+ * what was there (set_capacity keeps the bookings), so running it twice
+ * is harmless. Each answer must be 200 with "ok":true and the expected
+ * count; a 503 (backpressure) is retried. Exit status 0 when everything
+ * loaded, 1 otherwise (the failed calls are printed), 2 for usage errors.
+ *
+ * --dump writes the same data as one JSON document and loads nothing (the
+ * tests' Python model of the services reads it).
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hotel_data.h"
+
+typedef struct options {
+  const char *url, *dump;
+  int partitions, hotels, users, connections;
+  double timeout;
+} options;
+
+/* One load call: where, what, and the count it must answer. */
+typedef struct call {
+  char *url;
+  char *body;
+  long want; /* expected integer result, or -1 for "any bool" */
+  int attempts;
+} call;
+
+typedef struct calls {
+  call *items;
+  size_t len, cap;
+} calls;
+
+static _Noreturn void usage(const char *why) {
+  if (why) fprintf(stderr, "hotel-init: %s\n", why);
+  fprintf(stderr,
+          "usage: hotel-init [--url URL] [--partitions N] [--hotels N] [--users N]\n"
+          "                  [--connections N] [--timeout S]\n"
+          "       hotel-init --dump FILE [--hotels N] [--users N] [--partitions N]\n");
+  exit(2);
+}
+
+static _Noreturn void oom(void) {
+  fprintf(stderr, "hotel-init: out of memory\n");
+  exit(1);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int int_arg(const char *name, const char *v, int lo, int hi) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || *end || end == v || n < lo || n > hi) {
+    fprintf(stderr, "hotel-init: %s wants an integer in [%d, %d], got '%s'\n", name, lo, hi, v);
+    exit(2);
+  }
+  return (int)n;
+}
+
+static options parse(int argc, char **argv) {
+  options o = {"http://127.0.0.1:8090", NULL, HOTEL_DATA_PARTITIONS, HOTEL_DATA_HOTELS,
+               HOTEL_DATA_USERS, 16, 30.0};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage(NULL);
+    if (v == NULL) usage("every option takes a value");
+    if (!strcmp(a, "--url"))
+      o.url = v;
+    else if (!strcmp(a, "--dump"))
+      o.dump = v;
+    else if (!strcmp(a, "--partitions"))
+      o.partitions = int_arg(a, v, 1, 100000);
+    else if (!strcmp(a, "--hotels"))
+      o.hotels = int_arg(a, v, 1, 100000);
+    else if (!strcmp(a, "--users"))
+      o.users = int_arg(a, v, 0, 10000000);
+    else if (!strcmp(a, "--connections"))
+      o.connections = int_arg(a, v, 1, 500);
+    else if (!strcmp(a, "--timeout"))
+      o.timeout = int_arg(a, v, 1, 3600);
+    else {
+      fprintf(stderr, "hotel-init: unknown option %s\n", a);
+      usage(NULL);
+    }
+    i++;
+  }
+  return o;
+}
+
+/* Queues POST <url>/hotel/<entity>/<key>/<method> with `args` (stolen). */
+static void add(calls *cs, const options *o, const char *entity, const char *key,
+                const char *method, json_t *args, long want) {
+  if (args == NULL) oom();
+  if (cs->len == cs->cap) {
+    cs->cap = cs->cap ? cs->cap * 2 : 1024;
+    cs->items = realloc(cs->items, cs->cap * sizeof *cs->items);
+    if (cs->items == NULL) oom();
+  }
+  call *c = &cs->items[cs->len++];
+  if (asprintf(&c->url, "%s/hotel/%s/%s/%s?wait=%g", o->url, entity, key, method, o->timeout) < 0)
+    oom();
+  c->body = json_dumps(args, JSON_COMPACT);
+  json_decref(args);
+  if (c->body == NULL) oom();
+  c->want = want;
+  c->attempts = 0;
+}
+
+/* Every load call of the data set. */
+static calls plan(const options *o) {
+  calls cs = {0};
+  json_t *lists[4] = {hotel_data_geo_points(o->hotels), hotel_data_rate_plans(o->hotels),
+                      hotel_data_recommend(o->hotels), hotel_data_profiles(o->hotels)};
+  static const char *const entity[4] = {"Geo", "Rate", "Recommend", "Profile"};
+  static const char *const service[4] = {"geo", "rate", "recommend", "profile"};
+  static const char *const param[4] = {"points", "plans", "hotels", "profiles"};
+  for (int k = 0; k < 4; k++)
+    if (lists[k] == NULL) oom();
+  for (int p = 0; p < o->partitions; p++)
+    for (int k = 0; k < 4; k++) {
+      char key[64];
+      snprintf(key, sizeof key, "%s-service-%d", service[k], p);
+      add(&cs, o, entity[k], key, "load", json_pack("{s:O}", param[k], lists[k]),
+          (long)json_array_size(lists[k]));
+    }
+  for (int k = 0; k < 4; k++) json_decref(lists[k]);
+  for (int id = 1; id <= o->hotels; id++) {
+    char key[16];
+    snprintf(key, sizeof key, "%d", id);
+    add(&cs, o, "Reservation", key, "set_capacity",
+        json_pack("{s:i}", "max_capacity", hotel_data_capacity(id)), -2);
+  }
+  for (int i = 0; i < o->users; i++) {
+    char name[32], pw[128];
+    if (!hotel_data_user_name(i, name, sizeof name) || !hotel_data_user_password(i, pw, sizeof pw))
+      oom();
+    add(&cs, o, "User", name, "set_password", json_pack("{s:s}", "password", pw), -1);
+  }
+  return cs;
+}
+
+/* The body of a call's answer. */
+typedef struct slot {
+  CURL *h;
+  call *c;
+  char *resp;
+  size_t len;
+} slot;
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
+  slot *s = ud;
+  size_t add_len = size * n;
+  char *p = realloc(s->resp, s->len + add_len + 1);
+  if (p == NULL) return 0;
+  memcpy(p + s->len, ptr, add_len);
+  s->len += add_len;
+  p[s->len] = '\0';
+  s->resp = p;
+  return add_len;
+}
+
+/* Whether the answer is what the load call must answer; why not in `why`. */
+static bool answer_ok(const call *c, long status, const char *body, char *why, size_t n) {
+  json_error_t err;
+  json_t *j = body ? json_loads(body, 0, &err) : NULL;
+  json_t *res = j ? json_object_get(j, "result") : NULL;
+  bool ok = status == 200 && j && json_is_true(json_object_get(j, "ok")) && res != NULL;
+  if (ok && c->want >= 0) ok = json_is_integer(res) && json_integer_value(res) == c->want;
+  if (ok && c->want == -1) ok = json_is_boolean(res);
+  if (ok && c->want == -2) ok = json_is_integer(res);
+  if (!ok)
+    snprintf(why, n, "HTTP %ld: %.300s (expected result %ld)", status, body ? body : "", c->want);
+  json_decref(j);
+  return ok;
+}
+
+static void start(CURLM *m, slot *s, call *c, struct curl_slist *hdr) {
+  s->c = c;
+  s->len = 0;
+  c->attempts++;
+  curl_easy_setopt(s->h, CURLOPT_URL, c->url);
+  curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, c->body);
+  curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, hdr);
+  curl_multi_add_handle(m, s->h);
+}
+
+/* Runs every call, `connections` at a time; the number that failed. */
+static size_t run(const options *o, calls *cs) {
+  CURLM *m = curl_multi_init();
+  struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+  hdr = curl_slist_append(hdr, "Expect:");
+  size_t n_slots = (size_t)o->connections, next = 0, done = 0, failed = 0;
+  slot *slots = calloc(n_slots, sizeof *slots);
+  if (!m || !hdr || !slots) oom();
+  size_t *retry = malloc(cs->len * sizeof *retry), n_retry = 0;
+  if (retry == NULL && cs->len) oom();
+  for (size_t i = 0; i < n_slots; i++) {
+    slots[i].h = curl_easy_init();
+    if (slots[i].h == NULL) oom();
+    curl_easy_setopt(slots[i].h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(slots[i].h, CURLOPT_WRITEDATA, &slots[i]);
+    curl_easy_setopt(slots[i].h, CURLOPT_PRIVATE, &slots[i]);
+    curl_easy_setopt(slots[i].h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(slots[i].h, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000) + 5000);
+  }
+  size_t idle = 0;
+  for (; idle < n_slots && next < cs->len; idle++) start(m, &slots[idle], &cs->items[next++], hdr);
+  while (done < cs->len) {
+    int running;
+    curl_multi_perform(m, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left))) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      slot *s;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+      long status = 0;
+      curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+      curl_multi_remove_handle(m, s->h);
+      call *c = s->c;
+      char why[512];
+      if (msg->data.result != CURLE_OK)
+        snprintf(why, sizeof why, "%s", curl_easy_strerror(msg->data.result));
+      if (msg->data.result == CURLE_OK && answer_ok(c, status, s->resp, why, sizeof why)) {
+        done++;
+      } else if ((status == 503 || msg->data.result == CURLE_COULDNT_CONNECT) && c->attempts < 50) {
+        retry[n_retry++] = (size_t)(c - cs->items); /* backpressure: again later */
+      } else {
+        fprintf(stderr, "hotel-init: POST %s %.120s: %s\n", c->url, c->body, why);
+        done++;
+        failed++;
+      }
+      /* The freed slot takes a retry first, then the next new call. */
+      if (n_retry)
+        start(m, s, &cs->items[retry[--n_retry]], hdr);
+      else if (next < cs->len)
+        start(m, s, &cs->items[next++], hdr);
+    }
+    if (done < cs->len) curl_multi_poll(m, NULL, 0, 100, NULL);
+  }
+  for (size_t i = 0; i < n_slots; i++) {
+    curl_easy_cleanup(slots[i].h);
+    free(slots[i].resp);
+  }
+  free(slots);
+  free(retry);
+  curl_slist_free_all(hdr);
+  curl_multi_cleanup(m);
+  return failed;
+}
+
+static int dump(const options *o) {
+  json_t *all = hotel_data_all(o->hotels, o->users, o->partitions);
+  if (all == NULL) oom();
+  int rc = json_dump_file(all, o->dump, JSON_INDENT(1) | JSON_SORT_KEYS);
+  json_decref(all);
+  if (rc != 0) {
+    fprintf(stderr, "hotel-init: cannot write %s: %s\n", o->dump, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  options o = parse(argc, argv);
+  if (o.dump) return dump(&o);
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) oom();
+  calls cs = plan(&o);
+  double t0 = now_s();
+  size_t failed = run(&o, &cs);
+  double dt = now_s() - t0;
+  for (size_t i = 0; i < cs.len; i++) {
+    free(cs.items[i].url);
+    free(cs.items[i].body);
+  }
+  free(cs.items);
+  curl_global_cleanup();
+  if (failed) {
+    fprintf(stderr, "hotel-init: %zu of %zu load calls failed\n", failed, cs.len);
+    return 1;
+  }
+  fprintf(stderr,
+          "hotel-init: loaded %d partitions x 4 services, %d hotels, %d users "
+          "(%zu calls) into %s in %.2f s\n",
+          o.partitions, o.hotels, o.users, cs.len, o.url, dt);
+  return 0;
+}
