@@ -7,10 +7,12 @@ and asserting the same answers.
 
   run_e2e_gateway.py --gateway BIN --sf-modgen BIN --shopping-cart BIN
                      [--work-dir DIR] [--keep] [--calls N] [--flink-set K=V]
+                     [--delivery at-least-once|exactly-once]
 
 The module.yaml is sf-modgen's for shop.ir.json with --entity-topics (Kafka
 topic shop.Item / shop.User of statefun.entities/Call per entity) and the
-replies egress shop.io/replies (at-least-once); the gateway reads it
+replies egress shop.io/replies (at-least-once, or --delivery
+exactly-once); the gateway reads it
 (--module) for the topics and the egress, and reads the Replies on
 shop.replies (read_committed, its default).
 
@@ -79,6 +81,7 @@ class Suite:
             which(self.args.sf_modgen), "--ir", IR, "--entity-topics",
             "--kafka", self.cluster.bootstrap,
             "--url-template", "http://127.0.0.1:%d/statefun/{function.name}" % self.cart.port,
+            "--egress", "shop.io/replies", "--delivery", self.args.delivery,
             "--startup-position", "earliest", "-o", path])
         return path
 
@@ -139,7 +142,7 @@ class Suite:
         gwcalls.out_of_stock_rolls_back(self.client)
 
     def test_errors(self):
-        gwcalls.bad_requests(self.client, 16 * 1024 * 1024)
+        gwcalls.bad_requests(self.client, 16 * 1024 * 1024, IR)
 
     def test_timeout_retry(self):
         c = self.client
@@ -224,10 +227,10 @@ class Suite:
             return "p50 %.1f ms p90 %.1f ms p99 %.1f ms max %.1f ms" % tuple(
                 1000 * v for v in (pct(xs, 50), pct(xs, 90), pct(xs, 99), max(xs)))
         self.latency_line = (
-            "LATENCY through sf-gateway + real Flink (at-least-once egress, "
+            "LATENCY through sf-gateway + real Flink (%s egress, checkpoint 1s, "
             "read_committed, sequential, after warm-up): Item.get_price x%d: %s; "
-            "User.add_to_basket (4 awaits) x%d: %s" % (len(one), fmt(one), len(four),
-                                                       fmt(four)))
+            "User.add_to_basket (4 awaits) x%d: %s" % (self.args.delivery, len(one),
+                                                       fmt(one), len(four), fmt(four)))
         log(self.latency_line)
 
     TESTS = ["shopping", "rollback", "errors", "timeout_retry", "concurrent", "burst",
@@ -266,6 +269,10 @@ def main():
     ap.add_argument("--deadline", type=int, default=540)
     ap.add_argument("--calls", type=int, default=300)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--delivery", default="at-least-once",
+                    choices=["at-least-once", "exactly-once"],
+                    help="the replies egress' deliverySemantic (exactly-once: "
+                         "a Reply is read when its checkpoint completes)")
     ap.add_argument("--flink-set", action="append", default=[], metavar="KEY=VALUE",
                     help="a flink-conf.yaml entry (cluster.sh --set), e.g. to "
                          "measure execution.buffer-timeout")

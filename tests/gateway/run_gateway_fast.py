@@ -47,7 +47,7 @@ def start(tmp, *extra):
 def test_errors(tmp):
     g, c = start(tmp)
     try:
-        gwcalls.bad_requests(c, MAX_BODY)
+        gwcalls.bad_requests(c, MAX_BODY, ARGS.ir)
         st, j = c.call("/shop/User/alice/deposit", {"amount": 1},
                        headers={"X-Request-Id": "fast-1"})
         check_eq((st, j.get("ok"), j.get("request_id")), (503, False, "fast-1"),
