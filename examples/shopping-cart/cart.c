@@ -209,3 +209,35 @@ SF_METHOD(User, ping_item) {
   SF_RETURN(F, F->r.ping);
   SF_END(F);
 }
+
+/* The total price of the items in stock. Every item is asked for its
+ * price and its stock at once (fan_out labels: one call per index), and the
+ * method resumes when all have answered. */
+SF_METHOD(User, quote) {
+  SF_BEGIN(F);
+  for (F->i = 0; (size_t)F->i < F->p.items.len; F->i++) {
+    SF_CALL_AT(F, prices, F->i, Item_get_price(ctx, F->p.items.items[F->i]));
+    SF_CALL_AT(F, stocks, F->i, Item_get_stock(ctx, F->p.items.items[F->i]));
+  }
+  SF_AWAIT_CALLS(F, prices);
+  F->total = 0;
+  for (size_t k = 0; k < F->r.prices.len; k++)
+    if (F->r.stocks.items[k] > 0) F->total += F->r.prices.items[k];
+  SF_RETURN(F, F->total);
+  SF_END(F);
+}
+
+/* Pays first, checks after: a method is atomic, so when the balance turns
+ * out short, or the item's reserve fails (out of stock), the payment is
+ * undone with the failure (docs/entities.md, "Failures and state"). */
+SF_METHOD(User, buy_one) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, price, Item_get_price(ctx, F->p.item));
+  User_state *user = SF_STATE(User);
+  user->balance -= F->r.price;
+  if (user->balance < 0)
+    SF_FAIL(F, "balance short of the price %lld", (long long)F->r.price);
+  SF_AWAIT(F, reserve, Item_reserve(ctx, F->p.item, 1));
+  SF_RETURN(F, SF_STATE(User)->balance);
+  SF_END(F);
+}

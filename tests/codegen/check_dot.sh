@@ -38,14 +38,14 @@ expect "$d" '"User" -> "Item" [label="checkout: reserve"];'
 expect "$d" '"User" -> "Item" [label="checkout: release"];'
 expect "$d" '"User" -> "Item" [label="ping_item: ping_user"];'
 expect "$d" '"Item" -> "User" [label="ping_user: get_balance"];'
-count "$d" '^ *"[A-Za-z_]+" -> "[A-Za-z_]+" \[label=' 7
-count "$d" '^ *"User" -> "Item" \[label=' 6
+count "$d" '^ *"[A-Za-z_]+" -> "[A-Za-z_]+" \[label=' 11
+count "$d" '^ *"User" -> "Item" \[label=' 10
 expect "$d" '"User.add_to_basket/await/stock" [label="stock\nItem.get_stock", shape=box, style=rounded];'
 expect "$d" '"User.checkout/await/release" [label="release\nItem.release", shape=box, style=rounded];'
 expect "$d" 'label="User.checkout: its awaits (the order is in the C body: --src FILE)";'
-count "$d" '^ *"[A-Za-z_]+\.[a-z_]+/' 7
+count "$d" '^ *"[A-Za-z_]+\.[a-z_]+/' 11
 count "$d" '^ *"[A-Za-z_]+\.[a-z_]+/[^"]*" -> ' 0
-count "$d" '^ *subgraph "cluster_' 4
+count "$d" '^ *subgraph "cluster_' 6
 d=$out/hotel.dot
 expect "$d" '"Search" -> "Geo" [label="nearby: nearby"];'
 expect "$d" '"Search" -> "Rate" [label="nearby: get_rates"];'

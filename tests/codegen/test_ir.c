@@ -84,6 +84,12 @@ Test(ir, shop_example) {
   cr_assert_str_eq(add->locals[1].name, "total");
   cr_assert_eq(add->locals[1].number, 2);
   cr_assert_eq(add->n_awaits, 2);
+  cr_assert(!add->awaits[0].fan_out && !add->awaits[0].results);
+  const sfc_method *quote = sfc_entity_method(user, "quote");
+  cr_assert(quote && quote->n_awaits == 2 && quote->awaits[0].fan_out);
+  cr_assert_eq(quote->awaits[0].results->kind, SFC_LIST);
+  cr_assert_str_eq(quote->awaits[0].results->text, "list<int64>");
+  cr_assert_eq(quote->awaits[0].results->elem->kind, SFC_INT64);
   cr_assert_str_eq(add->awaits[0].label, "stock");
   cr_assert_str_eq(add->awaits[0].target_text, "Item.get_stock");
   cr_assert_eq(add->awaits[0].entity, item);

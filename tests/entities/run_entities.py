@@ -20,9 +20,12 @@ Tests (each with its own sf-local and function server on free ports):
                same call chain re-enters the busy User)
   failure      a callee's failure (Item.reserve) reaches the awaiting caller
   random       >= 1000 seeded random operations, each compared with a
-               single-process Python model of the same logic
+               single-process Python model of the same logic (quote: a
+               parallel await; buy_one: pays, then fails when short or out
+               of stock, the payment undone)
   kill         the random run again, SIGKILLing the function server while
-               calls are in flight (mostly inside add_to_basket's awaits)
+               calls are in flight (mostly inside the awaits of
+               add_to_basket, quote and buy_one)
                and restarting it: every result still matches the model,
                no reply lost or doubled
 
@@ -254,6 +257,20 @@ class Model:
         u["basket"] = []
         return "ok", {"lines": lines, "total": total, "balance": u["balance"]}
 
+    def User_quote(self, k, items):
+        return "ok", sum(self.items[i]["price"] for i in items if self.items[i]["stock"] > 0)
+
+    def User_buy_one(self, k, item):
+        # cart.c pays, then checks: an atomic method leaves no trace when it fails
+        u, price = self.users[k], self.items[item]["price"]
+        if u["balance"] - price < 0:
+            return "err", "balance short of the price %d" % price
+        st, v = self.Item_reserve(item, 1)
+        if st == "err":
+            return st, v
+        u["balance"] -= price
+        return "ok", u["balance"]
+
 
 def got(reply):
     return ("ok", reply.value) if reply.ok else ("err", reply.error)
@@ -276,6 +293,10 @@ def random_op(rng, users, items):
         return ("Item", i, "reserve", rng.randint(0, 2))
     if r < 0.77:
         return ("Item", i, "release", rng.randint(1, 2))
+    if r < 0.83:
+        return ("User", u, "quote", [rng.choice(items) for _ in range(rng.randint(0, 4))])
+    if r < 0.89:
+        return ("User", u, "buy_one", i)
     return rng.choice([("Item", i, "get_price"), ("Item", i, "get_stock"),
                        ("User", u, "get_balance"), ("User", u, "get_basket")])
 
@@ -495,6 +516,9 @@ def test_failure(env):
     check_eq(c.value("User", "f", "get_balance"), 50, "not charged")
 
 
+AWAITING = ("add_to_basket", "quote", "buy_one")
+
+
 def run_random(env, seed, n_ops, kill_every=0):
     rng = random.Random(seed)
     users = ["u%d" % k for k in range(5)]
@@ -506,9 +530,14 @@ def run_random(env, seed, n_ops, kill_every=0):
     for step in range(n_ops):
         op = random_op(rng, users, items)
         kill = kill_every and rng.random() < 1.0 / kill_every
-        if kill and op[2] != "add_to_basket" and rng.random() < 0.7:
-            op = ("User", op[1] if op[0] == "User" else rng.choice(users), "add_to_basket",
-                  [rng.choice(items) for _ in range(3)])
+        if kill and op[2] not in AWAITING and rng.random() < 0.7:
+            # kill inside awaits: one at a time, parallel, and one that fails
+            # after its write (the write must be undone exactly once)
+            user = op[1] if op[0] == "User" else rng.choice(users)
+            op = rng.choice([
+                ("User", user, "add_to_basket", [rng.choice(items) for _ in range(3)]),
+                ("User", user, "quote", [rng.choice(items) for _ in range(4)]),
+                ("User", user, "buy_one", rng.choice(items))])
         want = model.apply(*op)
         rid = c.send(*op)
         if kill:
@@ -537,8 +566,13 @@ def test_random(env):
     oks = sum(v for (m, s), v in counts.items() if s == "ok")
     check(counts[("checkout", "ok")] >= 10 and counts[("checkout", "err")] >= 10,
           "too few checkouts either way: %s", dict(counts))
-    env.note = "seed %d, %d ops (%d ok), checkouts %d ok / %d failed" % (
-        ARGS.seed, ARGS.ops, oks, counts[("checkout", "ok")], counts[("checkout", "err")])
+    check(counts[("buy_one", "ok")] >= 10 and counts[("buy_one", "err")] >= 10,
+          "too few buy_one either way (atomic undo): %s", dict(counts))
+    check(counts[("quote", "ok")] >= 20, "too few quotes (parallel awaits): %s", dict(counts))
+    env.note = ("seed %d, %d ops (%d ok), checkouts %d ok / %d failed, buy_one %d ok / %d "
+                "failed and undone, quote %d") % (
+        ARGS.seed, ARGS.ops, oks, counts[("checkout", "ok")], counts[("checkout", "err")],
+        counts[("buy_one", "ok")], counts[("buy_one", "err")], counts[("quote", "ok")])
 
 
 def test_kill(env):

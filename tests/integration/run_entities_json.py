@@ -172,7 +172,7 @@ def bad_requests(s):
         ("/shop/User/alice/deposit", b'"5"', 400, None),
         ("/shop/User/alice/nope", b"", 404,
          "entity shop/User has no method 'nope' (methods: deposit, "
-         "get_balance, get_basket, add_to_basket, checkout, ping_item)"),
+         "get_balance, get_basket, add_to_basket, checkout, ping_item, quote, buy_one)"),
         ("/shop/Cart/alice/get", b"", 404, None),
         ("/shop/User/alice", b"{}", 404, None),
     ]

@@ -142,6 +142,28 @@ SF_METHOD(User, ping_item) {
   SF_END(F);
 }
 
+SF_METHOD(User, quote) {
+  SF_BEGIN(F);
+  for (F->i = 0; (size_t)F->i < F->p.items.len; F->i++) {
+    SF_CALL_AT(F, prices, F->i, Item_get_price(ctx, F->p.items.items[F->i]));
+    SF_CALL_AT(F, stocks, F->i, Item_get_stock(ctx, F->p.items.items[F->i]));
+  }
+  SF_AWAIT_CALLS(F, prices);
+  for (size_t k = 0; k < F->r.prices.len; k++)
+    if (F->r.stocks.items[k] > 0) F->total += F->r.prices.items[k];
+  SF_RETURN(F, F->total);
+  SF_END(F);
+}
+
+SF_METHOD(User, buy_one) {
+  SF_BEGIN(F);
+  SF_AWAIT(F, price, Item_get_price(ctx, F->p.item));
+  SF_STATE(User)->balance -= F->r.price;
+  SF_AWAIT(F, reserve, Item_reserve(ctx, F->p.item, 1));
+  SF_RETURN(F, SF_STATE(User)->balance);
+  SF_END(F);
+}
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static sf_arena *A;
@@ -273,7 +295,7 @@ Test(shop, descriptors) {
   cr_assert_str_eq(Item_entity.field_specs[2]->name, "title");
   cr_assert_str_eq(Item_entity.field_specs[2]->type->type_name, "io.statefun.types/string");
   cr_assert_str_eq(User_entity.field_specs[1]->type->type_name, "shop.types/User.basket");
-  cr_assert_eq(User_entity.n_methods, 6);
+  cr_assert_eq(User_entity.n_methods, 8);
   cr_assert_eq(Item_entity.n_methods, 7);
   const sf_method_desc *g = method(&Item_entity, "get_price");
   cr_assert(g->read_only);
