@@ -40,20 +40,20 @@ typedef struct gw_route {
 } gw_route;
 
 typedef struct gw_options {
-  const char *listen;       /* host:port */
-  const char *brokers;      /* NULL: from --module, else 127.0.0.1:9092 */
+  const char *listen;  /* host:port */
+  const char *brokers; /* NULL: from --module, else 127.0.0.1:9092 */
   const char **ir_paths;
   size_t n_ir;
   const char *module;       /* module.yaml (optional) */
   const char *reply_egress; /* egress id the entities write Replies to */
   const char *replies_topic;
-  int64_t timeout_ms;       /* default wait for a Reply */
-  int64_t max_wait_ms;      /* the most ?wait= may ask */
-  int64_t remember_ms;      /* how long a call's id (and Reply) is kept */
-  size_t remember_max;      /* and at most this many */
+  int64_t timeout_ms;  /* default wait for a Reply */
+  int64_t max_wait_ms; /* the most ?wait= may ask */
+  int64_t remember_ms; /* how long a call's id (and Reply) is kept */
+  size_t remember_max; /* and at most this many */
   size_t max_body;
-  int isolation_committed;  /* -1: from the module (exactly-once egress) */
-  gw_prop *props;           /* --producer-prop / --consumer-prop */
+  int isolation_committed; /* -1: from the module (exactly-once egress) */
+  gw_prop *props;          /* --producer-prop / --consumer-prop */
   size_t n_props;
   bool verbose;
 } gw_options;
@@ -78,13 +78,13 @@ typedef struct gw_waiter {
 /* A call sent (or being sent) to Kafka, by request id. */
 typedef struct gw_call {
   char *rid;
-  char *idem;                /* X-Idempotency-Key, or NULL */
+  char *idem; /* X-Idempotency-Key, or NULL */
   bool replied;
-  uint8_t *reply;            /* the Reply bytes once seen */
+  uint8_t *reply; /* the Reply bytes once seen */
   size_t reply_len;
-  int64_t forget_ms;         /* monotonic: drop the entry after this */
+  int64_t forget_ms; /* monotonic: drop the entry after this */
   gw_waiter *waiters;
-  struct gw_call *hnext;     /* hash chain */
+  struct gw_call *hnext;         /* hash chain */
   struct gw_call *older, *newer; /* age order, for forgetting */
 } gw_call;
 
@@ -151,8 +151,8 @@ int64_t gw_now_ms(void);
 int gw_kafka_start(gw *g);
 /* Produces a Call (key = the entity key). 0, or -1 with the reason. */
 int gw_kafka_send(gw *g, const char *topic, const char *key,
-                  const uint8_t *value, size_t len, const char *rid,
-                  char *err, size_t err_len);
+                  const uint8_t *value, size_t len, const char *rid, char *err,
+                  size_t err_len);
 /* The Kafka thread: replies, delivery reports, timeouts; runs until
  * g->stopping and no waiter is left. */
 void *gw_kafka_loop(void *arg);

@@ -38,8 +38,8 @@ typedef struct gw_req {
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
                                  const char *ctype, const char *text,
                                  size_t n) {
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      n, (void *)text, MHD_RESPMEM_MUST_COPY);
   if (r == NULL) return MHD_NO;
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
   enum MHD_Result ret = MHD_queue_response(c, status, r);
@@ -95,8 +95,8 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
 /* The answer to a Reply's bytes for a method: 200/422/502. */
 static json_t *reply_answer(const sfc_method *m, const char *rid,
                             const uint8_t *p, size_t n, unsigned *status) {
-  Statefun__Entities__Reply *rp =
-      statefun__entities__reply__unpack(NULL, n, p ? p : (const uint8_t *)"");
+  Statefun__Entities__Reply *rp = statefun__entities__reply__unpack(
+      NULL, n, p ? p : (const uint8_t *)"");
   if (rp == NULL) {
     *status = 502;
     return sfc_call_error(rid,
@@ -227,11 +227,11 @@ static int call_options(gw *g, struct MHD_Connection *c, gw_req *r,
   const char *hrid = header(c, "X-Request-Id");
   if (hrid != NULL && hrid[0] != '\0') {
     if (!sfc_call_request_id_ok(hrid)) {
-      *ret = send_json(c, 400, sfc_call_error(
-                                   NULL,
-                                   "X-Request-Id must be 1 to %d characters "
-                                   "of [A-Za-z0-9._-]",
-                                   SFC_CALL_MAX_REQUEST_ID));
+      *ret = send_json(c, 400,
+                       sfc_call_error(NULL,
+                                      "X-Request-Id must be 1 to %d characters "
+                                      "of [A-Za-z0-9._-]",
+                                      SFC_CALL_MAX_REQUEST_ID));
       return -1;
     }
     snprintf(r->w.rid, sizeof r->w.rid, "%s", hrid);
@@ -246,22 +246,22 @@ static int call_options(gw *g, struct MHD_Connection *c, gw_req *r,
     free(dw);
   }
   if (r->w.wait_ms < 0) {
-    *ret = send_json(c, 400, sfc_call_error(
-                                 r->w.rid,
-                                 "bad ?wait= (seconds, e.g. 5 or 0.5; at "
-                                 "most %lld)",
-                                 (long long)(g->opt.max_wait_ms / 1000)));
+    *ret = send_json(c, 400,
+                     sfc_call_error(r->w.rid,
+                                    "bad ?wait= (seconds, e.g. 5 or 0.5; at "
+                                    "most %lld)",
+                                    (long long)(g->opt.max_wait_ms / 1000)));
     return -1;
   }
   *idem = header(c, "X-Idempotency-Key");
   if (*idem != NULL && (*idem)[0] == '\0') *idem = NULL;
   if (*idem != NULL &&
       (strlen(*idem) > MAX_IDEMPOTENCY_KEY || !printable_ascii(*idem))) {
-    *ret = send_json(c, 400, sfc_call_error(
-                                 r->w.rid,
-                                 "X-Idempotency-Key must be 1 to %d "
-                                 "printable ASCII characters",
-                                 MAX_IDEMPOTENCY_KEY));
+    *ret = send_json(c, 400,
+                     sfc_call_error(r->w.rid,
+                                    "X-Idempotency-Key must be 1 to %d "
+                                    "printable ASCII characters",
+                                    MAX_IDEMPOTENCY_KEY));
     return -1;
   }
   return 0;
@@ -289,8 +289,8 @@ static uint8_t *pack_call(gw *g, const sfc_method *m, const uint8_t *argb,
  * it answered an error. */
 static gw_call *find_or_send(gw *g, struct MHD_Connection *c, gw_req *r,
                              const gw_route *route, const char *key,
-                             const uint8_t *argb, size_t argn,
-                             const char *idem, enum MHD_Result *ret) {
+                             const uint8_t *argb, size_t argn, const char *idem,
+                             enum MHD_Result *ret) {
   gw_call *call = idem != NULL ? gw_table_find_idem(&g->table, idem) : NULL;
   if (call != NULL) snprintf(r->w.rid, sizeof r->w.rid, "%s", call->rid);
   if (call == NULL) call = gw_table_find(&g->table, r->w.rid);
@@ -298,18 +298,19 @@ static gw_call *find_or_send(gw *g, struct MHD_Connection *c, gw_req *r,
   call = gw_table_add(&g->table, r->w.rid, idem,
                       gw_now_ms() + g->opt.remember_ms);
   size_t n = 0;
-  uint8_t *wire = call != NULL ? pack_call(g, r->w.method, argb, argn,
-                                           r->w.rid, &n)
-                               : NULL;
+  uint8_t *wire = call != NULL
+                      ? pack_call(g, r->w.method, argb, argn, r->w.rid, &n)
+                      : NULL;
   char err[512] = "out of memory";
   if (wire == NULL || gw_kafka_send(g, route->topic, key, wire, n, r->w.rid,
                                     err, sizeof err) != 0) {
     if (call != NULL) gw_table_remove(&g->table, call);
     atomic_fetch_add(&g->n_errors, 1);
-    *ret = send_json(c, 503, sfc_call_error(r->w.rid,
-                                            "the Call was not handed to "
-                                            "Kafka (topic %s): %s; retry",
-                                            route->topic, err));
+    *ret = send_json(c, 503,
+                     sfc_call_error(r->w.rid,
+                                    "the Call was not handed to "
+                                    "Kafka (topic %s): %s; retry",
+                                    route->topic, err));
     free(wire);
     return NULL;
   }
@@ -320,18 +321,17 @@ static gw_call *find_or_send(gw *g, struct MHD_Connection *c, gw_req *r,
 
 /* POST /<ns>/<Entity>/<key>/<method>: checks, the Call to Kafka, then a
  * suspended wait for the Reply (or its Reply at once, if remembered). */
-static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c,
-                                   gw_req *r, const gw_route *route,
-                                   const call_path *p) {
+static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c, gw_req *r,
+                                   const gw_route *route, const call_path *p) {
   enum MHD_Result ret;
   const sfc_method *m = sfc_entity_method(route->entity, p->method);
   if (m == NULL) {
     char names[512];
     sfc_call_method_names(route->entity, names, sizeof names);
-    return send_json(c, 404, sfc_call_error(
-                                 NULL,
-                                 "entity %s has no method '%s' (methods: %s)",
-                                 route->fn_typename, p->method, names));
+    return send_json(
+        c, 404,
+        sfc_call_error(NULL, "entity %s has no method '%s' (methods: %s)",
+                       route->fn_typename, p->method, names));
   }
   uint8_t *argb = NULL;
   size_t argn = 0;
@@ -348,16 +348,15 @@ static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c,
   }
   if (!atomic_load(&g->ready)) {
     free(argb);
-    return send_json(c, 503, sfc_call_error(
-                                 r->w.rid,
-                                 "not connected to Kafka yet (the replies "
-                                 "topic %s is not assigned); nothing was "
-                                 "sent, retry",
-                                 g->opt.replies_topic));
+    return send_json(c, 503,
+                     sfc_call_error(r->w.rid,
+                                    "not connected to Kafka yet (the replies "
+                                    "topic %s is not assigned); nothing was "
+                                    "sent, retry",
+                                    g->opt.replies_topic));
   }
   pthread_mutex_lock(&g->table.mu);
-  gw_call *call = find_or_send(g, c, r, route, p->key, argb, argn, idem,
-                               &ret);
+  gw_call *call = find_or_send(g, c, r, route, p->key, argb, argn, idem, &ret);
   free(argb);
   if (call != NULL && call->replied) {
     unsigned status;
@@ -390,42 +389,42 @@ static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
     return ret;
   }
   bool ns_known = false;
-  const sfc_entity *e =
-      sfc_call_entity(g->irs, g->n_irs, p.ns, p.entity, &ns_known);
+  const sfc_entity *e = sfc_call_entity(g->irs, g->n_irs, p.ns, p.entity,
+                                        &ns_known);
   const gw_route *route = e != NULL ? gw_route_of(g, p.fn_typename) : NULL;
   const char *why = p.key != NULL ? bad_key(p.key) : NULL;
   if (e == NULL && ns_known) {
     char names[512];
     sfc_call_entity_names(g->irs, g->n_irs, p.ns, names, sizeof names);
-    ret = send_json(c, 404, sfc_call_error(
-                                NULL,
-                                "no entity '%s' in the IR of namespace %s "
-                                "(entities: %s)",
-                                p.entity, p.ns, names));
+    ret = send_json(c, 404,
+                    sfc_call_error(NULL,
+                                   "no entity '%s' in the IR of namespace %s "
+                                   "(entities: %s)",
+                                   p.entity, p.ns, names));
   } else if (e == NULL) {
-    ret = send_json(c, 404, sfc_call_error(
-                                NULL,
-                                "no entity %s: namespace %s is in none of "
-                                "the gateway's --ir files",
-                                p.fn_typename, p.ns));
+    ret = send_json(c, 404,
+                    sfc_call_error(NULL,
+                                   "no entity %s: namespace %s is in none of "
+                                   "the gateway's --ir files",
+                                   p.fn_typename, p.ns));
   } else if (p.method == NULL && why == NULL) {
     char names[512];
     sfc_call_method_names(e, names, sizeof names);
-    ret = send_json(c, 404, sfc_call_error(
-                                NULL,
-                                "%s is an entity: POST /%s/%s/<method> with "
-                                "the JSON arguments (methods: %s), or PUT a "
-                                "raw message",
-                                p.fn_typename, p.fn_typename, p.key, names));
+    ret = send_json(c, 404,
+                    sfc_call_error(NULL,
+                                   "%s is an entity: POST /%s/%s/<method> with "
+                                   "the JSON arguments (methods: %s), or PUT a "
+                                   "raw message",
+                                   p.fn_typename, p.fn_typename, p.key, names));
   } else if (why != NULL || p.method == NULL) {
-    ret = send_json(c, 400, sfc_call_error(
-                                NULL,
-                                "an entity call is POST /%s/<key>/<method>: "
-                                "%s",
-                                p.fn_typename, why ? why : "no method"));
+    ret = send_json(c, 400,
+                    sfc_call_error(NULL,
+                                   "an entity call is POST /%s/<key>/<method>: "
+                                   "%s",
+                                   p.fn_typename, why ? why : "no method"));
   } else if (route == NULL) {
-    ret = send_json(c, 404, sfc_call_error(NULL, "no topic serves %s",
-                                           p.fn_typename));
+    ret = send_json(c, 404,
+                    sfc_call_error(NULL, "no topic serves %s", p.fn_typename));
   } else {
     ret = entity_call(g, c, r, route, &p);
   }
@@ -439,7 +438,7 @@ static enum MHD_Result get(gw *g, struct MHD_Connection *c, const char *url) {
   if (strcmp(url, "/health") == 0) {
     bool ok = !atomic_load(&g->stopping) && atomic_load(&g->ready);
     const char *b = atomic_load(&g->stopping) ? "{\"status\":\"stopping\"}\n"
-                    : ok ? "{\"status\":\"ok\"}\n"
+                    : ok                      ? "{\"status\":\"ok\"}\n"
                          : "{\"status\":\"connecting to Kafka\"}\n";
     return send_text(c, ok ? 200 : 503, "application/json", b, strlen(b));
   }
@@ -467,7 +466,8 @@ static enum MHD_Result get(gw *g, struct MHD_Connection *c, const char *url) {
     return send_text(c, 200, "text/plain; version=0.0.4", text, (size_t)n);
   }
   return send_error(c, 405,
-                    GW_NAME " answers POST /<namespace>/<Entity>/<key>/"
+                    GW_NAME
+                    " answers POST /<namespace>/<Entity>/<key>/"
                     "<method> (entity calls), GET /health and GET /metrics");
 }
 
@@ -589,11 +589,10 @@ int gw_http_start(gw *g) {
                    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (l.ipv6) flags |= MHD_USE_IPv6;
   g->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_access, g,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g, /* must come first */
-      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l.fd,
-      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+      flags, 0, NULL, NULL, on_access, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+      g, /* must come first */
+      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l.fd, MHD_OPTION_UNESCAPE_CALLBACK,
+      no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
   if (g->daemon == NULL) {

@@ -39,12 +39,9 @@ static const char *const producer_defaults[][2] = {
 /* Consumer defaults: fetch.wait.max.ms bounds how long the broker holds
  * a fetch when there is nothing new, i.e. the added latency of a Reply. */
 static const char *const consumer_defaults[][2] = {
-    {"enable.auto.commit", "false"},
-    {"enable.auto.offset.store", "false"},
-    {"fetch.wait.max.ms", "5"},
-    {"fetch.error.backoff.ms", "50"},
-    {"socket.nagle.disable", "true"},
-    {NULL, NULL}};
+    {"enable.auto.commit", "false"},  {"enable.auto.offset.store", "false"},
+    {"fetch.wait.max.ms", "5"},       {"fetch.error.backoff.ms", "50"},
+    {"socket.nagle.disable", "true"}, {NULL, NULL}};
 
 int64_t gw_now_ms(void) {
   struct timespec ts;
@@ -99,8 +96,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     if (c != NULL && !c->replied) {
       while (c->waiters != NULL)
         gw_answer(g, c->waiters, 503,
-                  sfc_call_error(rid, "the Call was not written to Kafka "
-                                      "topic %s: %s; it was not sent, retry",
+                  sfc_call_error(rid,
+                                 "the Call was not written to Kafka "
+                                 "topic %s: %s; it was not sent, retry",
                                  rd_kafka_topic_name(m->rkt),
                                  rd_kafka_err2str(m->err)));
       gw_table_remove(&g->table, c);
@@ -136,12 +134,13 @@ static int reply_partitions(gw *g, rd_kafka_topic_partition_list_t **out) {
   rd_kafka_topic_destroy(rkt);
   if (*out != NULL) return 0;
   fprintf(stderr,
-          GW_NAME ": the replies topic '%s' is not available on %s: %s "
-                  "(create it, e.g. deploy/local/cluster.sh start --topics "
-                  "%s, or give --replies-topic); calls get 503 until it "
-                  "is; retrying\n",
-          topic, g->opt.brokers,
-          err ? rd_kafka_err2str(err) : "no partitions", topic);
+          GW_NAME
+          ": the replies topic '%s' is not available on %s: %s "
+          "(create it, e.g. deploy/local/cluster.sh start --topics "
+          "%s, or give --replies-topic); calls get 503 until it "
+          "is; retrying\n",
+          topic, g->opt.brokers, err ? rd_kafka_err2str(err) : "no partitions",
+          topic);
   return -1;
 }
 
@@ -152,8 +151,8 @@ static int assign_at_end(gw *g) {
   for (int i = 0; i < parts->cnt; i++) {
     int64_t lo, hi;
     rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        g->consumer, parts->elems[i].topic, parts->elems[i].partition, &lo,
-        &hi, 10000);
+        g->consumer, parts->elems[i].topic, parts->elems[i].partition, &lo, &hi,
+        10000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       fprintf(stderr, GW_NAME ": the end offset of %s[%d]: %s\n",
               parts->elems[i].topic, parts->elems[i].partition,
@@ -173,8 +172,9 @@ static int assign_at_end(gw *g) {
   }
   g->reply_partitions = n;
   fprintf(stderr,
-          GW_NAME ": replies topic %s: %d partition(s) assigned at their "
-                  "end (%s); taking calls\n",
+          GW_NAME
+          ": replies topic %s: %d partition(s) assigned at their "
+          "end (%s); taking calls\n",
           g->opt.replies_topic, n,
           g->read_committed ? "read_committed" : "read_uncommitted");
   atomic_store(&g->ready, true);
@@ -208,8 +208,8 @@ int gw_kafka_start(gw *g) {
 }
 
 int gw_kafka_send(gw *g, const char *topic, const char *key,
-                  const uint8_t *value, size_t len, const char *rid,
-                  char *err, size_t err_len) {
+                  const uint8_t *value, size_t len, const char *rid, char *err,
+                  size_t err_len) {
   char *opaque = strdup(rid);
   if (opaque == NULL) {
     snprintf(err, err_len, "out of memory");
@@ -276,9 +276,10 @@ static void answer_all_stopping(gw *g) {
   pthread_mutex_lock(&g->table.mu);
   while (g->table.waiting != NULL) {
     gw_waiter *w = g->table.waiting;
-    gw_answer(g, w, 503,
-              sfc_call_error(w->rid, GW_NAME " is stopping; the call was "
-                             "accepted and may still complete"));
+    gw_answer(
+        g, w, 503,
+        sfc_call_error(w->rid, GW_NAME " is stopping; the call was "
+                                       "accepted and may still complete"));
   }
   pthread_mutex_unlock(&g->table.mu);
 }
@@ -294,8 +295,7 @@ void *gw_kafka_loop(void *arg) {
   for (;;) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(g->consumer, 20);
     if (m != NULL) {
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        on_reply(g, m);
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) on_reply(g, m);
       else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         fprintf(stderr, GW_NAME ": replies consumer: %s\n",
                 rd_kafka_message_errstr(m));

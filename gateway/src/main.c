@@ -54,8 +54,8 @@ static void usage(FILE *f) {
 }
 
 static int bad(const char *opt, const char *val, const char *why) {
-  fprintf(stderr, GW_NAME ": %s %s: %s (see --help)\n", opt,
-          val ? val : "", why);
+  fprintf(stderr, GW_NAME ": %s %s: %s (see --help)\n", opt, val ? val : "",
+          why);
   return -1;
 }
 
@@ -155,8 +155,7 @@ static const char *module_topic(const sfl_config *cfg, const char *type) {
     for (size_t r = 0; r < in->n_routes; r++) {
       if (strcmp(in->routes[r].value_type, SFC_CALL_TYPENAME) != 0) continue;
       for (size_t t = 0; t < in->routes[r].n_targets; t++)
-        if (!strcmp(in->routes[r].targets[t], type))
-          return in->routes[r].topic;
+        if (!strcmp(in->routes[r].targets[t], type)) return in->routes[r].topic;
     }
   }
   return NULL;
@@ -182,8 +181,9 @@ static int make_routes(gw *g, const sfl_config *cfg) {
         r->topic = strdup(t);
       } else if (cfg != NULL) {
         fprintf(stderr,
-                GW_NAME ": %s: no Kafka ingress routes a topic of %s to %s "
-                        "(sf-modgen --ir ... --entity-topics writes one)\n",
+                GW_NAME
+                ": %s: no Kafka ingress routes a topic of %s to %s "
+                "(sf-modgen --ir ... --entity-topics writes one)\n",
                 cfg->path, SFC_CALL_TYPENAME, type);
         return -1;
       } else {
@@ -206,8 +206,8 @@ static int replies(gw *g, const sfl_config *cfg, bool *exactly_once) {
   for (size_t i = 0; cfg != NULL && i < cfg->n_egresses; i++) {
     if (cfg->egresses[i].kind != SFL_KAFKA) continue;
     n_kafka++;
-    if (g->opt.reply_egress == NULL || !strcmp(g->opt.reply_egress,
-                                               cfg->egresses[i].id))
+    if (g->opt.reply_egress == NULL ||
+        !strcmp(g->opt.reply_egress, cfg->egresses[i].id))
       found = &cfg->egresses[i];
   }
   if (g->opt.reply_egress == NULL) {
@@ -223,9 +223,10 @@ static int replies(gw *g, const sfl_config *cfg, bool *exactly_once) {
   }
   if (cfg != NULL && found == NULL) {
     fprintf(stderr,
-            GW_NAME ": %s: no Kafka egress '%s' for the Replies (give "
-                    "--reply-egress; sf-modgen --ir adds <namespace>.io/"
-                    "replies)\n",
+            GW_NAME
+            ": %s: no Kafka egress '%s' for the Replies (give "
+            "--reply-egress; sf-modgen --ir adds <namespace>.io/"
+            "replies)\n",
             cfg->path, g->opt.reply_egress);
     return -1;
   }
@@ -266,9 +267,10 @@ static int load(gw *g) {
   g->read_committed = g->opt.isolation_committed != 0;
   if (rc == 0 && eo && !g->read_committed)
     fprintf(stderr,
-            GW_NAME ": warning: egress %s is exactly-once but --isolation "
-                    "uncommitted reads Replies of transactions that may "
-                    "still abort (a result that Flink then replays)\n",
+            GW_NAME
+            ": warning: egress %s is exactly-once but --isolation "
+            "uncommitted reads Replies of transactions that may "
+            "still abort (a result that Flink then replays)\n",
             g->opt.reply_egress);
   if (pcfg != NULL) sfl_config_free(pcfg);
   return rc;
@@ -278,17 +280,17 @@ static void startup_line(const gw *g) {
   char routes[1024] = "";
   size_t o = 0;
   for (size_t i = 0; i < g->n_routes && o + 1 < sizeof routes; i++) {
-    int w = snprintf(routes + o, sizeof routes - o, "%s%s -> %s",
-                     i ? ", " : "", g->routes[i].fn_typename,
-                     g->routes[i].topic);
+    int w = snprintf(routes + o, sizeof routes - o, "%s%s -> %s", i ? ", " : "",
+                     g->routes[i].fn_typename, g->routes[i].topic);
     if (w > 0) o += (size_t)w;
   }
   fprintf(stderr,
-          GW_NAME ": listening on http://%s (port %u); Kafka %s; %zu "
-                  "entities (%s); Replies: egress %s, topic %s (%s); "
-                  "wait %.3g s, request ids kept %.3g s\n",
-          g->opt.listen, (unsigned)g->port, g->opt.brokers, g->n_routes,
-          routes, g->opt.reply_egress, g->opt.replies_topic,
+          GW_NAME
+          ": listening on http://%s (port %u); Kafka %s; %zu "
+          "entities (%s); Replies: egress %s, topic %s (%s); "
+          "wait %.3g s, request ids kept %.3g s\n",
+          g->opt.listen, (unsigned)g->port, g->opt.brokers, g->n_routes, routes,
+          g->opt.reply_egress, g->opt.replies_topic,
           g->read_committed ? "read_committed" : "read_uncommitted",
           (double)g->opt.timeout_ms / 1000.0,
           (double)g->opt.remember_ms / 1000.0);
@@ -329,8 +331,10 @@ int main(int argc, char **argv) {
   gw_http_stop(&g);
   gw_kafka_stop(&g);
   gw_table_free(&g.table);
-  fprintf(stderr, GW_NAME ": stopped (%llu calls, %llu replies, %llu "
-                  "timeouts)\n",
+  fprintf(stderr,
+          GW_NAME
+          ": stopped (%llu calls, %llu replies, %llu "
+          "timeouts)\n",
           (unsigned long long)atomic_load(&g.n_calls),
           (unsigned long long)atomic_load(&g.n_replies),
           (unsigned long long)atomic_load(&g.n_timeouts));

@@ -49,9 +49,9 @@ void sfc_call_request_id_new(const char *prefix, char *out, size_t n);
  * parameters (a blank body = no arguments). -1 with the whole 400 message
  * in err ("the body is not JSON ...", "User.deposit: missing argument ...").
  * *argb is malloc'd (may be NULL when *argn is 0). */
-int sfc_call_args(const sfc_entity *e, const sfc_method *m,
-                  const uint8_t *body, size_t len, uint8_t **argb,
-                  size_t *argn, char *err, size_t err_len);
+int sfc_call_args(const sfc_entity *e, const sfc_method *m, const uint8_t *body,
+                  size_t len, uint8_t **argb, size_t *argn, char *err,
+                  size_t err_len);
 
 /* {"ok":false,"error":<message>[,"request_id":rid]}; rid may be NULL. A
  * message that is not valid UTF-8 gets '?' for its non-ASCII bytes. */

@@ -76,9 +76,9 @@ void sfc_call_request_id_new(const char *prefix, char *out, size_t n) {
            (unsigned long long)(mix & 0xFFFFFFFFFFull), (unsigned long long)c);
 }
 
-int sfc_call_args(const sfc_entity *e, const sfc_method *m,
-                  const uint8_t *body, size_t len, uint8_t **argb,
-                  size_t *argn, char *err, size_t err_len) {
+int sfc_call_args(const sfc_entity *e, const sfc_method *m, const uint8_t *body,
+                  size_t len, uint8_t **argb, size_t *argn, char *err,
+                  size_t err_len) {
   json_t *args = NULL;
   bool blank = true;
   for (size_t i = 0; i < len && blank; i++)

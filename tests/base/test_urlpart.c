@@ -46,8 +46,8 @@ Test(urlpart, wait) {
   cr_assert_eq(sfb_parse_wait("0", 60000), 0);
   cr_assert_eq(sfb_parse_wait("61", 60000), 60000, "capped");
   cr_assert_eq(sfb_parse_wait("1e9", 60000), -1, "no exponent");
-  static const char *const bad[] = {"", "abc", "-1", "1.2.3", ".", "5s",
-                                    " 5", "inf", "nan"};
+  static const char *const bad[] = {"",   "abc", "-1",  "1.2.3", ".",
+                                    "5s", " 5",  "inf", "nan"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     cr_assert_eq(sfb_parse_wait(bad[i], 60000), -1, "'%s'", bad[i]);
   cr_assert_eq(sfb_parse_wait(NULL, 60000), -1);
