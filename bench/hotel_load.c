@@ -8,7 +8,7 @@
  *              [--endpoint mix|search|recommend|reserve|login]
  *              [--connections C] [--timeout S] [--warmup S] [--seed N]
  *              [--partitions P] [--hotels H] [--users U] [--rooms-max N]
- *              [--bookings FILE]
+ *              [--bookings FILE] [--run-id ID]
  *
  * Open loop: request k is due at start + k/R whatever happened before, and
  * its latency is measured from that intended time to the end of its
@@ -31,8 +31,9 @@
  * a reserve with a wrong password must be refused. Anything else is an
  * error, by kind. Reservations are logged with --bookings FILE, one line
  * each: "<acked|refused|unknown> <hotel> <customer> <in> <out> <rooms>"
- * (the customer is the user name plus ".<request number>", so each booking
- * is traceable); bench/hotel_check.py compares that with the Reservation
+ * (the customer is the user name plus ".<run id>-<request number>", so
+ * each booking is traceable; the run id defaults to one made from the
+ * clock and the pid); bench/hotel_check.py compares that with the Reservation
  * entities afterwards.
  *
  * Output: a table per endpoint (count, errors, p50/p90/p99/p99.9/max in
@@ -44,6 +45,7 @@
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -52,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hotel_data.h"
 
@@ -70,7 +73,7 @@ enum outcome {
 };
 
 typedef struct options {
-  const char *url, *bookings;
+  const char *url, *bookings, *run_id;
   double rate, duration, timeout, warmup;
   int endpoint, connections, partitions, hotels, users, rooms_max;
   uint64_t seed;
@@ -101,7 +104,7 @@ static _Noreturn void usage(const char *why) {
           "                  [--endpoint mix|search|recommend|reserve|login]\n"
           "                  [--connections C] [--timeout S] [--warmup S] [--seed N]\n"
           "                  [--partitions P] [--hotels H] [--users U] [--rooms-max N]\n"
-          "                  [--bookings FILE]\n");
+          "                  [--bookings FILE] [--run-id ID]\n");
   exit(2);
 }
 
@@ -128,7 +131,7 @@ static double num_arg(const char *name, const char *v, double lo, double hi) {
 }
 
 static options parse(int argc, char **argv) {
-  options o = {NULL, NULL, 0, 0, 10.0, -1, EP_MIX, 64, HOTEL_DATA_PARTITIONS, HOTEL_DATA_HOTELS,
+  options o = {NULL, NULL, NULL, 0, 0, 10.0, -1, EP_MIX, 64, HOTEL_DATA_PARTITIONS, HOTEL_DATA_HOTELS,
                HOTEL_DATA_USERS, 1, 1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -138,6 +141,8 @@ static options parse(int argc, char **argv) {
       o.url = v;
     else if (!strcmp(a, "--bookings"))
       o.bookings = v;
+    else if (!strcmp(a, "--run-id"))
+      o.run_id = v;
     else if (!strcmp(a, "--rate"))
       o.rate = num_arg(a, v, 0.001, 1e6);
     else if (!strcmp(a, "--duration"))
@@ -172,6 +177,13 @@ static options parse(int argc, char **argv) {
   }
   if (!o.url || o.rate <= 0 || o.duration <= 0) usage("--url, --rate and --duration are required");
   if (o.warmup < 0) o.warmup = fmin(2.0, o.duration / 5);
+  if (o.run_id == NULL) { /* distinct customers in every run */
+    static char id[24];
+    snprintf(id, sizeof id, "%lx", ((unsigned long)time(NULL) << 16 ^ (unsigned long)getpid()) & 0xffffffUL);
+    o.run_id = id;
+  }
+  for (const char *c = o.run_id; *c; c++)
+    if (!isalnum((unsigned char)*c) && *c != '-') usage("--run-id takes letters, digits and -");
   return o;
 }
 
@@ -242,8 +254,8 @@ static void make_request(const options *o, slot *s, request *r, size_t k) {
     r->expect_false = user(o, name, sizeof name, pw, sizeof pw);
     stay(in, out);
     int hotel = rnd_int(1, o->hotels), rooms = rnd_int(1, o->rooms_max);
-    char customer[48];
-    snprintf(customer, sizeof customer, "%s.%zu", name, k);
+    char customer[64];
+    snprintf(customer, sizeof customer, "%s.%.16s-%zu", name, o->run_id, k);
     snprintf(s->body, sizeof s->body,
              "{\"username\":\"%s\",\"password\":\"%s\",\"hotel_id\":\"%d\","
              "\"customer_name\":\"%s\",\"in_date\":\"%s\",\"out_date\":\"%s\","
