@@ -14,6 +14,7 @@
 #include "config.h" /* sf-local's module.yaml reader (sfl_config) */
 #include "gateway.h"
 #include "sfb/duration.h"
+#include "statefun/version.h"
 
 static void usage(FILE *f) {
   fputs(
@@ -49,7 +50,8 @@ static void usage(FILE *f) {
       "                           exactly-once egress, free with the others)\n"
       "  --producer-prop K=V      a librdkafka property of the Call producer\n"
       "  --consumer-prop K=V      ... of the Reply consumer (repeatable)\n"
-      "  -v, --verbose            log HTTP server errors\n",
+      "  -v, --verbose            log HTTP server errors\n"
+      "  -V, --version            the version\n",
       f);
 }
 
@@ -89,7 +91,8 @@ static int add_prop(gw_options *o, const char *opt, const char *kv,
   return key != NULL ? 0 : bad(opt, kv, "out of memory");
 }
 
-/* 0, 1 for --help, -1 on a bad option (said on stderr). */
+/* 0; 1 for --help, 2 for --version; -1 on a bad option (said on
+ * stderr). */
 static int parse_args(int argc, char **argv, gw_options *o) {
   *o = (gw_options){.listen = "127.0.0.1:8092",
                     .timeout_ms = SFC_CALL_DEFAULT_WAIT_MS,
@@ -99,9 +102,11 @@ static int parse_args(int argc, char **argv, gw_options *o) {
                     .max_body = 16u << 20,
                     .isolation_committed = 1};
   o->ir_paths = calloc((size_t)argc, sizeof *o->ir_paths);
+  if (o->ir_paths == NULL) return bad("sf-gateway", NULL, "out of memory");
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
+    if (!strcmp(a, "-V") || !strcmp(a, "--version")) return 2;
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
       o->verbose = true;
       continue;
@@ -299,7 +304,8 @@ static void startup_line(const gw *g) {
 int main(int argc, char **argv) {
   static gw g;
   int rc = parse_args(argc, argv, &g.opt);
-  if (rc > 0) usage(stdout);
+  if (rc == 1) usage(stdout);
+  if (rc == 2) printf(GW_NAME " %s\n", SF_VERSION_STRING);
   if (rc != 0) return rc > 0 ? 0 : 2;
   if (load(&g) != 0) return 2;
   /* SIGTERM/SIGINT go to sigwait below, not to the threads. */

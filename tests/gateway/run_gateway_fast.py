@@ -106,6 +106,9 @@ def test_command_line(tmp):
     check(p.returncode == 2 and "no Kafka ingress routes a topic of "
           "statefun.entities/Call to shop/" in p.stderr, "module without topics: %d %r",
           p.returncode, p.stderr)
+    p = run([ARGS.gateway, "--version"])
+    check(p.returncode == 0 and p.stdout.startswith("sf-gateway ") and
+          p.stdout.split()[1][0].isdigit(), "--version: %r", p.stdout)
     p = run([ARGS.gateway, "--help"])
     check(p.returncode == 0 and "--replies-topic" in p.stdout, "--help: %r", p.stdout[:200])
 
