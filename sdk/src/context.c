@@ -15,8 +15,6 @@
 
 #include "internal.h"
 #include "sfb/pbwire.h"
-#include "kafka_egress.pb-c.h"
-#include "kinesis_egress.pb-c.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -424,12 +422,17 @@ sf_status sf_cancel_delayed(sf_context *ctx, const char *cancellation_token) {
   return sf_ptr_vec_push(ctx->arena, &ctx->delayed, d);
 }
 
-sf_status sf_egress(sf_context *ctx, const char *egress_typename,
-                    sf_value value) {
-  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
-  pb_egress *e = sf_arena_alloc(ctx->arena, sizeof(*e));
-  if (!e) return SF_ERR_NOMEM;
-  io__statefun__sdk__reqreply__from_function__egress_message__init(e);
+/* The egress address split into namespace and type. A function sends to
+ * the same egress over and over, so the last split is kept for the batch
+ * (its strings live in the arena until the reply is sent). */
+static sf_status egress_address(sf_context *ctx, const char *egress_typename,
+                                pb_egress *e) {
+  if (egress_typename && ctx->egress_last &&
+      strcmp(egress_typename, ctx->egress_last) == 0) {
+    e->egress_namespace = ctx->egress_ns;
+    e->egress_type = ctx->egress_type;
+    return SF_OK;
+  }
   sf_status st = sf_split_typename(ctx->arena, egress_typename,
                                    &e->egress_namespace, &e->egress_type);
   if (st != SF_OK) {
@@ -437,22 +440,68 @@ sf_status sf_egress(sf_context *ctx, const char *egress_typename,
                          egress_typename ? egress_typename : "(null)", sf_strerror(st));
     return st;
   }
-  e->argument = outgoing_value(ctx, &value, &st, "sf_egress");
-  if (!e->argument) return st;
+  char *last = sf_arena_strndup(ctx->arena, egress_typename, strlen(egress_typename));
+  if (last) {
+    ctx->egress_last = last;
+    ctx->egress_ns = e->egress_namespace;
+    ctx->egress_type = e->egress_type;
+  }
+  return SF_OK;
+}
+
+/* Appends an egress record: `arg` when it is ready in the arena, else a
+ * checked copy of `value`. */
+static sf_status push_egress(sf_context *ctx, const char *egress_typename,
+                             pb_typed_value *arg, const sf_value *value) {
+  pb_egress *e = sf_arena_alloc(ctx->arena, sizeof(*e));
+  if (!e) return SF_ERR_NOMEM;
+  io__statefun__sdk__reqreply__from_function__egress_message__init(e);
+  sf_status s = egress_address(ctx, egress_typename, e);
+  if (s != SF_OK) return s;
+  e->argument = arg ? arg : outgoing_value(ctx, value, &s, "sf_egress");
+  if (!e->argument) return s;
   return sf_ptr_vec_push(ctx->arena, &ctx->egresses, e);
 }
 
-/* Packs a protobuf-c message into the arena as an egress value. */
+sf_status sf_egress(sf_context *ctx, const char *egress_typename,
+                    sf_value value) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  return push_egress(ctx, egress_typename, NULL, &value);
+}
+
+/* One string or bytes field of an egress record. */
+typedef struct rec_field {
+  uint32_t num;
+  const void *p;
+  size_t n;
+} rec_field;
+
+/* Writes a record of string/bytes fields (given in field-number order)
+ * into the arena as its TypedValue: the bytes protobuf-c packs for it
+ * (empty fields left out), with no copy after. */
 static sf_status egress_record(sf_context *ctx, const char *egress_typename,
-                               const char *typename, const ProtobufCMessage *rec) {
-  size_t n = protobuf_c_message_get_packed_size(rec);
-  uint8_t *buf = sf_arena_alloc(ctx->arena, n ? n : 1);
-  if (!buf) return SF_ERR_NOMEM;
-  protobuf_c_message_pack(rec, buf);
-  sf_value v = {typename, true, buf, n};
-  /* sf_egress copies the value; records are small, and keeping one code
-   * path for every egress is worth the copy. */
-  return sf_egress(ctx, egress_typename, v);
+                               const char *typename, const rec_field *f,
+                               size_t nf) {
+  size_t total = 0;
+  for (size_t i = 0; i < nf; i++)
+    if (f[i].n) total += 1 + sfb_varint_size(f[i].n) + f[i].n;
+  uint8_t *buf = sf_arena_alloc(ctx->arena, total ? total : 1);
+  pb_typed_value *tv = sf_arena_alloc(ctx->arena, sizeof(*tv));
+  if (!buf || !tv) return SF_ERR_NOMEM;
+  size_t at = 0;
+  for (size_t i = 0; i < nf; i++) {
+    if (!f[i].n) continue;
+    at += sfb_tag_put(buf + at, f[i].num, SFB_WT_LEN);
+    at += sfb_varint_put(buf + at, f[i].n);
+    memcpy(buf + at, f[i].p, f[i].n);
+    at += f[i].n;
+  }
+  io__statefun__sdk__reqreply__typed_value__init(tv);
+  tv->typename_ = (char *)typename; /* a constant of the SDK */
+  tv->has_value = true;
+  tv->value.data = total ? buf : NULL;
+  tv->value.len = total;
+  return push_egress(ctx, egress_typename, tv, NULL);
 }
 
 sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
@@ -464,13 +513,11 @@ sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
     return SF_ERR_INVALID_ARGUMENT;
   }
   if (!value && value_len) return SF_ERR_INVALID_ARGUMENT;
-  Io__Statefun__Sdk__Egress__KafkaProducerRecord rec =
-      IO__STATEFUN__SDK__EGRESS__KAFKA_PRODUCER_RECORD__INIT;
-  rec.topic = (char *)topic;
-  rec.key = (char *)(key ? key : "");
-  rec.value_bytes.data = (uint8_t *)value;
-  rec.value_bytes.len = value_len;
-  return egress_record(ctx, egress_typename, SF_TYPENAME_KAFKA_RECORD, &rec.base);
+  /* KafkaProducerRecord: key = 1, value_bytes = 2, topic = 3. */
+  const rec_field f[] = {{1, key, key ? strlen(key) : 0},
+                         {2, value, value_len},
+                         {3, topic, strlen(topic)}};
+  return egress_record(ctx, egress_typename, SF_TYPENAME_KAFKA_RECORD, f, 3);
 }
 
 sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
@@ -484,12 +531,12 @@ sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
     return SF_ERR_INVALID_ARGUMENT;
   }
   if (!value && value_len) return SF_ERR_INVALID_ARGUMENT;
-  Io__Statefun__Sdk__Egress__KinesisEgressRecord rec =
-      IO__STATEFUN__SDK__EGRESS__KINESIS_EGRESS_RECORD__INIT;
-  rec.stream = (char *)stream;
-  rec.partition_key = (char *)partition_key;
-  rec.explicit_hash_key = (char *)(explicit_hash_key ? explicit_hash_key : "");
-  rec.value_bytes.data = (uint8_t *)value;
-  rec.value_bytes.len = value_len;
-  return egress_record(ctx, egress_typename, SF_TYPENAME_KINESIS_RECORD, &rec.base);
+  /* KinesisEgressRecord: partition_key = 1, value_bytes = 2, stream = 3,
+   * explicit_hash_key = 4. */
+  const rec_field f[] = {{1, partition_key, strlen(partition_key)},
+                         {2, value, value_len},
+                         {3, stream, strlen(stream)},
+                         {4, explicit_hash_key,
+                          explicit_hash_key ? strlen(explicit_hash_key) : 0}};
+  return egress_record(ctx, egress_typename, SF_TYPENAME_KINESIS_RECORD, f, 4);
 }

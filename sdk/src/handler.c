@@ -3,7 +3,8 @@
  * ToFunction turned into one FromFunction.
  *
  * The algorithm is StateFun's (see PROTOCOL.md, "SDK behaviour"):
- *   1. decode the ToFunction (into the arena; no malloc when warm);
+ *   1. decode the ToFunction in place (wire_decode.c: one copy of the
+ *      request in the arena, strings and values pointing into it);
  *   2. find the function by the batch's target namespace/type;
  *   3. match every declared value spec to a state of the request by name;
  *      if any is missing, reply IncompleteInvocationContext with all the
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "wire.h"
 
 /* ---- registration ------------------------------------------------------------ */
 
@@ -119,25 +121,20 @@ const char *sf_handler_function_typename(const sf_handler *h, size_t i) {
 
 /* ---- handling ---------------------------------------------------------------- */
 
-static int find_function(const sf_handler *h, const pb_address *target) {
-  if (!target) return -1;
+static int find_function(const sf_handler *h, const sf_waddress *target) {
+  const char *ns = sf_wstr_c(target->ns), *type = sf_wstr_c(target->type);
   for (size_t i = 0; i < h->n_functions; i++)
-    if (strcmp(h->functions[i].ns, target->namespace_) == 0 &&
-        strcmp(h->functions[i].name, target->type) == 0)
+    if (strcmp(h->functions[i].ns, ns) == 0 &&
+        strcmp(h->functions[i].name, type) == 0)
       return (int)i;
   return -1;
 }
 
-/* Packs `msg` into the arena as the reply. */
+/* Packs `msg` into the arena as the reply (wire_encode.c: the bytes
+ * protobuf-c would write). */
 static sf_status pack_reply(sf_arena *arena, const pb_from_function *msg,
                             uint8_t **reply, size_t *reply_len) {
-  size_t n = protobuf_c_message_get_packed_size(&msg->base);
-  uint8_t *buf = sf_arena_alloc(arena, n ? n : 1);
-  if (!buf) return SF_ERR_NOMEM;
-  protobuf_c_message_pack(&msg->base, buf);
-  *reply = buf;
-  *reply_len = n;
-  return SF_OK;
+  return sf_wire_encode_from_function(arena, msg, reply, reply_len);
 }
 
 static pb_expiration *expiration_to_pb(sf_arena *arena, const sf_value_spec *s) {
@@ -163,7 +160,7 @@ static pb_expiration *expiration_to_pb(sf_arena *arena, const sf_value_spec *s) 
 /* Replies IncompleteInvocationContext for the specs without a cell value
  * source (found[i] == NULL). */
 static sf_status reply_missing(sf_arena *arena, const sf_function *f,
-                               pb_persisted_value *const *found, size_t n_missing,
+                               const sf_wstate *const *found, size_t n_missing,
                                uint8_t **reply, size_t *reply_len) {
   pb_incomplete *inc = sf_arena_alloc(arena, sizeof(*inc));
   pb_value_spec **specs = sf_arena_alloc(arena, n_missing * sizeof(*specs));
@@ -241,10 +238,10 @@ static sf_status collect_reply(sf_context *ctx, uint8_t **reply,
   return pack_reply(arena, &from, reply, reply_len);
 }
 
-static void fill_address(sf_address *out, const pb_address *a) {
-  out->namespace_ = a->namespace_;
-  out->type = a->type;
-  out->id = a->id;
+static void fill_address(sf_address *out, const sf_waddress *a) {
+  out->namespace_ = sf_wstr_c(a->ns);
+  out->type = sf_wstr_c(a->type);
+  out->id = sf_wstr_c(a->id);
 }
 
 static void set_info(sf_handle_info *info, const char *fmt, const char *a,
@@ -267,32 +264,29 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
     return SF_ERR_INVALID_ARGUMENT;
   }
 
-  ProtobufCAllocator alloc;
-  sf_arena_protobuf_allocator(arena, &alloc);
-  pb_to_function *to = (pb_to_function *)protobuf_c_message_unpack(
-      &io__statefun__sdk__reqreply__to_function__descriptor, &alloc,
-      request_len, request ? request : (const uint8_t *)"");
-  if (!to) {
-    /* protobuf-c does not say why; an arena limit looks the same. */
+  sf_wto_function to;
+  sf_status dst = sf_wire_decode_to_function(
+      arena, request ? request : (const uint8_t *)"", request_len, true, &to);
+  if (dst == SF_ERR_NOMEM) goto nomem;
+  if (dst != SF_OK) {
     snprintf(info->error, sizeof(info->error),
              "malformed request: not a valid ToFunction protobuf (%zu bytes)",
              request_len);
     return SF_ERR_DECODE;
   }
-  if (to->request_case != IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__REQUEST_INVOCATION ||
-      !to->invocation) {
+  if (!to.has_batch) {
     set_info(info, "%s%s", "request carries no invocation batch (ToFunction.invocation unset)", "");
     return SF_ERR_NO_INVOCATION;
   }
-  const pb_batch *batch = to->invocation;
-  if (!batch->target) {
+  const sf_wbatch *batch = &to.batch;
+  if (!batch->has_target) {
     set_info(info, "%s%s", "invocation batch has no target address", "");
     return SF_ERR_NO_INVOCATION;
   }
-  int fi = find_function(h, batch->target);
+  int fi = find_function(h, &batch->target);
   if (fi < 0) {
-    set_info(info, "unknown function type %s/%s", batch->target->namespace_,
-             batch->target->type);
+    set_info(info, "unknown function type %s/%s", sf_wstr_c(batch->target.ns),
+             sf_wstr_c(batch->target.type));
     return SF_ERR_UNKNOWN_FUNCTION;
   }
   info->function_index = fi;
@@ -300,7 +294,7 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
 
   /* Match declared specs to the request's states (last one of a name wins,
    * like a dict built from the list). */
-  pb_persisted_value **found = NULL;
+  const sf_wstate **found = NULL;
   size_t n_missing = 0;
   if (f->n_specs) {
     found = sf_arena_alloc(arena, f->n_specs * sizeof(*found));
@@ -308,8 +302,8 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
     for (size_t i = 0; i < f->n_specs; i++) {
       found[i] = NULL;
       for (size_t j = batch->n_state; j-- > 0;) {
-        if (strcmp(batch->state[j]->state_name, f->specs[i]->name) == 0) {
-          found[i] = batch->state[j];
+        if (strcmp(sf_wstr_c(batch->state[j].name), f->specs[i]->name) == 0) {
+          found[i] = &batch->state[j];
           break;
         }
       }
@@ -329,39 +323,41 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
   ctx.function = f;
   ctx.error = info->error;
   ctx.error_len = sizeof(info->error);
-  fill_address(&ctx.self, batch->target);
+  fill_address(&ctx.self, &batch->target);
   if (f->n_specs) {
     ctx.cells = sf_arena_alloc(arena, f->n_specs * sizeof(*ctx.cells));
     if (!ctx.cells) goto nomem;
   }
   for (size_t i = 0; i < f->n_specs; i++) {
     sf_cell *c = &ctx.cells[i];
-    const pb_typed_value *tv = found[i]->state_value;
+    const sf_wvalue *tv = found[i]->has_value_msg ? &found[i]->value : NULL;
     c->spec = f->specs[i];
     c->dirty = false;
-    c->value.type_name = tv ? tv->typename_ : f->specs[i]->type->type_name;
+    c->value.type_name = tv ? sf_wstr_c(tv->type_name) : f->specs[i]->type->type_name;
     c->value.has_value = tv && tv->has_value;
-    c->value.data = c->value.has_value ? tv->value.data : NULL;
-    c->value.len = c->value.has_value ? tv->value.len : 0;
+    c->value.data = c->value.has_value ? tv->data : NULL;
+    c->value.len = c->value.has_value ? tv->len : 0;
   }
 
   for (size_t i = 0; i < batch->n_invocations; i++) {
-    const pb_invocation *inv = batch->invocations[i];
+    const sf_winvocation *inv = &batch->invocations[i];
     sf_message msg;
     msg.target = ctx.self;
-    if (inv->argument) {
-      msg.value.type_name = inv->argument->typename_;
-      msg.value.has_value = inv->argument->has_value;
-      msg.value.data = inv->argument->value.data;
-      msg.value.len = inv->argument->value.len;
+    if (inv->has_argument) {
+      msg.value.type_name = sf_wstr_c(inv->argument.type_name);
+      msg.value.has_value = inv->argument.has_value;
+      msg.value.data = inv->argument.data;
+      msg.value.len = inv->argument.len;
     } else {
       msg.value.type_name = "";
       msg.value.has_value = false;
       msg.value.data = NULL;
       msg.value.len = 0;
     }
-    const pb_address *caller = inv->caller;
-    ctx.has_caller = caller && (caller->namespace_[0] || caller->type[0] || caller->id[0]);
+    const sf_waddress *caller = &inv->caller;
+    ctx.has_caller = inv->has_caller &&
+                     (sf_wstr_c(caller->ns)[0] || sf_wstr_c(caller->type)[0] ||
+                      sf_wstr_c(caller->id)[0]);
     if (ctx.has_caller) fill_address(&ctx.caller, caller);
 
     sf_status st = f->fn(&ctx, &msg, f->user_data);

@@ -97,6 +97,8 @@ struct sf_context {
   sf_ptr_vec delayed;  /* pb_delayed* */
   sf_ptr_vec egresses; /* pb_egress* */
   sf_status sticky;    /* first failure of a value constructor */
+  const char *egress_last; /* the last egress typename split, and its parts */
+  char *egress_ns, *egress_type;
   char *error;         /* reason buffer (256 bytes) */
   size_t error_len;
 };

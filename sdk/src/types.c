@@ -55,6 +55,14 @@ bool sf_utf8_valid(const void *data, size_t len) {
   const uint8_t *s = data;
   size_t i = 0;
   while (i < len) {
+    /* Names, ids and typenames are ASCII: eight bytes at a time. */
+    while (len - i >= 8) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i == len) break;
     uint8_t c = s[i];
     if (c < 0x80) {
       i++;

@@ -32,6 +32,7 @@
 #include <statefun/statefun.h>
 
 #include "conformance.pb-c.h"
+#include "request_reply.pb-c.h"
 
 /* ---- types and functions (mirror of TYPES / SPECS in the driver) ------ */
 
@@ -788,6 +789,26 @@ static int write_frame(int32_t status, const void *data, size_t len) {
   return 0;
 }
 
+/* The SDK writes replies with its own encoder (sdk/src/wire_encode.c);
+ * they must be the bytes protobuf-c packs for the same FromFunction, so
+ * every reply of the suite is unpacked and packed again with protobuf-c
+ * and compared byte for byte. */
+static bool packed_as_protobuf_c(const uint8_t *reply, size_t len) {
+  ProtobufCMessage *m = protobuf_c_message_unpack(
+      &io__statefun__sdk__reqreply__from_function__descriptor, NULL, len, reply);
+  if (!m) return false;
+  size_t n = protobuf_c_message_get_packed_size(m);
+  uint8_t *again = malloc(n ? n : 1);
+  bool same = again && n == len;
+  if (same) {
+    protobuf_c_message_pack(m, again);
+    same = memcmp(again, reply, len) == 0;
+  }
+  free(again);
+  protobuf_c_message_free_unpacked(m, NULL);
+  return same;
+}
+
 static int serve(const sf_handler *h) {
   /* One arena for the whole run, reset between requests: this also checks
    * that nothing of one request leaks into the next. */
@@ -819,6 +840,11 @@ static int serve(const sf_handler *h) {
       sf_handle_info info;
       sf_status st =
           sf_handler_handle(h, payload, len, arena, &reply, &reply_len, &info);
+      if (st == SF_OK && !packed_as_protobuf_c(reply, reply_len)) {
+        fprintf(stderr, "conformance_fn: reply bytes differ from protobuf-c's "
+                        "packing of the same FromFunction\n");
+        rc = 2;
+      }
       if (st == SF_OK)
         wrc = write_frame(0, reply, reply_len);
       else

@@ -1,0 +1,279 @@
+/*
+ * wire_encode.c - the FromFunction encoder of the hot path (see wire.h).
+ *
+ * Two passes over the wire structures the context recorded: the first
+ * computes every nested message's size once and keeps them in pre-order
+ * (each message's slot before its children's), the second writes the
+ * reply into one buffer of exactly the total size, taking the sizes back
+ * in the same order for the length prefixes. No descriptor is consulted.
+ *
+ * The bytes are protobuf-c's for the same message (tests/unit/test_wire.c
+ * compares them): fields in field-number order; proto3 scalars, strings
+ * and bytes left out when zero or empty; a submessage written when its
+ * pointer is set, however empty; a oneof
+ * member when its case is selected and its pointer set; enums as int32
+ * (a negative one takes ten bytes).
+ */
+#include <string.h>
+
+#include "sfb/pbwire.h"
+#include "wire.h"
+
+typedef struct enc {
+  uint32_t *sizes; /* one per nested message, pre-order */
+  size_t n;        /* slots filled (pass 1) or taken (pass 2) */
+} enc;
+
+/* ---- pass 1: sizes ---------------------------------------------------------- */
+
+static size_t tag_size(uint32_t num) { return sfb_varint_size((uint64_t)num << 3); }
+
+static size_t str_size(uint32_t num, const char *s) {
+  if (!s || !*s) return 0;
+  size_t n = strlen(s);
+  return tag_size(num) + sfb_varint_size(n) + n;
+}
+
+static size_t int_size(uint32_t num, int64_t v) {
+  return v ? tag_size(num) + sfb_varint_size((uint64_t)v) : 0;
+}
+
+/* A nested message of `body` bytes as field `num`. */
+static size_t nested_size(uint32_t num, size_t body) {
+  return tag_size(num) + sfb_varint_size((uint32_t)body) + body;
+}
+
+/* Reserves the next pre-order slot. */
+static size_t slot(enc *e) { return e->n++; }
+
+static size_t address_size(enc *e, uint32_t num, const pb_address *a) {
+  if (!a) return 0;
+  size_t s = slot(e);
+  size_t body = str_size(1, a->namespace_) + str_size(2, a->type) +
+                str_size(3, a->id);
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(num, body);
+}
+
+static size_t value_size(enc *e, uint32_t num, const pb_typed_value *v) {
+  if (!v) return 0;
+  size_t s = slot(e);
+  size_t body = str_size(1, v->typename_) + (v->has_value ? 2 : 0);
+  if (v->value.len) body += 1 + sfb_varint_size((uint32_t)v->value.len) + v->value.len;
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(num, body);
+}
+
+static size_t mutation_size(enc *e, const pb_mutation *m) {
+  size_t s = slot(e);
+  size_t body = int_size(1, (int32_t)m->mutation_type) +
+                str_size(2, m->state_name) + value_size(e, 3, m->state_value);
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(1, body);
+}
+
+static size_t message_size(enc *e, const pb_out_invocation *m) {
+  size_t s = slot(e);
+  size_t body = address_size(e, 1, m->target) + value_size(e, 2, m->argument);
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(2, body);
+}
+
+static size_t delayed_size(enc *e, const pb_delayed *d) {
+  size_t s = slot(e);
+  size_t body = int_size(1, d->delay_in_ms) + address_size(e, 2, d->target) +
+                value_size(e, 3, d->argument) +
+                (d->is_cancellation_request ? 2 : 0) +
+                str_size(11, d->cancellation_token);
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(3, body);
+}
+
+static size_t egress_size(enc *e, const pb_egress *g) {
+  size_t s = slot(e);
+  size_t body = str_size(1, g->egress_namespace) + str_size(2, g->egress_type) +
+                value_size(e, 3, g->argument);
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(4, body);
+}
+
+static size_t response_size(enc *e, const pb_response *r) {
+  size_t s = slot(e), body = 0;
+  for (size_t i = 0; i < r->n_state_mutations; i++)
+    body += mutation_size(e, r->state_mutations[i]);
+  for (size_t i = 0; i < r->n_outgoing_messages; i++)
+    body += message_size(e, r->outgoing_messages[i]);
+  for (size_t i = 0; i < r->n_delayed_invocations; i++)
+    body += delayed_size(e, r->delayed_invocations[i]);
+  for (size_t i = 0; i < r->n_outgoing_egresses; i++)
+    body += egress_size(e, r->outgoing_egresses[i]);
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(100, body);
+}
+
+static size_t spec_size(enc *e, const pb_value_spec *v) {
+  size_t s = slot(e);
+  size_t body = str_size(1, v->state_name);
+  if (v->expiration_spec) {
+    size_t x = slot(e);
+    size_t xb = int_size(1, (int32_t)v->expiration_spec->mode) +
+                int_size(2, v->expiration_spec->expire_after_millis);
+    e->sizes[x] = (uint32_t)xb;
+    body += nested_size(2, xb);
+  }
+  body += str_size(3, v->type_typename);
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(1, body);
+}
+
+static size_t incomplete_size(enc *e, const pb_incomplete *inc) {
+  size_t s = slot(e), body = 0;
+  for (size_t i = 0; i < inc->n_missing_values; i++)
+    body += spec_size(e, inc->missing_values[i]);
+  e->sizes[s] = (uint32_t)body;
+  return nested_size(101, body);
+}
+
+/* How many slots the sizes of `msg` take (every nested message, at most). */
+static size_t slots_needed(const pb_from_function *msg) {
+  size_t n = 1;
+  if (msg->response_case == IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT &&
+      msg->invocation_result) {
+    const pb_response *r = msg->invocation_result;
+    n += 2 * r->n_state_mutations + 3 * r->n_outgoing_messages +
+         3 * r->n_delayed_invocations + 2 * r->n_outgoing_egresses;
+  } else if (msg->response_case == IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INCOMPLETE_INVOCATION_CONTEXT &&
+             msg->incomplete_invocation_context) {
+    n += 2 * msg->incomplete_invocation_context->n_missing_values;
+  }
+  return n;
+}
+
+/* ---- pass 2: bytes ---------------------------------------------------------- */
+
+static uint8_t *put_tag(uint8_t *o, uint32_t num, unsigned wt) {
+  return o + sfb_varint_put(o, ((uint64_t)num << 3) | wt);
+}
+
+static uint8_t *put_str(uint8_t *o, uint32_t num, const char *s) {
+  if (!s || !*s) return o;
+  size_t n = strlen(s);
+  o = put_tag(o, num, SFB_WT_LEN);
+  o += sfb_varint_put(o, n);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+static uint8_t *put_int(uint8_t *o, uint32_t num, int64_t v) {
+  if (!v) return o;
+  o = put_tag(o, num, SFB_WT_VARINT);
+  return o + sfb_varint_put(o, (uint64_t)v);
+}
+
+static uint8_t *put_bool(uint8_t *o, uint32_t num, bool v) {
+  if (!v) return o;
+  o = put_tag(o, num, SFB_WT_VARINT);
+  *o = 1;
+  return o + 1;
+}
+
+/* The tag and length prefix of the next nested message in pre-order. */
+static uint8_t *put_nested(enc *e, uint8_t *o, uint32_t num) {
+  o = put_tag(o, num, SFB_WT_LEN);
+  return o + sfb_varint_put(o, e->sizes[e->n++]);
+}
+
+static uint8_t *put_address(enc *e, uint8_t *o, uint32_t num, const pb_address *a) {
+  if (!a) return o;
+  o = put_nested(e, o, num);
+  o = put_str(o, 1, a->namespace_);
+  o = put_str(o, 2, a->type);
+  return put_str(o, 3, a->id);
+}
+
+static uint8_t *put_value(enc *e, uint8_t *o, uint32_t num, const pb_typed_value *v) {
+  if (!v) return o;
+  o = put_nested(e, o, num);
+  o = put_str(o, 1, v->typename_);
+  o = put_bool(o, 2, v->has_value);
+  if (v->value.len) {
+    o = put_tag(o, 3, SFB_WT_LEN);
+    o += sfb_varint_put(o, (uint32_t)v->value.len);
+    memcpy(o, v->value.data, v->value.len);
+    o += v->value.len;
+  }
+  return o;
+}
+
+static uint8_t *put_response(enc *e, uint8_t *o, const pb_response *r) {
+  o = put_nested(e, o, 100);
+  for (size_t i = 0; i < r->n_state_mutations; i++) {
+    const pb_mutation *m = r->state_mutations[i];
+    o = put_nested(e, o, 1);
+    o = put_int(o, 1, (int32_t)m->mutation_type);
+    o = put_str(o, 2, m->state_name);
+    o = put_value(e, o, 3, m->state_value);
+  }
+  for (size_t i = 0; i < r->n_outgoing_messages; i++) {
+    const pb_out_invocation *m = r->outgoing_messages[i];
+    o = put_nested(e, o, 2);
+    o = put_address(e, o, 1, m->target);
+    o = put_value(e, o, 2, m->argument);
+  }
+  for (size_t i = 0; i < r->n_delayed_invocations; i++) {
+    const pb_delayed *d = r->delayed_invocations[i];
+    o = put_nested(e, o, 3);
+    o = put_int(o, 1, d->delay_in_ms);
+    o = put_address(e, o, 2, d->target);
+    o = put_value(e, o, 3, d->argument);
+    o = put_bool(o, 10, d->is_cancellation_request);
+    o = put_str(o, 11, d->cancellation_token);
+  }
+  for (size_t i = 0; i < r->n_outgoing_egresses; i++) {
+    const pb_egress *g = r->outgoing_egresses[i];
+    o = put_nested(e, o, 4);
+    o = put_str(o, 1, g->egress_namespace);
+    o = put_str(o, 2, g->egress_type);
+    o = put_value(e, o, 3, g->argument);
+  }
+  return o;
+}
+
+static uint8_t *put_incomplete(enc *e, uint8_t *o, const pb_incomplete *inc) {
+  o = put_nested(e, o, 101);
+  for (size_t i = 0; i < inc->n_missing_values; i++) {
+    const pb_value_spec *v = inc->missing_values[i];
+    o = put_nested(e, o, 1);
+    o = put_str(o, 1, v->state_name);
+    if (v->expiration_spec) {
+      o = put_nested(e, o, 2);
+      o = put_int(o, 1, (int32_t)v->expiration_spec->mode);
+      o = put_int(o, 2, v->expiration_spec->expire_after_millis);
+    }
+    o = put_str(o, 3, v->type_typename);
+  }
+  return o;
+}
+
+sf_status sf_wire_encode_from_function(sf_arena *arena,
+                                       const pb_from_function *msg,
+                                       uint8_t **out, size_t *out_len) {
+  bool result = msg->response_case == IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT &&
+                msg->invocation_result;
+  bool incomplete = msg->response_case == IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INCOMPLETE_INVOCATION_CONTEXT &&
+                    msg->incomplete_invocation_context;
+  enc e = {sf_arena_alloc(arena, slots_needed(msg) * sizeof(uint32_t)), 0};
+  if (!e.sizes) return SF_ERR_NOMEM;
+  size_t total = 0;
+  if (result) total = response_size(&e, msg->invocation_result);
+  if (incomplete) total = incomplete_size(&e, msg->incomplete_invocation_context);
+  uint8_t *buf = sf_arena_alloc(arena, total ? total : 1);
+  if (!buf) return SF_ERR_NOMEM;
+  e.n = 0;
+  uint8_t *end = buf;
+  if (result) end = put_response(&e, buf, msg->invocation_result);
+  if (incomplete) end = put_incomplete(&e, buf, msg->incomplete_invocation_context);
+  *out = buf;
+  *out_len = (size_t)(end - buf);
+  return SF_OK;
+}
