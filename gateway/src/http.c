@@ -136,20 +136,28 @@ static bool has_control(const char *s) {
   return false;
 }
 
-/* A decoded name part (namespace, entity): not empty, no '/', UTF-8, no
- * control characters. NULL when fine, else why. */
-static const char *bad_name(const char *s) {
-  if (s[0] == '\0') return "empty";
-  if (strchr(s, '/') != NULL) return "must not contain '/'";
-  if (!sf_utf8_valid(s, strlen(s))) return "is not valid UTF-8";
-  if (has_control(s)) return "contains control characters";
-  return NULL;
+/* A decoded name part: not empty, no '/', UTF-8, no control characters.
+ * -1 with why in err (sf-local's words, `what` naming the part). */
+static int check_name(const char *what, const char *s, char *err,
+                      size_t err_len) {
+  const char *why = NULL;
+  if (s[0] == '\0') {
+    snprintf(err, err_len, "empty %s", what);
+    return -1;
+  }
+  if (strchr(s, '/') != NULL) why = "must not contain '/'";
+  else if (!sf_utf8_valid(s, strlen(s))) why = "is not valid UTF-8";
+  else if (has_control(s)) why = "contains control characters";
+  if (why == NULL) return 0;
+  snprintf(err, err_len, "the %s %s", what, why);
+  return -1;
 }
 
 /* "/<ns>/<Entity>/<key>/<method>" split and percent-decoded by part (the
  * key is everything between Entity and the last '/'). */
 typedef struct call_path {
-  char *ns, *entity, *key, *method; /* malloc'd */
+  char *ns, *entity, *key, *method; /* malloc'd; method NULL if absent */
+  bool bad_method;                  /* the method's escapes are bad */
   char fn_typename[512];            /* "ns/Entity" */
 } call_path;
 
@@ -160,42 +168,37 @@ static void call_path_free(call_path *p) {
   free(p->method);
 }
 
-/* 0 when the path parses; else the HTTP status and message of why not. */
-static unsigned parse_path(const char *url, call_path *p, char *err,
-                           size_t err_len) {
-  static const char usage[] =
-      "expected POST /<namespace>/<Entity>/<key>/<method>";
+/* 0 when namespace, entity and key parse; else -1 with the reason in err:
+ * not an entity call's path, answered as sf-local answers a bad address
+ * (400 {"error": ...}). */
+static int parse_path(const char *url, call_path *p, char *err,
+                      size_t err_len) {
+  static const char usage[] = "expected /<namespace>/<type>/<id>";
   memset(p, 0, sizeof *p);
   const char *ns = url + 1;
   const char *s1 = url[0] == '/' ? strchr(ns, '/') : NULL;
   const char *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
   if (s2 == NULL) {
-    snprintf(err, err_len, "%s", usage);
-    return 404;
+    snprintf(err, err_len, "%s%s", usage, s1 != NULL ? " (no id)" : "");
+    return -1;
   }
+  const char *last = strrchr(s2, '/');
   p->ns = sfb_percent_decode_dup(ns, (size_t)(s1 - ns), false);
   p->entity = sfb_percent_decode_dup(s1 + 1, (size_t)(s2 - s1 - 1), false);
-  const char *last = strrchr(s2, '/');
   if (last != s2) {
     p->key = sfb_percent_decode_dup(s2 + 1, (size_t)(last - s2 - 1), false);
     p->method = sfb_percent_decode_dup(last + 1, strlen(last + 1), false);
+    p->bad_method = p->method == NULL;
   } else {
     p->key = sfb_percent_decode_dup(s2 + 1, strlen(s2 + 1), false);
   }
-  if (p->ns == NULL || p->entity == NULL || p->key == NULL ||
-      (last != s2 && p->method == NULL)) {
+  if (p->ns == NULL || p->entity == NULL || p->key == NULL) {
     snprintf(err, err_len, "bad percent-encoding in the path (or %%00)");
-    return 400;
+    return -1;
   }
-  const char *why;
-  if ((why = bad_name(p->ns)) != NULL) {
-    snprintf(err, err_len, "the namespace %s", why);
-    return 400;
-  }
-  if ((why = bad_name(p->entity)) != NULL) {
-    snprintf(err, err_len, "the entity %s", why);
-    return 400;
-  }
+  if (check_name("namespace", p->ns, err, err_len) != 0 ||
+      check_name("function type", p->entity, err, err_len) != 0)
+    return -1;
   snprintf(p->fn_typename, sizeof p->fn_typename, "%s/%s", p->ns, p->entity);
   return 0;
 }
@@ -382,18 +385,24 @@ static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
   call_path p;
   char err[1024];
   enum MHD_Result ret;
-  unsigned st = parse_path(url, &p, err, sizeof err);
-  if (st != 0) {
-    ret = send_json(c, st, sfc_call_error(NULL, "%s", err));
+  if (parse_path(url, &p, err, sizeof err) != 0) {
     call_path_free(&p);
-    return ret;
+    return send_error(c, 400, "%s", err);
   }
   bool ns_known = false;
   const sfc_entity *e = sfc_call_entity(g->irs, g->n_irs, p.ns, p.entity,
                                         &ns_known);
   const gw_route *route = e != NULL ? gw_route_of(g, p.fn_typename) : NULL;
-  const char *why = p.key != NULL ? bad_key(p.key) : NULL;
-  if (e == NULL && ns_known) {
+  const char *why = bad_key(p.key);
+  if (why != NULL && (e == NULL || p.key[0] != '\0' || p.method == NULL)) {
+    ret = send_error(c, 400, "%s", why); /* not an address: as sf-local */
+  } else if (why != NULL) {
+    ret = send_json(c, 400,
+                    sfc_call_error(NULL,
+                                   "an entity call is POST /%s/<key>/<method>: "
+                                   "%s",
+                                   p.fn_typename, why));
+  } else if (e == NULL && ns_known) {
     char names[512];
     sfc_call_entity_names(g->irs, g->n_irs, p.ns, names, sizeof names);
     ret = send_json(c, 404,
@@ -402,12 +411,16 @@ static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
                                    "(entities: %s)",
                                    p.entity, p.ns, names));
   } else if (e == NULL) {
-    ret = send_json(c, 404,
+    ret = send_error(c, 404,
+                     "no entity %s: namespace %s is in none of the "
+                     "gateway's --ir files",
+                     p.fn_typename, p.ns);
+  } else if (p.bad_method) {
+    ret = send_json(c, 400,
                     sfc_call_error(NULL,
-                                   "no entity %s: namespace %s is in none of "
-                                   "the gateway's --ir files",
-                                   p.fn_typename, p.ns));
-  } else if (p.method == NULL && why == NULL) {
+                                   "bad percent-encoding in "
+                                   "the method name"));
+  } else if (p.method == NULL) {
     char names[512];
     sfc_call_method_names(e, names, sizeof names);
     ret = send_json(c, 404,
@@ -416,12 +429,6 @@ static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
                                    "the JSON arguments (methods: %s), or PUT a "
                                    "raw message",
                                    p.fn_typename, p.fn_typename, p.key, names));
-  } else if (why != NULL || p.method == NULL) {
-    ret = send_json(c, 400,
-                    sfc_call_error(NULL,
-                                   "an entity call is POST /%s/<key>/<method>: "
-                                   "%s",
-                                   p.fn_typename, why ? why : "no method"));
   } else if (route == NULL) {
     ret = send_json(c, 404,
                     sfc_call_error(NULL, "no topic serves %s", p.fn_typename));

@@ -76,31 +76,50 @@ def out_of_stock_rolls_back(c):
     c.ok("/shop/User/bob/get_balance", None, 50)
 
 
-# (path, body, status, error or None): answered before anything is sent,
-# word for word as sf-local answers them.
+# (path, body, status, error or None, call): answered before anything is
+# sent, word for word as sf-local answers them. `call`: the entity-call
+# form {"ok":false,"error":...}; else the plain {"error":...} of a path
+# that is no entity address at all. %(Entity)s / %(entities)s: the names
+# the IR lists.
 BAD_REQUESTS = [
     ("/shop/User/alice/add_to_basket", b'{"items":["a",3]}', 400,
      "User.add_to_basket: argument 'items'[1]: expected a string "
-     "(ref<Item> key), got 3"),
+     "(ref<Item> key), got 3", True),
     ("/shop/User/alice/add_to_basket", b"{}", 400,
-     "User.add_to_basket: missing argument 'items' (list<ref<Item>>)"),
+     "User.add_to_basket: missing argument 'items' (list<ref<Item>>)", True),
     ("/shop/User/alice/deposit", b'{"amount":1,"x":2}', 400,
-     "User.deposit: unknown argument \"x\" (method deposit has amount)"),
+     "User.deposit: unknown argument \"x\" (method deposit has amount)", True),
     ("/shop/Item/apple/add_stock", b'{"qty":4294967296}', 400,
      "Item.add_stock: argument 'qty': 4294967296 is out of range for "
-     "int32 (-2147483648 to 2147483647)"),
-    ("/shop/User/alice/deposit", b'{"amount":', 400, None),
-    ("/shop/User/alice/deposit", b'\xff\xfe', 400, None),
-    ("/shop/User/alice/deposit", b'"5"', 400, None),
+     "int32 (-2147483648 to 2147483647)", True),
+    ("/shop/User/alice/deposit", b'{"amount":', 400,
+     "the body is not JSON (line 1, column 10): unexpected token near end "
+     "of file", True),
+    ("/shop/User/alice/deposit", b'\xff\xfe', 400, None, True),
+    ("/shop/User/alice/deposit", b'"5"', 400,
+     "User.deposit: the arguments must be a JSON object of the parameters "
+     "({\"amount\": ...}), got \"5\"", True),
     ("/shop/User/alice/nope", b"", 404,
-     "entity shop/User has no method 'nope' (methods: %(User)s)"),
+     "entity shop/User has no method 'nope' (methods: %(User)s)", True),
     ("/shop/Cart/alice/get", b"", 404,
-     "no entity 'Cart' in the IR of namespace shop (entities: %(entities)s)"),
-    ("/shop/User/alice", b"{}", 404, None),
+     "no entity 'Cart' in the IR of namespace shop (entities: %(entities)s)",
+     True),
+    ("/shop/User/alice", b"{}", 404,
+     "shop/User is an entity: POST /shop/User/alice/<method> with the JSON "
+     "arguments (methods: %(User)s), or PUT a raw message", True),
     ("/shop/User//deposit", b"{}", 400,
      "an entity call is POST /shop/User/<key>/<method>: expected "
-     "/<namespace>/<type>/<id> (empty id)"),
-    ("/shop/User/al%zzice/deposit", b"{}", 400, None),
+     "/<namespace>/<type>/<id> (empty id)", True),
+    ("/shop/User/alice/dep%zzosit", b"{}", 400,
+     "bad percent-encoding in the method name", True),
+    ("/shop/User/al%zzice/deposit", b"{}", 400,
+     "bad percent-encoding in the path (or %%00)", False),
+    ("/shop/User/a%01b/deposit", b"{}", 400,
+     "the id contains control characters", False),
+    ("/sh%01op/User/k/deposit", b"{}", 400,
+     "the namespace contains control characters", False),
+    ("/shop/User", b"{}", 400, "expected /<namespace>/<type>/<id> (no id)",
+     False),
 ]
 
 
@@ -117,9 +136,10 @@ def ir_names(ir_path):
 
 def bad_requests(c, max_body, ir_path):
     names = ir_names(ir_path)
-    for path, body, want_st, want_err in BAD_REQUESTS:
+    for path, body, want_st, want_err, call in BAD_REQUESTS:
         st, j = c.call(path, raw=body)
-        check_eq((st, j.get("ok")), (want_st, False), "%s %r" % (path, body))
+        check_eq((st, j.get("ok")), (want_st, False if call else None),
+                 "%s %r" % (path, body))
         check("request_id" not in j, "%s: a request id before sending: %r", path, j)
         if want_err is not None:
             check_eq(j.get("error"), want_err % names, "%s %r" % (path, body))

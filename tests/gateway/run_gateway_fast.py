@@ -3,6 +3,7 @@
 sent, and its command line.
 
     run_gateway_fast.py --gateway BIN --ir shop.ir.json --sf-modgen BIN
+                        [--sf-local BIN --cart BIN --module module.yaml]
 
 The gateway runs against a broker address where nothing listens, so no
 call can be sent: argument and URL errors (400, 404, 405, 413) must come
@@ -10,7 +11,8 @@ back word for word as sf-local's (tests/gateway/gwcalls.py), a valid call
 503 "not connected to Kafka yet" with its request id, /health 503 until
 Kafka is there; SIGTERM exits 0. Then the command line: a bad IR (exit 2,
 file:line:col), a module.yaml without the entity's Call topic, bad
-options. The 504 path (no Reply in time, then a retry with the same
+options. With --sf-local, the same cases against sf-local --ir and the
+shopping cart: the answers the gateway is held to are sf-local's. The 504 path (no Reply in time, then a retry with the same
 X-Request-Id) needs Kafka: tests/e2e/run_e2e_gateway.py runs it on Flink.
 The last line is "N passed, M failed".
 """
@@ -61,7 +63,7 @@ def test_errors(tmp):
         st, body = request_once(c.port, "PUT", "/shop/User/alice/deposit", b"{}")
         check_eq(st, 405, "PUT")
         st, j = c.call("/other/Thing/k/m", {})
-        check_eq((st, j.get("ok")), (404, False), "a namespace of no IR")
+        check_eq((st, j.get("ok")), (404, None), "a namespace of no IR")
         st, body = request_once(c.port, "GET", "/metrics")
         check(st == 200 and b"sf_gateway_calls_total 0" in body, "metrics: %r", body)
     finally:
@@ -70,6 +72,36 @@ def test_errors(tmp):
     log = g.text()
     check("sf-gateway: listening on http://127.0.0.1:" in log, "start-up line: %r", log[:500])
     check(not sanitizer_lines(log), "sanitizer report:\n%s", "\n".join(sanitizer_lines(log)))
+
+
+def test_same_answers_on_sf_local(tmp):
+    """The cases of gwcalls.py hold on sf-local --ir too: the answers the
+    gateway is held to are sf-local's own."""
+    if not ARGS.sf_local:
+        print("(no --sf-local: skipped)")
+        return
+    cart_port, in_port, out_port = free_port(), free_port(), free_port()
+    with open(ARGS.module) as f:
+        text = f.read().replace("127.0.0.1:8000", "127.0.0.1:%d" % cart_port)
+    module = os.path.join(tmp, "sfl-module.yaml")
+    with open(module, "w") as f:
+        f.write(text)
+    cart = LoggedProc(os.path.join(tmp, "cart.log"),
+                      [ARGS.cart, "--listen", "127.0.0.1:%d" % cart_port])
+    sl = LoggedProc(os.path.join(tmp, "sf-local.log"),
+                    [ARGS.sf_local, "--module", module, "--ir", ARGS.ir,
+                     "--ingress-port", str(in_port), "--egress-port", str(out_port)])
+    try:
+        wait_port(cart_port, cart.p, "shopping-cart", timeout=20)
+        wait_port(in_port, sl.p, "sf-local", timeout=20)
+        c = gwcalls.Client(in_port, timeout=30)
+        gwcalls.bad_requests(c, 16 * 1024 * 1024, ARGS.ir)
+        gwcalls.shopping(c)
+        gwcalls.out_of_stock_rolls_back(c)
+        gwcalls.concurrent_deposits(c, "dave")
+    finally:
+        sl.stop()
+        cart.stop()
 
 
 def run(argv, **kw):
@@ -119,10 +151,13 @@ def main():
     ap.add_argument("--gateway", required=True)
     ap.add_argument("--ir", required=True)
     ap.add_argument("--sf-modgen", required=True)
+    ap.add_argument("--sf-local", help="also check the cases on sf-local --ir")
+    ap.add_argument("--cart", help="the shopping-cart server (with --sf-local)")
+    ap.add_argument("--module", help="its module.yaml (with --sf-local)")
     ARGS = ap.parse_args()
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="sfgw-fast-") as tmp:
-        for t in (test_errors, test_command_line):
+        for t in (test_errors, test_command_line, test_same_answers_on_sf_local):
             try:
                 t(tmp)
                 print("PASS", t.__name__)
