@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# bench/hotel.sh - the hotel reservation benchmark (DeathStar's workload, as
+# the StateFlow evaluation ran it on StateFun with Python functions) on our
+# stack, with the published figures beside ours.
+#
+#   bench/hotel.sh --runtime sf-local|flink [--rate R | --sweep] [--duration S]
+#
+# One command: builds (Release, -Werror), starts what the runtime needs
+# (sf-local: the hotel server + sf-local --ir; flink: the hotel server, a
+# real Flink StateFun cluster from deploy/local/cluster.sh and sf-gateway,
+# under flock /tmp/sf-flink.lock), loads the data (hotel-init), then
+#   1. each endpoint alone at 10 requests/s (the reference's per-endpoint
+#      setting; --no-endpoints skips it),
+#   2. the reference mix (60 % search, 39 % recommend, 0.5 % login, 0.5 %
+#      reserve): at --rate R (default 100, the reference's mix figure), or
+#      with --sweep at rising rates until latency breaks (p99 over
+#      --break-ms, errors, or the achieved rate below 90 % of the target),
+# all open loop through bench/hotel_load.c (latency from the intended send
+# time). After every run the booking guarantees are checked
+# (bench/hotel_check.py: no hotel beyond capacity on any date, every
+# acknowledged booking stored once, no refused one); a violation fails the
+# script. It prints the tables, the sustainable mix rate at p99 < --p99-ms,
+# the load average, and writes bench/results/hotel-<runtime>-<UTC time>.txt,
+# .dat and .png (latency vs throughput; gnuplot, installed with apt-get
+# when missing).
+#
+# Options:
+#   --runtime sf-local|flink   (default sf-local)
+#   --rate R                   the mix at R requests/s (default 100)
+#   --sweep                    the mix at --rates until latency breaks
+#   --rates "R1 R2 ..."        sweep rates (default 100 250 500 1000 1500
+#                              2000 2500 3000 4000 5000 6000 8000)
+#   --duration S               seconds per run (default 10; the first
+#                              min(2, S/5) seconds of each are not counted)
+#   --endpoint-rate R          phase 1's rate per endpoint (default 10)
+#   --no-endpoints             skip phase 1
+#   --p99-ms MS                the latency bound of "sustainable" (100)
+#   --break-ms MS              the sweep stops after a run with p99 over
+#                              this (default 1000)
+#   --connections C            driver connections (default 64)
+#   --threads N                hotel server threads (default 2)
+#   --build-dir DIR            (default build-hotelbench)   --skip-build
+#   --checkpoint-interval D    flink: cluster.sh's (default 1s)
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+orig_args=("$@")
+runtime=sf-local rate="" sweep=0 duration=10 ep_rate=10 endpoints=1
+p99_ms=100 break_ms=1000 connections=64 threads=2 skip_build=0
+rates="100 250 500 1000 1500 2000 2500 3000 4000 5000 6000 8000"
+build_dir="$root/build-hotelbench" checkpoint=1s
+usage() { sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "hotel.sh: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runtime) runtime="$2"; shift 2 ;;
+    --rate) rate="$2"; shift 2 ;;
+    --sweep) sweep=1; shift ;;
+    --rates) rates="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --endpoint-rate) ep_rate="$2"; shift 2 ;;
+    --no-endpoints) endpoints=0; shift ;;
+    --p99-ms) p99_ms="$2"; shift 2 ;;
+    --break-ms) break_ms="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --build-dir) build_dir="$2"; shift 2 ;;
+    --skip-build) skip_build=1; shift ;;
+    --checkpoint-interval) checkpoint="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "hotel.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+case "$runtime" in sf-local|flink) ;; *) die "--runtime is sf-local or flink" ;; esac
+[ -n "$rate" ] && [ "$sweep" = 1 ] && die "--rate and --sweep exclude each other"
+[ -n "$rate" ] || rate=100
+
+# Only one Flink cluster fits on this machine: the whole run holds the lock.
+if [ "$runtime" = flink ] && [ -z "${SF_HOTEL_FLOCKED:-}" ]; then
+  exec env SF_HOTEL_FLOCKED=1 flock /tmp/sf-flink.lock "$0" "${orig_args[@]}"
+fi
+
+# ---- build -------------------------------------------------------------------
+targets=(hotel hotel-init hotel_load sf-local)
+[ "$runtime" = flink ] && targets+=(sf-gateway sf-modgen)
+if [ "$skip_build" = 0 ]; then
+  if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+    "$root/scripts/install-deps.sh" >&2
+    cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSF_WERROR=ON >&2
+  fi
+  nice cmake --build "$build_dir" --parallel 2 --target "${targets[@]}" >&2
+fi
+bin_hotel="$build_dir/examples/hotel/hotel"
+bin_init="$build_dir/examples/hotel/hotel-init"
+bin_load="$(find "$build_dir/bench" "$build_dir/tests/hotel" -maxdepth 1 -name hotel_load -type f 2>/dev/null | head -1)"
+[ -x "$bin_hotel" ] && [ -x "$bin_init" ] && [ -n "$bin_load" ] || die "not built in $build_dir"
+if ! command -v gnuplot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "hotel.sh: installing gnuplot-nox for the plot" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox >&2 ||
+      echo "hotel.sh: could not install gnuplot; no PNG" >&2
+  fi
+fi
+
+# ---- processes ---------------------------------------------------------------
+work="$(mktemp -d /tmp/hotelbench.XXXXXX)"
+pids=()
+cluster_up=0
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "$cluster_up" = 1 ]; then
+    SF_CLUSTER_DIR="$work/cluster" "$root/deploy/local/cluster.sh" stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # URL what
+  for _ in $(seq 1 600); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  die "$2 did not answer $1 in 60 s"
+}
+
+mkdir -p "$here/results"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+out="$here/results/hotel-$runtime-$stamp"
+exec > >(tee "$out.txt") 2>&1
+
+fn_port="$(free_port)"
+"$bin_hotel" --listen "127.0.0.1:$fn_port" --threads "$threads" > "$work/hotel.log" 2>&1 &
+pids+=($!)
+if [ "$runtime" = sf-local ]; then
+  sed "s/127.0.0.1:8000/127.0.0.1:$fn_port/" "$root/examples/hotel/module.yaml" > "$work/module.yaml"
+  port="$(free_port)"
+  "$build_dir/runtime/sf-local" --module "$work/module.yaml" --ir "$root/examples/hotel/hotel.ir.json" \
+    --ingress-port "$port" --egress-port 0 > "$work/sf-local.log" 2>&1 &
+  pids+=($!)
+  url="http://127.0.0.1:$port"
+  wait_http "$url/health" sf-local
+  via=state
+else
+  kafka_port="$(free_port)"
+  "$build_dir/module-gen/sf-modgen" --ir "$root/examples/hotel/hotel.ir.json" --entity-topics \
+    --kafka "127.0.0.1:$kafka_port" \
+    --url-template "http://127.0.0.1:$fn_port/statefun/{function.name}" \
+    --egress hotel.io/replies -o "$work/module.yaml"
+  cluster_up=1
+  SF_CACHE="${SF_CACHE:-$root/.cache}" SF_CLUSTER_DIR="$work/cluster" \
+    "$root/deploy/local/cluster.sh" start --module "$work/module.yaml" --topics hotel.replies \
+    --checkpoint-interval "$checkpoint" --kafka-port "$kafka_port" \
+    --rest-port "$(free_port)" --rpc-port "$(free_port)" | grep '^cluster.sh:' || true
+  port="$(free_port)"
+  "$build_dir/gateway/sf-gateway" --ir "$root/examples/hotel/hotel.ir.json" --module "$work/module.yaml" \
+    --brokers "127.0.0.1:$kafka_port" --listen "127.0.0.1:$port" > "$work/sf-gateway.log" 2>&1 &
+  pids+=($!)
+  url="http://127.0.0.1:$port"
+  wait_http "$url/health" sf-gateway
+  via=call
+fi
+
+echo "hotel.sh: runtime $runtime, front $url, $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "hotel.sh: $0 ${orig_args[*]}"
+"$bin_init" --url "$url"
+"$bin_init" --dump "$work/data.json"
+
+# ---- runs --------------------------------------------------------------------
+metric() { # sf-local counter NAME, or 0
+  [ "$runtime" = sf-local ] || { echo 0; return; }
+  curl -sf "$url/metrics" | awk -v n="$1" '$1 == n { print $2; f=1 } END { if (!f) print 0 }'
+}
+n_run=0 failed=0
+logs=()
+# run LABEL ENDPOINT RATE: one driver run, its booking check, one summary
+# line appended to $work/rows (label rate achieved calls/s p50 p90 p99 p999
+# max errors check) and the per-endpoint RESULT lines kept.
+run() {
+  local label="$1" ep="$2" r="$3"
+  n_run=$((n_run + 1))
+  local log="$work/bookings-$n_run.txt" res="$work/run-$n_run.txt"
+  logs+=(--bookings "$log")
+  local i0 r0 t0 t1 i1 r1
+  i0="$(metric sflocal_ingress_messages_total)"; r0="$(metric sflocal_routed_messages_total)"
+  t0="$(date +%s.%N)"
+  local rc=0
+  "$bin_load" --url "$url" --endpoint "$ep" --rate "$r" --duration "$duration" \
+    --connections "$connections" --seed "$n_run" --run-id "r$n_run" --bookings "$log" \
+    > "$res" 2> "$work/run-$n_run.err" || rc=$?
+  t1="$(date +%s.%N)"
+  i1="$(metric sflocal_ingress_messages_total)"; r1="$(metric sflocal_routed_messages_total)"
+  [ "$rc" -le 1 ] || die "hotel_load failed: $(cat "$work/run-$n_run.err")"
+  local chk
+  if chk="$(python3 "$here/hotel_check.py" --url "$url" --data "$work/data.json" --via "$via" "${logs[@]}")"; then
+    chk_ok=OK
+  else
+    chk_ok=FAILED; failed=1
+  fi
+  echo "$chk" > "$work/check-$n_run.txt"
+  # Entity calls: every external call is one ingress message; every inner
+  # call is two routed messages (the Call and its Reply).
+  local calls
+  calls="$(awk -v a="$i0" -v b="$i1" -v c="$r0" -v d="$r1" -v t0="$t0" -v t1="$t1" \
+    'BEGIN { n = (b - a) + (d - c) / 2; if (n > 0) printf "%.0f", n / (t1 - t0); else print "-" }')"
+  local line
+  line="$(grep '^RESULT endpoint=all ' "$res")" || die "no result from hotel_load: $(cat "$work/run-$n_run.err")"
+  val() { echo "$line" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+  echo "$label $r $(val achieved_rate) $calls $(val p50) $(val p90) $(val p99) $(val p999) $(val max) $(val errors) $chk_ok" >> "$work/rows"
+  grep '^RESULT' "$res" | sed "s/^RESULT /RESULT run=$n_run label=$label /" >> "$work/results"
+  LAST_P99="$(val p99)" LAST_ERR="$(val errors)" LAST_ACH="$(val achieved_rate)"
+  printf 'hotel.sh: %-9s %7s req/s: achieved %s, p50 %s ms, p99 %s ms, errors %s, bookings %s (load %s)\n' \
+    "$label" "$r" "$LAST_ACH" "$(val p50)" "$LAST_P99" "$LAST_ERR" "$chk_ok" "$(cut -d' ' -f1 /proc/loadavg)"
+  [ "$chk_ok" = OK ] || echo "$chk"
+}
+: > "$work/rows"; : > "$work/results"
+
+if [ "$endpoints" = 1 ]; then
+  for ep in search recommend reserve login; do run "$ep" "$ep" "$ep_rate"; done
+fi
+if [ "$sweep" = 1 ]; then
+  for r in $rates; do
+    run mix mix "$r"
+    awk -v p="$LAST_P99" -v e="$LAST_ERR" -v a="$LAST_ACH" -v t="$r" -v b="$break_ms" \
+      'BEGIN { exit !(p > b || e > 0 || a < 0.9 * t) }' && break
+  done
+else
+  run mix mix "$rate"
+fi
+
+# ---- report ------------------------------------------------------------------
+ref_p50() { case "$1" in search) echo 628;; recommend) echo 331;; reserve) echo 171;; login) echo 126;; esac; }
+ref_p99() { case "$1" in search) echo 1010;; recommend) echo 618;; reserve) echo 493;; login) echo 342;; esac; }
+echo
+echo "== hotel on $runtime: $(nproc) CPU(s), load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$endpoints" = 1 ]; then
+  echo
+  echo "Each endpoint alone at $ep_rate req/s (ours: $duration s each; reference: StateFun 3 + Python functions, 10 req/s per endpoint)"
+  printf '%-10s %9s %9s %9s %9s %13s %13s %7s %9s\n' endpoint "p50 ms" "p90 ms" "p99 ms" "max ms" "ref p50 ms" "ref p99 ms" errors bookings
+  awk '$1 != "mix"' "$work/rows" | while read -r l _ _ _ p50 p90 p99 _ mx err chk; do
+    printf '%-10s %9.2f %9.2f %9.2f %9.2f %13s %13s %7s %9s\n' "$l" "$p50" "$p90" "$p99" "$mx" \
+      "$(ref_p50 "$l")" "$(ref_p99 "$l")" "$err" "$chk"
+  done
+fi
+echo
+echo "The mix (60 % search, 39 % recommend, 0.5 % login, 0.5 % reserve), $duration s per rate"
+echo "(reference, StateFun 3 + Python functions: p50 ~ 500 ms at 100 req/s; saturation at ~600-700 req/s)"
+printf '%9s %9s %14s %9s %9s %9s %9s %9s %7s %9s\n' "req/s" achieved "entity calls/s" "p50 ms" "p90 ms" "p99 ms" "p99.9 ms" "max ms" errors bookings
+awk '$1 == "mix"' "$work/rows" | while read -r _ r ach calls p50 p90 p99 p999 mx err chk; do
+  printf '%9s %9.1f %14s %9.2f %9.2f %9.2f %9.2f %9.2f %7s %9s\n' "$r" "$ach" "$calls" "$p50" "$p90" "$p99" "$p999" "$mx" "$err" "$chk"
+done
+sust="$(awk -v lim="$p99_ms" '$1 == "mix" && $7 < lim && $10 == 0 && $3 >= 0.9 * $2 { if ($3 > best) { best = $3; calls = $4 } }
+  END { if (best) printf "%.0f req/s (%s entity calls/s)", best, calls; else print "none of the rates" }' "$work/rows")"
+echo
+echo "Sustainable mix rate at p99 < $p99_ms ms without errors: $sust"
+echo "Booking checks after every run: $(grep -c ' OK$' "$work/rows") OK, $(grep -c ' FAILED$' "$work/rows") FAILED; last: $(cat "$work/check-$n_run.txt" | head -1)"
+cp "$work/results" "$out.results"
+
+# ---- the plot ------------------------------------------------------------------
+awk '$1 == "mix" { print $3, $5, $7, $9 }' "$work/rows" > "$out.dat"
+if command -v gnuplot >/dev/null 2>&1 && [ -s "$out.dat" ]; then
+  gnuplot <<EOF
+set terminal pngcairo size 900,560 noenhanced
+set output "$out.png"
+set title "hotel mix on $runtime ($(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)) vs the reference on StateFun + Python"
+set xlabel "throughput (requests/s)"
+set ylabel "latency (ms)"
+set logscale y
+set logscale x
+set grid
+set key top left
+set style rect fc rgb "#dddddd" fs solid 0.5 noborder
+set obj rect from 600, graph 0 to 700, graph 1
+set xrange [50:*]
+set label "reference saturation (600-700/s)" at 590, graph 0.05 right
+plot "$out.dat" using 1:2 with linespoints title "ours p50", \
+     "$out.dat" using 1:3 with linespoints title "ours p99", \
+     "$out.dat" using 1:4 with linespoints title "ours max", \
+     "-" using 1:2 with points pt 7 ps 2 title "reference p50 at 100 req/s"
+100 500
+e
+EOF
+  echo "plot: $out.png"
+else
+  echo "plot: none (no gnuplot, or no mix run)"
+fi
+echo "log: $out.txt"
+exit "$failed"
