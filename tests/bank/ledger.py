@@ -19,7 +19,8 @@ balance (initial + acknowledged credits - acknowledged debits): if a
 refused transfer left a trace, or an acknowledged one was applied twice
 or not at all, some account differs. verify() compares what the entities
 report with that and with the initial sum (money is conserved), and each
-bank's transfer counter and receipt numbers with its acknowledgements.
+bank's transfer counter, receipt numbers and totals (the looping one and
+the parallel one) with its acknowledgements.
 """
 import collections
 import random
@@ -122,10 +123,11 @@ class Ledger:
                 out[t[1]].append(receipt["seq"])
         return out
 
-    def verify(self, balances, bank_transfers, bank_totals):
+    def verify(self, balances, bank_transfers, bank_totals, parallel_totals):
         """balances {account: balance}, bank_transfers {bank:
-        get_transfers}, bank_totals {bank: total} as the entities report
-        them after the run. Raises TestFailure naming every difference."""
+        get_transfers}, bank_totals {bank: total} and parallel_totals
+        {bank: total_parallel} as the entities report them after the run.
+        Raises TestFailure naming every difference."""
         plan, bad = self.plan, list(self.unexpected)
         missing = [t[0] for t in plan.transfers if t[0] not in self.answers]
         if missing:
@@ -151,6 +153,9 @@ class Ledger:
             members = sum(want[a] for a in plan.members(b))
             if bank_totals.get(b) != members:
                 bad.append("bank %s: total %r, want %d" % (b, bank_totals.get(b), members))
+            if parallel_totals.get(b) != members:
+                bad.append("bank %s: total_parallel %r, want %d"
+                           % (b, parallel_totals.get(b), members))
         if sum(v for v in bank_totals.values() if isinstance(v, int)) != plan.initial_sum():
             bad.append("money not conserved: the banks' totals add up to %d, initially %d"
                        % (sum(bank_totals.values()), plan.initial_sum()))

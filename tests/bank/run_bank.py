@@ -12,9 +12,10 @@ README does, POST /bank/<Entity>/<key>/<method> with JSON:
 
   transfers  set-up (deposits, add_account), then all transfers at once
              (one client thread each, up to --concurrency) while a
-             freezer flips accounts frozen/unfrozen and Bank.total runs
-             now and then; afterwards every account's balance, each bank's
-             transfer counter and total are read back and checked against
+             freezer flips accounts frozen/unfrozen and Bank.total or
+             Bank.total_parallel (a parallel await) runs now and then;
+             afterwards every account's balance, each bank's transfer
+             counter and both totals are read back and checked against
              the acknowledged transfers (tests/bank/ledger.py); no request
              has a second reply left on sf-local/replies
   kill       the same with the bank server kill -9'ed once mid-run (after
@@ -243,9 +244,11 @@ def run_plan(env, plan, kill_at=None):
 
     def total_step():  # values are not checked mid-run (no snapshot across banks)
         if running.is_set():
-            v = env.value("Bank", random.choice(plan.banks), "total")
-            check(isinstance(v, int) and 0 <= v <= plan.initial_sum(), "total mid-run: %r", v)
-            stats["totals during transfers"] += 1
+            method = random.choice(["total", "total_parallel"])
+            v = env.value("Bank", random.choice(plan.banks), method)
+            check(isinstance(v, int) and 0 <= v <= plan.initial_sum(), "%s mid-run: %r", method, v)
+            with lock:
+                stats["totals during transfers"] += 1
 
     def transfer(t):
         i, bank, src, dst, amount = t
@@ -307,9 +310,10 @@ def run_plan(env, plan, kill_at=None):
         check_eq(fields.get("frozen"), frozen[a], "frozen of %s" % a)
     bank_transfers = {b: env.value("Bank", b, "get_transfers") for b in plan.banks}
     bank_totals = {b: env.value("Bank", b, "total") for b in plan.banks}
+    parallel_totals = {b: env.value("Bank", b, "total_parallel") for b in plan.banks}
     for b in plan.banks:
         check_eq(env.value("Bank", b, "get_accounts"), plan.members(b), "accounts of " + b)
-    ledger.verify(balances, bank_transfers, bank_totals)
+    ledger.verify(balances, bank_transfers, bank_totals, parallel_totals)
     leftovers = [(t[0], x) for t in plan.transfers
                  for x in [env.leftover_reply("%s-t%d" % (ARGS.rid_prefix, t[0]))] if x]
     check(not leftovers, "second replies left on sf-local/replies: %s", leftovers[:3])
@@ -321,7 +325,8 @@ def run_plan(env, plan, kill_at=None):
           "a kind of refusal never happened: %s", ledger.summary())
     check(stats["flips during transfers"] >= 10, "only %d freezes/unfreezes during the transfers",
           stats["flips during transfers"])
-    note = "%s; %d freezes and %d unfreezes (%d during the transfers), %d Bank.total during; " \
+    note = "%s; %d freezes and %d unfreezes (%d during the transfers), %d Bank.total/" \
+           "total_parallel during; " \
            "%d banks, %d accounts, %d client threads, %.1f s" % (
                ledger.summary(), stats["freezes"], stats["unfreezes"],
                stats["flips during transfers"], stats["totals during transfers"],

@@ -18,10 +18,12 @@ RawReader; Args and Results by tests/entities/shopclient.py's Schema).
 Tests (one cluster, one job; each with its own accounts and banks):
   transfers  deposits and add_account; a fifth of the accounts frozen
              as the transfers start; every transfer produced at once,
-             while accounts are frozen and unfrozen (a Call every 20 ms)
-             until the last transfer is answered; every call has exactly one committed
-             Reply; balances, transfer counters and Bank.total read back
-             and checked against the acknowledged transfers
+             while accounts are frozen and unfrozen (a Call every 20 ms,
+             and every tenth time a Bank.total or total_parallel) until
+             the last transfer is answered; every call has
+             exactly one committed Reply; balances, transfer counters,
+             Bank.total and Bank.total_parallel (a parallel await) read
+             back and checked against the acknowledged transfers
              (tests/bank/ledger.py: money conserved, each acknowledged
              transfer reflected exactly once, refusals leave no trace)
   kill       the same with the bank server kill -9'ed once a third of the
@@ -179,6 +181,7 @@ class Suite(Sends):
         self.flush()
         t0 = time.time()
         during = kill_info = 0
+        mid_totals = []  # totals asked mid-run: (rid, method)
 
         def answered():
             return sum(1 for r in rids if r in self.uncommitted.replies)
@@ -189,6 +192,9 @@ class Suite(Sends):
             down = [a for a in plan.accounts if frozen[a]]
             up = [a for a in plan.accounts if not frozen[a]]
             flip(rng.choice(up if len(down) * 5 < len(plan.accounts) or not down else down))
+            if during % 10 == 0:  # a total now and then, queued behind the bank's transfers
+                method = rng.choice(["total", "total_parallel"])
+                mid_totals.append((self.call_send("Bank", rng.choice(plan.banks), method), method))
             self.prod.poll(0)
             during += 1
             self.uncommitted.poll(FLIP_EVERY, batch_timeout=0.005)
@@ -203,8 +209,8 @@ class Suite(Sends):
                 kill_info = (n, len(rids) - n)
         elapsed = time.time() - t0
         self.flush()
-        self.committed.wait_all(list(rids) + [f[0] for f in flips], 180,
-                                "the run's committed replies")
+        self.committed.wait_all(list(rids) + [f[0] for f in flips] + [t[0] for t in mid_totals],
+                                180, "the run's committed replies")
         self.committed.poll(3.0)  # a duplicate would show up now
 
         ledger = Ledger(plan)
@@ -214,6 +220,9 @@ class Suite(Sends):
         bad_flips = ["%s: %r, want (True, %r)" % (a, self.result(rid), was)
                      for rid, a, was in flips if self.result(rid) != (True, was)]
         check(not bad_flips, "set_frozen answers:\n  " + "\n  ".join(bad_flips[:10]))
+        for rid, method in mid_totals:  # no snapshot across banks: only the range is known
+            ok, v = self.result(rid)
+            check(ok and 0 <= v <= plan.initial_sum(), "%s mid-run: %r" % (method, (ok, v)))
         extra = [r for r in self.committed.replies if r not in self.sent]
         check(not extra, "replies to unknown requests: %r" % extra[:5])
 
@@ -223,16 +232,19 @@ class Suite(Sends):
             [("Bank", b, "get_transfers") for b in plan.banks], "get_transfers")))
         totals = dict(zip(plan.banks, self.values(
             [("Bank", b, "total") for b in plan.banks], "total")))
-        ledger.verify(balances, transfers, totals)
+        parallel = dict(zip(plan.banks, self.values(
+            [("Bank", b, "total_parallel") for b in plan.banks], "total_parallel")))
+        ledger.verify(balances, transfers, totals, parallel)
         k = ledger.kinds
         check(k["acknowledged"] >= len(plan.transfers) // 4, "too few acknowledged: %s"
               % ledger.summary())
         check(k["to_frozen"] >= 1 and k["from_frozen"] >= 1 and k["overdraft"] >= 1,
               "a kind of refusal never happened: %s" % ledger.summary())
-        note = "%s; %d freezes/unfreezes (%d during the transfers, every %.0f ms); %d banks, " \
-               "%d accounts; all transfers answered %.1f s after they were produced" % (
-                   ledger.summary(), len(flips), during, FLIP_EVERY * 1000, len(plan.banks),
-                   len(plan.accounts), elapsed)
+        note = "%s; %d freezes/unfreezes (%d during the transfers, every %.0f ms), %d " \
+               "Bank.total/total_parallel during; %d banks, %d accounts; all transfers " \
+               "answered %.1f s after they were produced" % (
+                   ledger.summary(), len(flips), during, FLIP_EVERY * 1000, len(mid_totals),
+                   len(plan.banks), len(plan.accounts), elapsed)
         if kill_info:
             note += "; kill -9 after %d answers, %d transfers in flight" % kill_info
         elif kill_at is not None:
