@@ -15,7 +15,8 @@
  *   Profile             the profiles of the given hotels
  *   Reservation         bookings of one hotel; no booking beyond capacity
  *   User.login          password check
- *   Frontend            the four endpoints: search, recommend, reserve, login
+ *   Frontend            the four endpoints: search (its availability checks
+ *                       in one parallel await), recommend, reserve, login
  *
  * Reservation.add_reservation checks availability and appends in one
  * method run; the entity runs one such method at a time, so two bookings
@@ -363,16 +364,19 @@ SF_METHOD(Frontend, search) {
                          service(ctx, "geo", F->p.partition),
                          service(ctx, "rate", F->p.partition)));
   F->hotel_ids = F->r.hotels;
-  /* One room in each hotel, one hotel after the other. */
-  for (F->i = 0; (size_t)F->i < F->hotel_ids.len; F->i++) {
-    SF_AWAIT(F, availability,
-             Reservation_check_availability(ctx, (sf_ref){F->hotel_ids.items[F->i]},
-                                            F->p.in_date, F->p.out_date, 1));
-    if (F->r.availability) {
-      bool ok;
-      F->available = str_list_push(ctx, F->available, F->hotel_ids.items[F->i], &ok);
-      if (!ok) SF_FAIL(F, "out of memory");
-    }
+  /* One room in each hotel: all hotels asked at once (a parallel await),
+   * as the reference frontend asked the reservation service about all of
+   * them in one call. A hotel that cannot answer fails the search. */
+  for (F->i = 0; (size_t)F->i < F->hotel_ids.len; F->i++)
+    SF_CALL_AT(F, availability, F->i,
+               Reservation_check_availability(ctx, (sf_ref){F->hotel_ids.items[F->i]},
+                                              F->p.in_date, F->p.out_date, 1));
+  SF_AWAIT_CALLS(F, availability);
+  for (size_t i = 0; i < F->r.availability.len && i < F->hotel_ids.len; i++) {
+    if (!F->r.availability.items[i]) continue;
+    bool ok;
+    F->available = str_list_push(ctx, F->available, F->hotel_ids.items[i], &ok);
+    if (!ok) SF_FAIL(F, "out of memory");
   }
   SF_AWAIT(F, profiles,
            Profile_get_profiles(ctx, service(ctx, "profile", F->p.partition), F->available));

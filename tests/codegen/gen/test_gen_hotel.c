@@ -128,11 +128,11 @@ SF_METHOD(Frontend, search) {
   SF_AWAIT(F, hotels, Search_nearby(ctx, ref("search-service-0"), F->p.lat, F->p.lon,
                                     ref("geo-service-0"), ref("rate-service-0")));
   F->hotel_ids = F->r.hotels;
-  for (F->i = 0; (size_t)F->i < F->hotel_ids.len; F->i++) {
-    SF_AWAIT(F, availability,
-             Reservation_check_availability(ctx, (sf_ref){F->hotel_ids.items[F->i]},
-                                            F->p.in_date, F->p.out_date, 1));
-  }
+  for (F->i = 0; (size_t)F->i < F->hotel_ids.len; F->i++)
+    SF_CALL_AT(F, availability, F->i,
+               Reservation_check_availability(ctx, (sf_ref){F->hotel_ids.items[F->i]},
+                                              F->p.in_date, F->p.out_date, 1));
+  SF_AWAIT_CALLS(F, availability);
   SF_AWAIT(F, profiles, Profile_get_profiles(ctx, ref("profile-service-0"), F->available));
   SF_RETURN(F, F->r.profiles);
   SF_END(F);
@@ -201,6 +201,7 @@ Test(hotel, frame_and_descriptors) {
     if (!strcmp(Frontend_entity.methods[i].name, "search")) m = &Frontend_entity.methods[i];
   cr_assert(m);
   sf_str ids[] = {SF_STR("a"), SF_STR("b")};
+  bool avail[] = {false, true}; /* a fan_out label's results: one per call */
   Frontend_search_frame in, out;
   memset(&in, 0, sizeof in);
   memset(&out, 0, sizeof out);
@@ -210,7 +211,8 @@ Test(hotel, frame_and_descriptors) {
   in.hotel_ids.items = ids;
   in.hotel_ids.len = 2;
   in.i = 1;
-  in.r.availability = true;
+  in.r.availability.items = avail;
+  in.r.availability.len = 2;
   sf_wbuf w;
   sf_wbuf_init(&w, A);
   m->encode_frame(&w, &in);
@@ -224,7 +226,9 @@ Test(hotel, frame_and_descriptors) {
   cr_assert(sf_str_eq(out.hotel_ids.items[1], ids[1]));
   cr_assert_eq(out.available.len, 0);
   cr_assert_eq(out.i, 1);
-  cr_assert(out.r.availability);
+  cr_assert_eq(out.r.availability.len, 2);
+  cr_assert(!out.r.availability.items[0]);
+  cr_assert(out.r.availability.items[1]);
   cr_assert_eq(m->n_labels, 3);
   sf_handler *h = sf_handler_new();
   cr_assert_eq(hotel_register(h), SF_OK);
