@@ -19,7 +19,7 @@ PKGS=(
   valgrind
   openjdk-17-jdk-headless maven           # tests/e2e: the real Flink StateFun + Kafka
   docker-compose                          # tests/deploy: docker-compose config
-  nodejs                                  # tests/sdkapps: the official JavaScript SDK app
+  nodejs                                  # tests/sdkapps, bench/peers/js: the official JavaScript SDK
 )
 
 missing=()
@@ -30,6 +30,10 @@ done
 # npm: Debian packages it apart from nodejs; other nodejs builds bundle it
 # (and conflict with Debian's npm), so it is installed only when missing.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Go (bench/peers/go: the official Go SDK's server in bench/run.sh): any Go
+# >= 1.19 will do, so Debian's golang-go is installed only when no go is on
+# the PATH (a toolchain from go.dev in /usr/local/go is used as it is).
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} Debian packages present"
   exit 0

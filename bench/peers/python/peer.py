@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
-"""The greeter of examples/greeter, written with the official StateFun
-Python SDK (apache-flink-statefun 3.3.0) and served the way the SDK's
+"""The benchmark's two functions written with the official StateFun Python
+SDK (apache-flink-statefun 3.3.0) and served the way the SDK's
 documentation recommends: RequestReplyHandler.handle_async inside an
 aiohttp web handler, started with web.run_app (one process, one event loop).
 
-Usage: python_greeter.py [--host 127.0.0.1] [--port 8000]
+  greeter.fns/greet  the logic of examples/greeter/greet.c: count visits in
+                     `seen`, greet on the Kafka egress, remind after the
+                     first visit and cancel on the second
+  bench.fns/state    read the raw state `blob`, write back a copy whose
+                     first 8 bytes (a little-endian counter) are one more
+
+Usage: peer.py [--host 127.0.0.1] [--port 8000]
 POST /statefun (any path under it works too) with a ToFunction body.
+benchtool.py imports `handler` to compute the expected replies.
 """
 import argparse
 from datetime import timedelta
 
 from aiohttp import web
 from statefun import (IntType, RequestReplyHandler, StatefulFunctions,
-                      ValueSpec, kafka_egress_message, message_builder)
+                      ValueSpec, kafka_egress_message, message_builder,
+                      simple_type)
 
 functions = StatefulFunctions()
 
@@ -44,6 +52,21 @@ async def greet(context, message):
                            cancellation_token=token)
     elif seen == 2:
         context.cancel_delayed_message(token)
+
+
+BLOB = simple_type(typename="bench.types/blob",
+                   serialize_fn=bytes, deserialize_fn=bytes)
+
+
+# The state benchmark: a read-modify-write of a blob of any size.
+@functions.bind(typename="bench.fns/state",
+                specs=[ValueSpec(name="blob", type=BLOB)])
+async def state(context, message):
+    blob = bytearray(context.storage.blob or bytes(8))
+    blob.extend(bytes(max(0, 8 - len(blob))))
+    n = int.from_bytes(blob[:8], "little") + 1
+    blob[:8] = n.to_bytes(8, "little")
+    context.storage.blob = bytes(blob)
 
 
 handler = RequestReplyHandler(functions)
