@@ -56,7 +56,7 @@ build_go() {
     echo "build.sh: building the Go peer (first time downloads the SDK into $cache/go-mod)" >&2
     mkdir -p "$out/go"
     (cd "$src" && GOMODCACHE="$cache/go-mod" GOCACHE="$cache/go-build" \
-       GOFLAGS=-mod=mod go build -trimpath -o "$bin" . >&2) || fail go "go build failed"
+       GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$bin" . >&2) || fail go "go build failed"
     stamp go "${files[@]}"
   fi
   printf 'go\t%s\n' "$bin"
