@@ -181,6 +181,7 @@ class Suite(Sends):
         self.flush()
         t0 = time.time()
         during = kill_info = 0
+        restart_at = None  # while the server is down: when to start it again
         mid_totals = []  # totals asked mid-run: (rid, method)
 
         def answered():
@@ -204,9 +205,11 @@ class Suite(Sends):
                 log("kill -9 bank server (pid %d): %d of %d transfers answered"
                     % (self.bank.proc.pid, n, len(rids)))
                 self.bank.kill9()
-                time.sleep(0.5)
-                self.bank.start()
+                restart_at = time.time() + 0.5  # freezes go on meanwhile
                 kill_info = (n, len(rids) - n)
+            if restart_at and time.time() >= restart_at:
+                self.bank.start()
+                restart_at = None
         elapsed = time.time() - t0
         self.flush()
         self.committed.wait_all(list(rids) + [f[0] for f in flips] + [t[0] for t in mid_totals],
