@@ -83,12 +83,17 @@ typedef struct gw_call {
   uint8_t *reply; /* the Reply bytes once seen */
   size_t reply_len;
   int64_t forget_ms; /* monotonic: drop the entry after this */
+  int64_t sent_us;   /* monotonic: when the Call was produced */
   gw_waiter *waiters;
   struct gw_call *hnext;         /* hash chain */
   struct gw_call *older, *newer; /* age order, for forgetting */
 } gw_call;
 
 typedef struct gw gw;
+
+/* The upper bounds of the round-trip histogram (gw.rt_bucket), in ms. */
+#define GW_RT_BUCKETS 13
+extern const double gw_rt_bounds_ms[GW_RT_BUCKETS];
 
 /* ---- the table of calls (calls.c) ------------------------------------- */
 typedef struct gw_table {
@@ -136,13 +141,17 @@ struct gw {
   atomic_bool ready; /* the replies consumer is assigned */
   /* counters for /metrics */
   atomic_uint_fast64_t n_calls, n_replies, n_timeouts, n_errors;
+  /* Call produced -> its Reply consumed (Kafka, Flink and the function;
+   * not the gateway's own HTTP and JSON work): a histogram. */
+  atomic_uint_fast64_t rt_bucket[GW_RT_BUCKETS + 1], rt_sum_us;
 };
 
 /* The route of entity "ns/Entity", or NULL. */
 const gw_route *gw_route_of(const gw *g, const char *fn_typename);
 
-/* monotonic milliseconds */
+/* monotonic milliseconds, microseconds */
 int64_t gw_now_ms(void);
+int64_t gw_now_us(void);
 
 /* ---- Kafka (kafka.c) -------------------------------------------------- */
 /* Creates the producer and the replies consumer (the Kafka thread assigns

@@ -10,6 +10,7 @@
  * can wait without a thread each.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,7 @@ static gw_call *find_or_send(gw *g, struct MHD_Connection *c, gw_req *r,
     return NULL;
   }
   free(wire);
+  call->sent_us = gw_now_us();
   atomic_fetch_add(&g->n_calls, 1);
   return call;
 }
@@ -441,6 +443,63 @@ static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
 
 /* ---- GET: health and metrics ------------------------------------------- */
 
+/* Appends to a fixed buffer, truncating (the text is small and known). */
+static void add(char *buf, size_t n, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add(char *buf, size_t n, size_t *o, const char *fmt, ...) {
+  if (*o >= n) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(buf + *o, n - *o, fmt, ap);
+  va_end(ap);
+  if (w > 0) *o += (size_t)w;
+  if (*o > n) *o = n;
+}
+
+/* Prometheus text, version 0.0.4. */
+static enum MHD_Result metrics(gw *g, struct MHD_Connection *c) {
+  pthread_mutex_lock(&g->table.mu);
+  size_t waiting = g->table.n_waiting, known = g->table.n_calls;
+  pthread_mutex_unlock(&g->table.mu);
+  const struct {
+    const char *name;
+    atomic_uint_fast64_t *v;
+  } counters[] = {{"calls", &g->n_calls},
+                  {"replies", &g->n_replies},
+                  {"timeouts", &g->n_timeouts},
+                  {"kafka_errors", &g->n_errors}};
+  char t[4096];
+  size_t o = 0;
+  for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
+    add(t, sizeof t, &o,
+        "# TYPE sf_gateway_%s_total counter\nsf_gateway_%s_total %llu\n",
+        counters[i].name, counters[i].name,
+        (unsigned long long)atomic_load(counters[i].v));
+  add(t, sizeof t, &o,
+      "# TYPE sf_gateway_waiting gauge\nsf_gateway_waiting %zu\n"
+      "# TYPE sf_gateway_remembered_calls gauge\n"
+      "sf_gateway_remembered_calls %zu\n"
+      "# HELP sf_gateway_roundtrip_seconds Call produced to Reply consumed\n"
+      "# TYPE sf_gateway_roundtrip_seconds histogram\n",
+      waiting, known);
+  unsigned long long cum = 0;
+  for (size_t b = 0; b <= GW_RT_BUCKETS; b++) {
+    cum += (unsigned long long)atomic_load(&g->rt_bucket[b]);
+    if (b < GW_RT_BUCKETS)
+      add(t, sizeof t, &o,
+          "sf_gateway_roundtrip_seconds_bucket{le=\"%g\"} %llu\n",
+          gw_rt_bounds_ms[b] / 1000.0, cum);
+    else
+      add(t, sizeof t, &o,
+          "sf_gateway_roundtrip_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+  }
+  add(t, sizeof t, &o,
+      "sf_gateway_roundtrip_seconds_sum %.6f\n"
+      "sf_gateway_roundtrip_seconds_count %llu\n",
+      (double)atomic_load(&g->rt_sum_us) / 1e6, cum);
+  return send_text(c, 200, "text/plain; version=0.0.4", t, o);
+}
+
 static enum MHD_Result get(gw *g, struct MHD_Connection *c, const char *url) {
   if (strcmp(url, "/health") == 0) {
     bool ok = !atomic_load(&g->stopping) && atomic_load(&g->ready);
@@ -449,29 +508,7 @@ static enum MHD_Result get(gw *g, struct MHD_Connection *c, const char *url) {
                          : "{\"status\":\"connecting to Kafka\"}\n";
     return send_text(c, ok ? 200 : 503, "application/json", b, strlen(b));
   }
-  if (strcmp(url, "/metrics") == 0) {
-    pthread_mutex_lock(&g->table.mu);
-    size_t waiting = g->table.n_waiting, known = g->table.n_calls;
-    pthread_mutex_unlock(&g->table.mu);
-    char text[1024];
-    int n = snprintf(
-        text, sizeof text,
-        "# TYPE sf_gateway_calls_total counter\nsf_gateway_calls_total %llu\n"
-        "# TYPE sf_gateway_replies_total counter\n"
-        "sf_gateway_replies_total %llu\n"
-        "# TYPE sf_gateway_timeouts_total counter\n"
-        "sf_gateway_timeouts_total %llu\n"
-        "# TYPE sf_gateway_kafka_errors_total counter\n"
-        "sf_gateway_kafka_errors_total %llu\n"
-        "# TYPE sf_gateway_waiting gauge\nsf_gateway_waiting %zu\n"
-        "# TYPE sf_gateway_remembered_calls gauge\n"
-        "sf_gateway_remembered_calls %zu\n",
-        (unsigned long long)atomic_load(&g->n_calls),
-        (unsigned long long)atomic_load(&g->n_replies),
-        (unsigned long long)atomic_load(&g->n_timeouts),
-        (unsigned long long)atomic_load(&g->n_errors), waiting, known);
-    return send_text(c, 200, "text/plain; version=0.0.4", text, (size_t)n);
-  }
+  if (strcmp(url, "/metrics") == 0) return metrics(g, c);
   return send_error(c, 405,
                     GW_NAME
                     " answers POST /<namespace>/<Entity>/<key>/"

@@ -43,10 +43,23 @@ static const char *const consumer_defaults[][2] = {
     {"fetch.wait.max.ms", "5"},       {"fetch.error.backoff.ms", "50"},
     {"socket.nagle.disable", "true"}, {NULL, NULL}};
 
-int64_t gw_now_ms(void) {
+const double gw_rt_bounds_ms[GW_RT_BUCKETS] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+
+int64_t gw_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t gw_now_ms(void) { return gw_now_us() / 1000; }
+
+/* One round trip (Call produced -> Reply consumed) into the histogram. */
+static void observe_rt(gw *g, int64_t us) {
+  size_t b = 0;
+  while (b < GW_RT_BUCKETS && (double)us > gw_rt_bounds_ms[b] * 1000.0) b++;
+  atomic_fetch_add(&g->rt_bucket[b], 1);
+  atomic_fetch_add(&g->rt_sum_us, (uint_fast64_t)(us > 0 ? us : 0));
 }
 
 static int set(rd_kafka_conf_t *conf, const char *k, const char *v) {
@@ -246,6 +259,7 @@ static void on_reply(gw *g, const rd_kafka_message_t *m) {
       c->replied = true;
       c->forget_ms = gw_now_ms() + g->opt.remember_ms;
       atomic_fetch_add(&g->n_replies, 1);
+      observe_rt(g, gw_now_us() - c->sent_us);
       gw_answer_reply(g, c);
     }
   }
