@@ -118,7 +118,7 @@ static int parse_args(int argc, char **argv, gw_options *o) {
     if (!strcmp(a, "--listen")) o->listen = v;
     else if (!strcmp(a, "--brokers")) o->brokers = v;
     else if (!strcmp(a, "--ir")) o->ir_paths[o->n_ir++] = v;
-    else if (!strcmp(a, "--module") || !strcmp(a, "--config")) o->module = v;
+    else if (!strcmp(a, "--module")) o->module = v;
     else if (!strcmp(a, "--reply-egress")) o->reply_egress = v;
     else if (!strcmp(a, "--replies-topic")) o->replies_topic = v;
     else if (!strcmp(a, "--timeout")) rc = duration_ms(a, v, &o->timeout_ms);
