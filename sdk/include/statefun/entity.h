@@ -21,6 +21,12 @@
  * members, and each await's result in F->r.<label>. Only F survives an
  * await (the frame is stored in the entity's state while it waits); C
  * locals do not. Requires GNU C or Clang (__typeof__).
+ *
+ * A method is atomic on its entity: when it fails, its state writes are
+ * undone and the messages and egress records it sent are dropped
+ * (docs/entities.md, "Failures and state"). Several calls can be awaited
+ * at once (SF_CALL, SF_CALL_AT, SF_AWAIT_CALLS: "Parallel awaits"). The
+ * macros (<statefun/entity_body.h>) check their use at compile time.
  */
 #ifndef STATEFUN_ENTITY_H
 #define STATEFUN_ENTITY_H
