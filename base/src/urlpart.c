@@ -1,12 +1,16 @@
 /*
- * urlpart.c - percent-decoding of URL parts and the ?wait= value (see
- * sfb/urlpart.h).
+ * urlpart.c - URL parts (see sfb/urlpart.h): percent-decoding, name parts,
+ * function addresses and the ?wait= value.
  */
 #include "sfb/urlpart.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "sfb/utf8.h"
 
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -46,6 +50,79 @@ char *sfb_percent_decode_dup(const char *in, size_t len, bool plus_is_space) {
     out = NULL;
   }
   return out;
+}
+
+bool sfb_has_control(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+    if (*p < 0x20 || *p == 0x7F) return true;
+  return false;
+}
+
+int sfb_check_name(const char *what, const char *s, bool allow_empty, char *err,
+                   size_t err_len) {
+  const char *why = NULL;
+  if (s[0] == '\0' && !allow_empty) {
+    snprintf(err, err_len, "empty %s", what);
+    return -1;
+  }
+  if (strchr(s, '/') != NULL) why = "must not contain '/'";
+  else if (!sfb_utf8_valid(s, strlen(s))) why = "is not valid UTF-8";
+  else if (sfb_has_control(s)) why = "contains control characters";
+  if (why == NULL) return 0;
+  snprintf(err, err_len, "the %s %s", what, why);
+  return -1;
+}
+
+/* The checks of the id part (decoded), which may contain '/'. */
+static int check_id(const char *id, const char *usage, char *err,
+                    size_t err_len) {
+  const char *why = NULL;
+  if (id[0] == '\0') {
+    snprintf(err, err_len, "%s (empty id)", usage);
+    return -1;
+  }
+  if (!sfb_utf8_valid(id, strlen(id))) why = "is not valid UTF-8";
+  else if (sfb_has_control(id)) why = "contains control characters";
+  if (why == NULL) return 0;
+  snprintf(err, err_len, "the id %s", why);
+  return -1;
+}
+
+int sfb_parse_address(const char *path, char **fn_typename, char **id,
+                      char *err, size_t err_len) {
+  static const char usage[] = "expected /<namespace>/<type>/<id>";
+  *fn_typename = *id = NULL;
+  const char *ns = path != NULL && path[0] == '/' ? path + 1 : NULL;
+  const char *s1 = ns != NULL ? strchr(ns, '/') : NULL;
+  const char *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
+  if (s2 == NULL) {
+    snprintf(err, err_len, "%s%s", usage, s1 != NULL ? " (no id)" : "");
+    return -1;
+  }
+  char *dns = sfb_percent_decode_dup(ns, (size_t)(s1 - ns), false);
+  char *dty = sfb_percent_decode_dup(s1 + 1, (size_t)(s2 - s1 - 1), false);
+  char *did = sfb_percent_decode_dup(s2 + 1, strlen(s2 + 1), false);
+  int rc = -1;
+  if (dns == NULL || dty == NULL || did == NULL)
+    snprintf(err, err_len, "bad percent-encoding in the path (or %%00)");
+  else if (sfb_check_name("namespace", dns, false, err, err_len) == 0 &&
+           sfb_check_name("function type", dty, false, err, err_len) == 0 &&
+           check_id(did, usage, err, err_len) == 0) {
+    size_t n = strlen(dns) + 1 + strlen(dty) + 1;
+    *fn_typename = malloc(n);
+    if (*fn_typename == NULL) {
+      snprintf(err, err_len, "out of memory");
+    } else {
+      snprintf(*fn_typename, n, "%s/%s", dns, dty);
+      *id = did;
+      did = NULL;
+      rc = 0;
+    }
+  }
+  free(dns);
+  free(dty);
+  free(did);
+  return rc;
 }
 
 int64_t sfb_parse_wait(const char *s, int64_t max_ms) {

@@ -20,7 +20,6 @@
 #include "gateway.h"
 #include "sfb/listen.h"
 #include "sfb/urlpart.h"
-#include "statefun/statefun.h"
 
 #define HTTP_TOO_LARGE 413 /* MHD renamed the constant across versions */
 #define MAX_IDEMPOTENCY_KEY 256
@@ -127,89 +126,6 @@ void gw_answer_reply(gw *g, gw_call *c) {
                              &status);
     gw_answer(g, w, status, o);
   }
-}
-
-/* ---- the path ----------------------------------------------------------- */
-
-static bool has_control(const char *s) {
-  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-    if (*p < 0x20 || *p == 0x7F) return true;
-  return false;
-}
-
-/* A decoded name part: not empty, no '/', UTF-8, no control characters.
- * -1 with why in err (sf-local's words, `what` naming the part). */
-static int check_name(const char *what, const char *s, char *err,
-                      size_t err_len) {
-  const char *why = NULL;
-  if (s[0] == '\0') {
-    snprintf(err, err_len, "empty %s", what);
-    return -1;
-  }
-  if (strchr(s, '/') != NULL) why = "must not contain '/'";
-  else if (!sf_utf8_valid(s, strlen(s))) why = "is not valid UTF-8";
-  else if (has_control(s)) why = "contains control characters";
-  if (why == NULL) return 0;
-  snprintf(err, err_len, "the %s %s", what, why);
-  return -1;
-}
-
-/* "/<ns>/<Entity>/<key>/<method>" split and percent-decoded by part (the
- * key is everything between Entity and the last '/'). */
-typedef struct call_path {
-  char *ns, *entity, *key, *method; /* malloc'd; method NULL if absent */
-  bool bad_method;                  /* the method's escapes are bad */
-  char fn_typename[512];            /* "ns/Entity" */
-} call_path;
-
-static void call_path_free(call_path *p) {
-  free(p->ns);
-  free(p->entity);
-  free(p->key);
-  free(p->method);
-}
-
-/* 0 when namespace, entity and key parse; else -1 with the reason in err:
- * not an entity call's path, answered as sf-local answers a bad address
- * (400 {"error": ...}). */
-static int parse_path(const char *url, call_path *p, char *err,
-                      size_t err_len) {
-  static const char usage[] = "expected /<namespace>/<type>/<id>";
-  memset(p, 0, sizeof *p);
-  const char *ns = url + 1;
-  const char *s1 = url[0] == '/' ? strchr(ns, '/') : NULL;
-  const char *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
-  if (s2 == NULL) {
-    snprintf(err, err_len, "%s%s", usage, s1 != NULL ? " (no id)" : "");
-    return -1;
-  }
-  const char *last = strrchr(s2, '/');
-  p->ns = sfb_percent_decode_dup(ns, (size_t)(s1 - ns), false);
-  p->entity = sfb_percent_decode_dup(s1 + 1, (size_t)(s2 - s1 - 1), false);
-  if (last != s2) {
-    p->key = sfb_percent_decode_dup(s2 + 1, (size_t)(last - s2 - 1), false);
-    p->method = sfb_percent_decode_dup(last + 1, strlen(last + 1), false);
-    p->bad_method = p->method == NULL;
-  } else {
-    p->key = sfb_percent_decode_dup(s2 + 1, strlen(s2 + 1), false);
-  }
-  if (p->ns == NULL || p->entity == NULL || p->key == NULL) {
-    snprintf(err, err_len, "bad percent-encoding in the path (or %%00)");
-    return -1;
-  }
-  if (check_name("namespace", p->ns, err, err_len) != 0 ||
-      check_name("function type", p->entity, err, err_len) != 0)
-    return -1;
-  snprintf(p->fn_typename, sizeof p->fn_typename, "%s/%s", p->ns, p->entity);
-  return 0;
-}
-
-/* The key's own checks, once the entity is known. */
-static const char *bad_key(const char *key) {
-  if (key[0] == '\0') return "expected /<namespace>/<type>/<id> (empty id)";
-  if (!sf_utf8_valid(key, strlen(key))) return "the id is not valid UTF-8";
-  if (has_control(key)) return "the id contains control characters";
-  return NULL;
 }
 
 /* ---- an entity call ----------------------------------------------------- */
@@ -327,17 +243,9 @@ static gw_call *find_or_send(gw *g, struct MHD_Connection *c, gw_req *r,
 /* POST /<ns>/<Entity>/<key>/<method>: checks, the Call to Kafka, then a
  * suspended wait for the Reply (or its Reply at once, if remembered). */
 static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c, gw_req *r,
-                                   const gw_route *route, const call_path *p) {
+                                   const gw_route *route, const char *key,
+                                   const sfc_method *m) {
   enum MHD_Result ret;
-  const sfc_method *m = sfc_entity_method(route->entity, p->method);
-  if (m == NULL) {
-    char names[512];
-    sfc_call_method_names(route->entity, names, sizeof names);
-    return send_json(
-        c, 404,
-        sfc_call_error(NULL, "entity %s has no method '%s' (methods: %s)",
-                       route->fn_typename, p->method, names));
-  }
   uint8_t *argb = NULL;
   size_t argn = 0;
   char err[1280];
@@ -361,7 +269,7 @@ static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c, gw_req *r,
                                     g->opt.replies_topic));
   }
   pthread_mutex_lock(&g->table.mu);
-  gw_call *call = find_or_send(g, c, r, route, p->key, argb, argn, idem, &ret);
+  gw_call *call = find_or_send(g, c, r, route, key, argb, argn, idem, &ret);
   free(argb);
   if (call != NULL && call->replied) {
     unsigned status;
@@ -381,63 +289,31 @@ static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c, gw_req *r,
   return ret;
 }
 
-/* Routes a POST by its path against the IRs. */
+/* Routes a POST by its path against the IRs (ir_call.h: the same routes
+ * and answers as sf-local's). A path that is no entity address gets the
+ * plain {"error": ...} sf-local's message send would give. */
 static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
                             gw_req *r) {
-  call_path p;
-  char err[1024];
+  sfc_call_route rt;
+  sfc_call_route_of(g->irs, g->n_irs, url, &rt);
+  const gw_route *route = NULL;
   enum MHD_Result ret;
-  if (parse_path(url, &p, err, sizeof err) != 0) {
-    call_path_free(&p);
-    return send_error(c, 400, "%s", err);
-  }
-  bool ns_known = false;
-  const sfc_entity *e = sfc_call_entity(g->irs, g->n_irs, p.ns, p.entity,
-                                        &ns_known);
-  const gw_route *route = e != NULL ? gw_route_of(g, p.fn_typename) : NULL;
-  const char *why = bad_key(p.key);
-  if (why != NULL && (e == NULL || p.key[0] != '\0' || p.method == NULL)) {
-    ret = send_error(c, 400, "%s", why); /* not an address: as sf-local */
-  } else if (why != NULL) {
-    ret = send_json(c, 400,
-                    sfc_call_error(NULL,
-                                   "an entity call is POST /%s/<key>/<method>: "
-                                   "%s",
-                                   p.fn_typename, why));
-  } else if (e == NULL && ns_known) {
-    char names[512];
-    sfc_call_entity_names(g->irs, g->n_irs, p.ns, names, sizeof names);
-    ret = send_json(c, 404,
-                    sfc_call_error(NULL,
-                                   "no entity '%s' in the IR of namespace %s "
-                                   "(entities: %s)",
-                                   p.entity, p.ns, names));
-  } else if (e == NULL) {
+  if (rt.kind == SFC_ROUTE_ERROR) {
+    ret = send_json(c, rt.status, rt.body);
+    rt.body = NULL; /* send_json took it */
+  } else if (rt.kind == SFC_ROUTE_NONE && rt.why[0] != '\0') {
+    ret = send_error(c, 400, "%s", rt.why);
+  } else if (rt.kind == SFC_ROUTE_NONE) {
     ret = send_error(c, 404,
-                     "no entity %s: namespace %s is in none of the "
+                     "no entity %s: its namespace is in none of the "
                      "gateway's --ir files",
-                     p.fn_typename, p.ns);
-  } else if (p.bad_method) {
-    ret = send_json(c, 400,
-                    sfc_call_error(NULL,
-                                   "bad percent-encoding in "
-                                   "the method name"));
-  } else if (p.method == NULL) {
-    char names[512];
-    sfc_call_method_names(e, names, sizeof names);
-    ret = send_json(c, 404,
-                    sfc_call_error(NULL,
-                                   "%s is an entity: POST /%s/%s/<method> with "
-                                   "the JSON arguments (methods: %s), or PUT a "
-                                   "raw message",
-                                   p.fn_typename, p.fn_typename, p.key, names));
-  } else if (route == NULL) {
-    ret = send_json(c, 404,
-                    sfc_call_error(NULL, "no topic serves %s", p.fn_typename));
+                     rt.fn_typename);
+  } else if ((route = gw_route_of(g, rt.fn_typename)) == NULL) {
+    ret = send_error(c, 404, "no topic serves %s", rt.fn_typename);
   } else {
-    ret = entity_call(g, c, r, route, &p);
+    ret = entity_call(g, c, r, route, rt.key, rt.method);
   }
-  call_path_free(&p);
+  sfc_call_route_free(&rt);
   return ret;
 }
 

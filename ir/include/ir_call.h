@@ -28,6 +28,34 @@
 #define SFC_CALL_DEFAULT_WAIT_MS 30000
 #define SFC_CALL_TYPENAME "statefun.entities/Call"
 
+/* Where a POST path leads (sfc_call_route_of). */
+typedef enum sfc_call_route_kind {
+  SFC_ROUTE_NONE,  /* no entity of the IRs: the caller's own answer */
+  SFC_ROUTE_ERROR, /* an entity path gone wrong: answer status + body */
+  SFC_ROUTE_CALL   /* a method of an entity, with its key */
+} sfc_call_route_kind;
+
+typedef struct sfc_call_route {
+  sfc_call_route_kind kind;
+  char *fn_typename;        /* CALL, and NONE when the path is an address */
+  char *key;                /* CALL: the entity key (decoded) */
+  const sfc_entity *entity; /* CALL */
+  const sfc_method *method; /* CALL */
+  unsigned status;          /* ERROR: 400 or 404 */
+  json_t *body;             /* ERROR: {"ok":false,"error":...}; yours */
+  char why[512];            /* NONE: why the path is no address ("" when
+                               it is one, of a namespace of no IR) */
+} sfc_call_route;
+
+/* Routes POST `path` (still percent-encoded, no query) against the IRs:
+ * "/<ns>/<Entity>/<key>/<method>" (the method is the last part, the key
+ * everything between, "%2F" or '/' alike). Unknown entities of an IR's
+ * namespace, unknown methods, a path without a method or with an empty
+ * key, bad escapes in the method: ERROR with sf-local's answer. */
+void sfc_call_route_of(const sfc_ir *irs, size_t n_irs, const char *path,
+                       sfc_call_route *out);
+void sfc_call_route_free(sfc_call_route *r);
+
 /* The entity `name` of namespace `ns` in the IRs (NULL if none);
  * *ns_known says whether some IR has that namespace at all. */
 const sfc_entity *sfc_call_entity(const sfc_ir *irs, size_t n_irs,

@@ -1,6 +1,6 @@
 /*
- * ir_call.c - the HTTP contract of an entity call (ir_call.h): entity and
- * method lookups with the names a 404 lists, the request id rules, the
+ * ir_call.c - the HTTP contract of an entity call (ir_call.h): where a
+ * POST path leads, entity and method lookups with the names a 404 lists, the request id rules, the
  * JSON arguments turned into the Args record, and the answer bodies (200,
  * 422, 502, 504, errors) that sf-local and sf-gateway both send.
  */
@@ -9,11 +9,13 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ir_json.h"
+#include "sfb/urlpart.h"
 
 const sfc_entity *sfc_call_entity(const sfc_ir *irs, size_t n_irs,
                                   const char *ns, const char *name,
@@ -159,4 +161,122 @@ json_t *sfc_call_timeout(const char *rid, int64_t wait_ms, const char *where) {
                         "no reply within %.3g s; the call was accepted and "
                         "may still complete: %s",
                         (double)wait_ms / 1000.0, where);
+}
+
+/* The entity of "ns/Entity" (NULL if none). */
+static const sfc_entity *entity_of(const sfc_ir *irs, size_t n_irs,
+                                   const char *fn_typename, bool *ns_known) {
+  const char *slash = strchr(fn_typename, '/');
+  char ns[256];
+  snprintf(ns, sizeof ns, "%.*s", (int)(slash - fn_typename), fn_typename);
+  return sfc_call_entity(irs, n_irs, ns, slash + 1, ns_known);
+}
+
+static void route_error(sfc_call_route *out, unsigned status, json_t *body) {
+  out->kind = SFC_ROUTE_ERROR;
+  out->status = status;
+  out->body = body;
+}
+
+/* "/<ns>/<Entity>/<key>" + "/<method>": an entity of the IRs, or an
+ * unknown one of an IR's namespace. False when the prefix is no entity
+ * path (perr says why, or is empty). */
+static bool route_method(const sfc_ir *irs, size_t n_irs, const char *prefix,
+                         const char *raw_method, sfc_call_route *out,
+                         char *perr, size_t perr_len) {
+  char *fn, *key;
+  if (sfb_parse_address(prefix, &fn, &key, perr, perr_len) != 0) return false;
+  perr[0] = '\0';
+  bool ns_known = false;
+  const sfc_entity *e = entity_of(irs, n_irs, fn, &ns_known);
+  char *mname = e != NULL ? sfb_percent_decode_dup(raw_method,
+                                                   strlen(raw_method), false)
+                          : NULL;
+  const sfc_method *m = mname != NULL ? sfc_entity_method(e, mname) : NULL;
+  const char *slash = strchr(fn, '/');
+  char names[512];
+  bool routed = true;
+  if (e != NULL && mname == NULL) {
+    route_error(out, 400,
+                sfc_call_error(NULL,
+                               "bad percent-encoding in the method "
+                               "name"));
+  } else if (e != NULL && m == NULL) {
+    sfc_call_method_names(e, names, sizeof names);
+    route_error(out, 404,
+                sfc_call_error(NULL,
+                               "entity %s has no method '%s' (methods: "
+                               "%s)",
+                               fn, mname, names));
+  } else if (e != NULL) {
+    out->kind = SFC_ROUTE_CALL;
+    out->fn_typename = fn;
+    out->key = key;
+    out->entity = e;
+    out->method = m;
+    fn = key = NULL;
+  } else if (ns_known) {
+    char ns[256];
+    snprintf(ns, sizeof ns, "%.*s", (int)(slash - fn), fn);
+    sfc_call_entity_names(irs, n_irs, ns, names, sizeof names);
+    route_error(out, 404,
+                sfc_call_error(NULL,
+                               "no entity '%s' in the IR of namespace "
+                               "%s (entities: %s)",
+                               slash + 1, ns, names));
+  } else {
+    routed = false;
+  }
+  free(mname);
+  free(fn);
+  free(key);
+  return routed;
+}
+
+void sfc_call_route_of(const sfc_ir *irs, size_t n_irs, const char *path,
+                       sfc_call_route *out) {
+  memset(out, 0, sizeof *out);
+  out->kind = SFC_ROUTE_NONE;
+  const char *last = strrchr(path, '/');
+  char perr[512] = "";
+  if (last != NULL && last != path) {
+    char *prefix = strndup(path, (size_t)(last - path));
+    bool routed = prefix != NULL && route_method(irs, n_irs, prefix, last + 1,
+                                                 out, perr, sizeof perr);
+    free(prefix);
+    if (routed) return;
+  }
+  /* "/<ns>/<Entity>/<key>" without a method, or with an empty key */
+  char *fn, *key;
+  if (sfb_parse_address(path, &fn, &key, out->why, sizeof out->why) != 0)
+    return;
+  bool ns_known = false;
+  const sfc_entity *e = entity_of(irs, n_irs, fn, &ns_known);
+  if (e != NULL && strchr(key, '/') == NULL) {
+    char names[512];
+    sfc_call_method_names(e, names, sizeof names);
+    route_error(out, 404,
+                sfc_call_error(NULL,
+                               "%s is an entity: POST /%s/%s/<method> with the "
+                               "JSON arguments (methods: %s), or PUT a raw "
+                               "message",
+                               fn, fn, key, names));
+  } else if (e != NULL) {
+    route_error(
+        out, 400,
+        sfc_call_error(NULL, "an entity call is POST /%s/<key>/<method>: %s",
+                       fn, perr[0] ? perr : "bad path"));
+  } else {
+    out->fn_typename = fn;
+    fn = NULL;
+  }
+  free(fn);
+  free(key);
+}
+
+void sfc_call_route_free(sfc_call_route *r) {
+  free(r->fn_typename);
+  free(r->key);
+  json_decref(r->body);
+  memset(r, 0, sizeof *r);
 }

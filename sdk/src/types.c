@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "sfb/pbwire.h"
+#include "sfb/utf8.h"
 
 const sf_type sf_type_bool = {SF_TYPENAME_BOOL, SF_KIND_BOOL, NULL};
 const sf_type sf_type_int = {SF_TYPENAME_INT, SF_KIND_INT, NULL};
@@ -51,48 +52,9 @@ sf_status sf_split_typename(sf_arena *arena, const char *typename, char **ns,
   return (*ns && *name) ? SF_OK : SF_ERR_NOMEM;
 }
 
+/* The tree's one validator is sfbase's (sfb/utf8.h). */
 bool sf_utf8_valid(const void *data, size_t len) {
-  const uint8_t *s = data;
-  size_t i = 0;
-  while (i < len) {
-    /* Names, ids and typenames are ASCII: eight bytes at a time. */
-    while (len - i >= 8) {
-      uint64_t w;
-      memcpy(&w, s + i, 8);
-      if (w & 0x8080808080808080ull) break;
-      i += 8;
-    }
-    if (i == len) break;
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false; /* continuation byte, overlong lead, or > U+10FFFF */
-    }
-    if (len - i <= n) return false;
-    for (size_t k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false; /* overlong, out of range, or a surrogate */
-    i += n + 1;
-  }
-  return true;
+  return sfb_utf8_valid(data, len);
 }
 
 /* ---- encoders ------------------------------------------------------------- */
