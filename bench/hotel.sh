@@ -78,7 +78,8 @@ case "$runtime" in sf-local|flink) ;; *) die "--runtime is sf-local or flink" ;;
 
 # Only one Flink cluster fits on this machine: the whole run holds the lock.
 if [ "$runtime" = flink ] && [ -z "${SF_HOTEL_FLOCKED:-}" ]; then
-  exec env SF_HOTEL_FLOCKED=1 flock /tmp/sf-flink.lock "$0" "${orig_args[@]}"
+  flock -n /tmp/sf-flink.lock true || echo "hotel.sh: waiting for /tmp/sf-flink.lock (another Flink cluster runs; at most 1 h)" >&2
+  exec env SF_HOTEL_FLOCKED=1 flock -w 3600 /tmp/sf-flink.lock "$0" "${orig_args[@]}"
 fi
 
 # ---- build -------------------------------------------------------------------

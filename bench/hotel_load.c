@@ -133,7 +133,7 @@ static double num_arg(const char *name, const char *v, double lo, double hi) {
 static options parse(int argc, char **argv) {
   options o = {NULL, NULL, NULL, 0, 0, 10.0, -1, EP_MIX, 64, HOTEL_DATA_PARTITIONS, HOTEL_DATA_HOTELS,
                HOTEL_DATA_USERS, 1, 1};
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every option takes a value */
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage(NULL);
     if (v == NULL) usage("every option takes a value");
@@ -173,7 +173,6 @@ static options parse(int argc, char **argv) {
       fprintf(stderr, "hotel_load: unknown option %s\n", a);
       usage(NULL);
     }
-    i++;
   }
   if (!o.url || o.rate <= 0 || o.duration <= 0) usage("--url, --rate and --duration are required");
   if (o.warmup < 0) o.warmup = fmin(2.0, o.duration / 5);

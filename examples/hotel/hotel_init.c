@@ -84,7 +84,7 @@ static int int_arg(const char *name, const char *v, int lo, int hi) {
 static options parse(int argc, char **argv) {
   options o = {"http://127.0.0.1:8090", NULL, HOTEL_DATA_PARTITIONS, HOTEL_DATA_HOTELS,
                HOTEL_DATA_USERS, 16, 30.0};
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every option takes a value */
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage(NULL);
     if (v == NULL) usage("every option takes a value");
@@ -106,7 +106,6 @@ static options parse(int argc, char **argv) {
       fprintf(stderr, "hotel-init: unknown option %s\n", a);
       usage(NULL);
     }
-    i++;
   }
   return o;
 }
