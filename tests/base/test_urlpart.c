@@ -52,3 +52,55 @@ Test(urlpart, wait) {
     cr_assert_eq(sfb_parse_wait(bad[i], 60000), -1, "'%s'", bad[i]);
   cr_assert_eq(sfb_parse_wait(NULL, 60000), -1);
 }
+
+Test(urlpart, check_name) {
+  char err[128];
+  cr_assert_eq(sfb_check_name("namespace", "shop", false, err, sizeof err), 0);
+  cr_assert_eq(sfb_check_name("topic", "", true, err, sizeof err), 0);
+  static const struct {
+    const char *s, *err;
+  } bad[] = {{"", "empty namespace"},
+             {"a/b", "the namespace must not contain '/'"},
+             {"a\xff", "the namespace is not valid UTF-8"},
+             {"a\x01", "the namespace contains control characters"},
+             {"a\x7f", "the namespace contains control characters"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    cr_assert_eq(sfb_check_name("namespace", bad[i].s, false, err, sizeof err),
+                 -1);
+    cr_assert_str_eq(err, bad[i].err);
+  }
+  cr_assert(sfb_has_control("\t"));
+  cr_assert_not(sfb_has_control("caf\xc3\xa9"));
+}
+
+Test(urlpart, address) {
+  char *fn, *id, err[128];
+  cr_assert_eq(
+      sfb_parse_address("/shop/User/al%2Fice/x", &fn, &id, err, sizeof err), 0,
+      "%s", err);
+  cr_assert_str_eq(fn, "shop/User");
+  cr_assert_str_eq(id, "al/ice/x");
+  free(fn);
+  free(id);
+  static const struct {
+    const char *path, *err;
+  } bad[] = {
+      {"shop/User/a", "expected /<namespace>/<type>/<id>"},
+      {"/shop", "expected /<namespace>/<type>/<id>"},
+      {"/shop/User", "expected /<namespace>/<type>/<id> (no id)"},
+      {"/shop/User/", "expected /<namespace>/<type>/<id> (empty id)"},
+      {"/shop/User/a%zz", "bad percent-encoding in the path (or %00)"},
+      {"/shop/User/a%00", "bad percent-encoding in the path (or %00)"},
+      {"//User/a", "empty namespace"},
+      {"/shop/%2F/a", "the function type must not contain '/'"},
+      {"/shop/User/a%01", "the id contains control characters"},
+      {"/shop/User/a%FF", "the id is not valid UTF-8"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    cr_assert_eq(sfb_parse_address(bad[i].path, &fn, &id, err, sizeof err), -1,
+                 "%s", bad[i].path);
+    cr_assert_str_eq(err, bad[i].err, "%s", bad[i].path);
+    cr_assert_null(fn);
+    cr_assert_null(id);
+  }
+}
