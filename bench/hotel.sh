@@ -40,7 +40,11 @@
 #   --connections C            driver connections (default 64)
 #   --threads N                hotel server threads (default 2)
 #   --build-dir DIR            (default build-hotelbench)   --skip-build
+#   --results-dir DIR          where the .txt/.dat/.png go (bench/results)
 #   --checkpoint-interval D    flink: cluster.sh's (default 1s)
+#   --kill-server N            kill -9 the hotel server N times during each
+#                              mix run (evenly spaced) and restart it at
+#                              once: the booking checks must still hold
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -49,8 +53,8 @@ orig_args=("$@")
 runtime=sf-local rate="" sweep=0 duration=10 ep_rate=10 endpoints=1
 p99_ms=100 break_ms=1000 connections=64 threads=2 skip_build=0
 rates="100 250 500 1000 1500 2000 2500 3000 4000 5000 6000 8000"
-build_dir="$root/build-hotelbench" checkpoint=1s
-usage() { sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; }
+build_dir="$root/build-hotelbench" checkpoint=1s kills=0 results="$here/results"
+usage() { sed -n '2,51p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "hotel.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -67,7 +71,9 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
+    --results-dir) results="$2"; shift 2 ;;
     --checkpoint-interval) checkpoint="$2"; shift 2 ;;
+    --kill-server) kills="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "hotel.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -109,6 +115,7 @@ work="$(mktemp -d /tmp/hotelbench.XXXXXX)"
 pids=()
 cluster_up=0
 cleanup() {
+  [ -f "$work/hotel.pid" ] && pids+=("$(cat "$work/hotel.pid")")
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "$cluster_up" = 1 ]; then
@@ -127,14 +134,31 @@ wait_http() { # URL what
   die "$2 did not answer $1 in 60 s"
 }
 
-mkdir -p "$here/results"
+mkdir -p "$results"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-out="$here/results/hotel-$runtime-$stamp"
+out="$results/hotel-$runtime-$stamp"
 exec > >(tee "$out.txt") 2>&1
 
 fn_port="$(free_port)"
-"$bin_hotel" --listen "127.0.0.1:$fn_port" --threads "$threads" > "$work/hotel.log" 2>&1 &
-pids+=($!)
+start_hotel() { # the hotel server, its pid in $work/hotel.pid
+  "$bin_hotel" --listen "127.0.0.1:$fn_port" --threads "$threads" >> "$work/hotel.log" 2>&1 &
+  echo $! > "$work/hotel.pid"
+  disown $! 2>/dev/null || true # killed on purpose: no "Killed" notes
+}
+# kill_hotel_during SECONDS: --kill-server times, evenly spaced, kill -9 and
+# restart the hotel server (in the background, while a run goes on).
+kill_hotel_during() {
+  local gap
+  gap="$(awk -v d="$1" -v n="$kills" 'BEGIN { printf "%.2f", d / (n + 1) }')"
+  for _ in $(seq 1 "$kills"); do
+    sleep "$gap"
+    kill -9 "$(cat "$work/hotel.pid")" 2>/dev/null || true
+    echo "hotel.sh: kill -9 the hotel server" >&2
+    sleep 0.3
+    start_hotel
+  done
+}
+start_hotel
 if [ "$runtime" = sf-local ]; then
   sed "s/127.0.0.1:8000/127.0.0.1:$fn_port/" "$root/examples/hotel/module.yaml" > "$work/module.yaml"
   port="$(free_port)"
@@ -187,11 +211,15 @@ run() {
   local i0 r0 t0 t1 i1 r1
   i0="$(metric sflocal_ingress_messages_total)"; r0="$(metric sflocal_routed_messages_total)"
   t0="$(date +%s.%N)"
-  local rc=0
+  local rc=0 killer=""
+  if [ "$kills" -gt 0 ] && [ "$label" = mix ]; then
+    kill_hotel_during "$duration" & killer=$!
+  fi
   "$bin_load" --url "$url" --endpoint "$ep" --rate "$r" --duration "$duration" \
     --connections "$connections" --seed "$n_run" --run-id "r$n_run" --bookings "$log" \
     > "$res" 2> "$work/run-$n_run.err" || rc=$?
   t1="$(date +%s.%N)"
+  [ -z "$killer" ] || wait "$killer"
   i1="$(metric sflocal_ingress_messages_total)"; r1="$(metric sflocal_routed_messages_total)"
   [ "$rc" -le 1 ] || die "hotel_load failed: $(cat "$work/run-$n_run.err")"
   local chk
