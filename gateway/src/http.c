@@ -294,6 +294,15 @@ static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c, gw_req *r,
  * plain {"error": ...} sf-local's message send would give. */
 static enum MHD_Result post(gw *g, struct MHD_Connection *c, const char *url,
                             gw_req *r) {
+  /* sf-local sends a raw typed message for these; here there is none. */
+  const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (ct != NULL && strncasecmp(ct, "application/vnd.", 16) == 0)
+    return send_error(c, 415,
+                      GW_NAME
+                      " takes entity calls with JSON arguments; a "
+                      "raw typed message (Content-Type: %s) goes to the "
+                      "function's Kafka ingress topic directly",
+                      ct);
   sfc_call_route rt;
   sfc_call_route_of(g->irs, g->n_irs, url, &rt);
   const gw_route *route = NULL;

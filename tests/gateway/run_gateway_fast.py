@@ -62,6 +62,10 @@ def test_errors(tmp):
         check_eq(st, 405, "GET of an entity")
         st, body = request_once(c.port, "PUT", "/shop/User/alice/deposit", b"{}")
         check_eq(st, 405, "PUT")
+        st, j = c.call("/shop/User/alice/deposit", raw=b"\x01",
+                       headers={"Content-Type": "application/vnd.shop/Raw"})
+        check(st == 415 and "JSON arguments" in j["error"], "a raw message: %d %r",
+              st, j)
         st, j = c.call("/other/Thing/k/m", {})
         check_eq((st, j.get("ok")), (404, None), "a namespace of no IR")
         st, body = request_once(c.port, "GET", "/metrics")
