@@ -169,7 +169,10 @@ if [ "$runtime" = sf-local ]; then
   wait_http "$url/health" sf-local
   via=state
 else
-  kafka_port="$(free_port)"
+  # Kafka's port and the next one (its KRaft controller), below the
+  # ephemeral range: the JVMs open many connections while Kafka starts.
+  kafka_port="$(python3 -c "import sys; sys.path.insert(0, '$root/tests/pylib')
+from sftest.net import free_port_below_ephemeral as f; print(f(pair=True))")"
   "$build_dir/module-gen/sf-modgen" --ir "$root/examples/hotel/hotel.ir.json" --entity-topics \
     --kafka "127.0.0.1:$kafka_port" \
     --url-template "http://127.0.0.1:$fn_port/statefun/{function.name}" \
@@ -178,7 +181,9 @@ else
   SF_CACHE="${SF_CACHE:-$root/.cache}" SF_CLUSTER_DIR="$work/cluster" \
     "$root/deploy/local/cluster.sh" start --module "$work/module.yaml" --topics hotel.replies \
     --checkpoint-interval "$checkpoint" --kafka-port "$kafka_port" \
-    --rest-port "$(free_port)" --rpc-port "$(free_port)" | grep '^cluster.sh:' || true
+    --rest-port "$(free_port)" --rpc-port "$(free_port)" > "$work/cluster-start.log" 2>&1 ||
+    { tail -40 "$work/cluster-start.log"; die "cluster.sh start failed"; }
+  grep '^cluster.sh:' "$work/cluster-start.log" || true
   port="$(free_port)"
   "$build_dir/gateway/sf-gateway" --ir "$root/examples/hotel/hotel.ir.json" --module "$work/module.yaml" \
     --brokers "127.0.0.1:$kafka_port" --listen "127.0.0.1:$port" > "$work/sf-gateway.log" 2>&1 &
