@@ -102,7 +102,7 @@ bin_hotel="$build_dir/examples/hotel/hotel"
 bin_init="$build_dir/examples/hotel/hotel-init"
 # The driver's target lives in tests/hotel when the tests are configured,
 # else in bench/: the newer of the two.
-bin_load="$(ls -t "$build_dir/tests/hotel/hotel_load" "$build_dir/bench/hotel_load" 2>/dev/null | head -1)"
+bin_load="$(ls -t "$build_dir/tests/hotel/hotel_load" "$build_dir/bench/hotel_load" 2>/dev/null | head -1 || true)"
 [ -x "$bin_hotel" ] && [ -x "$bin_init" ] && [ -n "$bin_load" ] || die "not built in $build_dir"
 if ! command -v gnuplot >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
