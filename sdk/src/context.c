@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "internal.h"
 #include "sfb/pbwire.h"
@@ -68,19 +69,109 @@ char *sf_context_strdup(sf_context *ctx, const char *s, size_t len) {
   return sf_arena_strndup(ctx->arena, s, len);
 }
 
+/* Appends the decimal digits of `v` (negative when `neg`) at `o`. */
+static char *put_decimal(char *o, unsigned long long v, bool neg) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  if (neg) *o++ = '-';
+  while (n) *o++ = tmp[--n];
+  return o;
+}
+
+/*
+ * printf for what functions format on every invocation (greetings, ids,
+ * tokens): text with %s %d %i %u %c %% and the length modifiers l, ll and
+ * z, no flags, width or precision. glibc's vsnprintf spends most of its
+ * time setting up for features these texts do not use. Returns the length
+ * written into out[cap], or -1 (nothing promised about `ap`) when the
+ * format needs more or the text does not fit: the caller then uses
+ * vsnprintf with a fresh copy of the arguments. Same output as vsnprintf
+ * (tests/unit/test_context.c compares them).
+ */
+static int fast_format(char *out, size_t cap, const char *fmt, va_list ap) {
+  char *o = out, *end = out + cap - 1; /* room for the NUL */
+  for (const char *p = fmt; *p; p++) {
+    if (*p != '%') {
+      if (o == end) return -1;
+      *o++ = *p;
+      continue;
+    }
+    p++;
+    int lng = 0; /* 1: l, 2: ll, 3: z */
+    if (*p == 'l') {
+      lng = 1;
+      if (*++p == 'l') {
+        lng = 2;
+        p++;
+      }
+    } else if (*p == 'z') {
+      lng = 3;
+      p++;
+    }
+    if (end - o < 24) return -1; /* room for any number */
+    switch (*p) {
+      case '%':
+        if (lng) return -1;
+        *o++ = '%';
+        break;
+      case 'c':
+        if (lng) return -1;
+        *o++ = (char)va_arg(ap, int);
+        break;
+      case 's': {
+        if (lng) return -1;
+        const char *str = va_arg(ap, const char *);
+        if (!str) return -1; /* glibc's "(null)" is left to glibc */
+        size_t n = strlen(str);
+        if ((size_t)(end - o) < n) return -1;
+        memcpy(o, str, n);
+        o += n;
+        break;
+      }
+      case 'd':
+      case 'i': {
+        long long v = lng == 0 ? va_arg(ap, int)
+                      : lng == 1 ? va_arg(ap, long)
+                      : lng == 2 ? va_arg(ap, long long)
+                                 : (long long)va_arg(ap, ssize_t);
+        o = put_decimal(o, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, v < 0);
+        break;
+      }
+      case 'u': {
+        unsigned long long v = lng == 0 ? va_arg(ap, unsigned)
+                               : lng == 1 ? va_arg(ap, unsigned long)
+                               : lng == 2 ? va_arg(ap, unsigned long long)
+                                          : va_arg(ap, size_t);
+        o = put_decimal(o, v, false);
+        break;
+      }
+      default: return -1; /* flags, width, precision, other conversions */
+    }
+  }
+  *o = '\0';
+  return (int)(o - out);
+}
+
 char *sf_arena_vprintf(sf_arena *arena, size_t *len, const char *fmt,
                        va_list ap) {
-  /* One pass into a stack buffer covers most texts; a second pass only
-   * for long ones. */
+  /* The fast formatter or one vsnprintf pass into a stack buffer cover
+   * most texts; a second pass only for long ones. */
   char small[256];
-  va_list again;
+  va_list slow, again;
+  va_copy(slow, ap);
   va_copy(again, ap);
-  int n = vsnprintf(small, sizeof small, fmt, ap);
+  int n = fast_format(small, sizeof small, fmt, ap);
+  if (n < 0) n = vsnprintf(small, sizeof small, fmt, slow);
   char *out = n < 0 ? NULL : sf_arena_alloc(arena, (size_t)n + 1);
   if (out != NULL && (size_t)n < sizeof small)
     memcpy(out, small, (size_t)n + 1);
   else if (out != NULL)
     vsnprintf(out, (size_t)n + 1, fmt, again);
+  va_end(slow);
   va_end(again);
   if (out != NULL && len) *len = (size_t)n;
   return out;

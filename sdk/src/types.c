@@ -113,6 +113,19 @@ static sf_status find_field1(const uint8_t *data, size_t len, unsigned want,
                              bool *found) {
   *found = false;
   if (!data) return len ? SF_ERR_VALUE_DECODE : SF_OK; /* no NULL + 0 */
+  /* What every SDK writes: field 1 alone, canonically encoded. */
+  if (len >= 2 && data[0] == (uint8_t)(8 | want)) {
+    size_t fixed = want == SFB_WT_I32 ? 4 : want == SFB_WT_I64 ? 8 : 0;
+    bool whole = want == SFB_WT_LEN ? data[1] < 0x80 && (size_t)data[1] + 2 == len
+                 : want == SFB_WT_VARINT ? len == 2 && data[1] < 0x80
+                                         : len == fixed + 1;
+    if (whole) {
+      *val = data + (want == SFB_WT_LEN ? 2 : 1);
+      *val_len = want == SFB_WT_LEN ? data[1] : len - 1;
+      *found = true;
+      return SF_OK;
+    }
+  }
   sfb_reader r;
   sfb_reader_init(&r, data, len);
   uint32_t field;

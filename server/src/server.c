@@ -1,7 +1,7 @@
 /*
  * server.c - serves a sf_handler over HTTP/1.1 with libmicrohttpd.
  *
- * MHD runs a pool of worker threads (one epoll loop each); every request is
+ * MHD runs a pool of worker threads (one poll() loop each); every request is
  * handled entirely on the thread that owns its connection. A StateFun POST
  * goes through three calls of on_access(): headers (route, check
  * Content-Length, take a request slot), body chunks (append to the slot's
@@ -47,8 +47,13 @@
  * 15 s, so the runtime normally closes them first). */
 #define CONNECTION_TIMEOUT_S 60
 #define CONNECTION_LIMIT 4096
-/* Per-connection MHD memory: request headers plus the read buffer. */
-#define CONNECTION_MEMORY 65536
+/* Per-connection MHD memory: request headers plus the read buffer. MHD
+ * zeroes the unused part of this pool after every keep-alive request, so
+ * its size is paid per request: 64 KiB cost ~60% of a batch-1 request's
+ * instructions (bench/README.md, "The HTTP path"). 16 KiB holds any
+ * header Flink sends; bodies are copied out of it chunk by chunk anyway.
+ * It also bounds the server's connection memory: 4096 x 16 KiB. */
+#define CONNECTION_MEMORY 16384
 /* A released slot keeps a body buffer up to this size for the next request. */
 #define BODY_KEEP ((size_t)1024 * 1024)
 
@@ -599,13 +604,15 @@ sf_server *sf_server_start(const sf_handler *handler,
     return NULL;
   }
 
+  /* poll(), not epoll: libmicrohttpd 0.9.75's epoll mode misses a FIN
+   * that arrives with an incomplete request, and such connections linger
+   * in CLOSE_WAIT until the timeout (issue 13); poll sees it. With one
+   * loop per worker thread and a bounded connection count, poll costs no
+   * more here (bench/README.md, "The HTTP path"). TURBO: read, write and
+   * accept are tried before asking the loop whether the socket is ready,
+   * which saves a loop round per keep-alive request. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                   MHD_USE_ERROR_LOG;
-#if defined(__linux__)
-  flags |= MHD_USE_EPOLL;
-#else
-  flags |= MHD_USE_POLL;
-#endif
+                   MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_TURBO;
   if (s->ipv6) flags |= MHD_USE_IPv6;
   struct MHD_OptionItem pool[] = {
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->threads, NULL},

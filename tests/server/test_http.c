@@ -4,6 +4,10 @@
  * greeter plus two test functions, and talks to it with libcurl.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,6 +523,43 @@ Test(http, keep_alive_reuses_the_connection) {
   cr_assert_eq(wire_visit(curl, g_url, "Liz", 1, &has, &seen), 200);
   free(req);
   curl_easy_cleanup(curl);
+}
+
+/* A client that sends part of a request and hangs up (FIN) must not leave
+ * its connection behind until the idle timeout: libmicrohttpd 0.9.75's
+ * epoll mode misses that FIN (issue 13), which is why the server polls. */
+Test(http, half_closed_incomplete_request_is_closed_at_once) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert_geq(fd, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(sf_server_port(g_server));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  static const char part[] =
+      "POST /statefun HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Length: 100\r\n\r\nabc";
+  cr_assert_eq(send(fd, part, sizeof part - 1, 0), (ssize_t)(sizeof part - 1));
+  cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+  /* The server closes its side: EOF within 2 s (the idle timeout is 60). */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  bool eof = false;
+  char buf[512];
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (ms >= 2000 || poll(&p, 1, (int)(2000 - ms)) <= 0) break;
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      eof = true;
+      break;
+    }
+  }
+  close(fd);
+  cr_assert(eof, "the server kept a half-closed connection open for 2 s");
 }
 
 #define N_CLIENTS 8

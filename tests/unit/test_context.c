@@ -1,7 +1,11 @@
 /* The context API: self/caller, state of every built-in type, sending,
  * delays and cancellation, egress records, and misuse reported cleanly. */
 #include <criterion/criterion.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "support.h"
 
@@ -292,4 +296,42 @@ Test(context, success_leaves_no_error_behind) {
   sf_handle_info info;
   tf_from_free(run_body(handles_own_error, SF_OK, &info, NULL));
   cr_assert_str_empty(info.error, "stale error on success: %s", info.error);
+}
+
+/* sf_context_printf formats common texts itself (context.c, fast_format)
+ * and leaves the rest to vsnprintf: the output must be vsnprintf's. */
+static sf_status printf_like_vsnprintf(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  char want[600];
+  size_t len = 0;
+  const char *s;
+#define SAME(...)                                                        \
+  do {                                                                   \
+    snprintf(want, sizeof want, __VA_ARGS__);                            \
+    s = sf_context_printf(ctx, &len, __VA_ARGS__);                       \
+    cr_assert_not_null(s);                                               \
+    cr_assert_str_eq(s, want);                                           \
+    cr_assert_eq(len, strlen(want));                                     \
+  } while (0)
+  SAME("Hello, %s! You have been here %d time(s).", "Alice", 5);
+  SAME("%d %i %d %d", 0, -1, INT32_MIN, INT32_MAX);
+  SAME("%u %lu %llu %zu", 4000000000u, ULONG_MAX, ULLONG_MAX, (size_t)SIZE_MAX);
+  SAME("%ld %lld %zd", LONG_MIN, LLONG_MIN, (ssize_t)-7);
+  SAME("100%% %c%c", 'o', 'k');
+  SAME("%s", "");
+  SAME("plain text");
+  SAME("%5d|%-3s|%.2f|%x|%p", 42, "ab", 3.14159, 255u, (void *)0);
+  const char *volatile none = NULL; /* glibc prints "(null)" */
+  SAME("%s and %s", none, "x");
+  char longs[400];
+  memset(longs, 'a', sizeof longs - 1);
+  longs[sizeof longs - 1] = '\0';
+  SAME("%s%d", longs, 12345); /* longer than the stack buffer */
+  SAME("%.*s", 3, "abcdef");
+#undef SAME
+  return SF_OK;
+}
+
+Test(context, printf_matches_vsnprintf) {
+  tf_from_free(run_body(printf_like_vsnprintf, SF_OK, NULL, NULL));
 }
