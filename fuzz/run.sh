@@ -4,7 +4,7 @@
 #   fuzz/run.sh BUILD_DIR [--merge]
 #
 # SF_FUZZ_SECONDS   seconds per target (default 60)
-# SF_FUZZ_TARGETS   space-separated subset (default: all three)
+# SF_FUZZ_TARGETS   space-separated subset (default: all four)
 #
 # Each target first replays the committed corpus (fuzz/corpus/<target>),
 # then fuzzes with it as seeds; new inputs go to BUILD_DIR/fuzz-corpus/
@@ -16,7 +16,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:?usage: fuzz/run.sh BUILD_DIR [--merge]}" && pwd)"
 merge="${2:-}"
 seconds="${SF_FUZZ_SECONDS:-60}"
-targets="${SF_FUZZ_TARGETS:-fuzz_handler fuzz_decoders fuzz_structured}"
+targets="${SF_FUZZ_TARGETS:-fuzz_handler fuzz_decoders fuzz_structured fuzz_wire}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
