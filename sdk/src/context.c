@@ -95,9 +95,13 @@ static char *put_decimal(char *o, unsigned long long v, bool neg) {
 static int fast_format(char *out, size_t cap, const char *fmt, va_list ap) {
   char *o = out, *end = out + cap - 1; /* room for the NUL */
   for (const char *p = fmt; *p; p++) {
-    if (*p != '%') {
-      if (o == end) return -1;
-      *o++ = *p;
+    if (*p != '%') { /* a run of text up to the next conversion */
+      const char *q = strchr(p, '%');
+      if (!q) q = p + strlen(p);
+      if ((size_t)(end - o) < (size_t)(q - p)) return -1;
+      memcpy(o, p, (size_t)(q - p));
+      o += q - p;
+      p = q - 1;
       continue;
     }
     p++;
@@ -540,11 +544,12 @@ static sf_status egress_address(sf_context *ctx, const char *egress_typename,
   return SF_OK;
 }
 
-/* Appends an egress record: `arg` when it is ready in the arena, else a
- * checked copy of `value`. */
+/* Appends egress record `e` (NULL: one is allocated) to `egress_typename`:
+ * with `arg` when it is ready in the arena, else a checked copy of `value`. */
 static sf_status push_egress(sf_context *ctx, const char *egress_typename,
-                             pb_typed_value *arg, const sf_value *value) {
-  pb_egress *e = sf_arena_alloc(ctx->arena, sizeof(*e));
+                             pb_egress *e, pb_typed_value *arg,
+                             const sf_value *value) {
+  if (!e) e = sf_arena_alloc(ctx->arena, sizeof(*e));
   if (!e) return SF_ERR_NOMEM;
   io__statefun__sdk__reqreply__from_function__egress_message__init(e);
   sf_status s = egress_address(ctx, egress_typename, e);
@@ -557,7 +562,7 @@ static sf_status push_egress(sf_context *ctx, const char *egress_typename,
 sf_status sf_egress(sf_context *ctx, const char *egress_typename,
                     sf_value value) {
   if (!ctx) return SF_ERR_INVALID_ARGUMENT;
-  return push_egress(ctx, egress_typename, NULL, &value);
+  return push_egress(ctx, egress_typename, NULL, NULL, &value);
 }
 
 /* One string or bytes field of an egress record. */
@@ -576,9 +581,15 @@ static sf_status egress_record(sf_context *ctx, const char *egress_typename,
   size_t total = 0;
   for (size_t i = 0; i < nf; i++)
     if (f[i].n) total += 1 + sfb_varint_size(f[i].n) + f[i].n;
-  uint8_t *buf = sf_arena_alloc(ctx->arena, total ? total : 1);
-  pb_typed_value *tv = sf_arena_alloc(ctx->arena, sizeof(*tv));
-  if (!buf || !tv) return SF_ERR_NOMEM;
+  /* The egress message, its TypedValue and the record: one allocation. */
+  struct rec {
+    pb_egress e;
+    pb_typed_value tv;
+    uint8_t buf[];
+  } *r = sf_arena_alloc(ctx->arena, sizeof(*r) + total);
+  if (!r) return SF_ERR_NOMEM;
+  pb_typed_value *tv = &r->tv;
+  uint8_t *buf = r->buf;
   size_t at = 0;
   for (size_t i = 0; i < nf; i++) {
     if (!f[i].n) continue;
@@ -592,7 +603,7 @@ static sf_status egress_record(sf_context *ctx, const char *egress_typename,
   tv->has_value = true;
   tv->value.data = total ? buf : NULL;
   tv->value.len = total;
-  return push_egress(ctx, egress_typename, tv, NULL);
+  return push_egress(ctx, egress_typename, &r->e, tv, NULL);
 }
 
 sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,

@@ -205,20 +205,20 @@ static bool address_field(dec *d, const field *f, bool *has, sf_waddress *a) {
  * protobuf-c's merge_messages does. */
 static bool value_field(dec *d, const field *f, bool *has, sf_wvalue *v) {
   if (f->wt != 2) return false;
+  if (!*has) { /* the usual case: the first occurrence, decoded in place */
+    memset(v, 0, sizeof(*v));
+    *has = true;
+    return dec_value(d, f->data, f->len, v);
+  }
   sf_wvalue later;
   memset(&later, 0, sizeof(later));
   if (!dec_value(d, f->data, f->len, &later)) return false;
-  if (!*has) {
-    *v = later;
-  } else {
-    if (later.type_name.p) v->type_name = later.type_name;
-    v->has_value = later.has_value;
-    if (later.data) {
-      v->data = later.data;
-      v->len = later.len;
-    }
+  if (later.type_name.p) v->type_name = later.type_name;
+  v->has_value = later.has_value;
+  if (later.data) {
+    v->data = later.data;
+    v->len = later.len;
   }
-  *has = true;
   return true;
 }
 

@@ -26,21 +26,26 @@ typedef struct enc {
 
 /* ---- pass 1: sizes ---------------------------------------------------------- */
 
-static size_t tag_size(uint32_t num) { return sfb_varint_size((uint64_t)num << 3); }
+/* sfb_varint_size, with the one-byte case inline. */
+static inline size_t varint_size(uint64_t v) {
+  return v < 0x80 ? 1 : sfb_varint_size(v);
+}
+
+static size_t tag_size(uint32_t num) { return varint_size((uint64_t)num << 3); }
 
 static size_t str_size(uint32_t num, const char *s) {
   if (!s || !*s) return 0;
   size_t n = strlen(s);
-  return tag_size(num) + sfb_varint_size(n) + n;
+  return tag_size(num) + varint_size(n) + n;
 }
 
 static size_t int_size(uint32_t num, int64_t v) {
-  return v ? tag_size(num) + sfb_varint_size((uint64_t)v) : 0;
+  return v ? tag_size(num) + varint_size((uint64_t)v) : 0;
 }
 
 /* A nested message of `body` bytes as field `num`. */
 static size_t nested_size(uint32_t num, size_t body) {
-  return tag_size(num) + sfb_varint_size((uint32_t)body) + body;
+  return tag_size(num) + varint_size((uint32_t)body) + body;
 }
 
 /* Reserves the next pre-order slot. */
@@ -59,7 +64,7 @@ static size_t value_size(enc *e, uint32_t num, const pb_typed_value *v) {
   if (!v) return 0;
   size_t s = slot(e);
   size_t body = str_size(1, v->typename_) + (v->has_value ? 2 : 0);
-  if (v->value.len) body += 1 + sfb_varint_size((uint32_t)v->value.len) + v->value.len;
+  if (v->value.len) body += 1 + varint_size((uint32_t)v->value.len) + v->value.len;
   e->sizes[s] = (uint32_t)body;
   return nested_size(num, body);
 }
@@ -151,15 +156,24 @@ static size_t slots_needed(const pb_from_function *msg) {
 
 /* ---- pass 2: bytes ---------------------------------------------------------- */
 
+/* sfb_varint_put, with the one-byte case (tags, short lengths) inline. */
+static inline size_t varint_put(uint8_t *o, uint64_t v) {
+  if (v < 0x80) {
+    *o = (uint8_t)v;
+    return 1;
+  }
+  return sfb_varint_put(o, v);
+}
+
 static uint8_t *put_tag(uint8_t *o, uint32_t num, unsigned wt) {
-  return o + sfb_varint_put(o, ((uint64_t)num << 3) | wt);
+  return o + varint_put(o, ((uint64_t)num << 3) | wt);
 }
 
 static uint8_t *put_str(uint8_t *o, uint32_t num, const char *s) {
   if (!s || !*s) return o;
   size_t n = strlen(s);
   o = put_tag(o, num, SFB_WT_LEN);
-  o += sfb_varint_put(o, n);
+  o += varint_put(o, n);
   memcpy(o, s, n);
   return o + n;
 }
@@ -167,7 +181,7 @@ static uint8_t *put_str(uint8_t *o, uint32_t num, const char *s) {
 static uint8_t *put_int(uint8_t *o, uint32_t num, int64_t v) {
   if (!v) return o;
   o = put_tag(o, num, SFB_WT_VARINT);
-  return o + sfb_varint_put(o, (uint64_t)v);
+  return o + varint_put(o, (uint64_t)v);
 }
 
 static uint8_t *put_bool(uint8_t *o, uint32_t num, bool v) {
@@ -180,7 +194,7 @@ static uint8_t *put_bool(uint8_t *o, uint32_t num, bool v) {
 /* The tag and length prefix of the next nested message in pre-order. */
 static uint8_t *put_nested(enc *e, uint8_t *o, uint32_t num) {
   o = put_tag(o, num, SFB_WT_LEN);
-  return o + sfb_varint_put(o, e->sizes[e->n++]);
+  return o + varint_put(o, e->sizes[e->n++]);
 }
 
 static uint8_t *put_address(enc *e, uint8_t *o, uint32_t num, const pb_address *a) {
@@ -198,7 +212,7 @@ static uint8_t *put_value(enc *e, uint8_t *o, uint32_t num, const pb_typed_value
   o = put_bool(o, 2, v->has_value);
   if (v->value.len) {
     o = put_tag(o, 3, SFB_WT_LEN);
-    o += sfb_varint_put(o, (uint32_t)v->value.len);
+    o += varint_put(o, (uint32_t)v->value.len);
     memcpy(o, v->value.data, v->value.len);
     o += v->value.len;
   }
