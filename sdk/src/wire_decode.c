@@ -29,6 +29,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "sfb/pbwire.h"
+#include "sfb/utf8.h"
 #include "wire.h"
 
 typedef struct dec {
@@ -90,8 +92,8 @@ static size_t read_len_prefix(const uint8_t *p, size_t rem, size_t *hdr) {
 }
 
 /* Frames the next field without looking at its meaning: 1 read, 0 at the
- * end, -1 malformed. */
-static int scan_field(cur *c, field *f) {
+ * end, -1 malformed. The general case; scan_field takes the usual one. */
+static int scan_field_any(cur *c, field *f) {
   if (c->p == c->end) return 0;
   size_t rem = (size_t)(c->end - c->p);
   size_t used = read_tag(c->p, rem, &f->num, &f->wt);
@@ -125,6 +127,27 @@ static int scan_field(cur *c, field *f) {
   return 1;
 }
 
+/* scan_field_any, with the usual fields inline: a one-byte tag (fields 1
+ * to 15) and a one-byte varint or a length below 128. Same results. */
+static inline int scan_field(cur *c, field *f) {
+  size_t rem = (size_t)(c->end - c->p);
+  if (rem >= 2 && c->p[0] >= 8 && c->p[0] < 0x80 && c->p[1] < 0x80) {
+    unsigned wt = c->p[0] & 7;
+    size_t len = c->p[1];
+    if (wt == SFB_WT_VARINT || (wt == SFB_WT_LEN && len <= rem - 2)) {
+      f->num = c->p[0] >> 3;
+      f->wt = wt;
+      f->raw = c->p + 1;
+      f->raw_len = wt == SFB_WT_LEN ? 1 + len : 1;
+      f->data = c->p + (wt == SFB_WT_LEN ? 2 : 1);
+      f->len = wt == SFB_WT_LEN ? len : 1;
+      c->p += 1 + f->raw_len;
+      return 1;
+    }
+  }
+  return scan_field_any(c, f);
+}
+
 /* scan_field, and the pending NUL written once its byte has been read. */
 static int next_field(dec *d, cur *c, field *f) {
   uint8_t *start = c->p;
@@ -138,7 +161,7 @@ static int next_field(dec *d, cur *c, field *f) {
 
 static bool take_str(dec *d, const field *f, sf_wstr *s) {
   if (f->wt != 2) return false;
-  if (!sf_utf8_valid(f->data, f->len)) {
+  if (!sfb_utf8_valid(f->data, f->len)) {
     if (d->check_utf8) return false;
     d->bad_utf8 = true;
   }
