@@ -45,6 +45,13 @@
 #   --kill-server N            kill -9 the hotel server N times during each
 #                              mix run (evenly spaced) and restart it at
 #                              once: the booking checks must still hold
+#   --workload E               phase 2 runs endpoint E alone instead of the
+#                              mix (search, recommend, reserve or login)
+#   --hotels H, --rooms-max R  reservations go to hotels 1..H (80) with 1..R
+#                              rooms (1): with few hotels and many rooms,
+#                              hotels fill up and the checks have teeth
+#   --min-fill F               the checks also require some hotel to be at
+#                              least F (0..1) full on some date
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -54,7 +61,8 @@ runtime=sf-local rate="" sweep=0 duration=10 ep_rate=10 endpoints=1
 p99_ms=100 break_ms=1000 connections=64 threads=2 skip_build=0
 rates="100 250 500 1000 1500 2000 2500 3000 4000 5000 6000 8000"
 build_dir="$root/build-hotelbench" checkpoint=1s kills=0 results="$here/results"
-usage() { sed -n '2,51p' "$0" | sed 's/^# \{0,1\}//'; }
+workload=mix hotels=80 rooms_max=1 min_fill=0
+usage() { sed -n '2,59p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "hotel.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -74,11 +82,16 @@ while [ $# -gt 0 ]; do
     --results-dir) results="$2"; shift 2 ;;
     --checkpoint-interval) checkpoint="$2"; shift 2 ;;
     --kill-server) kills="$2"; shift 2 ;;
+    --workload) workload="$2"; shift 2 ;;
+    --hotels) hotels="$2"; shift 2 ;;
+    --rooms-max) rooms_max="$2"; shift 2 ;;
+    --min-fill) min_fill="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "hotel.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 case "$runtime" in sf-local|flink) ;; *) die "--runtime is sf-local or flink" ;; esac
+case "$workload" in mix|search|recommend|reserve|login) ;; *) die "--workload is mix, search, recommend, reserve or login" ;; esac
 [ -n "$rate" ] && [ "$sweep" = 1 ] && die "--rate and --sweep exclude each other"
 [ -n "$rate" ] || rate=100
 
@@ -223,6 +236,7 @@ run() {
     kill_hotel_during "$duration" & killer=$!
   fi
   "$bin_load" --url "$url" --endpoint "$ep" --rate "$r" --duration "$duration" \
+    --hotels "$hotels" --rooms-max "$rooms_max" \
     --connections "$connections" --seed "$n_run" --run-id "r$n_run" --bookings "$log" \
     > "$res" 2> "$work/run-$n_run.err" || rc=$?
   t1="$(date +%s.%N)"
@@ -230,7 +244,9 @@ run() {
   i1="$(metric sflocal_ingress_messages_total)"; r1="$(metric sflocal_routed_messages_total)"
   [ "$rc" -le 1 ] || die "hotel_load failed: $(cat "$work/run-$n_run.err")"
   local chk
-  if chk="$(python3 "$here/hotel_check.py" --url "$url" --data "$work/data.json" --via "$via" "${logs[@]}")"; then
+  local fill=0 # --min-fill: only once phase 2 has booked
+  [ "$label" != mix ] || fill="$min_fill"
+  if chk="$(python3 "$here/hotel_check.py" --url "$url" --data "$work/data.json" --via "$via" --min-fill "$fill" "${logs[@]}")"; then
     chk_ok=OK
   else
     chk_ok=FAILED; failed=1
@@ -258,12 +274,12 @@ if [ "$endpoints" = 1 ]; then
 fi
 if [ "$sweep" = 1 ]; then
   for r in $rates; do
-    run mix mix "$r"
+    run mix "$workload" "$r"
     awk -v p="$LAST_P99" -v e="$LAST_ERR" -v a="$LAST_ACH" -v t="$r" -v b="$break_ms" \
       'BEGIN { exit !(p > b || e > 0 || a < 0.9 * t) }' && break
   done
 else
-  run mix mix "$rate"
+  run mix "$workload" "$rate"
 fi
 
 # ---- report ------------------------------------------------------------------
@@ -281,7 +297,11 @@ if [ "$endpoints" = 1 ]; then
   done
 fi
 echo
-echo "The mix (60 % search, 39 % recommend, 0.5 % login, 0.5 % reserve), $duration s per rate"
+if [ "$workload" = mix ]; then
+  echo "The mix (60 % search, 39 % recommend, 0.5 % login, 0.5 % reserve), $duration s per rate"
+else
+  echo "$workload alone (--workload), $duration s per rate; reservations over hotels 1..$hotels, 1..$rooms_max rooms"
+fi
 echo "(reference, StateFun 3 + Python functions: p50 ~ 500 ms at 100 req/s; saturation at ~600-700 req/s)"
 printf '%9s %9s %14s %9s %9s %9s %9s %9s %7s %9s\n' "req/s" achieved "entity calls/s" "p50 ms" "p90 ms" "p99 ms" "p99.9 ms" "max ms" errors bookings
 awk '$1 == "mix"' "$work/rows" | while read -r _ r ach calls p50 p90 p99 p999 mx err chk; do
