@@ -310,7 +310,7 @@ done
 sust="$(awk -v lim="$p99_ms" '$1 == "mix" && $7 < lim && $10 == 0 && $3 >= 0.9 * $2 { if ($3 > best) { best = $3; calls = $4 } }
   END { if (best) printf "%.0f req/s (%s entity calls/s)", best, calls; else print "none of the rates" }' "$work/rows")"
 echo
-echo "Sustainable mix rate at p99 < $p99_ms ms without errors: $sust"
+echo "Sustainable $workload rate at p99 < $p99_ms ms without errors: $sust"
 echo "Booking checks after every run: $(grep -c ' OK$' "$work/rows") OK, $(grep -c ' FAILED$' "$work/rows") FAILED; last: $(cat "$work/check-$n_run.txt" | head -1)"
 cp "$work/results" "$out.results"
 
