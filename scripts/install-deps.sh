@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   protobuf-c-compiler libprotobuf-c-dev   # wire format (protoc-c at build time)
-  libmicrohttpd-dev                       # HTTP server
+  libmicrohttpd-dev libgnutls28-dev      # HTTP server, its TLS (GnuTLS)
+  openssl                                 # tests/tls: the test CA (openssl CLI)
   librdkafka-dev                          # sf-gateway: Calls/Replies on Kafka
   libjansson-dev                          # JSON user types
   libcurl4-openssl-dev                    # HTTP client in tests (and sf-local)

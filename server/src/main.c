@@ -110,6 +110,11 @@ static void usage(FILE *out, const char *prog) {
           "                      k or m suffix (default 16m)\n"
           "  --path-prefix P     URL prefix of the function endpoint\n"
           "                      (default /statefun)\n"
+          "  --tls-cert FILE     serve HTTPS with this PEM certificate (chain)\n"
+          "  --tls-key FILE      and this unencrypted PEM private key\n"
+          "  --tls-client-ca FILE  mutual TLS: require a client certificate\n"
+          "                      issued by a CA in this PEM file (Flink's\n"
+          "                      transport client_cert/client_key)\n"
           "  --quiet             no start-up and shutdown lines on stderr\n"
           "  --help              show this help and exit\n"
           "\n"
@@ -120,13 +125,15 @@ static void usage(FILE *out, const char *prog) {
           "  %s --listen 0.0.0.0:8000\n"
           "  %s --listen 127.0.0.1:9000 --threads 4 --max-body 32m\n"
           "  curl -s http://127.0.0.1:8000/health\n"
+          "  %s --tls-cert server.pem --tls-key server.key \\\n"
+          "     --tls-client-ca flink-ca.pem   (see docs/tls.md)\n"
           "\n"
           "In module.yaml:\n"
           "  kind: io.statefun.endpoints.v2/http\n"
           "  spec:\n"
           "    functions: <namespace>/*\n"
           "    urlPathTemplate: http://<this host>:8000/statefun/{function.name}\n",
-          prog, prog, prog);
+          prog, prog, prog, prog);
 }
 
 typedef struct cli {
@@ -228,8 +235,9 @@ static bool parse_args(int argc, char **argv, cli *c, char *why,
       continue;
     }
     /* Options with a value: "--name value" or "--name=value". */
-    static const char *const with_value[] = {"--listen", "--threads",
-                                             "--max-body", "--path-prefix"};
+    static const char *const with_value[] = {
+        "--listen",   "--threads", "--max-body",     "--path-prefix",
+        "--tls-cert", "--tls-key", "--tls-client-ca"};
     const char *name = NULL;
     const char *value = NULL;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
@@ -270,6 +278,12 @@ static bool parse_args(int argc, char **argv, cli *c, char *why,
                  value);
         return false;
       }
+    } else if (strcmp(name, "--tls-cert") == 0) {
+      c->options.tls_cert = value; /* read and checked by sf_server_start */
+    } else if (strcmp(name, "--tls-key") == 0) {
+      c->options.tls_key = value;
+    } else if (strcmp(name, "--tls-client-ca") == 0) {
+      c->options.tls_client_ca = value;
     } else { /* --path-prefix */
       if (value[0] != '/' || strlen(value) > 200) {
         snprintf(why, why_len,

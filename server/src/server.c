@@ -34,6 +34,7 @@
 
 #include "server_internal.h"
 #include "sfb/listen.h"
+#include "tls.h"
 
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 8000
@@ -95,6 +96,7 @@ struct sf_server {
   size_t max_free;
 
   sf_server_metrics *metrics;
+  sf_tls *tls; /* NULL: plain HTTP (tls.c) */
 };
 
 /* con_cls values of requests without a slot: k_marker[r] for a request on
@@ -403,6 +405,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 
   if (*con_cls == NULL) { /* headers are in: route */
     atomic_fetch_add(&s->in_flight, 1);
+    char why[256];
+    if (!sf_tls_peer_ok(s->tls, conn, why, sizeof why)) { /* mTLS (tls.c) */
+      *con_cls = K_ANSWERED;
+      return reply_text(s, conn, MHD_HTTP_FORBIDDEN, NULL, "%s", why);
+    }
     route r = route_of(s, url);
     unsigned long long declared = 0;
     bool has_length = parse_length(
@@ -524,6 +531,7 @@ static void server_free(sf_server *s) {
   }
   pthread_mutex_destroy(&s->pool_lock);
   sf_server_metrics_free(s->metrics);
+  sf_tls_free(s->tls);
   free(s);
 }
 
@@ -595,6 +603,12 @@ sf_server *sf_server_start(const sf_handler *handler,
     return NULL;
   }
 
+  if (sf_tls_load(o, &s->tls, err, err_len) != 0) {
+    if (status != NULL) *status = SF_ERR_INVALID_ARGUMENT;
+    server_free(s);
+    return NULL;
+  }
+
   /* No options at all means port 8000; given options, port 0 means "pick a
    * free port" as the header documents (see sf_server_port). */
   uint16_t port = options != NULL ? options->port : DEFAULT_PORT;
@@ -614,6 +628,7 @@ sf_server *sf_server_start(const sf_handler *handler,
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_TURBO;
   if (s->ipv6) flags |= MHD_USE_IPv6;
+  flags |= sf_tls_mhd_flags(s->tls);
   struct MHD_OptionItem pool[] = {
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->threads, NULL},
       {MHD_OPTION_END, 0, NULL},
@@ -627,7 +642,8 @@ sf_server *sf_server_start(const sf_handler *handler,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-      MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+      MHD_OPTION_ARRAY, pool, MHD_OPTION_ARRAY, sf_tls_mhd_options(s->tls),
+      MHD_OPTION_END);
   if (s->daemon == NULL) {
     int e = errno;
     set_error(status, err, err_len, SF_ERR_IO,
@@ -652,10 +668,12 @@ sf_server *sf_server_start(const sf_handler *handler,
     }
     bool v6 = strchr(host, ':') != NULL;
     fprintf(stderr,
-            "statefun: serving %zu function(s) [%s] on http://%s%s%s:%u%s "
-            "(%u threads)\n",
-            n, types, v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)s->port,
-            s->prefix_len ? s->prefix : "/", s->threads);
+            "statefun: serving %zu function(s) [%s] on %s://%s%s%s:%u%s "
+            "(%u threads%s)\n",
+            n, types, sf_tls_scheme(s->tls), v6 ? "[" : "", host,
+            v6 ? "]" : "", (unsigned)s->port, s->prefix_len ? s->prefix : "/",
+            s->threads,
+            sf_tls_mutual(s->tls) ? ", client certificates required" : "");
   }
   return s;
 }

@@ -13,6 +13,8 @@
  *                        request, 404 unknown function type, 413 body over
  *                        the limit, 500 function failed, with a text reason)
  *   GET  /health         200 "ok"
+ *   (with tls_client_ca: 403 and a reason for a client whose certificate
+ *   does not verify)
  *   GET  /metrics        Prometheus text format
  *   anything else        404, or 405 for a wrong method on a known path
  *
@@ -46,6 +48,23 @@ typedef struct sf_server_options {
   size_t max_body;         /* request body limit, bytes; 0 = 16 MiB */
   const char *path_prefix; /* "/statefun" */
   int quiet;               /* non-zero: no start-up/shutdown lines on stderr */
+  /* HTTPS (libmicrohttpd with GnuTLS). All three are PEM file paths, read
+   * once by sf_server_start; NULL/"" for plain HTTP.
+   *   tls_cert       the server's certificate, optionally followed by its
+   *                  intermediate CAs (the chain the client is sent)
+   *   tls_key        its private key, unencrypted PEM (PKCS#1 or PKCS#8)
+   *   tls_client_ca  mutual TLS: every client must present a certificate
+   *                  that chains to one of the CA certificates in this file
+   *                  (Flink's transport client_cert/client_key); a client
+   *                  without one fails the TLS handshake, and any request
+   *                  on a connection whose certificate does not verify is
+   *                  answered 403. Needs tls_cert and tls_key.
+   * An unreadable file, a file without PEM, or a key that does not belong
+   * to the certificate makes sf_server_start fail with
+   * SF_ERR_INVALID_ARGUMENT and a reason naming the file. */
+  const char *tls_cert;
+  const char *tls_key;
+  const char *tls_client_ca;
 } sf_server_options;
 
 typedef struct sf_server sf_server;
@@ -77,7 +96,9 @@ sf_status sf_server_wait_for_signal(sf_server *server);
 /*
  * A complete main(): parses the command line, starts, waits for a signal,
  * stops. Options: --listen HOST:PORT (default 127.0.0.1:8000), --threads N,
- * --max-body BYTES (suffixes k, m), --path-prefix P, --quiet, --help.
+ * --max-body BYTES (suffixes k, m), --path-prefix P, --tls-cert FILE,
+ * --tls-key FILE, --tls-client-ca FILE (the tls_* fields above), --quiet,
+ * --help.
  * Returns the process exit status (0 clean, 2 bad usage, 1 other failure).
  */
 int sf_server_main(const sf_handler *handler, int argc, char **argv);
