@@ -28,6 +28,8 @@ static void print_endpoint(const sfl_config *cfg, const sfl_endpoint *ep) {
   print_ms(ep->call_timeout_ms);
   printf(", connect ");
   print_ms(ep->connect_timeout_ms);
+  if (ep->trust_cacerts) printf(", trust %s", ep->trust_cacerts);
+  if (ep->client_cert) printf(", mTLS as %s", ep->client_cert);
   printf(")%s\n", ep->unix_socket ? " [http+unix: not supported by sf-local]" : "");
 }
 

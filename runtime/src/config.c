@@ -186,45 +186,69 @@ int sfl_config_parse(const char *name, const char *text, size_t len,
   return 0;
 }
 
-int sfl_config_load(const char *path, sfl_config *out, char *err,
-                    size_t err_len) {
-  memset(out, 0, sizeof *out);
+/* The whole file, NUL-terminated (also sizes *len); NULL with errno set
+ * (ENOMEM when out of memory, EFBIG over `max` bytes, EIO on a read
+ * error). */
+char *cfg_read_file(const char *path, size_t max, size_t *len_out) {
   FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (err && err_len)
-      snprintf(err, err_len, "%s:1:1: cannot open: %s", path, strerror(errno));
-    return -1;
-  }
+  if (!f) return NULL;
   char *buf = NULL;
   size_t len = 0, cap = 0;
+  int e = 0;
   for (;;) {
     if (len + 4096 + 1 > cap) {
       cap = cap ? 2 * cap : 8192;
       char *b = realloc(buf, cap);
       if (!b) {
-        free(buf);
-        fclose(f);
-        if (err && err_len)
-          snprintf(err, err_len, "%s:1:1: out of memory", path);
-        return -1;
+        e = ENOMEM;
+        break;
       }
       buf = b;
     }
     size_t r = fread(buf + len, 1, cap - len - 1, f);
     len += r;
-    if (r == 0) break;
+    if (len > max) e = EFBIG;
+    if (r == 0 || e) break;
   }
-  bool bad = ferror(f);
+  if (!e && ferror(f)) e = EIO;
   fclose(f);
-  if (bad) {
+  if (e) {
     free(buf);
-    if (err && err_len) snprintf(err, err_len, "%s:1:1: read error", path);
-    return -1;
+    errno = e;
+    return NULL;
   }
   buf[len] = 0;
+  if (len_out) *len_out = len;
+  return buf;
+}
+
+int sfl_config_load(const char *path, sfl_config *out, char *err,
+                    size_t err_len) {
+  memset(out, 0, sizeof *out);
+  size_t len = 0;
+  char *buf = cfg_read_file(path, SIZE_MAX / 2, &len);
+  if (!buf) {
+    if (err && err_len)
+      snprintf(err, err_len, "%s:1:1: %s: %s", path,
+               errno == ENOMEM || errno == EIO ? "cannot read" : "cannot open",
+               strerror(errno));
+    return -1;
+  }
   int rc = sfl_config_parse(path, buf, len, out, err, err_len);
   free(buf);
   return rc;
+}
+
+void sfl_endpoint_tls_free(sfl_endpoint *ep) {
+  free(ep->trust_cacerts);
+  free(ep->client_cert);
+  free(ep->client_key);
+  if (ep->client_key_password) { /* a secret: wipe it */
+    memset(ep->client_key_password, 0, strlen(ep->client_key_password));
+    free(ep->client_key_password);
+  }
+  ep->trust_cacerts = ep->client_cert = ep->client_key = NULL;
+  ep->client_key_password = NULL;
 }
 
 void sfl_config_free(sfl_config *cfg) {
@@ -232,6 +256,7 @@ void sfl_config_free(sfl_config *cfg) {
   for (size_t i = 0; i < cfg->n_endpoints; i++) {
     free(cfg->endpoints[i].functions);
     free(cfg->endpoints[i].url_template);
+    sfl_endpoint_tls_free(&cfg->endpoints[i]);
   }
   free(cfg->endpoints);
   for (size_t i = 0; i < cfg->n_ingresses; i++)

@@ -45,6 +45,12 @@ typedef struct sfl_endpoint {
   uint32_t payload_max_bytes;/* async payload_max_bytes (default 32 MiB);
                                 0 for okhttp (no limit) */
   bool unix_socket;          /* url is http+unix:// (sf-local can't call it) */
+  /* https:// with the async transport's TLS keys (NettyRequestReplySpec):
+   * local file paths ("file:" removed), NULL when the key is absent. */
+  char *trust_cacerts;       /* CA certificates; NULL: the system's store */
+  char *client_cert;         /* mutual TLS: PEM certificate (chain) ... */
+  char *client_key;          /* ... and its PKCS#8 PEM key */
+  char *client_key_password; /* the whole content of the password file */
 } sfl_endpoint;
 
 /* One routed topic of an ingress (Kafka topic or Kinesis stream). */

@@ -108,6 +108,124 @@ static int parse_transport(ctx *c, const ynode *tr, sfl_endpoint *ep) {
   return 0;
 }
 
+/* ---- https: the async transport's TLS keys ---------------------------------- */
+
+/* A TLS file bigger than this is not a certificate or a key. */
+#define MAX_TLS_FILE ((size_t)4 * 1024 * 1024)
+
+/* The local path of a resource location as Flink's ResourceLocator takes
+ * it: "file:PATH" / "file:///PATH", or a plain path (relative to the
+ * working directory, as in Flink). "classpath:" resources live on Flink's
+ * classpath, which sf-local has not got. Returns a malloc'd path or NULL
+ * with the error set. */
+static char *tls_path(ctx *c, const ynode *n, const char *key) {
+  const char *s = n->text;
+  if (!strncasecmp(s, "classpath:", 10))
+    return cfg_fail(c, n,
+                    "%s '%s': classpath: resources are on Flink's classpath, "
+                    "which sf-local cannot read; give a file path (Flink "
+                    "reads plain paths and file: URLs too)",
+                    key, cfg_q(c, n)),
+           NULL;
+  if (!strncasecmp(s, "file://", 7)) {
+    s += 7;
+    if (*s != '/')
+      return cfg_fail(c, n, "%s '%s': a file: URL names a local file "
+                      "(file:///PATH)", key, cfg_q(c, n)),
+             NULL;
+  } else if (!strncasecmp(s, "file:", 5)) {
+    s += 5;
+  } else {
+    const char *p = s;
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.') p++;
+    if (*p == ':' && p - s > 1 && isalpha((unsigned char)*s))
+      return cfg_fail(c, n, "%s '%s': sf-local reads local files only (a "
+                      "path or file:PATH)", key, cfg_q(c, n)),
+             NULL;
+  }
+  if (!*s) return cfg_fail(c, n, "%s is empty", key), NULL;
+  char *path = strdup(s);
+  if (!path) cfg_oom(c);
+  return path;
+}
+
+/* Reads a TLS file named by node `n`; NULL with the error set. */
+static char *tls_read(ctx *c, const ynode *n, const char *key,
+                      const char *path) {
+  char *text = cfg_read_file(path, MAX_TLS_FILE, NULL);
+  if (!text)
+    cfg_fail(c, n, "%s '%s': cannot read: %s", key, path,
+             errno == EFBIG ? "larger than 4 MiB" : strerror(errno));
+  return text;
+}
+
+/* `key` names a readable file holding `marker` (a PEM header). */
+static int tls_check_pem(ctx *c, const ynode *n, const char *key,
+                         const char *path, const char *const *markers,
+                         const char *want) {
+  char *text = tls_read(c, n, key, path);
+  if (!text) return -1;
+  bool found = false;
+  for (size_t i = 0; markers[i] && !found; i++)
+    found = strstr(text, markers[i]) != NULL;
+  bool encrypted = strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----");
+  free(text);
+  if (!found)
+    return cfg_fail(c, n, "%s '%s' holds no %s", key, path, want);
+  return encrypted ? 1 : 0;
+}
+
+/* trust_cacerts, client_cert, client_key and client_key_password of an
+ * https:// endpoint: as NettyClient.getSslContext uses them, checked here
+ * so that a bad file is an error at load time rather than a failed call. */
+static int parse_tls(ctx *c, const ynode *tr, sfl_endpoint *ep) {
+  static const char *const keys[] = {"trust_cacerts", "client_cert",
+                                     "client_key", "client_key_password"};
+  ynode *n[4];
+  for (int i = 0; i < 4; i++)
+    if (cfg_get_str(c, tr, keys[i], false, "transport", &n[i]) < 0) return -1;
+  if (!n[1] != !n[2])
+    return cfg_fail(c, n[1] ? n[1] : n[2],
+                    "%s without %s: mutual TLS needs both (Flink refuses one "
+                    "without the other)",
+                    n[1] ? "client_cert" : "client_key",
+                    n[1] ? "client_key" : "client_cert");
+  static const char *const cert_pem[] = {"-----BEGIN CERTIFICATE-----", NULL};
+  static const char *const key_pem[] = {
+      "-----BEGIN PRIVATE KEY-----", "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+      NULL};
+  char **out[] = {&ep->trust_cacerts, &ep->client_cert, &ep->client_key};
+  int encrypted = 0;
+  for (int i = 0; i < 3; i++) {
+    if (!n[i]) continue;
+    if (!(*out[i] = tls_path(c, n[i], keys[i]))) return -1;
+    int r = tls_check_pem(
+        c, n[i], keys[i], *out[i], i < 2 ? cert_pem : key_pem,
+        i < 2 ? "PEM certificate (-----BEGIN CERTIFICATE-----)"
+              : "PKCS#8 PEM private key (-----BEGIN PRIVATE KEY----- or "
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----), the only form "
+                "Flink's Netty client reads; convert with 'openssl pkcs8 "
+                "-topk8 -nocrypt -in KEY -out KEY.pk8'");
+    if (r < 0) return -1;
+    if (i == 2) encrypted = r;
+  }
+  if (n[3] && n[1]) { /* Flink reads the password only with a client key */
+    char *path = tls_path(c, n[3], keys[3]);
+    if (!path) return -1;
+    /* The whole file is the password, a trailing newline included, as
+     * Flink reads it (IOUtils.toString). */
+    ep->client_key_password = tls_read(c, n[3], keys[3], path);
+    free(path);
+    if (!ep->client_key_password) return -1;
+  }
+  if (encrypted && !ep->client_key_password)
+    return cfg_fail(c, n[2],
+                    "client_key '%s' is encrypted: give the file holding its "
+                    "password as client_key_password",
+                    ep->client_key);
+  return 0;
+}
+
 static int check_url(ctx *c, const ynode *u, sfl_endpoint *ep) {
   const char *s = u->text;
   size_t skip = 0;
@@ -207,7 +325,17 @@ int cfg_parse_endpoint(ctx *c, build_state *bs, const ynode *doc,
                       &bs->ep_line, &bs->ep_col, &bs->cap_epl);
   free(pats);
   if (r < 0) return -1;
-  if (GROW(cfg->endpoints, cfg->n_endpoints, bs->cap_ep) < 0) return cfg_oom(c);
+  /* Flink builds a TLS context for https:// URLs only (Endpoint.useTls);
+   * for http:// the TLS keys are read and ignored. */
+  if (tr && !strncasecmp(url->text, "https://", 8) &&
+      parse_tls(c, tr, &ep) < 0) {
+    sfl_endpoint_tls_free(&ep);
+    return -1;
+  }
+  if (GROW(cfg->endpoints, cfg->n_endpoints, bs->cap_ep) < 0) {
+    sfl_endpoint_tls_free(&ep);
+    return cfg_oom(c);
+  }
   ep.functions = cfg_dup_text(c, fn);
   ep.url_template = cfg_dup_text(c, url);
   cfg->endpoints[cfg->n_endpoints++] = ep; /* freed by sfl_config_free */

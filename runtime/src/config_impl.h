@@ -134,6 +134,10 @@ void cfg_fmt_ms(char *buf, size_t len, int64_t ms);
 int cfg_check_known(ctx *c, const ynode *map, const char *const *known,
                     const char *where);
 char *cfg_dup_text(ctx *c, const ynode *n);
+/* A whole file (config.c); NULL with errno. */
+char *cfg_read_file(const char *path, size_t max, size_t *len_out);
+/* Frees an endpoint's TLS files and wipes its key password (config.c). */
+void sfl_endpoint_tls_free(sfl_endpoint *ep);
 /* Doubles an array of `elem`-byte entries (zeroed); the GROW macro. */
 int cfg_grow_array(void **arr, size_t *cap, size_t elem);
 

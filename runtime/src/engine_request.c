@@ -4,6 +4,7 @@
  * libcurl's multi handle, the reply checks Flink's transports make
  * (Content-Type, which statuses OkHttp retries) and what happens when a
  * transfer finishes (apply, register specs and resend, retry or fail).
+ * https:// endpoints get the transport's TLS files (set_tls).
  */
 #define _GNU_SOURCE
 #include "engine_impl.h"
@@ -85,6 +86,22 @@ static int build_request(sfl_engine *e, addr *a, bool same_batch) {
   return 0;
 }
 
+/* An https:// endpoint's TLS keys (config_endpoint.c checked the files) as
+ * Flink's async transport uses them: trust_cacerts replaces the default
+ * trust store (libcurl's, the system's, as the JDK's is Flink's default);
+ * client_cert/client_key are presented for mutual TLS. Unlike Flink's
+ * Netty client, libcurl also checks that the certificate names the host. */
+static void set_tls(CURL *c, const sfl_endpoint *ep) {
+  if (ep->trust_cacerts) curl_easy_setopt(c, CURLOPT_CAINFO, ep->trust_cacerts);
+  if (!ep->client_cert) return;
+  curl_easy_setopt(c, CURLOPT_SSLCERT, ep->client_cert);
+  curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+  curl_easy_setopt(c, CURLOPT_SSLKEY, ep->client_key);
+  curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  if (ep->client_key_password)
+    curl_easy_setopt(c, CURLOPT_KEYPASSWD, ep->client_key_password);
+}
+
 void eng_start_transfer(sfl_engine *e, addr *a) {
   const sfl_endpoint *ep = a->fn->ep;
   int64_t now = sfl_mono_ms();
@@ -111,6 +128,7 @@ void eng_start_transfer(sfl_engine *e, addr *a) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    (long)(ep->connect_timeout_ms > 0 ? ep->connect_timeout_ms : 20000));
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  set_tls(c, ep);
   a->easy = c;
   a->attempts++;
   e->inflight++;
