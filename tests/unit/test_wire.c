@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "greet.h"
 #include "support.h"
 #include "wire_diff.h"
 #include "sfb/pbwire.h"
@@ -258,6 +259,17 @@ Test(wire, invalid_utf8_is_refused) {
   cr_assert_eq(sf_wire_decode_to_function(arena, p, n, true, &out), SF_ERR_DECODE);
   cr_assert_eq(sf_wire_decode_to_function(arena, p, n, false, &out), SF_OK);
   cr_assert_str_eq(sf_wstr_c(out.batch.target.id), "bad\xff");
+  /* Through the handler: a decode error (the server's 400), with a reason. */
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(greeter_register(h), SF_OK);
+  uint8_t *reply;
+  size_t reply_len;
+  sf_handle_info info;
+  sf_arena_reset(arena);
+  cr_assert_eq(sf_handler_handle(h, p, n, arena, &reply, &reply_len, &info),
+               SF_ERR_DECODE);
+  cr_assert_neq(info.error[0], 0);
+  sf_handler_free(h);
   sf_arena_free(arena);
   free(p);
   tf_req_free(r);
