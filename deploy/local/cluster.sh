@@ -32,7 +32,11 @@
 #   --kafka-port P             default 9092 (KRaft controller: P+1)
 #   --rest-port P              Flink REST/UI, default 8081
 #   --rpc-port P               JobManager RPC, default 6123
-#   --set KEY=VALUE            extra flink-conf.yaml entry (repeatable)
+#   --tuning latency|none      latency (default): the low-latency settings
+#                              of docs/run-on-flink.md "Tuned for latency"
+#                              (latency_conf below); none: Flink's defaults
+#   --set KEY=VALUE            extra flink-conf.yaml entry (repeatable;
+#                              replaces a --tuning entry of the same key)
 #   --timeout S                start-up bound in seconds, default 300
 #
 # Environment:
@@ -309,9 +313,20 @@ module_topics() {
 }
 
 # ---- Flink -----------------------------------------------------------------
+# latency_conf: the flink-conf.yaml entries of --tuning latency, one
+# KEY=VALUE a line. Each is explained, with its measured effect and cost,
+# in docs/run-on-flink.md "Tuned for latency" (bench/flink_latency.sh
+# measures them one by one).
+latency_conf() {
+  cat <<'EOF'
+execution.buffer-timeout=1ms
+state.backend=hashmap
+taskmanager.memory.managed.fraction=0.05
+EOF
+}
 write_flink_conf() {
-  local rest=$1 rpc=$2 slots=$3 par=$4 ckpt=$5
-  shift 5
+  local rest=$1 rpc=$2 slots=$3 par=$4 ckpt=$5 tuning=$6
+  shift 6
   cat >"$run/conf/flink-conf.yaml" <<EOF
 # Written by deploy/local/cluster.sh. A standalone Flink 1.16.2 session
 # cluster on 127.0.0.1 running the StateFun 3.3.0 job.
@@ -351,10 +366,26 @@ heartbeat.timeout: 20000
 classloader.parent-first-patterns.additional: org.apache.flink.statefun;org.apache.kafka;com.google.protobuf
 statefun.remote.module-name: file://$run/module.yaml
 EOF
-  local kv
+  # --tuning entries unless a --set names the same key, then the --sets
+  local kv set_keys=" "
+  for kv in "$@"; do set_keys+="${kv%%=*} "; done
+  if [ "$tuning" = latency ]; then
+    echo "# --tuning latency (docs/run-on-flink.md, Tuned for latency)" >>"$run/conf/flink-conf.yaml"
+    while IFS= read -r kv; do
+      case "$set_keys" in *" ${kv%%=*} "*) continue ;; esac
+      echo "${kv%%=*}: ${kv#*=}" >>"$run/conf/flink-conf.yaml"
+    done < <(latency_conf)
+  fi
+  [ $# -eq 0 ] || echo "# --set" >>"$run/conf/flink-conf.yaml"
   for kv in "$@"; do
     echo "${kv%%=*}: ${kv#*=}" >>"$run/conf/flink-conf.yaml"
   done
+  # one entry per key, the last one written (--set over --tuning over the
+  # base above), so the file says what Flink uses
+  tac "$run/conf/flink-conf.yaml" |
+    awk '/^[A-Za-z0-9_.-]+:/ { k = $1; if (k in seen) next; seen[k] = 1 } { print }' |
+    tac >"$run/conf/flink-conf.yaml.tmp"
+  mv "$run/conf/flink-conf.yaml.tmp" "$run/conf/flink-conf.yaml"
   cat >"$run/conf/log4j.properties" <<'EOF'
 monitorInterval = 0
 rootLogger.level = INFO
@@ -462,7 +493,7 @@ kafka_tool() { # kafka_tool produce|consume ARGS...
 # ---- commands --------------------------------------------------------------
 cmd_start() {
   local module="" ckpt=1s tms=1 slots=1 par="" topics="" parts=1
-  local kport=9092 rport=8081 rpcport=6123 timeout=300 sets=()
+  local kport=9092 rport=8081 rpcport=6123 timeout=300 sets=() tuning=latency
   while [ $# -gt 0 ]; do
     case "$1" in
       --module) module=$2; shift 2 ;;
@@ -476,11 +507,13 @@ cmd_start() {
       --rest-port) rport=$2; shift 2 ;;
       --rpc-port) rpcport=$2; shift 2 ;;
       --set) sets+=("$2"); shift 2 ;;
+      --tuning) tuning=$2; shift 2 ;;
       --timeout) timeout=$2; shift 2 ;;
       *) die "start: unknown option $1 (see the top of $0)" ;;
     esac
   done
   [ -n "$module" ] || die "start: --module PATH is required"
+  case "$tuning" in latency|none) ;; *) die "start: --tuning latency|none, not $tuning" ;; esac
   [ -f "$module" ] || die "start: no such module file: $module"
   [ -n "$par" ] || par=$((tms * slots))
   local n
@@ -515,7 +548,7 @@ EOF
   # Kafka, the JobManager and the TaskManagers start side by side; the job
   # is submitted once the topics exist (a Kafka source started before its
   # topic sees no partitions).
-  write_flink_conf "$rport" "$rpcport" "$slots" "$par" "$ckpt" "${sets[@]+"${sets[@]}"}"
+  write_flink_conf "$rport" "$rpcport" "$slots" "$par" "$ckpt" "$tuning" "${sets[@]+"${sets[@]}"}"
   # Flink's memory computation (two short JVMs) runs beside Kafka's format
   local pj pt
   resource_params JM >"$run/conf/jm.params" 2>"$run/logs/params-jm.out" &
