@@ -277,6 +277,15 @@ def case_title(c):
             f"{size:,}-byte blob per invocation, one MODIFY per reply)")
 
 
+def num(x):
+    """A rate: thousands separated, a decimal below 100."""
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def ratio(x):
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.3f}"
+
+
 def build_tables(rows):
     """A list of (case, header, [row cells]) per case, ready to print."""
     servers = sorted({k[0] for k in rows},
@@ -289,7 +298,7 @@ def build_tables(rows):
         if state:
             hdr.append("copied MB/s")
         hdr += ["CPU us/inv", "peak RSS MB", "ours/x req/s",
-                "x/ours CPU", "fixed rate req/s", "p50 ms", "p99 ms",
+                "x/ours CPU", "fixed rate req/s", "sent", "p50 ms", "p99 ms",
                 "p99.9 ms", "x/ours p99", "errors"]
         body = []
         for b in sorted({k[2] for k in rows if k[1] == c}):
@@ -300,8 +309,8 @@ def build_tables(rows):
                 op = rows.get((sv, c, b, "open"))
                 if r is None:
                     continue
-                cells = [sv, str(b), f"{r['rps']:,.0f}",
-                         "-" if sv == "bare-mhd" else f"{r['rps'] * b:,.0f}"]
+                cells = [sv, str(b), num(r["rps"]),
+                         "-" if sv == "bare-mhd" else num(r["rps"] * b)]
                 if state:
                     # state bytes the logic must touch per second: the blob
                     # in the request, one copy per invocation, the reply's
@@ -311,20 +320,20 @@ def build_tables(rows):
                 rss = r["rss_kb"] / 1024
                 cells += [f"{cpu_inv:.2f}", f"{rss:.1f}"]
                 if sv != "ours" and o and r["rps"] > 0:
-                    cells.append(f"{o['rps'] / r['rps']:.2f}")
-                    cells.append(f"{r['cpu'] / o['cpu']:.2f}"
+                    cells.append(ratio(o["rps"] / r["rps"]))
+                    cells.append(ratio(r["cpu"] / o["cpu"])
                                  if o["cpu"] > 0 else "-")
                 else:
                     cells += ["-", "-"]
                 if op:
-                    cells += [f"{op['rate']:,.0f}", f"{op['p50']:.3f}",
+                    cells += [num(op["rate"]), str(op["reqs"]), f"{op['p50']:.3f}",
                               f"{op['p99']:.3f}", f"{op['p999']:.3f}"]
-                    cells.append(f"{op['p99'] / oo['p99']:.2f}"
+                    cells.append(ratio(op["p99"] / oo["p99"])
                                  if sv != "ours" and oo and oo["p99"] > 0
                                  else "-")
                     errs = r["errs"] + op["errs"]
                 else:
-                    cells += ["-"] * 5
+                    cells += ["-"] * 6
                     errs = r["errs"]
                 cells.append(str(errs))
                 body.append(cells)
@@ -357,7 +366,8 @@ peak RSS MB: VmHWM of the server process during the closed-loop run (reset befor
   earlier runs counts: the cases run in the order of this table).
 ours/x req/s: our maximum / theirs (> 1: we serve more); x/ours CPU: their CPU per request / ours (> 1: they spend more).
 fixed rate: open loop at a constant rate (the same for every server of a row group), latency measured from each
-request's intended send time (no coordinated omission); x/ours p99: their p99 / ours."""
+request's intended send time (no coordinated omission); sent: requests sent (the first second's are not measured);
+x/ours p99: their p99 / ours."""
 
 
 def cmd_table(a):

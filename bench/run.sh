@@ -373,7 +373,7 @@ echo "open loop (constant rate = $load_fraction x the slowest server's maximum):
 for c in $cases; do for b in $batches; do
   rate="$(awk -F'\t' -v c="$c" -v b="$b" -v f="$load_fraction" \
     '$2 == c && $3 == b && $4 == "closed" && $1 != "bare-mhd" && $5 > 0 { if (m == "" || $5 < m) m = $5 }
-     END { r = f * (m == "" ? 100 : m); printf "%.1f", r < 1 ? 1 : r }' "$tsv")"
+     END { r = f * (m == "" ? 100 : m); printf "%.2f", r < 0.2 ? 0.2 : r }' "$tsv")"
   for name in $servers; do
     with_server "$name" "$c" "$b" open_loop "$name" "$c" "$b" "$rate"
   done
