@@ -12,7 +12,8 @@ add_library(sfl_front OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/src/front_exchange.c
   ${CMAKE_CURRENT_LIST_DIR}/src/front_ingress.c
   ${CMAKE_CURRENT_LIST_DIR}/src/front_entity.c
-  ${CMAKE_CURRENT_LIST_DIR}/src/front_egress.c)
+  ${CMAKE_CURRENT_LIST_DIR}/src/front_egress.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/front_conn.c)
 target_include_directories(sfl_front PUBLIC ${CMAKE_CURRENT_LIST_DIR}/src)
 # The entity Call/Reply envelopes use the generated protobuf-c codec of
 # proto/entities.proto (sf_proto_static: libstatefun keeps its copy hidden).

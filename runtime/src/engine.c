@@ -219,6 +219,7 @@ void sfl_engine_stop(sfl_engine *e) {
   pthread_cond_broadcast(&e->egress_cv);
   pthread_cond_broadcast(&e->space_cv);
   pthread_cond_broadcast(&e->commit_cv);
+  eng_changed(e);
   pthread_mutex_unlock(&e->mu);
 }
 

@@ -88,6 +88,31 @@ sfl_result sfl_engine_send_topic(sfl_engine *e, const char *topic,
                                  size_t len, const char *idempotency_key,
                                  int64_t wait_ms, char *err, size_t err_len);
 
+/*
+ * The same two sends for a front that does not block a thread: they never
+ * wait for space (SFL_ERR_BUSY at once) nor, with --data, for the group
+ * commit: *commit_gen gets the transaction to wait for (0 when nothing to
+ * wait for); the message counts as accepted once sfl_engine_commit_state
+ * says 1. Wait for a change with sfl_engine_on_change.
+ */
+sfl_result sfl_engine_send_nb(sfl_engine *e, const char *fn_typename,
+                              const char *id, const char *value_typename,
+                              const void *value, size_t len,
+                              const char *idempotency_key,
+                              uint64_t *commit_gen, char *err, size_t err_len);
+sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic,
+                                    const char *key, const void *value,
+                                    size_t len, const char *idempotency_key,
+                                    uint64_t *commit_gen, char *err,
+                                    size_t err_len);
+/* 1: transaction `gen` is durable (or gen is 0); 0: not yet; -1: its
+ * commit failed or the engine stops. */
+int sfl_engine_commit_state(sfl_engine *e, uint64_t gen);
+/* Registers fn(ctx), called (with the engine's lock held, so it must only
+ * signal) whenever a waiting request may go on: an egress record was
+ * added, a backlog has room, a transaction committed, the engine stops. */
+void sfl_engine_on_change(sfl_engine *e, void (*fn)(void *ctx), void *ctx);
+
 /* One egress record. Strings and value are malloc'd: free with
  * sfl_record_free. */
 typedef struct sfl_record {

@@ -84,7 +84,8 @@ static sfl_result resolve_target(sfl_engine *e, const char *fn_typename, const c
  * the value to every target. Called with the lock held, no waiting. */
 static sfl_result deliver_all(sfl_engine *e, addr **targets, size_t n,
                               const char *value_typename, const void *value, size_t len,
-                              const char *idempotency_key, char *err, size_t err_len) {
+                              const char *idempotency_key, uint64_t *commit_gen, char *err,
+                              size_t err_len) {
   eng_txn_begin(e); /* joins the transaction the loop will commit next */
   uint64_t gen = e->txn_gen;
   bool dup = dedup_check(e, idempotency_key) != 0;
@@ -98,10 +99,14 @@ static sfl_result deliver_all(sfl_engine *e, addr **targets, size_t n,
     eng_deliver(e, targets[i], inv, ilen);
     e->c_ingress++;
   }
-  /* Acknowledged only once durable: wait for the loop's group commit. The
+  /* Acknowledged only once durable: wait for the loop's group commit (or
+   * hand its generation to a caller that waits without a thread). The
    * message may already be on its way to the function meanwhile; its
    * effects commit in the same or a later transaction. */
-  if (e->store && eng_wait_committed(e, gen) != 0) {
+  if (commit_gen) {
+    *commit_gen = e->store ? gen : 0;
+    if (e->store) curl_multi_wakeup(e->multi);
+  } else if (e->store && eng_wait_committed(e, gen) != 0) {
     snprintf(err, err_len, "durable store: %s",
              e->stop ? "sf-local is stopping" : sfl_store_error(e->store));
     return SFL_ERR_STORE;
@@ -109,23 +114,40 @@ static sfl_result deliver_all(sfl_engine *e, addr **targets, size_t n,
   return dup ? SFL_DUPLICATE : SFL_OK;
 }
 
-sfl_result sfl_engine_send(sfl_engine *e, const char *fn_typename, const char *id,
+static sfl_result send_one(sfl_engine *e, const char *fn_typename, const char *id,
                            const char *value_typename, const void *value, size_t len,
-                           const char *idempotency_key, int64_t wait_ms, char *err,
-                           size_t err_len) {
+                           const char *idempotency_key, int64_t wait_ms, uint64_t *commit_gen,
+                           char *err, size_t err_len) {
   pthread_mutex_lock(&e->mu);
   addr *a = NULL;
   sfl_result r = resolve_target(e, fn_typename, id, value_typename, wait_ms, &a, err, err_len);
   if (r == SFL_OK)
-    r = deliver_all(e, &a, 1, value_typename, value, len, idempotency_key, err, err_len);
+    r = deliver_all(e, &a, 1, value_typename, value, len, idempotency_key, commit_gen, err,
+                    err_len);
   pthread_mutex_unlock(&e->mu);
   if (r == SFL_OK) curl_multi_wakeup(e->multi);
   return r;
 }
 
-sfl_result sfl_engine_send_topic(sfl_engine *e, const char *topic, const char *key,
-                                 const void *value, size_t len, const char *idempotency_key,
-                                 int64_t wait_ms, char *err, size_t err_len) {
+sfl_result sfl_engine_send(sfl_engine *e, const char *fn_typename, const char *id,
+                           const char *value_typename, const void *value, size_t len,
+                           const char *idempotency_key, int64_t wait_ms, char *err,
+                           size_t err_len) {
+  return send_one(e, fn_typename, id, value_typename, value, len, idempotency_key, wait_ms,
+                  NULL, err, err_len);
+}
+
+sfl_result sfl_engine_send_nb(sfl_engine *e, const char *fn_typename, const char *id,
+                              const char *value_typename, const void *value, size_t len,
+                              const char *idempotency_key, uint64_t *commit_gen, char *err,
+                              size_t err_len) {
+  return send_one(e, fn_typename, id, value_typename, value, len, idempotency_key, 0,
+                  commit_gen, err, err_len);
+}
+
+static sfl_result send_topic(sfl_engine *e, const char *topic, const char *key,
+                             const void *value, size_t len, const char *idempotency_key,
+                             int64_t wait_ms, uint64_t *commit_gen, char *err, size_t err_len) {
   const sfl_route *route = NULL;
   for (size_t i = 0; i < e->cfg->n_ingresses && !route; i++)
     for (size_t k = 0; k < e->cfg->ingresses[i].n_routes; k++)
@@ -154,11 +176,38 @@ sfl_result sfl_engine_send_topic(sfl_engine *e, const char *topic, const char *k
                        err_len);
   if (r == SFL_OK)
     r = deliver_all(e, targets, route->n_targets, route->value_type, value, len,
-                    idempotency_key, err, err_len);
+                    idempotency_key, commit_gen, err, err_len);
   pthread_mutex_unlock(&e->mu);
   free(targets);
   if (r == SFL_OK) curl_multi_wakeup(e->multi);
   return r;
+}
+
+sfl_result sfl_engine_send_topic(sfl_engine *e, const char *topic, const char *key,
+                                 const void *value, size_t len, const char *idempotency_key,
+                                 int64_t wait_ms, char *err, size_t err_len) {
+  return send_topic(e, topic, key, value, len, idempotency_key, wait_ms, NULL, err, err_len);
+}
+
+sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic, const char *key,
+                                    const void *value, size_t len, const char *idempotency_key,
+                                    uint64_t *commit_gen, char *err, size_t err_len) {
+  return send_topic(e, topic, key, value, len, idempotency_key, 0, commit_gen, err, err_len);
+}
+
+int sfl_engine_commit_state(sfl_engine *e, uint64_t gen) {
+  if (gen == 0) return 1;
+  pthread_mutex_lock(&e->mu);
+  int st = e->committed_gen >= gen ? 1 : e->failed_gen >= gen || e->stop ? -1 : 0;
+  pthread_mutex_unlock(&e->mu);
+  return st;
+}
+
+void sfl_engine_on_change(sfl_engine *e, void (*fn)(void *ctx), void *ctx) {
+  pthread_mutex_lock(&e->mu);
+  e->on_change = fn;
+  e->on_change_ctx = ctx;
+  pthread_mutex_unlock(&e->mu);
 }
 
 static record *pop_record(topic_q *q, const char *egress_id) {

@@ -31,6 +31,7 @@ void eng_record_add(sfl_engine *e, record *rec, bool persist) {
   q->n++;
   e->n_records++;
   pthread_cond_broadcast(&e->egress_cv);
+  eng_changed(e);
 }
 
 void sfl_record_free(sfl_record *r) {

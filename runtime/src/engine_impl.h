@@ -147,6 +147,11 @@ struct sfl_engine {
   uint64_t committed_gen; /* last generation durably committed */
   uint64_t failed_gen;    /* last generation whose commit failed */
   pthread_cond_t commit_cv;
+  /* The front's hook (sfl_engine_on_change), called with the lock held
+   * whenever a waiting request could go on: an egress record, space in a
+   * backlog, a commit, the stop. */
+  void (*on_change)(void *ctx);
+  void *on_change_ctx;
   CURLM *multi;
   struct curl_slist *headers;
   volatile int stop;
@@ -189,6 +194,11 @@ void eng_log(const char *level, const char *fmt, ...)
 void eng_txn_begin(sfl_engine *e);
 /* Commits; on failure the process cannot promise durability any more. */
 int eng_txn_commit(sfl_engine *e);
+/* Calls the front's change hook (lock held). */
+static inline void eng_changed(sfl_engine *e) {
+  if (e->on_change) e->on_change(e->on_change_ctx);
+}
+
 /* Waits (lock held) until transaction `gen` is committed by the loop. */
 int eng_wait_committed(sfl_engine *e, uint64_t gen);
 /* The function type of a typename, created on first use (NULL: OOM). */

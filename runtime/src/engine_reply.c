@@ -239,6 +239,7 @@ void eng_consume_batch(sfl_engine *e, addr *a) {
   if (a->inflight > e->c_max_batch) e->c_max_batch = a->inflight;
   a->inflight = 0;
   pthread_cond_broadcast(&e->space_cv);
+  eng_changed(e);
 }
 
 /* A batch that cannot succeed by retrying (the reply is well-formed but

@@ -47,6 +47,7 @@ int eng_txn_commit(sfl_engine *e) {
     e->committed_gen = e->txn_gen;
   }
   pthread_cond_broadcast(&e->commit_cv);
+  eng_changed(e);
   return rc;
 }
 

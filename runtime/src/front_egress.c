@@ -1,7 +1,7 @@
 /*
  * front_egress.c - the egress server of sf-local (8091): what the
  * functions sent out, popped one record at a time (playground-style
- * GET /<topic>) or as JSON lines per egress id; the long-poll wait that
+ * GET /<topic>) or as JSON lines per egress id; the pop-or-park that
  * entity calls use too.
  */
 #include "front_impl.h"
@@ -17,20 +17,18 @@
 
 #include "util.h"
 
-/* Pops with a wait cut into slices, so that a stop is seen quickly. */
-sfl_result front_pop_wait(sfl_front *f, const char *egress_id,
-                          const char *topic, int64_t wait_ms, sfl_record *out) {
-  int64_t deadline = sfl_mono_ms() + wait_ms;
-  for (;;) {
-    int64_t left = deadline - sfl_mono_ms();
-    if (left < 0) left = 0;
-    int64_t slice = left > POLL_SLICE_MS ? POLL_SLICE_MS : left;
-    memset(out, 0, sizeof *out);
-    sfl_result r = sfl_engine_egress_pop(f->engine, egress_id, topic, slice,
-                                         out);
-    if (r != SFL_ERR_NOT_FOUND) return r;
-    if (left <= slice || atomic_load(&f->stopping)) return r;
-  }
+/* Pops the oldest record of `topic` now; when there is none and the
+ * request may wait, parks it (*parked; the handler runs again on the next
+ * egress change or when the wait is over). */
+sfl_result front_pop_or_park(exchange *x, request *r, const char *egress_id,
+                             const char *topic, int64_t wait_ms,
+                             sfl_record *out, bool *parked) {
+  *parked = false;
+  memset(out, 0, sizeof *out);
+  sfl_result res = sfl_engine_egress_pop(x->f->engine, egress_id, topic, 0, out);
+  if (res == SFL_ERR_NOT_FOUND && wait_ms > 0 && front_park(x, r, wait_ms))
+    *parked = true;
+  return res;
 }
 
 static bool config_has_egress(const sfl_config *cfg, const char *id) {
@@ -89,7 +87,8 @@ static enum MHD_Result send_playground_record(exchange *x, sfl_record *rec) {
 }
 
 /* GET /<topic>: the playground's egress (one record per GET). */
-static enum MHD_Result egress_pop_one(exchange *x, const char *raw_topic) {
+static enum MHD_Result egress_pop_one(exchange *x, request *r,
+                                      const char *raw_topic) {
   char err[256];
   char *topic = front_decode_part(raw_topic, strlen(raw_topic));
   if (topic == NULL)
@@ -118,7 +117,12 @@ static enum MHD_Result egress_pop_one(exchange *x, const char *raw_topic) {
     goto done;
   }
   sfl_record rec;
-  sfl_result res = front_pop_wait(x->f, NULL, topic, wait, &rec);
+  bool parked;
+  sfl_result res = front_pop_or_park(x, r, NULL, topic, wait, &rec, &parked);
+  if (parked) {
+    ret = MHD_YES;
+    goto done;
+  }
   if (res != SFL_OK) {
     static const char *const h404[] = {"Status", "404", NULL};
     if (res == SFL_ERR_NOT_FOUND)
@@ -191,7 +195,8 @@ static char *record_line(const sfl_record *rec) {
 }
 
 /* GET /egress/<ns>/<name>/<topic>?wait=S&max=N: JSON lines. */
-static enum MHD_Result egress_lines(exchange *x, const char *rest) {
+static enum MHD_Result egress_lines(exchange *x, request *r,
+                                    const char *rest) {
   static const char usage[] =
       "expected /egress/<namespace>/<name>/<topic> (an empty topic, "
       "/egress/<namespace>/<name>/, reads records without a topic)";
@@ -260,7 +265,13 @@ static enum MHD_Result egress_lines(exchange *x, const char *rest) {
   for (long i = 0; i < max; i++) {
     sfl_record rec;
     /* Only the first record is waited for; then take what is there. */
-    sfl_result res = front_pop_wait(x->f, eid, topic, i == 0 ? wait : 0, &rec);
+    bool parked;
+    sfl_result res =
+        front_pop_or_park(x, r, eid, topic, i == 0 ? wait : 0, &rec, &parked);
+    if (parked) {
+      ret = MHD_YES;
+      goto done;
+    }
     if (res != SFL_OK) break;
     char *line = record_line(&rec);
     sfl_record_free(&rec);
@@ -321,9 +332,9 @@ enum MHD_Result front_egress_route(exchange *x, request *r) {
                            egress_usage);
   static const char eg[] = "/egress/";
   if (strncmp(url, eg, sizeof eg - 1) == 0)
-    return egress_lines(x, url + sizeof eg - 1);
+    return egress_lines(x, r, url + sizeof eg - 1);
   if (url[0] == '/' && strchr(url + 1, '/') == NULL)
-    return egress_pop_one(x, url + 1);
+    return egress_pop_one(x, r, url + 1);
   return front_send_error(
       x, MHD_HTTP_NOT_FOUND,
       "expected /<topic> or /egress/<namespace>/<name>/<topic>");

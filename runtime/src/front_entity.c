@@ -18,6 +18,7 @@
 #include "entities.pb-c.h"
 #include "ir_call.h"
 #include "ir_json.h"
+#include "util.h"
 
 #define MAX_REQUEST_ID SFC_CALL_MAX_REQUEST_ID
 
@@ -103,9 +104,10 @@ static bool call_options(exchange *x, char rid[MAX_REQUEST_ID + 1],
 /* Sends the Call envelope (the generated codec of proto/entities.proto)
  * to the entity: an external call, its Reply to the reply egress under
  * topic `rid`. False when it answered an error. */
-static bool call_send(exchange *x, const sfl_front_address *a,
+static bool call_send(exchange *x, request *r, const sfl_front_address *a,
                       const sfc_method *m, uint8_t *argb, size_t argn,
-                      const char *rid, const char *idem, enum MHD_Result *ret) {
+                      const char *rid, const char *idem, uint64_t *gen,
+                      enum MHD_Result *ret) {
   Statefun__Entities__Call call = STATEFUN__ENTITIES__CALL__INIT;
   call.method = (char *)m->name;
   call.args.data = argb;
@@ -121,10 +123,14 @@ static bool call_send(exchange *x, const sfl_front_address *a,
   }
   statefun__entities__call__pack(&call, wire);
   char err[1024] = "";
-  sfl_result res = sfl_engine_send(x->f->engine, a->fn_typename, a->id,
-                                   SFC_CALL_TYPENAME, wire, n, idem,
-                                   x->f->send_wait_ms, err, sizeof err);
+  sfl_result res = sfl_engine_send_nb(x->f->engine, a->fn_typename, a->id,
+                                      SFC_CALL_TYPENAME, wire, n, idem, gen,
+                                      err, sizeof err);
   free(wire);
+  if (res == SFL_ERR_BUSY && front_park(x, r, x->f->send_wait_ms)) {
+    *ret = MHD_YES; /* routed again when the backlog has room */
+    return false;
+  }
   switch (res) {
     case SFL_OK:
     case SFL_DUPLICATE: return true;
@@ -167,6 +173,42 @@ static enum MHD_Result call_answer(exchange *x, const sfc_method *m,
   return ret;
 }
 
+/* A sent call goes on here: its Call durable (with --data), then its
+ * Reply popped, the request parked in between; a 504 when the wait is
+ * over. */
+static enum MHD_Result call_resume(exchange *x, request *r) {
+  const sfc_method *m = r->method;
+  const char *rid = r->rid;
+  if (r->commit_gen != 0) {
+    int st = sfl_engine_commit_state(x->f->engine, r->commit_gen);
+    if (st == 0 && front_park(x, r, r->call_wait_ms)) return MHD_YES;
+    if (st != 1)
+      return send_call_error(x, MHD_HTTP_SERVICE_UNAVAILABLE, rid,
+                             "durable store: the call was not committed (%s)",
+                             st < 0 ? "commit failed or sf-local is stopping"
+                                    : "no commit in time");
+    r->commit_gen = 0;
+    r->park_deadline = 0;
+  }
+  sfl_record rec;
+  memset(&rec, 0, sizeof rec);
+  if (sfl_engine_egress_pop(x->f->engine, SFL_REPLY_EGRESS, rid, 0, &rec) ==
+      SFL_OK) {
+    enum MHD_Result ret = call_answer(x, m, rid, &rec);
+    sfl_record_free(&rec);
+    return ret;
+  }
+  int64_t left = r->call_deadline - sfl_mono_ms();
+  if (left > 0 && front_park(x, r, left)) return MHD_YES;
+  char where[3 * MAX_REQUEST_ID + 128];
+  snprintf(where, sizeof where,
+           "its Reply will be on egress %s, topic %s (GET "
+           "http://<egress>/egress/%s/%s)",
+           SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS, rid);
+  return front_send_json(x, MHD_HTTP_GATEWAY_TIMEOUT,
+                         sfc_call_timeout(rid, r->call_wait_ms, where), NULL);
+}
+
 /* POST /<ns>/<Entity>/<key>/<method> (`raw_method` is the last part of
  * the path, still percent-encoded): the arguments and options, the Call
  * sent, then a wait for its Reply on the reply egress. */
@@ -184,7 +226,7 @@ static enum MHD_Result entity_call(exchange *x, request *r,
   char rid[MAX_REQUEST_ID + 1];
   int64_t wait_ms;
   const char *idem;
-  sfl_record rec;
+  uint64_t gen = 0;
   const sfc_method *m = sfc_entity_method(ent, mname);
   if (m == NULL) {
     char names[512];
@@ -194,19 +236,16 @@ static enum MHD_Result entity_call(exchange *x, request *r,
                           a->fn_typename, mname, names);
   } else if (call_args(x, r, ent, m, &argb, &argn, &ret) &&
              call_options(x, rid, &wait_ms, &idem, &ret) &&
-             call_send(x, a, m, argb, argn, rid, idem, &ret)) {
-    if (front_pop_wait(x->f, SFL_REPLY_EGRESS, rid, wait_ms, &rec) != SFL_OK) {
-      char where[3 * MAX_REQUEST_ID + 128];
-      snprintf(where, sizeof where,
-               "its Reply will be on egress %s, topic %s (GET "
-               "http://<egress>/egress/%s/%s)",
-               SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS, rid);
-      ret = front_send_json(x, MHD_HTTP_GATEWAY_TIMEOUT,
-                            sfc_call_timeout(rid, wait_ms, where), NULL);
-    } else {
-      ret = call_answer(x, m, rid, &rec);
-      sfl_record_free(&rec);
-    }
+             call_send(x, r, a, m, argb, argn, rid, idem, &gen, &ret)) {
+    /* Sent: from here on the request waits for its Reply (parked). */
+    r->method = m;
+    snprintf(r->rid, sizeof r->rid, "%s", rid);
+    r->call_wait_ms = wait_ms;
+    r->call_deadline = sfl_mono_ms() + wait_ms;
+    r->commit_gen = gen;
+    r->park_deadline = 0;
+    r->resume = call_resume;
+    ret = call_resume(x, r);
   }
   free(argb);
   free(mname);

@@ -150,6 +150,52 @@ enum MHD_Result front_answer_send(exchange *x, sfl_result res, const char *err,
                           "unexpected engine result %d: %s", (int)res, err);
 }
 
+/* A send whose commit is already decided (or had none to wait for). */
+static enum MHD_Result resume_commit_now(exchange *x, sfl_result res,
+                                         uint64_t gen, const char *to_key,
+                                         const char *to) {
+  if (gen == 0 || sfl_engine_commit_state(x->f->engine, gen) == 1)
+    return front_answer_send(x, res, "", to_key, to);
+  return front_answer_send(x, SFL_ERR_STORE,
+                           "durable store: the commit failed or sf-local is "
+                           "stopping",
+                           to_key, to);
+}
+
+#define COMMIT_WAIT_MS (10 * 60 * 1000) /* a store stuck longer: 503 */
+
+/* A parked durable send goes on here: answered once its commit is. */
+static enum MHD_Result resume_commit(exchange *x, request *r) {
+  int st = sfl_engine_commit_state(x->f->engine, r->commit_gen);
+  if (st == 0 && front_park(x, r, COMMIT_WAIT_MS)) return MHD_YES;
+  if (st == 1) return front_answer_send(x, r->sent, "", r->to_key, r->to);
+  static const char *const h[] = {"Retry-After", "1", NULL};
+  return front_send_error_h(
+      x, MHD_HTTP_SERVICE_UNAVAILABLE, h,
+      "durable store: %s; the message may or may not have been kept",
+      st < 0 ? "the commit failed or sf-local is stopping"
+             : "no commit in time");
+}
+
+enum MHD_Result front_answer_send_nb(exchange *x, request *r, sfl_result res,
+                                     uint64_t commit_gen, const char *err,
+                                     const char *to_key, const char *to) {
+  if ((res != SFL_OK && res != SFL_DUPLICATE) || commit_gen == 0 ||
+      sfl_engine_commit_state(x->f->engine, commit_gen) != 0)
+    return res == SFL_OK || res == SFL_DUPLICATE
+               ? resume_commit_now(x, res, commit_gen, to_key, to)
+               : front_answer_send(x, res, err, to_key, to);
+  r->to = strdup(to);
+  if (r->to == NULL)
+    return front_send_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+  r->sent = res;
+  r->to_key = to_key;
+  r->commit_gen = commit_gen;
+  r->resume = resume_commit;
+  r->park_deadline = 0;
+  return resume_commit(x, r);
+}
+
 /* X-Idempotency-Key: optional, printable ASCII, bounded. */
 int front_idempotency_key(exchange *x, const char **key, char *err,
                           size_t err_len) {

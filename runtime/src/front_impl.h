@@ -11,7 +11,11 @@
  *   front_ingress.c   the ingress server: sends, topics, views, the summary
  *   front_entity.c    entity calls and views for --ir
  *   front_egress.c    the egress server: playground pops and JSON lines
- *   http_front.c      libmicrohttpd glue, start and stop
+ *   front_conn.c      connections and waits without a thread: parking a
+ *                     request that must wait (suspend/resume), the
+ *                     per-connection deadlines and their sweep
+ *   http_front.c      libmicrohttpd glue, strict request checks, limits,
+ *                     start and stop
  */
 #ifndef SF_LOCAL_FRONT_IMPL_H
 #define SF_LOCAL_FRONT_IMPL_H
@@ -23,6 +27,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <pthread.h>
 #include <microhttpd.h>
 
 #include "http_front.h"
@@ -30,13 +35,13 @@
 
 #define DEFAULT_SEND_WAIT_MS 2000
 #define DEFAULT_MAX_POLL_MS 60000
-#define POLL_SLICE_MS 200
 #define DEFAULT_EGRESS_MAX 100
 #define MAX_EGRESS_MAX 10000
 #define MAX_IDEMPOTENCY_KEY 256
-#define CONNECTION_LIMIT 512
-#define CONNECTION_TIMEOUT_S 300
 #define HTTP_TOO_LARGE 413 /* MHD renamed the constant across versions */
+
+struct request;
+struct conn_ctx;
 
 struct sfl_front {
   sfl_engine *engine;
@@ -47,7 +52,24 @@ struct sfl_front {
   int verbose;
   const sfc_ir *irs; /* --ir files */
   size_t n_irs;
+  sfl_front_limits lim; /* with the defaults filled in */
   atomic_bool stopping;
+  /* Requests that wait without a thread (front_conn.c): suspended
+   * connections, resumed by the waker thread when the engine reports a
+   * change (change_seq moved since the request looked) or their deadline
+   * passes. */
+  pthread_mutex_t park_mu;
+  pthread_cond_t park_cv;
+  struct request *parked;
+  atomic_size_t n_parked;
+  atomic_uint_fast64_t change_seq;
+  bool waker_stop;
+  pthread_t waker;
+  /* Every open connection with its deadline (swept by the waker). */
+  pthread_mutex_t conn_mu;
+  struct conn_ctx *conns;
+  /* Body bytes buffered by requests in progress (--max-inflight-bytes). */
+  atomic_size_t inflight_bytes;
   struct MHD_Daemon *ingress;
   struct MHD_Daemon *egress;
   uint16_t ingress_port;
@@ -55,12 +77,44 @@ struct sfl_front {
   char bind[256];
 };
 
-/* Per-request state: the body as it arrives. */
+/* Per-connection state (MHD's socket context): the deadline by which the
+ * connection must have made its next step, or 0 for none (an answer in
+ * progress, a parked request). */
+typedef struct conn_ctx {
+  struct MHD_Connection *conn;
+  int fd;
+  _Atomic int64_t deadline_ms;
+  struct conn_ctx *prev, *next;
+} conn_ctx;
+
+struct exchange;
+
+/* Per-request state: the body as it arrives, and what a parked request
+ * needs to go on when it is resumed. */
 typedef struct request {
   uint8_t *body;
   size_t len;
   size_t cap;
   bool too_large;
+  bool head_checked;
+  struct MHD_Connection *conn;
+  conn_ctx *cc;
+  /* parking (front_conn.c) */
+  struct request *pnext, *pprev;
+  int64_t park_deadline; /* 0: not parked yet */
+  uint64_t seen;         /* change_seq before the last attempt */
+  /* A resumed request goes on here instead of being routed again. */
+  enum MHD_Result (*resume)(struct exchange *x, struct request *r);
+  /* a durable send waiting for its commit */
+  uint64_t commit_gen;
+  sfl_result sent;
+  const char *to_key;
+  char *to;
+  /* an entity call waiting for its Reply */
+  const void *method; /* const sfc_method * */
+  char rid[256];       /* >= SFC_CALL_MAX_REQUEST_ID + 1 */
+  int64_t call_deadline;
+  int64_t call_wait_ms;
 } request;
 
 /* What a handler needs to answer. */
@@ -71,6 +125,25 @@ typedef struct exchange {
   const char *method;
   const char *url;
 } exchange;
+
+/* ---- waiting without a thread (front_conn.c) ----------------------------- */
+
+/* Parks request r (suspends its connection) until the engine reports a
+ * change or `wait_ms` from the first park of this request pass; the
+ * request's handler then runs again (or r->resume). False when the wait
+ * is over (or the front stops): the caller answers now. */
+bool front_park(exchange *x, request *r, int64_t wait_ms);
+/* The engine's change hook (sfl_engine_on_change). */
+void front_changed(void *ctx);
+/* Starts and stops the waker thread (parks, deadlines). */
+int front_waker_start(sfl_front *f);
+void front_waker_stop(sfl_front *f);
+/* Connection bookkeeping (MHD_OPTION_NOTIFY_CONNECTION). */
+void front_conn_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                       enum MHD_ConnectionNotificationCode code);
+/* The connection's next deadline: now + ms, or none for ms 0. */
+void front_conn_deadline(struct MHD_Connection *c, int64_t ms);
+conn_ctx *front_conn_of(struct MHD_Connection *c);
 
 /* ---- parsing (front_parse.c) --------------------------------------------- */
 
@@ -111,6 +184,11 @@ const char *front_header(exchange *x, const char *name);
 /* Maps an engine outcome of a send to its HTTP answer. */
 enum MHD_Result front_answer_send(exchange *x, sfl_result res, const char *err,
                                   const char *to_key, const char *to);
+/* The answer to a non-blocking send (sfl_engine_send*_nb): at once, or
+ * once its commit is durable, the request parked meanwhile. */
+enum MHD_Result front_answer_send_nb(exchange *x, request *r, sfl_result res,
+                                     uint64_t commit_gen, const char *err,
+                                     const char *to_key, const char *to);
 /* X-Idempotency-Key: optional, printable ASCII, bounded. */
 int front_idempotency_key(exchange *x, const char **key, char *err,
                           size_t err_len);
@@ -120,10 +198,11 @@ int front_idempotency_key(exchange *x, const char **key, char *err,
 /* The ingress and egress routers (front_ingress.c, front_egress.c). */
 enum MHD_Result front_ingress_route(exchange *x, request *r);
 enum MHD_Result front_egress_route(exchange *x, request *r);
-/* Pops with a wait cut into slices, so that a stop is seen quickly
- * (front_egress.c). */
-sfl_result front_pop_wait(sfl_front *f, const char *egress_id,
-                          const char *topic, int64_t wait_ms, sfl_record *out);
+/* Pops the oldest record now; when there is none and wait_ms > 0, parks
+ * the request (*parked: answer nothing, return MHD_YES) (front_egress.c). */
+sfl_result front_pop_or_park(exchange *x, request *r, const char *egress_id,
+                             const char *topic, int64_t wait_ms,
+                             sfl_record *out, bool *parked);
 /* Routes a POST whose address may name an IR entity (front_entity.c):
  * true when it answered, false to fall through to the plain send. */
 bool front_entity_post(exchange *x, request *r, enum MHD_Result *ret);

@@ -97,9 +97,14 @@ static enum MHD_Result ingress_send(exchange *x, request *r) {
     value = owned != NULL ? (const void *)owned : "";
   }
   err[0] = '\0';
-  sfl_result res = sfl_engine_send(x->f->engine, a.fn_typename, a.id, value_tn,
-                                   value, len, key, x->f->send_wait_ms, err,
-                                   sizeof err);
+  uint64_t gen = 0;
+  sfl_result res = sfl_engine_send_nb(x->f->engine, a.fn_typename, a.id,
+                                      value_tn, value, len, key, &gen, err,
+                                      sizeof err);
+  if (res == SFL_ERR_BUSY && front_park(x, r, x->f->send_wait_ms)) {
+    ret = MHD_YES; /* the backlog is full: tried again when it has room */
+    goto done;
+  }
   if (res == SFL_ERR_NO_FUNCTION && err[0] == '\0')
     snprintf(err, sizeof err,
              "no endpoint in module.yaml serves function "
@@ -112,7 +117,7 @@ static enum MHD_Result ingress_send(exchange *x, request *r) {
     goto done;
   }
   snprintf(to, tl, "%s/%s", a.fn_typename, a.id);
-  ret = front_answer_send(x, res, err, "to", to);
+  ret = front_answer_send_nb(x, r, res, gen, err, "to", to);
   free(to);
 done:
   free(owned);
@@ -163,13 +168,18 @@ static enum MHD_Result ingress_topic(exchange *x, request *r,
     ret = front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
     goto done;
   }
-  sfl_result res = sfl_engine_send_topic(
+  uint64_t gen = 0;
+  sfl_result res = sfl_engine_send_topic_nb(
       x->f->engine, topic, key, r->body != NULL ? (const void *)r->body : "",
-      r->len, idem, x->f->send_wait_ms, err, sizeof err);
+      r->len, idem, &gen, err, sizeof err);
+  if (res == SFL_ERR_BUSY && front_park(x, r, x->f->send_wait_ms)) {
+    ret = MHD_YES;
+    goto done;
+  }
   if (res == SFL_ERR_NO_TOPIC && err[0] == '\0')
     snprintf(err, sizeof err, "no ingress in module.yaml routes topic %s",
              topic);
-  ret = front_answer_send(x, res, err, "topic", topic);
+  ret = front_answer_send_nb(x, r, res, gen, err, "topic", topic);
 done:
   free(qkey);
   free(topic);

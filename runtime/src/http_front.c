@@ -13,9 +13,13 @@
  *
  * Every handler validates its input at the edge and answers a 4xx with a
  * one-line reason; nothing from the network can abort the process. The
- * servers run a thread per connection so that long-polls (?wait=) and the
- * engine's backpressure waits block only their own client. Long waits are
- * cut into short slices so that sfl_front_stop never waits on them.
+ * servers poll with a small thread pool (poll(2): libmicrohttpd 0.9.75's
+ * epoll mode misses a FIN that comes with an incomplete request and
+ * leaves such connections in CLOSE_WAIT); a request that must wait parks
+ * without a thread (front_conn.c). Heads that a proxy could read
+ * differently are refused (400, connection closed), bodies are buffered
+ * as they arrive within a global budget, and every connection runs on a
+ * deadline (head, body, idle keep-alive).
  *
  * libmicrohttpd would percent-decode the path before we see it, which
  * makes "a%2Fb" and "a/b" indistinguishable; we install a no-op unescape
@@ -31,6 +35,7 @@
 #include <unistd.h>
 
 #include "sfb/listen.h"
+#include "util.h"
 
 typedef struct server_cls {
   sfl_front *f;
@@ -38,6 +43,145 @@ typedef struct server_cls {
 } server_cls;
 
 static server_cls *cls_of(sfl_front *f, bool ingress);
+
+/* Counts the Content-Length and Transfer-Encoding headers. */
+typedef struct head_count {
+  unsigned content_length, transfer_encoding;
+} head_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value) {
+  head_count *hc = cls;
+  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) hc->content_length++;
+  if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+    hc->transfer_encoding++;
+  return MHD_YES;
+}
+
+static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind,
+                                 const char *key, const char *value) {
+  (*(unsigned *)cls)++;
+  return MHD_YES;
+}
+
+/* Whether the request line held a NUL byte in its target. libmicrohttpd
+ * parses the line in place: the target ends where it found the space
+ * before the version (or the '?' of a query, which then has arguments);
+ * anything else between the target's end and the version was hidden from
+ * us behind a NUL ("a\0b" would otherwise name "a"). */
+static bool target_has_nul(struct MHD_Connection *conn, const char *url,
+                           const char *version) {
+  if (version == NULL || version <= url) return false;
+  const char *end = url + strlen(url);
+  if (end + 1 >= version) return false; /* only the space before the version */
+  unsigned args = 0;
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_arg, &args);
+  return args == 0;
+}
+
+static const char *const close_hdr[] = {"Connection", "close", NULL};
+
+/* The checks of a complete head that a proxy in front could disagree on
+ * (request smuggling): answered 400 with the connection closed. */
+static bool head_rejected(exchange *x, const char *version,
+                          enum MHD_Result *ret) {
+  head_count hc = {0, 0};
+  MHD_get_connection_values(x->conn, MHD_HEADER_KIND, count_header, &hc);
+  const char *why = NULL;
+  if (hc.content_length > 1)
+    why = "more than one Content-Length header";
+  else if (hc.content_length > 0 && hc.transfer_encoding > 0)
+    why = "both Content-Length and Transfer-Encoding";
+  else if (hc.transfer_encoding > 1)
+    why = "more than one Transfer-Encoding header";
+  else if (version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+           front_header(x, MHD_HTTP_HEADER_HOST) == NULL)
+    why = "an HTTP/1.1 request without a Host header";
+  else if (target_has_nul(x->conn, x->url, version))
+    why = "a NUL byte in the request target";
+  if (why == NULL) return false;
+  *ret = front_send_error_h(x, MHD_HTTP_BAD_REQUEST, close_hdr, "%s", why);
+  return true;
+}
+
+/* The first call for a request: its head is complete. */
+static enum MHD_Result on_head(exchange *x, request *r, bool ingress,
+                               const char *version) {
+  sfl_front *f = x->f;
+  enum MHD_Result ret;
+  if (head_rejected(x, version, &ret)) return ret;
+  /* The body (if any) must now arrive in time. */
+  front_conn_deadline(x->conn, (int64_t)f->lim.body_timeout_s * 1000);
+  const char *cl = front_header(x, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl == NULL) return MHD_YES;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long n = strtoull(cl, &end, 10);
+  if (errno != 0 || end == cl || *end != '\0' || cl[0] == '-' ||
+      cl[0] == '+') {
+    return front_send_error_h(x, MHD_HTTP_BAD_REQUEST, close_hdr,
+                              "bad Content-Length");
+  }
+  if (n > f->max_body) {
+    r->too_large = true;
+    /* Answering before the body arrives makes MHD close the connection
+     * instead of reading it. */
+    if (ingress)
+      return front_send_error(x, HTTP_TOO_LARGE, "body larger than %zu bytes",
+                              f->max_body);
+  } else if (n > 0 && atomic_load(&f->inflight_bytes) + n > f->lim.max_inflight) {
+    static const char *const h[] = {"Retry-After", "1", "Connection", "close",
+                                    NULL};
+    return front_send_error_h(
+        x, MHD_HTTP_SERVICE_UNAVAILABLE, h,
+        "sf-local is buffering %zu bytes of request bodies (--max-inflight-bytes "
+        "%zu); retry later",
+        atomic_load(&f->inflight_bytes), f->lim.max_inflight);
+  }
+  return MHD_YES;
+}
+
+/* Takes a piece of the body as it arrives (never reserved from
+ * Content-Length), within --max-body and the global budget. */
+static enum MHD_Result on_body(exchange *x, request *r, const char *data,
+                               size_t n) {
+  sfl_front *f = x->f;
+  if (r->too_large) return MHD_YES;
+  if (n > f->max_body - r->len) {
+    r->too_large = true; /* chunked upload over the limit: drain, 413 */
+    atomic_fetch_sub(&f->inflight_bytes, r->cap);
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+    return MHD_YES;
+  }
+  if (r->len + n > r->cap) {
+    size_t nc = r->cap == 0 ? 4096 : r->cap;
+    while (nc < r->len + n) nc *= 2;
+    if (nc > f->max_body) nc = f->max_body;
+    size_t grow = nc - r->cap;
+    if (atomic_fetch_add(&f->inflight_bytes, grow) + grow > f->lim.max_inflight) {
+      atomic_fetch_sub(&f->inflight_bytes, grow);
+      static const char *const h[] = {"Retry-After", "1", "Connection",
+                                      "close", NULL};
+      return front_send_error_h(
+          x, MHD_HTTP_SERVICE_UNAVAILABLE, h,
+          "request bodies in progress exceed --max-inflight-bytes %zu; retry "
+          "later",
+          f->lim.max_inflight);
+    }
+    uint8_t *nb = realloc(r->body, nc);
+    if (nb == NULL) {
+      atomic_fetch_sub(&f->inflight_bytes, grow);
+      return MHD_NO;
+    }
+    r->body = nb;
+    r->cap = nc;
+  }
+  memcpy(r->body + r->len, data, n);
+  r->len += n;
+  return MHD_YES;
+}
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
                                  const char *url, const char *method,
@@ -51,56 +195,47 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     r = calloc(1, sizeof *r);
     if (r == NULL) return MHD_NO;
     *con_cls = r;
-    const char *cl = front_header(&x, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL) {
-      char *end = NULL;
-      errno = 0;
-      unsigned long long n = strtoull(cl, &end, 10);
-      if (errno != 0 || end == cl || n > f->max_body) {
-        r->too_large = true;
-        /* Answering before the body arrives makes MHD close the
-         * connection instead of reading it. */
-        if (sc->ingress)
-          return front_send_error(&x, HTTP_TOO_LARGE,
-                                  "body larger than %zu bytes", f->max_body);
-      }
-    }
-    return MHD_YES;
+    r->cc = front_conn_of(conn);
+    return on_head(&x, r, sc->ingress, version);
   }
   if (*upload_data_size != 0) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (r->too_large) return MHD_YES;
-    if (n > f->max_body - r->len) {
-      r->too_large = true; /* chunked upload over the limit: drain, 413 */
-      free(r->body);
-      r->body = NULL;
-      r->len = r->cap = 0;
-      return MHD_YES;
-    }
-    if (r->len + n > r->cap) {
-      size_t nc = r->cap == 0 ? 4096 : r->cap;
-      while (nc < r->len + n) nc *= 2;
-      if (nc > f->max_body) nc = f->max_body;
-      uint8_t *nb = realloc(r->body, nc);
-      if (nb == NULL) return MHD_NO;
-      r->body = nb;
-      r->cap = nc;
-    }
-    memcpy(r->body + r->len, upload_data, n);
-    r->len += n;
-    return MHD_YES;
+    return on_body(&x, r, upload_data, n);
   }
+  /* The whole request is here (or it was parked and is resumed): no
+   * deadline while it is answered; it looks at the engine now. */
+  if (r->cc != NULL) atomic_store(&r->cc->deadline_ms, 0);
+  r->seen = atomic_load(&f->change_seq);
+  if (r->resume != NULL) return r->resume(&x, r);
   return sc->ingress ? front_ingress_route(&x, r) : front_egress_route(&x, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
+  server_cls *sc = cls;
+  sfl_front *f = sc->f;
   request *r = *con_cls;
+  /* Kept alive: the next request must come within the idle timeout. */
+  front_conn_deadline(conn, (int64_t)f->lim.idle_timeout_s * 1000);
   if (r == NULL) return;
+  atomic_fetch_sub(&f->inflight_bytes, r->cap);
   free(r->body);
+  free(r->to);
   free(r);
   *con_cls = NULL;
+}
+
+/* The request line is in: the rest of the head must follow in time. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  sfl_front *f = cls;
+  conn_ctx *cc = front_conn_of(conn);
+  if (cc != NULL) {
+    int64_t d = sfl_mono_ms() + (int64_t)f->lim.head_timeout_s * 1000;
+    int64_t cur = atomic_load(&cc->deadline_ms);
+    if (cur == 0 || d < cur) atomic_store(&cc->deadline_ms, d);
+  }
+  return NULL;
 }
 
 /* Keeps "%2F" as it is: we decode each path part ourselves. */
@@ -160,9 +295,8 @@ static struct MHD_Daemon *start_daemon(sfl_front *f, bool ingress,
   bool v6 = false;
   int fd = open_listener(f->bind, port, bound, &v6, err, err_len, what);
   if (fd < 0) return NULL;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-                   MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC |
-                   MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                   MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (v6) flags |= MHD_USE_IPv6;
   server_cls *sc = cls_of(f, ingress);
   sc->f = f;
@@ -171,10 +305,14 @@ static struct MHD_Daemon *start_daemon(sfl_front *f, bool ingress,
       flags, *bound, NULL, NULL, on_access, sc, MHD_OPTION_EXTERNAL_LOGGER,
       mhd_log, f, /* must come first */
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_UNESCAPE_CALLBACK,
-      no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-      MHD_OPTION_END);
+      no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, sc,
+      MHD_OPTION_NOTIFY_CONNECTION, front_conn_notify, f,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, f,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)f->lim.threads,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)f->lim.max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)f->lim.per_client,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)f->lim.idle_timeout_s,
+      MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
   if (d == NULL) {
     front_err(err, err_len, "cannot start the %s HTTP server on %s:%u", what,
               f->bind, (unsigned)*bound);
@@ -210,20 +348,39 @@ sfl_front *sfl_front_start(const sfl_front_options *o, char *err,
                                         : DEFAULT_SEND_WAIT_MS;
   f->max_poll_ms = o->max_poll_ms > 0 ? o->max_poll_ms : DEFAULT_MAX_POLL_MS;
   f->verbose = o->verbose;
+  f->lim = o->limits;
+#define DEF(field, value) \
+  if (f->lim.field == 0) f->lim.field = (value)
+  DEF(threads, SFL_FRONT_DEFAULT_THREADS);
+  DEF(max_connections, SFL_FRONT_DEFAULT_MAX_CONNECTIONS);
+  DEF(per_client, SFL_FRONT_DEFAULT_PER_CLIENT);
+  DEF(head_timeout_s, SFL_FRONT_DEFAULT_HEAD_TIMEOUT_S);
+  DEF(body_timeout_s, SFL_FRONT_DEFAULT_BODY_TIMEOUT_S);
+  DEF(idle_timeout_s, SFL_FRONT_DEFAULT_IDLE_TIMEOUT_S);
+  DEF(max_inflight, SFL_FRONT_DEFAULT_MAX_INFLIGHT);
+#undef DEF
   f->irs = o->irs;
   f->n_irs = o->irs != NULL ? o->n_irs : 0;
   atomic_init(&f->stopping, false);
+  atomic_init(&f->n_parked, 0);
+  atomic_init(&f->change_seq, 0);
+  atomic_init(&f->inflight_bytes, 0);
   snprintf(f->bind, sizeof f->bind, "%s", bind_to);
-  f->ingress = start_daemon(f, true, o->ingress_port, &f->ingress_port, err,
-                            err_len);
-  if (f->ingress == NULL) {
+  if (front_waker_start(f) != 0) {
+    front_err(err, err_len, "cannot start the front's waker thread");
     free(fc);
     return NULL;
   }
-  f->egress = start_daemon(f, false, o->egress_port, &f->egress_port, err,
-                           err_len);
+  sfl_engine_on_change(f->engine, front_changed, f);
+  f->ingress = start_daemon(f, true, o->ingress_port, &f->ingress_port, err,
+                            err_len);
+  if (f->ingress != NULL)
+    f->egress = start_daemon(f, false, o->egress_port, &f->egress_port, err,
+                             err_len);
   if (f->egress == NULL) {
-    MHD_stop_daemon(f->ingress);
+    if (f->ingress != NULL) MHD_stop_daemon(f->ingress);
+    sfl_engine_on_change(f->engine, NULL, NULL);
+    front_waker_stop(f);
     free(fc);
     return NULL;
   }
@@ -241,9 +398,14 @@ uint16_t sfl_front_egress_port(const sfl_front *f) {
 void sfl_front_stop(sfl_front *f) {
   if (f == NULL) return;
   atomic_store(&f->stopping, true);
-  /* Joins every connection thread; long-polls notice `stopping` within a
-   * slice, sends within send_wait_ms. MHD closes the listen sockets. */
+  /* Parked requests are resumed and answer (nothing parks any more), then
+   * MHD joins its threads and closes the sockets. */
+  sfl_engine_on_change(f->engine, NULL, NULL);
+  front_waker_stop(f);
   MHD_stop_daemon(f->ingress);
   MHD_stop_daemon(f->egress);
+  pthread_mutex_destroy(&f->park_mu);
+  pthread_cond_destroy(&f->park_cv);
+  pthread_mutex_destroy(&f->conn_mu);
   free((struct front_with_cls *)f);
 }

@@ -1,9 +1,12 @@
 /*
  * http_front.h - sf-local's HTTP faces for people and tests: the ingress
  * (default port 8090, compatible with the StateFun playground's) and the
- * egress (default port 8091). Both are libmicrohttpd servers with a thread
- * per connection, so a long-poll blocks only its own connection. They call
- * the thread-safe entry points of engine.h; they own no engine data.
+ * egress (default port 8091). Both are libmicrohttpd servers polling with
+ * a small thread pool (poll(2), not epoll); a request that must wait (a
+ * long-poll, backpressure, a commit, an entity call's Reply) suspends its
+ * connection instead of holding a thread. Every resource a client can
+ * take is bounded (sfl_front_limits). They call the thread-safe entry
+ * points of engine.h; they own no engine data.
  *
  * The endpoints are documented in docs/sf-local-http.md.
  *
@@ -30,6 +33,26 @@ struct sfc_ir;
 #define SFL_FRONT_DEFAULT_EGRESS_PORT 8091
 #define SFL_FRONT_DEFAULT_MAX_BODY ((size_t)16 * 1024 * 1024)
 
+/* The limits that keep hostile clients from exhausting the front; 0 takes
+ * the default (docs/sf-local.md, "Limits"; SECURITY.md). */
+typedef struct sfl_front_limits {
+  unsigned threads;          /* polling threads per server (2) */
+  unsigned max_connections;  /* per server (1024) */
+  unsigned per_client;       /* connections per client IP, per server (256) */
+  unsigned head_timeout_s;   /* a request head complete within (10) */
+  unsigned body_timeout_s;   /* its body complete within, after the head (30) */
+  unsigned idle_timeout_s;   /* an idle keep-alive connection closed after (30) */
+  size_t max_inflight;       /* request body bytes buffered at once (256 MiB) */
+} sfl_front_limits;
+
+#define SFL_FRONT_DEFAULT_THREADS 2
+#define SFL_FRONT_DEFAULT_MAX_CONNECTIONS 1024
+#define SFL_FRONT_DEFAULT_PER_CLIENT 256
+#define SFL_FRONT_DEFAULT_HEAD_TIMEOUT_S 10
+#define SFL_FRONT_DEFAULT_BODY_TIMEOUT_S 30
+#define SFL_FRONT_DEFAULT_IDLE_TIMEOUT_S 30
+#define SFL_FRONT_DEFAULT_MAX_INFLIGHT ((size_t)256 * 1024 * 1024)
+
 typedef struct sfl_front_options {
   sfl_engine *engine;          /* required; must outlive the front */
   const sfl_config *config;    /* optional: names egress ids in 404s */
@@ -46,6 +69,7 @@ typedef struct sfl_front_options {
    * front. */
   const struct sfc_ir *irs;    /* array of n_irs */
   size_t n_irs;
+  sfl_front_limits limits;
 } sfl_front_options;
 
 /* Starts both servers. NULL with a reason in err on failure (port taken,
@@ -55,8 +79,9 @@ sfl_front *sfl_front_start(const sfl_front_options *opts, char *err,
 /* The ports actually bound (useful with port 0). */
 uint16_t sfl_front_ingress_port(const sfl_front *f);
 uint16_t sfl_front_egress_port(const sfl_front *f);
-/* Stops accepting, wakes long-polls (within ~200 ms), joins the connection
- * threads and frees. Call before sfl_engine_free. NULL is ignored. */
+/* Stops accepting, answers the parked requests (long-polls, waits),
+ * joins the polling threads and frees. Call before sfl_engine_free. NULL
+ * is ignored. */
 void sfl_front_stop(sfl_front *f);
 
 /* ------------------------------------------------------------------------ */

@@ -50,6 +50,18 @@ static void usage(FILE *out) {
 "                       a free one)\n"
 "  --bind ADDR          address to listen on (default %s)\n"
 "  --max-body BYTES     largest ingress body (default 16M; K/M/G suffixes)\n"
+"  --http-threads N     polling threads per HTTP server (default %d)\n"
+"  --max-connections N  open connections per server (default %d)\n"
+"  --max-connections-per-client N  per server from one IP address\n"
+"                       (default %d)\n"
+"  --head-timeout S     a request head must be complete S seconds after\n"
+"                       its connection opened or its request line came\n"
+"                       (default %d)\n"
+"  --body-timeout S     its body S seconds after the head (default %d)\n"
+"  --idle-timeout S     an idle keep-alive connection is closed after S\n"
+"                       seconds (default %d)\n"
+"  --max-inflight-bytes BYTES  request bodies buffered at once; beyond,\n"
+"                       503 + Retry-After (default 256M)\n"
 "  --stats SECONDS      print a stat line on stderr this often\n"
 "  --retry-pause MS     after a batch finally failed, pause this long before\n"
 "                       retrying it (default %d)\n"
@@ -101,7 +113,10 @@ static void usage(FILE *out) {
 "Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on bad\n"
 "options, a bad module.yaml or a bad --ir file. See docs/sf-local-http.md.\n",
           SFL_FRONT_DEFAULT_INGRESS_PORT, SFL_FRONT_DEFAULT_EGRESS_PORT,
-          SFL_FRONT_DEFAULT_BIND, DEFAULT_RETRY_PAUSE_MS);
+          SFL_FRONT_DEFAULT_BIND, SFL_FRONT_DEFAULT_THREADS,
+          SFL_FRONT_DEFAULT_MAX_CONNECTIONS, SFL_FRONT_DEFAULT_PER_CLIENT,
+          SFL_FRONT_DEFAULT_HEAD_TIMEOUT_S, SFL_FRONT_DEFAULT_BODY_TIMEOUT_S,
+          SFL_FRONT_DEFAULT_IDLE_TIMEOUT_S, DEFAULT_RETRY_PAUSE_MS);
 }
 
 static int bad_usage(const char *fmt, const char *arg) {
@@ -225,6 +240,7 @@ typedef struct args {
   long long stats_s;
   long long retry_pause;
   size_t max_body;
+  sfl_front_limits lim;
   int verbose;
   const char **ir_paths; /* malloc'd; the strings are argv's */
   size_t n_ir;
@@ -245,7 +261,16 @@ static int add_ir_path(args *a, const char *path) {
 }
 
 enum { OPT_DATA = 256, OPT_IN, OPT_OUT, OPT_BIND, OPT_STATS, OPT_RETRY,
-       OPT_BODY, OPT_IR };
+       OPT_BODY, OPT_IR, OPT_THREADS, OPT_CONNS, OPT_PER_CLIENT, OPT_HEAD_TO,
+       OPT_BODY_TO, OPT_IDLE_TO, OPT_INFLIGHT };
+
+/* A limit option: a whole number from 1 to max into *out. */
+static int take_limit(const char *name, unsigned *out, long long max) {
+  long long v = parse_count(optarg, max);
+  if (v < 1) return bad_usage("bad %s (a whole number from 1)", name);
+  *out = (unsigned)v;
+  return -1;
+}
 
 /* One option and its value: -1 to go on, else the exit status. */
 static int take_option(args *a, int c, char **argv) {
@@ -284,6 +309,23 @@ static int take_option(args *a, int c, char **argv) {
                          optarg);
       return -1;
     case OPT_IR: return add_ir_path(a, optarg);
+    case OPT_THREADS: return take_limit("--http-threads", &a->lim.threads, 64);
+    case OPT_CONNS:
+      return take_limit("--max-connections", &a->lim.max_connections, 1000000);
+    case OPT_PER_CLIENT:
+      return take_limit("--max-connections-per-client", &a->lim.per_client,
+                        1000000);
+    case OPT_HEAD_TO:
+      return take_limit("--head-timeout", &a->lim.head_timeout_s, 86400);
+    case OPT_BODY_TO:
+      return take_limit("--body-timeout", &a->lim.body_timeout_s, 86400);
+    case OPT_IDLE_TO:
+      return take_limit("--idle-timeout", &a->lim.idle_timeout_s, 86400);
+    case OPT_INFLIGHT:
+      if ((a->lim.max_inflight = parse_size(optarg)) == 0)
+        return bad_usage("bad --max-inflight-bytes '%s' (bytes, e.g. 64M)",
+                         optarg);
+      return -1;
     case 'v': a->verbose = 1; return -1;
     case 'h': usage(stdout); return 0;
     case 'V': printf("sf-local %s\n", SF_VERSION_STRING); return 0;
@@ -305,6 +347,13 @@ static int parse_args(int argc, char **argv, args *a) {
       {"retry-pause", required_argument, NULL, OPT_RETRY},
       {"max-body", required_argument, NULL, OPT_BODY},
       {"ir", required_argument, NULL, OPT_IR},
+      {"http-threads", required_argument, NULL, OPT_THREADS},
+      {"max-connections", required_argument, NULL, OPT_CONNS},
+      {"max-connections-per-client", required_argument, NULL, OPT_PER_CLIENT},
+      {"head-timeout", required_argument, NULL, OPT_HEAD_TO},
+      {"body-timeout", required_argument, NULL, OPT_BODY_TO},
+      {"idle-timeout", required_argument, NULL, OPT_IDLE_TO},
+      {"max-inflight-bytes", required_argument, NULL, OPT_INFLIGHT},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
@@ -465,6 +514,7 @@ static sfl_front *start_front(const args *a, const sfl_config *cfg,
   fo.ingress_port = (uint16_t)in->port;
   fo.egress_port = (uint16_t)out->port;
   fo.max_body = a->max_body;
+  fo.limits = a->lim;
   fo.verbose = a->verbose;
   fo.irs = irs;
   fo.n_irs = a->n_ir;

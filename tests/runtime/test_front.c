@@ -86,6 +86,39 @@ sfl_result sfl_engine_send_topic(sfl_engine *e, const char *topic,
   return SFL_OK;
 }
 
+sfl_result sfl_engine_send_nb(sfl_engine *e, const char *fn_typename,
+                              const char *id, const char *value_typename,
+                              const void *value, size_t len,
+                              const char *idempotency_key,
+                              uint64_t *commit_gen, char *err, size_t err_len) {
+  *commit_gen = 0;
+  return sfl_engine_send(e, fn_typename, id, value_typename, value, len,
+                         idempotency_key, 0, err, err_len);
+}
+
+sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic,
+                                    const char *key, const void *value,
+                                    size_t len, const char *idempotency_key,
+                                    uint64_t *commit_gen, char *err,
+                                    size_t err_len) {
+  *commit_gen = 0;
+  return sfl_engine_send_topic(e, topic, key, value, len, idempotency_key, 0,
+                               err, err_len);
+}
+
+int sfl_engine_commit_state(sfl_engine *e, uint64_t gen) { return 1; }
+
+/* The front's change hook: called when a record is pushed. */
+static void (*fake_on_change)(void *);
+static void *fake_on_change_ctx;
+
+void sfl_engine_on_change(sfl_engine *e, void (*fn)(void *ctx), void *ctx) {
+  pthread_mutex_lock(&e->mu);
+  fake_on_change = fn;
+  fake_on_change_ctx = ctx;
+  pthread_mutex_unlock(&e->mu);
+}
+
 void sfl_record_free(sfl_record *r) {
   free(r->egress_id);
   free(r->topic);
@@ -111,6 +144,7 @@ static void push_record(const char *egress, const char *topic,
   r->len = len;
   fake.n_recs++;
   pthread_cond_broadcast(&fake.cv);
+  if (fake_on_change != NULL) fake_on_change(fake_on_change_ctx);
   pthread_mutex_unlock(&fake.mu);
 }
 
