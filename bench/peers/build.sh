@@ -41,7 +41,7 @@ build_java() {
     echo "build.sh: building the Java peer (Maven; first time downloads the SDK and Undertow into $cache/m2)" >&2
     rm -rf "$out/java" && mkdir -p "$out/java"
     cp -r "$src/pom.xml" "$src/src" "$out/java/"
-    (cd "$out/java" && mvn -q -B -Dmaven.repo.local="$cache/m2" package >&2) \
+    (cd "$out/java" && mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$cache/m2" package >&2) \
       || fail java "mvn package failed"
     stamp java "${files[@]}"
   fi
