@@ -209,34 +209,22 @@ static enum MHD_Result call_resume(exchange *x, request *r) {
                          sfc_call_timeout(rid, r->call_wait_ms, where), NULL);
 }
 
-/* POST /<ns>/<Entity>/<key>/<method> (`raw_method` is the last part of
- * the path, still percent-encoded): the arguments and options, the Call
- * sent, then a wait for its Reply on the reply egress. */
+/* POST /<ns>/<Entity>/<key>/<method> of a method the route found
+ * (sfc_call_route_of): the arguments and options, the Call sent, then a
+ * wait for its Reply on the reply egress. */
 static enum MHD_Result entity_call(exchange *x, request *r,
                                    const sfl_front_address *a,
-                                   const sfc_entity *ent,
-                                   const char *raw_method) {
-  char *mname = front_decode_part(raw_method, strlen(raw_method));
-  if (mname == NULL)
-    return send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
-                           "bad percent-encoding in the method name");
-  enum MHD_Result ret;
+                                   const sfc_entity *ent, const sfc_method *m) {
+  enum MHD_Result ret = MHD_NO;
   uint8_t *argb = NULL;
   size_t argn = 0;
   char rid[MAX_REQUEST_ID + 1];
   int64_t wait_ms;
   const char *idem;
   uint64_t gen = 0;
-  const sfc_method *m = sfc_entity_method(ent, mname);
-  if (m == NULL) {
-    char names[512];
-    sfc_call_method_names(ent, names, sizeof names);
-    ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
-                          "entity %s has no method '%s' (methods: %s)",
-                          a->fn_typename, mname, names);
-  } else if (call_args(x, r, ent, m, &argb, &argn, &ret) &&
-             call_options(x, rid, &wait_ms, &idem, &ret) &&
-             call_send(x, r, a, m, argb, argn, rid, idem, &gen, &ret)) {
+  if (call_args(x, r, ent, m, &argb, &argn, &ret) &&
+      call_options(x, rid, &wait_ms, &idem, &ret) &&
+      call_send(x, r, a, m, argb, argn, rid, idem, &gen, &ret)) {
     /* Sent: from here on the request waits for its Reply (parked). */
     r->method = m;
     snprintf(r->rid, sizeof r->rid, "%s", rid);
@@ -248,78 +236,32 @@ static enum MHD_Result entity_call(exchange *x, request *r,
     ret = call_resume(x, r);
   }
   free(argb);
-  free(mname);
   return ret;
 }
 
-/* Routes a POST whose address may name an IR entity. Returns true when it
- * answered (an entity call or an entity error), false to fall through to
- * the plain send. */
+/* Routes a POST whose address may name an IR entity (sfc_call_route_of,
+ * the route sf-gateway takes too). Returns true when it answered (an
+ * entity call or an entity error), false to fall through to the plain
+ * send. */
 bool front_entity_post(exchange *x, request *r, enum MHD_Result *ret) {
   sfl_front *f = x->f;
   if (f->n_irs == 0) return false;
   /* A raw typed message (playground style) stays a plain send. */
   const char *ct = front_header(x, MHD_HTTP_HEADER_CONTENT_TYPE);
   if (ct != NULL && strncasecmp(ct, "application/vnd.", 16) == 0) return false;
-  const char *url = x->url;
-  const char *last = strrchr(url, '/');
-  if (last == NULL || last == url) return false;
-  size_t plen = (size_t)(last - url);
-  char *prefix = strndup(url, plen);
-  if (prefix == NULL) return false;
-  sfl_front_address a;
-  char err[512], perr[512] = "";
-  bool answered = false;
-  if (sfl_front_parse_address(prefix, &a, perr, sizeof perr) == 0) {
-    perr[0] = '\0';
-    bool ns_known = false;
-    const sfc_entity *e = ir_entity(f, a.fn_typename, &ns_known);
-    if (e != NULL) {
-      *ret = entity_call(x, r, &a, e, last + 1);
-      answered = true;
-    } else if (ns_known) {
-      const char *slash = strchr(a.fn_typename, '/');
-      char names[512];
-      char *ns = strndup(a.fn_typename, (size_t)(slash - a.fn_typename));
-      if (ns != NULL)
-        sfc_call_entity_names(f->irs, f->n_irs, ns, names, sizeof names);
-      else names[0] = '\0';
-      free(ns);
-      *ret = send_call_error(x, MHD_HTTP_NOT_FOUND, NULL,
-                             "no entity '%s' in the IR of namespace %.*s "
-                             "(entities: %s)",
-                             slash + 1, (int)(slash - a.fn_typename),
-                             a.fn_typename, names);
-      answered = true;
-    }
-    sfl_front_address_free(&a);
+  sfc_call_route rt;
+  sfc_call_route_of(f->irs, f->n_irs, x->url, &rt);
+  bool answered = true;
+  if (rt.kind == SFC_ROUTE_ERROR) {
+    *ret = front_send_json(x, rt.status, rt.body, NULL);
+    rt.body = NULL; /* front_send_json took it */
+  } else if (rt.kind == SFC_ROUTE_CALL) {
+    sfl_front_address a = {rt.fn_typename, rt.key};
+    *ret = entity_call(x, r, &a, rt.entity, rt.method);
+  } else {
+    answered = false;
   }
-  if (!answered) {
-    /* "/<ns>/<Entity>/<key>" without a method */
-    if (sfl_front_parse_address(url, &a, err, sizeof err) == 0) {
-      bool ns_known = false;
-      const sfc_entity *e = ir_entity(f, a.fn_typename, &ns_known);
-      if (e != NULL && strchr(a.id, '/') == NULL) {
-        char names[512];
-        sfc_call_method_names(e, names, sizeof names);
-        *ret = send_call_error(
-            x, MHD_HTTP_NOT_FOUND, NULL,
-            "%s is an entity: POST /%s/%s/<method> with the JSON arguments "
-            "(methods: %s), or PUT a raw message",
-            a.fn_typename, a.fn_typename, a.id, names);
-        answered = true;
-      } else if (e != NULL) {
-        /* e.g. /ns/Entity//method: an entity call with a bad key */
-        *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, NULL,
-                               "an entity call is POST /%s/<key>/<method>: "
-                               "%s",
-                               a.fn_typename, perr[0] ? perr : "bad path");
-        answered = true;
-      }
-      sfl_front_address_free(&a);
-    }
-  }
-  free(prefix);
+  sfc_call_route_free(&rt);
   return answered;
 }
 

@@ -35,11 +35,7 @@ long sfl_front_percent_decode(const char *in, size_t len, bool plus_is_space,
   return sfb_percent_decode(in, len, plus_is_space, out);
 }
 
-bool front_has_control(const char *s) {
-  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-    if (*p < 0x20 || *p == 0x7F) return true;
-  return false;
-}
+bool front_has_control(const char *s) { return sfb_has_control(s); }
 
 /* Decodes one path part into a fresh string; NULL on a bad escape. */
 char *front_decode_part(const char *in, size_t len) {
@@ -54,88 +50,16 @@ void sfl_front_address_free(sfl_front_address *a) {
   a->id = NULL;
 }
 
-/* Checks a decoded name part (namespace, type, topic, egress parts). */
+/* Checks a decoded name part (namespace, type, topic, egress parts):
+ * sfbase's rules and messages (sfb/urlpart.h), shared with sf-gateway. */
 int front_check_name(const char *what, const char *s, bool allow_empty,
                      char *err, size_t err_len) {
-  if (s[0] == '\0' && !allow_empty) {
-    front_err(err, err_len, "empty %s", what);
-    return -1;
-  }
-  if (strchr(s, '/') != NULL) {
-    front_err(err, err_len, "the %s must not contain '/'", what);
-    return -1;
-  }
-  if (!sf_utf8_valid((const uint8_t *)s, strlen(s))) {
-    front_err(err, err_len, "the %s is not valid UTF-8", what);
-    return -1;
-  }
-  if (front_has_control(s)) {
-    front_err(err, err_len, "the %s contains control characters", what);
-    return -1;
-  }
-  return 0;
+  return sfb_check_name(what, s, allow_empty, err, err_len);
 }
 
 int sfl_front_parse_address(const char *path, sfl_front_address *out, char *err,
                             size_t err_len) {
-  static const char usage[] = "expected /<namespace>/<type>/<id>";
-  out->fn_typename = NULL;
-  out->id = NULL;
-  if (path == NULL || path[0] != '/') {
-    front_err(err, err_len, "%s", usage);
-    return -1;
-  }
-  const char *ns = path + 1;
-  const char *s1 = strchr(ns, '/');
-  if (s1 == NULL) {
-    front_err(err, err_len, "%s", usage);
-    return -1;
-  }
-  const char *ty = s1 + 1;
-  const char *s2 = strchr(ty, '/');
-  if (s2 == NULL) {
-    front_err(err, err_len, "%s (no id)", usage);
-    return -1;
-  }
-  const char *id = s2 + 1;
-  char *dns = front_decode_part(ns, (size_t)(s1 - ns));
-  char *dty = front_decode_part(ty, (size_t)(s2 - ty));
-  char *did = front_decode_part(id, strlen(id));
-  int rc = -1;
-  if (dns == NULL || dty == NULL || did == NULL) {
-    front_err(err, err_len, "bad percent-encoding in the path (or %%00)");
-    goto done;
-  }
-  if (front_check_name("namespace", dns, false, err, err_len) != 0) goto done;
-  if (front_check_name("function type", dty, false, err, err_len) != 0)
-    goto done;
-  if (did[0] == '\0') {
-    front_err(err, err_len, "%s (empty id)", usage);
-    goto done;
-  }
-  if (!sf_utf8_valid((const uint8_t *)did, strlen(did))) {
-    front_err(err, err_len, "the id is not valid UTF-8");
-    goto done;
-  }
-  if (front_has_control(did)) {
-    front_err(err, err_len, "the id contains control characters");
-    goto done;
-  }
-  size_t n = strlen(dns) + 1 + strlen(dty) + 1;
-  out->fn_typename = malloc(n);
-  if (out->fn_typename == NULL) {
-    front_err(err, err_len, "out of memory");
-    goto done;
-  }
-  snprintf(out->fn_typename, n, "%s/%s", dns, dty);
-  out->id = did;
-  did = NULL;
-  rc = 0;
-done:
-  free(dns);
-  free(dty);
-  free(did);
-  return rc;
+  return sfb_parse_address(path, &out->fn_typename, &out->id, err, err_len);
 }
 
 static const char form_hint[] =
