@@ -13,9 +13,10 @@ egress (read_committed), with the given checkpoint interval.
                [--json PATH]
   bench_e2e.py --table PATH     the table of the --json lines in PATH
 
-The cluster runs cluster.sh's defaults (--tuning latency: the low-latency
-configuration of docs/run-on-flink.md) unless --tuning none asks for
-Flink's own; --flink-set adds flink-conf.yaml entries on top,
+The cluster runs cluster.sh's defaults and the module tests/e2e/modules/
+e2e.yaml as it is (--tuning latency: the low-latency configuration of
+docs/run-on-flink.md) unless --tuning none asks for Flink's and Kafka's
+own (the greetings egress without its `properties`); --flink-set adds flink-conf.yaml entries on top,
 --ingress-prop / --egress-prop add Kafka client `properties` to the
 module's ingresses / the greetings egress, --transport sets keys of the
 greeter endpoint's async transport (pool_size, pool_ttl, ...). --json
@@ -72,6 +73,21 @@ def add_properties(doc, props):
     return doc.rstrip("\n") + "\n  properties:\n" + "\n".join(lines) + "\n"
 
 
+def strip_properties(doc):
+    """One module document without its `properties:` list (--tuning none:
+    the Kafka clients' own defaults)."""
+    out, skipping = [], False
+    for line in doc.split("\n"):
+        if line == "  properties:":
+            skipping = True
+            continue
+        if skipping and line.startswith("    "):
+            continue
+        skipping = False
+        out.append(line)
+    return "\n".join(out)
+
+
 def module(work, greeter_port, semantic, args):
     with open(os.path.join(HERE, "modules", "e2e.yaml")) as f:
         text = f.read()
@@ -87,6 +103,8 @@ def module(work, greeter_port, semantic, args):
         if "kind: io.statefun.kafka.v1/ingress" in doc:
             docs[i] = add_properties(doc, args.ingress_prop)
         elif "id: greeter.io/greetings" in doc:
+            if args.tuning == "none":
+                doc = strip_properties(doc)
             docs[i] = add_properties(doc, args.egress_prop)
         elif "functions: greeter.fns/*" in doc and args.transport:
             docs[i] = doc.replace("    type: io.statefun.transports.v1/async\n",
@@ -207,6 +225,10 @@ def checkpoint_stats(cluster):
     except Exception:  # noqa: BLE001 - as above
         pass
     out["fn_sync_ms"] = sync
+    # when each checkpoint ran (s since the epoch, ms), to line the latency
+    # samples up with them
+    out["history"] = [(h["trigger_timestamp"] / 1000.0, h.get("end_to_end_duration"))
+                      for h in c.get("history", [])]
     return out
 
 
@@ -282,7 +304,8 @@ def bench(args, semantic):
                                    p99=pct(lat, 99),
                                    max=max(lat) if lat else float("nan"),
                                    cpu=used,
-                                   # (hand-over since the first, latency)
+                                   t0=min(sent.values()) if sent else None,
+                                   # (hand-over since t0, latency)
                                    samples=sorted((round(sent[k] - min(sent.values()), 4),
                                                    round(arrived[k] - sent[k], 4))
                                                   for k in arrived)))
@@ -328,15 +351,32 @@ def bench(args, semantic):
         greeter.stop()
 
 
+def slow_during_checkpoints(l, ck, slow=0.030):
+    """(samples over `slow`, how many of them were in flight while a
+    checkpoint ran: handed over before it ended, arrived after it began)."""
+    hist = ck.get("history") or []
+    if l.get("t0") is None or not hist:
+        return None
+    n = k = 0
+    for off, lat in l.get("samples", []):
+        if lat <= slow:
+            continue
+        n += 1
+        t = l["t0"] + off
+        if any(t < trig + (e2e or 0) / 1000.0 and t + lat > trig for trig, e2e in hist):
+            k += 1
+    return n, k
+
+
 def table(path):
     """The table of bench/flink_latency.sh: one row per JSON line of path
     (one configuration and semantic each), in the order they were run."""
     rows = [json.loads(line) for line in open(path) if line.strip()]
-    print("%-34s %-13s %5s | %7s %7s %7s %7s | %-13s | %-11s | %-9s | %s" % (
+    print("%-15s %-13s %5s | %7s %7s %7s %7s | %-13s | %-12s | %-11s | %-7s | %s" % (
         "configuration", "egress", "ckpt", "p50", "p90", "p99", "max", "CPU TM/Kafka",
-        "ckpt e2e p50", "burst/s", "load average before -> after"))
+        "ckpt e2e p50", ">30ms (ckpt)", "burst/s", "load average before -> after"))
     for r in rows:
-        head = "%-34s %-13s %5s" % (r.get("label") or "-", r["semantic"],
+        head = "%-15s %-13s %5s" % (r.get("label") or "-", r["semantic"],
                                     r["checkpoint_interval"])
         if "error" in r or not r.get("lat"):
             print("%s | FAILED: %s" % (head, r.get("error", "no latency run")))
@@ -344,11 +384,13 @@ def table(path):
         for l in r["lat"]:
             cpu = l.get("cpu", {})
             ck = r.get("checkpoints", {}).get("end_to_end_duration", {})
-            print("%s | %7.1f %7.1f %7.1f %7.1f | %5s%% / %3s%% | %8s ms | %9s | %s -> %s" % (
+            sl = slow_during_checkpoints(l, r.get("checkpoints", {}))
+            print("%s | %7.1f %7.1f %7.1f %7.1f | %5s%% / %3s%% | %9s ms | %-12s | %7s | %s -> %s" % (
                 head, l["p50"] * 1e3, l["p90"] * 1e3, l["p99"] * 1e3, l["max"] * 1e3,
                 "%.0f" % (cpu["taskmanager-1"] * 100) if "taskmanager-1" in cpu else "?",
                 "%.0f" % (cpu["kafka"] * 100) if "kafka" in cpu else "?",
                 ck.get("p50", "?"),
+                "%d (%d)" % sl if sl else "-",
                 "%.0f" % r["rate"] if "rate" in r else "-",
                 r["uptime_before"].replace("load average: ", ""),
                 r["uptime_after"].replace("load average: ", "")))
