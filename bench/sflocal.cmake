@@ -4,3 +4,13 @@ pkg_check_modules(SFLBENCH_CURL REQUIRED IMPORTED_TARGET libcurl)
 add_executable(sflocal_load sflocal_load.c)
 target_link_libraries(sflocal_load PRIVATE PkgConfig::SFLBENCH_CURL)
 target_compile_options(sflocal_load PRIVATE ${SF_WARNINGS})
+
+# A short smoke of bench/sflocal.sh on this build (every message through,
+# no HTTP errors, no wrong record; the figures are not asserted).
+if(TARGET sf-local AND TARGET greeter)
+  add_test(NAME integration.sflocal_bench_smoke
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sflocal.sh --quick --skip-build
+            --build-dir ${PROJECT_BINARY_DIR})
+  set_tests_properties(integration.sflocal_bench_smoke PROPERTIES TIMEOUT 300
+                       LABELS integration)
+endif()

@@ -103,6 +103,8 @@ sfl_engine *sfl_engine_new(const sfl_engine_options *opts, char *err, size_t err
   }
   e->opts = *opts;
   if (e->opts.retry_pause_ms <= 0) e->opts.retry_pause_ms = 1000;
+  e->max_held_bytes = e->opts.max_queued_bytes != 0 ? e->opts.max_queued_bytes
+                                                    : SFL_ENGINE_DEFAULT_MAX_QUEUED_BYTES;
   e->cfg = opts->config;
   pthread_mutex_init(&e->mu, NULL);
   pthread_cond_init(&e->egress_cv, NULL);
@@ -285,6 +287,17 @@ static void wake_timers(sfl_engine *e) {
   }
 }
 
+/* After a batch, an address's request and reply buffers go back to
+ * nothing when they grew large (one big message must not keep its size
+ * per address forever); small ones stay for reuse. Not while a transfer or
+ * a retry of the same request (a->body) is pending. */
+#define KEEP_BUFFER_BYTES (64 * 1024)
+static void shrink_buffers(addr *a) {
+  if (a->easy || a->retry_at_ms) return;
+  if (a->body.cap > KEEP_BUFFER_BYTES) sfb_buf_free(&a->body);
+  if (a->reply.cap > KEEP_BUFFER_BYTES) sfb_buf_free(&a->reply);
+}
+
 int sfl_engine_run(sfl_engine *e) {
   pthread_mutex_lock(&e->mu);
   /* Whatever was loaded from the store goes out first. */
@@ -319,7 +332,12 @@ int sfl_engine_run(sfl_engine *e) {
     int left;
     eng_txn_begin(e);
     while ((m = curl_multi_info_read(e->multi, &left)))
-      if (m->msg == CURLMSG_DONE) eng_on_done(e, m->easy_handle, m->data.result);
+      if (m->msg == CURLMSG_DONE) {
+        addr *a = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&a);
+        eng_on_done(e, m->easy_handle, m->data.result);
+        if (a) shrink_buffers(a);
+      }
     if (eng_txn_commit(e) != 0) {
       pthread_mutex_unlock(&e->mu);
       return 1;

@@ -30,7 +30,12 @@ typedef struct sfl_engine_options {
   int verbose;               /* log every request/response on stderr */
   int stats_interval_ms;     /* >0: a stat line on stderr this often */
   int64_t retry_pause_ms;    /* after a batch finally failed: pause, retry */
+  /* Bytes of queued messages plus unread egress records beyond which
+   * sends answer SFL_ERR_BUSY (0: SFL_ENGINE_DEFAULT_MAX_QUEUED_BYTES). */
+  size_t max_queued_bytes;
 } sfl_engine_options;
+
+#define SFL_ENGINE_DEFAULT_MAX_QUEUED_BYTES ((size_t)512 * 1024 * 1024)
 
 /* Creates the engine (and loads --data). NULL with a reason on failure. */
 sfl_engine *sfl_engine_new(const sfl_engine_options *opts, char *err,

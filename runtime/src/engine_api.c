@@ -47,8 +47,8 @@ static bool wait_for_space(sfl_engine *e, addr *a, int64_t wait_ms) {
 /* Phase 1 of a send, before any store transaction: validates the target
  * and waits (releasing the lock) while its backlog is full. */
 static sfl_result resolve_target(sfl_engine *e, const char *fn_typename, const char *id,
-                                 const char *value_typename, int64_t wait_ms, addr **out,
-                                 char *err, size_t err_len) {
+                                 const char *value_typename, size_t len, int64_t wait_ms,
+                                 addr **out, char *err, size_t err_len) {
   if (!eng_valid_typename(fn_typename)) {
     snprintf(err, err_len, "'%s' is not a function type (namespace/name)", fn_typename);
     return SFL_ERR_BAD_REQUEST;
@@ -70,6 +70,15 @@ static sfl_result resolve_target(sfl_engine *e, const char *fn_typename, const c
   if (!a) {
     snprintf(err, err_len, "out of memory");
     return SFL_ERR_STORE;
+  }
+  /* The global bound on what sf-local holds for readers that have not
+   * come yet (mailboxes and unread egress records). */
+  if (e->held_bytes + len > e->max_held_bytes) {
+    snprintf(err, err_len,
+             "sf-local holds %zu bytes of queued messages and unread egress records "
+             "(--max-queued-bytes %zu); retry later",
+             e->held_bytes, e->max_held_bytes);
+    return SFL_ERR_BUSY;
   }
   if (!wait_for_space(e, a, wait_ms)) {
     snprintf(err, err_len, "%s has %zu messages waiting (maxNumBatchRequests); retry later",
@@ -120,7 +129,8 @@ static sfl_result send_one(sfl_engine *e, const char *fn_typename, const char *i
                            char *err, size_t err_len) {
   pthread_mutex_lock(&e->mu);
   addr *a = NULL;
-  sfl_result r = resolve_target(e, fn_typename, id, value_typename, wait_ms, &a, err, err_len);
+  sfl_result r =
+      resolve_target(e, fn_typename, id, value_typename, len, wait_ms, &a, err, err_len);
   if (r == SFL_OK)
     r = deliver_all(e, &a, 1, value_typename, value, len, idempotency_key, commit_gen, err,
                     err_len);
@@ -172,8 +182,8 @@ static sfl_result send_topic(sfl_engine *e, const char *topic, const char *key,
   pthread_mutex_lock(&e->mu);
   sfl_result r = SFL_OK;
   for (size_t i = 0; i < route->n_targets && r == SFL_OK; i++)
-    r = resolve_target(e, route->targets[i], key, route->value_type, wait_ms, &targets[i], err,
-                       err_len);
+    r = resolve_target(e, route->targets[i], key, route->value_type, len, wait_ms, &targets[i],
+                       err, err_len);
   if (r == SFL_OK)
     r = deliver_all(e, targets, route->n_targets, route->value_type, value, len,
                     idempotency_key, commit_gen, err, err_len);
@@ -242,6 +252,7 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const cha
         curl_multi_wakeup(e->multi);
       }
       e->n_records--;
+      e->held_bytes -= r->r.len;
       pthread_mutex_unlock(&e->mu);
       *out = r->r;
       free(r);

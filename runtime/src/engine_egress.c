@@ -30,6 +30,7 @@ void eng_record_add(sfl_engine *e, record *rec, bool persist) {
   q->tail = rec;
   q->n++;
   e->n_records++;
+  e->held_bytes += rec->r.len;
   pthread_cond_broadcast(&e->egress_cv);
   eng_changed(e);
 }

@@ -152,6 +152,10 @@ struct sfl_engine {
    * backlog, a commit, the stop. */
   void (*on_change)(void *ctx);
   void *on_change_ctx;
+  /* Bytes of queued messages and unread egress records, and their bound
+   * (sfl_engine_options.max_queued_bytes): sends beyond it get BUSY. */
+  size_t held_bytes;
+  size_t max_held_bytes;
   CURLM *multi;
   struct curl_slist *headers;
   volatile int stop;

@@ -228,6 +228,7 @@ void eng_consume_batch(sfl_engine *e, addr *a) {
     a->head = m->next;
     if (!a->head) a->tail = NULL;
     STORE(sfl_store_mailbox_del(e->store, m->seq));
+    e->held_bytes -= m->len;
     free(m->inv);
     free(m);
     a->queued--;

@@ -147,6 +147,7 @@ void eng_mailbox_append(sfl_engine *e, addr *a, uint64_t seq, uint8_t *inv,
   a->tail = m;
   a->queued++;
   e->queued++;
+  e->held_bytes += len;
   if (!a->easy) eng_ready_push(e, a);
 }
 

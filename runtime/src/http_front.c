@@ -68,12 +68,15 @@ static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind,
  * parses the line in place: the target ends where it found the space
  * before the version (or the '?' of a query, which then has arguments);
  * anything else between the target's end and the version was hidden from
- * us behind a NUL ("a\0b" would otherwise name "a"). */
+ * us behind a NUL ("a\0b" would otherwise name "a"). A NUL right before
+ * the space ("a\0 ") looks like an empty query and is let through: the
+ * target then ends there, and nothing after it is lost. */
 static bool target_has_nul(struct MHD_Connection *conn, const char *url,
                            const char *version) {
   if (version == NULL || version <= url) return false;
   const char *end = url + strlen(url);
-  if (end + 1 >= version) return false; /* only the space before the version */
+  /* Only the space before the version, or an empty query ("?" + space). */
+  if (end + 2 >= version) return false;
   unsigned args = 0;
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_arg, &args);
   return args == 0;

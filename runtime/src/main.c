@@ -62,6 +62,8 @@ static void usage(FILE *out) {
 "                       seconds (default %d)\n"
 "  --max-inflight-bytes BYTES  request bodies buffered at once; beyond,\n"
 "                       503 + Retry-After (default 256M)\n"
+"  --max-queued-bytes BYTES  queued messages plus unread egress records;\n"
+"                       beyond, sends get 503 + Retry-After (default 512M)\n"
 "  --stats SECONDS      print a stat line on stderr this often\n"
 "  --retry-pause MS     after a batch finally failed, pause this long before\n"
 "                       retrying it (default %d)\n"
@@ -241,6 +243,7 @@ typedef struct args {
   long long retry_pause;
   size_t max_body;
   sfl_front_limits lim;
+  size_t max_queued;
   int verbose;
   const char **ir_paths; /* malloc'd; the strings are argv's */
   size_t n_ir;
@@ -262,7 +265,7 @@ static int add_ir_path(args *a, const char *path) {
 
 enum { OPT_DATA = 256, OPT_IN, OPT_OUT, OPT_BIND, OPT_STATS, OPT_RETRY,
        OPT_BODY, OPT_IR, OPT_THREADS, OPT_CONNS, OPT_PER_CLIENT, OPT_HEAD_TO,
-       OPT_BODY_TO, OPT_IDLE_TO, OPT_INFLIGHT };
+       OPT_BODY_TO, OPT_IDLE_TO, OPT_INFLIGHT, OPT_QUEUED };
 
 /* A limit option: a whole number from 1 to max into *out. */
 static int take_limit(const char *name, unsigned *out, long long max) {
@@ -326,6 +329,11 @@ static int take_option(args *a, int c, char **argv) {
         return bad_usage("bad --max-inflight-bytes '%s' (bytes, e.g. 64M)",
                          optarg);
       return -1;
+    case OPT_QUEUED:
+      if ((a->max_queued = parse_size(optarg)) == 0)
+        return bad_usage("bad --max-queued-bytes '%s' (bytes, e.g. 512M)",
+                         optarg);
+      return -1;
     case 'v': a->verbose = 1; return -1;
     case 'h': usage(stdout); return 0;
     case 'V': printf("sf-local %s\n", SF_VERSION_STRING); return 0;
@@ -354,6 +362,7 @@ static int parse_args(int argc, char **argv, args *a) {
       {"body-timeout", required_argument, NULL, OPT_BODY_TO},
       {"idle-timeout", required_argument, NULL, OPT_IDLE_TO},
       {"max-inflight-bytes", required_argument, NULL, OPT_INFLIGHT},
+      {"max-queued-bytes", required_argument, NULL, OPT_QUEUED},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
@@ -496,6 +505,7 @@ static sfl_engine *start_engine(const args *a, const sfl_config *cfg) {
   eo.verbose = a->verbose;
   eo.stats_interval_ms = (int)(a->stats_s * 1000);
   eo.retry_pause_ms = a->retry_pause;
+  eo.max_queued_bytes = a->max_queued;
   sfl_engine *engine = sfl_engine_new(&eo, err, sizeof err);
   if (engine == NULL)
     fprintf(stderr, "sf-local: %s\n", err[0] ? err : "cannot start the engine");
