@@ -211,6 +211,7 @@ def start_fails(args, want, what):
                        capture_output=True, text=True, timeout=20)
     check(p.returncode == 2, "%s: exit %d (want 2): %s", what, p.returncode, p.stderr)
     check(re.search(want, p.stderr), "%s: stderr %r lacks /%s/", what, p.stderr, want)
+    check(not re.search(r"Sanitizer|runtime error:", p.stderr), "%s: %s", what, p.stderr)
     print("    %s: %s" % (what, p.stderr.strip().splitlines()[0]))
 
 
