@@ -254,7 +254,7 @@ static void make_request(const options *o, slot *s, request *r, size_t k) {
     r->expect_false = user(o, name, sizeof name, pw, sizeof pw);
     stay(in, out);
     int hotel = rnd_int(1, o->hotels), rooms = rnd_int(1, o->rooms_max);
-    char customer[64];
+    char customer[128];
     snprintf(customer, sizeof customer, "%s.%.16s-%zu", name, o->run_id, k);
     snprintf(s->body, sizeof s->body,
              "{\"username\":\"%s\",\"password\":\"%s\",\"hotel_id\":\"%d\","
