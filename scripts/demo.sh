@@ -6,7 +6,9 @@
 # loopback ports with examples/greeter/module.yaml, sends greetings through
 # sf-local's HTTP ingress exactly as the StateFun playground does (curl PUT),
 # reads the egress records the function produced, shows the state sf-local
-# keeps, and finally shows the raw protocol with greeter-demo.
+# keeps, shows the raw protocol with greeter-demo, then runs the shopping
+# cart and the hotel (examples/hotel: a search, a recommendation and two
+# reservations, one refused) as entities behind sf-local --ir.
 #
 #   scripts/demo.sh            # deps, build in build/, run, stop
 #   SKIP_DEPS=1 scripts/demo.sh
@@ -47,7 +49,7 @@ say "build ($BUILD)"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja
 fi
-cmake --build "$BUILD" --target greeter greeter-demo sf-local shopping-cart
+cmake --build "$BUILD" --target greeter greeter-demo sf-local shopping-cart hotel hotel-init
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -171,6 +173,44 @@ python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert not r["ok"], r' "
 echo "(the apple bob had reserved was released again:)"
 call shop/Item/apple/get_stock '{}'
 call shop/User/bob/get_balance '{}'
+
+say "the hotel (examples/hotel, DeathStar's hotel reservation workload) on sf-local"
+HOTEL_PORT="$(free_port)"
+HIN_PORT="$(free_port)"
+HOUT_PORT="$(free_port)"
+HIN="http://127.0.0.1:$HIN_PORT"
+sed "s#http://127.0.0.1:8000/#http://127.0.0.1:$HOTEL_PORT/#" \
+  "$ROOT/examples/hotel/module.yaml" >"$WORK/hotel-module.yaml"
+"$BUILD/examples/hotel/hotel" --listen "127.0.0.1:$HOTEL_PORT" 2>"$WORK/hotel.log" &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$HOTEL_PORT/health" "${PIDS[-1]}" "$WORK/hotel.log"
+"$BUILD/runtime/sf-local" --module "$WORK/hotel-module.yaml" \
+  --ir "$ROOT/examples/hotel/hotel.ir.json" --ingress-port "$HIN_PORT" \
+  --egress-port "$HOUT_PORT" 2>"$WORK/hotel-sf-local.log" &
+PIDS+=($!)
+wait_for "$HIN/health" "${PIDS[-1]}" "$WORK/hotel-sf-local.log"
+run "$BUILD/examples/hotel/hotel-init" --url "$HIN"
+hcall() { # hcall PATH JSON: one hotel call; prints it and its answer, returns the answer
+  printf '$ curl -s -X POST %s/%s -d %s\n' "$IN_HINT" "$1" "'$2'" >&2
+  curl -sS -X POST "$HIN/$1" -d "$2"
+}
+say "search: Geo (5 nearest within 10 km), then Rate, then every hotel's availability at once (a parallel await), then profiles"
+out="$(hcall hotel/Frontend/f-0/search '{"in_date":"2015-04-09","out_date":"2015-04-11","lat":38.0235,"lon":-122.095,"partition":0}')"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["ok"] and r["result"], r; print("  hotels found:", ", ".join(h["id"] + " " + h["name"] for h in r["result"]))' "$out" \
+  || { echo "demo: unexpected search result: $out" >&2; exit 1; }
+say "recommend the cheapest hotel"
+out="$(hcall hotel/Frontend/f-0/recommend '{"requirement":"price","lat":37.7867,"lon":-122.4112,"partition":0}')"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["ok"] and r["result"], r; print("  recommended:", ", ".join(h["id"] + " " + h["name"] for h in r["result"]))' "$out" \
+  || { echo "demo: unexpected recommend result: $out" >&2; exit 1; }
+say "reserve 150 of hotel 39's 200 rooms, then 60 more on overlapping dates (refused: no double booking)"
+out="$(hcall hotel/Frontend/f-0/reserve '{"username":"TUDelft_7","password":"7777777777","hotel_id":"39","customer_name":"TUDelft_7","in_date":"2015-04-09","out_date":"2015-04-11","number_of_rooms":150}')"
+echo "$out"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["ok"] and r["result"] is True, r' "$out" \
+  || { echo "demo: the first reservation should succeed" >&2; exit 1; }
+out="$(hcall hotel/Frontend/f-0/reserve '{"username":"TUDelft_8","password":"8888888888","hotel_id":"39","customer_name":"TUDelft_8","in_date":"2015-04-10","out_date":"2015-04-12","number_of_rooms":60}')"
+echo "$out"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["ok"] and r["result"] is False, r' "$out" \
+  || { echo "demo: the overlapping reservation should be refused" >&2; exit 1; }
 
 say "stop (SIGTERM)"
 for p in "${PIDS[@]}"; do
