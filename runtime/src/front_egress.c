@@ -15,6 +15,7 @@
 
 #include <statefun/statefun.h>
 
+#include "sfb/buf.h"
 #include "util.h"
 
 /* Pops the oldest record of `topic` now; when there is none and the
@@ -171,27 +172,38 @@ done:
 }
 
 /* One JSON line for a record; NULL on OOM. */
-static char *record_line(const sfl_record *rec) {
-  json_t *o = json_object();
-  if (o == NULL) return NULL;
-  json_object_set_new(o, "seq", json_integer((json_int_t)rec->seq));
-  json_object_set_new(o, "egress",
-                      json_string(rec->egress_id ? rec->egress_id : ""));
-  json_object_set_new(o, "topic", json_string(rec->topic ? rec->topic : ""));
-  json_object_set_new(o, "key", json_string(rec->key ? rec->key : ""));
-  json_object_set_new(o, "typename",
-                      json_string(rec->typename ? rec->typename : ""));
+/* A string field ,"name":"value" (left out when the value is not valid
+ * UTF-8, as jansson would). */
+static void str_field(sfb_buf *b, const char *name, const char *v, size_t n,
+                      bool first) {
+  if (!sf_utf8_valid((const uint8_t *)v, n)) return;
+  if (!first) sfb_buf_put(b, ",", 1);
+  front_json_str(b, name, strlen(name));
+  sfb_buf_put(b, ":", 1);
+  front_json_str(b, v, n);
+}
+
+/* One record as a JSON line: seq, egress, topic, key, typename, value
+ * (null unless UTF-8), value_base64. */
+static void record_line(sfb_buf *b, const sfl_record *rec) {
+  char seq[40];
+  int sn = snprintf(seq, sizeof seq, "{\"seq\":%" PRIu64, rec->seq);
+  sfb_buf_put(b, seq, (size_t)sn);
+#define S(f) ((f) != NULL ? (f) : "")
+  str_field(b, "egress", S(rec->egress_id), strlen(S(rec->egress_id)), false);
+  str_field(b, "topic", S(rec->topic), strlen(S(rec->topic)), false);
+  str_field(b, "key", S(rec->key), strlen(S(rec->key)), false);
+  str_field(b, "typename", S(rec->typename), strlen(S(rec->typename)), false);
+#undef S
   const char *v = rec->value != NULL ? (const char *)rec->value : "";
-  json_t *vs = sf_utf8_valid((const uint8_t *)v, rec->len)
-                   ? json_stringn(v, rec->len)
-                   : NULL;
-  json_object_set_new(o, "value", vs != NULL ? vs : json_null());
+  if (sf_utf8_valid((const uint8_t *)v, rec->len))
+    str_field(b, "value", v, rec->len, false);
+  else
+    sfb_buf_put(b, ",\"value\":null", 13);
   char *b64 = sfl_front_base64((const uint8_t *)v, rec->len);
-  json_object_set_new(o, "value_base64", json_string(b64 ? b64 : ""));
+  str_field(b, "value_base64", b64 ? b64 : "", b64 ? strlen(b64) : 0, false);
   free(b64);
-  char *s = json_dumps(o, JSON_COMPACT);
-  json_decref(o);
-  return s;
+  sfb_buf_put(b, "}\n", 2);
 }
 
 /* GET /egress/<ns>/<name>/<topic>?wait=S&max=N: JSON lines. */
@@ -210,7 +222,6 @@ static enum MHD_Result egress_lines(exchange *x, request *r,
   char *topic = front_decode_part(s2 + 1, strlen(s2 + 1));
   char *eid = NULL;
   char *max_s = NULL;
-  char *body = NULL;
   enum MHD_Result ret;
   bool bad = false;
   if (ns == NULL || name == NULL || topic == NULL) {
@@ -261,7 +272,7 @@ static enum MHD_Result egress_lines(exchange *x, request *r,
       goto done;
     }
   }
-  size_t used = 0, cap = 0;
+  sfb_buf lines = {0};
   for (long i = 0; i < max; i++) {
     sfl_record rec;
     /* Only the first record is waited for; then take what is there. */
@@ -273,34 +284,23 @@ static enum MHD_Result egress_lines(exchange *x, request *r,
       goto done;
     }
     if (res != SFL_OK) break;
-    char *line = record_line(&rec);
-    sfl_record_free(&rec);
     /* A record already taken is lost if we cannot write it out: keep
      * going only while memory lasts, and answer what we have. */
-    if (line == NULL) break;
-    size_t n = strlen(line);
-    if (used + n + 2 > cap) {
-      size_t nc = cap == 0 ? 4096 : cap;
-      while (nc < used + n + 2) nc *= 2;
-      char *nb = realloc(body, nc);
-      if (nb == NULL) {
-        free(line);
-        break;
-      }
-      body = nb;
-      cap = nc;
+    size_t before = lines.len;
+    record_line(&lines, &rec);
+    sfl_record_free(&rec);
+    if (lines.oom) {
+      lines.len = before;
+      break;
     }
-    memcpy(body + used, line, n);
-    used += n;
-    body[used++] = '\n';
-    body[used] = '\0';
-    free(line);
   }
-  if (used == 0) ret = front_send(x, MHD_HTTP_NO_CONTENT, NULL, "", 0, NULL);
+  if (lines.len == 0)
+    ret = front_send(x, MHD_HTTP_NO_CONTENT, NULL, "", 0, NULL);
   else
-    ret = front_send(x, MHD_HTTP_OK, "application/x-ndjson", body, used, NULL);
+    ret = front_send(x, MHD_HTTP_OK, "application/x-ndjson", lines.p,
+                     lines.len, NULL);
+  sfb_buf_free(&lines);
 done:
-  free(body);
   free(max_s);
   free(eid);
   free(ns);
