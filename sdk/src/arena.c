@@ -3,11 +3,19 @@
  *
  * A request's decoded message, its state cells, every value a function
  * builds and the encoded reply all come from one arena, which is reset
- * after the reply is sent. Reset keeps the memory: when the request needed
- * several blocks, they are merged into one block of their total size (up to
- * SF_ARENA_KEEP_MAX), so a steady stream of similar requests runs with no
- * malloc at all once the arena is warm.
+ * after the reply is sent. Reset keeps blocks for the next request, up to
+ * the arena's retain cap (sf_arena_set_retain; default SF_ARENA_RETAIN
+ * from the environment, else 16 MiB): a steady stream of similar requests
+ * then runs with no malloc and, more important for large state, touches no
+ * fresh page - a block malloc'd anew for a large request is mmapped and
+ * every 4 KiB of it costs a page fault the first time it is written. Blocks
+ * beyond the cap are freed at reset, so an arena that served one huge
+ * request shrinks back and idle memory stays bounded. Blocks grow by
+ * doubling up to SF_ARENA_BLOCK_MAX (a larger single allocation gets a block
+ * of its own size), so a large request is a set of blocks that a later one
+ * can reuse piece by piece.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +23,8 @@
 
 #define SF_ARENA_ALIGN 16
 #define SF_ARENA_FIRST_BLOCK (64 * 1024)
-#define SF_ARENA_KEEP_MAX (64 * 1024 * 1024)
+#define SF_ARENA_BLOCK_MAX (8 * 1024 * 1024)
+#define SF_ARENA_RETAIN_DEFAULT ((size_t)16 * 1024 * 1024)
 
 typedef struct sf_block {
   struct sf_block *next;
@@ -25,14 +34,18 @@ typedef struct sf_block {
 } sf_block;
 
 struct sf_arena {
-  sf_block *head; /* the block being filled; older blocks follow */
-  size_t limit;   /* 0: unlimited */
-  size_t used;    /* bytes handed out since reset */
-  size_t capacity;
+  sf_block *head;  /* the block being filled; older blocks follow */
+  sf_block *spare; /* kept from earlier requests, largest first */
+  size_t limit;    /* 0: unlimited */
+  size_t retain;   /* bytes of blocks kept across a reset */
+  size_t used;     /* bytes handed out since reset */
+  size_t capacity; /* bytes in all blocks, in use and spare */
+  bool over_limit; /* an allocation was refused by `limit` since reset */
   uint64_t mallocs;
 };
 
 static sf_block *block_new(sf_arena *a, size_t size) {
+  if (size > SIZE_MAX - sizeof(sf_block)) return NULL;
   sf_block *b = malloc(sizeof(sf_block) + size);
   if (!b) return NULL;
   b->next = NULL;
@@ -43,43 +56,111 @@ static sf_block *block_new(sf_arena *a, size_t size) {
   return b;
 }
 
+static void block_free(sf_arena *a, sf_block *b) {
+  a->capacity -= b->size;
+  free(b);
+}
+
+/* SF_ARENA_RETAIN: a byte count, optionally with a k/K, m/M or g/G suffix;
+ * anything else means the default. */
+static size_t retain_from_env(void) {
+  const char *s = getenv("SF_ARENA_RETAIN");
+  if (!s || *s < '0' || *s > '9') return SF_ARENA_RETAIN_DEFAULT;
+  char *end = NULL;
+  unsigned long long v = strtoull(s, &end, 10);
+  unsigned shift = 0;
+  switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: break;
+  }
+  if (*end != '\0' || v > (SIZE_MAX >> shift)) return SF_ARENA_RETAIN_DEFAULT;
+  return (size_t)v << shift;
+}
+
 sf_arena *sf_arena_new(size_t limit) {
   sf_arena *a = calloc(1, sizeof(*a));
   if (!a) return NULL;
   a->limit = limit;
+  a->retain = retain_from_env();
   return a;
 }
 
-static void free_blocks(sf_block *b) {
+static void free_list(sf_arena *a, sf_block *b) {
   while (b) {
     sf_block *next = b->next;
-    free(b);
+    block_free(a, b);
     b = next;
   }
 }
 
 void sf_arena_free(sf_arena *a) {
   if (!a) return;
-  free_blocks(a->head);
+  free_list(a, a->head);
+  free_list(a, a->spare);
   free(a);
+}
+
+/* Puts `b` into the spare list, which stays sorted largest first. */
+static void spare_insert(sf_arena *a, sf_block *b) {
+  sf_block **at = &a->spare;
+  while (*at && (*at)->size > b->size) at = &(*at)->next;
+  b->used = 0;
+  b->next = *at;
+  *at = b;
+}
+
+/* Keeps the largest spare blocks that fit within the retain cap together
+ * and frees the rest. */
+static void trim_spare(sf_arena *a) {
+  size_t kept = 0;
+  for (sf_block **at = &a->spare; *at;) {
+    sf_block *b = *at;
+    if (b->size <= a->retain - kept) {
+      kept += b->size;
+      at = &b->next;
+    } else {
+      *at = b->next;
+      block_free(a, b);
+    }
+  }
 }
 
 void sf_arena_reset(sf_arena *a) {
   if (!a) return;
   a->used = 0;
-  if (!a->head) return;
-  if (!a->head->next && a->head->size <= SF_ARENA_KEEP_MAX) {
-    a->head->used = 0;
-    return;
+  a->over_limit = false;
+  while (a->head) {
+    sf_block *next = a->head->next;
+    spare_insert(a, a->head);
+    a->head = next;
   }
-  /* Several blocks (or one huge one): replace them by a single block big
-   * enough for the same load next time, within the keep bound. */
-  size_t total = a->capacity;
-  free_blocks(a->head);
-  a->head = NULL;
-  a->capacity = 0;
-  if (total > SF_ARENA_KEEP_MAX) total = SF_ARENA_KEEP_MAX;
-  a->head = block_new(a, total); /* NULL is fine: allocated on demand */
+  trim_spare(a);
+}
+
+void sf_arena_set_retain(sf_arena *a, size_t bytes) {
+  if (!a) return;
+  a->retain = bytes;
+  if (!a->head) trim_spare(a);
+}
+
+/* A block with room for `need` bytes: a spare one that fits (the smallest
+ * such, so large ones stay for large values), else a new one. */
+static sf_block *next_block(sf_arena *a, size_t need) {
+  sf_block **fit = NULL;
+  for (sf_block **at = &a->spare; *at && (*at)->size >= need; at = &(*at)->next)
+    fit = at;
+  if (fit) {
+    sf_block *b = *fit;
+    *fit = b->next;
+    b->next = NULL;
+    return b;
+  }
+  size_t bsize = a->head ? a->head->size * 2 : SF_ARENA_FIRST_BLOCK;
+  if (bsize > SF_ARENA_BLOCK_MAX) bsize = SF_ARENA_BLOCK_MAX;
+  if (bsize < need) bsize = need;
+  return block_new(a, bsize);
 }
 
 void *sf_arena_alloc(sf_arena *a, size_t size) {
@@ -87,12 +168,13 @@ void *sf_arena_alloc(sf_arena *a, size_t size) {
   size_t need = (size + (SF_ARENA_ALIGN - 1)) & ~(size_t)(SF_ARENA_ALIGN - 1);
   if (need < size) return NULL; /* overflow */
   if (need == 0) need = SF_ARENA_ALIGN;
-  if (a->limit && (need > a->limit || a->used > a->limit - need)) return NULL;
+  if (a->limit && (need > a->limit || a->used > a->limit - need)) {
+    a->over_limit = true;
+    return NULL;
+  }
   sf_block *b = a->head;
   if (!b || b->size - b->used < need) {
-    size_t bsize = b ? b->size * 2 : SF_ARENA_FIRST_BLOCK;
-    if (bsize < need) bsize = need;
-    sf_block *nb = block_new(a, bsize);
+    sf_block *nb = next_block(a, need);
     if (!nb) return NULL;
     nb->next = b;
     a->head = nb;
@@ -121,6 +203,9 @@ void *sf_arena_memdup(sf_arena *a, const void *data, size_t len) {
 
 size_t sf_arena_used(const sf_arena *a) { return a ? a->used : 0; }
 size_t sf_arena_capacity(const sf_arena *a) { return a ? a->capacity : 0; }
+size_t sf_arena_limit(const sf_arena *a) { return a ? a->limit : 0; }
+size_t sf_arena_retain(const sf_arena *a) { return a ? a->retain : 0; }
+bool sf_arena_over_limit(const sf_arena *a) { return a ? a->over_limit : false; }
 uint64_t sf_arena_mallocs(const sf_arena *a) { return a ? a->mallocs : 0; }
 
 static void *pb_alloc(void *data, size_t size) {

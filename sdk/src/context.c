@@ -385,10 +385,11 @@ sf_status sf_state_set(sf_context *ctx, const sf_value_spec *spec,
   if (!ctx) return SF_ERR_INVALID_ARGUMENT;
   if (!value.type_name) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
   if (!value.has_value) return sf_state_clear(ctx, spec);
-  sf_value copy;
-  sf_status st = sf_value_copy(ctx->arena, &value, &copy);
-  if (st != SF_OK) return st;
-  return store(ctx, spec, copy);
+  /* As documented, the bytes are not copied: a 500 KB value set by each of
+   * a batch's 100 invocations used to cost 50 MB of arena and as many bytes
+   * copied; the caller's bytes already live until the reply. */
+  if (value.len && !value.data) return SF_ERR_INVALID_ARGUMENT;
+  return store(ctx, spec, value);
 }
 
 sf_status sf_state_set_bool(sf_context *ctx, const sf_value_spec *s, bool v) {

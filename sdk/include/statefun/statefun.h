@@ -133,8 +133,15 @@ typedef struct sf_arena sf_arena;
 SF_API sf_arena *sf_arena_new(size_t limit);
 /* Frees the arena and everything allocated from it. NULL is fine. */
 SF_API void sf_arena_free(sf_arena *arena);
-/* Forgets all allocations; keeps (up to a bound) the memory for reuse. */
+/* Forgets all allocations; keeps blocks for reuse up to the retain cap
+ * (the largest that fit) and frees the rest. */
 SF_API void sf_arena_reset(sf_arena *arena);
+/* The retain cap: bytes of blocks kept across a reset. The default is the
+ * environment's SF_ARENA_RETAIN (bytes, k/M/G suffix allowed) when the
+ * arena is made, else 16 MiB. Memory a request needs beyond it is
+ * malloc'd for that request and freed at the next reset. */
+SF_API void sf_arena_set_retain(sf_arena *arena, size_t bytes);
+SF_API size_t sf_arena_retain(const sf_arena *arena);
 /* `size` bytes aligned for any type, or NULL (limit or out of memory). */
 SF_API void *sf_arena_alloc(sf_arena *arena, size_t size);
 /* A NUL-terminated copy of `len` bytes of `s` in the arena, or NULL. */
@@ -142,6 +149,11 @@ SF_API char *sf_arena_strndup(sf_arena *arena, const char *s, size_t len);
 /* Bytes handed out since the last reset, and bytes held from the OS. */
 SF_API size_t sf_arena_used(const sf_arena *arena);
 SF_API size_t sf_arena_capacity(const sf_arena *arena);
+/* The arena's limit (0 = none), and whether an allocation was refused
+ * because of it since the last reset (to tell "request too large" from
+ * "out of memory"). */
+SF_API size_t sf_arena_limit(const sf_arena *arena);
+SF_API bool sf_arena_over_limit(const sf_arena *arena);
 /* How many times the arena has called malloc since it was created. */
 SF_API uint64_t sf_arena_mallocs(const sf_arena *arena);
 
