@@ -15,6 +15,14 @@
  * to it (arena reset, buffer kept) when MHD reports the request complete,
  * so a warm server handles a request without malloc in our code.
  *
+ * Arena memory. A request's arena may grow to arena_limit (8 x the body
+ * limit, at least 64 MiB); going over it answers 413 with the reason. At
+ * release the arena keeps blocks up to its retain cap (SF_ARENA_RETAIN,
+ * default 16 MiB) only in the first HOT_SLOTS_PER_THREAD x threads slots
+ * of the free list (the ones reused first); the rest keep COLD_RETAIN, so
+ * a burst of connections with large requests does not leave every slot
+ * holding its largest size (idle memory about 2 x threads x retain).
+ *
  * Shutdown drains: stop accepting (MHD_quiesce_daemon), answer requests
  * that arrive on open keep-alive connections with "Connection: close",
  * wait for the in-flight count to reach zero (bounded), then stop MHD.
@@ -55,6 +63,10 @@
  * header Flink sends; bodies are copied out of it chunk by chunk anyway.
  * It also bounds the server's connection memory: 4096 x 16 KiB. */
 #define CONNECTION_MEMORY 16384
+/* Free-list slots that keep their arena's full retain cap, per thread;
+ * the others keep COLD_RETAIN bytes of arena. */
+#define HOT_SLOTS_PER_THREAD 2
+#define COLD_RETAIN ((size_t)256 * 1024)
 /* A released slot keeps a body buffer up to this size for the next request. */
 #define BODY_KEEP ((size_t)1024 * 1024)
 
@@ -84,6 +96,7 @@ struct sf_server {
   size_t prefix_len;
   size_t max_body;
   size_t arena_limit;
+  size_t arena_retain; /* retain cap of a hot slot's arena */
   unsigned threads;
   int quiet;
 
@@ -158,6 +171,15 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
 
 /* ---- request slots ------------------------------------------------------- */
 
+/* The retain cap a new arena gets (SF_ARENA_RETAIN or the SDK's default). */
+static size_t arena_retain_default(void) {
+  sf_arena *a = sf_arena_new(0);
+  if (a == NULL) return COLD_RETAIN;
+  size_t cap = sf_arena_retain(a);
+  sf_arena_free(a);
+  return cap;
+}
+
 static slot *slot_acquire(sf_server *s) {
   pthread_mutex_lock(&s->pool_lock);
   slot *sl = s->free_slots;
@@ -189,6 +211,11 @@ static void slot_destroy(slot *sl) {
 }
 
 static void slot_release(sf_server *s, slot *sl) {
+  pthread_mutex_lock(&s->pool_lock);
+  bool hot = s->n_free < (size_t)HOT_SLOTS_PER_THREAD * s->threads;
+  pthread_mutex_unlock(&s->pool_lock);
+  /* Set before the reset, which frees the blocks beyond the cap. */
+  sf_arena_set_retain(sl->arena, hot ? s->arena_retain : COLD_RETAIN);
   sf_arena_reset(sl->arena);
   if (sl->cap > BODY_KEEP) {
     free(sl->body);
@@ -371,6 +398,11 @@ static enum MHD_Result handle_function(sf_server *s,
     return queue(s, conn, MHD_HTTP_OK, resp, CT_OCTET);
   }
 
+  if (st == SF_ERR_NOMEM && sf_arena_over_limit(sl->arena))
+    return reply_text(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                      "the request needs more than %zu bytes of memory "
+                      "(the server's cap: 8 x the body limit)",
+                      sf_arena_limit(sl->arena));
   unsigned code = http_code_of(st);
   const char *reason = info.error[0] != '\0' ? info.error : sf_strerror(st);
   const char *fn = info.function_index >= 0
@@ -591,6 +623,7 @@ sf_server *sf_server_start(const sf_handler *handler,
   if (s->arena_limit != 0 && s->arena_limit < (size_t)64 * 1024 * 1024)
     s->arena_limit = (size_t)64 * 1024 * 1024;
   s->threads = o->threads != 0 ? o->threads : online_cores();
+  s->arena_retain = arena_retain_default();
   s->quiet = o->quiet;
   s->max_free = 4 * (size_t)s->threads + 16;
   atomic_init(&s->in_flight, 0);
