@@ -42,6 +42,13 @@ static sf_status slow_fn(sf_context *ctx, const sf_message *msg, void *ud) {
   return SF_OK;
 }
 
+/* test.fns/hog: asks its arena for 80 MiB, more than the server's cap for
+ * any body limit up to 8 MiB (the cap is 8 x the limit, at least 64 MiB). */
+static sf_status hog_fn(sf_context *ctx, const sf_message *msg, void *ud) {
+  void *p = sf_arena_alloc(sf_context_arena(ctx), (size_t)80 << 20);
+  return p == NULL ? SF_ERR_NOMEM : SF_OK;
+}
+
 /* ---- fixture ------------------------------------------------------------- */
 
 static sf_handler *g_handler;
@@ -76,6 +83,9 @@ static void setup_handler(void) {
                                    NULL, 0),
                SF_OK);
   cr_assert_eq(sf_handler_register(g_handler, "test.fns/slow", slow_fn, NULL,
+                                   NULL, 0),
+               SF_OK);
+  cr_assert_eq(sf_handler_register(g_handler, "test.fns/hog", hog_fn, NULL,
                                    NULL, 0),
                SF_OK);
 }
@@ -365,6 +375,25 @@ Test(http, failing_function_gets_500_and_the_server_keeps_serving) {
   int32_t seen = 0;
   cr_assert_eq(wire_visit(NULL, g_url, "Gina", 1, &has, &seen), 200);
   cr_assert_eq(seen, 1);
+}
+
+/* A request whose processing needs more memory than the arena cap gets 413
+ * naming the cap (not a bare 500 "out of memory"), and the server keeps
+ * serving. */
+Test(http, request_over_the_arena_cap_gets_413_naming_it) {
+  sf_server_stop(g_server);
+  g_server = start_server((size_t)1 << 20, NULL); /* cap: 64 MiB */
+  size_t len = 0;
+  uint8_t *req = wire_request("test.fns/hog", "Hal", 1, STATE_ABSENT, 0, &len);
+  http_reply r;
+  cr_assert(http_request(NULL, "POST", g_url, req, len, false, &r));
+  cr_assert_eq(r.code, 413, "status %ld: %s", r.code, r.body);
+  cr_assert(strstr(r.body, "67108864 bytes") != NULL, "body: %s", r.body);
+  http_reply_free(&r);
+  free(req);
+  bool has = false;
+  int32_t seen = 0;
+  cr_assert_eq(wire_visit(NULL, g_url, "Hal", 1, &has, &seen), 200);
 }
 
 Test(http, prefix_and_any_subpath_work) {
