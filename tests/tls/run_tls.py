@@ -328,6 +328,15 @@ def check_keys():
     p = subprocess.run([ARGS.sf_local_check, mod], capture_output=True, text=True)
     check(p.returncode == 0 and "mTLS as " in p.stdout, "good module: %d %s %s",
           p.returncode, p.stdout, p.stderr)
+    # Over http:// Flink ignores the TLS keys (Endpoint.useTls), and so does
+    # sf-local: files that do not exist are no error.
+    with open(mod) as f:
+        text = f.read().replace("https://", "http://").replace(CA, "/nonexistent")
+    with open(mod, "w") as f:
+        f.write(text)
+    p = subprocess.run([ARGS.sf_local_check, mod], capture_output=True, text=True)
+    check(p.returncode == 0 and "mTLS" not in p.stdout, "http:// with TLS keys: %d %s %s",
+          p.returncode, p.stdout, p.stderr)
 
 
 def main():
