@@ -377,6 +377,7 @@ static sf_status store(sf_context *ctx, const sf_value_spec *spec, sf_value v) {
   c->value.type_name = c->spec->type->type_name;
   c->value.has_value = true;
   c->dirty = true;
+  c->writable = false;
   return SF_OK;
 }
 
@@ -419,6 +420,27 @@ sf_status sf_state_clear(sf_context *ctx, const sf_value_spec *spec) {
   c->value.data = NULL;
   c->value.len = 0;
   c->dirty = true;
+  c->writable = false;
+  return SF_OK;
+}
+
+sf_status sf_state_update(sf_context *ctx, const sf_value_spec *spec,
+                          uint8_t **data, size_t *len) {
+  if (!ctx || !data) return SF_ERR_INVALID_ARGUMENT;
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!c->value.has_value) return SF_ERR_NO_VALUE;
+  /* The request's bytes are modified where they are (no copy); bytes a
+   * function set may be read-only, so those are copied once. */
+  if (!c->writable && c->value.len) {
+    uint8_t *copy = sf_arena_memdup(ctx->arena, c->value.data, c->value.len);
+    if (!copy) return SF_ERR_NOMEM;
+    c->value.data = copy;
+  }
+  c->writable = true;
+  c->dirty = true;
+  *data = (uint8_t *)c->value.data;
+  if (len) *len = c->value.len;
   return SF_OK;
 }
 

@@ -337,6 +337,7 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
     c->value.has_value = tv && tv->has_value;
     c->value.data = c->value.has_value ? tv->data : NULL;
     c->value.len = c->value.has_value ? tv->len : 0;
+    c->writable = c->value.has_value; /* in the arena's copy of the request */
   }
 
   for (size_t i = 0; i < batch->n_invocations; i++) {

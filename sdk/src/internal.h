@@ -77,6 +77,10 @@ typedef struct sf_cell {
   const sf_value_spec *spec;
   sf_value value; /* has_value false: absent */
   bool dirty;     /* written or cleared during this batch */
+  /* value.data is the SDK's to modify: the arena's copy of the request, or
+   * a copy sf_state_update made; false for bytes a function passed in
+   * (they may be read-only). */
+  bool writable;
 } sf_cell;
 
 /* A growable array of pointers in the arena. */

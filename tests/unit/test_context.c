@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -162,6 +163,77 @@ Test(context, state_set_does_not_copy_the_bytes) {
   cr_assert_eq(m->state_value->value.len, BIG_LEN);
   for (size_t i = 0; i < BIG_LEN; i++)
     cr_assert_eq(m->state_value->value.data[i], (uint8_t)(i * 7));
+  tf_from_free(f);
+}
+
+/* sf_state_update modifies the request's bytes where they are (no copy of
+ * the value), later invocations of the batch see the change, and the reply
+ * carries the modified bytes. */
+static int g_update_calls;
+static sf_status bump_first_byte(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  sf_arena *a = sf_context_arena(ctx);
+  size_t before = sf_arena_used(a);
+  uint8_t *p = NULL;
+  size_t len = 0;
+  cr_assert_eq(sf_state_update(ctx, &s_string, &p, &len), SF_OK);
+  cr_assert_eq(len, BIG_LEN);
+  cr_assert_eq(p[0], (uint8_t)(g_update_calls + 1), "sees the earlier update");
+  p[0]++;
+  cr_assert_lt(sf_arena_used(a) - before, (size_t)1024, "update copied %zu bytes",
+               sf_arena_used(a) - before);
+  g_update_calls++;
+  return SF_OK;
+}
+Test(context, state_update_modifies_the_request_bytes_in_place) {
+  uint8_t *val = malloc(BIG_LEN);
+  for (size_t i = 0; i < BIG_LEN; i++) val[i] = (uint8_t)(i * 7);
+  val[0] = 1;
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(sf_handler_register(h, "t.fns/f", trampoline, (void *)bump_first_byte,
+                                   all_specs, 6), SF_OK);
+  tf_req *r = tf_req_new("t.fns", "f", "me");
+  const char *names[] = {"b", "i", "l", "f", "d", "s"};
+  for (int i = 0; i < 5; i++) tf_req_state(r, names[i], NULL, NULL, 0);
+  tf_req_state(r, "s", SF_TYPENAME_STRING, val, BIG_LEN);
+  for (int i = 0; i < 3; i++) tf_req_invoke_string(r, "go");
+  g_update_calls = 0;
+  tf_from *f = NULL;
+  sf_handle_info info;
+  cr_assert_eq(tf_run(h, r, &f, &info), SF_OK, "%s", info.error);
+  cr_assert_eq(g_update_calls, 3);
+  const tf_mut *m = tf_find_mutation(f->invocation_result, "s");
+  cr_assert_not_null(m);
+  cr_assert_str_eq(m->state_value->typename_, SF_TYPENAME_STRING);
+  cr_assert_eq(m->state_value->value.len, BIG_LEN);
+  cr_assert_eq(m->state_value->value.data[0], 4);
+  cr_assert_arr_eq(m->state_value->value.data + 1, val + 1, BIG_LEN - 1);
+  tf_from_free(f);
+  tf_req_free(r);
+  sf_handler_free(h);
+  free(val);
+}
+
+/* Bytes a function set may be read-only: updating them copies once. */
+static const uint8_t k_const_bytes[4] = {1, 2, 3, 4};
+static sf_status update_after_set(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  sf_value v = {SF_TYPENAME_STRING, true, k_const_bytes, sizeof k_const_bytes};
+  cr_assert_eq(sf_state_set(ctx, &s_string, v), SF_OK);
+  uint8_t *p = NULL;
+  cr_assert_eq(sf_state_update(ctx, &s_string, &p, NULL), SF_OK);
+  cr_assert_neq(p, k_const_bytes);
+  p[3] = 9; /* would crash on the .rodata bytes */
+  cr_assert_eq(sf_state_update(ctx, &s_int, &p, NULL), SF_ERR_NO_VALUE);
+  return SF_OK;
+}
+Test(context, state_update_copies_bytes_a_function_set) {
+  tf_from *f = run_body(update_after_set, SF_OK, NULL, NULL);
+  const tf_mut *m = tf_find_mutation(f->invocation_result, "s");
+  const uint8_t want[] = {1, 2, 3, 9};
+  cr_assert_eq(m->state_value->value.len, 4);
+  cr_assert_arr_eq(m->state_value->value.data, want, 4);
+  cr_assert_eq(k_const_bytes[3], 4);
   tf_from_free(f);
 }
 

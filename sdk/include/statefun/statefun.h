@@ -422,6 +422,15 @@ SF_API sf_status sf_state_get_float(sf_context *ctx, const sf_value_spec *spec,
                                     float *out);
 SF_API sf_status sf_state_get_double(sf_context *ctx, const sf_value_spec *spec,
                                      double *out);
+/* Modifies a state's bytes where they are: `*data` points at the current
+ * value's `*len` bytes (len may be NULL), writable until the reply, and the
+ * state is sent back as written with the same typename. A value that came
+ * with the request is not copied (a read-modify-write of 500 KB costs no
+ * 500 KB copy); one a function set in this batch is copied once. The bytes
+ * an earlier sf_state_get returned for this state may change with it.
+ * SF_ERR_NO_VALUE when absent (set a value first). */
+SF_API sf_status sf_state_update(sf_context *ctx, const sf_value_spec *spec,
+                                 uint8_t **data, size_t *len);
 /* A string state; `*out` valid until the reply, `len` may be NULL. */
 SF_API sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
                                      const char **out, size_t *len);
