@@ -1,0 +1,518 @@
+#!/usr/bin/env python3
+"""server_hostile.py - the SDK's function server under hostile clients.
+
+Starts the greeter (examples/greeter, the SDK's libmicrohttpd server) on
+loopback with short limits, so that the suite takes well under a minute,
+and runs one probe per attack:
+
+  strict           heads a proxy could read differently (400 and close)
+  slowloris_head   clients trickling a request head, a byte at a time
+  slowloris_body   clients trickling a declared body
+  idle_conns       thousands of connections that never send anything
+  half_close       connect, partial request, FIN, close, as fast as possible
+  conn_flood       connect and close, as fast as possible, from 4 threads
+  stalled_uploads  large declared bodies, a quarter sent, then silence
+  oversized        a 100 KB URL and a 100 KB header
+  garbage          pipelined garbage after a valid request
+  bomb_nesting     a body of 10^5 nested start-group tags
+  bomb_length      a field whose length prefix claims 2^62 bytes
+  bomb_invocations batches of 10^5 and 10^6 (empty) invocations
+  bomb_states      a batch carrying 10^5 state values
+
+The attackers connect from 127.0.0.2, the normal client from 127.0.0.1,
+so the per-client limit is what they hit. The attack helpers are
+sflocal_hostile.py's (one implementation for both servers). For each
+probe: a normal request (one greeting, POST on a fresh connection) every
+0.2 s during the attack and after it must be answered 200 in < 1 s; the
+attack must get its expected outcome; the server's peak RSS (VmHWM is not
+reset between probes, so VmRSS is sampled) must stay within the probe's
+budget; the server must be alive at the end. Prints a line per probe and
+a table.
+
+  server_hostile.py --greeter BIN [--report-only] [-k NAME]
+
+--report-only measures without asserting and without the limit options
+(to run against an older server for a before/after table).
+"""
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pylib"))
+
+from sflocal_hostile import (attacker_socket, close_wait_count,  # noqa: E402
+                             closed_by_server, free_port, status_of, trickle)
+from sftest.wire import f_len, f_str, f_varint, int_wrapper  # noqa: E402
+
+MB = 1024 * 1024
+
+# The limits the suite runs the server with (their defaults are longer).
+LIMITS = ["--head-timeout", "2", "--body-timeout", "2", "--idle-timeout", "3",
+          "--max-connections-per-client", "200",
+          "--max-inflight-bytes", "32M", "--max-body", "4M"]
+
+
+# ---- ToFunction by hand (PROTOCOL.md) ----------------------------------------
+
+def address(ns, typ, fid):
+    return f_str(1, ns) + f_str(2, typ) + f_str(3, fid)
+
+
+def typed(typename, value):
+    return f_str(1, typename) + f_varint(2, 1) + f_str(3, value)
+
+
+def to_function(fid, invocations, states):
+    """ToFunction{invocation = 100: InvocationBatchRequest{target = 1,
+    state = 2 (PersistedValue), invocations = 3}}."""
+    batch = f_len(1, address("greeter.fns", "greet", fid))
+    batch += b"".join(f_len(2, s) for s in states)
+    batch += b"".join(f_len(3, i) for i in invocations)
+    return f_len(100, batch)
+
+
+def greet_invocation(name):
+    return f_len(1, address("io.x", "client", "c")) + \
+        f_len(2, typed("io.statefun.types/string", f_str(1, name)))
+
+
+# The greeter's registered state: with it a batch is run, without it the
+# server answers at once asking for it.
+SEEN = f_str(1, "seen") + f_len(2, typed("io.statefun.types/int",
+                                         int_wrapper(3)))
+
+
+def greeting(fid, name):
+    return to_function(fid, [greet_invocation(name)], [SEEN])
+
+
+def post(body, host=b"x"):
+    return (b"POST /statefun HTTP/1.1\r\nHost: %s\r\n"
+            b"Content-Type: application/octet-stream\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n"
+            % (host, len(body))) + body
+
+
+# ---- the server ---------------------------------------------------------------
+
+class Server:
+    def __init__(self, args, work):
+        self.port = free_port()
+        cmd = [args.greeter, "--listen", "127.0.0.1:%d" % self.port,
+               "--threads", "2"]
+        if not args.report_only:
+            cmd += LIMITS
+        self.log = open(os.path.join(work, "greeter.log"), "w")
+        self.p = subprocess.Popen(cmd, stdout=self.log,
+                                  stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if normal_request(self.port, "warmup")[0] == 200:
+                return
+            time.sleep(0.1)
+        raise SystemExit("the greeter did not come up")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def rss_mb(self):
+        try:
+            with open("/proc/%d/status" % self.p.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return 0.0
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def exchange(port, req, src=None, timeout=3):
+    """Sends req on a fresh connection and reads until the server closes:
+    (status, the answer)."""
+    s = socket.socket()
+    if src:
+        s.bind((src, 0))
+    s.settimeout(timeout)
+    data = b""
+    try:
+        s.connect(("127.0.0.1", port))
+        s.sendall(req)
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    except OSError:
+        pass
+    finally:
+        s.close()
+    return status_of(data), data
+
+
+def normal_request(port, fid):
+    t0 = time.monotonic()
+    st, _ = exchange(port, post(greeting(fid, "Bob")))
+    return st, time.monotonic() - t0
+
+
+class Monitor(threading.Thread):
+    """Normal requests every 0.2 s and RSS samples, while an attack runs."""
+
+    def __init__(self, srv):
+        super().__init__(daemon=True)
+        self.srv, self.stop_ev = srv, threading.Event()
+        self.lat, self.bad, self.peak, self.n = [], [], 0.0, 0
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            self.n += 1
+            st, dt = normal_request(self.srv.port, "n%d" % self.n)
+            self.lat.append(dt)
+            if st != 200:
+                self.bad.append(st)
+            self.peak = max(self.peak, self.srv.rss_mb())
+            self.stop_ev.wait(0.2)
+
+    def finish(self):
+        self.stop_ev.set()
+        self.join()
+        return max(self.lat) if self.lat else 0.0
+
+
+# ---- the probes: each returns (ok, what happened) -----------------------------
+
+def p_strict(srv):
+    body = greeting("s1", "Bob")
+    head = b"POST /statefun%s HTTP/1.1\r\n%sContent-Type: application/octet-stream\r\n"
+    cl = b"Content-Length: %d\r\n" % len(body)
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    cases = [
+        ("duplicate Content-Length",
+         head % (b"", b"Host: x\r\n") + cl + cl + b"\r\n" + body),
+        ("conflicting Content-Length",
+         head % (b"", b"Host: x\r\n") + cl +
+         b"Content-Length: %d\r\n\r\n" % (len(body) + 1) + body + b"!"),
+        ("Content-Length + chunked",
+         head % (b"", b"Host: x\r\n") + cl +
+         b"Transfer-Encoding: chunked\r\n\r\n" + chunked),
+        ("no Host", head % (b"", b"") + cl + b"\r\n" + body),
+        ("NUL in the path", head % (b"/a\x00b", b"Host: x\r\n") + cl +
+         b"\r\n" + body),
+        ("invalid UTF-8 in the path", head % (b"/a%FFb", b"Host: x\r\n") +
+         cl + b"\r\n" + body),
+        ("absurd chunk size", head % (b"", b"Host: x\r\n") +
+         b"Transfer-Encoding: chunked\r\n\r\nffffffffffff\r\nabc"),
+    ]
+    bad = []
+    for what, req in cases:
+        s = attacker_socket(srv.port)
+        s.sendall(req)
+        closed, data = closed_by_server(s, 3)
+        s.close()
+        code = status_of(data)
+        want = 413 if "chunk" in what and "size" in what else 400
+        if code != want or not closed:
+            bad.append("%s -> %d%s" % (what, code, "" if closed else
+                                       ", kept open"))
+    return not bad, ("%d strict-head cases answered 400/413 and closed" %
+                     len(cases) if not bad else "; ".join(bad))
+
+
+def p_slowloris_head(srv):
+    socks = [attacker_socket(srv.port) for _ in range(150)]
+    head = b"POST /statefun HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 400
+    n = trickle(srv, socks, [bytes([c]) for c in head], 8)
+    for s in socks:
+        s.close()
+    return n == len(socks), "%d/%d trickling heads closed within 8 s" % (
+        n, len(socks))
+
+
+def p_slowloris_body(srv):
+    socks = [attacker_socket(srv.port) for _ in range(150)]
+    for s in socks:
+        s.sendall(b"POST /statefun HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 1000\r\n\r\n")
+    n = trickle(srv, socks, [b"a"], 8)
+    for s in socks:
+        s.close()
+    return n == len(socks), "%d/%d trickling bodies closed within 8 s" % (
+        n, len(socks))
+
+
+def p_idle_conns(srv):
+    socks, refused = [], 0
+    for _ in range(4200):  # more than the server's connection table
+        try:
+            socks.append(attacker_socket(srv.port))
+        except OSError:
+            refused += 1
+    time.sleep(1.0)
+    closed, end, pending = 0, time.monotonic() + 7, list(socks)
+    while pending and time.monotonic() < end:
+        keep = []
+        for s in pending:
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    closed += 1
+                    s.close()
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed += 1
+                s.close()
+                continue
+            keep.append(s)
+        pending = keep
+        time.sleep(0.2)
+    for s in pending:
+        s.close()
+    return not pending, "%d connections opened, %d still open after 8 s" % (
+        len(socks) + refused, len(pending))
+
+
+def p_half_close(srv):
+    end, n = time.monotonic() + 4, 0
+    while time.monotonic() < end:
+        try:
+            s = attacker_socket(srv.port)
+            s.sendall(b"POST /statefun HTTP/1.1\r\nHost: x\r\nContent-")
+            s.shutdown(socket.SHUT_WR)
+            s.close()
+            n += 1
+        except OSError:
+            pass
+    time.sleep(1.5)
+    cw = close_wait_count(srv.port)
+    return cw == 0, "%d half-closed requests; %d in CLOSE_WAIT 1.5 s later" % (
+        n, cw)
+
+
+def p_conn_flood(srv):
+    counts = [0] * 4
+    stop = time.monotonic() + 4
+
+    def worker(w):
+        while time.monotonic() < stop:
+            try:
+                s = attacker_socket(srv.port)
+                s.close()
+                counts[w] += 1
+            except OSError:
+                pass
+
+    ts = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    time.sleep(1.0)
+    cw = close_wait_count(srv.port)
+    return cw == 0, "%d connect+close in 4 s; %d in CLOSE_WAIT 1 s later" % (
+        sum(counts), cw)
+
+
+def p_stalled_uploads(srv):
+    socks, statuses = [], {}
+    chunk = b"a" * (64 * 1024)
+    for _ in range(100):
+        try:
+            s = attacker_socket(srv.port)
+            s.sendall(b"POST /statefun HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: %d\r\n\r\n" % (2 * MB))
+            for _ in range(8):  # 512 KiB of the declared 2 MiB
+                s.sendall(chunk)
+            socks.append(s)
+        except OSError:
+            statuses[-1] = statuses.get(-1, 0) + 1
+    closed = 0
+    deadline = time.monotonic() + 5  # for all of them together
+    for s in socks:
+        c, data = closed_by_server(s, max(0.05, deadline - time.monotonic()))
+        closed += 1 if c else 0
+        k = status_of(data)
+        statuses[k] = statuses.get(k, 0) + 1
+        s.close()
+    return closed == len(socks), (
+        "%d stalled 2 MiB uploads: answers %s, %d closed by the server" % (
+            len(socks) + statuses.get(-1, 0),
+            ", ".join("%s x%d" % (k if k else "none", v)
+                      for k, v in sorted(statuses.items()) if k != -1),
+            closed))
+
+
+def p_oversized(srv):
+    outs = []
+    for req in (b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                b"a" * 100000 + b"\r\n\r\n"):
+        s = attacker_socket(srv.port)
+        try:
+            s.sendall(req)
+        except OSError:
+            pass
+        _, data = closed_by_server(s, 3)
+        outs.append(status_of(data))
+        s.close()
+    ok = all(o in (400, 413, 414, 431) for o in outs)
+    return ok, "100 KB URL -> %d, 100 KB header -> %d" % tuple(outs)
+
+
+def p_garbage(srv):
+    outs = []
+    for _ in range(50):
+        s = attacker_socket(srv.port)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" +
+                  b"\x00\xff GARBAGE \r\n\r\n" * 20 + os.urandom(2000))
+        c, data = closed_by_server(s, 3)
+        outs.append((data.count(b"HTTP/1.1 200"), c, b"HTTP/1.1 400" in data))
+        s.close()
+    ok = all(o[0] == 1 and o[1] for o in outs)
+    return ok, ("50 connections: valid request answered then %d x 400, all "
+                "closed: %s" % (sum(1 for o in outs if o[2]),
+                                all(o[1] for o in outs)))
+
+
+def bomb(srv, body, want, timeout=10):
+    t0 = time.monotonic()
+    st, data = exchange(srv.port, post(body), src="127.0.0.2",
+                        timeout=timeout)
+    reason = data.partition(b"\r\n\r\n")[2][:80].decode("utf-8", "replace")
+    if st == 200:
+        reason = "%d bytes of reply" % len(data.partition(b"\r\n\r\n")[2])
+    return st in want, st, time.monotonic() - t0, reason.strip()
+
+
+def p_bomb_nesting(srv):
+    ok, st, dt, why = bomb(srv, b"\x0b" * 100000, (400,))  # field 1 group
+    return ok, "10^5 nested groups -> %d in %.2f s (%s)" % (st, dt, why)
+
+
+def p_bomb_length(srv):
+    body = b"\xa2\x06" + bytes([0xff] * 8 + [0x3f])  # field 100, 2^62 - 1
+    ok, st, dt, why = bomb(srv, body, (400,))
+    return ok, "2^62 length prefix -> %d in %.2f s (%s)" % (st, dt, why)
+
+
+def p_bomb_invocations(srv):
+    outs, ok = [], True
+    # 10^5 greetings (5 MB); 10^6 empty invocations (2 MB, the body limit
+    # would stop greetings first).
+    for n, inv in ((100000, greet_invocation("x")), (1000000, b"")):
+        body = to_function("b", [inv] * n, [SEEN])
+        good, st, dt, why = bomb(srv, body, (400, 413))
+        ok = ok and good
+        outs.append("%d invocations (%d KB) -> %d in %.2f s (%s)" % (
+            n, len(body) // 1024, st, dt, why))
+    return ok, "; ".join(outs)
+
+
+def p_bomb_states(srv):
+    states = [f_str(1, "s%d" % i) + f_len(2, typed("io.statefun.types/int",
+                                                   int_wrapper(i)))
+              for i in range(100000)]
+    body = to_function("b", [greet_invocation("x")], [SEEN] + states)
+    ok, st, dt, why = bomb(srv, body, (400, 413))
+    return ok, "10^5 state values (%d KB) -> %d in %.2f s (%s)" % (
+        len(body) // 1024, st, dt, why)
+
+
+PROBES = [
+    ("strict", p_strict, 40),
+    ("slowloris_head", p_slowloris_head, 40),
+    ("slowloris_body", p_slowloris_body, 40),
+    ("idle_conns", p_idle_conns, 120),
+    ("half_close", p_half_close, 40),
+    ("conn_flood", p_conn_flood, 40),
+    # 32M of bodies in flight at most, plus the process.
+    ("stalled_uploads", p_stalled_uploads, 80),
+    ("oversized", p_oversized, 80),
+    ("garbage", p_garbage, 80),
+    ("bomb_nesting", p_bomb_nesting, 80),
+    ("bomb_length", p_bomb_length, 80),
+    ("bomb_invocations", p_bomb_invocations, 150),
+    ("bomb_states", p_bomb_states, 150),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--greeter", required=True)
+    ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("-k", action="append", default=[])
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="srvhostile.")
+    srv = Server(args, work)
+    rows, failed = [], []
+    try:
+        for name, fn, rss_budget in PROBES:
+            if args.k and not any(k in name for k in args.k):
+                continue
+            mon = Monitor(srv)
+            mon.start()
+            t0 = time.monotonic()
+            try:
+                ok, what = fn(srv)
+            except Exception as e:  # an attack that breaks the client side
+                ok, what = False, "probe error: %r" % (e,)
+            during = mon.finish()
+            dur = time.monotonic() - t0
+            after = max(normal_request(srv.port, "after%d" % i)[1]
+                        for i in range(3))
+            alive = srv.alive()
+            problems = []
+            if not ok:
+                problems.append("attack outcome")
+            if mon.bad:
+                problems.append("normal requests got %s" % sorted(set(mon.bad)))
+            if during >= 1.0 or after >= 1.0:
+                problems.append("normal request took >= 1 s")
+            if mon.peak > rss_budget:
+                problems.append("peak RSS %.0f MB > %d MB" % (mon.peak,
+                                                               rss_budget))
+            if not alive:
+                problems.append("the server died")
+            print("%-16s %5.1fs  normal max %.3f s during (%d requests, %d "
+                  "failed), %.3f s after; peak RSS %.1f MB (budget %d); %s%s"
+                  % (name, dur, during, len(mon.lat), len(mon.bad), after,
+                     mon.peak, rss_budget, what,
+                     "" if not problems else "  !! " + "; ".join(problems)),
+                  flush=True)
+            rows.append((name, during, after, len(mon.bad), mon.peak,
+                         rss_budget, what))
+            if problems:
+                failed.append(name)
+            if not alive:
+                break
+    finally:
+        srv.stop()
+    print("\n| probe | normal max during (s) | failed normal | after (s) | "
+          "peak RSS MB (budget) | outcome |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print("| %s | %.3f | %d | %.3f | %.1f (%d) | %s |" % (
+            r[0], r[1], r[3], r[2], r[4], r[5], r[6]))
+    if failed and not args.report_only:
+        print("FAILED: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
