@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus")
 
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "pylib"))
-from sftest.wire import f_str, f_varint  # noqa: E402
+from sftest.wire import f_len, f_str, f_varint, key  # noqa: E402
 
 FN_TYPES, FN_ACTIONS, FN_NOSTATE = "fuzz.fns/types", "fuzz.fns/actions", "fuzz.fns/nostate"
 T_JSON, T_RAW = "fuzz.types/json", "fuzz.types/raw"
@@ -214,10 +214,144 @@ def structured_seeds():
             write(t, "t%d-%d" % (target, k), sel + b"\x04abcd" + body)
 
 
+def copy_files(target, pattern_dirs):
+    """The tests' real inputs as seeds (seed-<dir>-<file>)."""
+    root = os.path.join(HERE, "..")
+    for d, suffix in pattern_dirs:
+        for f in sorted(os.listdir(os.path.join(root, d))):
+            if f.endswith(suffix):
+                with open(os.path.join(root, d, f), "rb") as fh:
+                    write(target, os.path.basename(d) + "-" + f, fh.read())
+
+
+def front_seeds():
+    # fuzz_front.c: first byte = surface (0 path, 1 Content-Type, 2 [type
+    # NUL] JSON, 3 ?wait=, 4 percent-decoding, 5 entity path NUL body).
+    t = "fuzz_front"
+    for i, path in enumerate([b"/example/greeter/alice", b"/ns/t/a/b%2Fc",
+                              b"/ns/t/%E2%82%AC%20x", b"/ns/t/", b"/ns//id",
+                              b"/a%00b/t/i", b"/ns/t/%zz", b"/ns/t/a+b?wait=1"]):
+        write(t, "path-%d" % i, b"\x00" + path)
+    for i, ct in enumerate([b"application/vnd.example/GreetRequest; charset=utf-8",
+                            b"application/json", b"TEXT/Plain;charset=utf-8",
+                            b"application/vnd.nonamespace", b"image/png",
+                            b"application/vnd.type.googleapis.com/io.statefun.Point"]):
+        write(t, "ctype-%d" % i, b"\x01" + ct)
+    for i, (typ, body) in enumerate([
+            (None, b'"hello"'), (None, b"true"), (None, b"-9007199254740993"),
+            (None, b"1.5e308"), (None, b"{\"a\": [1, 2]}"), (b"int", b"2147483648"),
+            (b"float", b"3.4e39"), (b"long", b"12"), (b"string", b"\"\\u00e9\\ud83d\\ude00\""),
+            (b"bool", b"0"), (b"double", b"1e400"), (b"nope", b"1")]):
+        write(t, "json-%d" % i, b"\x02" + (typ + b"\x00" if typ else b"") + body)
+    for i, w in enumerate([b"0", b"0.5", b"2.25", b"1e3", b"-1", b"99999999999999999999",
+                           b"nan", b"1."]):
+        write(t, "wait-%d" % i, b"\x03" + w)
+    for i, q in enumerate([b"a%20b+c", b"%", b"%4", b"%e2%82%ac", b"%00"]):
+        write(t, "pct-%d" % i, b"\x04" + q)
+    for i, (path, body) in enumerate([
+            (b"/codec.test/Keeper/k1/get", b""),
+            (b"/codec.test/Keeper/k%2F1/put", b'{"v": {"b": true, "i": 3, "s": "x",'
+             b' "y": "AAE=", "r": "k2", "li": [1, 2], "mi": {"a": 1},'
+             b' "ld": [0.5], "lli": [["1", "2"]], "inner": {"s": "q", "n": "7"}}}'),
+            (b"/codec.test/Keeper/k1/relay", b'{"to": "other"}'),
+            (b"/codec.test/Keeper/k1/gather", b'{"to": ["a", "b"]}'),
+            (b"/codec.test/Keeper/k1/nope", b"{}"),
+            (b"/codec.test/Nobody/k1/get", b""),
+            (b"/codec.test/Keeper//get", b""),
+            (b"/other.ns/Fn/id", b"x")]):
+        write(t, "entity-%d" % i, b"\x05" + path + b"\x00" + body)
+
+
+def server_http_seeds():
+    # fuzz_server_http.c: the raw bytes a client sends the function server
+    # (prefix /statefun, 64 KiB body limit).
+    t = "fuzz_server_http"
+    body = request(FN_TYPES, "id-1", [(T_RAW, b"x")])
+    post = (b"POST /statefun HTTP/1.1\r\nHost: a\r\n"
+            b"Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+            % len(body)) + body
+    write(t, "post", post)
+    write(t, "post-pipelined", post.replace(b"Host: a", b"Host: a\r\nConnection: keep-alive")
+          + b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+    chunked = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+    write(t, "post-chunked", b"POST /statefun/fn HTTP/1.1\r\nHost: a\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
+    write(t, "post-cl-and-chunked", b"POST /statefun HTTP/1.1\r\nHost: a\r\n"
+          b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
+    write(t, "post-two-lengths", b"POST /statefun HTTP/1.1\r\nHost: a\r\n"
+          b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd")
+    write(t, "post-too-large", b"POST /statefun HTTP/1.1\r\nHost: a\r\n"
+          b"Content-Length: 99999999999\r\n\r\nabc")
+    write(t, "post-huge-chunk", b"POST /statefun HTTP/1.1\r\nHost: a\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\nffffffffffff\r\nab")
+    write(t, "post-garbage-body", b"POST /statefun HTTP/1.1\r\nHost: a\r\n"
+          b"Content-Length: 4\r\n\r\n\x0a\xff\xff\xff")
+    write(t, "post-no-host", b"POST /statefun HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+    write(t, "http10", b"POST /statefun HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+    write(t, "get-health", b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+    write(t, "head-metrics", b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+    write(t, "get-metrics", b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+    write(t, "put-health-body", b"PUT /health HTTP/1.1\r\nHost: a\r\n"
+          b"Content-Length: 2\r\n\r\nhi")
+    write(t, "get-statefun", b"GET /statefun HTTP/1.1\r\nHost: a\r\n\r\n")
+    write(t, "unknown-path", b"DELETE /other%00x HTTP/1.1\r\nHost: a\r\n\r\n")
+    write(t, "nul-in-url", b"POST /statefun/a\x00b HTTP/1.1\r\nHost: a\r\n\r\n")
+    write(t, "garbage", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03")
+
+
+def inner(s, n):
+    return f_str(1, s) + f_varint(2, n)
+
+
+def all_record():
+    """record All of tests/codegen/gen/codec.ir.json, one of each field."""
+    f64 = struct.pack("<d", 0.25)
+    return (f_varint(1, 1) + f_varint(2, 7) + f_varint(3, 1 << 40)
+            + key(4, 5) + struct.pack("<f", 1.5) + key(5, 1) + f64
+            + f_str(6, "s\u00e9") + f_len(7, b"\x00\xff") + f_str(8, "k2")
+            + f_len(9, inner("in", 3)) + f_varint(10, 1) + f_varint(10, 2)
+            + f_str(11, "a") + f_len(12, inner("l", 1))
+            + f_len(13, f_varint(1, 5) + f_varint(1, 6))
+            + f_len(14, f_str(1, "m") + f_varint(2, 9))
+            + f_len(15, f_str(1, "r") + f_len(2, inner("v", 2)))
+            + f_len(16, f_str(1, "l") + f_len(2, f_str(1, "x")))
+            + key(17, 1) + f64 + f_len(18, b"b"))
+
+
+def ir_json_seeds():
+    # fuzz_ir_json.c: first byte = (method << 2) | operation; Keeper's
+    # methods are put 0, get 1, relay 2, gather 3.
+    t = "fuzz_ir_json"
+    rec = all_record()
+    write(t, "args-put", bytes([0 << 2 | 0]) + f_len(1, rec))
+    write(t, "args-relay", bytes([2 << 2 | 0]) + f_str(1, "k9"))
+    write(t, "args-gather", bytes([3 << 2 | 0]) + f_str(1, "a") + f_str(1, "b"))
+    write(t, "args-bad-wire", bytes([0 << 2 | 0]) + f_varint(1, 3))
+    write(t, "json-put", bytes([0 << 2 | 1]) + b'{"v": {"b": true, "l": "-5",'
+          b' "f": 1.5, "d": -0.0, "y": "AP8", "mr": {"k": {"s": "x", "n": "1"}},'
+          b' "ml": {"z": ["p"]}, "lb": ["YQ=="]}}')
+    write(t, "json-gather", bytes([3 << 2 | 1]) + b'{"to": ["x", "y/z"]}')
+    write(t, "json-relay-bad", bytes([2 << 2 | 1]) + b'{"to": 3}')
+    write(t, "reply-ok", bytes([0 << 2 | 2]) + f_str(1, "c1") + f_varint(2, 1)
+          + f_len(3, f_len(1, rec)) + f_str(5, "rid"))
+    write(t, "reply-error", bytes([1 << 2 | 2]) + f_str(1, "c1") + f_str(4, "no such"))
+    write(t, "reply-bad-result", bytes([3 << 2 | 2]) + f_varint(2, 1) + f_len(3, b"\x0a\x05"))
+    write(t, "record-all", bytes([3]) + rec)
+
+
 if __name__ == "__main__":
     handler_seeds()
     decoder_seeds()
     structured_seeds()
+    front_seeds()
+    server_http_seeds()
+    ir_json_seeds()
+    copy_files("fuzz_config", [("tests/runtime/good-modules", ".yaml"),
+                               ("tests/runtime/bad-modules", ".yaml")])
+    copy_files("fuzz_ir", [("tests/codegen/good", ".json"),
+                           ("tests/codegen/bad", ".json"),
+                           ("tests/codegen/gen", ".ir.json"),
+                           ("tests/codegen/misuse", ".ir.json")])
     for t in sorted(os.listdir(OUT)):
         print("%s: %d seeds" % (t, len([f for f in os.listdir(os.path.join(OUT, t))
                                         if f.startswith("seed-")])))

@@ -1,24 +1,50 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of a SF_BUILD_FUZZERS build for a bounded time.
 #
-#   fuzz/run.sh BUILD_DIR [--merge]
+#   fuzz/run.sh BUILD_DIR [--merge] [--campaign SECONDS]
 #
-# SF_FUZZ_SECONDS   seconds per target (default 60)
-# SF_FUZZ_TARGETS   space-separated subset (default: all four)
+# SF_FUZZ_SECONDS   seconds per target (default 25; what .ci/run uses)
+# SF_FUZZ_TARGETS   space-separated subset (default: all, see below)
+# --campaign N      a long campaign: N seconds per target (e.g. 3600)
+# --merge           afterwards, add the inputs that bring new coverage to
+#                   fuzz/corpus/<target> (commit them with the fix they found)
 #
 # Each target first replays the committed corpus (fuzz/corpus/<target>),
-# then fuzzes with it as seeds; new inputs go to BUILD_DIR/fuzz-corpus/
-# (never into the repo), crashes to BUILD_DIR/fuzz-artifacts/<target>/.
-# --merge adds the inputs that bring new coverage to fuzz/corpus/<target>.
-# Exits non-zero when any target finds a crash, leak, UB or timeout.
+# then fuzzes with it as seeds and its dictionary (fuzz/<dict>.dict); new
+# inputs go to BUILD_DIR/fuzz-corpus/ (never into the repo), crashes to
+# BUILD_DIR/fuzz-artifacts/<target>/. Exits non-zero when any target finds
+# a crash, leak, UB, failed check or timeout.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-build="$(cd "${1:?usage: fuzz/run.sh BUILD_DIR [--merge]}" && pwd)"
-merge="${2:-}"
-seconds="${SF_FUZZ_SECONDS:-60}"
-targets="${SF_FUZZ_TARGETS:-fuzz_handler fuzz_decoders fuzz_structured fuzz_wire}"
+usage="usage: fuzz/run.sh BUILD_DIR [--merge] [--campaign SECONDS]"
+build="$(cd "${1:?$usage}" && pwd)"
+shift
+merge=""
+seconds="${SF_FUZZ_SECONDS:-25}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --merge) merge=1 ;;
+    --campaign) seconds="${2:?$usage}"; shift ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+  shift
+done
+all="fuzz_handler fuzz_decoders fuzz_structured fuzz_wire fuzz_front"
+all="$all fuzz_config fuzz_ir fuzz_ir_json fuzz_server_http"
+targets="${SF_FUZZ_TARGETS:-$all}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$here/lsan.supp}"
+
+dict_of() { # the dictionary of target $1
+  case "$1" in
+    fuzz_front) echo "$here/front.dict" ;;
+    fuzz_config) echo "$here/config.dict" ;;
+    fuzz_ir | fuzz_ir_json) echo "$here/ir.dict" ;;
+    fuzz_server_http) echo "$here/http.dict" ;;
+    *) echo "$here/statefun.dict" ;;
+  esac
+}
 
 failed=0
 for t in $targets; do
@@ -31,9 +57,10 @@ for t in $targets; do
   mkdir -p "$work" "$arts"
   start=$(date +%s)
   set +e
+  # stdin from /dev/null: a module.yaml may name /dev/stdin as a TLS file.
   "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 \
-    -max_len=65536 -print_final_stats=1 -dict="$here/statefun.dict" \
-    -artifact_prefix="$arts/" "$work" "$seeds" >"$log" 2>&1
+    -max_len=65536 -print_final_stats=1 -dict="$(dict_of "$t")" \
+    -artifact_prefix="$arts/" "$work" "$seeds" >"$log" 2>&1 </dev/null
   rc=$?
   set -e
   secs=$(( $(date +%s) - start ))
@@ -51,8 +78,8 @@ for t in $targets; do
     echo "fuzz: crashing input(s): $(ls "$arts" | sed "s|^|$arts/|" | tr '\n' ' ')"
     echo "fuzz: full log: $log"
   fi
-  if [ "$merge" = "--merge" ] && [ "$rc" -eq 0 ]; then
-    "$bin" -merge=1 "$seeds" "$work" >"$build/fuzz-artifacts/$t.merge.log" 2>&1
+  if [ -n "$merge" ] && [ "$rc" -eq 0 ]; then
+    "$bin" -merge=1 "$seeds" "$work" >"$build/fuzz-artifacts/$t.merge.log" 2>&1 </dev/null
     echo "fuzz: $t corpus now $(ls "$seeds" | wc -l) files"
   fi
 done

@@ -10,7 +10,7 @@
 #   6. ctest     build-asan/  the suite again (not the JVM-only suites),
 #                             ASAN_OPTIONS=detect_leaks=1 (yours are added)
 #   7. build     build-fuzz/  preset fuzz-clang: clang, libFuzzer, static
-#   8. fuzz      each libFuzzer target for SF_FUZZ_SECONDS (default 60)
+#   8. fuzz      each libFuzzer target for SF_FUZZ_SECONDS (default 25)
 #
 # Every build is one of the configure/build/test presets of
 # CMakePresets.json (Ninja, SF_WERROR=ON: warnings are errors here, not in
@@ -18,7 +18,8 @@
 # ctest --preset X` repeats any stage by hand.
 #
 # Environment:
-#   SF_FUZZ_SECONDS  seconds per fuzz target (default 60; 0 skips fuzzing)
+#   SF_FUZZ_SECONDS  seconds per fuzz target (default 25, 9 targets; 0 skips
+#                    fuzzing; fuzz/run.sh --campaign N for a long run)
 #   SF_TEST_JOBS     ctest parallelism (default: number of cores)
 #   SF_SKIP          space-separated stages to skip: deps python plain asan fuzz
 #
@@ -30,7 +31,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 jobs="${SF_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
-fuzz_seconds="${SF_FUZZ_SECONDS:-60}"
+fuzz_seconds="${SF_FUZZ_SECONDS:-25}"
 skip=" ${SF_SKIP:-} "
 logs="$root/build-logs"
 mkdir -p "$logs"
@@ -148,7 +149,8 @@ if ! skipped fuzz; then
   if step "build (clang libFuzzer)" build fuzz-clang build-fuzz &&
      [ "$fuzz_seconds" -gt 0 ]; then
     banner "fuzz (${fuzz_seconds}s per target)"
-    for t in fuzz_handler fuzz_decoders fuzz_structured; do
+    for t in fuzz_handler fuzz_decoders fuzz_structured fuzz_wire \
+             fuzz_front fuzz_config fuzz_ir fuzz_ir_json fuzz_server_http; do
       echo "fuzz: running $t for ${fuzz_seconds}s ..."
       t0=$(date +%s)
       set +e
