@@ -1,0 +1,255 @@
+/*
+ * testing.h - a test harness for your StateFun functions: call a function
+ * registered on a sf_handler in-process, with the state and messages you
+ * choose, and inspect what it did. No HTTP, no runtime, no cluster.
+ *
+ * sf_test_run() does what the runtime would: it builds a real ToFunction
+ * batch (one invocation per message sent in, the state you set), hands it
+ * to sf_handler_handle(), and decodes the FromFunction it answers. So a
+ * test exercises exactly the code the function server runs in production.
+ *
+ *   sf_test *t = sf_test_new(handler, "greeter.fns/greet", "Alice");
+ *   sf_test_set_state_int(t, "seen", 2);
+ *   sf_test_send_string(t, "Alice");
+ *   if (sf_test_run(t) != SF_OK) puts(sf_test_error(t));
+ *   int32_t seen;
+ *   sf_test_state_int(t, "seen", &seen);                     // 3
+ *   const sf_message *m = sf_test_sent(t, 0);                // to whom, what
+ *   sf_test_egress_kafka(t, 0, &record);                     // topic, key, value
+ *
+ * State carries over: after a run the harness holds the state as the
+ * runtime would (mutations applied), and the next sf_test_send_* + run is
+ * the next batch. Missing state: a function whose specs the test did not
+ * set answers "incomplete"; by default the harness then registers the
+ * missing specs empty and re-runs the same batch, like the runtime
+ * (sf_test_rounds() says 2); sf_test_set_auto_register(t, false) stops
+ * after the first answer so a test can inspect sf_test_missing_*().
+ *
+ * Memory: a sf_test owns copies of everything given to it; everything it
+ * hands out (strings, values, messages, records) is owned by the sf_test
+ * and valid until the next sf_test_run() or sf_test_free(), unless said
+ * otherwise beside the declaration. The handler must outlive the sf_test.
+ *
+ * Threads: a sf_test is used by one thread at a time; several tests may
+ * share one handler (see statefun.h).
+ */
+#ifndef STATEFUN_TESTING_H
+#define STATEFUN_TESTING_H
+
+#include <statefun/statefun.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One function instance under test, its state and the last run's result. */
+typedef struct sf_test sf_test;
+
+/* A test of the function `function_type` ("ns/name", registered on
+ * `handler`) at id `id`. Copies both strings. NULL when out of memory or
+ * an argument is NULL or not a valid typename; an unregistered type is
+ * reported by sf_test_run (SF_ERR_UNKNOWN_FUNCTION), as the server would. */
+SF_API sf_test *sf_test_new(const sf_handler *handler,
+                            const char *function_type, const char *id);
+/* Frees the test and everything it handed out. NULL is fine. */
+SF_API void sf_test_free(sf_test *t);
+
+/* ---- state in ----------------------------------------------------------- */
+
+/*
+ * Sets the state `name` the next run sends (replacing an earlier value).
+ * The raw form takes a typename and bytes (copied); the typed forms
+ * encode like the SDK (sf_value_*). JSON is given as text (copied as is),
+ * protobuf as a protobuf-c message (packed). Errors: SF_ERR_INVALID_ARGUMENT
+ * (NULL, bad state name or typename), SF_ERR_NOMEM.
+ */
+SF_API sf_status sf_test_set_state(sf_test *t, const char *name,
+                                   const char *type_name, const void *data,
+                                   size_t len);
+SF_API sf_status sf_test_set_state_bool(sf_test *t, const char *name, bool v);
+SF_API sf_status sf_test_set_state_int(sf_test *t, const char *name, int32_t v);
+SF_API sf_status sf_test_set_state_long(sf_test *t, const char *name, int64_t v);
+SF_API sf_status sf_test_set_state_float(sf_test *t, const char *name, float v);
+SF_API sf_status sf_test_set_state_double(sf_test *t, const char *name, double v);
+/* A NUL-terminated string. */
+SF_API sf_status sf_test_set_state_string(sf_test *t, const char *name,
+                                          const char *s);
+SF_API sf_status sf_test_set_state_json(sf_test *t, const char *name,
+                                        const sf_type *type,
+                                        const char *json_text);
+SF_API sf_status sf_test_set_state_proto(sf_test *t, const char *name,
+                                         const sf_type *type,
+                                         const struct ProtobufCMessage *msg);
+/* Registers `name` without a value (what the runtime sends for a state
+ * that was never written). */
+SF_API sf_status sf_test_set_state_empty(sf_test *t, const char *name);
+
+/* ---- messages in -------------------------------------------------------- */
+
+/*
+ * Sets the caller of the messages sent in after this call: a function
+ * type "ns/name" and id (copied), or NULL/NULL for an ingress (the
+ * default). SF_ERR_INVALID_ARGUMENT for a bad typename.
+ */
+SF_API sf_status sf_test_set_caller(sf_test *t, const char *caller_type,
+                                    const char *caller_id);
+
+/*
+ * Queues a message for the next run (one invocation each, in order).
+ * Values are copied/encoded at once. The raw form takes any typename.
+ */
+SF_API sf_status sf_test_send(sf_test *t, const char *type_name,
+                              const void *data, size_t len);
+SF_API sf_status sf_test_send_bool(sf_test *t, bool v);
+SF_API sf_status sf_test_send_int(sf_test *t, int32_t v);
+SF_API sf_status sf_test_send_long(sf_test *t, int64_t v);
+SF_API sf_status sf_test_send_float(sf_test *t, float v);
+SF_API sf_status sf_test_send_double(sf_test *t, double v);
+/* A NUL-terminated string. */
+SF_API sf_status sf_test_send_string(sf_test *t, const char *s);
+SF_API sf_status sf_test_send_json(sf_test *t, const sf_type *type,
+                                   const char *json_text);
+SF_API sf_status sf_test_send_proto(sf_test *t, const sf_type *type,
+                                    const struct ProtobufCMessage *msg);
+
+/* ---- running ------------------------------------------------------------ */
+
+/* Whether a run answers missing state by itself (default true). */
+SF_API void sf_test_set_auto_register(sf_test *t, bool on);
+
+/*
+ * Runs the queued messages as one batch and consumes them. Returns SF_OK
+ * when the function ran (or, with auto-registration off, answered that
+ * state is missing: see sf_test_incomplete); otherwise the handler's
+ * status (SF_ERR_FUNCTION_FAILED for a failing function,
+ * SF_ERR_UNKNOWN_FUNCTION, ...) with the reason in sf_test_error. A failed
+ * batch changes no state, as on the runtime. SF_ERR_NO_INVOCATION when no
+ * message was queued.
+ */
+SF_API sf_status sf_test_run(sf_test *t);
+/* The last run's failure reason ("" after a success). Owned by the test. */
+SF_API const char *sf_test_error(const sf_test *t);
+/* How many times the last run called the handler: 1, or 2 when it
+ * registered missing state and ran the batch again. */
+SF_API int sf_test_rounds(const sf_test *t);
+
+/* ---- missing state ------------------------------------------------------ */
+
+/* True when the last answer asked for missing state (only visible with
+ * auto-registration off; otherwise the harness re-ran). */
+SF_API bool sf_test_incomplete(const sf_test *t);
+/* The specs the function asked for in the last run's first round (also
+ * after an automatic re-run), in its declaration order. */
+SF_API size_t sf_test_missing_count(const sf_test *t);
+/* Spec `i`: name, typename, expiration (NULL/ignored when out of range). */
+SF_API const char *sf_test_missing_name(const sf_test *t, size_t i);
+SF_API const char *sf_test_missing_type(const sf_test *t, size_t i);
+SF_API sf_expire_mode sf_test_missing_expire_mode(const sf_test *t, size_t i);
+SF_API int64_t sf_test_missing_expire_after_ms(const sf_test *t, size_t i);
+
+/* ---- state after -------------------------------------------------------- */
+
+typedef enum sf_test_change {
+  SF_TEST_UNKNOWN = -1,  /* the harness holds no state of that name */
+  SF_TEST_UNCHANGED = 0, /* the last run did not write it */
+  SF_TEST_SET = 1,       /* the last run wrote a value (MODIFY) */
+  SF_TEST_CLEARED = 2,   /* the last run cleared it (DELETE) */
+} sf_test_change;
+
+/* What the last run did to state `name`. */
+SF_API sf_test_change sf_test_state_change(const sf_test *t, const char *name);
+/* The state's value now (typename + bytes, owned by the test, valid until
+ * the next change of that state or sf_test_free). has_value false when
+ * empty or cleared. SF_ERR_UNKNOWN_STATE when the harness holds no such
+ * state. */
+SF_API sf_status sf_test_state(const sf_test *t, const char *name,
+                               sf_value *out);
+/* Typed reads, with sf_message_as_*'s errors (SF_ERR_NO_VALUE,
+ * SF_ERR_TYPE_MISMATCH, SF_ERR_VALUE_DECODE) plus SF_ERR_UNKNOWN_STATE.
+ * A string points into the test (not NUL-terminated; `len` may be NULL);
+ * a JSON reference is the caller's to json_decref(). */
+SF_API sf_status sf_test_state_bool(const sf_test *t, const char *name, bool *out);
+SF_API sf_status sf_test_state_int(const sf_test *t, const char *name, int32_t *out);
+SF_API sf_status sf_test_state_long(const sf_test *t, const char *name, int64_t *out);
+SF_API sf_status sf_test_state_double(const sf_test *t, const char *name,
+                                      double *out);
+SF_API sf_status sf_test_state_string(const sf_test *t, const char *name,
+                                      const char **out, size_t *len);
+SF_API sf_status sf_test_state_json(const sf_test *t, const char *name,
+                                    const sf_type *type, struct json_t **out);
+/* Unpacks into memory owned by the test (valid until sf_test_free). */
+SF_API sf_status sf_test_state_proto(sf_test *t, const char *name,
+                                     const sf_type *type,
+                                     struct ProtobufCMessage **out);
+
+/* ---- messages out ------------------------------------------------------- */
+
+/* Messages the last run sent with sf_send, in order. A sent message is a
+ * sf_message (target + value), so read it with sf_message_as_int,
+ * sf_message_as_string, sf_message_as_json (statefun.h) or
+ * sf_test_message_as_proto. NULL when `i` is out of range. */
+SF_API size_t sf_test_sent_count(const sf_test *t);
+SF_API const sf_message *sf_test_sent(const sf_test *t, size_t i);
+
+/* Unpacks a message's protobuf value into memory owned by the test (valid
+ * until sf_test_free); errors as sf_message_as_proto. */
+SF_API sf_status sf_test_message_as_proto(sf_test *t, const sf_message *msg,
+                                          const sf_type *type,
+                                          struct ProtobufCMessage **out);
+
+/* A delayed message (sf_send_after) or a cancellation (sf_cancel_delayed),
+ * in the order the function made them. */
+typedef struct sf_test_delayed {
+  bool cancellation;  /* true: a cancellation; only `token` is meaningful */
+  const char *token;  /* "" when the message cannot be cancelled */
+  int64_t delay_ms;
+  sf_message message; /* target and value of a delayed message */
+} sf_test_delayed;
+
+SF_API size_t sf_test_delayed_count(const sf_test *t);
+SF_API const sf_test_delayed *sf_test_delayed_at(const sf_test *t, size_t i);
+
+/* ---- egress ------------------------------------------------------------- */
+
+/* An egress record: the egress's typename ("ns/name") and its value. */
+typedef struct sf_test_egress {
+  const char *egress_type;
+  sf_value value;
+} sf_test_egress;
+
+SF_API size_t sf_test_egress_count(const sf_test *t);
+SF_API const sf_test_egress *sf_test_egress_at(const sf_test *t, size_t i);
+
+/* A Kafka record (sf_egress_kafka) read back. key is NULL with key_len 0
+ * for a record without a key. Pointers owned by the test. */
+typedef struct sf_test_kafka_record {
+  const char *topic;
+  const uint8_t *key;
+  size_t key_len;
+  const uint8_t *value;
+  size_t value_len;
+} sf_test_kafka_record;
+
+/* A Kinesis record (sf_egress_kinesis) read back; explicit_hash_key is ""
+ * when none was given. */
+typedef struct sf_test_kinesis_record {
+  const char *stream;
+  const char *partition_key;
+  const char *explicit_hash_key;
+  const uint8_t *value;
+  size_t value_len;
+} sf_test_kinesis_record;
+
+/* Egress record `i` decoded as a Kafka / Kinesis record: SF_ERR_TYPE_MISMATCH
+ * when it is not one, SF_ERR_VALUE_DECODE on bad bytes,
+ * SF_ERR_INVALID_ARGUMENT when `i` is out of range. */
+SF_API sf_status sf_test_egress_kafka(sf_test *t, size_t i,
+                                      sf_test_kafka_record *out);
+SF_API sf_status sf_test_egress_kinesis(sf_test *t, size_t i,
+                                        sf_test_kinesis_record *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STATEFUN_TESTING_H */
