@@ -70,6 +70,7 @@ typedef struct gw_waiter {
   bool done;
   unsigned status;
   char *body; /* JSON text, malloc'd */
+  char traceparent[64]; /* the Reply's trace context ("" = none) */
   struct gw_call *call;
   struct gw_waiter *next_in_call; /* waiters of the same call */
   struct gw_waiter *prev, *next;  /* every waiter (timeouts) */

@@ -35,16 +35,24 @@ typedef struct gw_req {
 
 /* ---- answers ------------------------------------------------------------ */
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
-                                 const char *ctype, const char *text,
-                                 size_t n) {
+/* An answer, with a `traceparent` header when tp is a non-empty one. */
+static enum MHD_Result send_text_tp(struct MHD_Connection *c, unsigned status,
+                                    const char *ctype, const char *text,
+                                    size_t n, const char *tp) {
   struct MHD_Response *r = MHD_create_response_from_buffer(
       n, (void *)text, MHD_RESPMEM_MUST_COPY);
   if (r == NULL) return MHD_NO;
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  if (tp != NULL && tp[0] != '\0') MHD_add_response_header(r, "traceparent", tp);
   enum MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+                                 const char *ctype, const char *text,
+                                 size_t n) {
+  return send_text_tp(c, status, ctype, text, n, NULL);
 }
 
 /* The JSON text of an answer, one line; NULL when out of memory. */
@@ -63,17 +71,23 @@ static char *json_line(json_t *o) {
   return line;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
-                                 json_t *o) {
+static enum MHD_Result send_json_tp(struct MHD_Connection *c,
+                                    unsigned status, json_t *o,
+                                    const char *tp) {
   char *line = json_line(o);
   if (line == NULL) {
     static const char oom[] = "{\"error\":\"out of memory\"}\n";
     return send_text(c, 500, "application/json", oom, sizeof oom - 1);
   }
-  enum MHD_Result r = send_text(c, status, "application/json", line,
-                                strlen(line));
+  enum MHD_Result r = send_text_tp(c, status, "application/json", line,
+                                   strlen(line), tp);
   free(line);
   return r;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+                                 json_t *o) {
+  return send_json_tp(c, status, o, NULL);
 }
 
 /* {"error":"..."}: the answers that are not an entity call's (413, 405). */
@@ -92,9 +106,12 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
   return send_json(c, status, o);
 }
 
-/* The answer to a Reply's bytes for a method: 200/422/502. */
+/* The answer to a Reply's bytes for a method: 200/422/502; tp gets the
+ * Reply's trace context as a traceparent ("" when it has none). */
 static json_t *reply_answer(const sfc_method *m, const char *rid,
-                            const uint8_t *p, size_t n, unsigned *status) {
+                            const uint8_t *p, size_t n, unsigned *status,
+                            char tp[64]) {
+  tp[0] = '\0';
   Statefun__Entities__Reply *rp = statefun__entities__reply__unpack(
       NULL, n, p ? p : (const uint8_t *)"");
   if (rp == NULL) {
@@ -106,6 +123,8 @@ static json_t *reply_answer(const sfc_method *m, const char *rid,
   }
   json_t *o = sfc_call_answer(m, rid, rp->ok, rp->error, rp->result.data,
                               rp->result.len, status);
+  if (rp->trace_id[0] != '\0' && rp->span_id[0] != '\0')
+    sfc_traceparent(rp->trace_id, rp->span_id, tp, 64);
   statefun__entities__reply__free_unpacked(rp, NULL);
   return o;
 }
@@ -123,7 +142,7 @@ void gw_answer_reply(gw *g, gw_call *c) {
     gw_waiter *w = c->waiters;
     unsigned status;
     json_t *o = reply_answer(w->method, w->rid, c->reply, c->reply_len,
-                             &status);
+                             &status, w->traceparent);
     gw_answer(g, w, status, o);
   }
 }
@@ -189,9 +208,15 @@ static int call_options(gw *g, struct MHD_Connection *c, gw_req *r,
 
 /* The Call envelope: an external call whose Reply goes to the replies
  * egress, on the replies topic, keyed by the request id. */
-static uint8_t *pack_call(gw *g, const sfc_method *m, const uint8_t *argb,
-                          size_t argn, const char *rid, size_t *n) {
+static uint8_t *pack_call(gw *g, struct MHD_Connection *c, const sfc_method *m,
+                          const uint8_t *argb, size_t argn, const char *rid,
+                          size_t *n) {
   Statefun__Entities__Call call = STATEFUN__ENTITIES__CALL__INIT;
+  /* docs/tracing.md: the client's trace context, or a new trace */
+  char trace_id[SFC_TRACE_ID_LEN + 1], span_id[SFC_SPAN_ID_LEN + 1];
+  sfc_trace_from_header(header(c, "traceparent"), trace_id, span_id);
+  call.trace_id = trace_id;
+  call.parent_span_id = span_id;
   call.method = (char *)m->name;
   call.args.data = (uint8_t *)argb;
   call.args.len = argn;
@@ -219,7 +244,7 @@ static gw_call *find_or_send(gw *g, struct MHD_Connection *c, gw_req *r,
                       gw_now_ms() + g->opt.remember_ms);
   size_t n = 0;
   uint8_t *wire = call != NULL
-                      ? pack_call(g, r->w.method, argb, argn, r->w.rid, &n)
+                      ? pack_call(g, c, r->w.method, argb, argn, r->w.rid, &n)
                       : NULL;
   char err[512] = "out of memory";
   if (wire == NULL || gw_kafka_send(g, route->topic, key, wire, n, r->w.rid,
@@ -273,10 +298,11 @@ static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c, gw_req *r,
   free(argb);
   if (call != NULL && call->replied) {
     unsigned status;
+    char tp[64];
     json_t *o = reply_answer(m, r->w.rid, call->reply, call->reply_len,
-                             &status);
+                             &status, tp);
     pthread_mutex_unlock(&g->table.mu);
-    return send_json(c, status, o);
+    return send_json_tp(c, status, o, tp);
   }
   if (call != NULL) {
     r->w.deadline_ms = gw_now_ms() + r->w.wait_ms;
@@ -448,7 +474,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
   if (r->waiting) { /* resumed: the answer is there */
     const char *b = r->w.body;
     if (b == NULL) return send_error(c, 500, "out of memory");
-    return send_text(c, r->w.status, "application/json", b, strlen(b));
+    return send_text_tp(c, r->w.status, "application/json", b, strlen(b),
+                        r->w.traceparent);
   }
   if (r->too_large)
     return send_error(c, HTTP_TOO_LARGE, "body larger than %zu bytes",

@@ -73,6 +73,22 @@ bool sfc_call_request_id_ok(const char *s);
 /* A fresh unique request id "<prefix>-<time>-<mix>-<counter>". */
 void sfc_call_request_id_new(const char *prefix, char *out, size_t n);
 
+/* W3C trace context (docs/tracing.md). A trace id is 32 and a span id 16
+ * lower-case hex digits, neither all zeros. */
+#define SFC_TRACE_ID_LEN 32
+#define SFC_SPAN_ID_LEN 16
+/* The trace id and parent span id of a `traceparent` header
+ * ("00-<trace>-<span>-<flags>"); a missing or malformed header (which
+ * W3C says to ignore) gets a fresh trace id and span id instead. */
+void sfc_trace_from_header(const char *traceparent,
+                           char trace_id[SFC_TRACE_ID_LEN + 1],
+                           char span_id[SFC_SPAN_ID_LEN + 1]);
+/* "00-<trace>-<span>-01" into out (at least 56 bytes). */
+void sfc_traceparent(const char *trace_id, const char *span_id, char *out,
+                     size_t n);
+/* `n` fresh random hex digits (n even). */
+void sfc_trace_random_hex(char *out, size_t n);
+
 /* The method's Args record from the request body, a JSON object of its
  * parameters (a blank body = no arguments). -1 with the whole 400 message
  * in err ("the body is not JSON ...", "User.deposit: missing argument ...").

@@ -78,6 +78,62 @@ void sfc_call_request_id_new(const char *prefix, char *out, size_t n) {
            (unsigned long long)(mix & 0xFFFFFFFFFFull), (unsigned long long)c);
 }
 
+void sfc_trace_random_hex(char *out, size_t n) {
+  static atomic_uint_fast64_t counter;
+  uint64_t x = 0;
+  for (size_t i = 0; i < n; i += 2) {
+    if (i % 16 == 0) {
+      /* splitmix64 of the time, pid and a counter: unique, not secret */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+          ((uint64_t)getpid() << 48) ^
+          (atomic_fetch_add(&counter, 1) + 1) * 0x9E3779B97F4A7C15ull;
+      x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+      x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+      x ^= x >> 31;
+    }
+    snprintf(out + i, 3, "%02x", (unsigned)(x & 0xff));
+    x >>= 8;
+  }
+  out[n] = '\0';
+}
+
+/* n lower-case hex digits, not all zeros. */
+static bool trace_hex(const char *s, size_t n) {
+  bool nonzero = false;
+  for (size_t i = 0; i < n; i++) {
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return false;
+    nonzero |= s[i] != '0';
+  }
+  return nonzero;
+}
+
+void sfc_trace_from_header(const char *tp, char trace_id[SFC_TRACE_ID_LEN + 1],
+                           char span_id[SFC_SPAN_ID_LEN + 1]) {
+  /* version 00: "vv-" + 32 + "-" + 16 + "-" + "ff" (55 characters); a
+   * later version may append fields after another '-'. */
+  if (tp != NULL && strlen(tp) >= 55 && strspn(tp, "0123456789abcdef") >= 2 &&
+      strncmp(tp, "ff", 2) != 0 && tp[2] == '-' &&
+      trace_hex(tp + 3, SFC_TRACE_ID_LEN) && tp[35] == '-' &&
+      trace_hex(tp + 36, SFC_SPAN_ID_LEN) && tp[52] == '-' &&
+      (tp[55] == '\0' || (strncmp(tp, "00", 2) != 0 && tp[55] == '-'))) {
+    memcpy(trace_id, tp + 3, SFC_TRACE_ID_LEN);
+    trace_id[SFC_TRACE_ID_LEN] = '\0';
+    memcpy(span_id, tp + 36, SFC_SPAN_ID_LEN);
+    span_id[SFC_SPAN_ID_LEN] = '\0';
+    return;
+  }
+  sfc_trace_random_hex(trace_id, SFC_TRACE_ID_LEN);
+  sfc_trace_random_hex(span_id, SFC_SPAN_ID_LEN);
+}
+
+void sfc_traceparent(const char *trace_id, const char *span_id, char *out,
+                     size_t n) {
+  snprintf(out, n, "00-%s-%s-01", trace_id, span_id);
+}
+
 int sfc_call_args(const sfc_entity *e, const sfc_method *m, const uint8_t *body,
                   size_t len, uint8_t **argb, size_t *argn, char *err,
                   size_t err_len) {

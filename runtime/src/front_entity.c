@@ -2,7 +2,9 @@
  * front_entity.c - entity calls through sf-local's ingress (--ir):
  * POST /<ns>/<Entity>/<key>/<method> with JSON arguments sends a
  * statefun.entities Call (the generated codec of proto/entities.proto) and
- * answers with the Reply from the reply egress, decoded as JSON; GET of an
+ * answers with the Reply from the reply egress, decoded as JSON (the
+ * trace context of a `traceparent` header goes into the Call and comes
+ * back from the Reply as one, docs/tracing.md); GET of an
  * entity's address adds its decoded state fields to the view.
  */
 #include "front_impl.h"
@@ -109,6 +111,10 @@ static bool call_send(exchange *x, request *r, const sfl_front_address *a,
                       const char *rid, const char *idem, uint64_t *gen,
                       enum MHD_Result *ret) {
   Statefun__Entities__Call call = STATEFUN__ENTITIES__CALL__INIT;
+  char trace_id[SFC_TRACE_ID_LEN + 1], span_id[SFC_SPAN_ID_LEN + 1];
+  sfc_trace_from_header(front_header(x, "traceparent"), trace_id, span_id);
+  call.trace_id = trace_id;
+  call.parent_span_id = span_id;
   call.method = (char *)m->name;
   call.args.data = argb;
   call.args.len = argn;
@@ -168,7 +174,14 @@ static enum MHD_Result call_answer(exchange *x, const sfc_method *m,
   unsigned status = 0;
   json_t *o = sfc_call_answer(m, rid, rp->ok, rp->error, rp->result.data,
                               rp->result.len, &status);
-  enum MHD_Result ret = front_send_json(x, status, o, NULL);
+  /* The Reply's trace context: the trace id that went in, the span of
+   * the entity instance that answered. */
+  char tp[64];
+  const char *h[] = {"traceparent", tp, NULL};
+  bool traced = rp->trace_id[0] != '\0' && rp->span_id[0] != '\0';
+  if (traced) sfc_traceparent(rp->trace_id, rp->span_id, tp, sizeof tp);
+  traced = traced && front_header_safe(tp);
+  enum MHD_Result ret = front_send_json(x, status, o, traced ? h : NULL);
   statefun__entities__reply__free_unpacked(rp, NULL);
   return ret;
 }

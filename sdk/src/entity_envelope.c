@@ -3,11 +3,22 @@
  * proto/entities.proto, with protobuf-c's generated codec): a Call a step
  * makes, the Reply that answers a Call (to the calling entity, to an
  * egress for an external caller, or to nobody), and decoding the ones
- * that arrive. Everything allocates from the request arena.
+ * that arrive. Everything allocates from the request arena. Both carry
+ * the trace context (docs/tracing.md): the incoming Call's trace id goes
+ * into every Call an instance makes and into its Reply.
  */
 #include <string.h>
 
 #include "entity_internal.h"
+
+char *sf_ent_span_id(sf_context *ctx, const char *call_id) {
+  /* FNV-1a 64 of the call id: the same id in every step of the instance
+   * (a resumed step needs nothing more in its frame) and in the Reply. */
+  uint64_t h = 1469598103934665603ull;
+  for (const char *p = call_id; *p != '\0'; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  if (h == 0) h = 1; /* W3C: an all-zero span id is invalid */
+  return sf_context_printf(ctx, NULL, "%016llx", (unsigned long long)h);
+}
 
 sf_status sf_ent_send_reply(sf_entity_ctx *c, const pb_call *call, bool ok,
                             const uint8_t *result, size_t result_len, const char *error) {
@@ -18,6 +29,11 @@ sf_status sf_ent_send_reply(sf_entity_ctx *c, const pb_call *call, bool ok,
   r.result.len = ok ? result_len : 0;
   r.error = (char *)(ok ? "" : (error ? error : "failed"));
   r.request_id = call->request_id;
+  if (call->trace_id[0]) {
+    r.trace_id = call->trace_id;
+    r.span_id = sf_ent_span_id(c->ctx, call->call_id);
+    if (!r.span_id) return SF_ERR_NOMEM;
+  }
   size_t n = protobuf_c_message_get_packed_size(&r.base);
   uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
   if (!buf) return SF_ERR_NOMEM;
@@ -59,9 +75,13 @@ char *sf_ent_send_call(sf_entity_ctx *c, const pending_call *p, const pb_call *c
                                   me->id, (unsigned long long)++c->next_call);
   out.reply_to = &self;
   out.chain = call->chain;
+  if (call->trace_id[0]) {
+    out.trace_id = call->trace_id;
+    out.parent_span_id = sf_ent_span_id(c->ctx, call->call_id);
+  }
   size_t n = protobuf_c_message_get_packed_size(&out.base);
   uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
-  if (!out.call_id || !buf) {
+  if (!out.call_id || !buf || !out.parent_span_id) {
     c->failure = SF_ERR_NOMEM;
     return NULL;
   }

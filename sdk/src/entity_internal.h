@@ -127,6 +127,10 @@ void sf_ent_run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call 
 
 /* ---- entity_envelope.c: Call and Reply envelopes ---- */
 
+/* The span id (16 hex digits, in the arena) of the instance `call_id`
+ * started: derived from the call id, so every step and the Reply agree. */
+char *sf_ent_span_id(sf_context *ctx, const char *call_id);
+
 /* Sends the Reply to a Call: to the calling entity, to the egress of an
  * external call, or nowhere (a call nobody waits for). */
 sf_status sf_ent_send_reply(sf_entity_ctx *c, const pb_call *call, bool ok,

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Tracing end to end (docs/tracing.md) on sf-local and the shopping cart.
+
+    run_tracing.py --sf-local BIN --cart BIN --ir shop.ir.json \
+                   --module examples/shopping-cart/module.yaml
+
+Starts the shopping-cart entity server and sf-local (--ir) on free
+loopback ports and checks that a W3C `traceparent` sent with an entity
+call comes back, with the same trace id, on the answer (the entity's
+Reply carries it), that a call without one gets a fresh, well-formed
+trace, and that a malformed header is ignored as W3C says (a new trace).
+Python 3 standard library only; the last line is "N passed, M failed".
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from sftest.checks import Tally, check_eq  # noqa: E402
+from sftest.net import free_port  # noqa: E402
+
+ARGS = None
+FACTOR = float(os.environ.get("SF_TEST_TIME_FACTOR", "1"))
+TP_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
+
+
+def req(port, method, path, body=None, headers=None, timeout=60):
+    """(status, headers dict lower-cased, body bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout * FACTOR)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+class Stack:
+    """shopping-cart + sf-local --ir on free ports."""
+
+    def __init__(self, tmp):
+        self.cart_port = free_port()
+        self.in_port = free_port()
+        self.out_port = free_port()
+        with open(ARGS.module) as f:
+            text = f.read()
+        text = text.replace("127.0.0.1:8000", "127.0.0.1:%d" % self.cart_port)
+        self.module = os.path.join(tmp, "module.yaml")
+        with open(self.module, "w") as f:
+            f.write(text)
+        self.cart_log = open(os.path.join(tmp, "cart.log"), "w")
+        self.sl_log = open(os.path.join(tmp, "sf-local.log"), "w")
+        self.cart = subprocess.Popen(
+            [ARGS.cart, "--listen", "127.0.0.1:%d" % self.cart_port],
+            stdout=self.cart_log, stderr=subprocess.STDOUT)
+        self.sl = subprocess.Popen(
+            [ARGS.sf_local, "--module", self.module, "--ir", ARGS.ir,
+             "--ingress-port", str(self.in_port),
+             "--egress-port", str(self.out_port)],
+            stdout=self.sl_log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20 * FACTOR
+        while True:
+            try:
+                if (req(self.in_port, "GET", "/health", timeout=2)[0] == 200 and
+                        req(self.cart_port, "GET", "/health", timeout=2)[0] == 200):
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise AssertionError("the stack did not start")
+            time.sleep(0.05)
+
+    def call(self, path, args=None, headers=None):
+        body = None if args is None else json.dumps(args).encode()
+        st, h, data = req(self.in_port, "POST", path, body, headers)
+        return st, h, json.loads(data)
+
+    def stop(self):
+        for p in (self.sl, self.cart):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=10 * FACTOR)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.cart_log.close()
+        self.sl_log.close()
+
+
+def ok(stack, path, args, headers=None):
+    st, h, j = stack.call(path, args, headers)
+    check_eq((st, j.get("ok")), (200, True), path)
+    return h
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def setup_cart(s, user):
+    ok(s, "/shop/Item/apple/set_price", {"price": 30})
+    ok(s, "/shop/Item/apple/add_stock", {"qty": 5})
+    ok(s, "/shop/Item/pear/set_price", {"price": 12})
+    ok(s, "/shop/Item/pear/add_stock", {"qty": 5})
+    ok(s, "/shop/User/%s/add_to_basket" % user, {"items": ["apple", "pear"]})
+    ok(s, "/shop/User/%s/deposit" % user, {"amount": 100})
+
+
+@test
+def traceparent_in_is_out(s):
+    setup_cart(s, "tina")
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    parent = "00f067aa0ba902b7"
+    h = ok(s, "/shop/User/tina/checkout", None,
+           {"traceparent": "00-%s-%s-01" % (trace, parent)})
+    m = TP_RE.match(h.get("traceparent", ""))
+    if m is None:
+        raise AssertionError("answer traceparent: %r" % h.get("traceparent"))
+    check_eq(m.group(1), trace, "the trace id that went in comes out")
+    # the span that answered is the entity instance's, not the client's
+    if m.group(2) == parent:
+        raise AssertionError("answer span id is the caller's own: %r" % h)
+
+
+@test
+def fresh_trace_when_absent(s):
+    seen = set()
+    for i in range(3):
+        h = ok(s, "/shop/User/nobody%d/get_balance" % i, None)
+        m = TP_RE.match(h.get("traceparent", ""))
+        if m is None:
+            raise AssertionError("no traceparent on the answer: %r" % h)
+        if m.group(1) == "0" * 32:
+            raise AssertionError("all-zero trace id")
+        seen.add(m.group(1))
+    check_eq(len(seen), 3, "a new trace id per call")
+
+
+@test
+def malformed_header_ignored(s):
+    bad = ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",  # no flags
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+           "zz"]
+    for b in bad:
+        h = ok(s, "/shop/User/mal/get_balance", None, {"traceparent": b})
+        m = TP_RE.match(h.get("traceparent", ""))
+        if m is None:
+            raise AssertionError("%r: no traceparent on the answer" % b)
+        if m.group(1).lower() in b.lower():
+            raise AssertionError("%r: a malformed header's trace id kept" % b)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sf-local", required=True)
+    ap.add_argument("--cart", required=True)
+    ap.add_argument("--ir", required=True)
+    ap.add_argument("--module", required=True)
+    ARGS = ap.parse_args()
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as tmp:
+        s = Stack(tmp)
+        try:
+            for t in TESTS:
+                try:
+                    t(s)
+                    print("PASS", t.__name__)
+                    tally.add(True)
+                except Exception:  # noqa: BLE001
+                    traceback.print_exc()
+                    print("FAIL", t.__name__)
+                    tally.add(False)
+        finally:
+            s.stop()
+    print(tally.summary())
+    return tally.exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
