@@ -363,6 +363,50 @@ sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
   return sf_decode_string(c->value.data, c->value.len, out, len);
 }
 
+/* A read with a default: an absent value gives `dflt`; any other failure
+ * (undeclared spec, wrong type, bad bytes) also gives `dflt` but is kept by
+ * the context so the batch fails with a reason, as a bad sf_value_* does. */
+static bool or_failed(sf_context *ctx, const sf_value_spec *spec,
+                      sf_status st) {
+  if (st == SF_OK) return false;
+  if (st != SF_ERR_NO_VALUE && ctx->sticky == SF_OK) {
+    ctx->sticky = st;
+    sf_context_set_error(ctx, "state '%s' of %s: %s",
+                         spec && spec->name ? spec->name : "(null)",
+                         ctx->function->type_name, sf_strerror(st));
+  }
+  return true;
+}
+
+#define STATE_GET_OR(fn, get, T)                                      \
+  T fn(sf_context *ctx, const sf_value_spec *spec, T dflt) {          \
+    T v;                                                              \
+    return or_failed(ctx, spec, get(ctx, spec, &v)) ? dflt : v;       \
+  }
+STATE_GET_OR(sf_state_get_bool_or, sf_state_get_bool, bool)
+STATE_GET_OR(sf_state_get_int_or, sf_state_get_int, int32_t)
+STATE_GET_OR(sf_state_get_long_or, sf_state_get_long, int64_t)
+STATE_GET_OR(sf_state_get_float_or, sf_state_get_float, float)
+STATE_GET_OR(sf_state_get_double_or, sf_state_get_double, double)
+
+const char *sf_state_get_string_or(sf_context *ctx, const sf_value_spec *spec,
+                                   const char *dflt, size_t *len) {
+  const char *s;
+  size_t n;
+  if (or_failed(ctx, spec, sf_state_get_string(ctx, spec, &s, &n))) {
+    if (len) *len = dflt ? strlen(dflt) : 0;
+    return dflt;
+  }
+  char *copy = sf_arena_strndup(ctx->arena, s, n);
+  if (!copy) {
+    sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_state_get_string_or");
+    if (len) *len = dflt ? strlen(dflt) : 0;
+    return dflt;
+  }
+  if (len) *len = n;
+  return copy;
+}
+
 /* Stores a value that already lives in the arena. */
 static sf_status store(sf_context *ctx, const sf_value_spec *spec, sf_value v) {
   sf_cell *c = sf_context_cell(ctx, spec);

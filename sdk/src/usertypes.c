@@ -72,10 +72,23 @@ sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
 
 sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
                         const struct ProtobufCMessage *msg) {
-  if (!kind_is(type, SF_KIND_PROTO) || !msg || !type->proto ||
-      msg->descriptor != type->proto ||
-      sf_typename_validate(type->type_name) != SF_OK)
+  if (!kind_is(type, SF_KIND_PROTO) || !type->proto ||
+      (msg && msg->descriptor != type->proto) ||
+      sf_typename_validate(type->type_name) != SF_OK) {
+    if (msg && kind_is(type, SF_KIND_PROTO) && type->proto && msg->descriptor)
+      sf_context_set_error(
+          ctx, "sf_value_proto: got a %s, type %s needs a %s",
+          msg->descriptor->name,
+          type->type_name ? type->type_name : "(null)",
+          ((const ProtobufCMessageDescriptor *)type->proto)->name);
     return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_proto");
+  }
+  /* An absent sub-message is NULL in protobuf-c; like the Java and Go
+   * getters, treat it as the empty message, which encodes as no bytes. */
+  if (!msg) {
+    sf_value empty = {type->type_name, true, (const uint8_t *)"", 0};
+    return empty;
+  }
   size_t n = protobuf_c_message_get_packed_size(msg);
   uint8_t *buf = sf_arena_alloc(ctx->arena, n ? n : 1);
   if (!buf) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_proto");
@@ -126,4 +139,31 @@ sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
   sf_value v = sf_value_proto(ctx, c->spec->type, msg);
   if (!v.type_name) return ctx->sticky;
   return sf_state_set(ctx, spec, v);
+}
+
+/* The typed forms behind SF_MESSAGE_AS_PROTO / SF_STATE_GET_PROTO: `c_size`
+ * is sizeof the caller's generated struct, which must be the size the
+ * type's descriptor gives, so a struct of another message is refused
+ * before anything is written through `out`. */
+static sf_status sized(const sf_type *type, size_t c_size) {
+  if (!kind_is(type, SF_KIND_PROTO) || !type->proto) return SF_ERR_INVALID_ARGUMENT;
+  const ProtobufCMessageDescriptor *d = type->proto;
+  return d->sizeof_message == c_size ? SF_OK : SF_ERR_TYPE_MISMATCH;
+}
+
+sf_status sf_message_as_proto_sized(sf_context *ctx, const sf_message *msg,
+                                    const sf_type *type, size_t c_size,
+                                    void *out) {
+  sf_status st = sized(type, c_size);
+  if (st != SF_OK) return st;
+  return sf_message_as_proto(ctx, msg, type, (struct ProtobufCMessage **)out);
+}
+
+sf_status sf_state_get_proto_sized(sf_context *ctx, const sf_value_spec *spec,
+                                   size_t c_size, void *out) {
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  sf_status st = sized(c->spec->type, c_size);
+  if (st != SF_OK) return st == SF_ERR_INVALID_ARGUMENT ? SF_ERR_TYPE_MISMATCH : st;
+  return sf_state_get_proto(ctx, spec, (struct ProtobufCMessage **)out);
 }

@@ -435,6 +435,30 @@ SF_API sf_status sf_state_update(sf_context *ctx, const sf_value_spec *spec,
 SF_API sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
                                      const char **out, size_t *len);
 
+/* Reads with a default, in one call: the state's value, or `dflt` when it
+ * holds none. Any other failure (a spec the function did not declare, a
+ * spec of another type, bytes that do not decode) also returns `dflt` and
+ * fails the batch with a reason naming the state and the function, like a
+ * failed sf_value_*:
+ *
+ *   int64_t balance = sf_state_get_long_or(ctx, &balance_spec, 0);
+ */
+SF_API bool sf_state_get_bool_or(sf_context *ctx, const sf_value_spec *spec,
+                                 bool dflt);
+SF_API int32_t sf_state_get_int_or(sf_context *ctx, const sf_value_spec *spec,
+                                   int32_t dflt);
+SF_API int64_t sf_state_get_long_or(sf_context *ctx, const sf_value_spec *spec,
+                                    int64_t dflt);
+SF_API float sf_state_get_float_or(sf_context *ctx, const sf_value_spec *spec,
+                                   float dflt);
+SF_API double sf_state_get_double_or(sf_context *ctx,
+                                     const sf_value_spec *spec, double dflt);
+/* A string state as a NUL-terminated copy in the request arena (valid until
+ * the reply), or `dflt` itself; `len` (may be NULL) gets the length. */
+SF_API const char *sf_state_get_string_or(sf_context *ctx,
+                                          const sf_value_spec *spec,
+                                          const char *dflt, size_t *len);
+
 /* Writes a value; its typename must equal the spec type's typename
  * (SF_ERR_TYPE_MISMATCH otherwise). The bytes are not copied: pass values
  * built with sf_value_* or bytes that live until the reply. */
@@ -509,7 +533,10 @@ SF_API sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
 SF_API sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
                                    const struct json_t *json);
 
-/* A protobuf-c message packed as a value of `type` (SF_KIND_PROTO). */
+/* A protobuf-c message packed as a value of `type` (SF_KIND_PROTO). NULL
+ * (an absent sub-message in protobuf-c) is the empty message, as the Java
+ * and Go getters give it: a value with no bytes. A message of another
+ * descriptor is refused (SF_ERR_INVALID_ARGUMENT, the batch fails). */
 SF_API sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
                                const struct ProtobufCMessage *msg);
 /* Unpacks a message/state of a SF_KIND_PROTO type into the request arena
@@ -521,6 +548,37 @@ SF_API sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
                                     struct ProtobufCMessage **out);
 SF_API sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
                                     const struct ProtobufCMessage *msg);
+
+/*
+ * Typed forms, no cast: `out` is a pointer to a pointer to the generated
+ * struct, e.g.
+ *
+ *   static const sf_type order_t = SF_TYPE_PROTO(
+ *       "type.googleapis.com/shop.Order", &shop__order__descriptor);
+ *   Shop__Order *order;
+ *   sf_status st = SF_MESSAGE_AS_PROTO(ctx, msg, &order_t, &order);
+ *
+ * The struct must be the one of the type's descriptor (its size is
+ * checked against the descriptor's): SF_ERR_TYPE_MISMATCH otherwise, and
+ * `*out` is left alone. It must be a protobuf-c message (have `base`) or
+ * the call does not compile. Otherwise as sf_message_as_proto /
+ * sf_state_get_proto.
+ */
+#define SF_MESSAGE_AS_PROTO(ctx, msg, type, out)                     \
+  sf_message_as_proto_sized((ctx), (msg), (type),                    \
+                            sizeof(**(out)) + 0 * sizeof((*(out))->base), \
+                            (void *)(out))
+#define SF_STATE_GET_PROTO(ctx, spec, out)                           \
+  sf_state_get_proto_sized((ctx), (spec),                            \
+                           sizeof(**(out)) + 0 * sizeof((*(out))->base), \
+                           (void *)(out))
+SF_API sf_status sf_message_as_proto_sized(sf_context *ctx,
+                                           const sf_message *msg,
+                                           const sf_type *type, size_t c_size,
+                                           void *out);
+SF_API sf_status sf_state_get_proto_sized(sf_context *ctx,
+                                          const sf_value_spec *spec,
+                                          size_t c_size, void *out);
 
 /* ------------------------------------------------------------------------ */
 /* Handler: functions in, bytes to bytes                                    */

@@ -1,0 +1,179 @@
+/* The calls that spare a new user boilerplate: state reads with a default,
+ * the typed protobuf accessors that check the struct against the
+ * descriptor, and an absent (NULL) protobuf message as the empty one. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "support.h"
+
+#define KAFKA_TN "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
+static const sf_type rec_t = SF_TYPE_PROTO(KAFKA_TN,
+    &io__statefun__sdk__egress__kafka_producer_record__descriptor);
+static const sf_value_spec s_long = SF_VALUE_SPEC("l", &sf_type_long);
+static const sf_value_spec s_int = SF_VALUE_SPEC("i", &sf_type_int);
+static const sf_value_spec s_bool = SF_VALUE_SPEC("b", &sf_type_bool);
+static const sf_value_spec s_float = SF_VALUE_SPEC("f", &sf_type_float);
+static const sf_value_spec s_double = SF_VALUE_SPEC("d", &sf_type_double);
+static const sf_value_spec s_string = SF_VALUE_SPEC("s", &sf_type_string);
+static const sf_value_spec s_rec = SF_VALUE_SPEC("rec", &rec_t);
+static const sf_value_spec *const specs[] = {&s_long, &s_int, &s_bool, &s_float,
+                                             &s_double, &s_string, &s_rec};
+static const char *const names[] = {"l", "i", "b", "f", "d", "s", "rec"};
+/* Declared by no function: reading it is a programming error. */
+static const sf_value_spec s_undeclared = SF_VALUE_SPEC("nope", &sf_type_long);
+
+typedef sf_status (*body_fn)(sf_context *ctx, const sf_message *msg);
+static sf_status trampoline(sf_context *ctx, const sf_message *msg, void *u) {
+  return ((body_fn)u)(ctx, msg);
+}
+
+/* Runs `body` as t.fns/f; state "l" holds 41 when `with_long`, the others
+ * are empty; the message is `arg` (a KafkaProducerRecord when non-NULL). */
+static sf_status run(body_fn body, bool with_long, const void *arg, size_t arg_len,
+                     tf_from **out, sf_handle_info *info) {
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(sf_handler_register(h, "t.fns/f", trampoline, (void *)body, specs, 7),
+               SF_OK);
+  tf_req *r = tf_req_new("t.fns", "f", "me");
+  for (int i = 0; i < 7; i++) {
+    if (i == 0 && with_long) {
+      uint8_t b[9];
+      size_t n = sf_encode_long(41, b);
+      tf_req_state(r, "l", SF_TYPENAME_LONG, b, n);
+    } else {
+      tf_req_state(r, names[i], NULL, NULL, 0);
+    }
+  }
+  if (arg)
+    tf_req_invoke(r, rec_t.type_name, arg, arg_len, NULL, NULL, NULL);
+  else
+    tf_req_invoke_string(r, "go");
+  sf_status st = tf_run(h, r, out, info);
+  tf_req_free(r);
+  sf_handler_free(h);
+  return st;
+}
+
+/* ---- state with a default ------------------------------------------------ */
+
+static sf_status defaults(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  cr_assert_eq(sf_state_get_long_or(ctx, &s_long, 0), 41);
+  cr_assert_eq(sf_state_get_int_or(ctx, &s_int, -7), -7);
+  cr_assert_eq(sf_state_get_bool_or(ctx, &s_bool, true), true);
+  cr_assert_float_eq(sf_state_get_float_or(ctx, &s_float, 1.5f), 1.5f, 0);
+  cr_assert_float_eq(sf_state_get_double_or(ctx, &s_double, 2.5), 2.5, 0);
+  size_t n = 99;
+  cr_assert_str_eq(sf_state_get_string_or(ctx, &s_string, "none", &n), "none");
+  cr_assert_eq(n, 4);
+  /* After a write the value, not the default; the string is terminated. */
+  cr_assert_eq(sf_state_set_string(ctx, &s_string, "abc", 3), SF_OK);
+  cr_assert_eq(sf_state_set_int(ctx, &s_int, 5), SF_OK);
+  cr_assert_str_eq(sf_state_get_string_or(ctx, &s_string, "none", &n), "abc");
+  cr_assert_eq(n, 3);
+  cr_assert_eq(sf_state_get_int_or(ctx, &s_int, -7), 5);
+  return sf_state_set_long(ctx, &s_long, sf_state_get_long_or(ctx, &s_long, 0) + 1);
+}
+Test(friction, state_get_or_gives_value_or_default) {
+  tf_from *f;
+  sf_handle_info info;
+  cr_assert_eq(run(defaults, true, NULL, 0, &f, &info), SF_OK, "%s", info.error);
+  const tf_mut *m = tf_find_mutation(f->invocation_result, "l");
+  cr_assert_not_null(m);
+  int64_t v;
+  cr_assert_eq(sf_decode_long(m->state_value->value.data, m->state_value->value.len, &v),
+               SF_OK);
+  cr_assert_eq(v, 42);
+  tf_from_free(f);
+}
+
+static sf_status misuse_or(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  /* An undeclared spec and a spec of another kind give the default ... */
+  cr_assert_eq(sf_state_get_long_or(ctx, &s_undeclared, 3), 3);
+  cr_assert_eq(sf_state_get_int_or(ctx, &s_long, 4), 4);
+  return SF_OK; /* ... and still fail the batch, with the first reason */
+}
+Test(friction, state_get_or_misuse_fails_the_batch_with_a_reason) {
+  tf_from *f = NULL;
+  sf_handle_info info;
+  sf_status st = run(misuse_or, true, NULL, 0, &f, &info);
+  cr_assert_eq(st, SF_ERR_FUNCTION_FAILED, "%s: %s", sf_status_name(st), info.error);
+  cr_assert_null(f);
+  cr_assert_str_eq(info.error, "function t.fns/f (id me) failed at invocation 1 of 1: "
+                               "state 'nope' is not declared by t.fns/f");
+}
+
+/* ---- typed protobuf accessors -------------------------------------------- */
+
+typedef Io__Statefun__Sdk__Egress__KafkaProducerRecord kafka_rec;
+typedef Io__Statefun__Sdk__Egress__KinesisEgressRecord kinesis_rec;
+
+static sf_status typed_proto(sf_context *ctx, const sf_message *msg) {
+  kafka_rec *rec = NULL;
+  cr_assert_eq(SF_MESSAGE_AS_PROTO(ctx, msg, &rec_t, &rec), SF_OK);
+  cr_assert_str_eq(rec->topic, "t1");
+  /* The struct of another message is refused and not written through. */
+  kinesis_rec *wrong = NULL;
+  cr_assert_eq(SF_MESSAGE_AS_PROTO(ctx, msg, &rec_t, &wrong), SF_ERR_TYPE_MISMATCH);
+  cr_assert_null(wrong);
+  cr_assert_eq(SF_STATE_GET_PROTO(ctx, &s_rec, &wrong), SF_ERR_TYPE_MISMATCH);
+  cr_assert_eq(SF_STATE_GET_PROTO(ctx, &s_long, &rec), SF_ERR_TYPE_MISMATCH);
+  cr_assert_eq(SF_STATE_GET_PROTO(ctx, &s_rec, &rec), SF_ERR_NO_VALUE);
+  cr_assert_eq(sf_state_set_proto(ctx, &s_rec, msg ? &rec->base : NULL), SF_OK);
+  kafka_rec *back = NULL;
+  cr_assert_eq(SF_STATE_GET_PROTO(ctx, &s_rec, &back), SF_OK);
+  cr_assert_str_eq(back->topic, "t1");
+  return SF_OK;
+}
+Test(friction, typed_proto_accessors_check_the_struct) {
+  kafka_rec in = IO__STATEFUN__SDK__EGRESS__KAFKA_PRODUCER_RECORD__INIT;
+  in.topic = "t1";
+  uint8_t buf[64];
+  size_t n = protobuf_c_message_pack(&in.base, buf);
+  tf_from *f;
+  sf_handle_info info;
+  cr_assert_eq(run(typed_proto, false, buf, n, &f, &info), SF_OK, "%s", info.error);
+  tf_from_free(f);
+}
+
+/* ---- an absent protobuf message is the empty message --------------------- */
+
+static sf_status null_proto(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  cr_assert_eq(sf_state_set_proto(ctx, &s_rec, NULL), SF_OK);
+  kafka_rec *back = NULL;
+  cr_assert_eq(SF_STATE_GET_PROTO(ctx, &s_rec, &back), SF_OK);
+  cr_assert_str_eq(back->topic, ""); /* the default of an empty message */
+  return sf_send(ctx, "a/b", "c", sf_value_proto(ctx, &rec_t, NULL));
+}
+Test(friction, null_proto_is_the_empty_message) {
+  tf_from *f;
+  sf_handle_info info;
+  cr_assert_eq(run(null_proto, false, NULL, 0, &f, &info), SF_OK, "%s", info.error);
+  const tf_mut *m = tf_find_mutation(f->invocation_result, "rec");
+  cr_assert_not_null(m);
+  cr_assert_str_eq(m->state_value->typename_, rec_t.type_name);
+  cr_assert_eq(m->state_value->value.len, 0);
+  cr_assert_eq(f->invocation_result->n_outgoing_messages, 1);
+  cr_assert_str_eq(f->invocation_result->outgoing_messages[0]->argument->typename_,
+                   rec_t.type_name);
+  tf_from_free(f);
+}
+
+static sf_status wrong_descriptor_value(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  kinesis_rec k = IO__STATEFUN__SDK__EGRESS__KINESIS_EGRESS_RECORD__INIT;
+  return sf_send(ctx, "a/b", "c", sf_value_proto(ctx, &rec_t, &k.base));
+}
+Test(friction, proto_value_of_another_descriptor_is_refused) {
+  tf_from *f = NULL;
+  sf_handle_info info;
+  sf_status st = run(wrong_descriptor_value, false, NULL, 0, &f, &info);
+  cr_assert_eq(st, SF_ERR_FUNCTION_FAILED, "%s: %s", sf_status_name(st), info.error);
+  cr_assert_null(f);
+  cr_assert_str_eq(info.error,
+                   "function t.fns/f (id me) failed at invocation 1 of 1: "
+                   "sf_value_proto: got a io.statefun.sdk.egress.KinesisEgressRecord, "
+                   "type " KAFKA_TN " needs a io.statefun.sdk.egress.KafkaProducerRecord");
+}
