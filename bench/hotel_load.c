@@ -95,7 +95,7 @@ typedef struct slot {
   char body[512];
   char *resp;
   size_t len, cap;
-  char booking[160]; /* reserve: "<hotel> <customer> <in> <out> <rooms>" */
+  char booking[256]; /* reserve: "<hotel> <customer> <in> <out> <rooms>" */
 } slot;
 
 static _Noreturn void usage(const char *why) {
