@@ -109,7 +109,7 @@ static void usage(FILE *out, const char *prog) {
           "  --max-body SIZE     request body limit in bytes, with an optional\n"
           "                      k or m suffix (default 16m)\n"
           "  --path-prefix P     URL prefix of the function endpoint\n"
-          "                      (default /statefun)\n"
+          "                      (default: any path but /health, /metrics)\n"
           "  --tls-cert FILE     serve HTTPS with this PEM certificate (chain)\n"
           "  --tls-key FILE      and this unencrypted PEM private key\n"
           "  --tls-client-ca FILE  mutual TLS: require a client certificate\n"

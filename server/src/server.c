@@ -47,7 +47,9 @@
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 8000
 #define DEFAULT_MAX_BODY ((size_t)16 * 1024 * 1024)
-#define DEFAULT_PREFIX "/statefun"
+/* Every path: dispatch is by the target address in the request, so a
+ * module.yaml URL with any path (or none) reaches the functions. */
+#define DEFAULT_PREFIX "/"
 #define MAX_PREFIX 200
 #define MAX_THREADS 1024
 /* How long sf_server_stop waits for requests in flight. */

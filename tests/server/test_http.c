@@ -396,7 +396,39 @@ Test(http, request_over_the_arena_cap_gets_413_naming_it) {
   cr_assert_eq(wire_visit(NULL, g_url, "Hal", 1, &has, &seen), 200);
 }
 
+/* By default every path is the function endpoint (module.yaml URLs such as
+ * http://host:8000 work); /health and /metrics stay what they are. */
+Test(http, any_path_works_by_default) {
+  const char *paths[] = {"/statefun", "/statefun/greet", "/statefun/a/b/c",
+                         "/", "/statefunx", "/other/statefun", "/greeter.fns/greet"};
+  for (size_t i = 0; i < 7; i++) {
+    char url[160];
+    snprintf(url, sizeof url, "%s%s", g_base, paths[i]);
+    bool has = false;
+    int32_t seen = 0;
+    cr_assert_eq(wire_visit(NULL, url, "Hank", 1, &has, &seen), 200, "%s",
+                 paths[i]);
+  }
+  http_reply r;
+  char url[160];
+  snprintf(url, sizeof url, "%s/health", g_base);
+  cr_assert(http_request(NULL, "GET", url, NULL, 0, false, &r));
+  cr_assert_eq(r.code, 200);
+  http_reply_free(&r);
+  snprintf(url, sizeof url, "%s/metrics", g_base);
+  cr_assert(http_request(NULL, "GET", url, NULL, 0, false, &r));
+  cr_assert_eq(r.code, 200);
+  http_reply_free(&r);
+  snprintf(url, sizeof url, "%s/", g_base);
+  cr_assert(http_request(NULL, "GET", url, NULL, 0, false, &r));
+  cr_assert_eq(r.code, 405); /* a function path, which only takes POST */
+  http_reply_free(&r);
+}
+
+/* --path-prefix restricts: only the prefix and what is under it. */
 Test(http, prefix_and_any_subpath_work) {
+  sf_server_stop(g_server);
+  g_server = start_server(0, "/statefun");
   const char *paths[] = {"/statefun", "/statefun/greet", "/statefun/a/b/c"};
   for (size_t i = 0; i < 3; i++) {
     char url[160];
@@ -461,7 +493,11 @@ Test(http, health_is_ok) {
   http_reply_free(&r);
 }
 
+/* With a path prefix, a path outside it is unknown (by default every path
+ * is the function endpoint: a GET there gets 405, see above). */
 Test(http, unknown_path_gets_404) {
+  sf_server_stop(g_server);
+  g_server = start_server(0, "/statefun");
   char url[160];
   snprintf(url, sizeof url, "%s/nothing-here", g_base);
   http_reply r;

@@ -3,9 +3,11 @@
  *
  * One server serves every function registered in one handler. Like the
  * official StateFun SDKs it dispatches on the target address inside the
- * request, not on the URL: POST to "<prefix>" or "<prefix>/<anything>"
- * (prefix "/statefun" by default) both work, so module.yaml may use either
- * a fixed URL or a urlPathTemplate with {function.name}.
+ * request, not on the URL. By default a POST to any path but /health and
+ * /metrics is a function call, so module.yaml may use any URL
+ * (http://host:8000, http://host:8000/statefun, a urlPathTemplate with
+ * {function.name}). With a path prefix set, only "<prefix>" and
+ * "<prefix>/<anything>" are, and other paths get 404.
  *
  * Endpoints:
  *   POST <prefix>[/...]  ToFunction in, FromFunction out
@@ -46,7 +48,7 @@ typedef struct sf_server_options {
   uint16_t port;           /* 0 picks a free port (see sf_server_port) */
   unsigned threads;        /* worker threads; 0 = one per online core */
   size_t max_body;         /* request body limit, bytes; 0 = 16 MiB */
-  const char *path_prefix; /* "/statefun" */
+  const char *path_prefix; /* "/": every path (see above) */
   int quiet;               /* non-zero: no start-up/shutdown lines on stderr */
   /* HTTPS (libmicrohttpd with GnuTLS). All three are PEM file paths, read
    * once by sf_server_start; NULL/"" for plain HTTP.
