@@ -50,8 +50,8 @@ const sf_method_desc *sf_ent_find_method(const sf_entity_desc *d, const char *na
 
 /* A failed instance leaves the state and output as they were before it
  * started (docs/entities.md, "Failures and state"). */
-void sf_ent_run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call,
-                const pb_frame *prev) {
+static void run_step(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call,
+                     const pb_frame *prev) {
   sf_frame_hdr *hdr = frame;
   c->frame = hdr;
   c->n_calls = 0;
@@ -91,6 +91,17 @@ void sf_ent_run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call 
     if (sf_ent_send_reply(c, call, false, NULL, 0, hdr->error) != SF_OK) c->failure = SF_ERR_NOMEM;
   }
   sf_ent_maybe_release(c);
+}
+
+void sf_ent_run(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_call *call,
+                const pb_frame *prev) {
+  if (__builtin_expect(sf_ent_trace_out == NULL, 1)) {
+    run_step(c, m, frame, call, prev);
+    return;
+  }
+  uint64_t t0 = sf_ent_trace_now();
+  run_step(c, m, frame, call, prev);
+  sf_ent_trace_step(c, m, call, prev, t0);
 }
 
 /* A read_only method runs at once, even while another chain holds the
@@ -213,6 +224,7 @@ sf_status sf_entity_register(sf_handler *h, const sf_entity_desc *d) {
     for (size_t k = 0; k < i; k++)
       if (strcmp(d->methods[k].name, m->name) == 0) return SF_ERR_DUPLICATE;
   }
+  sf_ent_trace_env(); /* SF_TRACE_OUT, docs/tracing.md */
   entity_reg *r = calloc(1, sizeof(*r));
   if (!r) return SF_ERR_NOMEM;
   r->desc = d;

@@ -34,6 +34,14 @@ sf_status sf_ent_send_reply(sf_entity_ctx *c, const pb_call *call, bool ok,
     r.span_id = sf_ent_span_id(c->ctx, call->call_id);
     if (!r.span_id) return SF_ERR_NOMEM;
   }
+  if (__builtin_expect(sf_ent_trace_out != NULL, 0) && r.span_id[0]) {
+    uint64_t now = sf_ent_trace_now();
+    sf_ent_span sp = {r.trace_id, sf_ent_span_id(c->ctx, sf_context_printf(c->ctx, NULL, "reply:%s", call->call_id)),
+                      r.span_id, "reply", SF_SPAN_PRODUCER, now, now, !ok,
+                      {"statefun.call_id", "statefun.ok", ok ? NULL : "statefun.error"},
+                      {call->call_id, ok ? "true" : "false", r.error}};
+    if (sp.span_id) sf_ent_trace_span(&sp);
+  }
   size_t n = protobuf_c_message_get_packed_size(&r.base);
   uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
   if (!buf) return SF_ERR_NOMEM;
@@ -75,9 +83,13 @@ char *sf_ent_send_call(sf_entity_ctx *c, const pending_call *p, const pb_call *c
                                   me->id, (unsigned long long)++c->next_call);
   out.reply_to = &self;
   out.chain = call->chain;
-  if (call->trace_id[0]) {
+  /* docs/tracing.md: the callee's span hangs under this call's await
+   * span, itself a child of the calling instance's span */
+  char *await_span = NULL;
+  if (call->trace_id[0] && out.call_id) {
     out.trace_id = call->trace_id;
-    out.parent_span_id = sf_ent_span_id(c->ctx, call->call_id);
+    out.parent_span_id = await_span =
+        sf_ent_span_id(c->ctx, sf_context_printf(c->ctx, NULL, "await:%s", out.call_id));
   }
   size_t n = protobuf_c_message_get_packed_size(&out.base);
   uint8_t *buf = sf_arena_alloc(c->arena, n ? n : 1);
@@ -86,6 +98,14 @@ char *sf_ent_send_call(sf_entity_ctx *c, const pending_call *p, const pb_call *c
     return NULL;
   }
   protobuf_c_message_pack(&out.base, buf);
+  if (__builtin_expect(sf_ent_trace_out != NULL, 0) && await_span) {
+    uint64_t now = sf_ent_trace_now();
+    sf_ent_span sp = {out.trace_id, await_span, sf_ent_span_id(c->ctx, call->call_id),
+                      sf_context_printf(c->ctx, NULL, "await %s.%s", p->entity_type, p->method),
+                      SF_SPAN_CLIENT, now, now, false,
+                      {"statefun.call_id", "statefun.key"}, {out.call_id, p->key}};
+    if (sp.name && sp.parent_span_id) sf_ent_trace_span(&sp);
+  }
   sf_value v = {SF_TYPENAME_CALL, true, buf, n};
   sf_status st = sf_send(c->ctx, p->entity_type, p->key, v);
   if (st != SF_OK) {

@@ -22,6 +22,8 @@
 #ifndef SF_ENTITY_INTERNAL_H
 #define SF_ENTITY_INTERNAL_H
 
+#include <stdio.h>
+
 #include "statefun/entity.h"
 
 #include "entities.pb-c.h"
@@ -146,6 +148,29 @@ char *sf_ent_send_call(sf_entity_ctx *c, const pending_call *p, const pb_call *c
 /* An incoming envelope decoded into the arena; NULL when malformed. */
 pb_call *sf_ent_unpack_call(sf_arena *arena, const sf_value *v);
 pb_reply *sf_ent_unpack_reply(sf_arena *arena, const sf_value *v);
+
+/* ---- entity_trace.c: spans (docs/tracing.md) ---- */
+
+/* Where spans go; NULL: tracing is off (test it before anything else). */
+extern FILE *sf_ent_trace_out;
+#define SF_ENT_SPAN_ATTRS 4
+enum { SF_SPAN_INTERNAL = 1, SF_SPAN_SERVER = 2, SF_SPAN_CLIENT = 3, SF_SPAN_PRODUCER = 4 };
+typedef struct sf_ent_span {
+  const char *trace_id, *span_id, *parent_span_id;
+  const char *name;
+  int kind;
+  uint64_t start_ns, end_ns;
+  bool error;
+  const char *attr_key[SF_ENT_SPAN_ATTRS], *attr_val[SF_ENT_SPAN_ATTRS];
+} sf_ent_span;
+/* Opens SF_TRACE_OUT once per process. */
+void sf_ent_trace_env(void);
+uint64_t sf_ent_trace_now(void);
+/* Writes one span as an OTLP/JSON line (nothing without a trace id). */
+void sf_ent_trace_span(const sf_ent_span *sp);
+/* The span of one step of an instance (prev: the frame it resumed from). */
+void sf_ent_trace_step(sf_entity_ctx *c, const sf_method_desc *m, const pb_call *call,
+                       const pb_frame *prev, uint64_t start_ns);
 
 /* ---- entity_book.c: bookkeeping, chains, the isolation queue ---- */
 

@@ -9,6 +9,10 @@ loopback ports and checks that a W3C `traceparent` sent with an entity
 call comes back, with the same trace id, on the answer (the entity's
 Reply carries it), that a call without one gets a fresh, well-formed
 trace, and that a malformed header is ignored as W3C says (a new trace).
+The entity server runs with SF_TRACE_OUT: its spans (OTLP/JSON lines)
+must pass otlp_check.py, and checkout's trace must hold the checkout, each
+await of the Items it calls, the callees' invocations under those awaits
+and the replies, all with the trace id that went in.
 Python 3 standard library only; the last line is "N passed, M failed".
 """
 import argparse
@@ -26,6 +30,7 @@ import traceback
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from sftest.checks import Tally, check_eq  # noqa: E402
 from sftest.net import free_port  # noqa: E402
+import otlp_check  # noqa: E402
 
 ARGS = None
 FACTOR = float(os.environ.get("SF_TEST_TIME_FACTOR", "1"))
@@ -58,9 +63,11 @@ class Stack:
             f.write(text)
         self.cart_log = open(os.path.join(tmp, "cart.log"), "w")
         self.sl_log = open(os.path.join(tmp, "sf-local.log"), "w")
+        self.cart_trace = os.path.join(tmp, "cart.otlp.jsonl")
+        env = dict(os.environ, SF_TRACE_OUT=self.cart_trace)
         self.cart = subprocess.Popen(
             [ARGS.cart, "--listen", "127.0.0.1:%d" % self.cart_port],
-            stdout=self.cart_log, stderr=subprocess.STDOUT)
+            stdout=self.cart_log, stderr=subprocess.STDOUT, env=env)
         self.sl = subprocess.Popen(
             [ARGS.sf_local, "--module", self.module, "--ir", ARGS.ir,
              "--ingress-port", str(self.in_port),
@@ -133,6 +140,74 @@ def traceparent_in_is_out(s):
     # the span that answered is the entity instance's, not the client's
     if m.group(2) == parent:
         raise AssertionError("answer span id is the caller's own: %r" % h)
+
+
+def trace_spans(s, trace, want_names, timeout=10):
+    """The spans of `trace` once the ones named in want_names are there
+    (the reply span of a callee may be written just after the answer)."""
+    deadline = time.time() + timeout * FACTOR
+    while True:
+        sp = [x for x in otlp_check.spans(s.cart_trace) if x["traceId"] == trace]
+        names = [x["name"] for x in sp]
+        if all(names.count(n) >= c for n, c in want_names.items()):
+            return sp
+        if time.time() > deadline:
+            raise AssertionError("trace %s: spans %r, wanted %r" % (trace, names, want_names))
+        time.sleep(0.05)
+
+
+@test
+def checkout_spans(s):
+    setup_cart(s, "uma")
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    parent = "b7ad6b7169203331"
+    ok(s, "/shop/User/uma/checkout", None,
+       {"traceparent": "00-%s-%s-01" % (trace, parent)})
+    spans = trace_spans(s, trace, {
+        "shop/User.checkout": 1, "await shop/Item.get_price": 2,
+        "await shop/Item.reserve": 2, "shop/Item.get_price": 2,
+        "shop/Item.reserve": 2, "reply": 5})
+    by_id = {x["spanId"]: x for x in spans}
+    root = [x for x in spans if x["name"] == "shop/User.checkout"]
+    check_eq(len(root), 1, "one first step of checkout")
+    check_eq(root[0]["parentSpanId"], parent, "checkout under the caller's span")
+    for x in spans:
+        if x is root[0]:
+            continue
+        if x["parentSpanId"] not in by_id:
+            raise AssertionError("span %s (%s) has no parent in the trace"
+                                 % (x["name"], x["parentSpanId"]))
+    # each callee's invocation hangs under the await that called it
+    for x in spans:
+        if x["name"] in ("shop/Item.get_price", "shop/Item.reserve"):
+            p = by_id[x["parentSpanId"]]
+            check_eq(p["name"], "await " + x["name"], "parent of " + x["name"])
+    bad = otlp_check.problems(s.cart_trace)
+    if bad:
+        raise AssertionError("OTLP faults: %s" % bad[:5])
+
+
+@test
+def otlp_check_rejects(s):
+    """The checker itself fails what the OTLP JSON rules forbid."""
+    good = {"traceId": "0af7651916cd43dd8448eb211c80319c",
+            "spanId": "b7ad6b7169203331", "parentSpanId": "", "name": "x",
+            "kind": 2, "startTimeUnixNano": "1", "endTimeUnixNano": "2",
+            "attributes": [{"key": "k", "value": {"stringValue": "v"}}]}
+    check_eq(otlp_check.span_problems(good), [], "a good span")
+    for change in ({"traceId": "0AF7651916CD43DD8448EB211C80319C"},
+                   {"spanId": "b7ad6b71"}, {"traceId": "0" * 32},
+                   {"startTimeUnixNano": 1}, {"endTimeUnixNano": "0"},
+                   {"kind": "SPAN_KIND_SERVER"}, {"name": ""},
+                   {"attributes": [{"key": "k", "value": "v"}]}):
+        bad = dict(good, **change)
+        if not otlp_check.span_problems(bad):
+            raise AssertionError("accepted %r" % change)
+    for key in ("traceId", "spanId", "name", "startTimeUnixNano"):
+        bad = dict(good)
+        del bad[key]
+        if not otlp_check.span_problems(bad):
+            raise AssertionError("accepted a span without %s" % key)
 
 
 @test

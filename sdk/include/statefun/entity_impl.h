@@ -159,6 +159,14 @@ typedef struct sf_entity_desc {
 SF_API sf_status sf_entity_register(sf_handler *handler,
                                     const sf_entity_desc *desc);
 
+/* Tracing (docs/tracing.md): every entity invocation, await and reply of
+ * this process is written to `path` ("-" = stdout) as OTLP/JSON lines, one
+ * ExportTraceServiceRequest per line. NULL turns it off. The environment
+ * variable SF_TRACE_OUT does the same at the first sf_entity_register.
+ * Off, the cost is one branch per span site. Not thread-safe against
+ * running handlers: call it before serving. */
+SF_API sf_status sf_trace_open(const char *path);
+
 #ifdef __cplusplus
 }
 #endif
