@@ -339,12 +339,52 @@ def ir_json_seeds():
     write(t, "record-all", bytes([3]) + rec)
 
 
+def entity_seeds():
+    # fuzz_entity.c: 2 bytes of state modes (2 bits per value: 0 absent,
+    # 1 bytes from a slice, 2 missing), then per batch: the number of
+    # invocations - 1, and per invocation a kind byte (0 raw Call, 1 raw
+    # Reply, 2 Reply to a pending call (4: ok), 3 built Call (8: from an
+    # entity); 16: with a caller) and its operands; slices are a length
+    # byte + bytes.
+    t = "fuzz_entity"
+
+    def sl(b):
+        assert len(b) < 256
+        return bytes([len(b)]) + b
+
+    def call(method_index, args, kind=3):
+        return bytes([kind, method_index]) + sl(args)
+
+    def reply_to(k, result, ok=True):
+        return bytes([2 | (4 if ok else 0), k]) + sl(result)
+
+    rec = all_record()
+    absent = b"\x00\x00"
+    write(t, "put", absent + b"\x00" + call(0, f_len(1, rec)))
+    write(t, "get-then-put", absent + b"\x01" + call(1, b"") + call(0, f_len(1, rec), 3 | 16))
+    write(t, "relay-answered", absent + b"\x00" + call(2, f_str(1, "k2"), 3 | 8)
+          + b"\x00" + reply_to(0, f_len(1, rec)))
+    write(t, "relay-failed", absent + b"\x00" + call(2, f_str(1, "k2"))
+          + b"\x00" + reply_to(0, b"", ok=False))
+    write(t, "gather-answered", absent + b"\x00" + call(3, f_str(1, "a") + f_str(1, "b"))
+          + b"\x02" + reply_to(0, f_len(1, rec)) + reply_to(1, b"") + reply_to(2, b"\x0a\x00")
+          + b"\x00" + call(1, b""))
+    write(t, "missing-state", b"\xaa\x0a" + b"\x00" + call(1, b"") + b"\x00" + call(1, b""))
+    write(t, "garbage-state", b"\x55\x05" + sl(b"\x4a\x03\x08") + sl(b"\x08\x07")
+          + sl(b"\x0a\xff") + sl(b"\x09" + b"\x00" * 8) + sl(b"\x0a\x01x")
+          + sl(b"\x0a\x02\x08\x01") + b"\x00" + call(0, f_len(1, rec)))
+    write(t, "raw-envelopes", absent + b"\x01" + bytes([0]) + sl(f_str(1, "get") + f_str(3, "c9"))
+          + bytes([1]) + sl(f_str(1, "c9") + f_varint(2, 1)))
+    write(t, "unknown-method", absent + b"\x00" + call(4, b""))
+
+
 if __name__ == "__main__":
     handler_seeds()
     decoder_seeds()
     structured_seeds()
     front_seeds()
     server_http_seeds()
+    entity_seeds()
     ir_json_seeds()
     copy_files("fuzz_config", [("tests/runtime/good-modules", ".yaml"),
                                ("tests/runtime/bad-modules", ".yaml")])

@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 all="fuzz_handler fuzz_decoders fuzz_structured fuzz_wire fuzz_front"
-all="$all fuzz_config fuzz_ir fuzz_ir_json fuzz_server_http"
+all="$all fuzz_config fuzz_ir fuzz_ir_json fuzz_server_http fuzz_entity"
 targets="${SF_FUZZ_TARGETS:-$all}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"

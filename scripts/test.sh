@@ -18,7 +18,7 @@
 # ctest --preset X` repeats any stage by hand.
 #
 # Environment:
-#   SF_FUZZ_SECONDS  seconds per fuzz target (default 25, 9 targets; 0 skips
+#   SF_FUZZ_SECONDS  seconds per fuzz target (default 25, 10 targets; 0 skips
 #                    fuzzing; fuzz/run.sh --campaign N for a long run)
 #   SF_TEST_JOBS     ctest parallelism (default: number of cores)
 #   SF_SKIP          space-separated stages to skip: deps python plain asan fuzz
@@ -150,7 +150,8 @@ if ! skipped fuzz; then
      [ "$fuzz_seconds" -gt 0 ]; then
     banner "fuzz (${fuzz_seconds}s per target)"
     for t in fuzz_handler fuzz_decoders fuzz_structured fuzz_wire \
-             fuzz_front fuzz_config fuzz_ir fuzz_ir_json fuzz_server_http; do
+             fuzz_front fuzz_config fuzz_ir fuzz_ir_json fuzz_server_http \
+             fuzz_entity; do
       echo "fuzz: running $t for ${fuzz_seconds}s ..."
       t0=$(date +%s)
       set +e

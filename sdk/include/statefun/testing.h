@@ -248,6 +248,121 @@ SF_API sf_status sf_test_egress_kafka(sf_test *t, size_t i,
 SF_API sf_status sf_test_egress_kinesis(sf_test *t, size_t i,
                                         sf_test_kinesis_record *out);
 
+
+/* ------------------------------------------------------------------------ */
+/* Entities: a multi-entity scenario stepped in memory                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A scenario plays StateFun for the entities registered on a handler
+ * (sf-codegen's <base>_register, docs/entities.md): it keeps every
+ * address's state (one sf_test per address, so each delivery is a real
+ * batch through sf_handler_handle with the missing-state round trip), and
+ * delivers messages from one FIFO queue, one per step, so a scenario runs
+ * the same way every time. Calls, Replies, awaits, parallel awaits and the
+ * isolation queue are the SDK's own; the scenario only routes:
+ *   - a message a function sends goes to the end of the queue;
+ *   - a delayed message too, at once (time does not pass in a scenario);
+ *     cancellations are recorded in the trace only;
+ *   - the Reply of an external call (sf_scenario_call) is kept by its
+ *     request id (sf_scenario_reply);
+ *   - other egress records are counted in the trace.
+ *
+ *   sf_scenario *sc = sf_scenario_new(handler);
+ *   sf_scenario_call(sc, "shop/User", "u1", "checkout", args, n, "r1");
+ *   sf_scenario_fail_next(sc, "shop/Item", "apple", "reserve", "sold out");
+ *   sf_scenario_run(sc, 1000);
+ *   sf_scenario_reply(sc, "r1", &reply);   // reply.ok, .result, .error
+ *   sf_scenario_print_trace(sc, stderr);
+ *
+ * Args and results are the generated records' bytes: encode args with the
+ * generated <Entity>_<method>_args_encode into a sf_wbuf, decode a result
+ * with sf_scenario_result_int64 or the generated decoders (field 1).
+ *
+ * Memory: everything handed out is owned by the scenario and valid until
+ * sf_scenario_free. The handler must outlive it.
+ */
+typedef struct sf_scenario sf_scenario;
+
+/* NULL when out of memory or `handler` is NULL. */
+SF_API sf_scenario *sf_scenario_new(const sf_handler *handler);
+SF_API void sf_scenario_free(sf_scenario *sc);
+
+/* Queues an external call of `method` on the entity `entity_type`
+ * ("ns/Name") with key `key`: a Call envelope with the args bytes (copied)
+ * whose Reply is kept under `request_id` (non-empty, unique per
+ * scenario). Nothing runs until sf_scenario_step/_run. */
+SF_API sf_status sf_scenario_call(sf_scenario *sc, const char *entity_type,
+                                  const char *key, const char *method,
+                                  const void *args, size_t args_len,
+                                  const char *request_id);
+
+/* The next Call of `method` to that entity instance is not delivered: the
+ * scenario answers it with a failed Reply carrying `reason`, as if the
+ * callee's method had failed (its caller sees the error at its await).
+ * Rules are kept in order and each fires once. */
+SF_API sf_status sf_scenario_fail_next(sf_scenario *sc, const char *entity_type,
+                                       const char *key, const char *method,
+                                       const char *reason);
+
+/* Delivers the message at the head of the queue. SF_OK after a delivery,
+ * SF_ERR_NO_VALUE when the queue is empty, or the failing batch's status
+ * (reason in sf_scenario_error; the message is dropped, where the runtime
+ * would retry it). */
+SF_API sf_status sf_scenario_step(sf_scenario *sc);
+/* Steps until the queue is empty: SF_OK, a step's error, or
+ * SF_ERR_TOO_LARGE after `max_steps` deliveries with messages left. */
+SF_API sf_status sf_scenario_run(sf_scenario *sc, size_t max_steps);
+SF_API const char *sf_scenario_error(const sf_scenario *sc);
+/* Messages waiting in the queue. */
+SF_API size_t sf_scenario_queued(const sf_scenario *sc);
+
+/* The Reply of an external call. */
+typedef struct sf_scenario_reply {
+  bool ok;
+  const uint8_t *result; /* the Result record's bytes when ok */
+  size_t result_len;
+  const char *error;     /* the reason when !ok */
+} sf_scenario_reply;
+
+/* SF_OK and the reply when it has arrived; SF_ERR_NO_VALUE before. */
+SF_API sf_status sf_scenario_reply_of(const sf_scenario *sc,
+                                      const char *request_id,
+                                      sf_scenario_reply *out);
+/* A reply's result as an int64 (field 1, sint64; 0 when absent), the
+ * Result record of a method returning int64/int32. */
+SF_API sf_status sf_scenario_result_int64(const sf_scenario_reply *reply,
+                                          int64_t *out);
+
+/* The value of state `state_name` of the instance (function type + key),
+ * as sf_test_state; SF_ERR_UNKNOWN_STATE when that instance never ran or
+ * has no such state. Generated state fields are one state each
+ * (docs/entities.md). */
+SF_API sf_status sf_scenario_state(const sf_scenario *sc, const char *type,
+                                   const char *key, const char *state_name,
+                                   sf_value *out);
+
+/* One delivery, for assertions and for reading a failing test. */
+typedef struct sf_scenario_event {
+  size_t step;           /* 1, 2, ... */
+  const char *type;      /* the instance that ran: "ns/Name" and key */
+  const char *key;
+  const char *what;      /* "call", "reply", "message", "injected failure" */
+  const char *method;    /* a call's method ("" otherwise) */
+  const char *call_id;   /* a call's or reply's call id ("" otherwise) */
+  bool failed;           /* the batch failed, or the injected failure */
+  size_t sent;           /* messages it sent (calls and replies) */
+  size_t awaiting;       /* its suspended method instances after the step */
+  size_t isolation_queue;/* calls waiting for its isolation after the step */
+  const char *line;      /* all of the above as one line */
+} sf_scenario_event;
+
+SF_API size_t sf_scenario_trace_count(const sf_scenario *sc);
+SF_API const sf_scenario_event *sf_scenario_trace_at(const sf_scenario *sc,
+                                                     size_t i);
+/* Writes the trace, one line per step, to `out` (a FILE *). */
+SF_API void sf_scenario_print_trace(const sf_scenario *sc, void *out);
+
 #ifdef __cplusplus
 }
 #endif
