@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <statefun/entity.h>
+
 #include "server_internal.h"
 
 /* ---- signals ------------------------------------------------------------- */
@@ -115,7 +117,21 @@ static void usage(FILE *out, const char *prog) {
           "  --tls-client-ca FILE  mutual TLS: require a client certificate\n"
           "                      issued by a CA in this PEM file (Flink's\n"
           "                      transport client_cert/client_key)\n"
+          "  --head-timeout S    a request head must be complete S seconds\n"
+          "                      after its connection opened or its request\n"
+          "                      line came, however it trickles (default 10)\n"
+          "  --body-timeout S    its body, S seconds after the head (default 30)\n"
+          "  --idle-timeout S    close keep-alive connections idle S seconds\n"
+          "                      (default 30; keep it above Flink's pool_ttl,\n"
+          "                      15 s, plus 3)\n"
+          "  --max-connections N  open connections (default 4096)\n"
+          "  --max-connections-per-client N  from one IP address (default\n"
+          "                      1024, Flink's pool size per task manager)\n"
+          "  --max-inflight-bytes SIZE  request bodies buffered at once;\n"
+          "                      beyond, 503 + Retry-After (default 256m)\n"
           "  --quiet             no start-up and shutdown lines on stderr\n"
+          "  --trace-out FILE    write entity spans as OTLP/JSON lines to FILE\n"
+          "                      ('-' = stdout; docs/tracing.md)\n"
           "  --help              show this help and exit\n"
           "\n"
           "Endpoints: POST <prefix>[/...], GET /health, GET /metrics.\n"
@@ -221,6 +237,24 @@ static bool parse_size(const char *text, size_t *out) {
   return true;
 }
 
+/* The whole-number limits: option name -> field of sf_server_options. */
+static const char *limit_option(const char *name) {
+  static const char *const names[] = {
+      "--head-timeout", "--body-timeout", "--idle-timeout",
+      "--max-connections", "--max-connections-per-client"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(name, names[i]) == 0) return names[i];
+  return NULL;
+}
+
+static unsigned *limit_option_field(sf_server_options *o, const char *name) {
+  if (strcmp(name, "--head-timeout") == 0) return &o->head_timeout_s;
+  if (strcmp(name, "--body-timeout") == 0) return &o->body_timeout_s;
+  if (strcmp(name, "--idle-timeout") == 0) return &o->idle_timeout_s;
+  if (strcmp(name, "--max-connections") == 0) return &o->max_connections;
+  return &o->max_connections_per_client;
+}
+
 /* Parses argv into `c`; on bad usage writes a reason and returns false. */
 static bool parse_args(int argc, char **argv, cli *c, char *why,
                        size_t why_len) {
@@ -237,7 +271,11 @@ static bool parse_args(int argc, char **argv, cli *c, char *why,
     /* Options with a value: "--name value" or "--name=value". */
     static const char *const with_value[] = {
         "--listen",   "--threads", "--max-body",     "--path-prefix",
-        "--tls-cert", "--tls-key", "--tls-client-ca"};
+        "--tls-cert", "--tls-key", "--tls-client-ca",
+        /* a name that begins another one comes after it */
+        "--head-timeout", "--body-timeout", "--idle-timeout",
+        "--max-connections-per-client", "--max-connections",
+        "--max-inflight-bytes"};
     const char *name = NULL;
     const char *value = NULL;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
@@ -278,6 +316,22 @@ static bool parse_args(int argc, char **argv, cli *c, char *why,
                  value);
         return false;
       }
+    } else if (strcmp(name, "--max-inflight-bytes") == 0) {
+      if (!parse_size(value, &c->options.max_inflight_bytes)) {
+        snprintf(why, why_len,
+                 "bad --max-inflight-bytes '%s': expected a positive size "
+                 "such as 64m",
+                 value);
+        return false;
+      }
+    } else if (limit_option(name) != NULL) {
+      unsigned long long n = 0;
+      if (!parse_uint(value, 86400, &n, NULL) || n == 0) {
+        snprintf(why, why_len, "bad %s '%s': expected 1 to 86400", name,
+                 value);
+        return false;
+      }
+      *limit_option_field(&c->options, name) = (unsigned)n;
     } else if (strcmp(name, "--tls-cert") == 0) {
       c->options.tls_cert = value; /* read and checked by sf_server_start */
     } else if (strcmp(name, "--tls-key") == 0) {
@@ -297,6 +351,31 @@ static bool parse_args(int argc, char **argv, cli *c, char *why,
   return true;
 }
 
+/* Takes "--trace-out FILE" (or "=FILE") out of argv and turns tracing on
+ * (docs/tracing.md). False with a reason when it is bad. */
+static bool trace_option(int *argc, char **argv, char *why, size_t why_len) {
+  static const char opt[] = "--trace-out";
+  const size_t n = sizeof opt - 1;
+  for (int i = 1; i < *argc; i++) {
+    if (strncmp(argv[i], opt, n) != 0 || (argv[i][n] != '\0' && argv[i][n] != '='))
+      continue;
+    int used = argv[i][n] == '=' ? 1 : 2;
+    const char *path = used == 1 ? argv[i] + n + 1 : (i + 1 < *argc ? argv[i + 1] : NULL);
+    if (path == NULL || path[0] == '\0') {
+      snprintf(why, why_len, "option --trace-out needs a value (a file or -)");
+      return false;
+    }
+    if (sf_trace_open(path) != SF_OK) {
+      snprintf(why, why_len, "--trace-out %s: %s", path, strerror(errno));
+      return false;
+    }
+    for (int k = i; k + used <= *argc; k++) argv[k] = argv[k + used];
+    *argc -= used;
+    i--;
+  }
+  return true;
+}
+
 SF_SERVER_EXPORT
 int sf_server_main(const sf_handler *handler, int argc, char **argv) {
   const char *prog =
@@ -307,7 +386,8 @@ int sf_server_main(const sf_handler *handler, int argc, char **argv) {
   snprintf(c.host, sizeof c.host, "127.0.0.1");
   c.options.port = 8000;
   char why[512];
-  if (!parse_args(argc, argv, &c, why, sizeof why)) {
+  if (!trace_option(&argc, argv, why, sizeof why) ||
+      !parse_args(argc, argv, &c, why, sizeof why)) {
     fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", prog,
             why, prog);
     return 2;

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "server_internal.h"
 #include "sfb/listen.h"
 #include "tls.h"
@@ -54,10 +55,15 @@
 #define MAX_THREADS 1024
 /* How long sf_server_stop waits for requests in flight. */
 #define DRAIN_TIMEOUT_MS 5000
-/* Idle keep-alive connections are closed after this (Flink's pool TTL is
- * 15 s, so the runtime normally closes them first). */
-#define CONNECTION_TIMEOUT_S 60
-#define CONNECTION_LIMIT 4096
+/* The limits against hostile clients (server.h, SECURITY.md). The idle
+ * timeout stays above Flink's pooled connection lifetime (15 s plus up to
+ * 3 s of jitter), so the runtime closes idle connections first. */
+#define DEFAULT_HEAD_TIMEOUT_S 10
+#define DEFAULT_BODY_TIMEOUT_S 30
+#define DEFAULT_IDLE_TIMEOUT_S 30
+#define DEFAULT_MAX_CONNECTIONS 4096
+#define DEFAULT_PER_CLIENT 1024
+#define DEFAULT_MAX_INFLIGHT ((size_t)256 * 1024 * 1024)
 /* Per-connection MHD memory: request headers plus the read buffer. MHD
  * zeroes the unused part of this pool after every keep-alive request, so
  * its size is paid per request: 64 KiB cost ~60% of a batch-1 request's
@@ -83,8 +89,10 @@ typedef struct slot {
   uint8_t *body;
   size_t len;
   size_t cap;
+  size_t charged; /* bytes of cap counted in the server's inflight_bytes */
   bool overflow; /* the body went over max_body; the rest is discarded */
   bool oom;      /* the buffer could not grow */
+  bool busy;     /* over max_inflight_bytes; the rest is discarded */
 } slot;
 
 struct sf_server {
@@ -104,6 +112,10 @@ struct sf_server {
 
   atomic_long in_flight;
   atomic_bool draining;
+  /* Body bytes buffered by requests in progress (max_inflight_bytes). */
+  atomic_size_t inflight_bytes;
+  size_t max_inflight;
+  sf_guard *guard; /* connection deadlines and strict heads (guard.c) */
 
   pthread_mutex_t pool_lock;
   slot *free_slots;
@@ -203,6 +215,7 @@ static slot *slot_acquire(sf_server *s) {
   sl->len = 0;
   sl->overflow = false;
   sl->oom = false;
+  sl->busy = false;
   return sl;
 }
 
@@ -213,6 +226,8 @@ static void slot_destroy(slot *sl) {
 }
 
 static void slot_release(sf_server *s, slot *sl) {
+  atomic_fetch_sub(&s->inflight_bytes, sl->charged);
+  sl->charged = 0;
   pthread_mutex_lock(&s->pool_lock);
   bool hot = s->n_free < (size_t)HOT_SLOTS_PER_THREAD * s->threads;
   pthread_mutex_unlock(&s->pool_lock);
@@ -235,16 +250,34 @@ static void slot_release(sf_server *s, slot *sl) {
   if (!keep) slot_destroy(sl);
 }
 
-/* Makes room for `need` bytes in all; false when out of memory. */
-static bool slot_reserve(slot *sl, size_t need, size_t max_body) {
-  if (need <= sl->cap) return true;
+/* Makes room for `need` bytes in all, as the body arrives. The growth is
+ * charged to the server's in-flight budget: sets sl->busy (and returns
+ * false) when it would go over max_inflight_bytes, sl->oom when out of
+ * memory. */
+static bool slot_reserve(sf_server *s, slot *sl, size_t need) {
+  if (need <= sl->charged && need <= sl->cap) return true;
   size_t cap = sl->cap < 4096 ? 4096 : sl->cap;
-  while (cap < need) cap = cap > max_body / 2 ? max_body : cap * 2;
+  while (cap < need) cap = cap > s->max_body / 2 ? s->max_body : cap * 2;
   if (cap < need) cap = need;
-  uint8_t *body = realloc(sl->body, cap);
-  if (body == NULL) return false;
-  sl->body = body;
-  sl->cap = cap;
+  if (cap > sl->charged) {
+    size_t more = cap - sl->charged;
+    size_t was = atomic_fetch_add(&s->inflight_bytes, more);
+    if (was + more > s->max_inflight) {
+      atomic_fetch_sub(&s->inflight_bytes, more);
+      sl->busy = true;
+      return false;
+    }
+    sl->charged = cap;
+  }
+  if (cap > sl->cap) {
+    uint8_t *body = realloc(sl->body, cap);
+    if (body == NULL) {
+      sl->oom = true;
+      return false;
+    }
+    sl->body = body;
+    sl->cap = cap;
+  }
   return true;
 }
 
@@ -254,6 +287,7 @@ static enum MHD_Result queue(sf_server *s, struct MHD_Connection *conn,
                              unsigned code, struct MHD_Response *resp,
                              const char *content_type) {
   if (resp == NULL) return MHD_NO; /* MHD closes the connection */
+  sf_guard_answering(conn); /* no deadline while the reply goes out */
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
   if (atomic_load(&s->draining))
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -261,6 +295,32 @@ static enum MHD_Result queue(sf_server *s, struct MHD_Connection *conn,
   MHD_destroy_response(resp);
   sf_server_metrics_record_status(s->metrics, code);
   return r;
+}
+
+/* Extra headers of a text reply. */
+typedef struct reply_extra {
+  const char *allow;       /* the Allow header, or NULL */
+  bool close;              /* Connection: close */
+  const char *retry_after; /* the Retry-After header, or NULL */
+} reply_extra;
+
+static enum MHD_Result reply_textv(sf_server *s, struct MHD_Connection *conn,
+                                   unsigned code, reply_extra x,
+                                   const char *fmt, va_list ap) {
+  char text[512];
+  int n = vsnprintf(text, sizeof text - 1, fmt, ap);
+  if (n < 0) n = 0;
+  size_t len = (size_t)n < sizeof text - 2 ? (size_t)n : sizeof text - 2;
+  text[len++] = '\n';
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
+  if (resp != NULL && x.allow != NULL)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, x.allow);
+  if (resp != NULL && x.close)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  if (resp != NULL && x.retry_after != NULL)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, x.retry_after);
+  return queue(s, conn, code, resp, CT_TEXT);
 }
 
 /* A text/plain reply; `allow` (may be NULL) becomes the Allow header. */
@@ -275,19 +335,33 @@ static enum MHD_Result reply_text(sf_server *s, struct MHD_Connection *conn,
 static enum MHD_Result reply_text(sf_server *s, struct MHD_Connection *conn,
                                   unsigned code, const char *allow,
                                   const char *fmt, ...) {
-  char text[512];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(text, sizeof text - 1, fmt, ap);
+  reply_extra x = {allow, false, NULL};
+  enum MHD_Result r = reply_textv(s, conn, code, x, fmt, ap);
   va_end(ap);
-  if (n < 0) n = 0;
-  size_t len = (size_t)n < sizeof text - 2 ? (size_t)n : sizeof text - 2;
-  text[len++] = '\n';
-  struct MHD_Response *resp =
-      MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
-  if (resp != NULL && allow != NULL)
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-  return queue(s, conn, code, resp, CT_TEXT);
+  return r;
+}
+
+/* A text/plain reply after which the connection is closed; with
+ * `retry_after` (may be NULL) a Retry-After header. */
+static enum MHD_Result reply_close(sf_server *s, struct MHD_Connection *conn,
+                                   unsigned code, const char *retry_after,
+                                   const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+static enum MHD_Result reply_close(sf_server *s, struct MHD_Connection *conn,
+                                   unsigned code, const char *retry_after,
+                                   const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  reply_extra x = {NULL, true, retry_after};
+  enum MHD_Result r = reply_textv(s, conn, code, x, fmt, ap);
+  va_end(ap);
+  return r;
 }
 
 /* ---- routing ------------------------------------------------------------- */
@@ -439,10 +513,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 
   if (*con_cls == NULL) { /* headers are in: route */
     atomic_fetch_add(&s->in_flight, 1);
+    sf_guard_head_done(s->guard, conn); /* the body within body_timeout */
     char why[256];
     if (!sf_tls_peer_ok(s->tls, conn, why, sizeof why)) { /* mTLS (tls.c) */
       *con_cls = K_ANSWERED;
       return reply_text(s, conn, MHD_HTTP_FORBIDDEN, NULL, "%s", why);
+    }
+    if (!sf_guard_head_ok(conn, url, version, why, sizeof why)) {
+      *con_cls = K_ANSWERED; /* a proxy could read it otherwise: close */
+      return reply_close(s, conn, MHD_HTTP_BAD_REQUEST, NULL,
+                         "malformed request head: %s", why);
     }
     route r = route_of(s, url);
     unsigned long long declared = 0;
@@ -469,14 +549,24 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
                         "bytes (--max-body)",
                         declared, s->max_body);
     }
+    if (has_length &&
+        declared > s->max_inflight - atomic_load(&s->inflight_bytes) &&
+        declared > 0) {
+      *con_cls = K_ANSWERED;
+      return reply_close(s, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "1",
+                         "the server is buffering too many request bodies "
+                         "(--max-inflight-bytes %zu); retry later",
+                         s->max_inflight);
+    }
     slot *sl = slot_acquire(s);
     if (sl == NULL) {
       *con_cls = K_ANSWERED;
       return reply_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
                         "out of memory");
     }
-    if (has_length && !slot_reserve(sl, (size_t)declared, s->max_body))
-      sl->oom = true;
+    /* The body is buffered as it arrives, never reserved from the
+     * declared length: a client declaring 16 MiB and sending nothing
+     * holds nothing. */
     *con_cls = sl;
     return MHD_YES;
   }
@@ -496,21 +586,23 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
   if (*upload_data_size > 0) { /* a body chunk */
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (sl->overflow || sl->oom) return MHD_YES;
+    if (sl->overflow || sl->oom || sl->busy) return MHD_YES;
     if (n > s->max_body - sl->len) {
       sl->overflow = true; /* keep reading, stop buffering */
       return MHD_YES;
     }
-    if (!slot_reserve(sl, sl->len + n, s->max_body)) {
-      sl->oom = true;
-      return MHD_YES;
-    }
+    if (!slot_reserve(s, sl, sl->len + n)) return MHD_YES; /* busy, oom */
     memcpy(sl->body + sl->len, upload_data, n);
     sl->len += n;
     return MHD_YES;
   }
 
   /* the whole body is in */
+  if (sl->busy)
+    return reply_close(s, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "1",
+                       "the server is buffering too many request bodies "
+                       "(--max-inflight-bytes %zu); retry later",
+                       s->max_inflight);
   if (sl->overflow)
     return reply_text(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
                       "request body exceeds the limit of %zu bytes "
@@ -522,6 +614,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 static void on_completed(void *cls, struct MHD_Connection *conn,
                          void **con_cls, enum MHD_RequestTerminationCode toe) {
   sf_server *s = cls;
+  sf_guard_request_done(s->guard, conn); /* idle for idle_timeout at most */
   if (*con_cls == NULL) return;
   if (!is_marker(*con_cls)) slot_release(s, *con_cls);
   *con_cls = NULL;
@@ -566,6 +659,7 @@ static void server_free(sf_server *s) {
   pthread_mutex_destroy(&s->pool_lock);
   sf_server_metrics_free(s->metrics);
   sf_tls_free(s->tls);
+  sf_guard_free(s->guard);
   free(s);
 }
 
@@ -628,11 +722,19 @@ sf_server *sf_server_start(const sf_handler *handler,
   s->arena_retain = arena_retain_default();
   s->quiet = o->quiet;
   s->max_free = 4 * (size_t)s->threads + 16;
+  s->max_inflight = o->max_inflight_bytes != 0 ? o->max_inflight_bytes
+                                               : DEFAULT_MAX_INFLIGHT;
+  atomic_init(&s->inflight_bytes, 0);
+  unsigned idle_s = o->idle_timeout_s ? o->idle_timeout_s
+                                      : DEFAULT_IDLE_TIMEOUT_S;
+  s->guard = sf_guard_new(
+      o->head_timeout_s ? o->head_timeout_s : DEFAULT_HEAD_TIMEOUT_S,
+      o->body_timeout_s ? o->body_timeout_s : DEFAULT_BODY_TIMEOUT_S, idle_s);
   atomic_init(&s->in_flight, 0);
   atomic_init(&s->draining, false);
   pthread_mutex_init(&s->pool_lock, NULL);
   s->metrics = sf_server_metrics_new(handler);
-  if (s->metrics == NULL) {
+  if (s->metrics == NULL || s->guard == NULL) {
     set_error(status, err, err_len, SF_ERR_NOMEM, "out of memory");
     server_free(s);
     return NULL;
@@ -674,8 +776,18 @@ sf_server *sf_server_start(const sf_handler *handler,
       MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+      MHD_OPTION_NOTIFY_CONNECTION, sf_guard_notify, s->guard,
+      MHD_OPTION_URI_LOG_CALLBACK, sf_guard_uri, s->guard,
+      MHD_OPTION_UNESCAPE_CALLBACK, sf_guard_unescape, s->guard,
+      /* MHD's own timeout restarts on every byte; guard.c's deadlines do
+       * not. This one still bounds a reply the client does not read. */
+      MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+      MHD_OPTION_CONNECTION_LIMIT,
+      o->max_connections ? o->max_connections
+                         : (unsigned)DEFAULT_MAX_CONNECTIONS,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      o->max_connections_per_client ? o->max_connections_per_client
+                                    : (unsigned)DEFAULT_PER_CLIENT,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
       MHD_OPTION_ARRAY, pool, MHD_OPTION_ARRAY, sf_tls_mhd_options(s->tls),
       MHD_OPTION_END);

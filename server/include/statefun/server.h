@@ -67,6 +67,33 @@ typedef struct sf_server_options {
   const char *tls_cert;
   const char *tls_key;
   const char *tls_client_ca;
+  /* Limits against hostile clients (SECURITY.md). 0 takes the default.
+   *   head_timeout_s   10   a request head must be complete this long after
+   *                         its connection opened or its request line came,
+   *                         however it trickles: else the connection is
+   *                         closed
+   *   body_timeout_s   30   its body, this long after the head
+   *   idle_timeout_s   30   a keep-alive connection idle this long is
+   *                         closed. Keep it above Flink's pooled connection
+   *                         lifetime (pool_ttl, 15 s, plus up to 3 s of
+   *                         jitter), so that Flink closes its idle
+   *                         connections first and never sends a request
+   *                         on one the server is closing
+   *   max_connections  4096 open connections; more are closed at once
+   *   max_connections_per_client  1024  per client IP address (Flink's
+   *                         pool holds up to 1024 per endpoint and task
+   *                         manager); more are closed at once
+   *   max_inflight_bytes  256 MiB  request bodies being buffered, all
+   *                         connections together; a request that would
+   *                         go over it gets 503 with Retry-After: 1
+   * Bodies are buffered as they arrive, never reserved from the declared
+   * Content-Length. */
+  unsigned head_timeout_s;
+  unsigned body_timeout_s;
+  unsigned idle_timeout_s;
+  unsigned max_connections;
+  unsigned max_connections_per_client;
+  size_t max_inflight_bytes;
 } sf_server_options;
 
 typedef struct sf_server sf_server;
@@ -99,8 +126,10 @@ sf_status sf_server_wait_for_signal(sf_server *server);
  * A complete main(): parses the command line, starts, waits for a signal,
  * stops. Options: --listen HOST:PORT (default 127.0.0.1:8000), --threads N,
  * --max-body BYTES (suffixes k, m), --path-prefix P, --tls-cert FILE,
- * --tls-key FILE, --tls-client-ca FILE (the tls_* fields above), --quiet,
- * --help.
+ * --tls-key FILE, --tls-client-ca FILE (the tls_* fields above),
+ * --head-timeout S, --body-timeout S, --idle-timeout S, --max-connections N,
+ * --max-connections-per-client N, --max-inflight-bytes BYTES (the limits
+ * above), --quiet, --help.
  * Returns the process exit status (0 clean, 2 bad usage, 1 other failure).
  */
 int sf_server_main(const sf_handler *handler, int argc, char **argv);

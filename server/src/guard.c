@@ -1,0 +1,281 @@
+/*
+ * guard.c - connection deadlines and strict request heads for the function
+ * server (see guard.h for what each entry point means).
+ *
+ * Every connection carries one deadline (monotonic milliseconds, 0 = none),
+ * moved at fixed points of its requests by server.c. A reaper thread looks
+ * at the list four times a second and shuts down (shutdown(2)) every
+ * connection past its deadline; libmicrohttpd then sees the end of the
+ * stream on its own thread and closes the connection as usual, so no
+ * connection is touched from two threads. The list is guarded by a mutex
+ * taken once per connection open/close and by the reaper; moving a
+ * deadline is an atomic store.
+ */
+#include "guard.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define REAP_INTERVAL_MS 250
+
+typedef struct gconn {
+  struct gconn *prev, *next;
+  int fd;
+  bool bad_path; /* set by the unescape callback, read on the same thread */
+  /* The raw request target as the URI log callback saw it: MHD ends it
+   * where the space before the version was, so a raw NUL inside it shows
+   * as a string shorter than the span up to the version. */
+  const char *uri;
+  size_t uri_len;
+  atomic_llong deadline_ms;
+} gconn;
+
+struct sf_guard {
+  long long head_ms, body_ms, idle_ms;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool stop;
+  gconn *conns;
+  pthread_t reaper;
+};
+
+static long long mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *reap(void *arg) {
+  sf_guard *g = arg;
+  pthread_mutex_lock(&g->mu);
+  while (!g->stop) {
+    long long now = mono_ms();
+    for (gconn *c = g->conns; c != NULL; c = c->next) {
+      long long d = atomic_load(&c->deadline_ms);
+      if (d != 0 && now >= d) {
+        atomic_store(&c->deadline_ms, 0);
+        shutdown(c->fd, SHUT_RDWR); /* MHD sees the end and closes it */
+      }
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += REAP_INTERVAL_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&g->cv, &g->mu, &until);
+  }
+  pthread_mutex_unlock(&g->mu);
+  return NULL;
+}
+
+sf_guard *sf_guard_new(unsigned head_s, unsigned body_s, unsigned idle_s) {
+  sf_guard *g = calloc(1, sizeof *g);
+  if (g == NULL) return NULL;
+  g->head_ms = (long long)head_s * 1000;
+  g->body_ms = (long long)body_s * 1000;
+  g->idle_ms = (long long)idle_s * 1000;
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  if (pthread_create(&g->reaper, NULL, reap, g) != 0) {
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+    return NULL;
+  }
+  return g;
+}
+
+void sf_guard_free(sf_guard *g) {
+  if (g == NULL) return;
+  pthread_mutex_lock(&g->mu);
+  g->stop = true;
+  pthread_cond_signal(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+  pthread_join(g->reaper, NULL);
+  while (g->conns != NULL) { /* none left after MHD_stop_daemon */
+    gconn *c = g->conns;
+    g->conns = c->next;
+    free(c);
+  }
+  pthread_cond_destroy(&g->cv);
+  pthread_mutex_destroy(&g->mu);
+  free(g);
+}
+
+static long long after(long long ms) { return ms > 0 ? mono_ms() + ms : 0; }
+
+void sf_guard_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                     enum MHD_ConnectionNotificationCode code) {
+  sf_guard *g = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    gconn *gc = ci != NULL ? calloc(1, sizeof *gc) : NULL;
+    if (gc == NULL) return; /* no deadline: MHD's own timeout still holds */
+    gc->fd = ci->connect_fd;
+    atomic_init(&gc->deadline_ms, after(g->head_ms));
+    pthread_mutex_lock(&g->mu);
+    gc->next = g->conns;
+    if (g->conns != NULL) g->conns->prev = gc;
+    g->conns = gc;
+    pthread_mutex_unlock(&g->mu);
+    *socket_ctx = gc;
+    return;
+  }
+  gconn *gc = *socket_ctx;
+  if (gc == NULL) return;
+  pthread_mutex_lock(&g->mu);
+  if (gc->prev != NULL)
+    gc->prev->next = gc->next;
+  else
+    g->conns = gc->next;
+  if (gc->next != NULL) gc->next->prev = gc->prev;
+  pthread_mutex_unlock(&g->mu);
+  free(gc);
+  *socket_ctx = NULL;
+}
+
+static gconn *gconn_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci != NULL ? ci->socket_context : NULL;
+}
+
+void sf_guard_request_line(sf_guard *g, struct MHD_Connection *c) {
+  gconn *gc = gconn_of(c);
+  if (gc == NULL || g->head_ms == 0) return;
+  /* An earlier deadline (the connection's first head) stays. */
+  long long d = after(g->head_ms), cur = atomic_load(&gc->deadline_ms);
+  if (cur == 0 || d < cur) atomic_store(&gc->deadline_ms, d);
+}
+
+void sf_guard_head_done(sf_guard *g, struct MHD_Connection *c) {
+  gconn *gc = gconn_of(c);
+  if (gc != NULL) atomic_store(&gc->deadline_ms, after(g->body_ms));
+}
+
+void sf_guard_answering(struct MHD_Connection *c) {
+  gconn *gc = gconn_of(c);
+  if (gc != NULL) atomic_store(&gc->deadline_ms, 0);
+}
+
+void sf_guard_request_done(sf_guard *g, struct MHD_Connection *c) {
+  gconn *gc = gconn_of(c);
+  if (gc != NULL) atomic_store(&gc->deadline_ms, after(g->idle_ms));
+}
+
+/* ---- strict heads --------------------------------------------------------- */
+
+typedef struct head_count {
+  int content_length, transfer_encoding;
+} head_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value) {
+  (void)kind;
+  (void)value;
+  head_count *n = cls;
+  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+    n->content_length++;
+  else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+    n->transfer_encoding++;
+  return MHD_YES;
+}
+
+/* Length of the UTF-8 sequence at s (1-4), 0 when it is not valid UTF-8
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s) {
+  if (s[0] < 0x80) return 1;
+  size_t n;
+  unsigned cp;
+  if ((s[0] & 0xE0) == 0xC0) n = 2, cp = s[0] & 0x1Fu;
+  else if ((s[0] & 0xF0) == 0xE0) n = 3, cp = s[0] & 0x0Fu;
+  else if ((s[0] & 0xF8) == 0xF0) n = 4, cp = s[0] & 0x07u;
+  else return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3Fu);
+  }
+  static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n;
+}
+
+/* Whether s[0..n) is valid UTF-8 without a NUL. */
+static bool text_ok(const unsigned char *s, size_t n) {
+  for (size_t i = 0; i < n;) {
+    if (s[i] == '\0') return false;
+    size_t k = i + 4 <= n ? utf8_seq(s + i) : 0;
+    if (k == 0 && i + 4 > n) { /* near the end: copy so utf8_seq may look */
+      unsigned char t[4] = {0, 0, 0, 0};
+      memcpy(t, s + i, n - i);
+      k = utf8_seq(t);
+      if (i + k > n) k = 0;
+    }
+    if (k == 0) return false;
+    i += k;
+  }
+  return true;
+}
+
+size_t sf_guard_unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  size_t n = MHD_http_unescape(s);
+  /* A %00 leaves the C string shorter than what was decoded. */
+  if (n != strlen(s) || !text_ok((const unsigned char *)s, n)) {
+    gconn *gc = gconn_of(c);
+    if (gc != NULL) gc->bad_path = true;
+  }
+  return n;
+}
+
+void *sf_guard_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  sf_guard *g = cls;
+  gconn *gc = gconn_of(c);
+  if (gc != NULL) {
+    gc->bad_path = false;
+    gc->uri = uri;
+    gc->uri_len = strlen(uri);
+  }
+  sf_guard_request_line(g, c);
+  return NULL;
+}
+
+bool sf_guard_head_ok(struct MHD_Connection *c, const char *url,
+                      const char *version, char *why, size_t why_len) {
+  head_count n = {0, 0};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &n);
+  if (n.content_length > 1) {
+    snprintf(why, why_len, "more than one Content-Length header");
+    return false;
+  }
+  if (n.content_length > 0 && n.transfer_encoding > 0) {
+    snprintf(why, why_len, "both Content-Length and Transfer-Encoding");
+    return false;
+  }
+  if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST) ==
+          NULL) {
+    snprintf(why, why_len, "an HTTP/1.1 request without a Host header");
+    return false;
+  }
+  gconn *gc = gconn_of(c);
+  bool raw_nul = gc != NULL && gc->uri != NULL &&
+                 version != gc->uri + gc->uri_len + 1;
+  if (raw_nul || (gc != NULL && gc->bad_path) ||
+      !text_ok((const unsigned char *)url, strlen(url))) {
+    snprintf(why, why_len, "the path has a NUL or is not valid UTF-8");
+    return false;
+  }
+  return true;
+}
