@@ -673,20 +673,49 @@ static sf_status egress_record(sf_context *ctx, const char *egress_typename,
   return push_egress(ctx, egress_typename, &r->e, tv, NULL);
 }
 
-sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
-                          const char *topic, const char *key,
-                          const void *value, size_t value_len) {
-  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+/* A KafkaProducerRecord: the key is a proto3 string, which StateFun's Kafka
+ * egress writes to Kafka as its UTF-8 bytes, so a key must be UTF-8. */
+static sf_status kafka_record(sf_context *ctx, const char *egress_typename,
+                              const char *topic, const void *key,
+                              size_t key_len, const void *value,
+                              size_t value_len) {
   if (!topic || !*topic) {
     sf_context_set_error(ctx, "sf_egress_kafka: missing topic");
     return SF_ERR_INVALID_ARGUMENT;
   }
-  if (!value && value_len) return SF_ERR_INVALID_ARGUMENT;
+  if ((!value && value_len) || (!key && key_len)) return SF_ERR_INVALID_ARGUMENT;
+  if (key_len && !sf_utf8_valid(key, key_len)) {
+    sf_context_set_error(ctx,
+                         "sf_egress_kafka: the key to topic '%s' is not UTF-8 "
+                         "(StateFun's Kafka egress carries keys as strings): "
+                         "encode a binary key, e.g. as hex",
+                         topic);
+    return SF_ERR_INVALID_ARGUMENT;
+  }
   /* KafkaProducerRecord: key = 1, value_bytes = 2, topic = 3. */
-  const rec_field f[] = {{1, key, key ? strlen(key) : 0},
+  const rec_field f[] = {{1, key, key_len},
                          {2, value, value_len},
                          {3, topic, strlen(topic)}};
   return egress_record(ctx, egress_typename, SF_TYPENAME_KAFKA_RECORD, f, 3);
+}
+
+sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
+                          const char *topic, const char *key,
+                          const void *value, size_t value_len) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  return kafka_record(ctx, egress_typename, topic, key, key ? strlen(key) : 0,
+                      value, value_len);
+}
+
+sf_status sf_egress_kafka_value(sf_context *ctx, const char *egress_typename,
+                                const char *topic, const void *key,
+                                size_t key_len, sf_value value) {
+  if (!ctx) return SF_ERR_INVALID_ARGUMENT;
+  if (!value.type_name)
+    return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
+  size_t n = value.has_value ? value.len : 0;
+  return kafka_record(ctx, egress_typename, topic, key, key_len,
+                      n ? value.data : NULL, n);
 }
 
 sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,

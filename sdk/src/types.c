@@ -31,6 +31,27 @@ sf_status sf_typename_validate(const char *typename) {
   return SF_OK;
 }
 
+sf_status sf_typename_split(const char *type_name, size_t *ns_len,
+                            const char **name) {
+  const char *slash = type_name ? strrchr(type_name, '/') : NULL;
+  if (!slash || slash == type_name || slash[1] == '\0') return SF_ERR_BAD_TYPENAME;
+  if (ns_len) *ns_len = (size_t)(slash - type_name);
+  if (name) *name = slash + 1;
+  return SF_OK;
+}
+
+bool sf_address_is(const sf_address *a, const char *type_name, const char *id) {
+  size_t ns_len;
+  const char *name;
+  if (!a || !a->namespace_ || !a->type ||
+      sf_typename_split(type_name, &ns_len, &name) != SF_OK)
+    return false;
+  return strlen(a->namespace_) == ns_len &&
+         memcmp(a->namespace_, type_name, ns_len) == 0 &&
+         strcmp(a->type, name) == 0 &&
+         (!id || (a->id && strcmp(a->id, id) == 0));
+}
+
 sf_status sf_state_name_validate(const char *name) {
   if (!name || !*name) return SF_ERR_BAD_STATE_NAME;
   for (const char *p = name; *p; p++) {

@@ -177,3 +177,71 @@ Test(friction, proto_value_of_another_descriptor_is_refused) {
                    "sf_value_proto: got a io.statefun.sdk.egress.KinesisEgressRecord, "
                    "type " KAFKA_TN " needs a io.statefun.sdk.egress.KafkaProducerRecord");
 }
+
+/* ---- Kafka records of typed values; typenames and addresses -------------- */
+
+static sf_status kafka_typed(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  const char key[] = {'k', '\0', '1'}; /* bytes, not a C string */
+  cr_assert_eq(sf_egress_kafka_value(ctx, "e.ns/kafka", "t", key, 3,
+                                     sf_value_int(ctx, 7)), SF_OK);
+  return SF_OK;
+}
+Test(friction, kafka_record_of_a_typed_value_with_a_key_of_bytes) {
+  tf_from *f;
+  sf_handle_info info;
+  cr_assert_eq(run(kafka_typed, false, NULL, 0, &f, &info), SF_OK, "%s", info.error);
+  cr_assert_eq(f->invocation_result->n_outgoing_egresses, 1);
+  const Io__Statefun__Sdk__Reqreply__TypedValue *tv =
+      f->invocation_result->outgoing_egresses[0]->argument;
+  cr_assert_str_eq(tv->typename_, SF_TYPENAME_KAFKA_RECORD);
+  kafka_rec *rec = io__statefun__sdk__egress__kafka_producer_record__unpack(
+      NULL, tv->value.len, tv->value.data);
+  cr_assert_not_null(rec);
+  cr_assert_str_eq(rec->topic, "t");
+  cr_assert_eq(memcmp(rec->key, "k\0" "1", 3), 0);
+  int32_t v;
+  cr_assert_eq(sf_decode_int(rec->value_bytes.data, rec->value_bytes.len, &v), SF_OK);
+  cr_assert_eq(v, 7);
+  io__statefun__sdk__egress__kafka_producer_record__free_unpacked(rec, NULL);
+  tf_from_free(f);
+}
+
+static sf_status kafka_binary_key(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  const uint8_t key[] = {0xff, 0x00};
+  return sf_egress_kafka_value(ctx, "e.ns/kafka", "t", key, 2, sf_value_int(ctx, 7));
+}
+Test(friction, kafka_key_that_is_not_utf8_is_refused_with_the_fix) {
+  tf_from *f = NULL;
+  sf_handle_info info;
+  cr_assert_eq(run(kafka_binary_key, false, NULL, 0, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(info.error,
+                   "function t.fns/f (id me) failed at invocation 1 of 1: "
+                   "sf_egress_kafka: the key to topic 't' is not UTF-8 (StateFun's "
+                   "Kafka egress carries keys as strings): encode a binary key, e.g. as hex");
+}
+
+Test(friction, typename_split_and_address_is) {
+  size_t ns_len = 0;
+  const char *name = NULL;
+  cr_assert_eq(sf_typename_split("type.googleapis.com/a.B", &ns_len, &name), SF_OK);
+  cr_assert_eq(ns_len, strlen("type.googleapis.com"));
+  cr_assert_str_eq(name, "a.B");
+  cr_assert_eq(sf_typename_split("a/b/c", &ns_len, &name), SF_OK); /* last '/' */
+  cr_assert_eq(ns_len, 3);
+  cr_assert_str_eq(name, "c");
+  cr_assert_eq(sf_typename_split("nons", NULL, NULL), SF_ERR_BAD_TYPENAME);
+  cr_assert_eq(sf_typename_split("/x", NULL, NULL), SF_ERR_BAD_TYPENAME);
+  cr_assert_eq(sf_typename_split("x/", NULL, NULL), SF_ERR_BAD_TYPENAME);
+  cr_assert_eq(sf_typename_split(NULL, NULL, NULL), SF_ERR_BAD_TYPENAME);
+  sf_address a = {"shop", "cart", "u1"};
+  cr_assert(sf_address_is(&a, "shop/cart", NULL));
+  cr_assert(sf_address_is(&a, "shop/cart", "u1"));
+  cr_assert_not(sf_address_is(&a, "shop/cart", "u2"));
+  cr_assert_not(sf_address_is(&a, "shop/car", NULL));
+  cr_assert_not(sf_address_is(&a, "sho/cart", NULL));
+  cr_assert_not(sf_address_is(&a, "shopx/cart", NULL));
+  cr_assert_not(sf_address_is(&a, "cart", NULL));
+  cr_assert_not(sf_address_is(NULL, "shop/cart", NULL));
+}

@@ -266,6 +266,19 @@ typedef struct sf_address {
   const char *id;
 } sf_address;
 
+/* Splits a typename at its last '/' (as the official SDKs' TypeName does):
+ * the namespace is the first `*ns_len` bytes of `type_name`, the name
+ * starts at `*name` (either may be NULL). SF_ERR_BAD_TYPENAME when there is
+ * no '/' or a side is empty. */
+SF_API sf_status sf_typename_split(const char *type_name, size_t *ns_len,
+                                   const char **name);
+/* True when the address is of the function type `type_name` ("ns/name")
+ * and, unless `id` is NULL, has that id:
+ *   if (sf_caller(ctx) && sf_address_is(sf_caller(ctx), "shop/cart", NULL))
+ */
+SF_API bool sf_address_is(const sf_address *a, const char *type_name,
+                          const char *id);
+
 /* ------------------------------------------------------------------------ */
 /* Value specs (declared state)                                             */
 /* ------------------------------------------------------------------------ */
@@ -503,6 +516,18 @@ SF_API sf_status sf_egress(sf_context *ctx, const char *egress_typename,
 SF_API sf_status sf_egress_kafka(sf_context *ctx, const char *egress_typename,
                                  const char *topic, const char *key,
                                  const void *value, size_t value_len);
+/* A Kafka record whose value is a typed value's bytes (an int's wrapper
+ * bytes, JSON text, a packed protobuf message: what the official SDKs'
+ * Kafka egress builders write for a typed value) and whose key is `key_len`
+ * bytes (0: no key). The key must be UTF-8: KafkaProducerRecord carries it
+ * as a string and StateFun writes its UTF-8 bytes to Kafka, so arbitrary
+ * binary keys cannot travel; encode them (hex, base64) first. A key that is
+ * not UTF-8 fails with SF_ERR_INVALID_ARGUMENT and a reason; sf_egress_kafka
+ * checks its key the same way. */
+SF_API sf_status sf_egress_kafka_value(sf_context *ctx,
+                                       const char *egress_typename,
+                                       const char *topic, const void *key,
+                                       size_t key_len, sf_value value);
 /* A Kinesis record to StateFun's generic Kinesis egress. `partition_key`
  * and `stream` must be non-empty; `explicit_hash_key` may be NULL. */
 SF_API sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
