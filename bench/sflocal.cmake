@@ -14,3 +14,17 @@ if(TARGET sf-local AND TARGET greeter)
   set_tests_properties(integration.sflocal_bench_smoke PROPERTIES TIMEOUT 300
                        LABELS integration)
 endif()
+
+# The short soak (bench/soak.py --minutes 2): about 80% of the measured
+# maximum rate through sf-local into the greeter; fails on any error and
+# on RSS or fd growth over 5% after warm-up. The default run is 10 min.
+# Not under the sanitizers: ASan's quarantine grows RSS by design.
+if(TARGET sf-local AND TARGET greeter AND NOT SF_SANITIZE)
+  find_package(Python3 COMPONENTS Interpreter REQUIRED)
+  add_test(NAME integration.soak_short
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/soak.py
+            --build-dir ${PROJECT_BINARY_DIR} --minutes 2 --warmup 40
+            --names 200)
+  set_tests_properties(integration.soak_short PROPERTIES TIMEOUT 300
+                       LABELS integration)
+endif()

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""soak.py - a bounded soak of sf-local + the function server (the greeter).
+
+Starts the greeter and sf-local on loopback, measures the maximum end-to-end
+rate (bench/sflocal_load.c push, as fast as accepted), then offers about 80%
+of it (--load) in windows of --window seconds until --minutes pass. After
+every window it records, for both processes, RSS (VmRSS) and open file
+descriptors (/proc/<pid>/fd), and from the load generator the messages
+accepted, the errors (HTTP errors, 503s, lost or wrong records) and the
+latency (PUT start -> egress record read, p50/p99/max).
+
+Fails (exit 1) on any error, on a process that died, and on RSS or fd
+growth of more than 5% after warm-up: the largest value of the last
+quarter of the windows against the largest value of the warm-up windows
+(the first --warmup seconds). Prints a table of every window.
+
+  soak.py --build-dir DIR [--minutes 10] [--window 10] [--warmup 30]
+          [--load 0.8] [--connections 16] [--names 500]
+"""
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class Stack:
+    def __init__(self, bdir, work):
+        gport = free_port()
+        self.iport, self.eport = free_port(), free_port()
+        with open(os.path.join(ROOT, "examples/greeter/module.yaml")) as f:
+            mod = f.read().replace("http://127.0.0.1:8000/",
+                                   "http://127.0.0.1:%d/" % gport)
+        path = os.path.join(work, "module.yaml")
+        with open(path, "w") as f:
+            f.write(mod)
+        self.greeter = subprocess.Popen(
+            [os.path.join(bdir, "examples/greeter/greeter"), "--listen",
+             "127.0.0.1:%d" % gport, "--threads", "2"],
+            stdout=open(os.path.join(work, "greeter.log"), "w"),
+            stderr=subprocess.STDOUT)
+        self.sfl = subprocess.Popen(
+            [os.path.join(bdir, "runtime/sf-local"), "--module", path,
+             "--ingress-port", str(self.iport), "--egress-port",
+             str(self.eport)],
+            stdout=open(os.path.join(work, "sf-local.log"), "w"),
+            stderr=subprocess.STDOUT)
+        for port in (gport, self.iport):
+            deadline = time.time() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 1).close()
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise SystemExit("soak: port %d did not open" % port)
+                    time.sleep(0.05)
+
+    def alive(self):
+        return self.sfl.poll() is None and self.greeter.poll() is None
+
+    def sample(self):
+        return {"sfl_rss": rss_kb(self.sfl.pid), "sfl_fd": fds(self.sfl.pid),
+                "fn_rss": rss_kb(self.greeter.pid),
+                "fn_fd": fds(self.greeter.pid)}
+
+    def stop(self):
+        for p in (self.sfl, self.greeter):
+            p.terminate()
+        for p in (self.sfl, self.greeter):
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def push(load, st, n, names, conns, rate):
+    cmd = [load, "push", "--ingress", "http://127.0.0.1:%d" % st.iport,
+           "--egress", "http://127.0.0.1:%d" % st.eport, "-n", str(n),
+           "-k", str(names), "-c", str(conns), "--prefix", "soak",
+           "--timeout", "60"]
+    if rate > 0:
+        cmd += ["--rate", "%.0f" % rate]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=120)
+    m = re.search(r"^RESULT (.*)$", p.stdout, re.M)
+    if m is None:
+        raise SystemExit("soak: the load generator printed no RESULT:\n" +
+                         p.stdout[-2000:])
+    r = dict(kv.split("=", 1) for kv in m.group(1).split())
+    r["exit"] = p.returncode
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--window", type=float, default=10)
+    ap.add_argument("--warmup", type=float, default=30)
+    ap.add_argument("--load", type=float, default=0.8)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--names", type=int, default=500)
+    a = ap.parse_args()
+    load = os.path.join(a.build_dir, "bench/sflocal_load")
+    work = tempfile.mkdtemp(prefix="soak.")
+    st = Stack(a.build_dir, work)
+    rows, failures = [], []
+    try:
+        # The maximum: as fast as accepted, twice (the first warms up).
+        for _ in range(2):
+            r = push(load, st, 20 * a.names, a.names, 32, 0)
+        peak = float(r["e2e_rate"])
+        rate = a.load * peak
+        per_window = max(2 * a.names, int(rate * a.window))
+        print("soak: maximum %.0f msg/s end to end; offering %.0f msg/s "
+              "(%.0f%%) for %.1f min in %.0f s windows" % (
+                  peak, rate, 100 * a.load, a.minutes, a.window), flush=True)
+        t0 = time.monotonic()
+        end = t0 + 60 * a.minutes
+        while time.monotonic() < end:
+            r = push(load, st, per_window, a.names, a.connections, rate)
+            errors = int(r["errors"]) + int(r["busy503"]) + int(r["bad"]) + \
+                (per_window - int(r["accepted"])) + (1 if r["exit"] else 0)
+            row = {"t": time.monotonic() - t0, "msgs": int(r["accepted"]),
+                   "errors": errors, "p50": float(r["lat_p50"]),
+                   "p99": float(r["lat_p99"]), "max": float(r["lat_max"])}
+            if not st.alive():
+                failures.append("a process died")
+                rows.append(row)
+                break
+            row.update(st.sample())
+            rows.append(row)
+            print("  %6.0f s  %6d msgs  %d errors  p50 %.2f ms  p99 %.2f ms  "
+                  "sf-local %.1f MB %d fds  greeter %.1f MB %d fds" % (
+                      row["t"], row["msgs"], errors, row["p50"], row["p99"],
+                      row["sfl_rss"] / 1024, row["sfl_fd"],
+                      row["fn_rss"] / 1024, row["fn_fd"]), flush=True)
+            if errors:
+                failures.append("%d errors in the window ending at %.0f s" %
+                                (errors, row["t"]))
+    finally:
+        st.stop()
+
+    warm = [r for r in rows if r["t"] <= a.warmup and "sfl_rss" in r]
+    rest = [r for r in rows if r["t"] > a.warmup and "sfl_rss" in r]
+    tail = rest[-max(1, len(rest) // 4):] if rest else []
+    print("\n| t (s) | messages | errors | p50 ms | p99 ms | max ms | "
+          "sf-local RSS MB | sf-local fds | greeter RSS MB | greeter fds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print("| %.0f | %d | %d | %.2f | %.2f | %.2f | %.1f | %d | %.1f | %d |"
+              % (r["t"], r["msgs"], r["errors"], r["p50"], r["p99"],
+                 r["max"], r.get("sfl_rss", 0) / 1024, r.get("sfl_fd", 0),
+                 r.get("fn_rss", 0) / 1024, r.get("fn_fd", 0)))
+    if warm and tail:
+        for key, what in (("sfl_rss", "sf-local RSS"), ("sfl_fd", "sf-local fds"),
+                          ("fn_rss", "greeter RSS"), ("fn_fd", "greeter fds")):
+            base = max(r[key] for r in warm)
+            last = max(r[key] for r in tail)
+            growth = (last - base) / base if base else 0.0
+            print("%s: warm-up max %d, last quarter max %d: %+.1f%%" % (
+                what, base, last, 100 * growth))
+            if growth > 0.05:
+                failures.append("%s grew %.1f%% after warm-up" % (
+                    what, 100 * growth))
+    else:
+        failures.append("too short to compare warm-up and the rest")
+    if failures:
+        print("FAILED: " + "; ".join(failures))
+        return 1
+    print("soak: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
