@@ -9,7 +9,7 @@ loopback ports and checks that a W3C `traceparent` sent with an entity
 call comes back, with the same trace id, on the answer (the entity's
 Reply carries it), that a call without one gets a fresh, well-formed
 trace, and that a malformed header is ignored as W3C says (a new trace).
-The entity server runs with SF_TRACE_OUT: its spans (OTLP/JSON lines)
+The entity server runs with --trace-out FILE: its spans (OTLP/JSON lines)
 must pass otlp_check.py, and checkout's trace must hold the checkout, each
 await of the Items it calls, the callees' invocations under those awaits
 and the replies, all with the trace id that went in.
@@ -64,10 +64,10 @@ class Stack:
         self.cart_log = open(os.path.join(tmp, "cart.log"), "w")
         self.sl_log = open(os.path.join(tmp, "sf-local.log"), "w")
         self.cart_trace = os.path.join(tmp, "cart.otlp.jsonl")
-        env = dict(os.environ, SF_TRACE_OUT=self.cart_trace)
         self.cart = subprocess.Popen(
-            [ARGS.cart, "--listen", "127.0.0.1:%d" % self.cart_port],
-            stdout=self.cart_log, stderr=subprocess.STDOUT, env=env)
+            [ARGS.cart, "--listen", "127.0.0.1:%d" % self.cart_port,
+             "--trace-out", self.cart_trace],
+            stdout=self.cart_log, stderr=subprocess.STDOUT)
         self.sl = subprocess.Popen(
             [ARGS.sf_local, "--module", self.module, "--ir", ARGS.ir,
              "--ingress-port", str(self.in_port),
