@@ -13,6 +13,7 @@
  * the other targets (a few thousand inputs per second).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,12 +54,17 @@ static size_t exchange(const uint8_t *req, size_t n, char *ans, size_t cap) {
   struct timeval tv = {5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  /* close() resets: no TIME_WAIT, else two connections per input use up
+   * the ephemeral ports within seconds. */
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
   a.sin_port = htons(server_port());
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  FZ_CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+    fz_check_failed(strerror(errno), __FILE__, __LINE__);
   size_t off = 0;
   while (off < n) { /* the server may answer and close before the end */
     ssize_t w = send(fd, req + off, n - off, MSG_NOSIGNAL);
