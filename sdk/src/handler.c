@@ -55,6 +55,10 @@ static sf_status validate_spec(const sf_value_spec *s) {
   if (sf_state_name_validate(s->name) != SF_OK) return SF_ERR_BAD_STATE_NAME;
   if (sf_typename_validate(s->type->type_name) != SF_OK) return SF_ERR_BAD_TYPENAME;
   if (s->type->kind == SF_KIND_PROTO && !s->type->proto) return SF_ERR_INVALID_ARGUMENT;
+  if (s->type->kind == SF_KIND_CUSTOM) {
+    const sf_codec *c = s->type->proto;
+    if (!c || !c->encode || !c->decode) return SF_ERR_INVALID_ARGUMENT;
+  }
   switch (s->expire_mode) {
     case SF_EXPIRE_NONE:
       if (s->expire_after_ms != 0) return SF_ERR_INVALID_ARGUMENT;

@@ -1,6 +1,7 @@
 /*
- * usertypes.c - user types beyond raw bytes: JSON through jansson and
- * protobuf messages through protobuf-c. Both encode into the request arena.
+ * usertypes.c - user types beyond raw bytes: JSON through jansson,
+ * protobuf messages through protobuf-c, and custom types through the
+ * user's own codec. All encode into the request arena.
  * JSON text is written compact with sorted keys, so equal documents give
  * equal bytes.
  */
@@ -166,4 +167,66 @@ sf_status sf_state_get_proto_sized(sf_context *ctx, const sf_value_spec *spec,
   sf_status st = sized(c->spec->type, c_size);
   if (st != SF_OK) return st == SF_ERR_INVALID_ARGUMENT ? SF_ERR_TYPE_MISMATCH : st;
   return sf_state_get_proto(ctx, spec, (struct ProtobufCMessage **)out);
+}
+
+/* ---- custom types (the user's codec) ------------------------------------------ */
+
+static const sf_codec *codec_of(const sf_type *t) {
+  const sf_codec *c = kind_is(t, SF_KIND_CUSTOM) ? t->proto : NULL;
+  return c && c->encode && c->decode ? c : NULL;
+}
+
+sf_value sf_value_custom(sf_context *ctx, const sf_type *type, const void *obj) {
+  const sf_codec *c = codec_of(type);
+  if (!c || sf_typename_validate(type->type_name) != SF_OK)
+    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_custom");
+  const uint8_t *data = NULL;
+  size_t len = 0;
+  sf_status st = c->encode(ctx->arena, obj, &data, &len, c->user_data);
+  if (st == SF_OK && !data && len) st = SF_ERR_ENCODE;
+  if (st != SF_OK) {
+    sf_context_set_error(ctx, "sf_value_custom: the encoder of %s failed: %s",
+                         type->type_name, sf_strerror(st));
+    return sf_context_bad_value(ctx, st, "sf_value_custom");
+  }
+  sf_value v = {type->type_name, true, data ? data : (const uint8_t *)"", len};
+  return v;
+}
+
+static sf_status decode_custom(sf_context *ctx, const sf_type *type,
+                               const sf_value *v, void *out) {
+  const sf_codec *c = codec_of(type);
+  return c->decode(ctx->arena, v->data ? v->data : (const uint8_t *)"", v->len,
+                   out, c->user_data);
+}
+
+sf_status sf_message_as_custom(sf_context *ctx, const sf_message *msg,
+                               const sf_type *type, void *out) {
+  if (!ctx || !msg || !out || !codec_of(type)) return SF_ERR_INVALID_ARGUMENT;
+  if (!sf_message_is(msg, type)) return SF_ERR_TYPE_MISMATCH;
+  if (!msg->value.has_value) return SF_ERR_NO_VALUE;
+  return decode_custom(ctx, type, &msg->value, out);
+}
+
+sf_status sf_state_get_custom(sf_context *ctx, const sf_value_spec *spec,
+                              void *out) {
+  sf_value v;
+  if (!out) return SF_ERR_INVALID_ARGUMENT;
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!codec_of(c->spec->type)) return SF_ERR_TYPE_MISMATCH;
+  sf_status st = sf_state_get(ctx, spec, &v);
+  if (st != SF_OK) return st;
+  if (strcmp(v.type_name, c->spec->type->type_name) != 0) return SF_ERR_TYPE_MISMATCH;
+  return decode_custom(ctx, c->spec->type, &v, out);
+}
+
+sf_status sf_state_set_custom(sf_context *ctx, const sf_value_spec *spec,
+                              const void *obj) {
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!codec_of(c->spec->type)) return SF_ERR_TYPE_MISMATCH;
+  sf_value v = sf_value_custom(ctx, c->spec->type, obj);
+  if (!v.type_name) return ctx->sticky;
+  return sf_state_set(ctx, spec, v);
 }

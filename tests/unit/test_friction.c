@@ -2,6 +2,7 @@
  * the typed protobuf accessors that check the struct against the
  * descriptor, and an absent (NULL) protobuf message as the empty one. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "support.h"
@@ -244,4 +245,104 @@ Test(friction, typename_split_and_address_is) {
   cr_assert_not(sf_address_is(&a, "shopx/cart", NULL));
   cr_assert_not(sf_address_is(&a, "cart", NULL));
   cr_assert_not(sf_address_is(NULL, "shop/cart", NULL));
+}
+
+/* ---- custom types: the user's own codec ---------------------------------- */
+
+typedef struct point {
+  int x, y;
+} point;
+
+/* "x,y" in decimal; a negative x cannot be encoded (to test the failure). */
+static sf_status point_enc(sf_arena *a, const void *obj, const uint8_t **data,
+                           size_t *len, void *u) {
+  (void)u;
+  const point *p = obj;
+  if (p->x < 0) return SF_ERR_ENCODE;
+  char *buf = sf_arena_alloc(a, 32);
+  if (!buf) return SF_ERR_NOMEM;
+  *len = (size_t)snprintf(buf, 32, "%d,%d", p->x, p->y);
+  *data = (const uint8_t *)buf;
+  return SF_OK;
+}
+static sf_status point_dec(sf_arena *a, const uint8_t *data, size_t len, void *out,
+                           void *u) {
+  (void)u;
+  char *s = sf_arena_strndup(a, (const char *)data, len);
+  point *p = out;
+  if (!s || sscanf(s, "%d,%d", &p->x, &p->y) != 2) return SF_ERR_VALUE_DECODE;
+  return SF_OK;
+}
+static const sf_codec point_codec = {point_enc, point_dec, NULL};
+static const sf_type point_t = SF_TYPE_CUSTOM("geo/Point", &point_codec);
+static const sf_value_spec s_point = SF_VALUE_SPEC("where", &point_t);
+static const sf_value_spec *const point_specs[] = {&s_point};
+
+/* Moves the stored point by the message's point; sends the new one on, and
+ * fails to encode a point with a negative x. */
+static sf_status move(sf_context *ctx, const sf_message *msg, void *u) {
+  (void)u;
+  point by, at = {0, 0};
+  sf_status st = sf_message_as_custom(ctx, msg, &point_t, &by);
+  if (st != SF_OK) return sf_context_fail(ctx, "bad point: %s", sf_strerror(st));
+  st = sf_state_get_custom(ctx, &s_point, &at);
+  if (st != SF_OK && st != SF_ERR_NO_VALUE) return st;
+  at.x += by.x;
+  at.y += by.y;
+  st = sf_state_set_custom(ctx, &s_point, &at);
+  if (st != SF_OK) return st;
+  return sf_send(ctx, "geo/log", "l", sf_value_custom(ctx, &point_t, &at));
+}
+
+static sf_status run_point(const char *arg, const char *stored, tf_from **f,
+                           sf_handle_info *info) {
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(sf_handler_register(h, "geo/mover", move, NULL, point_specs, 1), SF_OK);
+  tf_req *r = tf_req_new("geo", "mover", "m1");
+  tf_req_state(r, "where", stored ? "geo/Point" : NULL, stored, stored ? strlen(stored) : 0);
+  tf_req_invoke(r, "geo/Point", arg, strlen(arg), NULL, NULL, NULL);
+  sf_status st = tf_run(h, r, f, info);
+  tf_req_free(r);
+  sf_handler_free(h);
+  return st;
+}
+
+Test(friction, custom_type_for_messages_and_state) {
+  tf_from *f;
+  sf_handle_info info;
+  cr_assert_eq(run_point("1,2", "10,20", &f, &info), SF_OK, "%s", info.error);
+  const tf_mut *m = tf_find_mutation(f->invocation_result, "where");
+  cr_assert_not_null(m);
+  cr_assert_str_eq(m->state_value->typename_, "geo/Point");
+  cr_assert_eq(m->state_value->value.len, 5);
+  cr_assert_eq(memcmp(m->state_value->value.data, "11,22", 5), 0);
+  cr_assert_eq(f->invocation_result->n_outgoing_messages, 1);
+  const Io__Statefun__Sdk__Reqreply__TypedValue *a =
+      f->invocation_result->outgoing_messages[0]->argument;
+  cr_assert_str_eq(a->typename_, "geo/Point");
+  cr_assert_eq(memcmp(a->value.data, "11,22", 5), 0);
+  tf_from_free(f);
+}
+
+Test(friction, custom_type_failures_name_the_type) {
+  tf_from *f = NULL;
+  sf_handle_info info;
+  cr_assert_eq(run_point("-5,0", NULL, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(info.error, "function geo/mover (id m1) failed at invocation 1 of 1: "
+                               "sf_value_custom: the encoder of geo/Point failed: "
+                               "value could not be encoded");
+  cr_assert_eq(run_point("nope", NULL, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(info.error, "function geo/mover (id m1) failed at invocation 1 of 1: "
+                               "bad point: value bytes do not decode as their type");
+}
+
+Test(friction, custom_type_without_a_codec_is_refused_at_registration) {
+  static const sf_codec half = {point_enc, NULL, NULL};
+  static const sf_type bad_t = SF_TYPE_CUSTOM("geo/Bad", &half);
+  static const sf_value_spec s_bad = SF_VALUE_SPEC("bad", &bad_t);
+  static const sf_value_spec *const bad_specs[] = {&s_bad};
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(sf_handler_register(h, "geo/x", move, NULL, bad_specs, 1),
+               SF_ERR_INVALID_ARGUMENT);
+  sf_handler_free(h);
 }

@@ -172,6 +172,7 @@ typedef enum sf_type_kind {
   SF_KIND_RAW,    /* user type: bytes as they are */
   SF_KIND_JSON,   /* user type: UTF-8 JSON text (jansson helpers below) */
   SF_KIND_PROTO,  /* user type: a protobuf-c message */
+  SF_KIND_CUSTOM, /* user type: the user's own encoder/decoder (sf_codec) */
 } sf_type_kind;
 
 /*
@@ -184,7 +185,8 @@ typedef enum sf_type_kind {
  * For SF_KIND_PROTO, `proto` is the protobuf-c message descriptor
  * (const ProtobufCMessageDescriptor *, kept as void * so that this header
  * does not need protobuf-c); the typename is conventionally
- * "type.googleapis.com/<full message name>".
+ * "type.googleapis.com/<full message name>". For SF_KIND_CUSTOM, `proto`
+ * is the type's sf_codec (see "User types" below).
  */
 typedef struct sf_type {
   const char *type_name;
@@ -195,6 +197,7 @@ typedef struct sf_type {
 #define SF_TYPE_RAW(tn) {(tn), SF_KIND_RAW, NULL}
 #define SF_TYPE_JSON(tn) {(tn), SF_KIND_JSON, NULL}
 #define SF_TYPE_PROTO(tn, descriptor) {(tn), SF_KIND_PROTO, (descriptor)}
+#define SF_TYPE_CUSTOM(tn, codec) {(tn), SF_KIND_CUSTOM, (codec)}
 
 SF_API extern const sf_type sf_type_bool;
 SF_API extern const sf_type sf_type_int;
@@ -604,6 +607,50 @@ SF_API sf_status sf_message_as_proto_sized(sf_context *ctx,
 SF_API sf_status sf_state_get_proto_sized(sf_context *ctx,
                                           const sf_value_spec *spec,
                                           size_t c_size, void *out);
+
+/*
+ * Custom types: your own encoding (the official SDKs' SimpleType / Type),
+ * for messages and state alike. A codec turns your object into bytes and
+ * back; `obj`/`out` are pointers to your object, passed through untouched.
+ *
+ *   static sf_status point_enc(sf_arena *a, const void *obj,
+ *                              const uint8_t **data, size_t *len, void *u);
+ *   static sf_status point_dec(sf_arena *a, const uint8_t *data, size_t len,
+ *                              void *out, void *u);
+ *   static const sf_codec point_codec = {point_enc, point_dec, NULL};
+ *   static const sf_type point_t = SF_TYPE_CUSTOM("geo/Point", &point_codec);
+ *
+ *   struct point p;
+ *   if (sf_message_as_custom(ctx, msg, &point_t, &p) == SF_OK) ...
+ *   sf_send(ctx, "geo/tracker", id, sf_value_custom(ctx, &point_t, &p));
+ */
+typedef struct sf_codec {
+  /* Writes the bytes of `obj`: `*data` (allocated from `arena`, or any
+   * bytes that live until the reply) and `*len`. Any status but SF_OK
+   * fails the value (SF_ERR_ENCODE is the usual one). */
+  sf_status (*encode)(sf_arena *arena, const void *obj, const uint8_t **data,
+                      size_t *len, void *user_data);
+  /* Reads `len` bytes into the object at `out` (memory it needs beyond that
+   * object may come from `arena`, freed with the request). Return
+   * SF_ERR_VALUE_DECODE for bytes that are not a value of the type. */
+  sf_status (*decode)(sf_arena *arena, const uint8_t *data, size_t len,
+                      void *out, void *user_data);
+  void *user_data;
+} sf_codec;
+
+/* A value of a SF_KIND_CUSTOM type, encoded by its codec; like the other
+ * constructors, a failure gives a value that every consumer refuses and
+ * fails the batch with a reason naming the type. */
+SF_API sf_value sf_value_custom(sf_context *ctx, const sf_type *type,
+                                const void *obj);
+/* Decodes a message / state of a SF_KIND_CUSTOM type into `*out`:
+ * SF_ERR_TYPE_MISMATCH, SF_ERR_NO_VALUE, or the decoder's status. */
+SF_API sf_status sf_message_as_custom(sf_context *ctx, const sf_message *msg,
+                                      const sf_type *type, void *out);
+SF_API sf_status sf_state_get_custom(sf_context *ctx, const sf_value_spec *spec,
+                                     void *out);
+SF_API sf_status sf_state_set_custom(sf_context *ctx, const sf_value_spec *spec,
+                                     const void *obj);
 
 /* ------------------------------------------------------------------------ */
 /* Handler: functions in, bytes to bytes                                    */
