@@ -22,7 +22,8 @@ target_link_libraries(sfl_front PUBLIC statefun sfir sfl_util sf_proto_static
 target_compile_options(sfl_front PRIVATE ${SF_WARNINGS})
 
 if(TARGET sfl_engine)
-  add_executable(sf-local ${CMAKE_CURRENT_LIST_DIR}/src/main.c)
+  add_executable(sf-local ${CMAKE_CURRENT_LIST_DIR}/src/main.c
+                          ${CMAKE_CURRENT_LIST_DIR}/src/trace_tree.c)
   target_link_libraries(sf-local PRIVATE sfl_front sfl_engine statefun
                         PkgConfig::MHD
                         PkgConfig::JANSSON Threads::Threads)

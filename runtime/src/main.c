@@ -24,6 +24,7 @@
 #include "config.h"
 #include "engine.h"
 #include "http_front.h"
+#include "trace_tree.h"
 #include "ir.h"
 
 #define DEFAULT_RETRY_PAUSE_MS 1000
@@ -534,6 +535,8 @@ static sfl_front *start_front(const args *a, const sfl_config *cfg,
 }
 
 int main(int argc, char **argv) {
+  /* sf-local --trace ID --trace-in FILE: a trace's tree, no runtime */
+  if (argc > 1 && strcmp(argv[1], "--trace") == 0) return sfl_trace_main(argc, argv);
   args a;
   int rc = parse_args(argc, argv, &a);
   if (rc >= 0) return rc;

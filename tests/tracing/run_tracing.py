@@ -12,7 +12,8 @@ trace, and that a malformed header is ignored as W3C says (a new trace).
 The entity server runs with --trace-out FILE: its spans (OTLP/JSON lines)
 must pass otlp_check.py, and checkout's trace must hold the checkout, each
 await of the Items it calls, the callees' invocations under those awaits
-and the replies, all with the trace id that went in.
+and the replies, all with the trace id that went in; `sf-local --trace`
+shows that path as a tree in order, and --dot as a graph.
 Python 3 standard library only; the last line is "N passed, M failed".
 """
 import argparse
@@ -185,6 +186,40 @@ def checkout_spans(s):
     bad = otlp_check.problems(s.cart_trace)
     if bad:
         raise AssertionError("OTLP faults: %s" % bad[:5])
+    checkout_tree(s, trace)
+
+
+def sflocal_trace(s, *args):
+    p = subprocess.run([ARGS.sf_local, "--trace"] + list(args),
+                       capture_output=True, text=True, timeout=30 * FACTOR)
+    return p.returncode, p.stdout, p.stderr
+
+
+def checkout_tree(s, trace):
+    """sf-local --trace: checkout, then per basket item (apple, pear) the
+    price await and the reserve await each with the callee and its reply
+    under it, the resumed steps between, and checkout's own reply last."""
+    rc, out, err = sflocal_trace(s, trace, "--trace-in", s.cart_trace)
+    check_eq(rc, 0, "sf-local --trace exit (stderr %r)" % err)
+    lines = out.splitlines()
+    check_eq(lines[0], "trace %s (18 spans)" % trace, "tree header")
+    shape = [re.sub(r"\s+\+[0-9.]+ ms \([0-9.]+ ms\)$", "", ln) for ln in lines[1:]]
+    want = ["shop/User.checkout [uma]"]
+    for item in ("apple", "pear"):
+        for m in ("get_price", "reserve"):
+            want += ["|- await shop/Item.%s [%s]" % (m, item),
+                     "|  `- shop/Item.%s [%s]" % (m, item),
+                     "|     `- reply ok",
+                     "|- shop/User.checkout (resumed) [uma]"]
+    want.append("`- reply ok")
+    check_eq(shape, want, "checkout's tree")
+    rc, dot, _ = sflocal_trace(s, trace, "--trace-in", s.cart_trace, "--dot")
+    check_eq(rc, 0, "--dot exit")
+    check_eq((dot.startswith("digraph"), dot.count(" -> ")), (True, 17), "DOT edges")
+    rc, _, err = sflocal_trace(s, "f" * 32, "--trace-in", s.cart_trace)
+    check_eq((rc, "no span" in err), (1, True), "an unknown trace")
+    rc, _, err = sflocal_trace(s, "xyz", "--trace-in", s.cart_trace)
+    check_eq(rc, 2, "a bad trace id")
 
 
 @test
