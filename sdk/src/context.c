@@ -304,7 +304,9 @@ sf_cell *sf_context_cell(sf_context *ctx, const sf_value_spec *spec) {
   for (size_t i = 0; i < n; i++)
     if (spec->name && strcmp(ctx->cells[i].spec->name, spec->name) == 0)
       return &ctx->cells[i];
-  sf_context_set_error(ctx, "state '%s' is not declared by %s",
+  sf_context_set_error(ctx,
+                       "state '%s' is not declared by %s: add its spec to the "
+                       "specs given to sf_handler_register",
                        spec->name ? spec->name : "(null)",
                        ctx->function->type_name);
   return NULL;
@@ -333,11 +335,23 @@ static sf_status typed_cell(sf_context *ctx, const sf_value_spec *spec,
   if (!out) return SF_ERR_INVALID_ARGUMENT;
   const sf_cell *c = sf_context_cell(ctx, spec);
   if (!c) return SF_ERR_UNKNOWN_STATE;
-  if (c->spec->type->kind != kind) return SF_ERR_TYPE_MISMATCH;
+  if (c->spec->type->kind != kind) {
+    sf_context_set_error(ctx,
+                         "state '%s' is %s, read as another type: read it with "
+                         "the sf_state_get_* of its type",
+                         c->spec->name, c->spec->type->type_name);
+    return SF_ERR_TYPE_MISMATCH;
+  }
   if (!c->value.has_value) return SF_ERR_NO_VALUE;
   /* Like the Python SDK: the stored typename must be the declared one. */
-  if (strcmp(c->value.type_name, c->spec->type->type_name) != 0)
+  if (strcmp(c->value.type_name, c->spec->type->type_name) != 0) {
+    sf_context_set_error(ctx,
+                         "state '%s' is declared %s but Flink holds a %s: "
+                         "clear it, or declare the spec with the stored type",
+                         c->spec->name, c->spec->type->type_name,
+                         c->value.type_name);
     return SF_ERR_TYPE_MISMATCH;
+  }
   *cell = c;
   return SF_OK;
 }
@@ -413,8 +427,10 @@ static sf_status store(sf_context *ctx, const sf_value_spec *spec, sf_value v) {
   if (!c) return SF_ERR_UNKNOWN_STATE;
   if (!v.type_name) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
   if (strcmp(v.type_name, c->spec->type->type_name) != 0) {
-    sf_context_set_error(ctx, "state '%s' is %s, not %s", c->spec->name,
-                         c->spec->type->type_name, v.type_name);
+    sf_context_set_error(ctx,
+                         "state '%s' is %s, not %s: set a value of the "
+                         "spec's type",
+                         c->spec->name, c->spec->type->type_name, v.type_name);
     return SF_ERR_TYPE_MISMATCH;
   }
   c->value = v;

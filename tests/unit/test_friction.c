@@ -102,7 +102,8 @@ Test(friction, state_get_or_misuse_fails_the_batch_with_a_reason) {
   cr_assert_eq(st, SF_ERR_FUNCTION_FAILED, "%s: %s", sf_status_name(st), info.error);
   cr_assert_null(f);
   cr_assert_str_eq(info.error, "function t.fns/f (id me) failed at invocation 1 of 1: "
-                               "state 'nope' is not declared by t.fns/f");
+                               "state 'nope' is not declared by t.fns/f: add its spec "
+                               "to the specs given to sf_handler_register");
 }
 
 /* ---- typed protobuf accessors -------------------------------------------- */
@@ -344,5 +345,56 @@ Test(friction, custom_type_without_a_codec_is_refused_at_registration) {
   sf_handler *h = sf_handler_new();
   cr_assert_eq(sf_handler_register(h, "geo/x", move, NULL, bad_specs, 1),
                SF_ERR_INVALID_ARGUMENT);
+  sf_handler_free(h);
+}
+
+/* ---- the reasons a batch fails name the function, id, state and fix ------ */
+
+static sf_status read_as_other_type(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  int32_t v;
+  return sf_state_get_int(ctx, &s_long, &v);
+}
+static sf_status set_other_type(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  return sf_state_set(ctx, &s_long, sf_value_int(ctx, 1));
+}
+static sf_status stored_other_type(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  bool b;
+  return sf_state_get_bool(ctx, &s_bool, &b);
+}
+Test(friction, state_type_failures_say_the_fix) {
+  tf_from *f = NULL;
+  sf_handle_info info;
+  cr_assert_eq(run(read_as_other_type, true, NULL, 0, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(info.error, "function t.fns/f (id me) failed at invocation 1 of 1: "
+                               "state 'l' is io.statefun.types/long, read as another "
+                               "type: read it with the sf_state_get_* of its type");
+  cr_assert_eq(run(set_other_type, true, NULL, 0, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(info.error, "function t.fns/f (id me) failed at invocation 1 of 1: "
+                               "state 'l' is io.statefun.types/long, not "
+                               "io.statefun.types/int: set a value of the spec's type");
+  /* Flink holds a value of another type for "b" (a spec changed its type). */
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(sf_handler_register(h, "t.fns/f", trampoline, (void *)stored_other_type,
+                                   specs, 7), SF_OK);
+  tf_req *r = tf_req_new("t.fns", "f", "me");
+  for (int i = 0; i < 7; i++) {
+    if (i == 2) {
+      uint8_t b[5];
+      size_t n = sf_encode_int(3, b);
+      tf_req_state(r, "b", SF_TYPENAME_INT, b, n);
+    } else {
+      tf_req_state(r, names[i], NULL, NULL, 0);
+    }
+  }
+  tf_req_invoke_string(r, "go");
+  cr_assert_eq(tf_run(h, r, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(info.error, "function t.fns/f (id me) failed at invocation 1 of 1: "
+                               "state 'b' is declared io.statefun.types/bool but Flink "
+                               "holds a io.statefun.types/int: clear it, or declare the "
+                               "spec with the stored type");
+  tf_req_free(r);
   sf_handler_free(h);
 }
