@@ -75,6 +75,9 @@
  * the others keep COLD_RETAIN bytes of arena. */
 #define HOT_SLOTS_PER_THREAD 2
 #define COLD_RETAIN ((size_t)256 * 1024)
+/* Bodies up to this size may use all of max_inflight_bytes; larger ones
+ * three quarters of it (inflight_cap). */
+#define SMALL_BODY ((size_t)64 * 1024)
 /* A released slot keeps a body buffer up to this size for the next request. */
 #define BODY_KEEP ((size_t)1024 * 1024)
 
@@ -250,25 +253,30 @@ static void slot_release(sf_server *s, slot *sl) {
   if (!keep) slot_destroy(sl);
 }
 
-/* Makes room for `need` bytes in all, as the body arrives. The growth is
- * charged to the server's in-flight budget: sets sl->busy (and returns
- * false) when it would go over max_inflight_bytes, sl->oom when out of
- * memory. */
+/* The part of max_inflight_bytes that bodies over SMALL_BODY may take:
+ * the rest is kept for small requests, so stalled large uploads do not
+ * turn every other client away. */
+static size_t inflight_cap(const sf_server *s, size_t body) {
+  return body > SMALL_BODY ? s->max_inflight / 4 * 3 : s->max_inflight;
+}
+
+/* Makes room for `need` bytes in all, as the body arrives. What the body
+ * needs (doubling from 4 KiB) is charged to the server's in-flight budget,
+ * not the buffer a reused slot may already have: sets sl->busy (and
+ * returns false) when it would go over it, sl->oom when out of memory. */
 static bool slot_reserve(sf_server *s, slot *sl, size_t need) {
-  if (need <= sl->charged && need <= sl->cap) return true;
-  size_t cap = sl->cap < 4096 ? 4096 : sl->cap;
+  if (need <= sl->charged) return true;
+  size_t cap = sl->charged < 4096 ? 4096 : sl->charged;
   while (cap < need) cap = cap > s->max_body / 2 ? s->max_body : cap * 2;
   if (cap < need) cap = need;
-  if (cap > sl->charged) {
-    size_t more = cap - sl->charged;
-    size_t was = atomic_fetch_add(&s->inflight_bytes, more);
-    if (was + more > s->max_inflight) {
-      atomic_fetch_sub(&s->inflight_bytes, more);
-      sl->busy = true;
-      return false;
-    }
-    sl->charged = cap;
+  size_t more = cap - sl->charged;
+  size_t was = atomic_fetch_add(&s->inflight_bytes, more);
+  if (was + more > inflight_cap(s, cap)) {
+    atomic_fetch_sub(&s->inflight_bytes, more);
+    sl->busy = true;
+    return false;
   }
+  sl->charged = cap;
   if (cap > sl->cap) {
     uint8_t *body = realloc(sl->body, cap);
     if (body == NULL) {
@@ -549,9 +557,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
                         "bytes (--max-body)",
                         declared, s->max_body);
     }
-    if (has_length &&
-        declared > s->max_inflight - atomic_load(&s->inflight_bytes) &&
-        declared > 0) {
+    size_t used = atomic_load(&s->inflight_bytes);
+    if (has_length && declared > 0 &&
+        (used > inflight_cap(s, (size_t)declared) ||
+         declared > inflight_cap(s, (size_t)declared) - used)) {
       *con_cls = K_ANSWERED;
       return reply_close(s, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "1",
                          "the server is buffering too many request bodies "

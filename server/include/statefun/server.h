@@ -85,7 +85,9 @@ typedef struct sf_server_options {
    *                         manager); more are closed at once
    *   max_inflight_bytes  256 MiB  request bodies being buffered, all
    *                         connections together; a request that would
-   *                         go over it gets 503 with Retry-After: 1
+   *                         go over it gets 503 with Retry-After: 1 (bodies
+   *                         over 64 KiB may take 3/4 of it, so small
+   *                         requests still pass while large ones stall)
    * Bodies are buffered as they arrive, never reserved from the declared
    * Content-Length. */
   unsigned head_timeout_s;
