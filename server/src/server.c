@@ -23,6 +23,12 @@
  * a burst of connections with large requests does not leave every slot
  * holding its largest size (idle memory about 2 x threads x retain).
  *
+ * Hostile clients. guard.c keeps every connection on a deadline (head,
+ * body, idle keep-alive) that trickled bytes do not move, and checks each
+ * head strictly (400 and close); MHD caps connections in all and per IP;
+ * request bodies are buffered as they arrive and charged to one in-flight
+ * budget (503 + Retry-After beyond it). Limits and defaults: server.h.
+ *
  * Shutdown drains: stop accepting (MHD_quiesce_daemon), answer requests
  * that arrive on open keep-alive connections with "Connection: close",
  * wait for the in-flight count to reach zero (bounded), then stop MHD.
