@@ -17,45 +17,40 @@
 
 static sf_handler *handler;
 static sf_scenario *sc;
-static sf_arena *arena;
 static int next_request;
 
 static void setup(void) {
   handler = sf_handler_new();
   cr_assert_eq(shop_register(handler), SF_OK);
   sc = sf_scenario_new(handler);
-  arena = sf_arena_new(0);
   next_request = 0;
 }
 
 static void teardown(void) {
   sf_scenario_free(sc);
   sf_handler_free(handler);
-  sf_arena_free(arena);
 }
 
-/* Queues Entity.method(args...) on `key` with the generated args encoder,
- * runs the scenario to the end and returns the request id. */
-#define CALL(Entity, method, key, ...)                                         \
-  call_encoded(#Entity, #method, (key), ({                                     \
-                 Entity##_##method##_args a_ = {__VA_ARGS__};                  \
-                 sf_wbuf w_;                                                   \
-                 sf_wbuf_init(&w_, arena);                                     \
-                 Entity##_##method##_args_encode(&w_, &a_);                    \
-                 cr_assert_not(w_.failed);                                     \
-                 w_;                                                           \
-               }))
+/* Queues Entity.method(args...) on `key`, runs the scenario to the end
+ * and returns the request id. */
+#define CALL(Entity, method, key, ...)                                           \
+  ({                                                                             \
+    const char *rid_ = request_id();                                             \
+    cr_assert_eq(SF_SCENARIO_CALL(sc, Entity, method, key, rid_, __VA_ARGS__), SF_OK); \
+    run();                                                                       \
+    rid_;                                                                        \
+  })
 
-static const char *call_encoded(const char *entity, const char *method, const char *key,
-                                sf_wbuf w) {
-  char type[64], *rid = sf_arena_alloc(arena, 16);
-  snprintf(type, sizeof type, "shop/%s", entity);
+static const char *request_id(void) {
+  char *rid = sf_arena_alloc(sf_scenario_arena(sc), 16);
   snprintf(rid, 16, "r%d", ++next_request);
-  cr_assert_eq(sf_scenario_call(sc, type, key, method, w.data, w.len, rid), SF_OK);
+  return rid;
+}
+
+static void run(void) {
   sf_status st = sf_scenario_run(sc, 1000);
   if (st != SF_OK) sf_scenario_print_trace(sc, stderr);
   cr_assert_eq(st, SF_OK, "%s", sf_scenario_error(sc));
-  return rid;
 }
 
 /* The reply of `rid`, which must have answered. */

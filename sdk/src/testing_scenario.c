@@ -125,6 +125,8 @@ void sf_scenario_free(sf_scenario *sc) {
   free(sc);
 }
 
+sf_arena *sf_scenario_arena(sf_scenario *sc) { return sc ? sc->mem : NULL; }
+
 /* ---- input --------------------------------------------------------------- */
 
 sf_status sf_scenario_call(sf_scenario *sc, const char *entity_type,

@@ -297,6 +297,31 @@ SF_API sf_status sf_scenario_call(sf_scenario *sc, const char *entity_type,
                                   const void *args, size_t args_len,
                                   const char *request_id);
 
+/*
+ * A generated method called by name with its arguments as designated
+ * initializers of the generated <Entity>_<method>_args, encoded with the
+ * generated encoder (GNU C, like <statefun/entity.h>); the entity type
+ * comes from the generated descriptor <Entity>_entity. E.g.
+ *   SF_SCENARIO_CALL(sc, Item, reserve, "apple", "r1", .qty = 1);
+ *   SF_SCENARIO_CALL(sc, User, checkout, "u1", "r2");
+ * Evaluates to sf_scenario_call's status (SF_ERR_NOMEM when encoding ran
+ * out of memory).
+ */
+#define SF_SCENARIO_CALL(sc, Entity, method, key, request_id, ...)            \
+  __extension__({                                                             \
+    Entity##_##method##_args sf_args_ = {__VA_ARGS__};                        \
+    sf_wbuf sf_w_;                                                            \
+    sf_wbuf_init(&sf_w_, sf_scenario_arena(sc));                              \
+    Entity##_##method##_args_encode(&sf_w_, &sf_args_);                       \
+    sf_w_.failed ? SF_ERR_NOMEM                                               \
+                 : sf_scenario_call((sc), Entity##_entity.type_name, (key),   \
+                                    #method, sf_w_.data, sf_w_.len,           \
+                                    (request_id));                            \
+  })
+
+/* Scratch memory freed with the scenario (SF_SCENARIO_CALL's args). */
+SF_API sf_arena *sf_scenario_arena(sf_scenario *sc);
+
 /* The next Call of `method` to that entity instance is not delivered: the
  * scenario answers it with a failed Reply carrying `reason`, as if the
  * callee's method had failed (its caller sees the error at its await).
