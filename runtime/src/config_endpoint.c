@@ -321,8 +321,9 @@ int cfg_parse_endpoint(ctx *c, build_state *bs, const ynode *doc,
   if (!pats) return cfg_oom(c);
   for (size_t i = 0; i < cfg->n_endpoints; i++)
     pats[i] = cfg->endpoints[i].functions;
-  int r = cfg_note_id(c, fn, "endpoint for functions", pats, cfg->n_endpoints,
-                      &bs->ep_line, &bs->ep_col, &bs->cap_epl);
+  int r = cfg_note_id(c, fn, fn->text, "endpoint for functions", pats,
+                      cfg->n_endpoints, &bs->ep_line, &bs->ep_col,
+                      &bs->cap_epl);
   free(pats);
   if (r < 0) return -1;
   /* Flink builds a TLS context for https:// URLs only (Endpoint.useTls);
@@ -343,14 +344,15 @@ int cfg_parse_endpoint(ctx *c, build_state *bs, const ynode *doc,
   return 0;
 }
 
-/* Remembers where an id (or endpoint pattern) was defined; refuses
+/* Remembers where id `text` was defined (at node `at`); refuses
  * duplicates. `what_` names it in the message ("ingress id"). */
-int cfg_note_id(ctx *c, const ynode *id, const char *what_, char **ids,
-                size_t n, int **lines, int **cols, size_t *cap) {
+int cfg_note_id(ctx *c, const ynode *at, const char *text, const char *what_,
+                char **ids, size_t n, int **lines, int **cols, size_t *cap) {
   for (size_t i = 0; i < n; i++)
-    if (!strcmp(ids[i], id->text))
-      return cfg_fail(c, id, "duplicate %s '%s' (first at %d:%d)", what_,
-                      cfg_q(c, id), (*lines)[i], (*cols)[i]);
+    if (!strcmp(ids[i], text)) /* shortened as cfg_q does */
+      return cfg_fail(c, at, "duplicate %s '%.92s%s' (first at %d:%d)", what_,
+                      text, strlen(text) > 92 ? "..." : "", (*lines)[i],
+                      (*cols)[i]);
   if (n >= *cap) {
     size_t nc = *cap ? 2 * *cap : 4;
     int *l = realloc(*lines, nc * sizeof *l);
@@ -361,7 +363,7 @@ int cfg_note_id(ctx *c, const ynode *id, const char *what_, char **ids,
     *cols = k;
     *cap = nc;
   }
-  (*lines)[n] = id->line;
-  (*cols)[n] = id->col;
+  (*lines)[n] = at->line;
+  (*cols)[n] = at->col;
   return 0;
 }

@@ -143,10 +143,11 @@ int cfg_grow_array(void **arr, size_t *cap, size_t elem);
 
 /* ---- endpoints and transports (config_endpoint.c) ------------------------ */
 
-/* Remembers where an id (or endpoint pattern) was defined; refuses
- * duplicates. `what_` names it in the message ("ingress id"). */
-int cfg_note_id(ctx *c, const ynode *id, const char *what_, char **ids,
-                size_t n, int **lines, int **cols, size_t *cap);
+/* Remembers where id `text` (or an endpoint pattern) was defined: at
+ * node `at` (which need not hold the text: the playground's fixed ids);
+ * refuses duplicates. `what_` names it in the message ("ingress id"). */
+int cfg_note_id(ctx *c, const ynode *at, const char *text, const char *what_,
+                char **ids, size_t n, int **lines, int **cols, size_t *cap);
 int cfg_parse_endpoint(ctx *c, build_state *bs, const ynode *doc,
                        const ynode *spec, bool v2);
 

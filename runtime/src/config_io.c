@@ -181,7 +181,7 @@ static int add_ingress(ctx *c, build_state *bs, const ynode *id_node,
   for (size_t i = 0; ids && i < cfg->n_ingresses; i++)
     ids[i] = cfg->ingresses[i].id;
   if (ids)
-    r = cfg_note_id(c, id_node, "ingress id", ids, cfg->n_ingresses,
+    r = cfg_note_id(c, id_node, id, "ingress id", ids, cfg->n_ingresses,
                     &bs->in_line, &bs->in_col, &bs->cap_inl);
   free(ids);
   if (r == 0 && GROW(cfg->ingresses, cfg->n_ingresses, bs->cap_in) < 0)
@@ -202,7 +202,7 @@ static int add_egress(ctx *c, build_state *bs, const ynode *id_node,
   char **ids = malloc((cfg->n_egresses + 1) * sizeof *ids);
   if (!ids) return cfg_oom(c);
   for (size_t i = 0; i < cfg->n_egresses; i++) ids[i] = cfg->egresses[i].id;
-  int r = cfg_note_id(c, id_node, "egress id", ids, cfg->n_egresses,
+  int r = cfg_note_id(c, id_node, id, "egress id", ids, cfg->n_egresses,
                       &bs->eg_line, &bs->eg_col, &bs->cap_egl);
   free(ids);
   if (r < 0) return -1;
