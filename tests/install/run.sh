@@ -124,9 +124,17 @@ flags="$(pkg-config --cflags --libs statefun-server)"
   "$tmp/entities/shop.c" -o "$tmp/cart_pkgconfig" $flags "$rpath" \
   || fail "building the cart with pkg-config statefun-server"
 
+# 3b. A user's test with <statefun/testing.h>, pkg-config statefun only.
+# shellcheck disable=SC2086
+"$cc" $extra -std=gnu11 -Wall -Wextra -Werror -DSF_WITH_CART -I"$tmp/entities" \
+  "$src/consumer/harness.c" "$cart_src/cart.c" "$tmp/entities/shop.c" \
+  -o "$tmp/harness_pkgconfig" $(pkg-config --cflags --libs statefun) "$rpath" \
+  || fail "building harness.c with pkg-config statefun"
+
 # Run the consumers against the installed libraries (and only those).
 for exe in "$tmp/cmake-build/consumer_cmake" "$tmp/consumer_statefun" \
-           "$tmp/consumer_statefun-server"; do
+           "$tmp/consumer_statefun-server" "$tmp/cmake-build/harness_cmake" \
+           "$tmp/harness_pkgconfig"; do
   if [ -z "$static" ]; then
     where="$(ldd "$exe" | awk '/libstatefun\.so/ {print $3}')"
     case "$where" in "$libdir"/*) ;; *) fail "$(basename "$exe") loads libstatefun from '$where'";; esac
@@ -188,4 +196,4 @@ serve_cart() { # serve_cart EXE NAME
 }
 serve_cart "$tmp/cmake-build/cart_cmake" cart_cmake
 serve_cart "$tmp/cart_pkgconfig" cart_pkgconfig
-step "OK (installed tools; cmake + pkg-config consumers and carts; prefix $prefix)"
+step "OK (installed tools; cmake + pkg-config consumers, carts and harness tests; prefix $prefix)"
