@@ -40,8 +40,11 @@ void sf_context_set_error(sf_context *ctx, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* The function's own first reason is the one reported: it replaces a
+ * reason the SDK recorded for a status the function saw and handled. */
 sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...) {
-  if (ctx && ctx->error && !ctx->error[0] && fmt) {
+  if (ctx && ctx->error && !ctx->error_is_users && fmt) {
+    ctx->error_is_users = true;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ctx->error, ctx->error_len, fmt, ap);

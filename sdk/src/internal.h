@@ -105,6 +105,7 @@ struct sf_context {
   char *egress_ns, *egress_type;
   char *error;         /* reason buffer (256 bytes) */
   size_t error_len;
+  bool error_is_users; /* the reason is the function's own (sf_context_fail) */
 };
 
 /* Appends to a vector in the arena. */

@@ -398,3 +398,20 @@ Test(friction, state_type_failures_say_the_fix) {
   tf_req_free(r);
   sf_handler_free(h);
 }
+
+/* The function's own reason wins over the one the SDK recorded for a call
+ * whose status it handled; the first of its own reasons is kept. */
+static sf_status own_reason(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  int32_t v;
+  sf_status st = sf_state_get_int(ctx, &s_long, &v);
+  sf_context_fail(ctx, "reading l: %s", sf_strerror(st));
+  return sf_context_fail(ctx, "a later reason");
+}
+Test(friction, the_functions_own_reason_is_reported) {
+  tf_from *f = NULL;
+  sf_handle_info info;
+  cr_assert_eq(run(own_reason, true, NULL, 0, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(info.error, "function t.fns/f (id me) failed at invocation 1 of 1: "
+                               "reading l: type mismatch");
+}

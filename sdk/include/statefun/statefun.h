@@ -384,7 +384,9 @@ SF_API char *sf_context_printf(sf_context *ctx, size_t *len, const char *fmt,
 /*
  * Fails the invocation: records a printf-style reason (kept for the HTTP
  * error body and logs) and returns SF_ERR_FUNCTION_FAILED, so a callback
- * can write `return sf_context_fail(ctx, "bad input %d", n);`.
+ * can write `return sf_context_fail(ctx, "bad input %d", n);`. The first
+ * reason given this way is the one reported; without one, the reason the
+ * SDK recorded for the failing call (naming the state and the fix) is.
  */
 SF_API sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...)
 #if defined(__GNUC__)
