@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,12 @@ static int write_svg(const spans *s, const char *trace, const char *svg) {
     fprintf(stderr, "sf-local: --svg %s: a quote in the file name\n", svg);
     return 2;
   }
+  if (system("command -v dot >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "sf-local: --svg: Graphviz's `dot` is not installed; --dot prints "
+            "the graph to render elsewhere\n");
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN); /* a dot that dies early: an exit status, not a kill */
   snprintf(cmd, sizeof cmd, "dot -Tsvg -o '%s'", svg);
   FILE *p = popen(cmd, "w");
   if (p == NULL) {

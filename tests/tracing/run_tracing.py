@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -216,6 +217,12 @@ def checkout_tree(s, trace):
     rc, dot, _ = sflocal_trace(s, trace, "--trace-in", s.cart_trace, "--dot")
     check_eq(rc, 0, "--dot exit")
     check_eq((dot.startswith("digraph"), dot.count(" -> ")), (True, 17), "DOT edges")
+    svg = s.cart_trace + ".svg"
+    rc, _, err = sflocal_trace(s, trace, "--trace-in", s.cart_trace, "--svg", svg)
+    if shutil.which("dot"):
+        check_eq((rc, open(svg).read().count("<g id=\"node")), (0, 18), "--svg nodes")
+    else:
+        check_eq((rc, "not installed" in err), (1, True), "--svg without Graphviz")
     rc, _, err = sflocal_trace(s, "f" * 32, "--trace-in", s.cart_trace)
     check_eq((rc, "no span" in err), (1, True), "an unknown trace")
     rc, _, err = sflocal_trace(s, "xyz", "--trace-in", s.cart_trace)
