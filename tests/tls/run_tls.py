@@ -150,7 +150,7 @@ def test(fn):
 def server_https():
     port = free_port()
     g = greeter(port, *server_tls())
-    check("on https://127.0.0.1:%d/statefun" % port in g.text(),
+    check("on https://127.0.0.1:%d/" % port in g.text(),
           "start-up line without https: %s", g.text())
     st, body = https_get(port, "/health", client_ctx())
     check(st == 200 and body == b"ok", "GET /health over https: %d %r", st, body)
