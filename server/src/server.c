@@ -273,7 +273,8 @@ static size_t inflight_cap(const sf_server *s, size_t body) {
 static bool slot_reserve(sf_server *s, slot *sl, size_t need) {
   if (need <= sl->charged) return true;
   size_t cap = sl->charged < 4096 ? 4096 : sl->charged;
-  while (cap < need) cap = cap > s->max_body / 2 ? s->max_body : cap * 2;
+  while (cap < need && cap < s->max_body)
+    cap = cap > s->max_body / 2 ? s->max_body : cap * 2;
   if (cap < need) cap = need;
   size_t more = cap - sl->charged;
   size_t was = atomic_fetch_add(&s->inflight_bytes, more);
