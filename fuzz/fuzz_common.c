@@ -281,10 +281,8 @@ static void read_all_states(sf_context *ctx) {
   (void)sf_state_get_double(ctx, &s_avg, &d);
   if (sf_state_get_string(ctx, &s_name, &s, &n) == SF_OK)
     FZ_CHECK(n == 0 || s != NULL);
-  if (sf_state_get_json(ctx, &s_doc, &j) == SF_OK) {
-    FZ_CHECK(j != NULL);
-    json_decref(j);
-  }
+  if (sf_state_get_json(ctx, &s_doc, &j) == SF_OK)
+    FZ_CHECK(j != NULL); /* the request's: freed with its arena */
   (void)sf_state_get_proto(ctx, &s_rec, &m);
   if (sf_state_get(ctx, &s_blob, &v) == SF_OK) {
     /* (The typename is the one the request carried: the SDK, like all
@@ -329,10 +327,8 @@ static void read_message(sf_context *ctx, const sf_message *msg) {
     FZ_CHECK(n <= msg->value.len);
   }
   (void)sf_message_as_string(msg, &s, NULL);
-  if (sf_message_as_json(msg, &fz_type_json, &j) == SF_OK) {
-    FZ_CHECK(j != NULL);
-    json_decref(j);
-  }
+  if (sf_message_as_json(ctx, msg, &fz_type_json, &j) == SF_OK)
+    FZ_CHECK(j != NULL); /* the request's: freed with its arena */
   (void)sf_message_as_proto(ctx, msg, &fz_type_proto, &m);
 }
 

@@ -33,7 +33,15 @@ typedef struct sf_block {
   _Alignas(SF_ARENA_ALIGN) unsigned char data[];
 } sf_block;
 
+/* A call to make at the next reset or free (sf_arena_defer). */
+typedef struct sf_defer {
+  struct sf_defer *next;
+  void (*fn)(void *);
+  void *ptr;
+} sf_defer;
+
 struct sf_arena {
+  sf_defer *defers; /* newest first, run at reset and free */
   sf_block *head;  /* the block being filled; older blocks follow */
   sf_block *spare; /* kept from earlier requests, largest first */
   size_t limit;    /* 0: unlimited */
@@ -95,8 +103,25 @@ static void free_list(sf_arena *a, sf_block *b) {
   }
 }
 
+sf_status sf_arena_defer(sf_arena *a, void (*fn)(void *), void *ptr) {
+  sf_defer *d = sf_arena_alloc(a, sizeof(*d));
+  if (!d) return SF_ERR_NOMEM;
+  d->fn = fn;
+  d->ptr = ptr;
+  d->next = a->defers;
+  a->defers = d;
+  return SF_OK;
+}
+
+/* Runs the deferred calls (before the blocks that hold them go). */
+static void run_defers(sf_arena *a) {
+  for (sf_defer *d = a->defers; d; d = d->next) d->fn(d->ptr);
+  a->defers = NULL;
+}
+
 void sf_arena_free(sf_arena *a) {
   if (!a) return;
+  run_defers(a);
   free_list(a, a->head);
   free_list(a, a->spare);
   free(a);
@@ -129,6 +154,7 @@ static void trim_spare(sf_arena *a) {
 
 void sf_arena_reset(sf_arena *a) {
   if (!a) return;
+  run_defers(a);
   a->used = 0;
   a->over_limit = false;
   while (a->head) {

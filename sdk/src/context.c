@@ -32,8 +32,13 @@ sf_status sf_ptr_vec_push(sf_arena *arena, sf_ptr_vec *vec, void *item) {
   return SF_OK;
 }
 
+/* The last reason recorded wins: the failing call is usually the last one
+ * that failed, and a failure the function handled (a message tested for
+ * one type, then read as another) must not hide it. A reason that fails
+ * the batch on its own (a bad value, a failed read with a default) is
+ * locked, and the function's own reason replaces anything. */
 void sf_context_set_error(sf_context *ctx, const char *fmt, ...) {
-  if (!ctx->error || ctx->error[0]) return; /* keep the first reason */
+  if (!ctx || !ctx->error || ctx->error_locked) return;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(ctx->error, ctx->error_len, fmt, ap);
@@ -45,6 +50,7 @@ void sf_context_set_error(sf_context *ctx, const char *fmt, ...) {
 sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...) {
   if (ctx && ctx->error && !ctx->error_is_users && fmt) {
     ctx->error_is_users = true;
+    ctx->error_locked = true;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ctx->error, ctx->error_len, fmt, ap);
@@ -53,13 +59,17 @@ sf_status sf_context_fail(sf_context *ctx, const char *fmt, ...) {
   return SF_ERR_FUNCTION_FAILED;
 }
 
+void sf_context_sticky(sf_context *ctx, sf_status status, const char *what) {
+  if (ctx->sticky != SF_OK) return;
+  ctx->sticky = status;
+  if (what) sf_why_bad_value(ctx, what, status);
+  ctx->error_locked = true;
+}
+
 sf_value sf_context_bad_value(sf_context *ctx, sf_status status,
                               const char *what) {
   sf_value v = {NULL, false, NULL, 0};
-  if (ctx->sticky == SF_OK) {
-    ctx->sticky = status;
-    sf_context_set_error(ctx, "%s: %s", what, sf_strerror(status));
-  }
+  sf_context_sticky(ctx, status, what);
   return v;
 }
 
@@ -274,7 +284,10 @@ sf_value sf_value_string(sf_context *ctx, const char *s, size_t len) {
   sf_value v = {SF_TYPENAME_STRING, true, NULL, 0};
   if (len == 0) return v; /* proto3: "" encodes as nothing */
   if (!sf_utf8_valid((const uint8_t *)s, len))
-    return sf_context_bad_value(ctx, SF_ERR_ENCODE, "sf_value_string (not UTF-8)");
+  {
+    sf_why_string_utf8(ctx, len);
+    return sf_context_bad_value(ctx, SF_ERR_ENCODE, NULL);
+  }
   uint8_t *p = sf_arena_alloc(ctx->arena, len + 11);
   if (!p) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_string");
   size_t i = sfb_tag_put(p, 1, SFB_WT_LEN); /* StringWrapper.value */
@@ -307,11 +320,7 @@ sf_cell *sf_context_cell(sf_context *ctx, const sf_value_spec *spec) {
   for (size_t i = 0; i < n; i++)
     if (spec->name && strcmp(ctx->cells[i].spec->name, spec->name) == 0)
       return &ctx->cells[i];
-  sf_context_set_error(ctx,
-                       "state '%s' is not declared by %s: add its spec to the "
-                       "specs given to sf_handler_register",
-                       spec->name ? spec->name : "(null)",
-                       ctx->function->type_name);
+  sf_why_state_undeclared(ctx, spec);
   return NULL;
 }
 
@@ -339,24 +348,24 @@ static sf_status typed_cell(sf_context *ctx, const sf_value_spec *spec,
   const sf_cell *c = sf_context_cell(ctx, spec);
   if (!c) return SF_ERR_UNKNOWN_STATE;
   if (c->spec->type->kind != kind) {
-    sf_context_set_error(ctx,
-                         "state '%s' is %s, read as another type: read it with "
-                         "the sf_state_get_* of its type",
-                         c->spec->name, c->spec->type->type_name);
+    sf_why_state_kind(ctx, c->spec);
     return SF_ERR_TYPE_MISMATCH;
   }
   if (!c->value.has_value) return SF_ERR_NO_VALUE;
   /* Like the Python SDK: the stored typename must be the declared one. */
   if (strcmp(c->value.type_name, c->spec->type->type_name) != 0) {
-    sf_context_set_error(ctx,
-                         "state '%s' is declared %s but Flink holds a %s: "
-                         "clear it, or declare the spec with the stored type",
-                         c->spec->name, c->spec->type->type_name,
-                         c->value.type_name);
+    sf_why_state_stored(ctx, c->spec, c->value.type_name);
     return SF_ERR_TYPE_MISMATCH;
   }
   *cell = c;
   return SF_OK;
+}
+
+/* A typed read's decoding status, with a reason when the bytes are bad. */
+static sf_status state_decoded(sf_context *ctx, const sf_cell *c,
+                               sf_status st) {
+  if (st != SF_OK) sf_why_state_decode(ctx, c->spec, c->value.len, NULL);
+  return st;
 }
 
 #define STATE_GET(fn, T, KIND, dec)                                  \
@@ -364,7 +373,7 @@ static sf_status typed_cell(sf_context *ctx, const sf_value_spec *spec,
     const sf_cell *c;                                                \
     sf_status st = typed_cell(ctx, spec, KIND, out, &c);             \
     if (st != SF_OK) return st;                                      \
-    return dec(c->value.data, c->value.len, out);                    \
+    return state_decoded(ctx, c, dec(c->value.data, c->value.len, out)); \
   }
 STATE_GET(sf_state_get_bool, bool, SF_KIND_BOOL, sf_decode_bool)
 STATE_GET(sf_state_get_int, int32_t, SF_KIND_INT, sf_decode_int)
@@ -377,28 +386,23 @@ sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
   const sf_cell *c;
   sf_status st = typed_cell(ctx, spec, SF_KIND_STRING, out, &c);
   if (st != SF_OK) return st;
-  return sf_decode_string(c->value.data, c->value.len, out, len);
+  return state_decoded(ctx, c, sf_decode_string(c->value.data, c->value.len, out, len));
 }
 
 /* A read with a default: an absent value gives `dflt`; any other failure
  * (undeclared spec, wrong type, bad bytes) also gives `dflt` but is kept by
  * the context so the batch fails with a reason, as a bad sf_value_* does. */
-static bool or_failed(sf_context *ctx, const sf_value_spec *spec,
-                      sf_status st) {
+static bool or_failed(sf_context *ctx, sf_status st) {
   if (st == SF_OK) return false;
-  if (st != SF_ERR_NO_VALUE && ctx->sticky == SF_OK) {
-    ctx->sticky = st;
-    sf_context_set_error(ctx, "state '%s' of %s: %s",
-                         spec && spec->name ? spec->name : "(null)",
-                         ctx->function->type_name, sf_strerror(st));
-  }
+  /* The failed read recorded its reason; it now fails the batch. */
+  if (st != SF_ERR_NO_VALUE) sf_context_sticky(ctx, st, NULL);
   return true;
 }
 
 #define STATE_GET_OR(fn, get, T)                                      \
   T fn(sf_context *ctx, const sf_value_spec *spec, T dflt) {          \
     T v;                                                              \
-    return or_failed(ctx, spec, get(ctx, spec, &v)) ? dflt : v;       \
+    return or_failed(ctx, get(ctx, spec, &v)) ? dflt : v;       \
   }
 STATE_GET_OR(sf_state_get_bool_or, sf_state_get_bool, bool)
 STATE_GET_OR(sf_state_get_int_or, sf_state_get_int, int32_t)
@@ -410,7 +414,7 @@ const char *sf_state_get_string_or(sf_context *ctx, const sf_value_spec *spec,
                                    const char *dflt, size_t *len) {
   const char *s;
   size_t n;
-  if (or_failed(ctx, spec, sf_state_get_string(ctx, spec, &s, &n))) {
+  if (or_failed(ctx, sf_state_get_string(ctx, spec, &s, &n))) {
     if (len) *len = dflt ? strlen(dflt) : 0;
     return dflt;
   }
@@ -430,10 +434,7 @@ static sf_status store(sf_context *ctx, const sf_value_spec *spec, sf_value v) {
   if (!c) return SF_ERR_UNKNOWN_STATE;
   if (!v.type_name) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
   if (strcmp(v.type_name, c->spec->type->type_name) != 0) {
-    sf_context_set_error(ctx,
-                         "state '%s' is %s, not %s: set a value of the "
-                         "spec's type",
-                         c->spec->name, c->spec->type->type_name, v.type_name);
+    sf_why_state_set_type(ctx, c->spec, v.type_name);
     return SF_ERR_TYPE_MISMATCH;
   }
   c->value = v;

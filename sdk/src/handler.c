@@ -289,8 +289,10 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
   }
   int fi = find_function(h, &batch->target);
   if (fi < 0) {
-    set_info(info, "unknown function type %s/%s", sf_wstr_c(batch->target.ns),
-             sf_wstr_c(batch->target.type));
+    sf_why_unknown_function(info->error, sizeof info->error, h,
+                            sf_wstr_c(batch->target.ns),
+                            sf_wstr_c(batch->target.type),
+                            sf_wstr_c(batch->target.id));
     return SF_ERR_UNKNOWN_FUNCTION;
   }
   info->function_index = fi;
@@ -365,26 +367,21 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
                       sf_wstr_c(caller->id)[0]);
     if (ctx.has_caller) fill_address(&ctx.caller, caller);
 
+    sf_context *outer = sf_current_ctx; /* a handler run inside a function */
+    sf_current_ctx = &ctx;
     sf_status st = f->fn(&ctx, &msg, f->user_data);
+    sf_current_ctx = outer;
     if (st == SF_OK && ctx.sticky != SF_OK) st = ctx.sticky;
     if (st != SF_OK) {
-      if (!info->error[0])
-        snprintf(info->error, sizeof(info->error), "%s", sf_strerror(st));
-      /* Prefix the reason with where it happened; keep the user's text. */
-      char reason[sizeof(info->error)];
-      snprintf(reason, sizeof(reason), "%s", info->error);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation" /* truncating is fine */
-#endif
-      snprintf(info->error, sizeof(info->error),
-               "function %s (id %s) failed at invocation %zu of %zu: %s",
-               f->type_name, ctx.self.id, i + 1, batch->n_invocations, reason);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
       info->invocations = i + 1;
-      return st == SF_ERR_NOMEM ? SF_ERR_NOMEM : SF_ERR_FUNCTION_FAILED;
+      if (st == SF_ERR_NOMEM) {
+        sf_why_memory(info->error, sizeof info->error, f->type_name, ctx.self.id,
+                      arena, request_len);
+        return SF_ERR_NOMEM;
+      }
+      sf_why_batch(info->error, sizeof info->error, f->type_name, ctx.self.id, i + 1,
+                   batch->n_invocations, st, info->error);
+      return SF_ERR_FUNCTION_FAILED;
     }
   }
   info->invocations = batch->n_invocations;
@@ -395,8 +392,12 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
   return SF_OK;
 
 nomem:
-  snprintf(info->error, sizeof(info->error),
-           "out of memory handling a request of %zu bytes (arena limit?)",
-           request_len);
+  /* A function was found only when the request decoded. */
+  if (info->function_index >= 0)
+    sf_why_memory(info->error, sizeof info->error,
+                  h->functions[info->function_index].type_name,
+                  sf_wstr_c(to.batch.target.id), arena, request_len);
+  else
+    sf_why_memory(info->error, sizeof info->error, NULL, NULL, arena, request_len);
   return SF_ERR_NOMEM;
 }

@@ -38,6 +38,18 @@ void sf_arena_protobuf_allocator(sf_arena *arena, ProtobufCAllocator *out);
 char *sf_arena_vprintf(sf_arena *arena, size_t *len, const char *fmt,
                        va_list ap);
 
+/* Calls fn(ptr) at the arena's next reset or free: how objects made
+ * outside the arena (jansson values) live exactly as long as it. */
+sf_status sf_arena_defer(sf_arena *arena, void (*fn)(void *), void *ptr);
+
+/* Parses a JSON value into a jansson value the arena owns (json_decref'd
+ * at its reset); `detail` gets jansson's reason for text that is not JSON.
+ * The one JSON reader of sf_message_as_json, sf_state_get_json and the
+ * test harness. */
+struct json_t;
+sf_status sf_json_parse(sf_arena *arena, const sf_value *v, struct json_t **out,
+                        char *detail, size_t cap);
+
 /* Copies into the arena (NULL on failure). */
 void *sf_arena_memdup(sf_arena *arena, const void *data, size_t len);
 
@@ -106,6 +118,7 @@ struct sf_context {
   char *error;         /* reason buffer (256 bytes) */
   size_t error_len;
   bool error_is_users; /* the reason is the function's own (sf_context_fail) */
+  bool error_locked;   /* the reason fails the batch: later ones do not replace it */
 };
 
 /* Appends to a vector in the arena. */
@@ -115,9 +128,52 @@ sf_status sf_ptr_vec_push(sf_arena *arena, sf_ptr_vec *vec, void *item);
 void sf_context_set_error(sf_context *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Remembers the first failure of a value constructor; returns a null value. */
+/* Remembers the first failure that fails the batch by itself (a value
+ * constructor, a read with a default) and locks the reason: the generic
+ * "what: status" one, or with `what` NULL the one the caller recorded. */
+void sf_context_sticky(sf_context *ctx, sf_status status, const char *what);
+/* sf_context_sticky, returning the null value a failed constructor gives. */
 sf_value sf_context_bad_value(sf_context *ctx, sf_status status,
                               const char *what);
+
+/* ---- reasons (status.c: every failure text, with its fix) ---- */
+
+/* The invocation running on this thread, NULL outside a function. */
+extern _Thread_local sf_context *sf_current_ctx;
+/* Reasons of the message accessors, which take no context: recorded for
+ * the invocation running on this thread (no-ops outside one). `test` is
+ * the call that checks the type, e.g. "sf_message_is_int(msg)". */
+void sf_why_message_type(const sf_message *msg, const char *want,
+                         const char *test);
+void sf_why_message_empty(const sf_message *msg);
+void sf_why_message_decode(const sf_message *msg, const char *detail);
+void sf_why_state_undeclared(sf_context *ctx, const sf_value_spec *spec);
+void sf_why_state_kind(sf_context *ctx, const sf_value_spec *spec);
+void sf_why_state_stored(sf_context *ctx, const sf_value_spec *spec,
+                         const char *stored);
+void sf_why_state_decode(sf_context *ctx, const sf_value_spec *spec,
+                         size_t len, const char *detail);
+void sf_why_state_set_type(sf_context *ctx, const sf_value_spec *spec,
+                           const char *given);
+void sf_why_bad_value(sf_context *ctx, const char *what, sf_status status);
+void sf_why_string_utf8(sf_context *ctx, size_t len);
+void sf_why_json_type(sf_context *ctx, const sf_type *type);
+void sf_why_json_null(sf_context *ctx, const sf_type *type);
+void sf_why_proto_descriptor(sf_context *ctx, const sf_type *type,
+                             const char *given, const char *want);
+void sf_why_custom_encode(sf_context *ctx, const sf_type *type, sf_status st);
+/* The batch's reason: function type, id, which invocation, and `reason`
+ * (or, when empty, what status `st` means and how to give a reason).
+ * `reason` may be `out`. */
+void sf_why_batch(char *out, size_t cap, const char *function, const char *id,
+                  size_t i, size_t n, sf_status st, const char *reason);
+/* Out of memory: the arena's limit (and how to raise it) or the machine's.
+ * `function` may be NULL (no function reached). */
+void sf_why_memory(char *out, size_t cap, const char *function, const char *id,
+                   const sf_arena *arena, size_t request_len);
+/* No function for the target: what this handler serves and the fix. */
+void sf_why_unknown_function(char *out, size_t cap, const sf_handler *h,
+                             const char *ns, const char *type, const char *id);
 
 /* The cell of a spec, or NULL (and an error recorded) if undeclared. */
 sf_cell *sf_context_cell(sf_context *ctx, const sf_value_spec *spec);

@@ -70,7 +70,7 @@ struct sf_test {
   bool auto_register;
   int rounds;
   bool incomplete;
-  char error[256];
+  char error[sizeof(((sf_handle_info *)0)->error)];
   tspec *missing;
   size_t n_missing;
   sf_message *sent;
@@ -661,11 +661,20 @@ sf_status sf_test_state_string(const sf_test *t, const char *name,
   return st != SF_OK ? st : sf_message_as_string(&m, out, len);
 }
 
-sf_status sf_test_state_json(const sf_test *t, const char *name,
-                             const sf_type *type, struct json_t **out) {
+sf_status sf_test_message_as_json(sf_test *t, const sf_message *msg,
+                                  const sf_type *type, struct json_t **out) {
+  if (!t || !msg || !out || !kind_is(type, SF_KIND_JSON)) return SF_ERR_INVALID_ARGUMENT;
+  if (!sf_message_is(msg, type)) return SF_ERR_TYPE_MISMATCH;
+  if (!msg->value.has_value) return SF_ERR_NO_VALUE;
+  char detail[160];
+  return sf_json_parse(t->mem, &msg->value, out, detail, sizeof detail);
+}
+
+sf_status sf_test_state_json(sf_test *t, const char *name, const sf_type *type,
+                             struct json_t **out) {
   sf_message m;
   sf_status st = state_message(t, name, &m);
-  return st != SF_OK ? st : sf_message_as_json(&m, type, out);
+  return st != SF_OK ? st : sf_test_message_as_json(t, &m, type, out);
 }
 
 sf_status sf_test_message_as_proto(sf_test *t, const sf_message *msg,

@@ -64,7 +64,7 @@ struct sf_scenario {
   size_t n_replies;
   sf_scenario_event *trace;
   size_t n_trace;
-  char error[320];
+  char error[sizeof(((sf_handle_info *)0)->error) + 64];
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -266,7 +266,7 @@ static void bookkeeping(const sf_test *t, sf_scenario_event *ev) {
 }
 
 static sf_status finish_event(sf_scenario *sc, sf_scenario_event *ev) {
-  char line[512];
+  char line[1024];
   snprintf(line, sizeof line, "#%zu %s %s <- %s%s%s%s%s%s | sent %zu | awaiting %zu | queued %zu",
            ev->step, ev->type, ev->key, ev->what, ev->method[0] ? " " : "", ev->method,
            ev->call_id[0] ? " [" : "", ev->call_id, ev->call_id[0] ? "]" : "", ev->sent,

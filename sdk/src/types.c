@@ -257,29 +257,43 @@ bool sf_message_is_float(const sf_message *m) { return typename_is(m, SF_TYPENAM
 bool sf_message_is_double(const sf_message *m) { return typename_is(m, SF_TYPENAME_DOUBLE); }
 bool sf_message_is_string(const sf_message *m) { return typename_is(m, SF_TYPENAME_STRING); }
 
+/* Checks a message before a typed read; on a failure the reason (with
+ * `test`, the call that would have checked it) goes to the invocation. */
 static sf_status check_message(const sf_message *msg, const char *tn,
-                               const void *out) {
+                               const void *out, const char *test) {
   if (!msg || !out) return SF_ERR_INVALID_ARGUMENT;
-  if (!typename_is(msg, tn)) return SF_ERR_TYPE_MISMATCH;
-  if (!msg->value.has_value) return SF_ERR_NO_VALUE;
+  if (!typename_is(msg, tn)) {
+    sf_why_message_type(msg, tn, test);
+    return SF_ERR_TYPE_MISMATCH;
+  }
+  if (!msg->value.has_value) {
+    sf_why_message_empty(msg);
+    return SF_ERR_NO_VALUE;
+  }
   return SF_OK;
 }
 
-#define MESSAGE_AS(fn, T, TN, dec)                          \
-  sf_status fn(const sf_message *msg, T *out) {             \
-    sf_status st = check_message(msg, TN, out);             \
-    if (st != SF_OK) return st;                             \
-    return dec(msg->value.data, msg->value.len, out);       \
+/* A typed read's decoding status, with a reason when the bytes are bad. */
+static sf_status message_decoded(const sf_message *msg, sf_status st) {
+  if (st != SF_OK) sf_why_message_decode(msg, NULL);
+  return st;
+}
+
+#define MESSAGE_AS(fn, T, TN, dec, test)                                  \
+  sf_status fn(const sf_message *msg, T *out) {                           \
+    sf_status st = check_message(msg, TN, out, test);                     \
+    if (st != SF_OK) return st;                                           \
+    return message_decoded(msg, dec(msg->value.data, msg->value.len, out)); \
   }
-MESSAGE_AS(sf_message_as_bool, bool, SF_TYPENAME_BOOL, sf_decode_bool)
-MESSAGE_AS(sf_message_as_int, int32_t, SF_TYPENAME_INT, sf_decode_int)
-MESSAGE_AS(sf_message_as_long, int64_t, SF_TYPENAME_LONG, sf_decode_long)
-MESSAGE_AS(sf_message_as_float, float, SF_TYPENAME_FLOAT, sf_decode_float)
-MESSAGE_AS(sf_message_as_double, double, SF_TYPENAME_DOUBLE, sf_decode_double)
+MESSAGE_AS(sf_message_as_bool, bool, SF_TYPENAME_BOOL, sf_decode_bool, "sf_message_is_bool(msg)")
+MESSAGE_AS(sf_message_as_int, int32_t, SF_TYPENAME_INT, sf_decode_int, "sf_message_is_int(msg)")
+MESSAGE_AS(sf_message_as_long, int64_t, SF_TYPENAME_LONG, sf_decode_long, "sf_message_is_long(msg)")
+MESSAGE_AS(sf_message_as_float, float, SF_TYPENAME_FLOAT, sf_decode_float, "sf_message_is_float(msg)")
+MESSAGE_AS(sf_message_as_double, double, SF_TYPENAME_DOUBLE, sf_decode_double, "sf_message_is_double(msg)")
 
 sf_status sf_message_as_string(const sf_message *msg, const char **out,
                                size_t *len) {
-  sf_status st = check_message(msg, SF_TYPENAME_STRING, out);
+  sf_status st = check_message(msg, SF_TYPENAME_STRING, out, "sf_message_is_string(msg)");
   if (st != SF_OK) return st;
-  return sf_decode_string(msg->value.data, msg->value.len, out, len);
+  return message_decoded(msg, sf_decode_string(msg->value.data, msg->value.len, out, len));
 }

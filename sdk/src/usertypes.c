@@ -6,6 +6,7 @@
  * equal bytes.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,11 +18,16 @@ static bool kind_is(const sf_type *t, sf_type_kind k) { return t && t->kind == k
 
 sf_value sf_value_json(sf_context *ctx, const sf_type *type,
                        const struct json_t *json) {
-  if (!kind_is(type, SF_KIND_JSON) || !json ||
-      sf_typename_validate(type->type_name) != SF_OK)
-    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_json");
+  if (!kind_is(type, SF_KIND_JSON) || sf_typename_validate(type->type_name) != SF_OK) {
+    sf_why_json_type(ctx, type);
+    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, NULL);
+  }
+  if (!json) {
+    sf_why_json_null(ctx, type);
+    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, NULL);
+  }
   char *text = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-  if (!text) return sf_context_bad_value(ctx, SF_ERR_ENCODE, "sf_value_json");
+  if (!text) return sf_context_bad_value(ctx, SF_ERR_NOMEM, "sf_value_json");
   size_t n = strlen(text);
   sf_value v = {type->type_name, true, sf_arena_memdup(ctx->arena, text, n), n};
   free(text);
@@ -29,41 +35,85 @@ sf_value sf_value_json(sf_context *ctx, const sf_type *type,
   return v;
 }
 
-static sf_status parse_json(const sf_value *v, json_t **out) {
+static void json_release(void *j) { json_decref(j); }
+
+/* Parses a JSON value into a jansson value the arena owns (released at its
+ * reset, like a protobuf message unpacked into it). `detail` (may be NULL)
+ * gets jansson's reason for text that is not JSON. */
+sf_status sf_json_parse(sf_arena *arena, const sf_value *v, json_t **out,
+                        char *detail, size_t cap) {
   json_error_t err;
   json_t *j = json_loadb((const char *)(v->data ? v->data : (const uint8_t *)""),
                          v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-  if (!j) return SF_ERR_VALUE_DECODE;
+  if (!j) {
+    snprintf(detail, cap, "(JSON: %.100s at line %d column %d)", err.text, err.line,
+             err.column);
+    return SF_ERR_VALUE_DECODE;
+  }
+  if (sf_arena_defer(arena, json_release, j) != SF_OK) {
+    json_decref(j);
+    return SF_ERR_NOMEM;
+  }
   *out = j;
   return SF_OK;
 }
 
-sf_status sf_message_as_json(const sf_message *msg, const sf_type *type,
-                             struct json_t **out) {
-  if (!msg || !out || !kind_is(type, SF_KIND_JSON)) return SF_ERR_INVALID_ARGUMENT;
-  if (!sf_message_is(msg, type)) return SF_ERR_TYPE_MISMATCH;
-  if (!msg->value.has_value) return SF_ERR_NO_VALUE;
-  return parse_json(&msg->value, out);
+sf_status sf_message_as_json(sf_context *ctx, const sf_message *msg,
+                             const sf_type *type, struct json_t **out) {
+  if (!ctx || !msg || !out || !kind_is(type, SF_KIND_JSON)) return SF_ERR_INVALID_ARGUMENT;
+  if (!sf_message_is(msg, type)) {
+    sf_why_message_type(msg, type->type_name, "sf_message_is(msg, &type)");
+    return SF_ERR_TYPE_MISMATCH;
+  }
+  if (!msg->value.has_value) {
+    sf_why_message_empty(msg);
+    return SF_ERR_NO_VALUE;
+  }
+  char detail[160];
+  sf_status st = sf_json_parse(ctx->arena, &msg->value, out, detail, sizeof detail);
+  if (st == SF_ERR_VALUE_DECODE) sf_why_message_decode(msg, detail);
+  return st;
+}
+
+/* The state's value, checked to be of a spec whose type is of `kind` and
+ * to hold the declared typename, with the reasons the typed reads give. */
+static sf_status user_state(sf_context *ctx, const sf_value_spec *spec,
+                            sf_type_kind kind, const sf_cell **cell) {
+  sf_cell *c = sf_context_cell(ctx, spec);
+  if (!c) return SF_ERR_UNKNOWN_STATE;
+  if (!kind_is(c->spec->type, kind)) {
+    sf_why_state_kind(ctx, c->spec);
+    return SF_ERR_TYPE_MISMATCH;
+  }
+  if (!c->value.has_value) return SF_ERR_NO_VALUE;
+  if (strcmp(c->value.type_name, c->spec->type->type_name) != 0) {
+    sf_why_state_stored(ctx, c->spec, c->value.type_name);
+    return SF_ERR_TYPE_MISMATCH;
+  }
+  *cell = c;
+  return SF_OK;
 }
 
 sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
                             struct json_t **out) {
-  sf_value v;
+  const sf_cell *c;
   if (!out) return SF_ERR_INVALID_ARGUMENT;
-  sf_cell *c = sf_context_cell(ctx, spec);
-  if (!c) return SF_ERR_UNKNOWN_STATE;
-  if (!kind_is(c->spec->type, SF_KIND_JSON)) return SF_ERR_TYPE_MISMATCH;
-  sf_status st = sf_state_get(ctx, spec, &v);
+  sf_status st = user_state(ctx, spec, SF_KIND_JSON, &c);
   if (st != SF_OK) return st;
-  if (strcmp(v.type_name, c->spec->type->type_name) != 0) return SF_ERR_TYPE_MISMATCH;
-  return parse_json(&v, out);
+  char detail[160];
+  st = sf_json_parse(ctx->arena, &c->value, out, detail, sizeof detail);
+  if (st == SF_ERR_VALUE_DECODE) sf_why_state_decode(ctx, c->spec, c->value.len, detail);
+  return st;
 }
 
 sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
                             const struct json_t *json) {
   sf_cell *c = sf_context_cell(ctx, spec);
   if (!c) return SF_ERR_UNKNOWN_STATE;
-  if (!kind_is(c->spec->type, SF_KIND_JSON)) return SF_ERR_TYPE_MISMATCH;
+  if (!kind_is(c->spec->type, SF_KIND_JSON)) {
+    sf_why_state_kind(ctx, c->spec);
+    return SF_ERR_TYPE_MISMATCH;
+  }
   sf_value v = sf_value_json(ctx, c->spec->type, json);
   if (!v.type_name) return ctx->sticky;
   return sf_state_set(ctx, spec, v);
@@ -76,13 +126,11 @@ sf_value sf_value_proto(sf_context *ctx, const sf_type *type,
   if (!kind_is(type, SF_KIND_PROTO) || !type->proto ||
       (msg && msg->descriptor != type->proto) ||
       sf_typename_validate(type->type_name) != SF_OK) {
-    if (msg && kind_is(type, SF_KIND_PROTO) && type->proto && msg->descriptor)
-      sf_context_set_error(
-          ctx, "sf_value_proto: got a %s, type %s needs a %s",
-          msg->descriptor->name,
-          type->type_name ? type->type_name : "(null)",
-          ((const ProtobufCMessageDescriptor *)type->proto)->name);
-    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_proto");
+    bool other = msg && kind_is(type, SF_KIND_PROTO) && type->proto && msg->descriptor;
+    if (other)
+      sf_why_proto_descriptor(ctx, type, msg->descriptor->name,
+                              ((const ProtobufCMessageDescriptor *)type->proto)->name);
+    return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, other ? NULL : "sf_value_proto");
   }
   /* An absent sub-message is NULL in protobuf-c; like the Java and Go
    * getters, treat it as the empty message, which encodes as no bytes. */
@@ -114,22 +162,28 @@ sf_status sf_message_as_proto(sf_context *ctx, const sf_message *msg,
                               struct ProtobufCMessage **out) {
   if (!ctx || !msg || !out || !kind_is(type, SF_KIND_PROTO) || !type->proto)
     return SF_ERR_INVALID_ARGUMENT;
-  if (!sf_message_is(msg, type)) return SF_ERR_TYPE_MISMATCH;
-  if (!msg->value.has_value) return SF_ERR_NO_VALUE;
-  return unpack(ctx->arena, type, &msg->value, out);
+  if (!sf_message_is(msg, type)) {
+    sf_why_message_type(msg, type->type_name, "sf_message_is(msg, &type)");
+    return SF_ERR_TYPE_MISMATCH;
+  }
+  if (!msg->value.has_value) {
+    sf_why_message_empty(msg);
+    return SF_ERR_NO_VALUE;
+  }
+  sf_status st = unpack(ctx->arena, type, &msg->value, out);
+  if (st == SF_ERR_VALUE_DECODE) sf_why_message_decode(msg, NULL);
+  return st;
 }
 
 sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
                              struct ProtobufCMessage **out) {
-  sf_value v;
+  const sf_cell *c;
   if (!out) return SF_ERR_INVALID_ARGUMENT;
-  sf_cell *c = sf_context_cell(ctx, spec);
-  if (!c) return SF_ERR_UNKNOWN_STATE;
-  if (!kind_is(c->spec->type, SF_KIND_PROTO)) return SF_ERR_TYPE_MISMATCH;
-  sf_status st = sf_state_get(ctx, spec, &v);
+  sf_status st = user_state(ctx, spec, SF_KIND_PROTO, &c);
   if (st != SF_OK) return st;
-  if (strcmp(v.type_name, c->spec->type->type_name) != 0) return SF_ERR_TYPE_MISMATCH;
-  return unpack(ctx->arena, c->spec->type, &v, out);
+  st = unpack(ctx->arena, c->spec->type, &c->value, out);
+  if (st == SF_ERR_VALUE_DECODE) sf_why_state_decode(ctx, c->spec, c->value.len, NULL);
+  return st;
 }
 
 sf_status sf_state_set_proto(sf_context *ctx, const sf_value_spec *spec,
@@ -185,9 +239,8 @@ sf_value sf_value_custom(sf_context *ctx, const sf_type *type, const void *obj) 
   sf_status st = c->encode(ctx->arena, obj, &data, &len, c->user_data);
   if (st == SF_OK && !data && len) st = SF_ERR_ENCODE;
   if (st != SF_OK) {
-    sf_context_set_error(ctx, "sf_value_custom: the encoder of %s failed: %s",
-                         type->type_name, sf_strerror(st));
-    return sf_context_bad_value(ctx, st, "sf_value_custom");
+    sf_why_custom_encode(ctx, type, st);
+    return sf_context_bad_value(ctx, st, NULL);
   }
   sf_value v = {type->type_name, true, data ? data : (const uint8_t *)"", len};
   return v;
@@ -203,22 +256,28 @@ static sf_status decode_custom(sf_context *ctx, const sf_type *type,
 sf_status sf_message_as_custom(sf_context *ctx, const sf_message *msg,
                                const sf_type *type, void *out) {
   if (!ctx || !msg || !out || !codec_of(type)) return SF_ERR_INVALID_ARGUMENT;
-  if (!sf_message_is(msg, type)) return SF_ERR_TYPE_MISMATCH;
-  if (!msg->value.has_value) return SF_ERR_NO_VALUE;
-  return decode_custom(ctx, type, &msg->value, out);
+  if (!sf_message_is(msg, type)) {
+    sf_why_message_type(msg, type->type_name, "sf_message_is(msg, &type)");
+    return SF_ERR_TYPE_MISMATCH;
+  }
+  if (!msg->value.has_value) {
+    sf_why_message_empty(msg);
+    return SF_ERR_NO_VALUE;
+  }
+  sf_status st = decode_custom(ctx, type, &msg->value, out);
+  if (st == SF_ERR_VALUE_DECODE) sf_why_message_decode(msg, NULL);
+  return st;
 }
 
 sf_status sf_state_get_custom(sf_context *ctx, const sf_value_spec *spec,
                               void *out) {
-  sf_value v;
+  const sf_cell *c;
   if (!out) return SF_ERR_INVALID_ARGUMENT;
-  sf_cell *c = sf_context_cell(ctx, spec);
-  if (!c) return SF_ERR_UNKNOWN_STATE;
-  if (!codec_of(c->spec->type)) return SF_ERR_TYPE_MISMATCH;
-  sf_status st = sf_state_get(ctx, spec, &v);
+  sf_status st = user_state(ctx, spec, SF_KIND_CUSTOM, &c);
   if (st != SF_OK) return st;
-  if (strcmp(v.type_name, c->spec->type->type_name) != 0) return SF_ERR_TYPE_MISMATCH;
-  return decode_custom(ctx, c->spec->type, &v, out);
+  st = decode_custom(ctx, c->spec->type, &c->value, out);
+  if (st == SF_ERR_VALUE_DECODE) sf_why_state_decode(ctx, c->spec, c->value.len, NULL);
+  return st;
 }
 
 sf_status sf_state_set_custom(sf_context *ctx, const sf_value_spec *spec,

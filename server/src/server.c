@@ -174,7 +174,7 @@ static void log_line(const sf_server *s, const char *fmt, ...)
 
 static void log_line(const sf_server *s, const char *fmt, ...) {
   if (s->quiet) return;
-  char line[512];
+  char line[640]; /* an SDK reason (512) and room */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
@@ -322,7 +322,7 @@ typedef struct reply_extra {
 static enum MHD_Result reply_textv(sf_server *s, struct MHD_Connection *conn,
                                    unsigned code, reply_extra x,
                                    const char *fmt, va_list ap) {
-  char text[512];
+  char text[640]; /* an SDK reason (512) and room */
   int n = vsnprintf(text, sizeof text - 1, fmt, ap);
   if (n < 0) n = 0;
   size_t len = (size_t)n < sizeof text - 2 ? (size_t)n : sizeof text - 2;
@@ -489,23 +489,14 @@ static enum MHD_Result handle_function(sf_server *s,
     return queue(s, conn, MHD_HTTP_OK, resp, CT_OCTET);
   }
 
-  if (st == SF_ERR_NOMEM && sf_arena_over_limit(sl->arena))
-    return reply_text(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-                      "the request needs more than %zu bytes of memory "
-                      "(the server's cap: 8 x the body limit)",
-                      sf_arena_limit(sl->arena));
-  unsigned code = http_code_of(st);
+  /* The SDK's reason names the function type, the id, what failed and the
+   * fix (sdk/src/status.c): it is the body as it is, and the log line. */
   const char *reason = info.error[0] != '\0' ? info.error : sf_strerror(st);
-  const char *fn = info.function_index >= 0
-                       ? sf_handler_function_typename(
-                             s->handler, (size_t)info.function_index)
-                       : NULL;
-  if (code == MHD_HTTP_INTERNAL_SERVER_ERROR) {
-    log_line(s, "%s: batch failed: %s", fn != NULL ? fn : "?", reason);
-    if (fn != NULL)
-      return reply_text(s, conn, code, NULL, "function %s failed: %s", fn,
-                        reason);
-  }
+  unsigned code = http_code_of(st);
+  if (st == SF_ERR_NOMEM && sf_arena_over_limit(sl->arena))
+    code = MHD_HTTP_CONTENT_TOO_LARGE;
+  if (code == MHD_HTTP_INTERNAL_SERVER_ERROR || code == MHD_HTTP_CONTENT_TOO_LARGE)
+    log_line(s, "%s", reason);
   return reply_text(s, conn, code, NULL, "%s", reason);
 }
 

@@ -336,7 +336,6 @@ static sf_status reencode_state(sf_context *ctx, const sf_value_spec *spec,
     json_t *j;
     TRY(sf_state_get_json(ctx, spec, &j));
     *out = sf_value_json(ctx, t, j);
-    json_decref(j);
   } else if (t == &point_type) {
     ProtobufCMessage *m;
     TRY(sf_state_get_proto(ctx, spec, &m));
@@ -378,9 +377,8 @@ static sf_status reencode_msg(sf_context *ctx, const sf_message *msg,
     *out = sf_value_string(ctx, s, len);
   } else if (t == &conf_json_type) {
     json_t *j;
-    TRY(sf_message_as_json(msg, t, &j));
+    TRY(sf_message_as_json(ctx, msg, t, &j));
     *out = sf_value_json(ctx, t, j);
-    json_decref(j);
   } else if (t == &point_type) {
     ProtobufCMessage *m;
     TRY(sf_message_as_proto(ctx, msg, t, &m));

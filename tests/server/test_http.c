@@ -49,7 +49,16 @@ static sf_status hog_fn(sf_context *ctx, const sf_message *msg, void *ud) {
   return p == NULL ? SF_ERR_NOMEM : SF_OK;
 }
 
+/* test.fns/strict: reads its message as an int (the requests here carry a
+ * string), returning the SDK's status as it is. */
+static sf_status strict_fn(sf_context *ctx, const sf_message *msg, void *ud) {
+  int32_t n;
+  return sf_message_as_int(msg, &n);
+}
+
 /* ---- fixture ------------------------------------------------------------- */
+
+static int g_loud; /* servers started from now on log to stderr */
 
 static sf_handler *g_handler;
 static sf_server *g_server;
@@ -64,7 +73,7 @@ static sf_server *start_server(size_t max_body, const char *prefix) {
   o.threads = 4;
   o.max_body = max_body;
   o.path_prefix = prefix;
-  o.quiet = 1;
+  o.quiet = !g_loud;
   sf_status st = SF_OK;
   char err[256] = "";
   sf_server *s = sf_server_start(g_handler, &o, &st, err, sizeof err);
@@ -86,6 +95,9 @@ static void setup_handler(void) {
                                    NULL, 0),
                SF_OK);
   cr_assert_eq(sf_handler_register(g_handler, "test.fns/hog", hog_fn, NULL,
+                                   NULL, 0),
+               SF_OK);
+  cr_assert_eq(sf_handler_register(g_handler, "test.fns/strict", strict_fn, NULL,
                                    NULL, 0),
                SF_OK);
 }
@@ -394,6 +406,63 @@ Test(http, request_over_the_arena_cap_gets_413_naming_it) {
   bool has = false;
   int32_t seen = 0;
   cr_assert_eq(wire_visit(NULL, g_url, "Hal", 1, &has, &seen), 200);
+}
+
+/* What a failing function's user sees: the SDK's reason (function type,
+ * id, what failed, the fix), exactly, as the 500 or 413 body and as the
+ * server's log line. */
+static void log_to_file(FILE **f) {
+  *f = tmpfile();
+  cr_assert_not_null(*f);
+  fflush(stderr);
+  cr_assert_neq(dup2(fileno(*f), 2), -1);
+}
+static void expect_logged(FILE *f, const char *line) {
+  fflush(stderr);
+  char buf[4096] = "";
+  rewind(f);
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  cr_assert(strstr(buf, line) != NULL, "log: %s\nwant: %s", buf, line);
+}
+
+Test(http, failure_body_and_log_line_are_the_reason) {
+  FILE *log;
+  log_to_file(&log);
+  sf_server_stop(g_server);
+  g_loud = 1;
+  g_server = start_server((size_t)1 << 20, NULL);
+  size_t len = 0;
+  uint8_t *req = wire_request("test.fns/strict", "Ida", 1, STATE_ABSENT, 0, &len);
+  http_reply r;
+  cr_assert(http_request(NULL, "POST", g_url, req, len, false, &r));
+  free(req);
+  const char *want =
+      "function test.fns/strict (id Ida) failed at invocation 1 of 1: the "
+      "message is io.statefun.types/string, read as io.statefun.types/int: "
+      "test sf_message_is_int(msg) first, or send it io.statefun.types/int";
+  cr_assert_eq(r.code, 500, "status %ld: %s", r.code, r.body);
+  cr_assert_eq(r.len, strlen(want) + 1);
+  cr_assert(memcmp(r.body, want, strlen(want)) == 0, "body: %s", r.body);
+  http_reply_free(&r);
+  char line[640];
+  snprintf(line, sizeof line, "statefun: %s\n", want);
+  expect_logged(log, line);
+
+  req = wire_request("test.fns/hog", "Hal", 1, STATE_ABSENT, 0, &len);
+  cr_assert(http_request(NULL, "POST", g_url, req, len, false, &r));
+  free(req);
+  want = "function test.fns/hog (id Hal): the request needs more than its "
+         "memory limit of 67108864 bytes: raise the limit (sf_server_main: "
+         "--max-body; the limit is 8 x it, at least 64 MiB), or keep the "
+         "batch's state and messages smaller";
+  cr_assert_eq(r.code, 413, "status %ld: %s", r.code, r.body);
+  cr_assert_eq(r.len, strlen(want) + 1);
+  cr_assert(memcmp(r.body, want, strlen(want)) == 0, "body: %s", r.body);
+  http_reply_free(&r);
+  snprintf(line, sizeof line, "statefun: %s\n", want);
+  expect_logged(log, line);
+  fclose(log);
 }
 
 /* By default every path is the function endpoint (module.yaml URLs such as
@@ -708,7 +777,7 @@ Test(http, port_in_use_is_a_clear_error) {
   memset(&o, 0, sizeof o);
   o.host = "127.0.0.1";
   o.port = sf_server_port(g_server);
-  o.quiet = 1;
+  o.quiet = !g_loud;
   sf_status st = SF_OK;
   char err[256] = "";
   sf_server *s = sf_server_start(g_handler, &o, &st, err, sizeof err);
@@ -721,7 +790,7 @@ Test(http, bad_options_are_rejected) {
   sf_server_options o;
   memset(&o, 0, sizeof o);
   o.path_prefix = "no-slash";
-  o.quiet = 1;
+  o.quiet = !g_loud;
   sf_status st = SF_OK;
   char err[256] = "";
   cr_assert_null(sf_server_start(g_handler, &o, &st, err, sizeof err));

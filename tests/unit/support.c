@@ -22,7 +22,7 @@ static pb_tv *new_tv(const char *typename, const void *data, size_t len) {
   pb_tv *tv = malloc(sizeof(*tv));
   io__statefun__sdk__reqreply__typed_value__init(tv);
   tv->typename_ = dup_or_empty(typename);
-  tv->has_value = 1;
+  tv->has_value = data != NULL; /* NULL: a value without bytes (no value) */
   tv->value.len = len;
   tv->value.data = malloc(len ? len : 1);
   if (len) memcpy(tv->value.data, data, len);

@@ -23,7 +23,8 @@ tf_req *tf_req_new(const char *ns, const char *type, const char *id);
  * (typename NULL: state_value unset). */
 void tf_req_state(tf_req *r, const char *name, const char *typename,
                   const void *data, size_t len);
-/* Adds an invocation; caller may be NULL (ingress). */
+/* Adds an invocation (data NULL: an argument with no value); caller may
+ * be NULL (ingress). */
 void tf_req_invoke(tf_req *r, const char *typename, const void *data,
                    size_t len, const char *caller_ns, const char *caller_type,
                    const char *caller_id);

@@ -176,8 +176,11 @@ Test(friction, proto_value_of_another_descriptor_is_refused) {
   cr_assert_null(f);
   cr_assert_str_eq(info.error,
                    "function t.fns/f (id me) failed at invocation 1 of 1: "
-                   "sf_value_proto: got a io.statefun.sdk.egress.KinesisEgressRecord, "
-                   "type " KAFKA_TN " needs a io.statefun.sdk.egress.KafkaProducerRecord");
+                   "sf_value_proto: type " KAFKA_TN " is a "
+                   "io.statefun.sdk.egress.KafkaProducerRecord, given a "
+                   "io.statefun.sdk.egress.KinesisEgressRecord: pass a "
+                   "io.statefun.sdk.egress.KafkaProducerRecord, or declare a type "
+                   "with the descriptor of io.statefun.sdk.egress.KinesisEgressRecord");
 }
 
 /* ---- Kafka records of typed values; typenames and addresses -------------- */
@@ -330,8 +333,9 @@ Test(friction, custom_type_failures_name_the_type) {
   sf_handle_info info;
   cr_assert_eq(run_point("-5,0", NULL, &f, &info), SF_ERR_FUNCTION_FAILED);
   cr_assert_str_eq(info.error, "function geo/mover (id m1) failed at invocation 1 of 1: "
-                               "sf_value_custom: the encoder of geo/Point failed: "
-                               "value could not be encoded");
+                               "sf_value_custom: the encoder of geo/Point failed "
+                               "(SF_ERR_ENCODE): fix the encoder of its sf_codec, or "
+                               "the object given to it");
   cr_assert_eq(run_point("nope", NULL, &f, &info), SF_ERR_FUNCTION_FAILED);
   cr_assert_str_eq(info.error, "function geo/mover (id m1) failed at invocation 1 of 1: "
                                "bad point: value bytes do not decode as their type");

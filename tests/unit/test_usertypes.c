@@ -18,13 +18,12 @@ static const sf_value_spec *const specs[] = {&user_spec, &rec_spec};
 static sf_status fn(sf_context *ctx, const sf_message *msg, void *u) {
   (void)u;
   json_t *j;
-  sf_status st = sf_message_as_json(msg, &user_t, &j);
+  sf_status st = sf_message_as_json(ctx, msg, &user_t, &j);
   if (st != SF_OK) return sf_context_fail(ctx, "bad json: %s", sf_strerror(st));
   json_int_t visits = json_integer_value(json_object_get(j, "visits"));
   json_t *prev;
   if (sf_state_get_json(ctx, &user_spec, &prev) == SF_OK) {
     visits += json_integer_value(json_object_get(prev, "visits"));
-    json_decref(prev);
   }
   json_object_set_new(j, "visits", json_integer(visits + 1));
   st = sf_state_set_json(ctx, &user_spec, j);
@@ -39,8 +38,7 @@ static sf_status fn(sf_context *ctx, const sf_message *msg, void *u) {
     cr_assert_str_eq(((Io__Statefun__Sdk__Egress__KafkaProducerRecord *)back)->topic, rec.topic);
   }
   if (st == SF_OK) st = sf_send(ctx, "a/b", "c", sf_value_json(ctx, &user_t, j));
-  json_decref(j);
-  return st;
+  return st; /* j and prev are the request's: never json_decref'd */
 }
 
 static tf_req *request(const char *json_text, const char *stored) {

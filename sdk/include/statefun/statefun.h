@@ -20,9 +20,10 @@
  *     batch fails and nothing of it is sent back; the runtime retries.
  *
  * Memory: everything the SDK hands to a callback (messages, strings, values
- * built with sf_value_*) lives in a per-request arena and stays valid until
- * the callback returns (values: until the request is answered). You never
- * free any of it. Objects you create with *_new you free with *_free.
+ * built with sf_value_*, protobuf messages and JSON values it decoded)
+ * lives in a per-request arena and stays valid until the request is
+ * answered. You never free any of it. Objects you create yourself (with
+ * *_new, or jansson's json_*) are yours to free.
  *
  * Threads: a sf_handler is immutable once you start handling requests and
  * may be shared by any number of threads, each with its own sf_arena.
@@ -554,10 +555,15 @@ struct ProtobufCMessage;
  * (SF_KIND_JSON). */
 SF_API sf_value sf_value_json(sf_context *ctx, const sf_type *type,
                               const struct json_t *json);
-/* Parses a JSON message/state. The new reference is the caller's to
- * json_decref(). SF_ERR_VALUE_DECODE on invalid JSON. */
-SF_API sf_status sf_message_as_json(const sf_message *msg, const sf_type *type,
-                                    struct json_t **out);
+/* Parses a JSON message/state. Like a protobuf message unpacked by
+ * sf_message_as_proto, the value belongs to the request: it stays valid
+ * (and yours to read or modify) until the request is answered, and you do
+ * not json_decref() it (json_incref() it to keep it longer; then that
+ * reference is yours). SF_ERR_TYPE_MISMATCH for another typename,
+ * SF_ERR_VALUE_DECODE for text that is not JSON (the reason quotes
+ * jansson's). */
+SF_API sf_status sf_message_as_json(sf_context *ctx, const sf_message *msg,
+                                    const sf_type *type, struct json_t **out);
 SF_API sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
                                    struct json_t **out);
 SF_API sf_status sf_state_set_json(sf_context *ctx, const sf_value_spec *spec,
@@ -692,8 +698,9 @@ typedef struct sf_handle_info {
   size_t invocations;
   /* True when the reply asks for missing state. */
   bool incomplete;
-  /* A human-readable reason when the status is not SF_OK ("" otherwise). */
-  char error[256];
+  /* A human-readable reason when the status is not SF_OK ("" otherwise):
+   * what failed, where (function type and id) and the fix. */
+  char error[512];
 } sf_handle_info;
 
 /*

@@ -166,8 +166,10 @@ SF_API sf_status sf_test_state(const sf_test *t, const char *name,
                                sf_value *out);
 /* Typed reads, with sf_message_as_*'s errors (SF_ERR_NO_VALUE,
  * SF_ERR_TYPE_MISMATCH, SF_ERR_VALUE_DECODE) plus SF_ERR_UNKNOWN_STATE.
- * A string points into the test (not NUL-terminated; `len` may be NULL);
- * a JSON reference is the caller's to json_decref(). */
+ * A string points into the test (not NUL-terminated; `len` may be NULL).
+ * JSON and protobuf values are owned by the test, valid until
+ * sf_test_free (do not json_decref them), as in a function they are owned
+ * by the request. */
 SF_API sf_status sf_test_state_bool(const sf_test *t, const char *name, bool *out);
 SF_API sf_status sf_test_state_int(const sf_test *t, const char *name, int32_t *out);
 SF_API sf_status sf_test_state_long(const sf_test *t, const char *name, int64_t *out);
@@ -175,9 +177,8 @@ SF_API sf_status sf_test_state_double(const sf_test *t, const char *name,
                                       double *out);
 SF_API sf_status sf_test_state_string(const sf_test *t, const char *name,
                                       const char **out, size_t *len);
-SF_API sf_status sf_test_state_json(const sf_test *t, const char *name,
+SF_API sf_status sf_test_state_json(sf_test *t, const char *name,
                                     const sf_type *type, struct json_t **out);
-/* Unpacks into memory owned by the test (valid until sf_test_free). */
 SF_API sf_status sf_test_state_proto(sf_test *t, const char *name,
                                      const sf_type *type,
                                      struct ProtobufCMessage **out);
@@ -186,13 +187,17 @@ SF_API sf_status sf_test_state_proto(sf_test *t, const char *name,
 
 /* Messages the last run sent with sf_send, in order. A sent message is a
  * sf_message (target + value), so read it with sf_message_as_int,
- * sf_message_as_string, sf_message_as_json (statefun.h) or
+ * sf_message_as_string (statefun.h), sf_test_message_as_json or
  * sf_test_message_as_proto. NULL when `i` is out of range. */
 SF_API size_t sf_test_sent_count(const sf_test *t);
 SF_API const sf_message *sf_test_sent(const sf_test *t, size_t i);
 
-/* Unpacks a message's protobuf value into memory owned by the test (valid
- * until sf_test_free); errors as sf_message_as_proto. */
+/* A message's JSON value / protobuf message, owned by the test (valid
+ * until sf_test_free; do not free it); errors as sf_message_as_json /
+ * sf_message_as_proto. */
+SF_API sf_status sf_test_message_as_json(sf_test *t, const sf_message *msg,
+                                         const sf_type *type,
+                                         struct json_t **out);
 SF_API sf_status sf_test_message_as_proto(sf_test *t, const sf_message *msg,
                                           const sf_type *type,
                                           struct ProtobufCMessage **out);

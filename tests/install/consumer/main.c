@@ -64,12 +64,14 @@ static const sf_value_spec profile = SF_VALUE_SPEC("profile", &profile_t);
  * {x: V+1, label: N} out to install.fns/other. */
 static sf_status visitor(sf_context *ctx, const sf_message *msg, void *ud) {
   (void)ud;
-  json_t *in = NULL, *state = NULL;
-  sf_status st = sf_message_as_json(msg, &profile_t, &in);
+  /* JSON values from the SDK are the request's (never json_decref'd);
+   * `fresh` is ours. */
+  json_t *in = NULL, *state = NULL, *fresh = NULL;
+  sf_status st = sf_message_as_json(ctx, msg, &profile_t, &in);
   if (st != SF_OK) return st;
   st = sf_state_get_json(ctx, &profile, &state);
   if (st == SF_ERR_NO_VALUE) {
-    state = json_object();
+    state = fresh = json_object();
     st = SF_OK;
   }
   if (st == SF_OK) {
@@ -85,8 +87,7 @@ static sf_status visitor(sf_context *ctx, const sf_message *msg, void *ud) {
       st = sf_send(ctx, "install.fns/other", "peer",
                    sf_value_proto(ctx, &point_t, &p.base));
   }
-  json_decref(state);
-  json_decref(in);
+  json_decref(fresh);
   return st;
 }
 
