@@ -149,6 +149,17 @@ bool sfl_engine_knows_topic(sfl_engine *e, const char *topic);
  * mailbox, whether a request is in flight, and the last failure. NULL if
  * the address has never been seen.
  */
+/*
+ * Drops message `seq` (as GET /<ns>/<type>/<id> lists it) from the mailbox
+ * of `fn_typename` with `id`: sf-local's way out for a message a function
+ * cannot take (Flink has none: it fails the job). A batch waiting to be
+ * retried is rebuilt without it. `*dropped` gets the message as JSON
+ * (malloc'd; the caller frees it). SFL_ERR_NOT_FOUND for no such message,
+ * SFL_ERR_BUSY while it is in a request to the function, SFL_ERR_STORE.
+ */
+sfl_result sfl_engine_drop(sfl_engine *e, const char *fn_typename, const char *id,
+                           uint64_t seq, char **dropped, char *err, size_t err_len);
+
 char *sfl_engine_describe_address(sfl_engine *e, const char *fn_typename,
                                   const char *id);
 

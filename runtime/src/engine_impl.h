@@ -104,6 +104,8 @@ typedef struct addr {
   int64_t retry_at_ms;      /* mono; > 0 while waiting to retry */
   int64_t parked_until_ms;  /* mono; > 0 after a final failure */
   char last_error[512];
+  int64_t first_failure_logged_ms; /* mono; engine_failures.c's rate limit */
+  int64_t first_failure_batch_ms;  /* first_attempt_ms of the batch logged */
   uint64_t failures;
   uint64_t batches;
   bool in_ready;
@@ -176,6 +178,11 @@ struct sfl_engine {
   uint64_t c_ingress, c_invocations, c_batches, c_retries, c_final_failures,
       c_missing_state, c_egress, c_delayed_fired, c_routed, c_max_batch;
   size_t inflight, queued, n_records;
+  /* engine_failures.c: first-failure lines in the current second, and
+   * those not shown since the last line */
+  int64_t ff_window_ms;
+  int ff_lines;
+  uint64_t ff_suppressed;
   int64_t stats_last_ms;
   uint64_t stats_last_invocations;
   double rate;
@@ -284,6 +291,16 @@ void eng_fail_batch(sfl_engine *e, addr *a);
 /* Retries the batch after a backoff; past the call timeout, reports it
  * and parks the address for the retry pause. */
 void eng_schedule_retry(sfl_engine *e, addr *a);
+
+/* ---- failures a person looks at (engine_failures.c) ---------------------- */
+
+/* Logs a batch's first failed attempt at once (later ones of the same
+ * batch are not), rate-limited per address and overall, with where to
+ * look and how to drop a message. */
+void eng_first_failure(sfl_engine *e, addr *a);
+/* A mailbox message as the address view shows it (typename, base64, a
+ * decoded value, seq, caller); engine_views.c. */
+json_t *eng_message_json(const msg *m);
 
 /* ---- egress records (engine_egress.c) ------------------------------------ */
 

@@ -279,6 +279,7 @@ void eng_schedule_retry(sfl_engine *e, addr *a) {
     return;
   }
   e->c_retries++;
+  eng_first_failure(e, a);
   if (e->opts.verbose)
     eng_log("info", "%s: attempt %d failed (%s), retrying in %lld ms", a->key, a->attempts,
             a->last_error, (long long)backoff);

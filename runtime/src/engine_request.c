@@ -242,10 +242,13 @@ void eng_on_done(sfl_engine *e, CURL *c, CURLcode rc) {
              a->reply_too_large ? " (reply over payload_max_bytes)" : "");
   } else if (status < 200 || status > 299) {
     final = okhttp && !sfl_okhttp_retries_status(status);
+    /* The body is the function's reason (our SDK's fits in 400 bytes),
+     * shown on one line. */
+    size_t n = a->reply.len > 400 ? 400 : a->reply.len;
+    while (n > 0 && (a->reply.p[n - 1] == '\n' || a->reply.p[n - 1] == '\r')) n--;
     snprintf(a->last_error, sizeof(a->last_error), "HTTP %ld from %s%s: %.*s", status, a->fn->url,
              final ? " (the okhttp transport retries only 408, 409, 420, 429, 499 and 5xx)" : "",
-             (int)(a->reply.len > 200 ? 200 : a->reply.len),
-             a->reply.p ? (const char *)a->reply.p : "");
+             (int)n, a->reply.p ? (const char *)a->reply.p : "");
   } else if (!octet) {
     final = okhttp;
     snprintf(a->last_error, sizeof(a->last_error),

@@ -39,9 +39,30 @@ static json_t *value_json(const char *tn, const uint8_t *v, size_t len) {
     const char *s;
     size_t n;
     if (sf_decode_string(v, len, &s, &n) == SF_OK) dec = json_stringn(s, n);
+  } else if (strncmp(tn, "io.statefun.types/", 18) != 0 && len > 0 && sf_utf8_valid(v, len)) {
+    /* A user type whose bytes are JSON text (SF_TYPE_JSON, the
+     * playground's JSON types): shown as that JSON. Protobuf and other
+     * binary values are not UTF-8 JSON text, and stay base64 only. */
+    dec = json_loadb((const char *)v, len, JSON_DECODE_ANY, NULL);
   }
   if (dec) json_object_set_new(o, "value", dec);
   return o;
+}
+
+json_t *eng_message_json(const msg *m) {
+  Io__Statefun__Sdk__Reqreply__ToFunction__Invocation *inv =
+      (Io__Statefun__Sdk__Reqreply__ToFunction__Invocation *)protobuf_c_message_unpack(
+          &io__statefun__sdk__reqreply__to_function__invocation__descriptor, NULL, m->len, m->inv);
+  json_t *j = inv && inv->argument
+                  ? value_json(inv->argument->typename_, inv->argument->value.data,
+                               inv->argument->value.len)
+                  : json_object();
+  json_object_set_new(j, "seq", json_integer((json_int_t)m->seq));
+  if (inv && inv->caller)
+    json_object_set_new(j, "caller", json_pack("s+s+s", inv->caller->namespace_, "/",
+                                               inv->caller->type));
+  if (inv) protobuf_c_message_free_unpacked(&inv->base, NULL);
+  return j;
 }
 
 char *sfl_engine_describe_address(sfl_engine *e, const char *fn_typename, const char *id) {
@@ -67,21 +88,8 @@ char *sfl_engine_describe_address(sfl_engine *e, const char *fn_typename, const 
   json_object_set_new(o, "state", st);
   json_t *mb = json_array();
   size_t n = 0;
-  for (msg *m = a->head; m && n < 100; m = m->next, n++) {
-    Io__Statefun__Sdk__Reqreply__ToFunction__Invocation *inv =
-        (Io__Statefun__Sdk__Reqreply__ToFunction__Invocation *)protobuf_c_message_unpack(
-            &io__statefun__sdk__reqreply__to_function__invocation__descriptor, NULL, m->len, m->inv);
-    json_t *j = inv && inv->argument
-                    ? value_json(inv->argument->typename_, inv->argument->value.data,
-                                 inv->argument->value.len)
-                    : json_object();
-    json_object_set_new(j, "seq", json_integer((json_int_t)m->seq));
-    if (inv && inv->caller)
-      json_object_set_new(j, "caller", json_pack("s+s+s", inv->caller->namespace_, "/",
-                                                 inv->caller->type));
-    if (inv) protobuf_c_message_free_unpacked(&inv->base, NULL);
-    json_array_append_new(mb, j);
-  }
+  for (msg *m = a->head; m && n < 100; m = m->next, n++)
+    json_array_append_new(mb, eng_message_json(m));
   json_object_set_new(o, "mailbox", mb);
   json_object_set_new(o, "queued", json_integer((json_int_t)a->queued));
   json_object_set_new(o, "in_flight", json_integer((json_int_t)a->inflight));

@@ -251,6 +251,48 @@ static enum MHD_Result ingress_root(exchange *x) {
   return r;
 }
 
+/* DELETE /<ns>/<type>/<id>?seq=N: drops a message a function cannot take
+ * (sf-local only; engine_failures.c) and answers with it. */
+static enum MHD_Result ingress_drop(exchange *x, const char *url) {
+  char err[512];
+  sfl_front_address a;
+  if (sfl_front_parse_address(url, &a, err, sizeof err) != 0)
+    return front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+  bool bad = false;
+  char *seq_text = front_query_arg(x, "seq", &bad);
+  char *end = NULL;
+  unsigned long long seq =
+      seq_text != NULL && *seq_text >= '0' && *seq_text <= '9' ? strtoull(seq_text, &end, 10) : 0;
+  bool ok = !bad && end != NULL && *end == '\0';
+  free(seq_text);
+  enum MHD_Result ret;
+  if (!ok) {
+    ret = front_send_error(x, MHD_HTTP_BAD_REQUEST,
+                           "DELETE %s/%s needs ?seq=N, the seq of a message its "
+                           "mailbox lists (GET it)", a.fn_typename, a.id);
+    sfl_front_address_free(&a);
+    return ret;
+  }
+  char *dropped = NULL;
+  sfl_result res = sfl_engine_drop(x->f->engine, a.fn_typename, a.id, seq, &dropped, err,
+                                   sizeof err);
+  sfl_front_address_free(&a);
+  if (res == SFL_OK) {
+    size_t n = strlen(dropped ? dropped : "null") + 16;
+    char *body = malloc(n);
+    if (body != NULL) snprintf(body, n, "{\"dropped\":%s}\n", dropped ? dropped : "null");
+    ret = front_send_text(x, MHD_HTTP_OK, "application/json", body ? body : "{}\n");
+    free(body);
+  } else {
+    unsigned code = res == SFL_ERR_NOT_FOUND ? MHD_HTTP_NOT_FOUND
+                    : res == SFL_ERR_BUSY    ? MHD_HTTP_CONFLICT
+                                             : MHD_HTTP_INTERNAL_SERVER_ERROR;
+    ret = front_send_error(x, code, "%s", err);
+  }
+  free(dropped);
+  return ret;
+}
+
 enum MHD_Result front_ingress_route(exchange *x, request *r) {
   const char *url = x->url;
   bool get = strcmp(x->method, MHD_HTTP_METHOD_GET) == 0;
@@ -344,10 +386,11 @@ enum MHD_Result front_ingress_route(exchange *x, request *r) {
     sfl_front_address_free(&a);
     return ret;
   }
-  static const char *const h[] = {"Allow", "GET, POST, PUT", NULL};
+  if (strcmp(x->method, MHD_HTTP_METHOD_DELETE) == 0) return ingress_drop(x, url);
+  static const char *const h[] = {"Allow", "GET, POST, PUT, DELETE", NULL};
   return front_send_error_h(
       x, MHD_HTTP_METHOD_NOT_ALLOWED, h,
       "%s is not supported: PUT/POST sends a message, GET "
-      "shows the address",
+      "shows the address, DELETE ?seq=N drops a message",
       x->method);
 }

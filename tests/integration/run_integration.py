@@ -804,7 +804,7 @@ def ingress_errors(ctx):
     st, _, data = sl.conn(sl.egress_port).request("GET", "/egress/no.such/egress/t")
     check_eq(st, 404, "unknown egress id")
     st, _, data = sl.conn(sl.ingress_port).request("DELETE", sl.fn_path(C, "x"))
-    check_eq(st, 405, "DELETE an address")
+    check_eq(st, 400, "DELETE an address without ?seq=")
     check_eq(sl.metrics()["sflocal_ingress_messages_total"], 0, "ingress messages")
     check(sl.view(C, "x") is None or sl.view(C, "x")["queued"] == 0, "something was queued")
 
@@ -1107,6 +1107,45 @@ def run_guarded(fn, errors):
         fn()
     except BaseException as e:  # noqa: B902
         errors.append("%s: %s" % (type(e).__name__, e))
+
+
+@test
+def poison_message(ctx):
+    """A message the function cannot take: its first failure is on
+    sf-local's stderr at once, with the function's reason (before, nothing
+    until the 30 s call timeout ended the retries), the mailbox lists it,
+    DELETE ?seq= drops it (answered with the message) and the address goes
+    on with the next message; with --data the drop is durable."""
+    _, sl, _ = start_pair(ctx, data=os.path.join(ctx.dir, "data"))
+    X = "test.fns/changer"
+    sl.must(sl.send_str(X, "p1", "not an int"), "the poison message")
+    want = ("test.fns/changer/p1: a batch of 1 message(s) failed: HTTP 500 from ")
+    text = wait_until(lambda: (lambda t: t if want in t else None)(sl.proc.text()),
+                      5, "the first failure on sf-local's stderr")
+    line = next(l for l in text.splitlines() if want in l)
+    check("function test.fns/changer (id p1) failed at invocation 1 of 1: changer "
+          "expects an int" in line, "the function's reason in %r" % line)
+    check("retrying for up to 30000 ms (the call timeout)" in line
+          and "DELETE /test.fns/changer/p1?seq=N" in line, "what to do in %r" % line)
+    v = sl.view(X, "p1")
+    check_eq(len(v["mailbox"]), 1, "mailbox")
+    seq = v["mailbox"][0]["seq"]
+    st, _, data = sl.conn(sl.ingress_port).request(
+        "DELETE", sl.fn_path(X, "p1") + "?seq=%d" % seq)
+    check_eq(st, 200, "DELETE ?seq=%d: %r" % (seq, data))
+    dropped = json.loads(data)["dropped"]
+    check_eq((dropped["typename"], dropped["value"], dropped["seq"]),
+             (STRING_T, "not an int", seq), "the dropped message")
+    st, _, data = sl.conn(sl.ingress_port).request(
+        "DELETE", sl.fn_path(X, "p1") + "?seq=%d" % seq)
+    check_eq(st, 404, "dropping it again: %r" % data)
+    sl.must(sl.send_int(X, "p1", 5), "x += 5")
+    wait_until(lambda: sl.state(X, "p1", "x") == 5, 10, "x == 5 after the drop")
+    check_eq(sl.view(X, "p1")["queued"], 0, "queued")
+    sl.proc.kill9()
+    sl = sl.restart()
+    v = sl.view(X, "p1")
+    check_eq((v["queued"], v["state"]["x"]["value"]), (0, 5), "after a restart")
 
 
 @test

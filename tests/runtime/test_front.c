@@ -195,6 +195,19 @@ char *sfl_engine_describe_address(sfl_engine *e, const char *fn_typename,
   return strdup("{\"state\":[{\"name\":\"seen\"}]}");
 }
 
+/* Message 7 of .../known can be dropped; 8 is in a request right now. */
+sfl_result sfl_engine_drop(sfl_engine *e, const char *fn_typename, const char *id,
+                           uint64_t seq, char **dropped, char *err, size_t err_len) {
+  *dropped = NULL;
+  if (strcmp(id, "known") == 0 && seq == 7) {
+    *dropped = strdup("{\"seq\":7,\"typename\":\"a/b\"}");
+    return SFL_OK;
+  }
+  snprintf(err, err_len, "%s %s %llu", seq == 8 ? "busy" : "no message", fn_typename,
+           (unsigned long long)seq);
+  return seq == 8 ? SFL_ERR_BUSY : SFL_ERR_NOT_FOUND;
+}
+
 char *sfl_engine_metrics(sfl_engine *e) {
   return strdup("# TYPE sfl_messages_total counter\nsfl_messages_total 7\n");
 }
@@ -729,7 +742,9 @@ Test(http, bad_requests) {
   expect(ingress("PUT", "/a/f/%zz", h, "x"), 400, "percent-encoding");
   expect(ingress("PUT", "/a/f/%ff", h, "x"), 400, "UTF-8");
   expect(ingress("PUT", "/nothing", h, "x"), 404, "no such endpoint");
-  expect(ingress("DELETE", "/a/f/1", NULL, NULL), 405, "DELETE");
+  expect(ingress("DELETE", "/a/f/1", NULL, NULL), 400, "needs ?seq=N");
+  expect(ingress("DELETE", "/a/f/1?seq=x", NULL, NULL), 400, "needs ?seq=N");
+  expect(ingress("PATCH", "/a/f/1", NULL, NULL), 405, "DELETE ?seq=N drops");
   expect(ingress("POST", "/metrics", NULL, NULL), 405, "only GET");
   const char *bad_ct[] = {"Content-Type: application/vnd.nope", NULL};
   expect(ingress("PUT", "/a/f/1", bad_ct, "x"), 415, "bad typename");
@@ -784,6 +799,11 @@ Test(http, views) {
   expect(r, 200, "{\"state\":[{\"name\":\"seen\"}]}\n");
   expect(ingress("GET", "/example/greeter/other", NULL, NULL), 404,
          "never been seen");
+  expect(ingress("DELETE", "/example/greeter/known?seq=7", NULL, NULL), 200,
+         "{\"dropped\":{\"seq\":7,\"typename\":\"a/b\"}}\n");
+  expect(ingress("DELETE", "/example/greeter/known?seq=9", NULL, NULL), 404,
+         "no message example/greeter 9");
+  expect(ingress("DELETE", "/example/greeter/known?seq=8", NULL, NULL), 409, "busy");
   r = ingress("GET", "/metrics", NULL, NULL);
   expect(r, 200, "sfl_messages_total 7");
   cr_assert(has_header(r, "text/plain; version=0.0.4"), "%s", r->headers);
