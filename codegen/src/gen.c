@@ -71,11 +71,6 @@ static void emit_source_top(gen *g, FILE *t) {
             "may contain\n * itself through a list or map). */\n"
             "#define SF__MAX_DEPTH 100\nstatic _Thread_local unsigned "
             "sf__depth;\n\n");
-  if (g->any_composite_state)
-    fprintf(t,
-            "static bool sf__same(const uint8_t *a, size_t an, const uint8_t "
-            "*b, size_t bn) {\n"
-            "  return an == bn && (an == 0 || memcmp(a, b, an) == 0);\n}\n\n");
 }
 
 int sfc_gen_text(const sfc_ir *ir, const char *source, const char *base,

@@ -253,7 +253,7 @@ void emit_entity(gen *g, FILE *o, const sfc_entity *e) {
     fprintf(o, "    sf__specs_%s, %zu,\n", E, e->n_state);
   else
     fprintf(o, "    NULL, 0,\n");
-  fprintf(o, "    sf__load_%s, sf__store_%s,\n", E, E);
+  fprintf(o, "    sf__load_%s, sf__store_field_%s,\n", E, E);
   if (e->n_methods)
     fprintf(o, "    sf__methods_%s, %zu,\n", E, e->n_methods);
   else

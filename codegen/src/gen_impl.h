@@ -45,7 +45,6 @@ typedef struct gen {
   size_t n_conts, cap_conts;
   struct helper *helpers; /* codec functions the output uses */
   size_t n_helpers, cap_helpers;
-  bool any_composite_state;
   bool oom;
   char *err;
   size_t err_len;

@@ -230,83 +230,56 @@ static void emit_load(gen *g, FILE *o, const sfc_entity *e, bool composite,
   fprintf(o, "  return st;\n}\n\n");
 }
 
-/* Storing one field: set only when it differs from the stored value (or,
- * when absent, from the default); floats compare by bits. */
-static void emit_store_field(gen *g, FILE *o, const char *E,
+/* Storing one field (the runtime calls it only for a field a method
+ * changed, docs/entities.md "Writing back"): a scalar through the
+ * built-in type's setter, a composite value encoded. */
+static void emit_store_field(gen *g, FILE *o, const char *E, size_t k,
                              const sfc_field *f) {
   const char *spec = S(g, "sf__spec_%s_%s", E, f->name);
-  fprintf(o, "  /* %s */\n", f->name);
-  size_t slen = 0;
-  const char *kind = state_kind(f->type);
+  fprintf(o, "    case %zu: /* %s */\n", k, f->name);
   if (f->type->kind == SFC_STRING) {
-    const char *d = scalar_default(g, f, &slen);
     fprintf(o,
-            "  {\n    const char *p;\n    size_t n;\n"
-            "    st = sf_state_get_string(ctx, &%s, &p, &n);\n"
-            "    if (st == SF_ERR_NO_VALUE) {\n      p = %s;\n"
-            "      n = %zu;\n      st = SF_OK;\n    }\n"
-            "    if (st != SF_OK) return st;\n"
-            "    if (!sf_str_eq(s->%s, (sf_str){p, n}))\n"
-            "      st = sf_state_set_string(ctx, &%s, s->%s.ptr ? s->%s.ptr "
-            ": \"\", s->%s.len);\n  }\n",
-            spec, d, slen, f->name, spec, f->name, f->name, f->name);
-  } else if (is_scalar_state(f->type)) {
-    bool real = f->type->kind == SFC_FLOAT || f->type->kind == SFC_DOUBLE;
-    fprintf(o,
-            "  {\n    %s old;\n    st = sf_state_get_%s(ctx, &%s, &old);\n"
-            "    if (st == SF_ERR_NO_VALUE) {\n      old = %s;\n"
-            "      st = SF_OK;\n    }\n    if (st != SF_OK) return st;\n",
-            ctype(g, f->type), kind, spec, scalar_default(g, f, &slen));
-    if (real)
-      fprintf(o,
-              "    if (memcmp(&old, &s->%s, sizeof old) != 0) /* bits: "
-              "-0.0, NaN */\n",
-              f->name);
-    else
-      fprintf(o, "    if (old != s->%s)\n", f->name);
-    fprintf(o, "      st = sf_state_set_%s(ctx, &%s, s->%s);\n  }\n", kind,
-            spec, f->name);
-  } else {
-    fprintf(o, "  sf_wbuf_init(&w, a);\n");
-    if (f->type->kind == SFC_RECORD)
-      fprintf(o, "  %s_encode(&w, &s->%s);\n", f->type->record->name,
-              f->name);
-    else
-      fprintf(o, "  sf__encw_%s(&w, &s->%s);\n", mangle(g, f->type),
-              f->name);
-    fprintf(o,
-            "  if (w.failed) return SF_ERR_NOMEM;\n"
-            "  st = sf_state_get(ctx, &%s, &stored);\n"
-            "  if (st == SF_ERR_NO_VALUE) {\n"
-            "    stored.data = sf__default_%s_%s;\n"
-            "    stored.len = sf__default_len_%s_%s;\n    st = SF_OK;\n  }\n"
-            "  if (st != SF_OK) return st;\n"
-            "  if (!sf__same(stored.data, stored.len, w.data, w.len)) {\n"
-            "    sf_value v = {sf__type_%s_%s.type_name, true,\n"
-            "                  w.len ? w.data : sf__default_%s_%s, w.len};\n"
-            "    st = sf_state_set(ctx, &%s, v);\n  }\n",
-            spec, E, f->name, E, f->name, E, f->name, E, f->name, spec);
+            "      return sf_state_set_string(ctx, &%s, s->%s.ptr ? s->%s.ptr "
+            ": \"\", s->%s.len);\n",
+            spec, f->name, f->name, f->name);
+    return;
   }
-  fprintf(o, "  if (st != SF_OK) return st;\n");
+  if (is_scalar_state(f->type)) {
+    fprintf(o, "      return sf_state_set_%s(ctx, &%s, s->%s);\n",
+            state_kind(f->type), spec, f->name);
+    return;
+  }
+  fprintf(o, "      sf_wbuf_init(&w, sf_context_arena(ctx));\n");
+  if (f->type->kind == SFC_RECORD)
+    fprintf(o, "      %s_encode(&w, &s->%s);\n", f->type->record->name,
+            f->name);
+  else
+    fprintf(o, "      sf__encw_%s(&w, &s->%s);\n", mangle(g, f->type),
+            f->name);
+  fprintf(o,
+          "      if (w.failed) return SF_ERR_NOMEM;\n"
+          "      v.type_name = sf__type_%s_%s.type_name;\n"
+          "      v.has_value = true;\n"
+          "      v.data = w.len ? w.data : sf__default_%s_%s;\n"
+          "      v.len = w.len;\n"
+          "      return sf_state_set(ctx, &%s, v);\n",
+          E, f->name, E, f->name, spec);
 }
 
 static void emit_store(gen *g, FILE *o, const sfc_entity *e, bool composite) {
   const char *E = e->name;
   fprintf(o,
-          "/* Writes back the fields whose value differs from the stored one "
-          "(or, when\n * absent, from the default): only changed fields "
-          "become mutations. */\n"
-          "static sf_status sf__store_%s(sf_context *ctx, const void *state) "
-          "{\n  const %s_state *s = state;\n  sf_status st = SF_OK;\n",
+          "/* Writes back state field `i`, one a method changed (the runtime "
+          "compares\n * each field's encoding before and after a step): "
+          "only changed fields\n * become mutations. */\n"
+          "static sf_status sf__store_field_%s(sf_context *ctx, size_t i, "
+          "const void *state) {\n  const %s_state *s = state;\n",
           E, E);
-  if (composite)
-    fprintf(o,
-            "  sf_arena *a = sf_context_arena(ctx);\n  sf_value stored;\n"
-            "  sf_wbuf w;\n");
-  if (!e->n_state) fprintf(o, "  (void)ctx;\n  (void)s;\n");
+  if (composite) fprintf(o, "  sf_wbuf w;\n  sf_value v;\n");
+  fprintf(o, "  (void)ctx;\n  (void)s;\n  switch (i) {\n");
   for (size_t k = 0; k < e->n_state; k++)
-    emit_store_field(g, o, E, &e->state[k]);
-  fprintf(o, "  return st;\n}\n\n");
+    emit_store_field(g, o, E, k, &e->state[k]);
+  fprintf(o, "    default: return SF_ERR_INVALID_ARGUMENT;\n  }\n}\n\n");
 }
 
 /* One field by index as a message {1: value}, and back: the runtime keeps
@@ -344,7 +317,7 @@ static void emit_field_codec(gen *g, FILE *o, const sfc_entity *e) {
 }
 
 /* An entity's state: value specs and defaults, then sf__load_<E>,
- * sf__store_<E> and the per-field codec. */
+ * sf__store_field_<E> and the per-field codec. */
 void emit_state(gen *g, FILE *o, const sfc_entity *e) {
   fprintf(o, "/* ---- %s: state ---- */\n\n", e->name);
   emit_specs(g, o, e);
@@ -353,7 +326,6 @@ void emit_state(gen *g, FILE *o, const sfc_entity *e) {
     if (!is_scalar_state(e->state[k].type)) composite = true;
     if (e->state[k].type->kind == SFC_STRING) string = true;
   }
-  if (composite) g->any_composite_state = true;
   emit_load(g, o, e, composite, string);
   emit_store(g, o, e, composite);
   emit_field_codec(g, o, e);

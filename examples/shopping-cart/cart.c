@@ -111,7 +111,7 @@ SF_METHOD(User, get_basket) {
 }
 
 /* Appends an item to the basket (the new array lives in the request arena;
- * the generated store_state writes the basket back because it changed). */
+ * the basket is written back because the step changed it). */
 static bool basket_append(sf_entity_ctx *ctx, sf_ref item) {
   shop_Item_ref_list *basket = &SF_STATE(User)->basket;
   sf_ref *items = sf_arena_alloc(sf_entity_arena(ctx), (basket->len + 1) * sizeof *items);

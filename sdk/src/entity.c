@@ -59,6 +59,7 @@ static void run_step(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_
   c->extra_entity = c->extra_method = NULL;
   c->extra_second = false;
   c->snap = NULL;
+  c->changed = NULL;
   c->snapping = !m->read_only;
   sf_ent_begin_output(c, prev);
   if (c->failure != SF_OK) return;
@@ -66,6 +67,7 @@ static void run_step(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_
   c->snapping = false;
   c->frame = NULL;
   c->n_join = 0;
+  sf_ent_note_changes(c);
   if (c->failure != SF_OK) return;
   const char *misuse = sf_ent_call_misuse(c, m, s, hdr);
   if (misuse) {
@@ -74,9 +76,11 @@ static void run_step(sf_entity_ctx *c, const sf_method_desc *m, void *frame, pb_
   }
   if (s == SF_STEP_AWAIT) {
     sf_ent_suspend(c, m, frame, call, prev);
+    sf_ent_keep_changes(c);
     return;
   }
   if (s == SF_STEP_DONE) {
+    sf_ent_keep_changes(c);
     sf_wbuf w;
     sf_wbuf_init(&w, c->arena);
     m->encode_result(&w, frame);
@@ -196,10 +200,8 @@ static sf_status entity_fn(sf_context *ctx, const sf_message *msg, void *user) {
                            msg->value.type_name ? msg->value.type_name : "(none)");
   }
   if (c.failure != SF_OK) return c.failure;
-  if (c.state_loaded && c.state) {
-    st = reg->desc->store_state(ctx, c.state);
-    if (st != SF_OK) return st;
-  }
+  st = sf_ent_store_state(&c);
+  if (st != SF_OK) return st;
   return sf_ent_store_book(&c);
 }
 
@@ -212,7 +214,7 @@ static void free_reg(void *p) {
 }
 
 sf_status sf_entity_register(sf_handler *h, const sf_entity_desc *d) {
-  if (!h || !d || !d->type_name || !d->load_state || !d->store_state || !d->encode_field ||
+  if (!h || !d || !d->type_name || !d->load_state || !d->store_field || !d->encode_field ||
       !d->decode_field ||
       (!d->methods && d->n_methods) || (!d->field_specs && d->n_fields))
     return SF_ERR_INVALID_ARGUMENT;

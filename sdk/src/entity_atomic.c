@@ -2,12 +2,14 @@
  * entity_atomic.c - atomic methods (docs/entities.md, "Failures and
  * state"): a method that fails leaves the state and the output as they
  * were before it started, even across awaits. The undo log is per field:
- * the step's first use of the state snapshots every field's encoding; a
- * suspending step keeps the pre-image of each field it changed first in
+ * the step's first use of the state snapshots every field's encoding, and
+ * its end compares each field's encoding with it (the fields it changed);
+ * a suspending step keeps the pre-image of each field it changed first in
  * its frame, a failing one puts the snapshot and the frame's pre-images
  * back. Output (messages, delayed messages, egresses) is held in the frame
  * until the method returns. The same pre-images give read_only methods
- * the last committed state. Also here: loading the state on first use.
+ * the last committed state. Also here: loading the state on first use,
+ * and writing back only the fields a method changed.
  */
 #include <string.h>
 
@@ -62,19 +64,67 @@ static void apply_image(sf_entity_ctx *c, void *state, size_t i, const uint8_t *
   }
 }
 
+/* Field i will be written back at the end of the invocation. */
+static void mark_dirty(sf_entity_ctx *c, size_t i) {
+  size_t n = c->reg->desc->n_fields;
+  if (!c->dirty) {
+    c->dirty = sf_arena_alloc(c->arena, n ? n : 1);
+    if (!c->dirty) {
+      c->failure = SF_ERR_NOMEM;
+      return;
+    }
+    memset(c->dirty, 0, n);
+  }
+  c->dirty[i] = true;
+}
+
+void sf_ent_note_changes(sf_entity_ctx *c) {
+  c->changed = NULL;
+  if (!c->snap || c->failure != SF_OK) return;
+  size_t n = c->reg->desc->n_fields;
+  c->changed = sf_arena_alloc(c->arena, n ? n : 1);
+  if (!c->changed) {
+    c->failure = SF_ERR_NOMEM;
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    sf_bytes now = encode_field(c, c->state, i);
+    c->changed[i] = !same_bytes(now.ptr, now.len, c->snap[i].ptr, c->snap[i].len);
+  }
+}
+
+void sf_ent_keep_changes(sf_entity_ctx *c) {
+  for (size_t i = 0; c->changed && i < c->reg->desc->n_fields; i++)
+    if (c->changed[i]) mark_dirty(c, i);
+}
+
 /* A failed method: every field it changed gets back the value it had
  * before the method started (this step's changes from the snapshot, the
- * earlier steps' from the frame's pre-images, which are older). */
+ * earlier steps' from the frame's pre-images, which are older). The
+ * snapshot restores the step's own starting point, so only the
+ * pre-images make a field differ from what this invocation began with. */
 void sf_ent_restore_state(sf_entity_ctx *c, const pb_frame *prev) {
-  if (!c->snap && (!prev || !prev->n_pre_images)) return;
+  if (!c->changed && (!prev || !prev->n_pre_images)) return;
   c->snapping = false;
   void *state = sf_entity_state(c);
   if (!state) return;
-  for (size_t i = 0; c->snap && i < c->reg->desc->n_fields; i++)
-    apply_image(c, state, i, c->snap[i].ptr, c->snap[i].len);
-  for (size_t k = 0; prev && k < prev->n_pre_images; k++)
-    apply_image(c, state, field_index(c->reg->desc, prev->pre_images[k]->field),
-                prev->pre_images[k]->value.data, prev->pre_images[k]->value.len);
+  for (size_t i = 0; c->changed && i < c->reg->desc->n_fields; i++)
+    if (c->changed[i]) apply_image(c, state, i, c->snap[i].ptr, c->snap[i].len);
+  for (size_t k = 0; prev && k < prev->n_pre_images; k++) {
+    size_t i = field_index(c->reg->desc, prev->pre_images[k]->field);
+    apply_image(c, state, i, prev->pre_images[k]->value.data, prev->pre_images[k]->value.len);
+    if (i != SIZE_MAX) mark_dirty(c, i);
+  }
+}
+
+sf_status sf_ent_store_state(sf_entity_ctx *c) {
+  if (!c->dirty || !c->state) return SF_OK;
+  for (size_t i = 0; i < c->reg->desc->n_fields; i++) {
+    if (!c->dirty[i]) continue;
+    sf_status st = c->reg->desc->store_field(c->ctx, i, c->state);
+    if (st != SF_OK) return st;
+  }
+  return SF_OK;
 }
 
 static bool has_image(const pb_frame *f, const char *field) {
@@ -91,11 +141,9 @@ sf_status sf_ent_keep_images(sf_entity_ctx *c, pb_frame *f, const pb_frame *prev
     if (push_ptr(c->arena, (void ***)&f->pre_images, &f->n_pre_images, &cap,
                  prev->pre_images[k]) != SF_OK)
       return SF_ERR_NOMEM;
-  for (size_t i = 0; c->snap && i < c->reg->desc->n_fields; i++) {
+  for (size_t i = 0; c->changed && i < c->reg->desc->n_fields; i++) {
     const char *name = c->reg->desc->field_specs[i]->name;
-    sf_bytes now = encode_field(c, c->state, i);
-    if (same_bytes(now.ptr, now.len, c->snap[i].ptr, c->snap[i].len) || has_image(f, name))
-      continue;
+    if (!c->changed[i] || has_image(f, name)) continue;
     pb_image *img = sf_arena_alloc(c->arena, sizeof(*img));
     if (!img) return SF_ERR_NOMEM;
     statefun__entities__field_image__init(img);

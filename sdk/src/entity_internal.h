@@ -93,12 +93,18 @@ struct sf_entity_ctx {
   size_t n_join;
   /* Atomicity of the running step (docs/entities.md, "Failures and
    * state"): `snap` is every state field's encoding when the step first
-   * used the state (taken only while `snapping`); `marks` the lengths of
-   * the context's messages, delayed messages and egresses when the
-   * method's output for this step began. */
+   * used the state (taken only while `snapping`), `changed` the fields
+   * whose encoding differs from it when the step ends; `marks` the
+   * lengths of the context's messages, delayed messages and egresses when
+   * the method's output for this step began. */
   bool snapping;
   sf_bytes *snap;
+  bool *changed;
   size_t marks[3];
+  /* The fields to write back at the end of the invocation: changed by a
+   * step that returned or suspended, or restored from a pre-image. NULL:
+   * none (read_only methods never get here: their writes are dropped). */
+  bool *dirty;
   sf_status failure; /* a runtime failure that fails the invocation */
   int depth;         /* queue pumping recursion guard */
 };
@@ -191,9 +197,21 @@ void sf_ent_maybe_release(sf_entity_ctx *c);
 
 /* ---- entity_atomic.c: the undo log and held output ---- */
 
+/* The end of a step that used the state: which fields it changed
+ * (c->changed), by their encoding against the snapshot. */
+void sf_ent_note_changes(sf_entity_ctx *c);
+
+/* A step that returned or suspended: the fields it changed will be
+ * written back. */
+void sf_ent_keep_changes(sf_entity_ctx *c);
+
 /* A failed method: every field it changed gets back the value it had
  * before the method started. */
 void sf_ent_restore_state(sf_entity_ctx *c, const pb_frame *prev);
+
+/* The end of the invocation: the changed fields become state mutations
+ * (nothing at all when no method changed the state). */
+sf_status sf_ent_store_state(sf_entity_ctx *c);
 
 /* A suspending method: the frame keeps the earlier steps' pre-images and
  * adds one for each field this step changed first. */

@@ -174,6 +174,7 @@ void sf_ent_handle_reply(sf_entity_ctx *c, const pb_reply *reply) {
     /* The instance fails without running: its pre-images go back and its
      * held output is dropped (never put into the context). */
     c->snap = NULL;
+    c->changed = NULL;
     sf_ent_restore_state(c, f);
     if (call) sf_ent_fail_call(c, call, why ? why : "cannot resume");
     sf_ent_maybe_release(c);

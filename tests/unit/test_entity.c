@@ -30,11 +30,9 @@ static sf_status counter_load(sf_context *ctx, void *state) {
   return st == SF_ERR_NO_VALUE ? SF_OK : st;
 }
 
-static sf_status counter_store(sf_context *ctx, const void *state) {
+static sf_status counter_store_field(sf_context *ctx, size_t i, const void *state) {
   const Counter_state *s = state;
-  int32_t old = 0;
-  sf_state_get_int(ctx, &n_spec, &old);
-  return old == s->n && sf_state_has(ctx, &n_spec) ? SF_OK : sf_state_set_int(ctx, &n_spec, s->n);
+  return i == 0 ? sf_state_set_int(ctx, &n_spec, s->n) : SF_ERR_INVALID_ARGUMENT;
 }
 
 /* add(by int32) -> int64: n += by, returns n */
@@ -499,7 +497,7 @@ static sf_status counter_dec_field(sf_arena *a, size_t i, sf_rbuf *r, void *stat
 }
 
 static sf_entity_desc counter_desc = {
-    "t.ent/Counter", sizeof(Counter_state), counter_fields, 1, counter_load, counter_store,
+    "t.ent/Counter", sizeof(Counter_state), counter_fields, 1, counter_load, counter_store_field,
     counter_methods, sizeof counter_methods / sizeof counter_methods[0], counter_enc_field,
     counter_dec_field};
 

@@ -70,9 +70,9 @@ static sf_status no_load(sf_context *ctx, void *state) {
   (void)ctx, (void)state;
   return SF_OK;
 }
-static sf_status no_store(sf_context *ctx, const void *state) {
-  (void)ctx, (void)state;
-  return SF_OK;
+static sf_status no_store(sf_context *ctx, size_t i, const void *state) {
+  (void)ctx, (void)i, (void)state;
+  return SF_ERR_INVALID_ARGUMENT;
 }
 
 /* Fmt has no state fields: nothing to snapshot. */
@@ -100,7 +100,7 @@ static const sf_entity_desc fmt_desc = {
     .type_name = "t.str/Fmt",
     .state_size = sizeof(Fmt_state),
     .load_state = no_load,
-    .store_state = no_store,
+    .store_field = no_store,
     .methods = fmt_methods,
     .n_methods = 1,
     .encode_field = no_field,

@@ -143,8 +143,9 @@ typedef struct sf_entity_desc {
   size_t n_fields;
   /* fills the state struct from the value specs (defaults when absent) */
   sf_status (*load_state)(sf_context *ctx, void *state);
-  /* writes back the fields whose encoding changed */
-  sf_status (*store_state)(sf_context *ctx, const void *state);
+  /* writes state field `i` (0-based, as field_specs) back as a state
+   * mutation; the runtime calls it only for the fields a method changed */
+  sf_status (*store_field)(sf_context *ctx, size_t i, const void *state);
   const sf_method_desc *methods;
   size_t n_methods;
   /* state field `i` (0-based, as field_specs) as a message {1: value},

@@ -514,3 +514,71 @@ Test(codec, defaults_load_and_are_not_written_back) {
   tf_from_free(f);
   sf_handler_free(h);
 }
+
+/* ---- only what a method changed is written back --------------------------------- */
+
+/* Keeper's `names` as stored by another writer: the default list ["a",
+ * "bé"] plus a field this build does not know (9: 1). It decodes to the
+ * default; re-encoding it would drop field 9, so any write-back of a field
+ * the method did not change shows up as a mutation of `names`. */
+static const uint8_t names_foreign[] = {0x0a, 0x01, 'a', 0x0a, 0x03, 'b', 0xc3, 0xa9, 0x48, 0x01};
+
+static tf_from *keeper_call(sf_handler *h, const char *method_name, const uint8_t *args,
+                            size_t args_len) {
+  tf_req *r = tf_req_new("codec.test", "Keeper", "k2");
+  static const char *const absent[] = {"all", "count", "ratio", "tag", "__entity"};
+  for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+    tf_req_state(r, absent[i], NULL, NULL, 0);
+  tf_req_state(r, "names", "codec.test.types/Keeper.names", names_foreign, sizeof names_foreign);
+  Statefun__Entities__Call c = STATEFUN__ENTITIES__CALL__INIT;
+  c.method = (char *)method_name;
+  c.args.data = (uint8_t *)args;
+  c.args.len = args_len;
+  c.call_id = "c2";
+  size_t len = protobuf_c_message_get_packed_size(&c.base);
+  uint8_t *buf = malloc(len ? len : 1);
+  protobuf_c_message_pack(&c.base, buf);
+  tf_req_invoke(r, SF_TYPENAME_CALL, buf, len, NULL, NULL, NULL);
+  free(buf);
+  tf_from *f = NULL;
+  sf_handle_info info;
+  sf_status st = tf_run(h, r, &f, &info);
+  tf_req_free(r);
+  cr_assert_eq(st, SF_OK, "%s", info.error);
+  cr_assert_not_null(f);
+  return f;
+}
+
+Test(codec, a_read_only_call_writes_no_state) {
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(codec_register(h), SF_OK);
+  tf_from *f = keeper_call(h, "get", NULL, 0);
+  static const char *const fields[] = {"all", "count", "names", "ratio", "tag"};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    cr_assert_null(tf_find_mutation(f->invocation_result, fields[i]), "%s written", fields[i]);
+  tf_from_free(f);
+  sf_handler_free(h);
+}
+
+Test(codec, a_write_to_one_field_mutates_only_that_field) {
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(codec_register(h), SF_OK);
+  Keeper_put_args a;
+  a.v = full();
+  sf_wbuf w;
+  sf_wbuf_init(&w, A);
+  Keeper_put_args_encode(&w, &a);
+  int before = put_calls;
+  tf_from *f = keeper_call(h, "put", w.data, w.len);
+  cr_assert_eq(put_calls, before + 1);
+  const tf_mut *m = tf_find_mutation(f->invocation_result, "all");
+  cr_assert(m, "the changed field is written");
+  All stored;
+  cr_assert_eq(decode_all(m->state_value->value.data, m->state_value->value.len, &stored), SF_OK);
+  all_eq(&a.v, &stored);
+  static const char *const others[] = {"count", "names", "ratio", "tag"};
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+    cr_assert_null(tf_find_mutation(f->invocation_result, others[i]), "%s written", others[i]);
+  tf_from_free(f);
+  sf_handler_free(h);
+}
