@@ -15,7 +15,8 @@
  * answer. When every connection is busy a due request waits in the
  * driver, and that wait counts: a stall of the system under test shows
  * in the latencies instead of slowing the sender down (no coordinated
- * omission). libcurl multi, one thread, C keep-alive connections.
+ * omission). libcurl multi, one thread, C keep-alive connections
+ * (examples/hotel/hotel_http.c, shared with hotel-init).
  *
  * The requests are the reference workload's (DeathStar's wrk2 mix as the
  * StateFlow evaluation ran it): the mix is 60 % search, 39 % recommend,
@@ -45,7 +46,6 @@
  * were not (the run itself completed), 2 for usage errors.
  */
 #define _GNU_SOURCE
-#include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "hotel_data.h"
+#include "hotel_http.h"
 
 enum endpoint { EP_SEARCH, EP_RECOMMEND, EP_RESERVE, EP_LOGIN, N_EP, EP_MIX = N_EP };
 static const char *const EP_NAME[N_EP] = {"search", "recommend", "reserve", "login"};
@@ -88,13 +89,11 @@ typedef struct request {
 } request;
 
 /* A connection slot: one easy handle, the request it carries. */
+/* What connection i of the run carries (its answer is in the pool's). */
 typedef struct slot {
-  CURL *h;
   size_t req;
   char url[256];
   char body[512];
-  char *resp;
-  size_t len, cap;
   char booking[256]; /* reserve: "<hotel> <customer> <in> <out> <rooms>" */
 } slot;
 
@@ -314,27 +313,9 @@ static enum outcome judge(const request *r, long status, const char *body, char 
 
 /* ---- the run ------------------------------------------------------------ */
 
-static size_t on_data(char *ptr, size_t size, size_t nm, void *ud) {
-  slot *s = ud;
-  size_t len = size * nm;
-  if (s->len + len + 1 > s->cap) {
-    size_t cap = s->cap ? s->cap : 4096;
-    while (cap < s->len + len + 1) cap *= 2;
-    char *p = realloc(s->resp, cap);
-    if (p == NULL) return 0;
-    s->resp = p;
-    s->cap = cap;
-  }
-  memcpy(s->resp + s->len, ptr, len);
-  s->len += len;
-  s->resp[s->len] = '\0';
-  return len;
-}
-
 typedef struct run {
   const options *o;
-  CURLM *multi;
-  struct curl_slist *hdr;
+  hotel_http http;
   slot *slots;
   size_t *free_slots, n_free;
   request *reqs;
@@ -350,31 +331,26 @@ static void send_next(run *R) {
   request *r = &R->reqs[k];
   make_request(R->o, s, r, k);
   s->req = k;
-  s->len = 0;
   double lag = now_s() - r->due;
   R->sum_lag += lag;
   if (lag > R->max_lag) R->max_lag = lag;
-  curl_easy_setopt(s->h, CURLOPT_URL, s->url);
-  curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, s->body);
-  curl_multi_add_handle(R->multi, s->h);
+  hotel_http_post(&R->http, (size_t)(s - R->slots), s->url, s->body);
   R->in_flight++;
 }
 
-static void finish(run *R, CURLMsg *msg) {
-  slot *s;
-  curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+static void finish(void *ud, size_t i, CURLcode rc, long status, const char *body) {
+  run *R = ud;
+  slot *s = &R->slots[i];
   request *r = &R->reqs[s->req];
   r->latency = now_s() - r->due;
-  long status = 0;
-  curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
   char why[320] = "";
-  if (msg->data.result == CURLE_OPERATION_TIMEDOUT)
+  if (rc == CURLE_OPERATION_TIMEDOUT)
     r->outcome = OUT_TIMEOUT;
-  else if (msg->data.result != CURLE_OK) {
+  else if (rc != CURLE_OK) {
     r->outcome = OUT_TRANSPORT;
-    snprintf(why, sizeof why, "%s", curl_easy_strerror(msg->data.result));
+    snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
   } else
-    r->outcome = (uint8_t)judge(r, status, s->resp, why, sizeof why);
+    r->outcome = (uint8_t)judge(r, status, body, why, sizeof why);
   if (why[0] && R->errors_printed++ < 10)
     fprintf(stderr, "hotel_load: %s %s: %s\n", EP_NAME[r->ep], s->body, why);
   if (r->ep == EP_RESERVE && R->bookings)
@@ -383,8 +359,7 @@ static void finish(run *R, CURLMsg *msg) {
             : r->outcome == OUT_REFUSED ? "refused"
                                         : "unknown",
             s->booking);
-  curl_multi_remove_handle(R->multi, s->h);
-  R->free_slots[R->n_free++] = (size_t)(s - R->slots);
+  R->free_slots[R->n_free++] = i;
   R->in_flight--;
 }
 
@@ -395,26 +370,13 @@ static void setup(run *R, const options *o) {
   R->reqs = calloc(R->total, sizeof *R->reqs);
   R->slots = calloc((size_t)o->connections, sizeof *R->slots);
   R->free_slots = malloc((size_t)o->connections * sizeof *R->free_slots);
-  R->multi = curl_multi_init();
-  R->hdr = curl_slist_append(NULL, "Content-Type: application/json");
-  R->hdr = curl_slist_append(R->hdr, "Expect:");
-  if (!R->reqs || !R->slots || !R->free_slots || !R->multi || !R->hdr) oom();
-  curl_multi_setopt(R->multi, CURLMOPT_MAXCONNECTS, (long)o->connections + 8);
-  for (int i = 0; i < o->connections; i++) {
-    slot *s = &R->slots[i];
-    s->h = curl_easy_init();
-    if (s->h == NULL) oom();
-    curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(s->h, CURLOPT_PRIVATE, s);
-    curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, R->hdr);
-    curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->h, CURLOPT_TCP_NODELAY, 1L);
-    /* The front answers 504 after --timeout (?wait=); the transfer gives
-     * up a little later in case the front itself hangs. */
-    curl_easy_setopt(s->h, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000) + 2000);
+  /* The front answers 504 after --timeout (?wait=); a transfer gives up
+   * a little later in case the front itself hangs. */
+  if (!R->reqs || !R->slots || !R->free_slots ||
+      !hotel_http_open(&R->http, (size_t)o->connections, (long)(o->timeout * 1000) + 2000))
+    oom();
+  for (int i = 0; i < o->connections; i++)
     R->free_slots[R->n_free++] = (size_t)(o->connections - 1 - i);
-  }
   for (size_t k = 0; k < R->total; k++) R->reqs[k].ep = (uint8_t)pick_endpoint(o);
 }
 
@@ -426,12 +388,7 @@ static void drive(run *R) {
     while (R->next_due < R->total && R->reqs[R->next_due].due <= now) R->next_due++;
     /* Due requests go out in order as connections free up. */
     while (R->next_send < R->next_due && R->n_free) send_next(R);
-    int running;
-    curl_multi_perform(R->multi, &running);
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(R->multi, &left)))
-      if (msg->msg == CURLMSG_DONE) finish(R, msg);
+    hotel_http_run(&R->http, finish, R);
     if (R->next_send < R->next_due && R->n_free) continue;
     /* Sleep until the next due request or network activity. */
     int wait_ms = 50;
@@ -440,7 +397,7 @@ static void drive(run *R) {
       wait_ms = ahead <= 0.0002 ? 0 : (int)ceil(ahead * 1000);
       if (wait_ms > 50) wait_ms = 50;
     }
-    if (wait_ms) curl_multi_poll(R->multi, NULL, 0, wait_ms, NULL);
+    if (wait_ms) hotel_http_wait(&R->http, wait_ms);
   }
 }
 
@@ -514,7 +471,6 @@ static size_t report(const run *R) {
 int main(int argc, char **argv) {
   options o = parse(argc, argv);
   rng_state = o.seed * 0x9E3779B97F4A7C15ULL + 1;
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) oom();
   run R = {0};
   setup(&R, &o);
   if (o.bookings && (R.bookings = fopen(o.bookings, "w")) == NULL) {
@@ -527,16 +483,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "hotel_load: cannot write %s: %s\n", o.bookings, strerror(errno));
     return 2;
   }
-  for (int i = 0; i < o.connections; i++) {
-    curl_easy_cleanup(R.slots[i].h);
-    free(R.slots[i].resp);
-  }
-  curl_multi_cleanup(R.multi);
-  curl_slist_free_all(R.hdr);
+  hotel_http_close(&R.http);
   free(R.slots);
   free(R.free_slots);
   free(R.reqs);
-  curl_global_cleanup();
   if (bad) fprintf(stderr, "hotel_load: %zu request(s) failed\n", bad);
   return bad ? 1 : 0;
 }

@@ -22,7 +22,6 @@
  * tests' Python model of the services reads it).
  */
 #define _GNU_SOURCE
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include <time.h>
 
 #include "hotel_data.h"
+#include "hotel_http.h"
 
 typedef struct options {
   const char *url, *dump;
@@ -162,26 +162,6 @@ static calls plan(const options *o) {
   return cs;
 }
 
-/* The body of a call's answer. */
-typedef struct slot {
-  CURL *h;
-  call *c;
-  char *resp;
-  size_t len;
-} slot;
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
-  slot *s = ud;
-  size_t add_len = size * n;
-  char *p = realloc(s->resp, s->len + add_len + 1);
-  if (p == NULL) return 0;
-  memcpy(p + s->len, ptr, add_len);
-  s->len += add_len;
-  p[s->len] = '\0';
-  s->resp = p;
-  return add_len;
-}
-
 /* Whether the answer is what the load call must answer; why not in `why`. */
 static bool answer_ok(const call *c, long status, const char *body, char *why, size_t n) {
   json_error_t err;
@@ -197,79 +177,60 @@ static bool answer_ok(const call *c, long status, const char *body, char *why, s
   return ok;
 }
 
-static void start(CURLM *m, slot *s, call *c, struct curl_slist *hdr) {
-  s->c = c;
-  s->len = 0;
+/* The load in progress: which call each connection carries, the calls to
+ * send again (backpressure), and the counts. */
+typedef struct loader {
+  hotel_http http;
+  calls *cs;
+  call **on; /* per connection */
+  size_t *retry, n_retry;
+  size_t next, done, failed;
+} loader;
+
+static void start(loader *L, size_t i, call *c) {
+  L->on[i] = c;
   c->attempts++;
-  curl_easy_setopt(s->h, CURLOPT_URL, c->url);
-  curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, c->body);
-  curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, hdr);
-  curl_multi_add_handle(m, s->h);
+  hotel_http_post(&L->http, i, c->url, c->body);
+}
+
+/* A finished call: done, failed, or (503, refused connection) to be sent
+ * again; the freed connection takes a retry first, then the next call. */
+static void finished(void *ud, size_t i, CURLcode rc, long status, const char *body) {
+  loader *L = ud;
+  call *c = L->on[i];
+  char why[512];
+  if (rc != CURLE_OK) snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
+  if (rc == CURLE_OK && answer_ok(c, status, body, why, sizeof why)) {
+    L->done++;
+  } else if ((status == 503 || rc == CURLE_COULDNT_CONNECT) && c->attempts < 50) {
+    L->retry[L->n_retry++] = (size_t)(c - L->cs->items); /* backpressure: again later */
+  } else {
+    fprintf(stderr, "hotel-init: POST %s %.120s: %s\n", c->url, c->body, why);
+    L->done++;
+    L->failed++;
+  }
+  if (L->n_retry)
+    start(L, i, &L->cs->items[L->retry[--L->n_retry]]);
+  else if (L->next < L->cs->len)
+    start(L, i, &L->cs->items[L->next++]);
 }
 
 /* Runs every call, `connections` at a time; the number that failed. */
 static size_t run(const options *o, calls *cs) {
-  CURLM *m = curl_multi_init();
-  struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-  hdr = curl_slist_append(hdr, "Expect:");
-  size_t n_slots = (size_t)o->connections, next = 0, done = 0, failed = 0;
-  slot *slots = calloc(n_slots, sizeof *slots);
-  if (!m || !hdr || !slots) oom();
-  size_t *retry = malloc(cs->len * sizeof *retry), n_retry = 0;
-  if (retry == NULL && cs->len) oom();
-  for (size_t i = 0; i < n_slots; i++) {
-    slots[i].h = curl_easy_init();
-    if (slots[i].h == NULL) oom();
-    curl_easy_setopt(slots[i].h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(slots[i].h, CURLOPT_WRITEDATA, &slots[i]);
-    curl_easy_setopt(slots[i].h, CURLOPT_PRIVATE, &slots[i]);
-    curl_easy_setopt(slots[i].h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(slots[i].h, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000) + 5000);
+  loader L = {.cs = cs};
+  size_t n = (size_t)o->connections;
+  L.on = calloc(n, sizeof *L.on);
+  L.retry = malloc((cs->len ? cs->len : 1) * sizeof *L.retry);
+  if (!L.on || !L.retry || !hotel_http_open(&L.http, n, (long)(o->timeout * 1000) + 5000)) oom();
+  for (size_t i = 0; i < n && L.next < cs->len; i++) start(&L, i, &cs->items[L.next++]);
+  while (L.done < cs->len) {
+    hotel_http_run(&L.http, finished, &L);
+    if (L.done < cs->len) hotel_http_wait(&L.http, 100);
   }
-  size_t idle = 0;
-  for (; idle < n_slots && next < cs->len; idle++) start(m, &slots[idle], &cs->items[next++], hdr);
-  while (done < cs->len) {
-    int running;
-    curl_multi_perform(m, &running);
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(m, &left))) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      slot *s;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-      long status = 0;
-      curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
-      curl_multi_remove_handle(m, s->h);
-      call *c = s->c;
-      char why[512];
-      if (msg->data.result != CURLE_OK)
-        snprintf(why, sizeof why, "%s", curl_easy_strerror(msg->data.result));
-      if (msg->data.result == CURLE_OK && answer_ok(c, status, s->resp, why, sizeof why)) {
-        done++;
-      } else if ((status == 503 || msg->data.result == CURLE_COULDNT_CONNECT) && c->attempts < 50) {
-        retry[n_retry++] = (size_t)(c - cs->items); /* backpressure: again later */
-      } else {
-        fprintf(stderr, "hotel-init: POST %s %.120s: %s\n", c->url, c->body, why);
-        done++;
-        failed++;
-      }
-      /* The freed slot takes a retry first, then the next new call. */
-      if (n_retry)
-        start(m, s, &cs->items[retry[--n_retry]], hdr);
-      else if (next < cs->len)
-        start(m, s, &cs->items[next++], hdr);
-    }
-    if (done < cs->len) curl_multi_poll(m, NULL, 0, 100, NULL);
-  }
-  for (size_t i = 0; i < n_slots; i++) {
-    curl_easy_cleanup(slots[i].h);
-    free(slots[i].resp);
-  }
-  free(slots);
-  free(retry);
-  curl_slist_free_all(hdr);
-  curl_multi_cleanup(m);
-  return failed;
+  hotel_http_close(&L.http);
+  free(L.on);
+  free(L.retry);
+  return L.failed;
 }
 
 static int dump(const options *o) {
@@ -287,7 +248,6 @@ static int dump(const options *o) {
 int main(int argc, char **argv) {
   options o = parse(argc, argv);
   if (o.dump) return dump(&o);
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) oom();
   calls cs = plan(&o);
   double t0 = now_s();
   size_t failed = run(&o, &cs);
@@ -297,7 +257,6 @@ int main(int argc, char **argv) {
     free(cs.items[i].body);
   }
   free(cs.items);
-  curl_global_cleanup();
   if (failed) {
     fprintf(stderr, "hotel-init: %zu of %zu load calls failed\n", failed, cs.len);
     return 1;
