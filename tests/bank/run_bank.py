@@ -19,21 +19,20 @@ README does, POST /bank/<Entity>/<key>/<method> with JSON:
              the acknowledged transfers (tests/bank/ledger.py); no request
              has a second reply left on sf-local/replies
   kill       the same with the bank server kill -9'ed once mid-run (after
-             a third of the transfers were answered) and restarted
+             a third of the transfers were answered) and restarted; the
+             kill lands while sf-local has requests out to the server
+             (paused first, sflocal_in_flight > 0) and sf-local must have
+             retried after it
 
 Python 3 standard library only. The last line is "N passed, M failed"
 (exit 1 on failures).
 """
 import argparse
 import collections
-import http.client
 import json
 import os
 import random
-import re
-import shutil
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -44,77 +43,34 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 IR = os.path.join(REPO, "examples", "bank", "bank.ir.json")
 sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
 sys.path.insert(0, HERE)
-from sftest.checks import Tally, TestFailure, check, check_eq  # noqa: E402
-from sftest.net import free_port  # noqa: E402
-from sftest.procs import SANITIZER_RE, LoggedProc, wait_port  # noqa: E402
+from sftest.checks import TestFailure, check, check_eq  # noqa: E402
+from sftest.net import KeepAlive  # noqa: E402
+from sftest.sflocal import LocalEnv, run_tests  # noqa: E402
 from ledger import Ledger, Plan  # noqa: E402
 
 ARGS = None
 FREEZERS = 4  # threads flipping accounts frozen/unfrozen during the run
 
 
-class Env:
+class Env(LocalEnv):
     """One test's sf-local + bank server, and JSON calls to the entities."""
 
     def __init__(self, name):
-        self.dir = tempfile.mkdtemp(prefix="sf-bank-%s-" % name)
-        self.procs, self.count = [], collections.Counter()
-        self.fn_port = free_port()
-        with open(os.path.join(REPO, "examples", "bank", "module.yaml")) as f:
-            module = f.read().replace("127.0.0.1:8000", "127.0.0.1:%d" % self.fn_port)
-        self.module = os.path.join(self.dir, "module.yaml")
-        with open(self.module, "w") as f:
-            f.write(module)
+        super().__init__("bank", name)
+        self.module = self.module_on_fn_port(os.path.join(REPO, "examples", "bank", "module.yaml"))
         self.start_fn()
-        self.sfl = self.spawn("sf-local", [ARGS.sf_local, "--module", self.module, "--ir", IR,
-                                           "--ingress-port", "0", "--egress-port", "0"])
-        pat = re.compile(r"ingress http://[^ ]*:(\d+), egress http://[^ ]*:(\d+)")
-        deadline = time.monotonic() + 20
-        while True:
-            check(self.sfl.alive(), "sf-local exited early:\n%s", self.sfl.text())
-            m = pat.search(self.sfl.text())
-            if m:
-                break
-            check(time.monotonic() < deadline, "sf-local did not print its ports")
-            time.sleep(0.05)
-        self.ingress, self.egress = int(m.group(1)), int(m.group(2))
-        self.local = threading.local()
-
-    def spawn(self, name, argv):
-        """A child logging to <name>.<n>.log in the test's directory."""
-        self.count[name] += 1
-        p = LoggedProc(os.path.join(self.dir, "%s.%d.log" % (name, self.count[name])), argv)
-        self.procs.append(p)
-        return p
+        self.start_sf_local([ARGS.sf_local, "--module", self.module, "--ir", IR,
+                             "--ingress-port", "0", "--egress-port", "0"])
+        self.conns = KeepAlive()
 
     def start_fn(self):
-        self.fn = self.spawn("bank", [ARGS.bank, "--listen", "127.0.0.1:%d" % self.fn_port,
-                                      "--threads", "4"])
-        wait_port(self.fn_port, self.fn.p, "the bank server", timeout=20, fail=TestFailure)
+        self.fn = self.start_server("bank", [ARGS.bank, "--listen", "127.0.0.1:%d" % self.fn_port,
+                                             "--threads", "4"])
 
     def http(self, port, method, path, body=None, headers=None, timeout=90):
         """One request on this thread's keep-alive connection to port."""
-        conns = getattr(self.local, "conns", None)
-        if conns is None:
-            conns = self.local.conns = {}
-        for attempt in (0, 1):
-            c = conns.get(port)
-            fresh = c is None
-            if fresh:
-                c = conns[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-            try:
-                c.request(method, path, body=body, headers=headers or {})
-                r = c.getresponse()
-                return r.status, r.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                c.close()
-                conns.pop(port)
-                if fresh or attempt:
-                    raise
-            except Exception:
-                c.close()
-                conns.pop(port)
-                raise
+        st, _, data = self.conns.request(port, method, path, body, headers, timeout)
+        return st, data
 
     def call(self, entity, key, method, args=None, rid=None):
         """POST /bank/<entity>/<key>/<method>: (ok, result or error). A
@@ -153,25 +109,6 @@ class Env:
                              % urllib.parse.quote(rid, safe=""))
         check(st in (200, 204), "GET leftover replies of %s: HTTP %d %s", rid, st, data[:200])
         return data.decode() if st == 200 else None
-
-    def metric(self, name):
-        st, data = self.http(self.ingress, "GET", "/metrics")
-        check(st == 200, "/metrics: HTTP %d", st)
-        for line in data.decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        raise TestFailure("no metric " + name)
-
-    def close(self):
-        for p in self.procs:
-            p.stop(timeout=20)
-
-    def sanitizer_reports(self):
-        return ["%s:\n%s" % (p.log_path, p.text()[-6000:]) for p in self.procs
-                if SANITIZER_RE.search(p.text())]
-
-    def logs(self):
-        return "\n".join("---- %s\n%s" % (p.log_path, p.text()[-4000:]) for p in self.procs)
 
 
 # ---- the run ------------------------------------------------------------------
@@ -258,8 +195,10 @@ def run_plan(env, plan, kill_at=None):
                          rid="%s-t%d" % (ARGS.rid_prefix, i))
         with lock:
             ledger.record(t, ok, v)
-            if kill_at is not None and len(ledger.answers) == kill_at:
-                kill_and_restart(env, stats, stats["sent"] - len(ledger.answers))
+            kill = kill_at is not None and len(ledger.answers) == kill_at
+            unanswered = stats["sent"] - len(ledger.answers)
+        if kill:  # outside the lock: the other clients keep sending meanwhile
+            kill_and_restart(env, stats, unanswered)
 
     background = [Background(freezer(n), 0) for n in range(FREEZERS)]
     background.append(Background(total_step, 0.01))
@@ -334,15 +273,24 @@ def run_plan(env, plan, kill_at=None):
                elapsed)
     if kill_at is not None:
         check(stats["kills"] == 1, "the server was not killed (%d answers)", len(ledger.answers))
-        note += "; kill -9 after %d answers with %d transfers in flight, sf-local retried %d " \
-                "times" % (kill_at, stats["in flight at kill"], env.metric("sflocal_retries_total"))
+        retried = env.metric("sflocal_retries_total") - stats["retries before kill"]
+        check(retried >= 1, "the kill hit no request: sf-local retried nothing after it")
+        note += "; kill -9 after %d answers with %d transfers unanswered and %d batches in " \
+                "flight on the paused server, sf-local retried %d times" % (
+                    kill_at, stats["in flight at kill"], stats["batches at kill"], retried)
     return note
 
 
 def kill_and_restart(env, stats, in_flight):
-    env.fn.kill9()
+    """kill -9 of the bank server while sf-local has requests out to it
+    (LocalEnv.kill_in_flight), then a new one on the same port."""
+    stats["retries before kill"] = env.metric("sflocal_retries_total")
+    batches = env.kill_in_flight(env.fn)
+    check(batches > 0, "no request was in flight on the bank server to kill "
+          "(%d transfers unanswered)", in_flight)
     stats["kills"] += 1
     stats["in flight at kill"] = in_flight
+    stats["batches at kill"] = batches
     time.sleep(0.2)
     env.start_fn()
 
@@ -377,36 +325,8 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ARGS = ap.parse_args()
     ARGS.rid_prefix = "bank%d" % os.getpid()
-    tally = Tally()
-    t_all = time.monotonic()
     print("seed %d (rerun with --seed %d or SF_BANK_SEED)" % (ARGS.seed, ARGS.seed), flush=True)
-    for name, fn in TESTS:
-        if ARGS.k and not any(k in name for k in ARGS.k):
-            continue
-        t0 = time.monotonic()
-        env = None
-        ok = False
-        try:
-            env = Env(name)
-            note = fn(env)
-            env.close()
-            reports = env.sanitizer_reports()
-            check(not reports, "sanitizer report:\n%s", "\n".join(reports))
-            print("PASS %-10s %6.2f s  %s" % (name, time.monotonic() - t0, note), flush=True)
-            ok = True
-        except Exception as e:  # noqa: BLE001 - every failure is reported
-            print("FAIL %-10s %6.2f s  (seed %d)\n  %s" % (
-                name, time.monotonic() - t0, ARGS.seed,
-                e if isinstance(e, TestFailure) else traceback.format_exc()), flush=True)
-            if env is not None:
-                env.close()
-                print(env.logs())
-        finally:
-            tally.add(ok)
-            if env is not None and not ARGS.keep and ok:
-                shutil.rmtree(env.dir, ignore_errors=True)
-    print("%s (%.1f s)" % (tally.summary(), time.monotonic() - t_all))
-    return tally.exit_code()
+    return run_tests(TESTS, Env, ARGS.k, ARGS.seed, ARGS.keep)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,13 @@ Tests (each with its own sf-local and function server on free ports):
                parallel await; buy_one: pays, then fails when short or out
                of stock, the payment undone)
   kill         the random run again, SIGKILLing the function server while
-               calls are in flight (mostly inside the awaits of
-               add_to_basket, quote and buy_one)
-               and restarting it: every result still matches the model,
-               no reply lost or doubled
+               calls are in flight (many inside the awaits of
+               add_to_basket, quote and buy_one) and restarting it: every
+               result still matches the model, no reply lost or doubled.
+               Each kill lands while sf-local has a request out to the
+               (paused) server, and sf-local must retry after it; an
+               attempt that finds the call already done kills nothing;
+               some kills find the User suspended in an await
 
 Python 3 standard library only. Failures print the seed and the process
 logs; the last line is "N passed, M failed" (exit 1 on failures).
@@ -35,19 +38,13 @@ logs; the last line is "N passed, M failed" (exit 1 on failures).
 import argparse
 import base64
 import collections
+import json
 import os
 import random
-import re
-import shutil
-import socket
 import sys
-import tempfile
 import threading
 import time
-import traceback
 import urllib.parse
-import http.client
-import json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -55,103 +52,34 @@ sys.path.insert(0, HERE)
 import shopclient  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
-from sftest.checks import Tally, TestFailure, check, check_eq  # noqa: E402
-from sftest.net import free_port  # noqa: E402
-from sftest.procs import SANITIZER_RE, LoggedProc  # noqa: E402
+from sftest.checks import TestFailure, check, check_eq  # noqa: E402
+from sftest.net import request_once  # noqa: E402
+from sftest.sflocal import LocalEnv, run_tests  # noqa: E402
 
 ARGS = None
-# ---- processes ----------------------------------------------------------------
-
-class Proc(LoggedProc):
-    """A child of a test: log <name>.<n>.log in the test's directory."""
-
-    def __init__(self, env, name, argv):
-        env.count[name] += 1
-        super().__init__(os.path.join(env.dir, "%s.%d.log" % (name, env.count[name])), argv)
-        env.procs.append(self)
-
-    def stop(self):
-        return super().stop(timeout=20)
 
 
-class Env:
+class Env(LocalEnv):
     """One test's sf-local + shopping-cart, and a client."""
 
     def __init__(self, name):
-        self.name = name
-        self.dir = tempfile.mkdtemp(prefix="sf-entities-%s-" % name)
-        self.procs, self.count = [], collections.Counter()
-        self.fn_port = free_port()
-        with open(os.path.join(REPO, "examples", "shopping-cart", "module.yaml")) as f:
-            module = f.read().replace("127.0.0.1:8000", "127.0.0.1:%d" % self.fn_port)
-        self.module = os.path.join(self.dir, "module.yaml")
-        with open(self.module, "w") as f:
-            f.write(module)
+        super().__init__("entities", name)
+        self.module = self.module_on_fn_port(
+            os.path.join(REPO, "examples", "shopping-cart", "module.yaml"))
         self.start_fn()
-        self.sfl = Proc(self, "sf-local", [ARGS.sf_local, "--module", self.module,
-                                           "--ingress-port", "0", "--egress-port", "0"])
-        pat = re.compile(r"ingress http://[^ ]*:(\d+), egress http://[^ ]*:(\d+)")
-        deadline = time.monotonic() + 20
-        while True:
-            check(self.sfl.alive(), "sf-local exited early")
-            m = pat.search(self.sfl.text())
-            if m:
-                break
-            check(time.monotonic() < deadline, "sf-local did not print its ports")
-            time.sleep(0.05)
-        self.ingress, self.egress = int(m.group(1)), int(m.group(2))
+        self.start_sf_local([ARGS.sf_local, "--module", self.module,
+                             "--ingress-port", "0", "--egress-port", "0"])
         self.client = shopclient.ShopClient(self.ingress, self.egress, prefix=name)
 
     def start_fn(self):
-        self.fn = Proc(self, "shopping-cart", [ARGS.shopping_cart, "--listen",
-                                               "127.0.0.1:%d" % self.fn_port, "--threads", "4"])
-        deadline = time.monotonic() + 20
-        while True:
-            check(self.fn.alive(), "shopping-cart exited early:\n%s" % self.fn.text())
-            try:
-                socket.create_connection(("127.0.0.1", self.fn_port), 0.5).close()
-                return
-            except OSError:
-                check(time.monotonic() < deadline, "shopping-cart does not listen")
-                time.sleep(0.02)
-
-    def get(self, path):
-        c = http.client.HTTPConnection("127.0.0.1", self.ingress, timeout=30)
-        try:
-            c.request("GET", path)
-            r = c.getresponse()
-            return r.status, r.read()
-        finally:
-            c.close()
-
-    def metric(self, name):
-        st, data = self.get("/metrics")
-        check(st == 200, "/metrics: %d", st)
-        for line in data.decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        raise TestFailure("no metric " + name)
+        self.fn = self.start_server("shopping-cart", [ARGS.shopping_cart, "--listen",
+                                                      "127.0.0.1:%d" % self.fn_port,
+                                                      "--threads", "4"])
 
     def view(self, entity, key):
-        st, data = self.get("/shop/%s/%s" % (entity, urllib.parse.quote(key, safe="")))
+        st, data = request_once(self.ingress, "GET",
+                                "/shop/%s/%s" % (entity, urllib.parse.quote(key, safe="")))
         return json.loads(data) if st == 200 else None
-
-    def close(self):
-        for p in self.procs:
-            p.stop()
-        for p in self.procs:
-            p.log.close()
-
-    def sanitizer_reports(self):
-        out = []
-        for p in self.procs:
-            t = p.text()
-            if SANITIZER_RE.search(t):
-                out.append("%s:\n%s" % (p.log_path, t[-6000:]))
-        return out
-
-    def logs(self):
-        return "\n".join("---- %s\n%s" % (p.log_path, p.text()[-4000:]) for p in self.procs)
 
 
 def entity_queue(view):
@@ -520,11 +448,18 @@ AWAITING = ("add_to_basket", "quote", "buy_one")
 
 
 def run_random(env, seed, n_ops, kill_every=0):
+    """n_ops seeded random operations, each result compared with the model.
+    With kill_every, about one op in kill_every is due a kill -9 of the
+    function server: one that lands only while sf-local has a request out
+    to it (kill_mid_call). A kill that finds the call already done is due
+    again at the next op; the ops themselves are the seed's alone.
+    Returns (counts, kills, attempts that missed, kills inside awaits)."""
     rng = random.Random(seed)
+    krng = random.Random(seed + 1000)  # when in a call to kill: apart from the ops
     users = ["u%d" % k for k in range(5)]
     items = ["i%d" % k for k in range(8)]
     model, c = Model(), env.client
-    kills = retried = 0
+    kills = missed = in_awaits = due = 0
     kill_rids = []
     counts = collections.Counter()
     for step in range(n_ops):
@@ -538,16 +473,33 @@ def run_random(env, seed, n_ops, kill_every=0):
                 ("User", user, "add_to_basket", [rng.choice(items) for _ in range(3)]),
                 ("User", user, "quote", [rng.choice(items) for _ in range(4)]),
                 ("User", user, "buy_one", rng.choice(items))])
+        due += bool(kill)
         want = model.apply(*op)
+        landed = 0
+        if due:
+            retries = env.metric("sflocal_retries_total")
+            # batches the server may answer before the kill: none for a
+            # call of one batch, else some, to land inside the awaits
+            steps = krng.randint(1, 3) if op[2] in AWAITING else 0
+            env.fn.pause()  # the call's first batch waits on the paused server
         rid = c.send(*op)
-        if kill:
-            time.sleep(rng.uniform(0, 0.006))
-            env.fn.kill9()
-            time.sleep(rng.uniform(0, 0.05))
-            env.start_fn()
-            kills += 1
-            kill_rids.append(rid)
+        if due:
+            landed = kill_mid_call(env, steps)
+            if landed:
+                # the server is gone: the User's state is as at the kill
+                if op[0] == "User" and entity_queue(env.view("User", op[1]))[0] == "ext:" + rid:
+                    in_awaits += 1
+                time.sleep(krng.uniform(0, 0.05))
+                env.start_fn()
+                kills += 1
+                due -= 1
+                kill_rids.append(rid)
+            else:
+                missed += 1
         r = c.receive(op[0], op[2], rid, wait=30)
+        if landed:
+            check(env.metric("sflocal_retries_total") > retries, "seed %d, step %d: the kill "
+                  "with %d batch(es) in flight left sf-local nothing to retry", seed, step, landed)
         counts[(op[2], "ok" if r.ok else "err")] += 1
         if got(r) != want:
             raise TestFailure("seed %d, step %d: %s/%s.%s%r: expected %r, got %r" % (
@@ -556,13 +508,23 @@ def run_random(env, seed, n_ops, kill_every=0):
     for rid in kill_rids:
         extra = c.poll_extra(rid)
         check(extra is None, "seed %d: a second reply to %s: %r", seed, rid, extra)
-    if kill_every:
-        retried = env.metric("sflocal_retries_total")
-    return counts, kills, retried
+    return counts, kills, missed, in_awaits
+
+
+def kill_mid_call(env, steps):
+    """With the function server paused and a call sent: lets about `steps`
+    batches through (a moment's run each), then kills the server if
+    sf-local has a request out to it. The batches in flight at the kill;
+    0 (server resumed, not killed) when the call finished first."""
+    for _ in range(steps):
+        env.fn.resume()
+        env.fn.pause()
+        time.sleep(0.002)  # for sf-local to send the next batch
+    return env.kill_in_flight(env.fn, timeout=0.3)
 
 
 def test_random(env):
-    counts, _, _ = run_random(env, ARGS.seed, ARGS.ops)
+    counts = run_random(env, ARGS.seed, ARGS.ops)[0]
     oks = sum(v for (m, s), v in counts.items() if s == "ok")
     check(counts[("checkout", "ok")] >= 10 and counts[("checkout", "err")] >= 10,
           "too few checkouts either way: %s", dict(counts))
@@ -577,10 +539,13 @@ def test_random(env):
 
 def test_kill(env):
     n = max(ARGS.ops // 4, 100)
-    counts, kills, retried = run_random(env, ARGS.seed + 1, n, kill_every=12)
-    check(kills >= 5, "only %d kills", kills)
-    env.note = "seed %d, %d ops, %d kills, sf-local retried %d times" % (
-        ARGS.seed + 1, n, kills, retried)
+    counts, kills, missed, in_awaits = run_random(env, ARGS.seed + 1, n, kill_every=12)
+    check(kills >= 5, "only %d kills landed on calls in flight (%d found the call done)",
+          kills, missed)
+    check(in_awaits >= 1, "none of the %d kills inside a User's awaits", kills)
+    env.note = "seed %d, %d ops, %d kills with requests in flight (%d inside a User's " \
+        "awaits; %d more found the call done: not killed), sf-local retried %d times" % (
+            ARGS.seed + 1, n, kills, in_awaits, missed, env.metric("sflocal_retries_total"))
 
 
 TESTS = [("basic", test_basic), ("awaits", test_awaits), ("checkout", test_checkout),
@@ -598,39 +563,8 @@ def main():
     ap.add_argument("-k", action="append", default=[])
     ap.add_argument("--keep", action="store_true")
     ARGS = ap.parse_args()
-    tally = Tally()
-    t_all = time.monotonic()
     print("seed %d (rerun with --seed %d or SF_ENTITIES_SEED)" % (ARGS.seed, ARGS.seed), flush=True)
-    for name, fn in TESTS:
-        if ARGS.k and not any(k in name for k in ARGS.k):
-            continue
-        t0 = time.monotonic()
-        env = None
-        try:
-            env = Env(name)
-            env.note = ""
-            fn(env)
-            env.close()
-            reports = env.sanitizer_reports()
-            check(not reports, "sanitizer report:\n%s", "\n".join(reports))
-            print("PASS %-10s %6.2f s  %s" % (name, time.monotonic() - t0, env.note), flush=True)
-            tally.add(True)
-        except Exception as e:  # noqa: BLE001
-            tally.add(False)
-            print("FAIL %-10s %6.2f s  (seed %d)\n  %s" % (
-                name, time.monotonic() - t0, ARGS.seed,
-                e if isinstance(e, TestFailure) else traceback.format_exc()), flush=True)
-            if env is not None:
-                env.close()
-                print(env.logs())
-                for rep in env.sanitizer_reports():
-                    print(rep)
-        finally:
-            if env is not None and not ARGS.keep and not tally.failed:
-                shutil.rmtree(env.dir, ignore_errors=True)
-    print("%s (%.1f s)" % (tally.summary(), time.monotonic() - t_all))
-    return tally.exit_code()
-
+    return run_tests(TESTS, Env, ARGS.k, ARGS.seed, ARGS.keep)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -31,13 +31,11 @@ How a call travels (docs/entities.md, "Wire"):
 As a module: ShopClient(ingress_port, egress_port).call("User", "alice",
 "deposit", 100) -> Reply(ok, value, error, ...).
 """
-import http.client
 import itertools
 import json
 import os
 import struct
 import sys
-import threading
 import time
 import urllib.parse
 
@@ -48,6 +46,7 @@ CALL_TYPENAME = "statefun.entities/Call"
 REPLY_EGRESS = "shop.io/replies"
 
 sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
+from sftest.net import KeepAlive  # noqa: E402
 from sftest.wire import (I32, I64, LEN, VARINT, f_len, f_str,  # noqa: E402
                          f_varint, fields, key, read_varint, unzigzag,
                          zigzag)
@@ -247,44 +246,15 @@ class ShopClient:
 
     def __init__(self, ingress_port=8090, egress_port=8091, schema=None,
                  prefix=None, reply_egress=REPLY_EGRESS, host="127.0.0.1"):
-        self.host = host
         self.ingress_port, self.egress_port = ingress_port, egress_port
         self.schema = schema or Schema()
         self.prefix = prefix or "c%d-%d" % (os.getpid(), int(time.time() * 1000) % 100000000)
         self.reply_egress = reply_egress
-        self.local = threading.local()
+        self.conns = KeepAlive(host)
 
     # -- HTTP
     def _request(self, port, method, path, body=None, headers=None, timeout=30):
-        conns = getattr(self.local, "conns", None)
-        if conns is None:
-            conns = self.local.conns = {}
-        for attempt in (0, 1):
-            c = conns.get(port)
-            fresh = c is None
-            if fresh:
-                c = conns[port] = http.client.HTTPConnection(self.host, port, timeout=timeout)
-            try:
-                c.timeout = timeout
-                if c.sock is not None:
-                    c.sock.settimeout(timeout)
-                c.request(method, path, body=body, headers=headers or {})
-                r = c.getresponse()
-                data = r.read()
-                hdrs = {k.lower(): v for k, v in r.getheaders()}
-                if hdrs.get("connection", "").lower() == "close":
-                    c.close()
-                    del conns[port]
-                return r.status, hdrs, data
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                c.close()
-                conns.pop(port, None)
-                if fresh or attempt == 1:
-                    raise
-            except Exception:
-                c.close()
-                conns.pop(port, None)
-                raise
+        return self.conns.request(port, method, path, body, headers, timeout)
 
     def new_request_id(self):
         return "%s-%d" % (self.prefix, next(ShopClient._ids))

@@ -3,7 +3,12 @@
 bytes protobuf writes (types.proto wrappers, varints of the spec's
 examples), the field reader on good and broken input, the check/tally
 texts the drivers print, free ports and one-shot HTTP, and the child
-process helpers. Standard library only (unittest)."""
+process helpers, keep-alive connections per thread, and the test loop
+and module rewriting of the sf-local drivers. Standard library only
+(unittest)."""
+import contextlib
+import io
+import shutil
 import http.server
 import os
 import socket
@@ -14,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sftest import checks, net, procs, wire  # noqa: E402
+from sftest import checks, net, procs, sflocal, wire  # noqa: E402
 
 
 class Wire(unittest.TestCase):
@@ -117,6 +122,42 @@ class Net(unittest.TestCase):
             srv.shutdown()
             srv.server_close()
 
+    def test_keep_alive(self):
+        """One connection per thread, reused; a server-side close is
+        followed by a fresh connection."""
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                body = ("%d" % self.client_address[1]).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                if self.path == "/close":
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            k = net.KeepAlive()
+            port = srv.server_port
+            a = k.request(port, "GET", "/")
+            self.assertEqual((a[0], a[1]["content-length"]), (200, str(len(a[2]))))
+            self.assertEqual(k.request(port, "GET", "/")[2], a[2], "the same connection")
+            other = []
+            t = threading.Thread(target=lambda: other.append(k.request(port, "GET", "/")[2]))
+            t.start()
+            t.join()
+            self.assertNotEqual(other[0], a[2], "another thread, another connection")
+            self.assertEqual(k.request(port, "GET", "/close")[2], a[2])
+            self.assertNotEqual(k.request(port, "GET", "/")[2], a[2], "a new one after close")
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
 
 class Procs(unittest.TestCase):
     def test_logged_proc(self):
@@ -133,6 +174,28 @@ class Procs(unittest.TestCase):
             self.assertFalse(p.alive())
             self.assertTrue(p.text().startswith("$ %s -c" % sys.executable))
             self.assertEqual(p.tail(1), "up\n")
+
+    def test_pause_resume(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = procs.LoggedProc(os.path.join(d, "t.log"), [sys.executable, "-u", "-c",
+                                 "import time\nwhile True: print('t'); time.sleep(0.01)"])
+            try:
+                for _ in range(200):
+                    if p.text().count("t\n") >= 2:
+                        break
+                    time.sleep(0.05)
+                p.pause()
+                time.sleep(0.2)  # a tick being written when paused lands now
+                paused = p.text()
+                time.sleep(0.3)
+                self.assertEqual(p.text(), paused, "no output while paused")
+                p.resume()
+                time.sleep(0.3)
+                self.assertGreater(len(p.text()), len(paused))
+                p.pause()
+                self.assertEqual(p.stop(timeout=10), -15, "a paused child still stops")
+            finally:
+                p.kill9()
 
     def test_wait_port(self):
         with tempfile.TemporaryDirectory() as d:
@@ -154,6 +217,53 @@ class Procs(unittest.TestCase):
         log = "ok\n==1==ERROR: AddressSanitizer: heap-use-after-free\nx.c:3:1: runtime error: shift\n"
         self.assertEqual(len(procs.sanitizer_lines(log)), 2)
         self.assertEqual(procs.sanitizer_lines("Sanitizer flags: on\n"), [])
+
+
+class SfLocal(unittest.TestCase):
+    def test_module_on_fn_port(self):
+        env = sflocal.LocalEnv("pylib", "module")
+        try:
+            src = os.path.join(env.dir, "src.yaml")
+            with open(src, "w") as f:
+                f.write("urlPathTemplate: http://127.0.0.1:8000/statefun\n")
+            with open(env.module_on_fn_port(src)) as f:
+                self.assertEqual(f.read(), "urlPathTemplate: http://127.0.0.1:%d/statefun\n"
+                                 % env.fn_port)
+            with open(src, "w") as f:
+                f.write("urlPathTemplate: http://example:9\n")
+            with self.assertRaisesRegex(checks.TestFailure, "names no 127.0.0.1:8000"):
+                env.module_on_fn_port(src)
+        finally:
+            shutil.rmtree(env.dir)
+
+    def test_run_tests(self):
+        """PASS with the note, FAIL with the seed and the reason; the
+        passing test's directory is removed, the failing one's kept."""
+        envs = []
+
+        def make(name):
+            envs.append(sflocal.LocalEnv("pylib", name))
+            return envs[-1]
+
+        def bad(env):
+            checks.check(False, "wrong by %d", 2)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = sflocal.run_tests([("good", lambda env: "a note"), ("bad", bad),
+                                    ("skipped", bad)], make, selected=["good", "bad"], seed=7)
+        try:
+            lines = out.getvalue().splitlines()
+            self.assertEqual(rc, 1)
+            self.assertRegex(lines[0], r"^PASS good +\d+\.\d\d s  a note$")
+            self.assertRegex(lines[1], r"^FAIL bad +\d+\.\d\d s  \(seed 7\)$")
+            self.assertEqual(lines[2], "  wrong by 2")
+            self.assertRegex(lines[-1], r"^1 passed, 1 failed \(")
+            self.assertEqual([e.name for e in envs], ["good", "bad"])
+            self.assertFalse(os.path.exists(envs[0].dir))
+            self.assertTrue(os.path.isdir(envs[1].dir))
+        finally:
+            for e in envs:
+                shutil.rmtree(e.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,14 @@ The drivers under tests/, fuzz/make_corpus.py, bench/ and
 deploy/local/kafka_tool.py share their low-level pieces from here, one
 module a purpose:
 
-  wire    protobuf varints and fields, the StateFun wrapper values
-  net     free loopback ports, one-shot HTTP requests
-  procs   waiting for a child to listen, sanitizer reports in its log
-  checks  check()/check_eq() and the tally that prints "N passed, M failed"
+  wire     protobuf varints and fields, the StateFun wrapper values
+  net      free loopback ports, one-shot HTTP requests, keep-alive
+           connections per thread
+  procs    a child with a log; pausing it; waiting for it to listen;
+           sanitizer reports in its log
+  checks   check()/check_eq() and the tally that prints "N passed, M failed"
+  sflocal  an example's function server behind sf-local, one per test;
+           a kill -9 sure to hit a request in flight; the PASS/FAIL loop
 
 Standard library only, so every interpreter the drivers run under (the
 system python3, the venvs of scripts/python-env.sh and tests/e2e) can

@@ -1,10 +1,12 @@
 """Loopback networking for the drivers: free ports (the kernel's pick, or
-one below the ephemeral range for servers that bind late) and one-shot
-HTTP/1.1 requests to 127.0.0.1.
+one below the ephemeral range for servers that bind late), one-shot
+HTTP/1.1 requests to 127.0.0.1, and keep-alive connections kept per
+thread for drivers that call from many threads at once.
 """
 import http.client
 import random
 import socket
+import threading
 
 
 def free_port():
@@ -59,3 +61,46 @@ def request_once(port, method, path, body=None, headers=None, timeout=30.0):
         return r.status, r.read()
     finally:
         c.close()
+
+
+class KeepAlive:
+    """HTTP/1.1 requests on one keep-alive connection per thread and port
+    (thread-safe: each thread has its own connections). A request on a
+    reused connection that the server had closed meanwhile is sent once
+    more on a fresh one; any other error propagates."""
+
+    def __init__(self, host="127.0.0.1"):
+        self.host = host
+        self.local = threading.local()
+
+    def request(self, port, method, path, body=None, headers=None, timeout=30):
+        """(status, headers with lower-case names, body bytes)."""
+        conns = getattr(self.local, "conns", None)
+        if conns is None:
+            conns = self.local.conns = {}
+        for attempt in (0, 1):
+            c = conns.get(port)
+            fresh = c is None
+            if fresh:
+                c = conns[port] = http.client.HTTPConnection(self.host, port, timeout=timeout)
+            try:
+                c.timeout = timeout
+                if c.sock is not None:
+                    c.sock.settimeout(timeout)
+                c.request(method, path, body=body, headers=headers or {})
+                r = c.getresponse()
+                data = r.read()
+                hdrs = {k.lower(): v for k, v in r.getheaders()}
+                if hdrs.get("connection", "").lower() == "close":
+                    c.close()
+                    del conns[port]
+                return r.status, hdrs, data
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                c.close()
+                conns.pop(port, None)
+                if fresh or attempt == 1:
+                    raise
+            except Exception:
+                c.close()
+                conns.pop(port, None)
+                raise

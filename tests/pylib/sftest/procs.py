@@ -38,11 +38,20 @@ class LoggedProc:
         self.p.wait(timeout=10)
         self.log.close()
 
+    def pause(self):
+        """SIGSTOP: the process holds what it has received and answers
+        nothing until resume() or a SIGKILL."""
+        os.kill(self.p.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.p.pid, signal.SIGCONT)
+
     def stop(self, timeout=10.0):
         """SIGTERM and wait; SIGKILL after timeout seconds. The exit status,
         or None if it had to be killed."""
         if self.alive():
             self.p.send_signal(signal.SIGTERM)
+            self.p.send_signal(signal.SIGCONT)  # a paused child gets the SIGTERM now
             try:
                 self.p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
