@@ -36,30 +36,7 @@ SF_METHOD(Keeper, put) {
   SF_END(F);
 }
 
-SF_METHOD(Keeper, get) {
-  SF_BEGIN(F);
-  SF_RETURN(F, SF_STATE(Keeper)->all);
-  SF_END(F);
-}
-
-SF_METHOD(Keeper, relay) {
-  SF_BEGIN(F);
-  SF_AWAIT(F, got, Keeper_get(ctx, F->p.to));
-  F->got = F->r.got;
-  SF_RETURN(F, F->got.mr);
-  SF_END(F);
-}
-
-SF_METHOD(Keeper, gather) {
-  SF_BEGIN(F);
-  if (F->p.to.len == 0) SF_RETURN(F, 0);
-  for (F->i = 0; (size_t)F->i < F->p.to.len && F->i < 8; F->i++)
-    SF_CALL_AT(F, each, F->i, Keeper_get(ctx, F->p.to.items[F->i]));
-  SF_CALL(F, count, Keeper_get(ctx, F->p.to.items[0]));
-  SF_AWAIT_CALLS(F, each);
-  SF_RETURN(F, (int32_t)F->r.each.len);
-  SF_END(F);
-}
+/* Keeper.get, relay and gather: tests/codegen/gen/keeper_steps.c. */
 
 /* ---- the conversation ---------------------------------------------------- */
 

@@ -2,8 +2,9 @@
  * The generated codecs on every type (codec.ir.json's record All, and
  * tests/codegen/good/types.ir.json's recursive Node and defaults):
  * round trips, unknown fields, packed numbers, truncated and hostile
- * input, and state defaults (loaded when absent, never written back
- * unchanged).
+ * input, state defaults (loaded when absent, never written back
+ * unchanged), and Keeper.gather's parallel await run on the scenario
+ * (scenario_check.h), an empty list included.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 
 #include "codec.h"
 #include "entities.pb-c.h"
+#include "scenario_check.h"
 #include "support.h"
 #include "types.h"
 
@@ -39,30 +41,7 @@ SF_METHOD(Keeper, put) {
   SF_END(F);
 }
 
-SF_METHOD(Keeper, get) {
-  SF_BEGIN(F);
-  SF_RETURN(F, SF_STATE(Keeper)->all);
-  SF_END(F);
-}
-
-SF_METHOD(Keeper, relay) {
-  SF_BEGIN(F);
-  SF_AWAIT(F, got, Keeper_get(ctx, F->p.to));
-  F->got = F->r.got;
-  SF_RETURN(F, F->got.mr);
-  SF_END(F);
-}
-
-/* A parallel await: a fan_out label over the list, one more call, the join. */
-SF_METHOD(Keeper, gather) {
-  SF_BEGIN(F);
-  for (F->i = 0; (size_t)F->i < F->p.to.len; F->i++)
-    SF_CALL_AT(F, each, F->i, Keeper_get(ctx, F->p.to.items[F->i]));
-  SF_CALL(F, count, Keeper_get(ctx, F->p.to.items[0]));
-  SF_AWAIT_CALLS(F, each);
-  SF_RETURN(F, (int32_t)F->r.each.len);
-  SF_END(F);
-}
+/* Keeper.get, relay and gather: keeper_steps.c. */
 
 static int peek_calls;
 
@@ -432,6 +411,19 @@ Test(codec, fan_out_items_and_frame) {
   cr_assert_eq(back.r.each.len, 3);
   all_eq(&two, &back.r.each.items[2]);
   cr_assert_eq(back.r.each.items[0].i, 7);
+}
+
+/* Keeper.gather run for real (on the scenario): one Keeper.get per
+ * callee plus one more, or no call at all for an empty list. */
+static void open_keepers(void) { scn_open(codec_register); }
+
+Test(codec, gather_over_an_empty_list_makes_no_call, .init = open_keepers, .fini = scn_close) {
+  cr_assert_eq(scn_int(SCN_CALL(Keeper, gather, "k0", .to = {NULL, 0})), 0);
+  cr_assert_null(scn_find_event("codec.test/Keeper", "k0", "reply", ""),
+                 "no callee answered: none was called");
+  sf_ref two[] = {scn_ref("k1"), scn_ref("k2")};
+  cr_assert_eq(scn_int(SCN_CALL(Keeper, gather, "k0", .to = {two, 2})), 2);
+  cr_assert_not_null(scn_find_event("codec.test/Keeper", "k2", "call", "get"));
 }
 
 Test(codec, state_field_codec_round_trips) {
