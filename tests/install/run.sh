@@ -10,7 +10,9 @@
 #      ways from shop.ir.json with the installed sf-codegen
 #      (statefun_add_entities, docs/codegen.md; sf-codegen by hand);
 #   4. each cart served behind the installed sf-local with the module.yaml
-#      the installed sf-modgen writes, and a method called through it.
+#      the installed sf-modgen writes, and a method called through it;
+#   5. the README's five-minute tutorial and docs/json.md, every command as
+#      written, in an empty directory (run_tutorial.py).
 #
 #   tests/install/run.sh BUILD_DIR SOURCE_DIR [CC] [EXTRA_CFLAGS]
 set -euo pipefail
@@ -196,4 +198,14 @@ serve_cart() { # serve_cart EXE NAME
 }
 serve_cart "$tmp/cmake-build/cart_cmake" cart_cmake
 serve_cart "$tmp/cart_pkgconfig" cart_pkgconfig
+
+# 5. The tutorials, as a reader runs them: plain `cc` (an instrumented
+# library needs instrumented programs, which the tutorials do not build).
+if [ -n "$extra" ]; then
+  step "tutorials skipped: this build's library needs CFLAGS '$extra'"
+else
+  step "the README's five-minute tutorial and docs/json.md, as written"
+  python3 "$src/run_tutorial.py" --prefix "$prefix" --libdir "$libdir" \
+    "$root/README.md" "$root/docs/json.md" || fail "a tutorial does not run as written"
+fi
 step "OK (installed tools; cmake + pkg-config consumers, carts and harness tests; prefix $prefix)"

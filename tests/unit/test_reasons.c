@@ -231,3 +231,28 @@ Test(reasons, unknown_function_type) {
   tf_req_free(r);
   sf_handler_free(h);
 }
+
+/* docs/json.md, "When it goes wrong": its function's answer to a Visit
+ * whose text is not JSON. */
+static const sf_type visit_t = SF_TYPE_JSON("example.types/Visit");
+static sf_status visit(sf_context *ctx, const sf_message *msg, void *u) {
+  (void)u;
+  json_t *v;
+  return sf_message_as_json(ctx, msg, &visit_t, &v);
+}
+Test(reasons, docs_json_md_visit_that_is_not_json) {
+  sf_handler *h = sf_handler_new();
+  cr_assert_eq(sf_handler_register(h, "example.fns/profile", visit, NULL, NULL, 0), SF_OK);
+  tf_req *r = tf_req_new("example.fns", "profile", "ann");
+  const char *body = "{\"page\": /home}";
+  tf_req_invoke(r, "example.types/Visit", body, strlen(body), NULL, NULL, NULL);
+  tf_from *f;
+  sf_handle_info info;
+  cr_assert_eq(tf_run(h, r, &f, &info), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(info.error,
+                   "function example.fns/profile (id ann) failed at invocation 1 of 1: "
+                   "the message's 15 bytes are not a valid example.types/Visit (JSON: "
+                   "invalid token near '/' at line 1 column 10): fix the sender's encoding");
+  tf_req_free(r);
+  sf_handler_free(h);
+}
