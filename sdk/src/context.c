@@ -515,12 +515,12 @@ static pb_typed_value *outgoing_value(sf_context *ctx, const sf_value *v,
                                       sf_status *st, const char *what) {
   if (!v->type_name) {
     *st = ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
-    sf_context_set_error(ctx, "%s: value has no typename", what);
+    sf_why_value_untyped(ctx, what);
     return NULL;
   }
   if (sf_typename_validate(v->type_name) != SF_OK) {
     *st = SF_ERR_BAD_TYPENAME;
-    sf_context_set_error(ctx, "%s: bad value typename '%s'", what, v->type_name);
+    sf_why_value_typename(ctx, what, v->type_name);
     return NULL;
   }
   sf_value copy;
@@ -536,11 +536,11 @@ static pb_address *target_address(sf_context *ctx, const char *typename,
                                   const char *what) {
   if (!typename || !id) {
     *st = SF_ERR_INVALID_ARGUMENT;
-    sf_context_set_error(ctx, "%s: missing target %s", what, typename ? "id" : "typename");
+    sf_why_target_missing(ctx, what, typename ? "id" : "function type");
     return NULL;
   }
   pb_address *a = sf_address_to_pb(ctx->arena, typename, id, st);
-  if (!a) sf_context_set_error(ctx, "%s: target '%s': %s", what, typename, sf_strerror(*st));
+  if (!a) sf_why_target(ctx, what, typename, *st);
   return a;
 }
 
@@ -570,7 +570,7 @@ sf_status sf_send_after(sf_context *ctx, int64_t delay_ms,
                         sf_value value) {
   if (!ctx) return SF_ERR_INVALID_ARGUMENT;
   if (delay_ms < 0) {
-    sf_context_set_error(ctx, "sf_send_after: negative delay %lld", (long long)delay_ms);
+    sf_why_negative_delay(ctx, delay_ms);
     return SF_ERR_INVALID_ARGUMENT;
   }
   sf_status st;
@@ -592,7 +592,7 @@ sf_status sf_send_after(sf_context *ctx, int64_t delay_ms,
 sf_status sf_cancel_delayed(sf_context *ctx, const char *cancellation_token) {
   if (!ctx) return SF_ERR_INVALID_ARGUMENT;
   if (!cancellation_token || !*cancellation_token) {
-    sf_context_set_error(ctx, "sf_cancel_delayed: empty cancellation token");
+    sf_why_empty_token(ctx);
     return SF_ERR_INVALID_ARGUMENT;
   }
   pb_delayed *d = sf_arena_alloc(ctx->arena, sizeof(*d));
@@ -618,8 +618,7 @@ static sf_status egress_address(sf_context *ctx, const char *egress_typename,
   sf_status st = sf_split_typename(ctx->arena, egress_typename,
                                    &e->egress_namespace, &e->egress_type);
   if (st != SF_OK) {
-    sf_context_set_error(ctx, "sf_egress: egress '%s': %s",
-                         egress_typename ? egress_typename : "(null)", sf_strerror(st));
+    sf_why_egress_id(ctx, egress_typename, st);
     return st;
   }
   char *last = sf_arena_strndup(ctx->arena, egress_typename, strlen(egress_typename));
@@ -700,16 +699,12 @@ static sf_status kafka_record(sf_context *ctx, const char *egress_typename,
                               size_t key_len, const void *value,
                               size_t value_len) {
   if (!topic || !*topic) {
-    sf_context_set_error(ctx, "sf_egress_kafka: missing topic");
+    sf_why_egress_missing(ctx, "sf_egress_kafka", "topic");
     return SF_ERR_INVALID_ARGUMENT;
   }
   if ((!value && value_len) || (!key && key_len)) return SF_ERR_INVALID_ARGUMENT;
   if (key_len && !sf_utf8_valid(key, key_len)) {
-    sf_context_set_error(ctx,
-                         "sf_egress_kafka: the key to topic '%s' is not UTF-8 "
-                         "(StateFun's Kafka egress carries keys as strings): "
-                         "encode a binary key, e.g. as hex",
-                         topic);
+    sf_why_kafka_key(ctx, topic);
     return SF_ERR_INVALID_ARGUMENT;
   }
   /* KafkaProducerRecord: key = 1, value_bytes = 2, topic = 3. */
@@ -744,8 +739,8 @@ sf_status sf_egress_kinesis(sf_context *ctx, const char *egress_typename,
                             size_t value_len) {
   if (!ctx) return SF_ERR_INVALID_ARGUMENT;
   if (!stream || !*stream || !partition_key || !*partition_key) {
-    sf_context_set_error(ctx, "sf_egress_kinesis: missing %s",
-                         (!stream || !*stream) ? "stream" : "partition key");
+    sf_why_egress_missing(ctx, "sf_egress_kinesis",
+                          (!stream || !*stream) ? "stream" : "partition key");
     return SF_ERR_INVALID_ARGUMENT;
   }
   if (!value && value_len) return SF_ERR_INVALID_ARGUMENT;

@@ -162,6 +162,16 @@ void sf_why_json_null(sf_context *ctx, const sf_type *type);
 void sf_why_proto_descriptor(sf_context *ctx, const sf_type *type,
                              const char *given, const char *want);
 void sf_why_custom_encode(sf_context *ctx, const sf_type *type, sf_status st);
+/* Sends and egress: `what` is the call ("sf_send"). */
+void sf_why_value_untyped(sf_context *ctx, const char *what);
+void sf_why_value_typename(sf_context *ctx, const char *what, const char *tn);
+void sf_why_target_missing(sf_context *ctx, const char *what, const char *part);
+void sf_why_target(sf_context *ctx, const char *what, const char *tn, sf_status st);
+void sf_why_negative_delay(sf_context *ctx, long long delay_ms);
+void sf_why_empty_token(sf_context *ctx);
+void sf_why_egress_id(sf_context *ctx, const char *egress, sf_status st);
+void sf_why_egress_missing(sf_context *ctx, const char *what, const char *part);
+void sf_why_kafka_key(sf_context *ctx, const char *topic);
 /* The batch's reason: function type, id, which invocation, and `reason`
  * (or, when empty, what status `st` means and how to give a reason).
  * `reason` may be `out`. */

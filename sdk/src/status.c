@@ -153,6 +153,63 @@ void sf_why_custom_encode(sf_context *ctx, const sf_type *type,
                        type->type_name, sf_status_name(st) ? sf_status_name(st) : "?");
 }
 
+void sf_why_value_untyped(sf_context *ctx, const char *what) {
+  sf_context_set_error(ctx,
+                       "%s: the value has no typename: make it with an "
+                       "sf_value_* call (a zeroed sf_value is no value)",
+                       what);
+}
+
+void sf_why_value_typename(sf_context *ctx, const char *what, const char *tn) {
+  sf_context_set_error(ctx,
+                       "%s: the value's typename '%s' is not namespace/name: "
+                       "declare its type with one, e.g. \"example.types/Visit\"",
+                       what, tn);
+}
+
+void sf_why_target_missing(sf_context *ctx, const char *what, const char *part) {
+  sf_context_set_error(ctx, "%s: no target %s (NULL): pass the function type "
+                       "(\"namespace/name\") and the id",
+                       what, part);
+}
+
+void sf_why_target(sf_context *ctx, const char *what, const char *tn,
+                   sf_status st) {
+  sf_context_set_error(ctx, "%s: target '%s': %s: pass a function type as "
+                       "\"namespace/name\"",
+                       what, tn, sf_strerror(st));
+}
+
+void sf_why_negative_delay(sf_context *ctx, long long delay_ms) {
+  sf_context_set_error(ctx, "sf_send_after: negative delay %lld ms: pass 0 or "
+                       "more",
+                       delay_ms);
+}
+
+void sf_why_empty_token(sf_context *ctx) {
+  sf_context_set_error(ctx, "sf_cancel_delayed: empty cancellation token: "
+                       "pass the token the message was sent with "
+                       "(sf_send_after)");
+}
+
+void sf_why_egress_id(sf_context *ctx, const char *egress, sf_status st) {
+  sf_context_set_error(ctx, "sf_egress: egress '%s': %s: pass the egress id as "
+                       "module.yaml declares it (\"namespace/name\")",
+                       egress ? egress : "(null)", sf_strerror(st));
+}
+
+void sf_why_egress_missing(sf_context *ctx, const char *what, const char *part) {
+  sf_context_set_error(ctx, "%s: no %s: pass a non-empty one", what, part);
+}
+
+void sf_why_kafka_key(sf_context *ctx, const char *topic) {
+  sf_context_set_error(ctx,
+                       "sf_egress_kafka: the key to topic '%s' is not UTF-8 "
+                       "(StateFun's Kafka egress carries keys as strings): "
+                       "encode a binary key, e.g. as hex",
+                       topic);
+}
+
 /* Text of a function's failure with no reason recorded. */
 static void no_reason(char *out, size_t cap, sf_status st) {
   const char *name = sf_status_name(st) ? sf_status_name(st) : "an unknown status";

@@ -256,3 +256,42 @@ Test(reasons, docs_json_md_visit_that_is_not_json) {
   tf_req_free(r);
   sf_handler_free(h);
 }
+
+/* ---- sends, delays and egress --------------------------------------------- */
+
+static sf_status bad_delay(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  return sf_send_after(ctx, -5, NULL, "bank/audit", "a1", sf_value_int(ctx, 1));
+}
+static sf_status bad_token(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  return sf_cancel_delayed(ctx, "");
+}
+static sf_status bad_target(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  return sf_send(ctx, "audit", "a1", sf_value_int(ctx, 1));
+}
+static sf_status no_topic(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  return sf_egress_kafka(ctx, "bank.io/out", "", "k", "v", 1);
+}
+static sf_status bad_egress(sf_context *ctx, const sf_message *msg) {
+  (void)msg;
+  return sf_egress_kafka(ctx, "out", "t", "k", "v", 1);
+}
+Test(reasons, sends_delays_and_egress) {
+  cr_assert_eq(run(bad_delay, SF_TYPENAME_INT, "", 0), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(g_reason, PREFIX "sf_send_after: negative delay -5 ms: pass 0 or more");
+  cr_assert_eq(run(bad_token, SF_TYPENAME_INT, "", 0), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(g_reason, PREFIX "sf_cancel_delayed: empty cancellation token: pass "
+                   "the token the message was sent with (sf_send_after)");
+  cr_assert_eq(run(bad_target, SF_TYPENAME_INT, "", 0), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(g_reason, PREFIX "sf_send: target 'audit': typename is not of the form "
+                   "namespace/name: pass a function type as \"namespace/name\"");
+  cr_assert_eq(run(no_topic, SF_TYPENAME_INT, "", 0), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(g_reason, PREFIX "sf_egress_kafka: no topic: pass a non-empty one");
+  cr_assert_eq(run(bad_egress, SF_TYPENAME_INT, "", 0), SF_ERR_FUNCTION_FAILED);
+  cr_assert_str_eq(g_reason, PREFIX "sf_egress: egress 'out': typename is not of the form "
+                   "namespace/name: pass the egress id as module.yaml declares it "
+                   "(\"namespace/name\")");
+}
