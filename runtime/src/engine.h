@@ -113,10 +113,13 @@ sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic,
 /* 1: transaction `gen` is durable (or gen is 0); 0: not yet; -1: its
  * commit failed or the engine stops. */
 int sfl_engine_commit_state(sfl_engine *e, uint64_t gen);
-/* Registers fn(ctx), called (with the engine's lock held, so it must only
- * signal) whenever a waiting request may go on: an egress record was
- * added, a backlog has room, a transaction committed, the engine stops. */
-void sfl_engine_on_change(sfl_engine *e, void (*fn)(void *ctx), void *ctx);
+/* Registers fn(ctx, egress_id, topic), called (with the engine's lock
+ * held, so it must only signal) whenever a waiting request may go on: an
+ * egress record was added (egress_id and topic say where, so a request
+ * waiting for one topic need not look at every change), or, with both
+ * NULL, a backlog has room, a transaction committed, the engine stops. */
+typedef void sfl_change_fn(void *ctx, const char *egress_id, const char *topic);
+void sfl_engine_on_change(sfl_engine *e, sfl_change_fn *fn, void *ctx);
 
 /* One egress record. Strings and value are malloc'd: free with
  * sfl_record_free. */

@@ -213,7 +213,7 @@ int sfl_engine_commit_state(sfl_engine *e, uint64_t gen) {
   return st;
 }
 
-void sfl_engine_on_change(sfl_engine *e, void (*fn)(void *ctx), void *ctx) {
+void sfl_engine_on_change(sfl_engine *e, sfl_change_fn *fn, void *ctx) {
   pthread_mutex_lock(&e->mu);
   e->on_change = fn;
   e->on_change_ctx = ctx;

@@ -32,7 +32,7 @@ void eng_record_add(sfl_engine *e, record *rec, bool persist) {
   e->n_records++;
   e->held_bytes += rec->r.len;
   pthread_cond_broadcast(&e->egress_cv);
-  eng_changed(e);
+  if (e->on_change) e->on_change(e->on_change_ctx, rec->r.egress_id, rec->r.topic);
 }
 
 void sfl_record_free(sfl_record *r) {

@@ -150,9 +150,9 @@ struct sfl_engine {
   uint64_t failed_gen;    /* last generation whose commit failed */
   pthread_cond_t commit_cv;
   /* The front's hook (sfl_engine_on_change), called with the lock held
-   * whenever a waiting request could go on: an egress record, space in a
-   * backlog, a commit, the stop. */
-  void (*on_change)(void *ctx);
+   * whenever a waiting request could go on: an egress record (its egress
+   * and topic), space in a backlog, a commit, the stop (NULL, NULL). */
+  sfl_change_fn *on_change;
   void *on_change_ctx;
   /* Bytes of queued messages and unread egress records, and their bound
    * (sfl_engine_options.max_queued_bytes): sends beyond it get BUSY. */
@@ -207,7 +207,7 @@ void eng_txn_begin(sfl_engine *e);
 int eng_txn_commit(sfl_engine *e);
 /* Calls the front's change hook (lock held). */
 static inline void eng_changed(sfl_engine *e) {
-  if (e->on_change) e->on_change(e->on_change_ctx);
+  if (e->on_change) e->on_change(e->on_change_ctx, NULL, NULL);
 }
 
 /* Waits (lock held) until transaction `gen` is committed by the loop. */

@@ -10,6 +10,10 @@
  * the request last looked (front_changed, the engine's hook, moves
  * change_seq) or when its deadline passes; libmicrohttpd then calls the
  * access handler again, which retries. The polling threads never block.
+ * An entity call waiting for its Reply is resumed only by the record on
+ * its own topic (the hook names the egress and topic of every record):
+ * with many calls in flight, every change resuming every parked call to
+ * look and park again cost most of sf-local's CPU.
  *
  * Deadlines: libmicrohttpd's own timeout restarts on every byte, so a
  * client trickling a byte at a time would keep a connection forever. Each
@@ -22,6 +26,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -29,16 +34,44 @@
 
 #define SWEEP_MS 250
 
-void front_changed(void *ctx) {
+/* A record on the reply egress (park_mu held): remembered in the ring,
+ * and the call parked for it woken. True when one was. */
+static bool reply_came(sfl_front *f, const char *topic) {
+  uint64_t n = atomic_load(&f->reply_seq);
+  snprintf(f->reply_ring[n % REPLY_RING], MAX_REPLY_TOPIC, "%s", topic);
+  atomic_store(&f->reply_seq, n + 1);
+  for (request *r = f->parked; r != NULL; r = r->pnext)
+    if (r->wait_reply && strcmp(r->rid, topic) == 0) {
+      r->woken = true;
+      return true;
+    }
+  return false;
+}
+
+void front_changed(void *ctx, const char *egress_id, const char *topic) {
   sfl_front *f = ctx;
   atomic_fetch_add(&f->change_seq, 1);
-  if (atomic_load(&f->n_parked) == 0) return;
+  bool reply = egress_id != NULL && topic != NULL && strcmp(egress_id, SFL_REPLY_EGRESS) == 0;
+  if (!reply && atomic_load(&f->n_parked_any) == 0) return;
   pthread_mutex_lock(&f->park_mu);
-  pthread_cond_signal(&f->park_cv);
+  bool wake = atomic_load(&f->n_parked_any) > 0;
+  if (reply && reply_came(f, topic)) wake = true;
+  if (wake) pthread_cond_signal(&f->park_cv);
   pthread_mutex_unlock(&f->park_mu);
 }
 
-bool front_park(exchange *x, request *r, int64_t wait_ms) {
+/* Whether the Reply on topic r->rid came since the request last looked
+ * (park_mu held): it is among the ring's newest records, or so many came
+ * that the ring no longer tells (then look again to be sure). */
+static bool reply_came_since(sfl_front *f, const request *r) {
+  uint64_t now = atomic_load(&f->reply_seq);
+  if (now - r->seen_reply > REPLY_RING) return true;
+  for (uint64_t i = r->seen_reply; i < now; i++)
+    if (strcmp(f->reply_ring[i % REPLY_RING], r->rid) == 0) return true;
+  return false;
+}
+
+static bool park(exchange *x, request *r, int64_t wait_ms, bool wait_reply) {
   sfl_front *f = x->f;
   int64_t now = sfl_mono_ms();
   if (r->park_deadline == 0) r->park_deadline = now + (wait_ms > 0 ? wait_ms : 0);
@@ -57,10 +90,19 @@ bool front_park(exchange *x, request *r, int64_t wait_ms) {
   f->parked = r;
   atomic_fetch_add(&f->n_parked, 1);
   /* The change may have come between the attempt and now: the waker
-   * compares r->seen with change_seq. */
+   * compares r->seen with change_seq, a Reply's waiter the ring. */
+  r->wait_reply = wait_reply;
+  r->woken = wait_reply && reply_came_since(f, r);
+  if (!wait_reply) atomic_fetch_add(&f->n_parked_any, 1);
   pthread_cond_signal(&f->park_cv);
   pthread_mutex_unlock(&f->park_mu);
   return true;
+}
+
+bool front_park(exchange *x, request *r, int64_t wait_ms) { return park(x, r, wait_ms, false); }
+
+bool front_park_reply(exchange *x, request *r, int64_t wait_ms) {
+  return park(x, r, wait_ms, true);
 }
 
 static void unpark(sfl_front *f, request *r) {
@@ -71,6 +113,7 @@ static void unpark(sfl_front *f, request *r) {
   if (r->pnext != NULL) r->pnext->pprev = r->pprev;
   r->pnext = r->pprev = NULL;
   atomic_fetch_sub(&f->n_parked, 1);
+  if (!r->wait_reply) atomic_fetch_sub(&f->n_parked_any, 1);
 }
 
 /* Shuts down every connection past its deadline. */
@@ -106,7 +149,8 @@ static void *waker_main(void *arg) {
     request *go = NULL;
     for (request *r = f->parked, *nx; r != NULL; r = nx) {
       nx = r->pnext;
-      if (stop || r->seen != seq || now >= r->park_deadline) {
+      bool changed = r->wait_reply ? r->woken : r->seen != seq;
+      if (stop || changed || now >= r->park_deadline) {
         unpark(f, r);
         r->pnext = go;
         go = r;

@@ -212,7 +212,7 @@ static enum MHD_Result call_resume(exchange *x, request *r) {
     return ret;
   }
   int64_t left = r->call_deadline - sfl_mono_ms();
-  if (left > 0 && front_park(x, r, left)) return MHD_YES;
+  if (left > 0 && front_park_reply(x, r, left)) return MHD_YES;
   char where[3 * MAX_REQUEST_ID + 128];
   snprintf(where, sizeof where,
            "its Reply will be on egress %s, topic %s (GET "

@@ -39,6 +39,9 @@
 #define MAX_EGRESS_MAX 10000
 #define MAX_IDEMPOTENCY_KEY 256
 #define HTTP_TOO_LARGE 413 /* MHD renamed the constant across versions */
+/* The reply egress topics the front remembers (front_conn.c). */
+#define REPLY_RING 256
+#define MAX_REPLY_TOPIC 256 /* >= SFC_CALL_MAX_REQUEST_ID */
 
 struct request;
 struct conn_ctx;
@@ -57,12 +60,18 @@ struct sfl_front {
   /* Requests that wait without a thread (front_conn.c): suspended
    * connections, resumed by the waker thread when the engine reports a
    * change (change_seq moved since the request looked) or their deadline
-   * passes. */
+   * passes. An entity call waits for its Reply's topic only: the hook
+   * wakes just that request (`woken`), and keeps the topics of the last
+   * REPLY_RING reply records (reply_seq counts them) for a request that
+   * looked just before its Reply came and parks just after. */
   pthread_mutex_t park_mu;
   pthread_cond_t park_cv;
   struct request *parked;
   atomic_size_t n_parked;
+  atomic_size_t n_parked_any; /* parked requests that wait for any change */
   atomic_uint_fast64_t change_seq;
+  atomic_uint_fast64_t reply_seq;
+  char reply_ring[REPLY_RING][MAX_REPLY_TOPIC];
   bool waker_stop;
   pthread_t waker;
   /* Every open connection with its deadline (swept by the waker). */
@@ -103,6 +112,9 @@ typedef struct request {
   struct request *pnext, *pprev;
   int64_t park_deadline; /* 0: not parked yet */
   uint64_t seen;         /* change_seq before the last attempt */
+  uint64_t seen_reply;   /* reply_seq before the last attempt */
+  bool wait_reply;       /* parked for the Reply on topic `rid` only */
+  bool woken;            /* that Reply came (under park_mu) */
   /* A resumed request goes on here instead of being routed again. */
   enum MHD_Result (*resume)(struct exchange *x, struct request *r);
   /* a durable send waiting for its commit */
@@ -133,8 +145,11 @@ typedef struct exchange {
  * request's handler then runs again (or r->resume). False when the wait
  * is over (or the front stops): the caller answers now. */
 bool front_park(exchange *x, request *r, int64_t wait_ms);
+/* The same for an entity call waiting for its Reply (topic r->rid of the
+ * reply egress): resumed when that record comes, not on other changes. */
+bool front_park_reply(exchange *x, request *r, int64_t wait_ms);
 /* The engine's change hook (sfl_engine_on_change). */
-void front_changed(void *ctx);
+void front_changed(void *ctx, const char *egress_id, const char *topic);
 /* Starts and stops the waker thread (parks, deadlines). */
 int front_waker_start(sfl_front *f);
 void front_waker_stop(sfl_front *f);

@@ -210,6 +210,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
    * deadline while it is answered; it looks at the engine now. */
   if (r->cc != NULL) atomic_store(&r->cc->deadline_ms, 0);
   r->seen = atomic_load(&f->change_seq);
+  r->seen_reply = atomic_load(&f->reply_seq);
   if (r->resume != NULL) return r->resume(&x, r);
   return sc->ingress ? front_ingress_route(&x, r) : front_egress_route(&x, r);
 }
@@ -367,6 +368,8 @@ sfl_front *sfl_front_start(const sfl_front_options *o, char *err,
   atomic_init(&f->stopping, false);
   atomic_init(&f->n_parked, 0);
   atomic_init(&f->change_seq, 0);
+  atomic_init(&f->n_parked_any, 0);
+  atomic_init(&f->reply_seq, 0);
   atomic_init(&f->inflight_bytes, 0);
   snprintf(f->bind, sizeof f->bind, "%s", bind_to);
   if (front_waker_start(f) != 0) {

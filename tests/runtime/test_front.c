@@ -18,7 +18,9 @@
 
 #include <statefun/statefun.h>
 
+#include "entities.pb-c.h"
 #include "http_front.h"
+#include "ir.h"
 
 /* ======================================================================== */
 /* The fake engine                                                          */
@@ -39,6 +41,9 @@ struct sfl_engine {
   /* egress records, popped in order */
   sfl_record recs[MAX_RECS];
   int n_recs;
+  /* how often the front looked for topic pop_topic */
+  char pop_topic[64];
+  int pops;
 };
 
 static struct sfl_engine fake = {.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -109,10 +114,10 @@ sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic,
 int sfl_engine_commit_state(sfl_engine *e, uint64_t gen) { return 1; }
 
 /* The front's change hook: called when a record is pushed. */
-static void (*fake_on_change)(void *);
+static sfl_change_fn *fake_on_change;
 static void *fake_on_change_ctx;
 
-void sfl_engine_on_change(sfl_engine *e, void (*fn)(void *ctx), void *ctx) {
+void sfl_engine_on_change(sfl_engine *e, sfl_change_fn *fn, void *ctx) {
   pthread_mutex_lock(&e->mu);
   fake_on_change = fn;
   fake_on_change_ctx = ctx;
@@ -144,7 +149,7 @@ static void push_record(const char *egress, const char *topic,
   r->len = len;
   fake.n_recs++;
   pthread_cond_broadcast(&fake.cv);
-  if (fake_on_change != NULL) fake_on_change(fake_on_change_ctx);
+  if (fake_on_change != NULL) fake_on_change(fake_on_change_ctx, egress, topic);
   pthread_mutex_unlock(&fake.mu);
 }
 
@@ -168,6 +173,7 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id,
     until.tv_nsec -= 1000000000;
   }
   pthread_mutex_lock(&e->mu);
+  if (strcmp(topic, e->pop_topic) == 0) e->pops++;
   int i;
   while ((i = find_record(egress_id, topic)) < 0) {
     if (wait_ms <= 0 || pthread_cond_timedwait(&e->cv, &e->mu, &until) != 0)
@@ -947,4 +953,94 @@ Test(http, stop_does_not_wait_for_long_polls) {
   cr_assert(took < 1.5, "stop took %.3f s", took);
   pthread_join(t, NULL);
   /* stop_front (fini) must cope with front == NULL */
+}
+
+/* ======================================================================== */
+/* Entity calls (--ir): a call waits for its own Reply                      */
+/* ======================================================================== */
+
+static sfc_ir call_ir;
+
+static void start_call_front(void) {
+  static const char ir[] =
+      "{\"namespace\": \"t\", \"entities\": [{\"name\": \"E\", \"methods\": "
+      "[{\"name\": \"m\", \"result\": \"int32\"}]}]}";
+  char err[512] = "";
+  cr_assert_eq(sfc_ir_parse("t.ir.json", ir, sizeof ir - 1, &call_ir, err, sizeof err), 0,
+               "%s", err);
+  fake.sends = 0;
+  fake.next = SFL_OK;
+  fake.pops = 0;
+  snprintf(fake.pop_topic, sizeof fake.pop_topic, "rq-1");
+  sfl_front_options o;
+  memset(&o, 0, sizeof o);
+  o.engine = &fake;
+  o.max_poll_ms = 20000;
+  o.irs = &call_ir;
+  o.n_irs = 1;
+  front = sfl_front_start(&o, err, sizeof err);
+  cr_assert_not_null(front, "sfl_front_start: %s", err);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void stop_call_front(void) {
+  stop_front();
+  sfc_ir_free(&call_ir);
+  fake.pop_topic[0] = '\0';
+}
+
+static void *call_m(void *arg) {
+  static const char *const h[] = {"X-Request-Id: rq-1", "Content-Type: application/json",
+                                  NULL};
+  return ingress("POST", "/t/E/k1/m?wait=10", h, "{}");
+}
+
+TestSuite(calls, .init = start_call_front, .fini = stop_call_front);
+
+/* While a call waits for its Reply, the engine reports other changes
+ * (other calls' Replies, records of other egresses, finished batches):
+ * none of them makes the front look for this call's Reply again; its own
+ * Reply answers it at once. */
+Test(calls, a_call_is_woken_by_its_reply_only) {
+  pthread_t t;
+  pthread_create(&t, NULL, call_m, NULL);
+  for (int i = 0; i < 400; i++) {
+    pthread_mutex_lock(&fake.mu);
+    int sent = fake.sends, pops = fake.pops;
+    pthread_mutex_unlock(&fake.mu);
+    if (sent == 1 && pops == 1) break;
+    usleep(5 * 1000);
+  }
+  usleep(50 * 1000); /* parked by now */
+  pthread_mutex_lock(&fake.mu);
+  cr_assert_eq(fake.sends, 1);
+  cr_assert_str_eq(fake.fn, "t/E");
+  int before = fake.pops;
+  pthread_mutex_unlock(&fake.mu);
+  for (int i = 0; i < 100; i++) {
+    pthread_mutex_lock(&fake.mu);
+    fake_on_change(fake_on_change_ctx, NULL, NULL);
+    fake_on_change(fake_on_change_ctx, "example/out", "rq-1");
+    fake_on_change(fake_on_change_ctx, SFL_REPLY_EGRESS, "rq-other");
+    pthread_mutex_unlock(&fake.mu);
+    usleep(1000);
+  }
+  usleep(100 * 1000);
+  pthread_mutex_lock(&fake.mu);
+  int looked = fake.pops - before;
+  pthread_mutex_unlock(&fake.mu);
+  cr_assert_eq(looked, 0, "the parked call looked for its Reply %d times", looked);
+
+  Statefun__Entities__Reply rp = STATEFUN__ENTITIES__REPLY__INIT;
+  rp.call_id = rp.request_id = "rq-1";
+  rp.ok = false;
+  rp.error = "no such luck";
+  uint8_t buf[256];
+  size_t n = statefun__entities__reply__pack(&rp, buf);
+  double t0 = now_s();
+  push_record(SFL_REPLY_EGRESS, "rq-1", "rq-1", "statefun.entities/Reply", buf, n);
+  reply *r = NULL;
+  pthread_join(t, (void **)&r);
+  cr_assert(now_s() - t0 < 1.0, "answered after %.3f s", now_s() - t0);
+  expect(r, 422, "no such luck");
 }
