@@ -346,6 +346,10 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
     c->writable = c->value.has_value; /* in the arena's copy of the request */
   }
 
+  /* The message accessors report through the running invocation; a
+   * handler run inside a function (a test harness) puts the outer back. */
+  sf_context *outer = sf_current_ctx;
+  sf_current_ctx = &ctx;
   for (size_t i = 0; i < batch->n_invocations; i++) {
     const sf_winvocation *inv = &batch->invocations[i];
     sf_message msg;
@@ -367,12 +371,10 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
                       sf_wstr_c(caller->id)[0]);
     if (ctx.has_caller) fill_address(&ctx.caller, caller);
 
-    sf_context *outer = sf_current_ctx; /* a handler run inside a function */
-    sf_current_ctx = &ctx;
     sf_status st = f->fn(&ctx, &msg, f->user_data);
-    sf_current_ctx = outer;
     if (st == SF_OK && ctx.sticky != SF_OK) st = ctx.sticky;
     if (st != SF_OK) {
+      sf_current_ctx = outer;
       info->invocations = i + 1;
       if (st == SF_ERR_NOMEM) {
         sf_why_memory(info->error, sizeof info->error, f->type_name, ctx.self.id,
@@ -384,6 +386,7 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
       return SF_ERR_FUNCTION_FAILED;
     }
   }
+  sf_current_ctx = outer;
   info->invocations = batch->n_invocations;
   if (collect_reply(&ctx, reply, reply_len) != SF_OK) goto nomem;
   /* A function may have handled a failed call itself; the reason it left
