@@ -25,8 +25,9 @@ hotel server on free ports, and loads the data with hotel-init:
                40 rooms each, 64 connections: some hotel must fill to at
                least 90 % on some date, and still none beyond capacity
   kill         the mix with reservations over 3 hotels while the hotel
-               server is kill -9'ed twice and restarted; every request
-               still answered (sf-local retries), and the guarantees hold
+               server is kill -9'ed twice and restarted, each time while
+               sf-local has requests out to it; every request still
+               answered (sf-local retries), and the guarantees hold
 
 Python 3 standard library only. The last line is "N passed, M failed"
 (exit 1 on failures).
@@ -35,14 +36,10 @@ import argparse
 import json
 import os
 import random
-import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 
@@ -52,55 +49,32 @@ IR = os.path.join(REPO, "examples", "hotel", "hotel.ir.json")
 CHECK = os.path.join(REPO, "bench", "hotel_check.py")
 sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
 sys.path.insert(0, HERE)
-from sftest.checks import Tally, TestFailure, check, check_eq  # noqa: E402
-from sftest.net import free_port  # noqa: E402
-from sftest.procs import SANITIZER_RE, LoggedProc, wait_port  # noqa: E402
+from sftest.checks import check, check_eq  # noqa: E402
+from sftest.sflocal import LocalEnv, run_tests  # noqa: E402
 from reference import Hotel  # noqa: E402
 
 ARGS = None
 
 
-class Env:
+class Env(LocalEnv):
     """One test's sf-local + hotel server with the data loaded."""
 
     def __init__(self, name):
-        self.dir = tempfile.mkdtemp(prefix="sf-hotel-%s-" % name)
-        self.procs, self.n = [], 0
-        self.fn_port = free_port()
-        with open(os.path.join(REPO, "examples", "hotel", "module.yaml")) as f:
-            module = f.read().replace("127.0.0.1:8000", "127.0.0.1:%d" % self.fn_port)
-        self.module = os.path.join(self.dir, "module.yaml")
-        with open(self.module, "w") as f:
-            f.write(module)
+        super().__init__("hotel", name)
+        self.module = self.module_on_fn_port(os.path.join(REPO, "examples", "hotel", "module.yaml"))
         self.start_hotel()
-        self.sfl = self.proc("sf-local", [ARGS.sf_local, "--module", self.module, "--ir", IR,
-                                          "--ingress-port", "0", "--egress-port", "0"])
-        pat = re.compile(r"ingress http://[^ ]*:(\d+), egress http://[^ ]*:(\d+)")
-        deadline = time.monotonic() + 20
-        while True:
-            check(self.sfl.alive(), "sf-local exited early:\n%s", self.sfl.tail())
-            m = pat.search(self.sfl.text())
-            if m:
-                break
-            check(time.monotonic() < deadline, "sf-local did not print its ports")
-            time.sleep(0.05)
-        self.url = "http://127.0.0.1:%s" % m.group(1)
+        self.start_sf_local([ARGS.sf_local, "--module", self.module, "--ir", IR,
+                             "--ingress-port", "0", "--egress-port", "0"])
+        self.url = "http://127.0.0.1:%d" % self.ingress
         self.dump = os.path.join(self.dir, "data.json")
         self.run([ARGS.hotel_init, "--dump", self.dump])
         self.run([ARGS.hotel_init, "--url", self.url])
         with open(self.dump) as f:
             self.data = json.load(f)
 
-    def proc(self, name, argv):
-        self.n += 1
-        p = LoggedProc(os.path.join(self.dir, "%s.%d.log" % (name, self.n)), argv)
-        self.procs.append(p)
-        return p
-
     def start_hotel(self):
-        self.hotel = self.proc("hotel", [ARGS.hotel, "--listen", "127.0.0.1:%d" % self.fn_port,
-                                         "--threads", "2"])
-        wait_port(self.fn_port, self.hotel.p, "the hotel server", timeout=20, fail=TestFailure)
+        self.hotel = self.start_server("hotel", [ARGS.hotel, "--listen",
+                                                 "127.0.0.1:%d" % self.fn_port, "--threads", "2"])
 
     def run(self, argv, timeout=120):
         """Runs a tool to completion; its output, or a failure with it."""
@@ -145,14 +119,6 @@ class Env:
         out = self.run([ARGS.hotel_load, "--url", self.url] + list(args), timeout=300)
         print("  " + "\n  ".join(ln for ln in out.splitlines() if not ln.startswith("RESULT")))
         return out
-
-    def close(self):
-        for p in self.procs:
-            p.stop()
-
-    def sanitizer_reports(self):
-        return ["%s:\n%s" % (p.log_path, p.tail(80)) for p in self.procs
-                if SANITIZER_RE.search(p.text())]
 
 
 # ---- request parameters as the reference workload draws them ---------------
@@ -268,12 +234,21 @@ def test_kill(env):
     out = []
     reader = threading.Thread(target=lambda: out.append(driver.stdout.read()))
     reader.start()
+    retries = env.metric("sflocal_retries_total")
+    in_flight = []
     for pause in (1.5, 2.0):  # kills at about 1.5 s and 3.8 s into the 6 s run
         time.sleep(pause)
-        env.hotel.kill9()
+        in_flight.append(env.kill_in_flight(env.hotel))  # only with requests out to it
+        check(in_flight[-1] > 0, "kill %d: no request was in flight on the hotel server",
+              len(in_flight))
         time.sleep(0.3)
         env.start_hotel()
     driver.wait(timeout=120)
+    retried = env.metric("sflocal_retries_total") - retries
+    check(retried >= len(in_flight), "sf-local retried %d times after %d kills", retried,
+          len(in_flight))
+    env.note = "kill -9 with %s batches in flight, sf-local retried %d times" % (
+        " and ".join(map(str, in_flight)), retried)
     reader.join()
     text = out[0].decode("utf-8", "replace")
     print("  " + "\n  ".join(ln for ln in text.splitlines() if not ln.startswith("RESULT")))
@@ -299,36 +274,7 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--keep", action="store_true", help="keep the test directories")
     ARGS = ap.parse_args()
-    tally = Tally()
-    for name, fn in TESTS:
-        if ARGS.k and name not in ARGS.k:
-            continue
-        print("== %s" % name, flush=True)
-        env = None
-        try:
-            env = Env(name)
-            fn(env)
-            env.close()
-            reports = env.sanitizer_reports()
-            check(not reports, "sanitizer reports:\n%s", "\n".join(reports))
-            ok = True
-        except TestFailure as e:
-            print("FAIL %s: %s" % (name, e))
-            ok = False
-        except Exception:  # a bug of the driver itself still fails the test
-            traceback.print_exc()
-            ok = False
-        finally:
-            if env:
-                env.close()
-                if ok and not ARGS.keep:
-                    shutil.rmtree(env.dir, ignore_errors=True)
-                else:
-                    print("  logs: %s" % env.dir)
-        print("%s %s" % ("PASS" if ok else "FAIL", name), flush=True)
-        tally.add(ok)
-    print(tally.summary())
-    return tally.exit_code()
+    return run_tests(TESTS, Env, ARGS.k, ARGS.seed, ARGS.keep)
 
 
 if __name__ == "__main__":
