@@ -19,10 +19,10 @@ The last line is "N passed, M failed".
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -30,6 +30,7 @@ import gwcalls  # noqa: E402
 from sftest.checks import Tally, check, check_eq  # noqa: E402
 from sftest.net import free_port, request_once  # noqa: E402
 from sftest.procs import LoggedProc, sanitizer_lines, wait_port  # noqa: E402
+from sftest.sflocal import LocalEnv  # noqa: E402
 
 ARGS = None
 MAX_BODY = 4096
@@ -84,28 +85,26 @@ def test_same_answers_on_sf_local(tmp):
     if not ARGS.sf_local:
         print("(no --sf-local: skipped)")
         return
-    cart_port, in_port, out_port = free_port(), free_port(), free_port()
-    with open(ARGS.module) as f:
-        text = f.read().replace("127.0.0.1:8000", "127.0.0.1:%d" % cart_port)
-    module = os.path.join(tmp, "sfl-module.yaml")
-    with open(module, "w") as f:
-        f.write(text)
-    cart = LoggedProc(os.path.join(tmp, "cart.log"),
-                      [ARGS.cart, "--listen", "127.0.0.1:%d" % cart_port])
-    sl = LoggedProc(os.path.join(tmp, "sf-local.log"),
-                    [ARGS.sf_local, "--module", module, "--ir", ARGS.ir,
-                     "--ingress-port", str(in_port), "--egress-port", str(out_port)])
+    env = LocalEnv("gw-fast", "sf-local")
+    ok = False
     try:
-        wait_port(cart_port, cart.p, "shopping-cart", timeout=20)
-        wait_port(in_port, sl.p, "sf-local", timeout=20)
-        c = gwcalls.Client(in_port, timeout=30)
+        module = env.module_on_fn_port(ARGS.module)
+        env.start_server("shopping-cart", [ARGS.cart, "--listen", "127.0.0.1:%d" % env.fn_port])
+        env.start_sf_local([ARGS.sf_local, "--module", module, "--ir", ARGS.ir,
+                            "--ingress-port", "0", "--egress-port", "0"])
+        c = gwcalls.Client(env.ingress, timeout=30)
         gwcalls.bad_requests(c, 16 * 1024 * 1024, ARGS.ir)
         gwcalls.shopping(c)
         gwcalls.out_of_stock_rolls_back(c)
         gwcalls.concurrent_deposits(c, "dave")
+        ok = True
     finally:
-        sl.stop()
-        cart.stop()
+        env.close()
+        if not ok:
+            print(env.logs())
+    reports = env.sanitizer_reports()
+    check(not reports, "sanitizer report:\n%s", "\n".join(reports))
+    shutil.rmtree(env.dir, ignore_errors=True)
 
 
 def run(argv, **kw):
@@ -162,14 +161,7 @@ def main():
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="sfgw-fast-") as tmp:
         for t in (test_errors, test_command_line, test_same_answers_on_sf_local):
-            try:
-                t(tmp)
-                print("PASS", t.__name__)
-                tally.add(True)
-            except Exception:  # noqa: BLE001
-                traceback.print_exc()
-                print("FAIL", t.__name__)
-                tally.add(False)
+            if not tally.run(t.__name__, t, tmp):
                 for name in sorted(os.listdir(tmp)):
                     if name.endswith(".log"):
                         with open(os.path.join(tmp, name), errors="replace") as f:

@@ -17,18 +17,17 @@ Python 3 standard library only; the last line is "N passed, M failed".
 import argparse
 import json
 import os
-import signal
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from sftest.checks import Tally, check_eq  # noqa: E402
-from sftest.net import free_port, request_once  # noqa: E402
+from sftest.checks import Tally, check, check_eq  # noqa: E402
+from sftest.net import request_once  # noqa: E402
+from sftest.sflocal import LocalEnv, check_reports  # noqa: E402
 
 ARGS = None
 FACTOR = float(os.environ.get("SF_TEST_TIME_FACTOR", "1"))
@@ -38,42 +37,18 @@ def req(port, method, path, body=None, headers=None, timeout=60):
     return request_once(port, method, path, body, headers, timeout * FACTOR)
 
 
-class Stack:
+class Stack(LocalEnv):
     """shopping-cart + sf-local --ir on free ports."""
 
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.cart_port = free_port()
-        self.in_port = free_port()
-        self.out_port = free_port()
-        with open(ARGS.module) as f:
-            text = f.read()
-        text = text.replace("127.0.0.1:8000", "127.0.0.1:%d" % self.cart_port)
-        self.module = os.path.join(tmp, "module.yaml")
-        with open(self.module, "w") as f:
-            f.write(text)
-        self.cart_log = open(os.path.join(tmp, "cart.log"), "w")
-        self.sl_log = open(os.path.join(tmp, "sf-local.log"), "w")
-        self.cart = subprocess.Popen(
-            [ARGS.cart, "--listen", "127.0.0.1:%d" % self.cart_port],
-            stdout=self.cart_log, stderr=subprocess.STDOUT)
-        self.sl = subprocess.Popen(
-            [ARGS.sf_local, "--module", self.module, "--ir", ARGS.ir,
-             "--ingress-port", str(self.in_port),
-             "--egress-port", str(self.out_port)],
-            stdout=self.sl_log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20 * FACTOR
-        while True:
-            try:
-                if (req(self.in_port, "GET", "/health", timeout=2)[0] == 200 and
-                        req(self.cart_port, "GET", "/health",
-                             timeout=2)[0] == 200):
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise AssertionError("the stack did not start")
-            time.sleep(0.05)
+    def __init__(self):
+        super().__init__("entities-json", "stack")
+        module = self.module_on_fn_port(ARGS.module)
+        self.cart = self.start_server("cart", [ARGS.cart, "--listen",
+                                               "127.0.0.1:%d" % self.fn_port],
+                                      timeout=20 * FACTOR)
+        self.start_sf_local([ARGS.sf_local, "--module", module, "--ir", ARGS.ir,
+                             "--ingress-port", "0", "--egress-port", "0"], timeout=20 * FACTOR)
+        self.in_port, self.out_port = self.ingress, self.egress
 
     def call(self, path, args=None, headers=None, raw=None):
         body = raw if raw is not None else (
@@ -83,19 +58,6 @@ class Stack:
             return st, json.loads(data)
         except ValueError:
             raise AssertionError("%s: not JSON: %r" % (path, data[:200]))
-
-    def stop(self):
-        for p in (self.sl, self.cart):
-            if p.poll() is None:
-                os.kill(p.pid, signal.SIGCONT)
-                p.terminate()
-                try:
-                    p.wait(timeout=10 * FACTOR)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        self.cart_log.close()
-        self.sl_log.close()
 
 
 def ok(stack, path, args, want):
@@ -201,12 +163,12 @@ def bad_requests(s):
 
 @test
 def timeout_then_egress(s):
-    os.kill(s.cart.pid, signal.SIGSTOP)
+    s.cart.pause()
     try:
         st, j = s.call("/shop/User/carol/deposit?wait=0.3", {"amount": 5},
                        headers={"X-Request-Id": "carol-1"})
     finally:
-        os.kill(s.cart.pid, signal.SIGCONT)
+        s.cart.resume()
     check_eq((st, j["ok"], j.get("request_id")), (504, False, "carol-1"), "timeout")
     if "may still complete" not in j["error"]:
         raise AssertionError("504 message: %r" % j)
@@ -249,27 +211,15 @@ def bad_ir(tmp):
         raise AssertionError("bad --ir message: %r" % p.stderr)
 
 
-def without_ir(tmp):
+def without_ir():
     """sf-local without --ir: what looks like an entity call (POST
     /<ns>/<Type>/<key>/<method>) and is refused (415, 400) says to start it
     with --ir; other refusals do not."""
-    in_port, out_port = free_port(), free_port()
-    log = open(os.path.join(tmp, "sf-local-no-ir.log"), "w")
-    p = subprocess.Popen([ARGS.sf_local, "--module", ARGS.module,
-                          "--ingress-port", str(in_port),
-                          "--egress-port", str(out_port)],
-                         stdout=log, stderr=subprocess.STDOUT)
+    env = LocalEnv("entities-json", "no-ir")
     try:
-        deadline = time.time() + 20 * FACTOR
-        while True:
-            try:
-                if req(in_port, "GET", "/health", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise AssertionError("sf-local without --ir did not start")
-            time.sleep(0.05)
+        env.start_sf_local([ARGS.sf_local, "--module", ARGS.module,
+                            "--ingress-port", "0", "--egress-port", "0"], timeout=20 * FACTOR)
+        in_port = env.ingress
         form = {"Content-Type": "application/x-www-form-urlencoded"}  # curl -d
         js = {"Content-Type": "application/json"}
         hint = ("start sf-local with --ir <the entity IR of shop/Item> "
@@ -290,9 +240,10 @@ def without_ir(tmp):
             if want_hint and "method 'set_price'" not in text:
                 raise AssertionError("%s: the hint names no method: %s" % (what, text))
     finally:
-        p.terminate()
-        p.wait(timeout=10 * FACTOR)
-        log.close()
+        env.close(timeout=10 * FACTOR)
+    reports = env.sanitizer_reports()
+    check(not reports, "sanitizer report:\n%s", "\n".join(reports))
+    shutil.rmtree(env.dir, ignore_errors=True)
 
 
 def main():
@@ -305,46 +256,15 @@ def main():
     ARGS = ap.parse_args()
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="sfl-ejson-") as tmp:
-        try:
-            bad_ir(tmp)
-            print("PASS bad_ir")
-            tally.add(True)
-        except Exception:  # noqa: BLE001
-            traceback.print_exc()
-            print("FAIL bad_ir")
-            tally.add(False)
-        try:
-            without_ir(tmp)
-            print("PASS without_ir")
-            tally.add(True)
-        except Exception:  # noqa: BLE001
-            traceback.print_exc()
-            print("FAIL without_ir")
-            tally.add(False)
-        s = Stack(tmp)
-        try:
-            for t in TESTS:
-                try:
-                    t(s)
-                    print("PASS", t.__name__)
-                    tally.add(True)
-                except Exception:  # noqa: BLE001
-                    traceback.print_exc()
-                    print("FAIL", t.__name__)
-                    tally.add(False)
-        finally:
-            s.stop()
-            for name in ("sf-local.log", "cart.log"):
-                with open(os.path.join(tmp, name)) as f:
-                    log = f.read()
-                if "Sanitizer" in log or "runtime error:" in log:
-                    print("FAIL sanitizer report in %s" % name)
-                    tally.add(False)
-            if tally.failed:
-                for name in ("sf-local.log", "cart.log"):
-                    with open(os.path.join(tmp, name)) as f:
-                        log = f.read()
-                    print("---- %s (last 4000 bytes)\n%s" % (name, log[-4000:]))
+        tally.run("bad_ir", bad_ir, tmp)
+    tally.run("without_ir", without_ir)
+    s = Stack()
+    try:
+        for t in TESTS:
+            tally.run(t.__name__, t, s)
+    finally:
+        s.close(timeout=10 * FACTOR)
+    check_reports(s, tally)
     print(tally.summary())
     return tally.exit_code()
 

@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import ssl
 import subprocess
 import sys
@@ -28,59 +27,26 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
+from sftest.checks import Tally, TestFailure, check  # noqa: E402
+from sftest.net import free_port  # noqa: E402
+from sftest.procs import SANITIZER_RE, LoggedProc  # noqa: E402
+from sftest.sflocal import sf_local_ports  # noqa: E402
+
 ARGS = None
 CA = None  # the directory of make_ca.sh's files
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, fmt, *args):
-    if not cond:
-        raise Failure(fmt % args if args else fmt)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ca(name):
     return os.path.join(CA, name)
 
 
-class Proc:
-    """A child process with its stderr+stdout in a log file."""
-
-    def __init__(self, argv, name):
-        self.name = name
-        self.log = os.path.join(CA, "%s-%d.log" % (name, time.monotonic_ns()))
-        self.f = open(self.log, "wb")
-        self.p = subprocess.Popen(argv, stdout=self.f, stderr=subprocess.STDOUT)
-
-    def text(self):
-        with open(self.log, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.f.close()
-        return self.p.returncode
-
-
-PROCS = []
+PROCS = []  # the current test's children, stopped after it
 
 
 def start(argv, name):
-    p = Proc(argv, name)
+    """A child logging to <CA>/<name>-<ns>.log, stopped after the test."""
+    p = LoggedProc(os.path.join(CA, "%s-%d.log" % (name, time.monotonic_ns())), argv)
     PROCS.append(p)
     return p
 
@@ -118,7 +84,7 @@ def greeter(port, *tls):
         if "serving" in p.text():
             return p
         time.sleep(0.05)
-    raise Failure("greeter did not start: " + p.text())
+    raise TestFailure("greeter did not start: " + p.text())
 
 
 def server_tls(client_ca=False):
@@ -133,7 +99,7 @@ def refused(port, ctx, what):
         st, body = https_get(port, "/health", ctx)
     except (ssl.SSLError, ConnectionError, http.client.HTTPException, OSError) as e:
         return "%s: %s" % (type(e).__name__, e)
-    raise Failure("%s: served with HTTP %d %r" % (what, st, body[:100]))
+    raise TestFailure("%s: served with HTTP %d %r" % (what, st, body[:100]))
 
 
 # ---- the tests ------------------------------------------------------------------
@@ -159,7 +125,7 @@ def server_https():
     # A client that does not trust the test CA refuses the server.
     try:
         https_get(port, "/health", client_ctx(trust=False))
-        raise Failure("a client without the CA accepted the server")
+        raise TestFailure("a client without the CA accepted the server")
     except ssl.SSLCertVerificationError:
         pass
     # Plain HTTP on the TLS port gets no HTTP answer.
@@ -167,7 +133,7 @@ def server_https():
     try:
         c.request("GET", "/health")
         r = c.getresponse()
-        raise Failure("plain HTTP was answered %d" % r.status)
+        raise TestFailure("plain HTTP was answered %d" % r.status)
     except (http.client.HTTPException, ConnectionError, OSError):
         pass
     finally:
@@ -256,15 +222,7 @@ def module(port, cert, key, password=True, name="module.yaml"):
 def sflocal(mod):
     p = start([ARGS.sf_local, "--module", mod, "--ingress-port", "0", "--egress-port", "0"],
               "sf-local")
-    pat = re.compile(r"ingress http://[^ ]*:(\d+), egress http://[^ ]*:(\d+)")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        check(p.p.poll() is None, "sf-local exited early: %s", p.text())
-        m = pat.search(p.text())
-        if m:
-            return p, int(m.group(1)), int(m.group(2))
-        time.sleep(0.05)
-    raise Failure("sf-local did not start: " + p.text())
+    return (p,) + sf_local_ports(p, timeout=10)
 
 
 def greet(ingress, name):
@@ -349,29 +307,21 @@ def main():
     ARGS = ap.parse_args()
     CA = tempfile.mkdtemp(prefix="sf-tls-")
     subprocess.run([os.path.join(HERE, "make_ca.sh"), CA], check=True)
-    failed = 0
+    tally = Tally()
     for t in TESTS:
         if ARGS.k and t.__name__ not in ARGS.k:
             continue
-        t0 = time.monotonic()
-        try:
-            t()
-            print("PASS %s (%.1f s)" % (t.__name__, time.monotonic() - t0))
-        except Failure as e:
-            failed += 1
-            print("FAIL %s: %s" % (t.__name__, e))
-            for p in PROCS:
-                print("  ---- %s log (%s):\n%s" % (p.name, p.log, p.text()[-1500:]))
-        finally:
-            for p in PROCS:
-                p.stop()
-                if re.search(r"ERROR: [A-Za-z]*Sanitizer|runtime error:", p.text()):
-                    failed += 1
-                    print("FAIL %s: sanitizer report in %s" % (t.__name__, p.log))
-            PROCS.clear()
-    print("%d test(s) failed" % failed if failed else "all TLS tests passed")
-    return 1 if failed else 0
-
+        ok = tally.run(t.__name__, t)
+        for p in PROCS:
+            p.stop(timeout=10)
+            if not ok:
+                print("  ---- %s:\n%s" % (p.log_path, p.text()[-1500:]))
+            if SANITIZER_RE.search(p.text()):
+                print("FAIL %s: sanitizer report in %s" % (t.__name__, p.log_path))
+                tally.add(False)
+        PROCS.clear()
+    print(tally.summary())
+    return tally.exit_code()
 
 if __name__ == "__main__":
     sys.exit(main())

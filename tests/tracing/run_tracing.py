@@ -22,16 +22,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from sftest.checks import Tally, check_eq  # noqa: E402
-from sftest.net import free_port  # noqa: E402
+from sftest.sflocal import LocalEnv, check_reports  # noqa: E402
 import otlp_check  # noqa: E402
 
 ARGS = None
@@ -50,59 +47,23 @@ def req(port, method, path, body=None, headers=None, timeout=60):
         c.close()
 
 
-class Stack:
-    """shopping-cart + sf-local --ir on free ports."""
+class Stack(LocalEnv):
+    """shopping-cart (spans to --trace-out) + sf-local --ir on free ports."""
 
-    def __init__(self, tmp):
-        self.cart_port = free_port()
-        self.in_port = free_port()
-        self.out_port = free_port()
-        with open(ARGS.module) as f:
-            text = f.read()
-        text = text.replace("127.0.0.1:8000", "127.0.0.1:%d" % self.cart_port)
-        self.module = os.path.join(tmp, "module.yaml")
-        with open(self.module, "w") as f:
-            f.write(text)
-        self.cart_log = open(os.path.join(tmp, "cart.log"), "w")
-        self.sl_log = open(os.path.join(tmp, "sf-local.log"), "w")
-        self.cart_trace = os.path.join(tmp, "cart.otlp.jsonl")
-        self.cart = subprocess.Popen(
-            [ARGS.cart, "--listen", "127.0.0.1:%d" % self.cart_port,
-             "--trace-out", self.cart_trace],
-            stdout=self.cart_log, stderr=subprocess.STDOUT)
-        self.sl = subprocess.Popen(
-            [ARGS.sf_local, "--module", self.module, "--ir", ARGS.ir,
-             "--ingress-port", str(self.in_port),
-             "--egress-port", str(self.out_port)],
-            stdout=self.sl_log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20 * FACTOR
-        while True:
-            try:
-                if (req(self.in_port, "GET", "/health", timeout=2)[0] == 200 and
-                        req(self.cart_port, "GET", "/health", timeout=2)[0] == 200):
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise AssertionError("the stack did not start")
-            time.sleep(0.05)
+    def __init__(self):
+        super().__init__("tracing", "stack")
+        self.cart_trace = os.path.join(self.dir, "cart.otlp.jsonl")
+        module = self.module_on_fn_port(ARGS.module)
+        self.start_server("cart", [ARGS.cart, "--listen", "127.0.0.1:%d" % self.fn_port,
+                                   "--trace-out", self.cart_trace], timeout=20 * FACTOR)
+        self.start_sf_local([ARGS.sf_local, "--module", module, "--ir", ARGS.ir,
+                             "--ingress-port", "0", "--egress-port", "0"], timeout=20 * FACTOR)
+        self.in_port, self.out_port = self.ingress, self.egress
 
     def call(self, path, args=None, headers=None):
         body = None if args is None else json.dumps(args).encode()
         st, h, data = req(self.in_port, "POST", path, body, headers)
         return st, h, json.loads(data)
-
-    def stop(self):
-        for p in (self.sl, self.cart):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10 * FACTOR)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        self.cart_log.close()
-        self.sl_log.close()
 
 
 def ok(stack, path, args, headers=None):
@@ -291,23 +252,15 @@ def main():
     ap.add_argument("--module", required=True)
     ARGS = ap.parse_args()
     tally = Tally()
-    with tempfile.TemporaryDirectory() as tmp:
-        s = Stack(tmp)
-        try:
-            for t in TESTS:
-                try:
-                    t(s)
-                    print("PASS", t.__name__)
-                    tally.add(True)
-                except Exception:  # noqa: BLE001
-                    traceback.print_exc()
-                    print("FAIL", t.__name__)
-                    tally.add(False)
-        finally:
-            s.stop()
+    s = Stack()
+    try:
+        for t in TESTS:
+            tally.run(t.__name__, t, s)
+    finally:
+        s.close(timeout=10 * FACTOR)
+    check_reports(s, tally)
     print(tally.summary())
     return tally.exit_code()
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,8 +3,10 @@
 check()/check_eq() raise TestFailure, whose message is the whole report
 (no traceback needed). Tally counts the results of a run and prints the
 last line every driver ends with, "N passed, M failed", which the CTest
-logs and scripts/test.sh read.
+logs and scripts/test.sh read; Tally.run() runs one test and prints its
+PASS or FAIL line.
 """
+import traceback
 
 
 class TestFailure(Exception):
@@ -35,6 +37,19 @@ class Tally:
         else:
             self.failed += 1
         return ok
+
+    def run(self, name, fn, *args):
+        """Runs fn(*args) as the test `name` and counts it: "PASS name", or
+        what failed (a TestFailure's text, else the traceback) and then
+        "FAIL name". Returns whether it passed."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            print(e if isinstance(e, TestFailure) else traceback.format_exc().rstrip())
+            print("FAIL", name, flush=True)
+            return self.add(False)
+        print("PASS", name, flush=True)
+        return self.add(True)
 
     def summary(self):
         """The closing line: "N passed, M failed"."""

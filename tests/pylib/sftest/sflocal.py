@@ -8,7 +8,8 @@ point there), sf-local in front of it on ports it picks itself, its
 /metrics, a kill -9 that is sure to hit a request in flight, and the
 sanitizer reports and log tails a failure prints. run_tests() runs each
 test in a LocalEnv of its own and prints "PASS|FAIL name seconds note"
-and the closing "N passed, M failed".
+and the closing "N passed, M failed"; a driver whose tests share one
+LocalEnv ends with check_reports().
 """
 import collections
 import os
@@ -26,6 +27,20 @@ from .procs import SANITIZER_RE, LoggedProc, wait_port
 PORTS_RE = re.compile(r"ingress http://[^ ]*:(\d+), egress http://[^ ]*:(\d+)")
 # The function server's address in the examples' module.yaml files.
 EXAMPLE_ENDPOINT = "127.0.0.1:8000"
+
+
+def sf_local_ports(proc, timeout=20):
+    """(ingress, egress): the ports sf-local (a LoggedProc started with
+    --ingress-port 0 --egress-port 0) says it bound. Fails the test if it
+    exits first or says nothing within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        check(proc.alive(), "sf-local exited early:\n%s", proc.tail())
+        m = PORTS_RE.search(proc.text())
+        if m:
+            return int(m.group(1)), int(m.group(2))
+        check(time.monotonic() < deadline, "sf-local did not print its ports:\n%s", proc.tail())
+        time.sleep(0.05)
 
 
 class LocalEnv:
@@ -68,15 +83,7 @@ class LocalEnv:
         """Starts sf-local (argv with --ingress-port 0 --egress-port 0) and
         reads the ports it bound from its log: sets sfl, ingress, egress."""
         self.sfl = self.spawn("sf-local", argv)
-        deadline = time.monotonic() + timeout
-        while True:
-            check(self.sfl.alive(), "sf-local exited early:\n%s", self.sfl.tail())
-            m = PORTS_RE.search(self.sfl.text())
-            if m:
-                break
-            check(time.monotonic() < deadline, "sf-local did not print its ports")
-            time.sleep(0.05)
-        self.ingress, self.egress = int(m.group(1)), int(m.group(2))
+        self.ingress, self.egress = sf_local_ports(self.sfl, timeout)
         return self.sfl
 
     def metric(self, name):
@@ -158,3 +165,20 @@ def run_tests(tests, make_env, selected=(), seed=None, keep=False):
                 shutil.rmtree(env.dir, ignore_errors=True)
     print("%s (%.1f s)" % (tally.summary(), time.monotonic() - t_all))
     return tally.exit_code()
+
+
+def check_reports(env, tally):
+    """For drivers that run all their tests on one LocalEnv, after closing
+    it: a sanitizer report in a child's log fails the run as one more test
+    ("FAIL sanitizer"); after any failure the children's logs are printed
+    and the directory kept, else it is removed."""
+    reports = env.sanitizer_reports()
+    if reports:
+        print("\n".join(reports))
+        print("FAIL sanitizer", flush=True)
+        tally.add(False)
+    if tally.failed:
+        print(env.logs())
+        print("  logs: %s" % env.dir)
+    else:
+        shutil.rmtree(env.dir, ignore_errors=True)
