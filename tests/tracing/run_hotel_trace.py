@@ -22,7 +22,6 @@ sys.path.insert(0, HERE)
 import run_hotel  # noqa: E402
 import otlp_check  # noqa: E402
 from sftest.checks import check, check_eq  # noqa: E402
-from sftest.procs import wait_port  # noqa: E402
 
 TRACE = "5c0ffee0000000000000000000000a11"
 
@@ -30,10 +29,9 @@ TRACE = "5c0ffee0000000000000000000000a11"
 class TracedEnv(run_hotel.Env):
     def start_hotel(self):
         self.trace_out = os.path.join(self.dir, "hotel.otlp.jsonl")
-        self.hotel = self.proc("hotel", [run_hotel.ARGS.hotel, "--listen",
-                                         "127.0.0.1:%d" % self.fn_port, "--threads", "2",
-                                         "--trace-out", self.trace_out])
-        wait_port(self.fn_port, self.hotel.p, "the hotel server", timeout=20)
+        self.hotel = self.start_server("hotel", [run_hotel.ARGS.hotel, "--listen",
+                                                 "127.0.0.1:%d" % self.fn_port, "--threads", "2",
+                                                 "--trace-out", self.trace_out])
 
 
 def main():
