@@ -96,6 +96,9 @@ void cfg_pool_free(ynode_pool *p);
 bool cfg_is_null(const ynode *n);
 const char *cfg_what(const ynode *n);
 int cfg_oom(ctx *c);
+/* Refuses the tabs libfyaml 0.7.12 crashes on (config_tabs.c): 0, or -1
+ * with "path:line:col: message". */
+int cfg_check_tabs(ctx *c, const char *text, size_t len);
 /* Parses the whole stream into document roots (NULL for empty documents). */
 int cfg_parse_stream(ctx *c, const char *text, size_t len, ydocs *docs);
 

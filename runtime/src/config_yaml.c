@@ -336,6 +336,7 @@ int cfg_parse_stream(ctx *c, const char *text, size_t len, ydocs *docs) {
   dc.fp = NULL;
   dc.colorize = false;
   if (check_text(c, (const unsigned char *)text, len) < 0) return -1;
+  if (cfg_check_tabs(c, text, len) < 0) return -1;
   yparser yp = {0};
   yp.diag = fy_diag_create(&dc);
   if (!yp.diag) return cfg_oom(c);

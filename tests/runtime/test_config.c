@@ -449,6 +449,70 @@ Test(config, deep_nesting_is_an_error_not_a_crash) {
   parse_err(yaml, "m.yaml:1:71: nesting deeper than 64 levels");
 }
 
+/* libfyaml 0.7.12 segfaults on a tab after the ':' of a mapping inside an
+ * explicit key when a block indicator follows (runtime/src/config_tabs.c):
+ * each of these crashed this test before the guard. */
+Test(config, tabs_libfyaml_crashes_on_are_refused, .timeout = 10) {
+  const char *why = "a tab after ':' in a file with an explicit key ('?'): "
+                    "use spaces (libfyaml 0.7.12 crashes on this tab)";
+  char want[256];
+  static const struct {
+    const char *yaml;
+    int line, col;
+  } cases[] = {
+      {"? ;P:\n? Port:\t\t: 80 ", 2, 8}, /* fuzz/README.md's 20 bytes */
+      {"? a:\t: x", 1, 5},
+      {"? a: \t?x", 1, 6},
+      {"? a:\t- x", 1, 5},
+      {"? a:\t|", 1, 5},
+      {"? a:\t>", 1, 5},
+      {"?\n  a:\t: x", 2, 5},
+      {"- ? a:\t: x", 1, 7},
+      {"x:\n  ? 'k':\t: x", 2, 9},
+      {"? \u00e9:\t: x", 1, 5}, /* the column counts characters */
+      {"?\n\r s:\t:", 2, 4},      /* '\r' breaks a line too (fuzz_config) */
+      {"?\r- s:\t:", 1, 5},       /* a sequence at the key's indentation */
+      {"\n- ? \n- - ?:\t:\r", 3, 7},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(want, sizeof want, "m.yaml:%d:%d: %s", cases[i].line,
+             cases[i].col, why);
+    parse_err(cases[i].yaml, want);
+  }
+}
+
+/* Tabs the guard leaves to libfyaml: inside scalars (plain, quoted over
+ * lines, block), comments, explicit keys, and as separation elsewhere. */
+Test(config, tabs_inside_scalars_are_fine) {
+  parse_ok("kind: io.statefun.endpoints.v2/http\n"
+           "spec:\t# a tab\t: before a comment\n"
+           "  functions:\tcom.example/*\n"
+           "  urlPathTemplate: \"http://x/\t: y\"\n");
+  cr_expect_str_eq(cfg.endpoints[0].functions, "com.example/*");
+  cr_expect_str_eq(cfg.endpoints[0].url_template, "http://x/\t: y");
+  sfl_config_free(&cfg);
+  /* The whole stream goes through the guard and libfyaml before any key
+   * is checked: the error is the reader's, on the first unknown key. */
+  parse_err("kind: io.statefun.endpoints.v2/http\n"
+            "spec:\n"
+            "  functions: com.example/*\n"
+            "  urlPathTemplate: http://x/\n"
+            "  note: 'a\t? b\n"
+            "    c:\t: d'\n"
+            "  text: |\n"
+            "    ? a:\t: x\n"
+            "    -\t- y\n"
+            "  plain: a\tb\t-1\n"
+            "  number:\t-1\n"
+            "  folded:\t>\n"
+            "    z\n"
+            "  ? key\twith a tab\t# and a comment\n"
+            "  : w\n",
+            "m.yaml:5:3: unknown key 'note' in io.statefun.endpoints.v2/http "
+            "spec; known keys: functions, urlPathTemplate, "
+            "maxNumBatchRequests, transport");
+}
+
 /* ---- bad files ----------------------------------------------------------- */
 
 static int by_name(const void *a, const void *b) {
