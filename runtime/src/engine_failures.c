@@ -61,21 +61,6 @@ static msg *find_message(addr *a, uint64_t seq, size_t *index, msg **prev) {
   return NULL;
 }
 
-/* Takes `m` out of the mailbox (and the store), freeing it. */
-static void remove_message(sfl_engine *e, addr *a, msg *m, msg *prev) {
-  if (prev)
-    prev->next = m->next;
-  else
-    a->head = m->next;
-  if (a->tail == m) a->tail = prev;
-  STORE(sfl_store_mailbox_del(e->store, m->seq));
-  e->held_bytes -= m->len;
-  free(m->inv);
-  free(m);
-  a->queued--;
-  e->queued--;
-}
-
 /* Forgets the batch an address is waiting to retry: the next one is built
  * anew from what is left of the mailbox. */
 static void forget_batch(addr *a) {
@@ -118,7 +103,7 @@ sfl_result sfl_engine_drop(sfl_engine *e, const char *fn_typename, const char *i
   eng_txn_begin(e); /* joins the transaction the loop commits next */
   uint64_t gen = e->txn_gen;
   if (index < a->inflight) forget_batch(a); /* the batch waiting to retry */
-  remove_message(e, a, m, prev);
+  eng_mailbox_remove(e, a, m, prev);
   if (a->queued && !a->easy) eng_ready_push(e, a);
   pthread_cond_broadcast(&e->space_cv);
   eng_changed(e);

@@ -226,6 +226,9 @@ void eng_timed_push(sfl_engine *e, addr *a);
 /* Appends an invocation (already persisted as `seq`) to a mailbox. */
 void eng_mailbox_append(sfl_engine *e, addr *a, uint64_t seq, uint8_t *inv,
                         size_t len);
+/* Takes message `m` (after `prev`, NULL: the head) out of a mailbox and
+ * the store, and frees it. */
+void eng_mailbox_remove(sfl_engine *e, addr *a, msg *m, msg *prev);
 /* A new message to an address, persisted. Takes ownership of inv. */
 void eng_deliver(sfl_engine *e, addr *a, uint8_t *inv, size_t len);
 /* Serialized ToFunction.Invocation{caller?, argument}. malloc'd. */

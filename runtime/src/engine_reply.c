@@ -223,17 +223,7 @@ int eng_register_specs(addr *a,
 
 /* Removes the batch that was in flight from the mailbox. */
 void eng_consume_batch(sfl_engine *e, addr *a) {
-  for (size_t i = 0; i < a->inflight && a->head; i++) {
-    msg *m = a->head;
-    a->head = m->next;
-    if (!a->head) a->tail = NULL;
-    STORE(sfl_store_mailbox_del(e->store, m->seq));
-    e->held_bytes -= m->len;
-    free(m->inv);
-    free(m);
-    a->queued--;
-    e->queued--;
-  }
+  for (size_t i = 0; i < a->inflight && a->head; i++) eng_mailbox_remove(e, a, a->head, NULL);
   e->c_invocations += a->inflight;
   e->c_batches++;
   a->batches++;

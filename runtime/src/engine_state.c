@@ -128,6 +128,20 @@ void eng_timed_push(sfl_engine *e, addr *a) {
   e->timed = a;
 }
 
+void eng_mailbox_remove(sfl_engine *e, addr *a, msg *m, msg *prev) {
+  if (prev)
+    prev->next = m->next;
+  else
+    a->head = m->next;
+  if (a->tail == m) a->tail = prev;
+  STORE(sfl_store_mailbox_del(e->store, m->seq));
+  e->held_bytes -= m->len;
+  free(m->inv);
+  free(m);
+  a->queued--;
+  e->queued--;
+}
+
 void eng_mailbox_append(sfl_engine *e, addr *a, uint64_t seq, uint8_t *inv,
                         size_t len) {
   msg *m = malloc(sizeof(*m));

@@ -339,11 +339,9 @@ sf_status sf_state_get(sf_context *ctx, const sf_value_spec *spec,
   return SF_OK;
 }
 
-/* A typed read: the cell, checked to hold a value of the spec's type, which
- * must be of `kind`. */
-static sf_status typed_cell(sf_context *ctx, const sf_value_spec *spec,
-                            sf_type_kind kind, const void *out,
-                            const sf_cell **cell) {
+sf_status sf_context_typed_cell(sf_context *ctx, const sf_value_spec *spec,
+                                sf_type_kind kind, const void *out,
+                                const sf_cell **cell) {
   if (!out) return SF_ERR_INVALID_ARGUMENT;
   const sf_cell *c = sf_context_cell(ctx, spec);
   if (!c) return SF_ERR_UNKNOWN_STATE;
@@ -371,7 +369,7 @@ static sf_status state_decoded(sf_context *ctx, const sf_cell *c,
 #define STATE_GET(fn, T, KIND, dec)                                  \
   sf_status fn(sf_context *ctx, const sf_value_spec *spec, T *out) { \
     const sf_cell *c;                                                \
-    sf_status st = typed_cell(ctx, spec, KIND, out, &c);             \
+    sf_status st = sf_context_typed_cell(ctx, spec, KIND, out, &c);             \
     if (st != SF_OK) return st;                                      \
     return state_decoded(ctx, c, dec(c->value.data, c->value.len, out)); \
   }
@@ -384,7 +382,7 @@ STATE_GET(sf_state_get_double, double, SF_KIND_DOUBLE, sf_decode_double)
 sf_status sf_state_get_string(sf_context *ctx, const sf_value_spec *spec,
                               const char **out, size_t *len) {
   const sf_cell *c;
-  sf_status st = typed_cell(ctx, spec, SF_KIND_STRING, out, &c);
+  sf_status st = sf_context_typed_cell(ctx, spec, SF_KIND_STRING, out, &c);
   if (st != SF_OK) return st;
   return state_decoded(ctx, c, sf_decode_string(c->value.data, c->value.len, out, len));
 }

@@ -188,6 +188,19 @@ void sf_why_unknown_function(char *out, size_t cap, const sf_handler *h,
 /* The cell of a spec, or NULL (and an error recorded) if undeclared. */
 sf_cell *sf_context_cell(sf_context *ctx, const sf_value_spec *spec);
 
+/* A typed read's cell: `spec` declared, its type of `kind`, a value whose
+ * typename is the declared one (each failure with its reason). `out` is
+ * the caller's output, checked for NULL. */
+sf_status sf_context_typed_cell(sf_context *ctx, const sf_value_spec *spec,
+                                sf_type_kind kind, const void *out,
+                                const sf_cell **cell);
+
+/* A message checked before a typed read: typename `tn` and a value (each
+ * failure with its reason, `test` naming the check that would have
+ * avoided it); `out` is the caller's output, checked for NULL. */
+sf_status sf_message_check(const sf_message *msg, const char *tn,
+                           const void *out, const char *test);
+
 /* Copies a value into the arena (typename and bytes). */
 sf_status sf_value_copy(sf_arena *arena, const sf_value *in, sf_value *out);
 

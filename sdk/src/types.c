@@ -257,10 +257,8 @@ bool sf_message_is_float(const sf_message *m) { return typename_is(m, SF_TYPENAM
 bool sf_message_is_double(const sf_message *m) { return typename_is(m, SF_TYPENAME_DOUBLE); }
 bool sf_message_is_string(const sf_message *m) { return typename_is(m, SF_TYPENAME_STRING); }
 
-/* Checks a message before a typed read; on a failure the reason (with
- * `test`, the call that would have checked it) goes to the invocation. */
-static sf_status check_message(const sf_message *msg, const char *tn,
-                               const void *out, const char *test) {
+sf_status sf_message_check(const sf_message *msg, const char *tn,
+                           const void *out, const char *test) {
   if (!msg || !out) return SF_ERR_INVALID_ARGUMENT;
   if (!typename_is(msg, tn)) {
     sf_why_message_type(msg, tn, test);
@@ -281,7 +279,7 @@ static sf_status message_decoded(const sf_message *msg, sf_status st) {
 
 #define MESSAGE_AS(fn, T, TN, dec, test)                                  \
   sf_status fn(const sf_message *msg, T *out) {                           \
-    sf_status st = check_message(msg, TN, out, test);                     \
+    sf_status st = sf_message_check(msg, TN, out, test);                     \
     if (st != SF_OK) return st;                                           \
     return message_decoded(msg, dec(msg->value.data, msg->value.len, out)); \
   }
@@ -293,7 +291,7 @@ MESSAGE_AS(sf_message_as_double, double, SF_TYPENAME_DOUBLE, sf_decode_double, "
 
 sf_status sf_message_as_string(const sf_message *msg, const char **out,
                                size_t *len) {
-  sf_status st = check_message(msg, SF_TYPENAME_STRING, out, "sf_message_is_string(msg)");
+  sf_status st = sf_message_check(msg, SF_TYPENAME_STRING, out, "sf_message_is_string(msg)");
   if (st != SF_OK) return st;
   return message_decoded(msg, sf_decode_string(msg->value.data, msg->value.len, out, len));
 }

@@ -61,44 +61,18 @@ sf_status sf_json_parse(sf_arena *arena, const sf_value *v, json_t **out,
 sf_status sf_message_as_json(sf_context *ctx, const sf_message *msg,
                              const sf_type *type, struct json_t **out) {
   if (!ctx || !msg || !out || !kind_is(type, SF_KIND_JSON)) return SF_ERR_INVALID_ARGUMENT;
-  if (!sf_message_is(msg, type)) {
-    sf_why_message_type(msg, type->type_name, "sf_message_is(msg, &type)");
-    return SF_ERR_TYPE_MISMATCH;
-  }
-  if (!msg->value.has_value) {
-    sf_why_message_empty(msg);
-    return SF_ERR_NO_VALUE;
-  }
+  sf_status st = sf_message_check(msg, type->type_name, out, "sf_message_is(msg, &type)");
+  if (st != SF_OK) return st;
   char detail[160];
-  sf_status st = sf_json_parse(ctx->arena, &msg->value, out, detail, sizeof detail);
+  st = sf_json_parse(ctx->arena, &msg->value, out, detail, sizeof detail);
   if (st == SF_ERR_VALUE_DECODE) sf_why_message_decode(msg, detail);
   return st;
-}
-
-/* The state's value, checked to be of a spec whose type is of `kind` and
- * to hold the declared typename, with the reasons the typed reads give. */
-static sf_status user_state(sf_context *ctx, const sf_value_spec *spec,
-                            sf_type_kind kind, const sf_cell **cell) {
-  sf_cell *c = sf_context_cell(ctx, spec);
-  if (!c) return SF_ERR_UNKNOWN_STATE;
-  if (!kind_is(c->spec->type, kind)) {
-    sf_why_state_kind(ctx, c->spec);
-    return SF_ERR_TYPE_MISMATCH;
-  }
-  if (!c->value.has_value) return SF_ERR_NO_VALUE;
-  if (strcmp(c->value.type_name, c->spec->type->type_name) != 0) {
-    sf_why_state_stored(ctx, c->spec, c->value.type_name);
-    return SF_ERR_TYPE_MISMATCH;
-  }
-  *cell = c;
-  return SF_OK;
 }
 
 sf_status sf_state_get_json(sf_context *ctx, const sf_value_spec *spec,
                             struct json_t **out) {
   const sf_cell *c;
-  if (!out) return SF_ERR_INVALID_ARGUMENT;
-  sf_status st = user_state(ctx, spec, SF_KIND_JSON, &c);
+  sf_status st = sf_context_typed_cell(ctx, spec, SF_KIND_JSON, out, &c);
   if (st != SF_OK) return st;
   char detail[160];
   st = sf_json_parse(ctx->arena, &c->value, out, detail, sizeof detail);
@@ -162,15 +136,9 @@ sf_status sf_message_as_proto(sf_context *ctx, const sf_message *msg,
                               struct ProtobufCMessage **out) {
   if (!ctx || !msg || !out || !kind_is(type, SF_KIND_PROTO) || !type->proto)
     return SF_ERR_INVALID_ARGUMENT;
-  if (!sf_message_is(msg, type)) {
-    sf_why_message_type(msg, type->type_name, "sf_message_is(msg, &type)");
-    return SF_ERR_TYPE_MISMATCH;
-  }
-  if (!msg->value.has_value) {
-    sf_why_message_empty(msg);
-    return SF_ERR_NO_VALUE;
-  }
-  sf_status st = unpack(ctx->arena, type, &msg->value, out);
+  sf_status st = sf_message_check(msg, type->type_name, out, "sf_message_is(msg, &type)");
+  if (st != SF_OK) return st;
+  st = unpack(ctx->arena, type, &msg->value, out);
   if (st == SF_ERR_VALUE_DECODE) sf_why_message_decode(msg, NULL);
   return st;
 }
@@ -178,8 +146,7 @@ sf_status sf_message_as_proto(sf_context *ctx, const sf_message *msg,
 sf_status sf_state_get_proto(sf_context *ctx, const sf_value_spec *spec,
                              struct ProtobufCMessage **out) {
   const sf_cell *c;
-  if (!out) return SF_ERR_INVALID_ARGUMENT;
-  sf_status st = user_state(ctx, spec, SF_KIND_PROTO, &c);
+  sf_status st = sf_context_typed_cell(ctx, spec, SF_KIND_PROTO, out, &c);
   if (st != SF_OK) return st;
   st = unpack(ctx->arena, c->spec->type, &c->value, out);
   if (st == SF_ERR_VALUE_DECODE) sf_why_state_decode(ctx, c->spec, c->value.len, NULL);
@@ -256,15 +223,9 @@ static sf_status decode_custom(sf_context *ctx, const sf_type *type,
 sf_status sf_message_as_custom(sf_context *ctx, const sf_message *msg,
                                const sf_type *type, void *out) {
   if (!ctx || !msg || !out || !codec_of(type)) return SF_ERR_INVALID_ARGUMENT;
-  if (!sf_message_is(msg, type)) {
-    sf_why_message_type(msg, type->type_name, "sf_message_is(msg, &type)");
-    return SF_ERR_TYPE_MISMATCH;
-  }
-  if (!msg->value.has_value) {
-    sf_why_message_empty(msg);
-    return SF_ERR_NO_VALUE;
-  }
-  sf_status st = decode_custom(ctx, type, &msg->value, out);
+  sf_status st = sf_message_check(msg, type->type_name, out, "sf_message_is(msg, &type)");
+  if (st != SF_OK) return st;
+  st = decode_custom(ctx, type, &msg->value, out);
   if (st == SF_ERR_VALUE_DECODE) sf_why_message_decode(msg, NULL);
   return st;
 }
@@ -272,8 +233,7 @@ sf_status sf_message_as_custom(sf_context *ctx, const sf_message *msg,
 sf_status sf_state_get_custom(sf_context *ctx, const sf_value_spec *spec,
                               void *out) {
   const sf_cell *c;
-  if (!out) return SF_ERR_INVALID_ARGUMENT;
-  sf_status st = user_state(ctx, spec, SF_KIND_CUSTOM, &c);
+  sf_status st = sf_context_typed_cell(ctx, spec, SF_KIND_CUSTOM, out, &c);
   if (st != SF_OK) return st;
   st = decode_custom(ctx, c->spec->type, &c->value, out);
   if (st == SF_ERR_VALUE_DECODE) sf_why_state_decode(ctx, c->spec, c->value.len, NULL);
