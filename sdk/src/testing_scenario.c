@@ -22,7 +22,7 @@
 #include "internal.h"
 
 /* The egress and topic the scenario gives external calls for their Reply. */
-#define SCENARIO_EGRESS "sf.testing/replies"
+#define SCENARIO_EGRESS SF_SCENARIO_REPLY_EGRESS
 #define SCENARIO_TOPIC "replies"
 
 typedef Statefun__Entities__Call pb_call;
@@ -150,6 +150,14 @@ sf_status sf_scenario_call(sf_scenario *sc, const char *entity_type,
   statefun__entities__call__pack(&c, buf);
   sf_value v = {SF_TYPENAME_CALL, true, buf, n};
   return enqueue(sc, entity_type, key, NULL, NULL, &v);
+}
+
+sf_status sf_scenario_send(sf_scenario *sc, const char *type, const char *key,
+                           sf_value value) {
+  if (!sc || !key || !value.type_name || (!value.data && value.len) ||
+      sf_typename_validate(type) != SF_OK)
+    return SF_ERR_INVALID_ARGUMENT;
+  return enqueue(sc, type, key, NULL, NULL, &value);
 }
 
 sf_status sf_scenario_fail_next(sf_scenario *sc, const char *entity_type,

@@ -1,9 +1,10 @@
 /*
  * The entity runtime (sdk/src/entity.c) driven through sf_handler_handle by
- * a tiny in-process router that plays StateFun: it keeps each address's
- * state, answers missing-state replies, and routes Call/Reply messages.
- * The entity's descriptors are written by hand in the shape sf-codegen
- * generates, so this tests the runtime alone.
+ * the scenario of <statefun/testing.h>, which plays StateFun in memory: it
+ * keeps each address's state, answers missing-state replies, and routes
+ * Call/Reply messages one delivery at a time. The entity's descriptors are
+ * written by hand in the shape sf-codegen generates, so this tests the
+ * runtime alone.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include <statefun/entity.h>
+#include <statefun/testing.h>
 
 #include "entities.pb-c.h"
 #include "support.h"
@@ -152,7 +154,7 @@ SF_METHOD(Counter, take) {
 }
 
 /* An egress record that a test can see: a Reply with request id `rid` on
- * the replies topic (the router collects those). */
+ * the scenario's replies egress (it keeps those by request id). */
 static void side_effect(sf_entity_ctx *ctx, const char *rid) {
   Statefun__Entities__Reply r = STATEFUN__ENTITIES__REPLY__INIT;
   r.call_id = (char *)rid;
@@ -160,7 +162,7 @@ static void side_effect(sf_entity_ctx *ctx, const char *rid) {
   r.request_id = (char *)rid;
   uint8_t buf[128];
   size_t n = statefun__entities__reply__pack(&r, buf);
-  cr_assert_eq(sf_egress_kafka(sf_entity_context(ctx), "t.io/replies", "replies", rid, buf, n),
+  cr_assert_eq(sf_egress_kafka(sf_entity_context(ctx), SF_SCENARIO_REPLY_EGRESS, "replies", rid, buf, n),
                SF_OK);
 }
 
@@ -501,110 +503,37 @@ static sf_entity_desc counter_desc = {
     counter_methods, sizeof counter_methods / sizeof counter_methods[0], counter_enc_field,
     counter_dec_field};
 
-/* ---- a tiny StateFun: state per address, routing, missing state -------------------- */
+/* ---- StateFun in memory: the scenario of <statefun/testing.h> ------------------- */
 
-typedef struct kv {
-  char addr[64], name[32], tn[64];
-  uint8_t *val;
-  size_t len;
-} kv;
+#define COUNTER "t.ent/Counter"
 
-typedef struct msgq {
-  char id[64];
-  char tn[64];
-  uint8_t *val;
-  size_t len;
-} msgq;
-
-static kv store[64];
-static size_t n_store;
-static msgq queue[256];
-static size_t q_head, q_tail;
-static Statefun__Entities__Reply *replies[64]; /* external replies, by arrival */
-static size_t n_replies;
 static sf_handler *H;
+static sf_scenario *SC;
 
-static void enqueue(const char *id, const char *tn, const uint8_t *v, size_t n) {
-  cr_assert(q_tail < 256);
-  msgq *m = &queue[q_tail++];
-  snprintf(m->id, sizeof m->id, "%s", id);
-  snprintf(m->tn, sizeof m->tn, "%s", tn);
-  m->val = malloc(n ? n : 1);
-  if (n) memcpy(m->val, v, n);
-  m->len = n;
-}
-
-static kv *find(const char *id, const char *name) {
-  for (size_t i = 0; i < n_store; i++)
-    if (!strcmp(store[i].addr, id) && !strcmp(store[i].name, name)) return &store[i];
-  return NULL;
-}
-
-/* Delivers one queued message (one invocation batch). */
+/* Delivers the message at the head of the scenario's queue (one batch). */
 static void step_router(void) {
-  msgq *m = &queue[q_head++];
-  tf_req *r = tf_req_new("t.ent", "Counter", m->id);
-  const char *names[] = {"n", "__entity"};
-  for (int i = 0; i < 2; i++) {
-    kv *s = find(m->id, names[i]);
-    if (s) tf_req_state(r, names[i], s->tn, s->val, s->len);
-    else tf_req_state(r, names[i], NULL, NULL, 0);
+  sf_status st = sf_scenario_step(SC);
+  cr_assert_eq(st, SF_OK, "step: %s %s", sf_status_name(st), sf_scenario_error(SC));
+}
+
+/* Steps until the reply to `rid` has come, checking that the reply to
+ * `later` did not come before it (both may come in the same step). */
+static bool has_reply(const char *rid);
+static void run_until_first(const char *rid, const char *later) {
+  for (int k = 0; k < 1000 && !has_reply(rid); k++) {
+    cr_assert(!has_reply(later), "%s answered before %s", later, rid);
+    step_router();
   }
-  tf_req_invoke(r, m->tn, m->val, m->len, NULL, NULL, NULL);
-  tf_from *f = NULL;
-  sf_handle_info info;
-  sf_status st = tf_run(H, r, &f, &info);
-  cr_assert_eq(st, SF_OK, "handle: %s", info.error);
-  tf_req_free(r);
-  free(m->val);
-  if (!f || f->response_case != IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT) {
-    tf_from_free(f);
-    return;
-  }
-  const tf_resp *res = f->invocation_result;
-  for (size_t i = 0; i < res->n_outgoing_messages; i++) {
-    const Io__Statefun__Sdk__Reqreply__FromFunction__Invocation *o = res->outgoing_messages[i];
-    cr_assert_str_eq(o->target->type, "Counter");
-    enqueue(o->target->id, o->argument->typename_, o->argument->value.data, o->argument->value.len);
-  }
-  for (size_t i = 0; i < res->n_outgoing_egresses; i++) {
-    const Io__Statefun__Sdk__Reqreply__TypedValue *v = res->outgoing_egresses[i]->argument;
-    cr_assert_str_eq(v->typename_, SF_TYPENAME_KAFKA_RECORD);
-    Io__Statefun__Sdk__Egress__KafkaProducerRecord *k =
-        io__statefun__sdk__egress__kafka_producer_record__unpack(NULL, v->value.len, v->value.data);
-    replies[n_replies++] = statefun__entities__reply__unpack(NULL, k->value_bytes.len, k->value_bytes.data);
-    cr_assert_str_eq(k->key, replies[n_replies - 1]->request_id);
-    io__statefun__sdk__egress__kafka_producer_record__free_unpacked(k, NULL);
-  }
-  for (size_t i = 0; i < res->n_state_mutations; i++) {
-    const tf_mut *mu = res->state_mutations[i];
-    kv *s = find(m->id, mu->state_name);
-    if (mu->mutation_type == 0) {
-      if (s) s->len = 0, s->name[0] = '\0';
-      continue;
-    }
-    if (!s) {
-      s = &store[n_store++];
-      snprintf(s->addr, sizeof s->addr, "%s", m->id);
-      snprintf(s->name, sizeof s->name, "%s", mu->state_name);
-    } else {
-      free(s->val);
-    }
-    snprintf(s->tn, sizeof s->tn, "%s", mu->state_value->typename_);
-    s->val = malloc(mu->state_value->value.len + 1);
-    if (mu->state_value->value.len)
-      memcpy(s->val, mu->state_value->value.data, mu->state_value->value.len);
-    s->len = mu->state_value->value.len;
-  }
-  tf_from_free(f);
+  cr_assert(has_reply(rid), "no reply for %s", rid);
 }
 
 static void run_all(void) {
-  while (q_head < q_tail) step_router();
+  sf_status st = sf_scenario_run(SC, 1000);
+  cr_assert_eq(st, SF_OK, "run: %s %s", sf_status_name(st), sf_scenario_error(SC));
 }
 
-/* An external call: a Call with a request id whose Reply goes to a Kafka
- * egress keyed by it. Args: the int32 `by` or a ref + int32. */
+/* An external call whose Reply the scenario keeps by `request_id`. Args:
+ * the int32 `by` or a ref + int32, encoded by hand (field 1 / fields 1, 2). */
 static void external_call(const char *id, const char *method, const char *request_id,
                           const char *ref, int32_t by) {
   uint8_t args[128];
@@ -621,55 +550,58 @@ static void external_call(const char *id, const char *method, const char *reques
     while (zz >= 0x80) args[n++] = (uint8_t)(zz | 0x80), zz >>= 7;
     args[n++] = (uint8_t)zz;
   }
-  Statefun__Entities__Call c = STATEFUN__ENTITIES__CALL__INIT;
-  c.method = (char *)method;
-  c.args.data = args;
-  c.args.len = n;
-  c.call_id = (char *)request_id;
-  c.request_id = (char *)request_id;
-  c.reply_egress = "t.io/replies";
-  c.reply_topic = "replies";
-  uint8_t buf[512];
-  size_t len = statefun__entities__call__pack(&c, buf);
-  enqueue(id, SF_TYPENAME_CALL, buf, len);
+  cr_assert_eq(sf_scenario_call(SC, COUNTER, id, method, args, n, request_id), SF_OK);
 }
 
-static int64_t result_of(const Statefun__Entities__Reply *r) {
-  cr_assert(r->ok, "reply %s failed: %s", r->call_id, r->error);
-  const uint8_t *p = r->result.data;
-  if (r->result.len == 0) return 0;
-  cr_assert_eq(p[0], 0x08);
-  uint64_t v = 0;
-  for (size_t i = 1, s = 0; i < r->result.len; i++, s += 7) {
-    v |= (uint64_t)(p[i] & 0x7F) << s;
-    if (!(p[i] & 0x80)) break;
-  }
-  return (int64_t)((v >> 1) ^ (0 - (v & 1)));
+static bool has_reply(const char *rid) {
+  sf_scenario_reply r;
+  return sf_scenario_reply_of(SC, rid, &r) == SF_OK;
 }
 
-static const Statefun__Entities__Reply *reply_for(const char *rid) {
-  for (size_t i = 0; i < n_replies; i++)
-    if (!strcmp(replies[i]->request_id, rid)) return replies[i];
-  cr_assert_fail("no reply for %s", rid);
-  return NULL;
+/* The reply to `rid` (it must have come), valid until the scenario ends. */
+static const sf_scenario_reply *reply_for(const char *rid) {
+  static sf_scenario_reply slots[8];
+  static size_t next;
+  sf_scenario_reply *r = &slots[next++ % 8];
+  cr_assert_eq(sf_scenario_reply_of(SC, rid, r), SF_OK, "no reply for %s", rid);
+  return r;
 }
 
-static int32_t n_of(const char *id) {
-  kv *s = find(id, "n");
-  int32_t v = 0;
-  if (s) sf_decode_int(s->val, s->len, &v);
+static int64_t result_of(const sf_scenario_reply *r) {
+  cr_assert(r->ok, "reply failed: %s", r->error);
+  int64_t v;
+  cr_assert_eq(sf_scenario_result_int64(r, &v), SF_OK);
   return v;
 }
 
+static int32_t n_of(const char *id) {
+  sf_value v;
+  int32_t n = 0;
+  if (sf_scenario_state(SC, COUNTER, id, "n", &v) == SF_OK && v.has_value)
+    cr_assert_eq(sf_decode_int(v.data, v.len, &n), SF_OK);
+  return n;
+}
+
+/* An instance's entity bookkeeping (the __entity state), unpacked; the
+ * caller frees it with statefun__entities__state__free_unpacked. */
+static Statefun__Entities__State *book_of(const char *id) {
+  sf_value v;
+  cr_assert_eq(sf_scenario_state(SC, COUNTER, id, "__entity", &v), SF_OK);
+  cr_assert(v.has_value, "%s has no __entity state", id);
+  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, v.len, v.data);
+  cr_assert_not_null(st);
+  return st;
+}
+
 static void setup(void) {
-  n_store = q_head = q_tail = n_replies = 0;
   H = sf_handler_new();
   cr_assert_eq(sf_entity_register(H, &counter_desc), SF_OK);
+  SC = sf_scenario_new(H);
+  cr_assert_not_null(SC);
 }
 
 static void teardown(void) {
-  for (size_t i = 0; i < n_store; i++) free(store[i].val);
-  for (size_t i = 0; i < n_replies; i++) statefun__entities__reply__free_unpacked(replies[i], NULL);
+  sf_scenario_free(SC);
   sf_handler_free(H);
 }
 
@@ -679,7 +611,6 @@ Test(entity, external_call_runs_a_method_and_replies_on_the_egress) {
   external_call("a", "add", "r1", NULL, 5);
   external_call("a", "add", "r2", NULL, 7);
   run_all();
-  cr_assert_eq(n_replies, 2);
   cr_assert_eq(result_of(reply_for("r1")), 5);
   cr_assert_eq(result_of(reply_for("r2")), 12);
   cr_assert_eq(n_of("a"), 12);
@@ -693,10 +624,7 @@ Test(entity, await_resumes_with_the_callee_result) {
   cr_assert_eq(n_of("a"), 0);
   /* a's bookkeeping: idle, no frame, no queue; the call counter stays so
    * call ids are never reused */
-  kv *book = find("a", "__entity");
-  cr_assert_not_null(book);
-  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, book->len, book->val);
-  cr_assert_not_null(st);
+  Statefun__Entities__State *st = book_of("a");
   cr_assert_eq(st->n_frames, 0);
   cr_assert_eq(st->n_queue, 0);
   cr_assert_str_eq(st->active_chain, "");
@@ -711,18 +639,16 @@ Test(entity, isolation_queues_other_chains_until_the_holder_is_done) {
   step_router();
   /* a: second call arrives while the first is suspended: queued */
   step_router();
-  kv *book = find("a", "__entity");
-  cr_assert_not_null(book);
-  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, book->len, book->val);
+  Statefun__Entities__State *st = book_of("a");
   cr_assert_eq(st->n_queue, 1, "queue %zu", st->n_queue);
   cr_assert_eq(st->n_frames, 1);
   cr_assert_str_eq(st->active_chain, "first");
   statefun__entities__state__free_unpacked(st, NULL);
-  cr_assert_eq(n_replies, 0, "the queued call must not have run");
+  cr_assert(!has_reply("first") && !has_reply("second"), "the queued call must not have run");
+  run_until_first("first", "second"); /* isolation: first finishes first */
   run_all();
   cr_assert_eq(result_of(reply_for("first")), 1001);
   cr_assert_eq(result_of(reply_for("second")), 100);
-  cr_assert_str_eq(replies[0]->request_id, "first", "isolation: first finishes first");
   cr_assert_eq(n_of("a"), 100);
 }
 
@@ -745,7 +671,7 @@ Test(entity, callee_failure_reaches_the_caller) {
   /* without CATCH the failure propagates: boom directly */
   external_call("c", "boom", "r2", NULL, 0);
   run_all();
-  const Statefun__Entities__Reply *r = reply_for("r2");
+  const sf_scenario_reply *r = reply_for("r2");
   cr_assert(!r->ok);
   cr_assert(strstr(r->error, "boom at c"), "%s", r->error);
 }
@@ -753,7 +679,7 @@ Test(entity, callee_failure_reaches_the_caller) {
 Test(entity, unknown_method_is_an_error_reply) {
   external_call("a", "nope", "r1", NULL, 0);
   run_all();
-  const Statefun__Entities__Reply *r = reply_for("r1");
+  const sf_scenario_reply *r = reply_for("r1");
   cr_assert(!r->ok);
   cr_assert(strstr(r->error, "no method 'nope'"), "%s", r->error);
 }
@@ -764,7 +690,7 @@ Test(entity, frame_from_an_incompatible_build_fails_clearly) {
   counter_methods[1].layout_hash = 0x9999; /* "a new build" */
   run_all();
   counter_methods[1].layout_hash = 0x2222;
-  const Statefun__Entities__Reply *r = reply_for("r1");
+  const sf_scenario_reply *r = reply_for("r1");
   cr_assert(!r->ok);
   cr_assert(strstr(r->error, "incompatible build"), "%s", r->error);
   cr_assert(strstr(r->error, "0000000000002222"), "%s", r->error);
@@ -864,20 +790,20 @@ Test(entity, anonymous_external_calls_do_not_share_a_chain) {
     c.args.data = args;
     c.args.len = sizeof args;
     c.request_id = k ? "second" : "first";
-    c.reply_egress = "t.io/replies";
+    c.reply_egress = SF_SCENARIO_REPLY_EGRESS;
     c.reply_topic = "replies";
     size_t len = statefun__entities__call__pack(&c, buf);
-    enqueue("a", SF_TYPENAME_CALL, buf, len);
+    sf_value v = {SF_TYPENAME_CALL, true, buf, len};
+    cr_assert_eq(sf_scenario_send(SC, COUNTER, "a", v), SF_OK);
   }
   step_router(); /* first: suspends */
   step_router(); /* second: must be queued */
-  kv *book = find("a", "__entity");
-  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, book->len, book->val);
+  Statefun__Entities__State *st = book_of("a");
   cr_assert_eq(st->n_queue, 1, "anonymous calls shared a chain: queue %zu", st->n_queue);
   statefun__entities__state__free_unpacked(st, NULL);
+  run_until_first("first", "second");
   run_all();
-  cr_assert_eq(n_replies, 2);
-  cr_assert_str_eq(replies[0]->request_id, "first");
+  cr_assert(has_reply("second"));
 }
 
 Test(entity, idle_entity_call_writes_no_bookkeeping) {
@@ -914,10 +840,10 @@ Test(entity, reentrant_methods_skip_the_queue) {
   external_call("a", "add", "other", NULL, 5);
   step_router(); /* b: add(1) for relay */
   step_router(); /* a: the re-entrant add runs now */
-  cr_assert_eq(n_replies, 1, "the re-entrant call answered while relay waits");
+  cr_assert(has_reply("other") && !has_reply("first"),
+            "the re-entrant call answered while relay waits");
   cr_assert_eq(result_of(reply_for("other")), 5);
-  kv *book = find("a", "__entity");
-  Statefun__Entities__State *st = statefun__entities__state__unpack(NULL, book->len, book->val);
+  Statefun__Entities__State *st = book_of("a");
   cr_assert_eq(st->n_queue, 0);
   cr_assert_str_eq(st->active_chain, "first", "the holder still holds a");
   statefun__entities__state__free_unpacked(st, NULL);
@@ -929,24 +855,12 @@ Test(entity, reentrant_methods_skip_the_queue) {
 
 /* ---- atomic methods, read_only, call misuse (issue 10) -------------------------- */
 
-static bool has_reply(const char *rid) {
-  for (size_t i = 0; i < n_replies; i++)
-    if (!strcmp(replies[i]->request_id, rid)) return true;
-  return false;
-}
-
-static Statefun__Entities__State *book_of(const char *id) {
-  kv *book = find(id, "__entity");
-  cr_assert_not_null(book);
-  return statefun__entities__state__unpack(NULL, book->len, book->val);
-}
-
 Test(entity, sf_fail_undoes_the_methods_own_writes) {
   external_call("a", "add", "r0", NULL, 10);
   external_call("a", "take", "r1", NULL, 1000); /* 10 - 1000 < 0: fails */
   external_call("a", "take", "r2", NULL, 4);
   run_all();
-  const Statefun__Entities__Reply *r = reply_for("r1");
+  const sf_scenario_reply *r = reply_for("r1");
   cr_assert(!r->ok);
   cr_assert(strstr(r->error, "insufficient: -990"), "%s", r->error);
   cr_assert_eq(result_of(reply_for("r2")), 6, "the failed take left its write behind");
@@ -966,7 +880,7 @@ Test(entity, callee_failure_after_an_await_undoes_writes_and_output) {
   cr_assert_eq(st->frames[0]->n_held_egresses, 1, "the egress record waits in the frame");
   statefun__entities__state__free_unpacked(st, NULL);
   run_all();
-  const Statefun__Entities__Reply *r = reply_for("r1");
+  const sf_scenario_reply *r = reply_for("r1");
   cr_assert(!r->ok);
   cr_assert(strstr(r->error, "boom at b"), "%s", r->error);
   cr_assert_eq(n_of("a"), 10, "the failed method's write before its await stayed");
@@ -1008,7 +922,7 @@ Test(entity, read_only_is_answered_from_committed_state_while_a_method_waits) {
 Test(entity, a_call_without_await_fails_the_method) {
   external_call("a", "stray", "r1", "b", 0);
   run_all();
-  const Statefun__Entities__Reply *r = reply_for("r1");
+  const sf_scenario_reply *r = reply_for("r1");
   cr_assert(!r->ok, "an unawaited call was silently dropped");
   cr_assert(strstr(r->error, "t.ent/Counter.stray called t.ent/Counter.add without awaiting it"),
             "%s", r->error);
@@ -1018,7 +932,7 @@ Test(entity, a_call_without_await_fails_the_method) {
 Test(entity, two_calls_in_one_step_fail_the_method) {
   external_call("a", "twice", "r1", "b", 0);
   run_all();
-  const Statefun__Entities__Reply *r = reply_for("r1");
+  const sf_scenario_reply *r = reply_for("r1");
   cr_assert(!r->ok);
   cr_assert(strstr(r->error, "second call (t.ent/Counter.take) in one step at await 'sub'"), "%s",
             r->error);
@@ -1031,7 +945,8 @@ Test(entity, parallel_await_resumes_when_every_call_has_answered) {
   cr_assert_str_eq(counter_methods[FAN_METHOD].name, "fan");
   external_call("a", "fan", "r1", "t", 3);
   step_router(); /* a: 4 calls out (t.add(100), f0..f2.add), one frame */
-  cr_assert_eq(q_tail - q_head, 4, "all calls go out at once: %zu", q_tail - q_head);
+  cr_assert_eq(sf_scenario_queued(SC), 4, "all calls go out at once: %zu",
+               sf_scenario_queued(SC));
   Statefun__Entities__State *st = book_of("a");
   cr_assert_eq(st->n_frames, 1);
   cr_assert_eq(st->frames[0]->n_calls, 4);
@@ -1069,7 +984,7 @@ Test(entity, parallel_await_with_no_calls_carries_on) {
 Test(entity, parallel_await_failure_names_each_error_and_undoes_the_writes) {
   external_call("a", "fan", "r1", "boom", 3);
   run_all();
-  const Statefun__Entities__Reply *r = reply_for("r1");
+  const sf_scenario_reply *r = reply_for("r1");
   cr_assert(!r->ok);
   cr_assert(strstr(r->error, "fan: each[1]: boom at f1"), "%s", r->error);
   cr_assert_eq(n_of("a"), 0, "the failed method's write stayed");
@@ -1094,7 +1009,7 @@ Test(entity, parallel_frame_from_an_incompatible_build_fails_clearly) {
   counter_methods[FAN_METHOD].layout_hash = 0x9999;
   run_all();
   counter_methods[FAN_METHOD].layout_hash = 0xdddd;
-  const Statefun__Entities__Reply *r = reply_for("r1");
+  const sf_scenario_reply *r = reply_for("r1");
   cr_assert(!r->ok);
   cr_assert(strstr(r->error, "incompatible build"), "%s", r->error);
   cr_assert_eq(n_of("a"), 0);

@@ -302,6 +302,17 @@ SF_API sf_status sf_scenario_call(sf_scenario *sc, const char *entity_type,
                                   const void *args, size_t args_len,
                                   const char *request_id);
 
+/* The egress (and topic "replies") the Reply of a sf_scenario_call goes
+ * to. A Reply record a function sends there itself (a Kafka record keyed
+ * by its request id) is kept like one: sf_scenario_reply_of finds it. */
+#define SF_SCENARIO_REPLY_EGRESS "sf.testing/replies"
+
+/* Queues a message of any typename to an instance, from an ingress (no
+ * caller): a plain message, or a Call envelope made by hand (one without a
+ * call id, say). `value` is copied. */
+SF_API sf_status sf_scenario_send(sf_scenario *sc, const char *type,
+                                  const char *key, sf_value value);
+
 /*
  * A generated method called by name with its arguments as designated
  * initializers of the generated <Entity>_<method>_args, encoded with the
