@@ -7,7 +7,7 @@ pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 add_library(sfl_engine STATIC src/engine.c src/engine_state.c
   src/engine_delayed.c src/engine_request.c src/engine_reply.c
   src/engine_egress.c src/engine_api.c src/engine_views.c
-  src/engine_failures.c)
+  src/engine_failures.c src/engine_trace.c)
 target_include_directories(sfl_engine PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_link_libraries(sfl_engine PUBLIC sfl_config sfl_store sfl_util statefun
   sf_proto_static sfbase PkgConfig::CURL PkgConfig::JANSSON

@@ -153,6 +153,7 @@ void sfl_engine_free(sfl_engine *e) {
     for (msg *m = a->head; m;) {
       msg *n = m->next;
       free(m->inv);
+      sflt_msg_free(m->trace);
       free(m);
       m = n;
     }

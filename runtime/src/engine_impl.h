@@ -14,6 +14,7 @@
  *   engine_egress.c   egress records: what each kind of egress accepts
  *   engine_api.c      the thread-safe entry points the front calls
  *   engine_views.c    the address view, /metrics and the summary
+ *   engine_trace.c    sf-local's spans of the hops and HTTP attempts
  *
  * Threads: the loop and the front's threads share the data under one
  * mutex (sfl_engine.mu); every function here expects it held.
@@ -35,6 +36,7 @@
 #include "kinesis_egress.pb-c.h"
 #include "request_reply.pb-c.h"
 #include "store.h"
+#include "trace_spans.h"
 #include "util.h"
 
 typedef Io__Statefun__Sdk__Reqreply__FromFunction pb_from;
@@ -74,6 +76,7 @@ typedef struct msg {
   uint64_t seq;
   uint8_t *inv; /* serialized ToFunction.Invocation */
   size_t len;
+  struct sflt_msg *trace; /* its trace context while tracing (engine_trace.c) */
   struct msg *next;
 } msg;
 
@@ -322,5 +325,19 @@ void eng_egress_rec_free(egress_rec *r);
 int eng_egress_decode(sfl_engine *e, addr *a, size_t i,
                       const Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage *m,
                       egress_rec *out);
+
+/* ---- sf-local's spans (engine_trace.c); each hook through SFLT(...) ------- */
+
+/* A message entered a mailbox: an entity envelope with a trace context
+ * gets m->trace (its hop starts). */
+void sflt_enqueued(addr *a, msg *m);
+/* An HTTP attempt of the batch in flight begins (after a->attempts++). */
+void sflt_attempt_begin(addr *a);
+/* It ended: error NULL when the reply was taken. The outcome says what
+ * follows; FAILED and DONE end the hops of the batch. */
+enum { SFLT_RETRY, SFLT_RESEND, SFLT_FAILED, SFLT_DONE };
+void sflt_attempt_end(addr *a, const char *error, int outcome);
+/* Frees a message's trace context (NULL is fine). */
+void sflt_msg_free(struct sflt_msg *t);
 
 #endif

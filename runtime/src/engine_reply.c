@@ -223,6 +223,7 @@ int eng_register_specs(addr *a,
 
 /* Removes the batch that was in flight from the mailbox. */
 void eng_consume_batch(sfl_engine *e, addr *a) {
+  SFLT(sflt_attempt_end(a, NULL, SFLT_DONE));
   for (size_t i = 0; i < a->inflight && a->head; i++) eng_mailbox_remove(e, a, a->head, NULL);
   e->c_invocations += a->inflight;
   e->c_batches++;
@@ -237,6 +238,7 @@ void eng_consume_batch(sfl_engine *e, addr *a) {
  * breaks a rule, or a spec conflicts): reported at once, kept queued, and
  * tried again after the retry pause, as Flink would after a restart. */
 void eng_fail_batch(sfl_engine *e, addr *a) {
+  SFLT(sflt_attempt_end(a, a->last_error, SFLT_FAILED));
   a->failures++;
   e->c_final_failures++;
   eng_log("error", "%s: batch of %zu message(s) rejected: %s; the messages stay queued, "
@@ -262,6 +264,7 @@ void eng_schedule_retry(sfl_engine *e, addr *a) {
             "the messages stay queued, retrying in %lld ms",
             a->key, a->inflight, a->attempts, (long long)(now - a->first_attempt_ms),
             a->last_error, (long long)e->opts.retry_pause_ms);
+    SFLT(sflt_attempt_end(a, a->last_error, SFLT_FAILED));
     a->inflight = 0;
     a->parked_until_ms = now + e->opts.retry_pause_ms;
     a->retry_at_ms = 0;
@@ -270,6 +273,7 @@ void eng_schedule_retry(sfl_engine *e, addr *a) {
   }
   e->c_retries++;
   eng_first_failure(e, a);
+  SFLT(sflt_attempt_end(a, a->last_error, SFLT_RETRY));
   if (e->opts.verbose)
     eng_log("info", "%s: attempt %d failed (%s), retrying in %lld ms", a->key, a->attempts,
             a->last_error, (long long)backoff);

@@ -131,6 +131,7 @@ void eng_start_transfer(sfl_engine *e, addr *a) {
   set_tls(c, ep);
   a->easy = c;
   a->attempts++;
+  SFLT(sflt_attempt_begin(a));
   e->inflight++;
   curl_multi_add_handle(e->multi, c);
 }
@@ -280,6 +281,7 @@ void eng_on_done(sfl_engine *e, CURL *c, CURLcode rc) {
       return;
     }
     if (e->opts.verbose) eng_log("info", "%s: registered state, resending the batch", a->key);
+    SFLT(sflt_attempt_end(a, NULL, SFLT_RESEND));
     eng_start_transfer(e, a); /* the same batch, now with its state */
     return;
   }

@@ -137,6 +137,7 @@ void eng_mailbox_remove(sfl_engine *e, addr *a, msg *m, msg *prev) {
   STORE(sfl_store_mailbox_del(e->store, m->seq));
   e->held_bytes -= m->len;
   free(m->inv);
+  if (m->trace) sflt_msg_free(m->trace);
   free(m);
   a->queued--;
   e->queued--;
@@ -154,6 +155,8 @@ void eng_mailbox_append(sfl_engine *e, addr *a, uint64_t seq, uint8_t *inv,
   m->inv = inv;
   m->len = len;
   m->next = NULL;
+  m->trace = NULL;
+  SFLT(sflt_enqueued(a, m));
   if (a->tail)
     a->tail->next = m;
   else

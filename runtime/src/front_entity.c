@@ -4,7 +4,8 @@
  * statefun.entities Call (the generated codec of proto/entities.proto) and
  * answers with the Reply from the reply egress, decoded as JSON (the
  * trace context of a `traceparent` header goes into the Call and comes
- * back from the Reply as one, docs/tracing.md); GET of an
+ * back from the Reply as one, docs/tracing.md; with --trace-out the call
+ * is a span of sf-local's, the Call's parent); GET of an
  * entity's address adds its decoded state fields to the view.
  */
 #include "front_impl.h"
@@ -20,6 +21,7 @@
 #include "entities.pb-c.h"
 #include "ir_call.h"
 #include "ir_json.h"
+#include "trace_spans.h"
 #include "util.h"
 
 #define MAX_REQUEST_ID SFC_CALL_MAX_REQUEST_ID
@@ -103,6 +105,33 @@ static bool call_options(exchange *x, char rid[MAX_REQUEST_ID + 1],
   return true;
 }
 
+/* While tracing: the call's own span (a child of the client's span when
+ * its traceparent was taken), which the Call names as its parent. */
+static void call_span_begin(exchange *x, request *r, const char *trace_id,
+                            const char *client_span) {
+  const char *tp = front_header(x, "traceparent");
+  bool taken = tp != NULL && strlen(tp) > 3 + SFC_TRACE_ID_LEN &&
+               strncmp(tp + 3, trace_id, SFC_TRACE_ID_LEN) == 0;
+  snprintf(r->trace_id, sizeof r->trace_id, "%s", trace_id);
+  snprintf(r->trace_parent, sizeof r->trace_parent, "%s", taken ? client_span : "");
+  sfc_trace_random_hex(r->trace_span, SFC_SPAN_ID_LEN);
+  r->trace_start_ns = sfb_otlp_now_ns();
+}
+
+/* ... written when the call is answered. */
+static void call_span_end(exchange *x, const request *r, unsigned status) {
+  if (r->trace_span[0] == '\0') return;
+  char name[512], code[16];
+  snprintf(name, sizeof name, "sf-local POST %s", x->url);
+  snprintf(code, sizeof code, "%u", status);
+  sfb_otlp_span sp = {r->trace_id, r->trace_span, r->trace_parent, name, SFB_SPAN_SERVER,
+                      r->trace_start_ns, sfb_otlp_now_ns(), status >= 500,
+                      {"http.request.method", "url.path", "http.response.status_code",
+                       "statefun.request_id"},
+                      {"POST", x->url, code, r->rid}};
+  sflt_write(&sp);
+}
+
 /* Sends the Call envelope (the generated codec of proto/entities.proto)
  * to the entity: an external call, its Reply to the reply egress under
  * topic `rid`. False when it answered an error. */
@@ -115,6 +144,10 @@ static bool call_send(exchange *x, request *r, const sfl_front_address *a,
   sfc_trace_from_header(front_header(x, "traceparent"), trace_id, span_id);
   call.trace_id = trace_id;
   call.parent_span_id = span_id;
+  if (sflt_out != NULL) {
+    call_span_begin(x, r, trace_id, span_id);
+    call.parent_span_id = r->trace_span;
+  }
   call.method = (char *)m->name;
   call.args.data = argb;
   call.args.len = argn;
@@ -162,10 +195,11 @@ static bool call_send(exchange *x, request *r, const sfl_front_address *a,
 
 /* Answers with the entity's Reply record `rec`: the result as JSON, the
  * method's error (422), or why the Reply does not decode (502). */
-static enum MHD_Result call_answer(exchange *x, const sfc_method *m,
+static enum MHD_Result call_answer(exchange *x, const request *r, const sfc_method *m,
                                    const char *rid, const sfl_record *rec) {
   Statefun__Entities__Reply *rp = statefun__entities__reply__unpack(
       NULL, rec->len, rec->value ? rec->value : (const uint8_t *)"");
+  if (rp == NULL) call_span_end(x, r, MHD_HTTP_BAD_GATEWAY);
   if (rp == NULL)
     return send_call_error(x, MHD_HTTP_BAD_GATEWAY, rid,
                            "the entity's Reply (%zu bytes, type %s) is not a "
@@ -174,6 +208,7 @@ static enum MHD_Result call_answer(exchange *x, const sfc_method *m,
   unsigned status = 0;
   json_t *o = sfc_call_answer(m, rid, rp->ok, rp->error, rp->result.data,
                               rp->result.len, &status);
+  call_span_end(x, r, status);
   /* The Reply's trace context: the trace id that went in, the span of
    * the entity instance that answered. */
   char tp[64];
@@ -195,6 +230,7 @@ static enum MHD_Result call_resume(exchange *x, request *r) {
   if (r->commit_gen != 0) {
     int st = sfl_engine_commit_state(x->f->engine, r->commit_gen);
     if (st == 0 && front_park(x, r, r->call_wait_ms)) return MHD_YES;
+    if (st != 1) call_span_end(x, r, MHD_HTTP_SERVICE_UNAVAILABLE);
     if (st != 1)
       return send_call_error(x, MHD_HTTP_SERVICE_UNAVAILABLE, rid,
                              "durable store: the call was not committed (%s)",
@@ -207,7 +243,7 @@ static enum MHD_Result call_resume(exchange *x, request *r) {
   memset(&rec, 0, sizeof rec);
   if (sfl_engine_egress_pop(x->f->engine, SFL_REPLY_EGRESS, rid, 0, &rec) ==
       SFL_OK) {
-    enum MHD_Result ret = call_answer(x, m, rid, &rec);
+    enum MHD_Result ret = call_answer(x, r, m, rid, &rec);
     sfl_record_free(&rec);
     return ret;
   }
@@ -218,6 +254,7 @@ static enum MHD_Result call_resume(exchange *x, request *r) {
            "its Reply will be on egress %s, topic %s (GET "
            "http://<egress>/egress/%s/%s)",
            SFL_REPLY_EGRESS, rid, SFL_REPLY_EGRESS, rid);
+  call_span_end(x, r, MHD_HTTP_GATEWAY_TIMEOUT);
   return front_send_json(x, MHD_HTTP_GATEWAY_TIMEOUT,
                          sfc_call_timeout(rid, r->call_wait_ms, where), NULL);
 }

@@ -127,6 +127,9 @@ typedef struct request {
   char rid[256];       /* >= SFC_CALL_MAX_REQUEST_ID + 1 */
   int64_t call_deadline;
   int64_t call_wait_ms;
+  /* sf-local's span of the call while tracing (trace_span "" otherwise) */
+  char trace_id[33], trace_parent[17], trace_span[17];
+  uint64_t trace_start_ns;
 } request;
 
 /* What a handler needs to answer. */

@@ -115,9 +115,13 @@ static int read_file(spans *out, const char *path, const char *trace) {
   return rc;
 }
 
+/* Start order; equal starts (one clock reading ends a span and starts
+ * the next) by end, then name, so that the tree prints the same each time. */
 static int by_start(const void *a, const void *b) {
   const span *x = a, *y = b;
-  return x->start < y->start ? -1 : x->start > y->start;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  if (x->end != y->end) return x->end < y->end ? -1 : 1;
+  return strcmp(x->name, y->name);
 }
 
 /* Sorts by start and links each span to its parent in the set. */
@@ -133,8 +137,8 @@ static void link_spans(spans *s) {
 static void print_node(FILE *out, const spans *s, size_t i, uint64_t t0, char *prefix,
                        size_t plen, bool last, bool root, int depth) {
   const span *x = &s->v[i];
-  fprintf(out, "%s%s%s %s  +%.3f ms (%.3f ms)%s\n", prefix,
-          root ? "" : (last ? "`- " : "|- "), x->name, x->detail,
+  fprintf(out, "%s%s%s%s%s  +%.3f ms (%.3f ms)%s\n", prefix,
+          root ? "" : (last ? "`- " : "|- "), x->name, x->detail[0] ? " " : "", x->detail,
           (double)(x->start - t0) / 1e6, (double)(x->end - x->start) / 1e6,
           x->error ? "  ERROR" : "");
   if (depth > 64) return; /* a cycle of hand-written ids */

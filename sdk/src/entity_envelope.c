@@ -12,12 +12,13 @@
 #include "entity_internal.h"
 
 char *sf_ent_span_id(sf_context *ctx, const char *call_id) {
-  /* FNV-1a 64 of the call id: the same id in every step of the instance
-   * (a resumed step needs nothing more in its frame) and in the Reply. */
-  uint64_t h = 1469598103934665603ull;
-  for (const char *p = call_id; *p != '\0'; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  if (h == 0) h = 1; /* W3C: an all-zero span id is invalid */
-  return sf_context_printf(ctx, NULL, "%016llx", (unsigned long long)h);
+  /* FNV-1a 64 of the call id (sfb_span_id_of): the same id in every step
+   * of the instance (a resumed step needs nothing more in its frame), in
+   * the Reply, and in sf-local's spans of the hops. */
+  if (call_id == NULL) return NULL;
+  char *id = sf_arena_alloc(sf_context_arena(ctx), 17);
+  if (id != NULL) sfb_span_id_of(call_id, id);
+  return id;
 }
 
 sf_status sf_ent_send_reply(sf_entity_ctx *c, const pb_call *call, bool ok,

@@ -28,6 +28,7 @@
 
 #include "entities.pb-c.h"
 #include "internal.h"
+#include "sfb/otlp.h"
 
 typedef Statefun__Entities__Call pb_call;
 typedef Statefun__Entities__Reply pb_reply;
@@ -159,16 +160,11 @@ pb_reply *sf_ent_unpack_reply(sf_arena *arena, const sf_value *v);
 
 /* Where spans go; NULL: tracing is off (test it before anything else). */
 extern FILE *sf_ent_trace_out;
-#define SF_ENT_SPAN_ATTRS 4
-enum { SF_SPAN_INTERNAL = 1, SF_SPAN_SERVER = 2, SF_SPAN_CLIENT = 3, SF_SPAN_PRODUCER = 4 };
-typedef struct sf_ent_span {
-  const char *trace_id, *span_id, *parent_span_id;
-  const char *name;
-  int kind;
-  uint64_t start_ns, end_ns;
-  bool error;
-  const char *attr_key[SF_ENT_SPAN_ATTRS], *attr_val[SF_ENT_SPAN_ATTRS];
-} sf_ent_span;
+/* A span (the one OTLP/JSON writer of the tree, sfb/otlp.h). */
+#define SF_ENT_SPAN_ATTRS SFB_OTLP_ATTRS
+enum { SF_SPAN_INTERNAL = SFB_SPAN_INTERNAL, SF_SPAN_SERVER = SFB_SPAN_SERVER,
+       SF_SPAN_CLIENT = SFB_SPAN_CLIENT, SF_SPAN_PRODUCER = SFB_SPAN_PRODUCER };
+typedef sfb_otlp_span sf_ent_span;
 /* Opens SF_TRACE_OUT once per process. */
 void sf_ent_trace_env(void);
 uint64_t sf_ent_trace_now(void);

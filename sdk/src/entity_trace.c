@@ -2,9 +2,9 @@
  * entity_trace.c - spans of the entity runtime (docs/tracing.md): each
  * step of a method instance, each call it awaits and each Reply it sends
  * becomes one OTLP span, written as a line of OTLP/JSON (an
- * ExportTraceServiceRequest with one span) to the file sf_trace_open
- * named. Ids come from the Call envelopes' trace context: the trace id
- * the front put in, an instance's span id derived from its call id
+ * ExportTraceServiceRequest with one span, sfb/otlp.h's writer) to the
+ * file sf_trace_open named. Ids come from the Call envelopes' trace
+ * context: the trace id the front put in, an instance's span id derived from its call id
  * (sf_ent_span_id), so the spans of different processes join into one
  * tree without any shared state. Off (the default) every site is a single
  * test of sf_ent_trace_out.
@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "entity_internal.h"
 
@@ -42,45 +41,13 @@ void sf_ent_trace_env(void) {
   pthread_once(&once, open_env);
 }
 
-uint64_t sf_ent_trace_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* `s` as the inside of a JSON string (RFC 8259 escapes). */
-static void put_escaped(FILE *f, const char *s) {
-  for (; s && *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-    else fputc(ch, f);
-  }
-}
+uint64_t sf_ent_trace_now(void) { return sfb_otlp_now_ns(); }
 
 void sf_ent_trace_span(const sf_ent_span *sp) {
   FILE *f = sf_ent_trace_out;
-  if (!f || !sp->trace_id || strlen(sp->trace_id) != 32) return;
+  if (!f) return;
   pthread_mutex_lock(&trace_mu);
-  fputs("{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
-        "\"value\":{\"stringValue\":\"statefun-c\"}}]},\"scopeSpans\":[{\"scope\":"
-        "{\"name\":\"statefun-c.entities\"},\"spans\":[{\"traceId\":\"",
-        f);
-  fprintf(f, "%s\",\"spanId\":\"%s\",\"parentSpanId\":\"%s\",\"name\":\"", sp->trace_id,
-          sp->span_id, sp->parent_span_id ? sp->parent_span_id : "");
-  put_escaped(f, sp->name);
-  fprintf(f, "\",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\","
-          "\"attributes\":[", sp->kind, (unsigned long long)sp->start_ns,
-          (unsigned long long)sp->end_ns);
-  for (size_t i = 0; i < SF_ENT_SPAN_ATTRS && sp->attr_key[i]; i++) {
-    fprintf(f, "%s{\"key\":\"%s\",\"value\":{\"stringValue\":\"", i ? "," : "", sp->attr_key[i]);
-    put_escaped(f, sp->attr_val[i]);
-    fputs("\"}}", f);
-  }
-  fputs("]", f);
-  if (sp->error) fputs(",\"status\":{\"code\":2}", f);
-  fputs("}]}]}]}\n", f);
-  fflush(f);
+  sfb_otlp_write(f, "statefun-c", "statefun-c.entities", sp);
   pthread_mutex_unlock(&trace_mu);
 }
 

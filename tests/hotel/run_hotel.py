@@ -64,13 +64,17 @@ class Env(LocalEnv):
         self.module = self.module_on_fn_port(os.path.join(REPO, "examples", "hotel", "module.yaml"))
         self.start_hotel()
         self.start_sf_local([ARGS.sf_local, "--module", self.module, "--ir", IR,
-                             "--ingress-port", "0", "--egress-port", "0"])
+                             "--ingress-port", "0", "--egress-port", "0"] + self.sf_local_args())
         self.url = "http://127.0.0.1:%d" % self.ingress
         self.dump = os.path.join(self.dir, "data.json")
         self.run([ARGS.hotel_init, "--dump", self.dump])
         self.run([ARGS.hotel_init, "--url", self.url])
         with open(self.dump) as f:
             self.data = json.load(f)
+
+    def sf_local_args(self):
+        """More sf-local options (a subclass's, e.g. --trace-out)."""
+        return []
 
     def start_hotel(self):
         self.hotel = self.start_server("hotel", [ARGS.hotel, "--listen",

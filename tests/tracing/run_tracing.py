@@ -9,11 +9,16 @@ loopback ports and checks that a W3C `traceparent` sent with an entity
 call comes back, with the same trace id, on the answer (the entity's
 Reply carries it), that a call without one gets a fresh, well-formed
 trace, and that a malformed header is ignored as W3C says (a new trace).
-The entity server runs with --trace-out FILE: its spans (OTLP/JSON lines)
-must pass otlp_check.py, and checkout's trace must hold the checkout, each
-await of the Items it calls, the callees' invocations under those awaits
-and the replies, all with the trace id that went in; `sf-local --trace`
-shows that path as a tree in order, and --dot as a graph.
+The entity server and sf-local run with --trace-out FILE: their spans
+(OTLP/JSON lines) must pass otlp_check.py, and checkout's trace must hold
+sf-local's request span, the checkout under it, each await of the Items
+it calls, the callees' invocations under those awaits and the replies,
+all with the trace id that went in, and beside them sf-local's hops (each
+Call and Reply it routed, with its wait in the mailbox and its HTTP
+attempt); `sf-local --trace` shows that path as one tree of both files in
+order, and --dot as a graph. With the entity server killed and started
+again, a call's hop shows each failed HTTP attempt (ERROR, with the
+error) and the retry that went through.
 Python 3 standard library only; the last line is "N passed, M failed".
 """
 import argparse
@@ -24,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
@@ -48,17 +54,27 @@ def req(port, method, path, body=None, headers=None, timeout=60):
 
 
 class Stack(LocalEnv):
-    """shopping-cart (spans to --trace-out) + sf-local --ir on free ports."""
+    """shopping-cart and sf-local --ir on free ports, both writing spans
+    (--trace-out)."""
 
     def __init__(self):
         super().__init__("tracing", "stack")
         self.cart_trace = os.path.join(self.dir, "cart.otlp.jsonl")
+        self.sl_trace = os.path.join(self.dir, "sf-local.otlp.jsonl")
         module = self.module_on_fn_port(ARGS.module)
-        self.start_server("cart", [ARGS.cart, "--listen", "127.0.0.1:%d" % self.fn_port,
-                                   "--trace-out", self.cart_trace], timeout=20 * FACTOR)
+        self.start_cart()
         self.start_sf_local([ARGS.sf_local, "--module", module, "--ir", ARGS.ir,
-                             "--ingress-port", "0", "--egress-port", "0"], timeout=20 * FACTOR)
+                             "--ingress-port", "0", "--egress-port", "0",
+                             "--trace-out", self.sl_trace], timeout=20 * FACTOR)
         self.in_port, self.out_port = self.ingress, self.egress
+
+    def start_cart(self):
+        self.cart = self.start_server("cart", [ARGS.cart, "--listen", "127.0.0.1:%d" % self.fn_port,
+                                               "--trace-out", self.cart_trace],
+                                      timeout=20 * FACTOR)
+
+    def stop_cart(self):
+        self.cart.kill9()
 
     def call(self, path, args=None, headers=None):
         body = None if args is None else json.dumps(args).encode()
@@ -133,7 +149,13 @@ def checkout_spans(s):
     by_id = {x["spanId"]: x for x in spans}
     root = [x for x in spans if x["name"] == "shop/User.checkout"]
     check_eq(len(root), 1, "one first step of checkout")
-    check_eq(root[0]["parentSpanId"], parent, "checkout under the caller's span")
+    sl = sflocal_spans(s, trace, 1 + 3 * 9)
+    front = [x for x in sl if x["name"] == "sf-local POST /shop/User/uma/checkout"]
+    check_eq(len(front), 1, "sf-local's request span")
+    check_eq((front[0]["parentSpanId"], front[0]["kind"]), (parent, 2),
+             "sf-local's request span under the caller's span, SERVER")
+    check_eq(root[0]["parentSpanId"], front[0]["spanId"],
+             "checkout under sf-local's request span")
     for x in spans:
         if x is root[0]:
             continue
@@ -145,10 +167,40 @@ def checkout_spans(s):
         if x["name"] in ("shop/Item.get_price", "shop/Item.reserve"):
             p = by_id[x["parentSpanId"]]
             check_eq(p["name"], "await " + x["name"], "parent of " + x["name"])
-    bad = otlp_check.problems(s.cart_trace)
+    # sf-local's hops: each Call under the await that made it (the first
+    # under the request span), each Reply under the reply span that sent
+    # it; each hop with its wait and one HTTP attempt
+    all_ids = dict(by_id, **{x["spanId"]: x for x in sl})
+    hops = [x for x in sl if x["name"].startswith("sf-local call ") or
+            x["name"].startswith("sf-local reply to ")]
+    check_eq(len(hops), 9, "sf-local's hops: checkout's Call, 4 Calls, 4 Replies")
+    for h in hops:
+        p = all_ids.get(h["parentSpanId"], {}).get("name")
+        if h["name"].startswith("sf-local call shop/Item."):
+            check_eq(p, "await shop/Item." + h["name"].split(".")[-1], "parent of " + h["name"])
+        elif h["name"] == "sf-local call shop/User.checkout":
+            check_eq(p, front[0]["name"], "parent of " + h["name"])
+        else:
+            check_eq((h["name"], p), ("sf-local reply to shop/User", "reply"),
+                     "a Reply's hop under its reply span")
+        kids = sorted(x["name"] for x in sl if x["parentSpanId"] == h["spanId"])
+        check_eq(kids, ["POST", "queued"], "under " + h["name"])
+    bad = otlp_check.problems(s.cart_trace) + otlp_check.problems(s.sl_trace)
     if bad:
         raise AssertionError("OTLP faults: %s" % bad[:5])
     checkout_tree(s, trace)
+
+
+def sflocal_spans(s, trace, n, timeout=10):
+    """sf-local's spans of `trace` once there are n of them (a hop's span
+    is written when its batch is done, which may be just after the
+    answer)."""
+    deadline = time.time() + timeout * FACTOR
+    while True:
+        sp = [x for x in otlp_check.spans(s.sl_trace) if x["traceId"] == trace]
+        if len(sp) >= n or time.time() > deadline:
+            return sp
+        time.sleep(0.05)
 
 
 def sflocal_trace(s, *args):
@@ -157,37 +209,118 @@ def sflocal_trace(s, *args):
     return p.returncode, p.stdout, p.stderr
 
 
+def tree_shape(out):
+    """The tree's lines without their times."""
+    return [re.sub(r"\s+\+[0-9.]+ ms \([0-9.]+ ms\)(  ERROR)?$", r"\1", ln)
+            for ln in out.splitlines()[1:]]
+
+
+def hop(indent, last, name, key):
+    """sf-local's hop of a message at `indent`, with its wait and attempt."""
+    more = "   " if last else "|  "
+    return ["%s%s- %s [%s]" % (indent, "`" if last else "|", name, key),
+            indent + more + "|- queued",
+            indent + more + "`- POST ok"]
+
+
 def checkout_tree(s, trace):
-    """sf-local --trace: checkout, then per basket item (apple, pear) the
-    price await and the reserve await each with the callee and its reply
-    under it, the resumed steps between, and checkout's own reply last."""
-    rc, out, err = sflocal_trace(s, trace, "--trace-in", s.cart_trace)
+    """sf-local --trace over both files: sf-local's request span; under it
+    the hop of checkout's Call and checkout; then per basket item (apple,
+    pear) the price await and the reserve await, each with sf-local's hop
+    of the Call and the callee, its reply and the hop of the Reply back to
+    the User under it, the resumed steps between, and checkout's own reply
+    last."""
+    ins = ["--trace-in", s.cart_trace, "--trace-in", s.sl_trace]
+    rc, out, err = sflocal_trace(s, trace, *ins)
     check_eq(rc, 0, "sf-local --trace exit (stderr %r)" % err)
     lines = out.splitlines()
-    check_eq(lines[0], "trace %s (18 spans)" % trace, "tree header")
-    shape = [re.sub(r"\s+\+[0-9.]+ ms \([0-9.]+ ms\)$", "", ln) for ln in lines[1:]]
-    want = ["shop/User.checkout [uma]"]
+    check_eq(lines[0], "trace %s (46 spans)" % trace, "tree header")
+    want = ["sf-local POST /shop/User/uma/checkout"]
+    want += hop("", False, "sf-local call shop/User.checkout", "uma")
+    want.append("`- shop/User.checkout [uma]")
     for item in ("apple", "pear"):
         for m in ("get_price", "reserve"):
-            want += ["|- await shop/Item.%s [%s]" % (m, item),
-                     "|  `- shop/Item.%s [%s]" % (m, item),
-                     "|     `- reply ok",
-                     "|- shop/User.checkout (resumed) [uma]"]
-    want.append("`- reply ok")
-    check_eq(shape, want, "checkout's tree")
-    rc, dot, _ = sflocal_trace(s, trace, "--trace-in", s.cart_trace, "--dot")
+            want += ["   |- await shop/Item.%s [%s]" % (m, item)]
+            want += hop("   |  ", False, "sf-local call shop/Item.%s" % m, item)
+            want += ["   |  `- shop/Item.%s [%s]" % (m, item),
+                     "   |     `- reply ok"]
+            want += hop("   |        ", True, "sf-local reply to shop/User", "uma")
+            want += ["   |- shop/User.checkout (resumed) [uma]"]
+    want.append("   `- reply ok")
+    check_eq(tree_shape(out), want, "checkout's tree")
+    rc, dot, _ = sflocal_trace(s, trace, "--dot", *ins)
     check_eq(rc, 0, "--dot exit")
-    check_eq((dot.startswith("digraph"), dot.count(" -> ")), (True, 17), "DOT edges")
+    check_eq((dot.startswith("digraph"), dot.count(" -> ")), (True, 45), "DOT edges")
     svg = s.cart_trace + ".svg"
-    rc, _, err = sflocal_trace(s, trace, "--trace-in", s.cart_trace, "--svg", svg)
+    rc, _, err = sflocal_trace(s, trace, "--svg", svg, *ins)
     if shutil.which("dot"):
-        check_eq((rc, open(svg).read().count("<g id=\"node")), (0, 18), "--svg nodes")
+        check_eq((rc, open(svg).read().count("<g id=\"node")), (0, 46), "--svg nodes")
     else:
         check_eq((rc, "not installed" in err), (1, True), "--svg without Graphviz")
     rc, _, err = sflocal_trace(s, "f" * 32, "--trace-in", s.cart_trace)
     check_eq((rc, "no span" in err), (1, True), "an unknown trace")
     rc, _, err = sflocal_trace(s, "xyz", "--trace-in", s.cart_trace)
     check_eq(rc, 2, "a bad trace id")
+
+
+@test
+def retry_spans(s):
+    """The entity server killed, a call made, the server started again:
+    the call's hop holds a failed attempt (ERROR, the connection error)
+    for each try while it was down and the retry that went through, in
+    order, under sf-local's request span."""
+    ok(s, "/shop/User/rita/deposit", {"amount": 7})
+    trace = "6e0a1b2c3d4e5f60718293a4b5c6d7e8"
+    s.stop_cart()
+    answer = {}
+
+    def call():
+        answer["r"] = s.call("/shop/User/rita/get_balance", None,
+                             {"traceparent": "00-%s-00f067aa0ba902b7-01" % trace})
+    t = threading.Thread(target=call)
+    t.start()
+    # down long enough for a few backoffs (2, 4, 8, ... ms)
+    sflocal_spans(s, trace, 4)
+    time.sleep(0.2)
+    s.start_cart()
+    t.join(60 * FACTOR)
+    st, _, j = answer["r"]
+    check_eq((st, j.get("result")), (200, 7), "the call once the server is back")
+    sl = sflocal_spans(s, trace, 1)
+    hops = [x for x in sl if x["name"] == "sf-local call shop/User.get_balance"]
+    deadline = time.time() + 10 * FACTOR
+    while not hops and time.time() < deadline:
+        time.sleep(0.05)
+        sl = sflocal_spans(s, trace, 1)
+        hops = [x for x in sl if x["name"] == "sf-local call shop/User.get_balance"]
+    check_eq(len(hops), 1, "one hop of the call")
+    posts = sorted((x for x in sl if x["parentSpanId"] == hops[0]["spanId"] and
+                    x["name"].startswith("POST")), key=lambda x: int(x["startTimeUnixNano"]))
+    if len(posts) < 3:
+        raise AssertionError("attempts: %r" % [x["name"] for x in posts])
+    attr = lambda x, k: next((a["value"]["stringValue"] for a in x["attributes"]
+                              if a["key"] == k), None)
+    names = [x["name"] for x in posts]
+    check_eq(names, ["POST"] + ["POST (retry %d)" % i for i in range(1, len(posts))],
+             "one span per attempt, the later ones retries")
+    for x in posts[:-1]:
+        check_eq((x.get("status", {}).get("code"), attr(x, "statefun.ok")), (2, "false"),
+                 "a failed attempt: " + x["name"])
+        if "connect" not in (attr(x, "statefun.error") or "").lower():
+            raise AssertionError("error of %s: %r" % (x["name"], attr(x, "statefun.error")))
+    last = posts[-1]
+    check_eq(("status" in last, attr(last, "statefun.ok"), attr(last, "sflocal.outcome")),
+             (False, "true", "done"), "the retry that went through")
+    rc, out, _ = sflocal_trace(s, trace, "--trace-in", s.cart_trace, "--trace-in", s.sl_trace)
+    shape = tree_shape(out)
+    check_eq(shape[:3], ["sf-local POST /shop/User/rita/get_balance",
+                         "|- sf-local call shop/User.get_balance [rita]",
+                         "|  |- queued"], "the tree's head")
+    if not shape[3].startswith("|  |- POST failed: Couldn't connect") or \
+            not shape[3].endswith("  ERROR"):
+        raise AssertionError("first attempt line: %r" % shape[3])
+    check_eq(shape[2 + len(posts)], "|  `- POST (retry %d) ok" % (len(posts) - 1),
+             "the last attempt line")
 
 
 @test
