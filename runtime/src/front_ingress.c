@@ -204,6 +204,8 @@ static const char ingress_usage[] =
     "http://HOST/<ns>/<Entity>/<key>/<method>\n"
     "  look at an address (state, mailbox, last failure):\n"
     "    curl http://HOST/<ns>/<fntype>/<id>\n"
+    "  drop a message a function keeps failing on (its seq from the view):\n"
+    "    curl -X DELETE 'http://HOST/<ns>/<fntype>/<id>?seq=N'\n"
     "  GET /metrics (Prometheus), GET /health, GET /?format=json\n"
     "  egress: curl http://EGRESS/<topic>  or  "
     "curl 'http://EGRESS/egress/<ns>/<name>/<topic>?wait=5&max=10'\n"
