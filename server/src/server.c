@@ -495,8 +495,9 @@ static enum MHD_Result handle_function(sf_server *s,
   unsigned code = http_code_of(st);
   if (st == SF_ERR_NOMEM && sf_arena_over_limit(sl->arena))
     code = MHD_HTTP_CONTENT_TOO_LARGE;
-  if (code == MHD_HTTP_INTERNAL_SERVER_ERROR || code == MHD_HTTP_CONTENT_TOO_LARGE)
-    log_line(s, "%s", reason);
+  /* What the function or the deployment got wrong is logged; a malformed
+   * request (400) is the sender's and only answered. */
+  if (code != MHD_HTTP_BAD_REQUEST) log_line(s, "%s", reason);
   return reply_text(s, conn, code, NULL, "%s", reason);
 }
 

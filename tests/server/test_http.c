@@ -409,8 +409,8 @@ Test(http, request_over_the_arena_cap_gets_413_naming_it) {
 }
 
 /* What a failing function's user sees: the SDK's reason (function type,
- * id, what failed, the fix), exactly, as the 500 or 413 body and as the
- * server's log line. */
+ * id, what failed, the fix), exactly, as the 500, 413 or 404 body and as
+ * the server's log line. */
 static void log_to_file(FILE **f) {
   *f = tmpfile();
   cr_assert_not_null(*f);
@@ -457,6 +457,20 @@ Test(http, failure_body_and_log_line_are_the_reason) {
          "--max-body; the limit is 8 x it, at least 64 MiB), or keep the "
          "batch's state and messages smaller";
   cr_assert_eq(r.code, 413, "status %ld: %s", r.code, r.body);
+  cr_assert_eq(r.len, strlen(want) + 1);
+  cr_assert(memcmp(r.body, want, strlen(want)) == 0, "body: %s", r.body);
+  http_reply_free(&r);
+  snprintf(line, sizeof line, "statefun: %s\n", want);
+  expect_logged(log, line);
+
+  req = wire_request("test.fns/strictt", "Ida", 1, STATE_ABSENT, 0, &len);
+  cr_assert(http_request(NULL, "POST", g_url, req, len, false, &r));
+  free(req);
+  want = "unknown function type test.fns/strictt (address test.fns/strictt/Ida): "
+         "this server serves greeter.fns/greet, test.fns/fail, test.fns/slow, "
+         "test.fns/hog, test.fns/strict: register it with sf_handler_register, or "
+         "fix the functions pattern of the module.yaml endpoint that sends it here";
+  cr_assert_eq(r.code, 404, "status %ld: %s", r.code, r.body);
   cr_assert_eq(r.len, strlen(want) + 1);
   cr_assert(memcmp(r.body, want, strlen(want)) == 0, "body: %s", r.body);
   http_reply_free(&r);
