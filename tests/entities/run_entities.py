@@ -23,14 +23,20 @@ Tests (each with its own sf-local and function server on free ports):
                single-process Python model of the same logic (quote: a
                parallel await; buy_one: pays, then fails when short or out
                of stock, the payment undone)
-  kill         the random run again, SIGKILLing the function server while
-               calls are in flight (many inside the awaits of
-               add_to_basket, quote and buy_one) and restarting it: every
-               result still matches the model, no reply lost or doubled.
-               Each kill lands while sf-local has a request out to the
-               (paused) server, and sf-local must retry after it; an
-               attempt that finds the call already done kills nothing;
-               some kills find the User suspended in an await
+  kill         the random run again with shop/Item on a second server
+               process, SIGKILLing one of the two while calls are in
+               flight and restarting it: every result still matches the
+               model, no reply lost or doubled. Each kill lands while
+               sf-local has a request out to the (paused) server, and
+               counts only if sf-local retried after it. At least a
+               quarter of the kills are inside the awaits of
+               add_to_basket, quote and buy_one: the Item server is
+               paused until the User is suspended in the call, then it is
+               killed holding the Item calls, or the User's server is
+               killed holding their answers; the others hit a method's
+               first step. An attempt that finds the call already done
+               kills nothing and is due again at the next op, as is a
+               kill sf-local did not have to retry
 
 Python 3 standard library only. Failures print the seed and the process
 logs; the last line is "N passed, M failed" (exit 1 on failures).
@@ -53,32 +59,64 @@ import shopclient  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
 from sftest.checks import TestFailure, check, check_eq  # noqa: E402
-from sftest.net import request_once  # noqa: E402
+from sftest.net import KeepAlive, free_port  # noqa: E402
+from sftest.procs import wait_port  # noqa: E402
 from sftest.sflocal import LocalEnv, run_tests  # noqa: E402
 
 ARGS = None
 
 
 class Env(LocalEnv):
-    """One test's sf-local + shopping-cart, and a client."""
+    """One test's sf-local + shopping-cart, and a client. With
+    item_server, shop/Item's endpoint is a second shopping-cart process
+    (items, on item_port): a test can then hold an Item call while the
+    User that awaits it is suspended."""
 
-    def __init__(self, name):
+    def __init__(self, name, item_server=False):
         super().__init__("entities", name)
         self.module = self.module_on_fn_port(
             os.path.join(REPO, "examples", "shopping-cart", "module.yaml"))
+        self.items = None
+        if item_server:
+            self.item_port = free_port()
+            self.route_items()
+            self.start_items()
         self.start_fn()
         self.start_sf_local([ARGS.sf_local, "--module", self.module,
                              "--ingress-port", "0", "--egress-port", "0"])
         self.client = shopclient.ShopClient(self.ingress, self.egress, prefix=name)
+        self.conns = KeepAlive()  # the state views, polled while a call runs
+
+    def route_items(self):
+        """shop/Item's endpoint in the module to item_port."""
+        with open(self.module) as f:
+            docs = f.read().split("\n---")
+        here = "127.0.0.1:%d" % self.fn_port
+        docs = [d.replace(here, "127.0.0.1:%d" % self.item_port)
+                if "functions: shop/Item" in d else d for d in docs]
+        check(sum(str(self.item_port) in d for d in docs) == 1, "no shop/Item endpoint")
+        with open(self.module, "w") as f:
+            f.write("\n---".join(docs))
 
     def start_fn(self):
         self.fn = self.start_server("shopping-cart", [ARGS.shopping_cart, "--listen",
                                                       "127.0.0.1:%d" % self.fn_port,
                                                       "--threads", "4"])
 
+    def start_items(self):
+        self.items = self.spawn("items", [ARGS.shopping_cart, "--listen",
+                                          "127.0.0.1:%d" % self.item_port, "--threads", "4"])
+        wait_port(self.item_port, self.items.p, "items", timeout=20, fail=TestFailure)
+
+    def server_of(self, entity):
+        return self.items if entity == "Item" and self.items else self.fn
+
+    def restart(self, proc):
+        (self.start_items if proc is self.items else self.start_fn)()
+
     def view(self, entity, key):
-        st, data = request_once(self.ingress, "GET",
-                                "/shop/%s/%s" % (entity, urllib.parse.quote(key, safe="")))
+        st, _, data = self.conns.request(self.ingress, "GET", "/shop/%s/%s" % (
+            entity, urllib.parse.quote(key, safe="")))
         return json.loads(data) if st == 200 else None
 
 
@@ -449,17 +487,20 @@ AWAITING = ("add_to_basket", "quote", "buy_one")
 
 def run_random(env, seed, n_ops, kill_every=0):
     """n_ops seeded random operations, each result compared with the model.
-    With kill_every, about one op in kill_every is due a kill -9 of the
-    function server: one that lands only while sf-local has a request out
-    to it (kill_mid_call). A kill that finds the call already done is due
-    again at the next op; the ops themselves are the seed's alone.
-    Returns (counts, kills, attempts that missed, kills inside awaits)."""
+    With kill_every, about one op in kill_every is due a kill -9 of a
+    function server: one made only while sf-local has a request out to it,
+    and counted only if sf-local then retried. A kill that finds the call
+    already done, or that sf-local did not have to retry, is due again at
+    the next op; the ops themselves are the seed's alone.
+    Returns (counts, [kills of the User's server, of the Item server],
+    attempts that missed, kills inside a User's awaits)."""
     rng = random.Random(seed)
     krng = random.Random(seed + 1000)  # when in a call to kill: apart from the ops
     users = ["u%d" % k for k in range(5)]
     items = ["i%d" % k for k in range(8)]
     model, c = Model(), env.client
-    kills = missed = in_awaits = due = 0
+    missed = in_awaits = due = 0
+    killed = [0, 0]  # kills of the User's server, of the Item server
     kill_rids = []
     counts = collections.Counter()
     for step in range(n_ops):
@@ -478,28 +519,38 @@ def run_random(env, seed, n_ops, kill_every=0):
         landed = 0
         if due:
             retries = env.metric("sflocal_retries_total")
-            # batches the server may answer before the kill: none for a
-            # call of one batch, else some, to land inside the awaits
-            steps = krng.randint(1, 3) if op[2] in AWAITING else 0
-            env.fn.pause()  # the call's first batch waits on the paused server
+            # mostly inside a User's awaits, else before the method's first step
+            into_awaits = op[2] in AWAITING and krng.random() < 0.8
+            # the call's first batch, or the Item calls it makes, wait on a
+            # paused server
+            (env.items if into_awaits else env.server_of(op[0])).pause()
         rid = c.send(*op)
         if due:
-            landed = kill_mid_call(env, steps)
+            if into_awaits:
+                victim, landed = kill_in_await(env, op[1], rid, krng.random() < 0.5)
+            else:
+                victim = env.server_of(op[0])
+                landed = env.kill_in_flight(victim, timeout=0.3)
             if landed:
                 # the server is gone: the User's state is as at the kill
-                if op[0] == "User" and entity_queue(env.view("User", op[1]))[0] == "ext:" + rid:
-                    in_awaits += 1
+                awaiting = (op[0] == "User" and
+                            entity_queue(env.view("User", op[1]))[0] == "ext:" + rid)
+                of_items = victim is env.items  # before the restart replaces it
                 time.sleep(krng.uniform(0, 0.05))
-                env.start_fn()
-                kills += 1
-                due -= 1
+                env.restart(victim)
                 kill_rids.append(rid)
             else:
                 missed += 1
         r = c.receive(op[0], op[2], rid, wait=30)
         if landed:
-            check(env.metric("sflocal_retries_total") > retries, "seed %d, step %d: the kill "
-                  "with %d batch(es) in flight left sf-local nothing to retry", seed, step, landed)
+            # it hit a request only if sf-local had to retry one (a reply
+            # written just before the pause may still have been read)
+            if env.metric("sflocal_retries_total") > retries:
+                killed[of_items] += 1
+                in_awaits += awaiting
+                due -= 1
+            else:
+                missed += 1
         counts[(op[2], "ok" if r.ok else "err")] += 1
         if got(r) != want:
             raise TestFailure("seed %d, step %d: %s/%s.%s%r: expected %r, got %r" % (
@@ -508,19 +559,33 @@ def run_random(env, seed, n_ops, kill_every=0):
     for rid in kill_rids:
         extra = c.poll_extra(rid)
         check(extra is None, "seed %d: a second reply to %s: %r", seed, rid, extra)
-    return counts, kills, missed, in_awaits
+    return counts, killed, missed, in_awaits
 
 
-def kill_mid_call(env, steps):
-    """With the function server paused and a call sent: lets about `steps`
-    batches through (a moment's run each), then kills the server if
-    sf-local has a request out to it. The batches in flight at the kill;
-    0 (server resumed, not killed) when the call finished first."""
-    for _ in range(steps):
-        env.fn.resume()
-        env.fn.pause()
-        time.sleep(0.002)  # for sf-local to send the next batch
-    return env.kill_in_flight(env.fn, timeout=0.3)
+def kill_in_await(env, user, rid, callee):
+    """With the Item server paused and the User call `rid` sent: waits until
+    the User is suspended in it (sf-local shows the call as its __entity
+    chain; the Item calls it awaits are held by the paused server), then
+    kills the Item server holding them (callee) or the User's server once
+    the Items' answers are on their way to it, paused. Returns (the server
+    killed or to resume, batches in flight at the kill: 0 when the call
+    never suspended, e.g. an empty list, and nothing was killed)."""
+    deadline = time.monotonic() + 2
+    while entity_queue(env.view("User", user))[0] != "ext:" + rid:
+        if time.monotonic() > deadline:
+            env.items.resume()
+            return env.items, 0
+        time.sleep(0.001)
+    if callee:
+        return env.items, env.kill_in_flight(env.items, timeout=5)
+    env.fn.pause()
+    env.items.resume()  # answers the Items; their replies go to the paused User
+    while env.view("User", user).get("in_flight", 0) == 0:
+        if time.monotonic() > deadline + 5:
+            env.fn.resume()
+            return env.fn, 0
+        time.sleep(0.001)
+    return env.fn, env.kill_in_flight(env.fn, timeout=5)
 
 
 def test_random(env):
@@ -539,13 +604,18 @@ def test_random(env):
 
 def test_kill(env):
     n = max(ARGS.ops // 4, 100)
-    counts, kills, missed, in_awaits = run_random(env, ARGS.seed + 1, n, kill_every=12)
+    counts, killed, missed, in_awaits = run_random(env, ARGS.seed + 1, n, kill_every=12)
+    kills = sum(killed)
     check(kills >= 5, "only %d kills landed on calls in flight (%d found the call done)",
           kills, missed)
-    check(in_awaits >= 1, "none of the %d kills inside a User's awaits", kills)
-    env.note = "seed %d, %d ops, %d kills with requests in flight (%d inside a User's " \
-        "awaits; %d more found the call done: not killed), sf-local retried %d times" % (
-            ARGS.seed + 1, n, kills, in_awaits, missed, env.metric("sflocal_retries_total"))
+    check(in_awaits * 4 >= kills, "only %d of the %d kills inside a User's awaits",
+          in_awaits, kills)
+    check(killed[0] and killed[1], "kills of the User's and the Item server: %s", killed)
+    env.note = "seed %d, %d ops, %d kills with requests in flight and retried (%d of the " \
+        "User's server, %d of the Item server; %d inside a User's awaits; %d more " \
+        "attempts found the call done or had nothing retried), sf-local retried %d times" % (
+            ARGS.seed + 1, n, kills, killed[0], killed[1], in_awaits, missed,
+            env.metric("sflocal_retries_total"))
 
 
 TESTS = [("basic", test_basic), ("awaits", test_awaits), ("checkout", test_checkout),
@@ -564,7 +634,8 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ARGS = ap.parse_args()
     print("seed %d (rerun with --seed %d or SF_ENTITIES_SEED)" % (ARGS.seed, ARGS.seed), flush=True)
-    return run_tests(TESTS, Env, ARGS.k, ARGS.seed, ARGS.keep)
+    return run_tests(TESTS, lambda name: Env(name, item_server=name == "kill"), ARGS.k,
+                     ARGS.seed, ARGS.keep)
 
 if __name__ == "__main__":
     sys.exit(main())

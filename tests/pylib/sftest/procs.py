@@ -38,10 +38,32 @@ class LoggedProc:
         self.p.wait(timeout=10)
         self.log.close()
 
-    def pause(self):
-        """SIGSTOP: the process holds what it has received and answers
-        nothing until resume() or a SIGKILL."""
+    def pause(self, timeout=10.0):
+        """SIGSTOP, and waits until every thread has stopped: from then on
+        the process holds what it has received and answers nothing until
+        resume() or a SIGKILL. (A thread stops only once it runs again,
+        which on a loaded machine can take milliseconds: a bare SIGSTOP
+        is not yet a paused process.)"""
         os.kill(self.p.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while not self._stopped():
+            if time.monotonic() > deadline:
+                raise RuntimeError("pid %d did not stop within %g s" % (self.p.pid, timeout))
+            time.sleep(0.0005)
+
+    def _stopped(self):
+        """Whether every thread is stopped (state T in /proc; True where
+        there is no /proc to ask)."""
+        tasks = "/proc/%d/task" % self.p.pid
+        try:
+            for t in os.listdir(tasks):
+                with open("%s/%s/stat" % (tasks, t)) as f:
+                    # the state follows the command name, which is in ()
+                    if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                        return False
+        except (FileNotFoundError, ProcessLookupError):
+            return not os.path.isdir(tasks)
+        return True
 
     def resume(self):
         os.kill(self.p.pid, signal.SIGCONT)
