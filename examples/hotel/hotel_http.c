@@ -8,22 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends to the connection's answer; a failed growth fails the transfer. */
+/* Appends to the connection's answer, NUL-terminated (a JSON parser reads
+ * it); a failed growth fails the transfer. */
 static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
-  hotel_http_conn *c = ud;
+  sfb_buf *b = &((hotel_http_conn *)ud)->resp;
   size_t len = size * n;
-  if (c->len + len + 1 > c->cap) {
-    size_t cap = c->cap ? c->cap : 4096;
-    while (cap < c->len + len + 1) cap *= 2;
-    char *p = realloc(c->resp, cap);
-    if (p == NULL) return 0;
-    c->resp = p;
-    c->cap = cap;
-  }
-  memcpy(c->resp + c->len, ptr, len);
-  c->len += len;
-  c->resp[c->len] = '\0';
-  return len;
+  sfb_buf_put(b, ptr, len);
+  sfb_buf_put(b, "", 1);
+  b->len--;
+  return b->oom ? 0 : len;
 }
 
 bool hotel_http_open(hotel_http *p, size_t n, long timeout_ms) {
@@ -54,8 +47,7 @@ bool hotel_http_open(hotel_http *p, size_t n, long timeout_ms) {
 
 void hotel_http_post(hotel_http *p, size_t i, const char *url, const char *body) {
   hotel_http_conn *c = &p->conns[i];
-  c->len = 0;
-  if (c->resp) c->resp[0] = '\0';
+  sfb_buf_reset(&c->resp);
   curl_easy_setopt(c->h, CURLOPT_URL, url);
   curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
   curl_multi_add_handle(p->multi, c->h);
@@ -73,7 +65,7 @@ void hotel_http_run(hotel_http *p, hotel_http_done_fn *done, void *ud) {
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
     CURLcode rc = msg->data.result; /* msg is invalid after the removal */
     curl_multi_remove_handle(p->multi, c->h);
-    done(ud, (size_t)(c - p->conns), rc, status, c->resp ? c->resp : "");
+    done(ud, (size_t)(c - p->conns), rc, status, c->resp.len ? (const char *)c->resp.p : "");
   }
 }
 
@@ -82,7 +74,7 @@ void hotel_http_wait(hotel_http *p, int ms) { curl_multi_poll(p->multi, NULL, 0,
 void hotel_http_close(hotel_http *p) {
   for (size_t i = 0; p->conns && i < p->n; i++) {
     curl_easy_cleanup(p->conns[i].h);
-    free(p->conns[i].resp);
+    sfb_buf_free(&p->conns[i].resp);
   }
   free(p->conns);
   if (p->multi) curl_multi_cleanup(p->multi);

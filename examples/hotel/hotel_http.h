@@ -12,12 +12,13 @@
 #include <stddef.h>
 
 #include <curl/curl.h>
+#include <sfb/buf.h>
 
-/* One connection: its handle and the body of its last answer. */
+/* One connection: its handle and the body of its last answer (kept
+ * NUL-terminated past its length). */
 typedef struct hotel_http_conn {
   CURL *h;
-  char *resp; /* NUL-terminated once anything arrived */
-  size_t len, cap;
+  sfb_buf resp;
 } hotel_http_conn;
 
 typedef struct hotel_http {

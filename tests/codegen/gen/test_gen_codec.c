@@ -448,11 +448,10 @@ Test(codec, state_field_codec_round_trips) {
 
 /* ---- state through sf_handler_handle ------------------------------------------ */
 
-static tf_from *run_call(sf_handler *h, const char *ns, const char *type, const char *id,
-                         const char *const *states, const char *method_name,
-                         const uint8_t *args, size_t args_len) {
-  tf_req *r = tf_req_new(ns, type, id);
-  for (size_t i = 0; states[i]; i++) tf_req_state(r, states[i], NULL, NULL, 0);
+/* Sends one Call of `method_name` to the address of `r` (its state set
+ * up by the caller) and runs it; frees r. */
+static tf_from *invoke_call(sf_handler *h, tf_req *r, const char *method_name,
+                            const uint8_t *args, size_t args_len) {
   Statefun__Entities__Call c = STATEFUN__ENTITIES__CALL__INIT;
   c.method = (char *)method_name;
   c.args.data = (uint8_t *)args;
@@ -470,6 +469,15 @@ static tf_from *run_call(sf_handler *h, const char *ns, const char *type, const 
   cr_assert_eq(st, SF_OK, "%s", info.error);
   cr_assert_not_null(f);
   return f;
+}
+
+/* A Call to ns/type/id whose state fields `states` are all absent. */
+static tf_from *run_call(sf_handler *h, const char *ns, const char *type, const char *id,
+                         const char *const *states, const char *method_name,
+                         const uint8_t *args, size_t args_len) {
+  tf_req *r = tf_req_new(ns, type, id);
+  for (size_t i = 0; states[i]; i++) tf_req_state(r, states[i], NULL, NULL, 0);
+  return invoke_call(h, r, method_name, args, args_len);
 }
 
 Test(codec, defaults_load_and_are_not_written_back) {
@@ -515,6 +523,8 @@ Test(codec, defaults_load_and_are_not_written_back) {
  * the method did not change shows up as a mutation of `names`. */
 static const uint8_t names_foreign[] = {0x0a, 0x01, 'a', 0x0a, 0x03, 'b', 0xc3, 0xa9, 0x48, 0x01};
 
+/* A Call to Keeper k2 with `names` stored as names_foreign, the other
+ * fields absent. */
 static tf_from *keeper_call(sf_handler *h, const char *method_name, const uint8_t *args,
                             size_t args_len) {
   tf_req *r = tf_req_new("codec.test", "Keeper", "k2");
@@ -522,23 +532,7 @@ static tf_from *keeper_call(sf_handler *h, const char *method_name, const uint8_
   for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
     tf_req_state(r, absent[i], NULL, NULL, 0);
   tf_req_state(r, "names", "codec.test.types/Keeper.names", names_foreign, sizeof names_foreign);
-  Statefun__Entities__Call c = STATEFUN__ENTITIES__CALL__INIT;
-  c.method = (char *)method_name;
-  c.args.data = (uint8_t *)args;
-  c.args.len = args_len;
-  c.call_id = "c2";
-  size_t len = protobuf_c_message_get_packed_size(&c.base);
-  uint8_t *buf = malloc(len ? len : 1);
-  protobuf_c_message_pack(&c.base, buf);
-  tf_req_invoke(r, SF_TYPENAME_CALL, buf, len, NULL, NULL, NULL);
-  free(buf);
-  tf_from *f = NULL;
-  sf_handle_info info;
-  sf_status st = tf_run(h, r, &f, &info);
-  tf_req_free(r);
-  cr_assert_eq(st, SF_OK, "%s", info.error);
-  cr_assert_not_null(f);
-  return f;
+  return invoke_call(h, r, method_name, args, args_len);
 }
 
 Test(codec, a_read_only_call_writes_no_state) {
