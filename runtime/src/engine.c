@@ -17,7 +17,9 @@
  * reported and stays queued, and the address is retried after a pause.
  *
  * Threads: the loop (sfl_engine_run) and the HTTP front share the data
- * under one mutex; the loop releases it while it waits in curl_multi_poll.
+ * under one mutex; the loop releases it while it does network I/O and
+ * waits (eng_http_io: epoll, and curl_multi_poll while libcurl has
+ * https:// transfers).
  */
 #define _GNU_SOURCE
 #include "engine_impl.h"
@@ -110,14 +112,16 @@ sfl_engine *sfl_engine_new(const sfl_engine_options *opts, char *err, size_t err
   pthread_cond_init(&e->egress_cv, NULL);
   pthread_cond_init(&e->space_cv, NULL);
   pthread_cond_init(&e->commit_cv, NULL);
+  e->epfd = e->wakefd = -1;
+  e->http_check_ms = INT64_MAX;
   e->multi = curl_multi_init();
   curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 1024L);
   e->headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
   e->headers = curl_slist_append(e->headers, "Accept: application/octet-stream");
   e->headers = curl_slist_append(e->headers, "User-Agent: sf-local");
   e->headers = curl_slist_append(e->headers, "Expect:");
-  if (!e->multi || !e->headers) {
-    snprintf(err, err_len, "libcurl initialisation failed");
+  if (!e->multi || !e->headers || eng_http_init(e) != 0) {
+    snprintf(err, err_len, "libcurl or epoll initialisation failed");
     sfl_engine_free(e);
     return NULL;
   }
@@ -184,6 +188,7 @@ void sfl_engine_free(sfl_engine *e) {
     free(f->ns);
     free(f->name);
     free(f->url);
+    free(f->req_head);
     free(f);
   }
   i = 0;
@@ -205,6 +210,7 @@ void sfl_engine_free(sfl_engine *e) {
   sfl_map_free(&e->topics);
   sfl_map_free(&e->tokens);
   sfl_map_free(&e->dedup);
+  eng_http_free(e);
   if (e->multi) curl_multi_cleanup(e->multi);
   curl_slist_free_all(e->headers);
   if (e->store) sfl_store_close(e->store);
@@ -217,7 +223,7 @@ void sfl_engine_free(sfl_engine *e) {
 
 void sfl_engine_stop(sfl_engine *e) {
   e->stop = 1;
-  curl_multi_wakeup(e->multi);
+  eng_wakeup(e);
   pthread_mutex_lock(&e->mu);
   pthread_cond_broadcast(&e->egress_cv);
   pthread_cond_broadcast(&e->space_cv);
@@ -257,7 +263,7 @@ static long next_timeout(sfl_engine *e) {
       if (d < t) t = d < 0 ? 0 : (long)d;
     }
   }
-  return t;
+  return eng_http_timeout(e, t);
 }
 
 /* Restarts the retries that are due and wakes parked addresses; drops
@@ -271,7 +277,7 @@ static void wake_timers(sfl_engine *e) {
       a->retry_at_ms = 0;
       eng_start_transfer(e, a); /* the same request again (a->body) */
     } else if (a->parked_until_ms && a->parked_until_ms <= now) {
-      if (a->queued && !a->easy) eng_ready_push(e, a); /* dispatch clears it */
+      if (a->queued && !eng_in_flight(a)) eng_ready_push(e, a); /* dispatch clears it */
     }
     if (!a->retry_at_ms && !a->parked_until_ms) {
       *pp = a->timed_next;
@@ -293,8 +299,8 @@ static void wake_timers(sfl_engine *e) {
  * per address forever); small ones stay for reuse. Not while a transfer or
  * a retry of the same request (a->body) is pending. */
 #define KEEP_BUFFER_BYTES (64 * 1024)
-static void shrink_buffers(addr *a) {
-  if (a->easy || a->retry_at_ms) return;
+void eng_shrink_buffers(addr *a) {
+  if (eng_in_flight(a) || a->retry_at_ms) return;
   if (a->body.cap > KEEP_BUFFER_BYTES) sfb_buf_free(&a->body);
   if (a->reply.cap > KEEP_BUFFER_BYTES) sfb_buf_free(&a->reply);
 }
@@ -325,19 +331,22 @@ int sfl_engine_run(sfl_engine *e) {
     /* Network I/O without the lock: transfers only touch their own
      * address's request and reply buffers, which only this thread uses
      * while a request is in flight. */
-    if (timeout > 0) curl_multi_poll(e->multi, NULL, 0, (int)timeout, NULL);
-    int running = 0;
-    curl_multi_perform(e->multi, &running);
+    eng_http_io(e, timeout);
+    if (e->curl_transfers) {
+      int running = 0;
+      curl_multi_perform(e->multi, &running);
+    }
     pthread_mutex_lock(&e->mu);
+    eng_txn_begin(e);
+    eng_http_complete(e);
     CURLMsg *m;
     int left;
-    eng_txn_begin(e);
     while ((m = curl_multi_info_read(e->multi, &left)))
       if (m->msg == CURLMSG_DONE) {
         addr *a = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&a);
         eng_on_done(e, m->easy_handle, m->data.result);
-        if (a) shrink_buffers(a);
+        if (a) eng_shrink_buffers(a);
       }
     if (eng_txn_commit(e) != 0) {
       pthread_mutex_unlock(&e->mu);

@@ -4,8 +4,9 @@
  *
  * One event-loop thread (sfl_engine_run) owns the data: mailboxes per
  * address, registered state specs per function type, state values, delayed
- * messages, egress records. It calls the functions over HTTP with libcurl's
- * multi interface, at most one request in flight per address, batching the
+ * messages, egress records. It calls the functions over HTTP (its own
+ * HTTP/1.1 client for http://, libcurl's multi interface for https://),
+ * at most one request in flight per address, batching the
  * messages that arrive meanwhile, exactly like StateFun's request-reply
  * runtime (see docs/sf-local.md for where it differs).
  *

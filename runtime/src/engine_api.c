@@ -114,7 +114,7 @@ static sfl_result deliver_all(sfl_engine *e, addr **targets, size_t n,
    * effects commit in the same or a later transaction. */
   if (commit_gen) {
     *commit_gen = e->store ? gen : 0;
-    if (e->store) curl_multi_wakeup(e->multi);
+    if (e->store) eng_wakeup(e);
   } else if (e->store && eng_wait_committed(e, gen) != 0) {
     snprintf(err, err_len, "durable store: %s",
              e->stop ? "sf-local is stopping" : sfl_store_error(e->store));
@@ -135,7 +135,7 @@ static sfl_result send_one(sfl_engine *e, const char *fn_typename, const char *i
     r = deliver_all(e, &a, 1, value_typename, value, len, idempotency_key, commit_gen, err,
                     err_len);
   pthread_mutex_unlock(&e->mu);
-  if (r == SFL_OK) curl_multi_wakeup(e->multi);
+  if (r == SFL_OK) eng_wakeup(e);
   return r;
 }
 
@@ -189,7 +189,7 @@ static sfl_result send_topic(sfl_engine *e, const char *topic, const char *key,
                     idempotency_key, commit_gen, err, err_len);
   pthread_mutex_unlock(&e->mu);
   free(targets);
-  if (r == SFL_OK) curl_multi_wakeup(e->multi);
+  if (r == SFL_OK) eng_wakeup(e);
   return r;
 }
 
@@ -249,7 +249,7 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const cha
          * egress reads are at-least-once, never lost. */
         eng_txn_begin(e);
         STORE(sfl_store_egress_del(e->store, r->r.seq));
-        curl_multi_wakeup(e->multi);
+        eng_wakeup(e);
       }
       e->n_records--;
       e->held_bytes -= r->r.len;

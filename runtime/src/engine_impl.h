@@ -10,6 +10,8 @@
  *   engine_delayed.c  delayed messages (a min-heap on fire_at)
  *   engine_request.c  building batches, the HTTP transfers, the reply
  *                     checks of Flink's transports, a finished transfer
+ *   engine_http.c     the HTTP/1.1 client of http:// endpoints (https://
+ *                     ones go through libcurl)
  *   engine_reply.c    a reply validated whole, then applied; retries
  *   engine_egress.c   egress records: what each kind of egress accepts
  *   engine_api.c      the thread-safe entry points the front calls
@@ -62,12 +64,18 @@ typedef struct spec {
   int64_t ms;
 } spec;
 
+typedef struct hpool hpool; /* engine_http.c: a host:port's connections */
+typedef struct hconn hconn; /* engine_http.c: one connection */
+
 typedef struct fn_type {
   char *typename;
   char *ns;
   char *name;
   const sfl_endpoint *ep; /* NULL: no endpoint serves it (messages wait) */
   char *url;
+  hpool *pool;         /* http:// URLs, once used: connections to its host */
+  char *req_head;      /* http:// URLs: the request head up to Content-Length's value */
+  size_t req_head_len;
   spec *specs;
   size_t n_specs;
 } fn_type;
@@ -97,8 +105,9 @@ typedef struct addr {
   size_t queued;    /* messages in the mailbox, in-flight ones included */
   size_t inflight;  /* the first `inflight` messages form the batch in flight */
   state_val *state;
-  /* the request in flight */
+  /* the request in flight (on libcurl for https://, else on conn) */
   CURL *easy;
+  hconn *conn;
   sfb_buf body;
   sfb_buf reply;
   bool reply_too_large;
@@ -163,7 +172,16 @@ struct sfl_engine {
   size_t max_held_bytes;
   CURLM *multi;
   struct curl_slist *headers;
+  size_t curl_transfers; /* easy handles on multi */
   volatile int stop;
+  /* engine_http.c: the loop's epoll set (connections and wakefd), the
+   * pools by host:port, busy connections, the loop's send and done lists,
+   * the earliest deadline of a busy connection (mono ms). */
+  int epfd, wakefd;
+  int wake_pending;
+  sfl_map pools;
+  hconn *http_busy, *http_tosend, *http_done;
+  int64_t http_check_ms;
 
   sfl_map fns;    /* typename -> fn_type */
   sfl_map addrs;  /* key -> addr */
@@ -268,12 +286,50 @@ void eng_fire_due(sfl_engine *e, int64_t now);
 
 /* ---- requests and transports (engine_request.c) -------------------------- */
 
+/* A finished transfer, whichever client made it: a transport failure
+ * (error) or a reply (status, every Content-Type value, body in a->reply). */
+typedef struct eng_result {
+  const char *error;
+  long status;
+  const char *const *ctype;
+  size_t n_ctype;
+} eng_result;
+
+/* After a batch: drops an address's request and reply buffers when they
+ * grew large (engine.c). */
+void eng_shrink_buffers(addr *a);
+/* Whether a request is in flight for the address. */
+static inline bool eng_in_flight(const addr *a) { return a->easy || a->conn; }
+/* Checks a reply as the endpoint's transport does, then applies, resends
+ * (missing state), retries or fails the batch. */
+void eng_finish_transfer(sfl_engine *e, addr *a, const eng_result *r);
+
 /* Sends the built request of an address on the multi handle. */
 void eng_start_transfer(sfl_engine *e, addr *a);
 /* Starts the next batch of a ready address, if it can go. */
 void eng_dispatch(sfl_engine *e, addr *a);
 /* A finished transfer: checks the reply, applies or retries. */
 void eng_on_done(sfl_engine *e, CURL *c, CURLcode rc);
+
+/* ---- the HTTP/1.1 client of http:// endpoints (engine_http.c) ------------ */
+
+/* The epoll set and the wake-up eventfd. -1 on failure. */
+int eng_http_init(sfl_engine *e);
+/* Closes every connection and the pools. */
+void eng_http_free(sfl_engine *e);
+/* Wakes the loop (any thread; one write while a wake-up is pending). */
+void eng_wakeup(sfl_engine *e);
+/* Whether this client serves a function type's URL (http://). */
+bool eng_http_serves(const fn_type *f);
+/* (lock held) Starts a->body on a connection; `deadline`: the call's
+ * (mono ms). -1 with a->last_error when it cannot start. */
+int eng_http_start(sfl_engine *e, addr *a, int64_t deadline);
+/* ms until the earliest connection deadline, at most t. */
+long eng_http_timeout(sfl_engine *e, long t);
+/* (lock not held) Sends, waits up to timeout ms, reads, checks deadlines. */
+void eng_http_io(sfl_engine *e, long timeout);
+/* (lock held) Finishes the transfers eng_http_io completed. */
+void eng_http_complete(sfl_engine *e);
 
 /* ---- replies: validation and application (engine_reply.c) ---------------- */
 

@@ -1,10 +1,11 @@
 /*
  * engine_request.c - the calls to the functions: a batch of an address as
- * a ToFunction request (with every registered state), its HTTP transfer on
- * libcurl's multi handle, the reply checks Flink's transports make
- * (Content-Type, which statuses OkHttp retries) and what happens when a
- * transfer finishes (apply, register specs and resend, retry or fail).
- * https:// endpoints get the transport's TLS files (set_tls).
+ * a ToFunction request (with every registered state), its HTTP transfer
+ * (http:// on engine_http.c's client; https:// on libcurl's multi handle,
+ * with the transport's TLS files, set_tls), the reply checks Flink's
+ * transports make (Content-Type, which statuses OkHttp retries) and what
+ * happens when a transfer finishes (apply, register specs and resend,
+ * retry or fail), the same for both clients.
  */
 #define _GNU_SOURCE
 #include "engine_impl.h"
@@ -102,19 +103,14 @@ static void set_tls(CURL *c, const sfl_endpoint *ep) {
     curl_easy_setopt(c, CURLOPT_KEYPASSWD, ep->client_key_password);
 }
 
-void eng_start_transfer(sfl_engine *e, addr *a) {
+/* The https:// transfer of a->body on libcurl's multi handle. */
+static int curl_start(sfl_engine *e, addr *a, int64_t left) {
   const sfl_endpoint *ep = a->fn->ep;
-  int64_t now = sfl_mono_ms();
-  int64_t budget = ep->call_timeout_ms > 0 ? ep->call_timeout_ms : 120000;
-  int64_t left = budget - (now - a->first_attempt_ms);
-  if (left < 1) left = 1;
   CURL *c = curl_easy_init();
   if (!c) {
-    eng_log("error", "curl_easy_init failed");
-    return;
+    snprintf(a->last_error, sizeof(a->last_error), "curl_easy_init failed");
+    return -1;
   }
-  sfb_buf_reset(&a->reply);
-  a->reply_too_large = false;
   curl_easy_setopt(c, CURLOPT_URL, a->fn->url);
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body.p);
@@ -130,15 +126,32 @@ void eng_start_transfer(sfl_engine *e, addr *a) {
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   set_tls(c, ep);
   a->easy = c;
+  e->curl_transfers++;
+  curl_multi_add_handle(e->multi, c);
+  return 0;
+}
+
+void eng_start_transfer(sfl_engine *e, addr *a) {
+  const sfl_endpoint *ep = a->fn->ep;
+  int64_t now = sfl_mono_ms();
+  int64_t budget = ep->call_timeout_ms > 0 ? ep->call_timeout_ms : 120000;
+  int64_t left = budget - (now - a->first_attempt_ms);
+  if (left < 1) left = 1;
+  sfb_buf_reset(&a->reply);
+  a->reply_too_large = false;
   a->attempts++;
   SFLT(sflt_attempt_begin(a));
   e->inflight++;
-  curl_multi_add_handle(e->multi, c);
+  int rc = eng_http_serves(a->fn) ? eng_http_start(e, a, now + left) : curl_start(e, a, left);
+  if (rc != 0) { /* nothing went out: a transport failure, retried */
+    eng_result r = {.error = a->last_error};
+    eng_finish_transfer(e, a, &r);
+  }
 }
 
 /* Starts the next batch of a ready address, if it can go. */
 void eng_dispatch(sfl_engine *e, addr *a) {
-  if (a->easy || a->retry_at_ms || !a->queued) return;
+  if (eng_in_flight(a) || a->retry_at_ms || !a->queued) return;
   if (a->parked_until_ms && sfl_mono_ms() < a->parked_until_ms) return;
   a->parked_until_ms = 0;
   if (!a->fn->ep) {
@@ -203,34 +216,50 @@ bool sfl_okhttp_retries_status(long status) {
          status >= 500;
 }
 
-/* Every Content-Type header of the reply (libcurl's header API), checked as
- * the endpoint's transport checks it; the last value goes to *shown. */
-static bool reply_content_type_ok(CURL *c, sfl_transport t, char *shown, size_t shown_len) {
-  enum { MAX_CT = 16 };
-  const char *vals[MAX_CT];
+/* Every Content-Type header of libcurl's reply (its header API), into
+ * vals (at most max). */
+static size_t curl_content_types(CURL *c, const char **vals, size_t max) {
   size_t n = 0, amount = 1;
-  shown[0] = '\0';
-  for (size_t i = 0; i < amount && n < MAX_CT; i++) {
+  for (size_t i = 0; i < amount && n < max; i++) {
     struct curl_header *h = NULL;
     if (curl_easy_header(c, "Content-Type", i, CURLH_HEADER, -1, &h) != CURLHE_OK) break;
     amount = h->amount;
     vals[n++] = h->value;
   }
-  if (n) snprintf(shown, shown_len, "%s", vals[n - 1]);
-  return sfl_reply_content_type_ok(t, vals, n);
+  return n;
 }
 
 void eng_on_done(sfl_engine *e, CURL *c, CURLcode rc) {
   addr *a = NULL;
   curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&a);
-  long status = 0;
-  char ctype[256];
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  bool okhttp = a->fn->ep->transport == SFL_TRANSPORT_OKHTTP;
-  bool octet = rc == CURLE_OK && reply_content_type_ok(c, a->fn->ep->transport, ctype,
-                                                       sizeof ctype);
-  curl_multi_remove_handle(e->multi, c);
+  enum { MAX_CT = 16 };
+  const char *vals[MAX_CT];
+  char error[CURL_ERROR_SIZE + 64];
+  eng_result r = {0};
+  if (rc != CURLE_OK) {
+    snprintf(error, sizeof error, "%s%s", curl_easy_strerror(rc),
+             a->reply_too_large ? " (reply over payload_max_bytes)" : "");
+    r.error = error;
+  } else {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    r.n_ctype = curl_content_types(c, vals, MAX_CT);
+    r.ctype = vals;
+  }
   a->easy = NULL;
+  e->curl_transfers--;
+  eng_finish_transfer(e, a, &r);
+  curl_multi_remove_handle(e->multi, c);
+  curl_easy_cleanup(c);
+}
+
+void eng_finish_transfer(sfl_engine *e, addr *a, const eng_result *res) {
+  long status = res->status;
+  char ctype[256];
+  ctype[0] = '\0';
+  if (res->n_ctype) snprintf(ctype, sizeof ctype, "%s", res->ctype[res->n_ctype - 1]);
+  bool okhttp = a->fn->ep->transport == SFL_TRANSPORT_OKHTTP;
+  bool octet = !res->error && sfl_reply_content_type_ok(a->fn->ep->transport, res->ctype,
+                                                        res->n_ctype);
   e->inflight--;
 
   /* The async transport retries every failure within the call timeout; the
@@ -238,9 +267,9 @@ void eng_on_done(sfl_engine *e, CURL *c, CURLcode rc) {
    * fails at once on other statuses, a wrong Content-Type or a bad body. */
   pb_from *from = NULL;
   bool final = false;
-  if (rc != CURLE_OK) {
-    snprintf(a->last_error, sizeof(a->last_error), "%s%s", curl_easy_strerror(rc),
-             a->reply_too_large ? " (reply over payload_max_bytes)" : "");
+  if (res->error) {
+    if (res->error != a->last_error)
+      snprintf(a->last_error, sizeof(a->last_error), "%s", res->error);
   } else if (status < 200 || status > 299) {
     final = okhttp && !sfl_okhttp_retries_status(status);
     /* The body is the function's reason (our SDK's fits in 400 bytes),
@@ -262,7 +291,6 @@ void eng_on_done(sfl_engine *e, CURL *c, CURLcode rc) {
     snprintf(a->last_error, sizeof(a->last_error), "reply is not a valid FromFunction (%zu bytes)",
              a->reply.len);
   }
-  curl_easy_cleanup(c);
   if (!from) {
     if (final)
       eng_fail_batch(e, a);

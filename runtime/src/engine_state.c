@@ -53,7 +53,7 @@ int eng_txn_commit(sfl_engine *e) {
 
 /* Waits (lock held) until transaction `gen` is committed by the loop. */
 int eng_wait_committed(sfl_engine *e, uint64_t gen) {
-  curl_multi_wakeup(e->multi);
+  eng_wakeup(e);
   while (e->committed_gen < gen && e->failed_gen < gen && !e->stop)
     pthread_cond_wait(&e->commit_cv, &e->mu);
   return e->committed_gen >= gen ? 0 : -1;
@@ -165,7 +165,7 @@ void eng_mailbox_append(sfl_engine *e, addr *a, uint64_t seq, uint8_t *inv,
   a->queued++;
   e->queued++;
   e->held_bytes += len;
-  if (!a->easy) eng_ready_push(e, a);
+  if (!eng_in_flight(a)) eng_ready_push(e, a);
 }
 
 /* A new message to an address, persisted. Takes ownership of inv. */

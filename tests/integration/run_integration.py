@@ -1288,6 +1288,11 @@ STUB_ANSWERS = {
 # field (no effects). Every other answer has an empty body.
 BIG_REPLY = b"\xa2\x06\x3d\x7a\x3b" + b"\0" * 59
 
+# Names the stub answers with a good reply, framed or timed specially
+# (test transport_client): "slow" after 2 s, "chunked" in chunks, "oneshot"
+# and then closes the connection without saying so in a header.
+STUB_SPECIAL = ("slow", "chunked", "oneshot")
+
 
 class StubFunctions:
     """An HTTP server that answers every POST /<transport>/<name> as
@@ -1307,6 +1312,8 @@ class StubFunctions:
                 with lock:
                     counts[self.path] += 1
                 name = self.path.rsplit("/", 1)[1]
+                if name in STUB_SPECIAL:
+                    return self.special(name)
                 status, ctype = STUB_ANSWERS[name]
                 body = BIG_REPLY if name == "big" else b""
                 self.send_response(status)
@@ -1316,8 +1323,29 @@ class StubFunctions:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def special(self, name):
+                if name == "slow":
+                    time.sleep(2.0)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                if name == "chunked":
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for part in (BIG_REPLY[:5], BIG_REPLY[5:40], BIG_REPLY[40:]):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                if name == "oneshot":
+                    self.wfile.flush()
+                    self.close_connection = True
+
             def log_message(self, *args):
                 pass
+
+            def log_error(self, *args):
+                pass  # sf-local closing a connection it timed out
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
@@ -1383,6 +1411,41 @@ def transports(ctx):
         ctx.note("attempts: async ctparam %d, async 404 %d, okhttp 429 %d, okhttp 404 %d",
                  stub.count("/async/ctparam"), stub.count("/async/s404"),
                  stub.count("/okhttp/s429"), stub.count("/okhttp/s404"))
+    finally:
+        stub.close()
+
+
+@test
+def transport_client(ctx):
+    """sf-local's HTTP client as Flink's transports time and read it: the
+    okhttp transport's read timeout (1 s) fails a reply that takes 2 s,
+    which the async transport (no read timeout, call 3 s) accepts; chunked
+    replies are read; a server that closes the connection after each reply
+    (without Connection: close) costs no failed attempt."""
+    stub = StubFunctions()
+    try:
+        module = ctx.module("transports.yaml", STUB_PORT=stub.port)
+        sl = ctx.sflocal(module, extra=["--retry-pause", "60000"])
+        for fn in ("a/slow", "o/slow", "a/chunked", "o/chunked"):
+            sl.must(sl.send_str(fn, "x", "hi"), fn)
+        for i in range(3):
+            sl.must(sl.send_str("a/oneshot", "x", "hi"), "oneshot %d" % i)
+            wait_until(lambda: (sl.view("a/oneshot", "x") or {}).get("queued") == 0, 10,
+                       "a/oneshot message %d accepted" % i)
+        check_eq(sl.view("a/oneshot", "x")["failures"], 0, "failed attempts at a/oneshot")
+        check_eq(stub.count("/async/oneshot"), 3, "requests to a/oneshot")
+
+        def done(fn):
+            v = sl.view(fn, "x")
+            return v and v["queued"] == 0 and v["batches"] == 1
+
+        for fn in ("a/chunked", "o/chunked", "a/slow"):
+            wait_until(lambda: done(fn), 10, "%s accepted" % fn)
+        check_eq(sl.view("a/slow", "x")["failures"], 0, "a/slow: no read timeout on async")
+        v = wait_until(lambda: (lambda v: v if v and v.get("failures") else None)(
+            sl.view("o/slow", "x")), 10, "o/slow failing")
+        check("read timeout (1000 ms)" in v["last_error"] and v["queued"] == 1,
+              "o/slow: a reply later than okhttp's read timeout fails: %s", v)
     finally:
         stub.close()
 
