@@ -43,7 +43,10 @@
 /* Idle connections kept per host and port (libcurl's cache had 1024 for all). */
 #define MAX_IDLE_PER_POOL 1024
 #define MAX_ADDRS 4
-#define READ_CHUNK 16384
+/* Room for a read: small, as most replies are, so that a thousand idle
+ * connections hold little; doubled while a read fills it. */
+#define READ_ROOM 4096
+#define KEEP_IN_BYTES 16384
 
 enum { PH_CONNECTING, PH_SENDING, PH_READING, PH_IDLE, PH_DONE };
 
@@ -277,7 +280,7 @@ static void conn_release(sfl_engine *e, hconn *c, bool keep) {
   c->phase = PH_IDLE;
   c->reused = true;
   sfb_buf_reset(&c->in);
-  if (c->in.cap > 4 * READ_CHUNK) sfb_buf_free(&c->in);
+  if (c->in.cap > KEEP_IN_BYTES) sfb_buf_free(&c->in);
   c->next = c->pool->idle;
   c->pool->idle = c;
   c->pool->n_idle++;
@@ -419,9 +422,10 @@ static void on_connected(sfl_engine *e, hconn *c) {
 static void do_read(sfl_engine *e, hconn *c) {
   const sfl_endpoint *ep = c->a->fn->ep;
   size_t max = ep->transport == SFL_TRANSPORT_ASYNC ? ep->payload_max_bytes : 0;
+  size_t want = READ_ROOM;
   for (;;) {
-    if (c->in.cap - c->in.len < READ_CHUNK) {
-      size_t cap = c->in.cap * 2 > c->in.len + READ_CHUNK ? c->in.cap * 2 : c->in.len + READ_CHUNK;
+    if (c->in.cap - c->in.len < want) {
+      size_t cap = c->in.len + want > c->in.cap * 2 ? c->in.len + want : c->in.cap * 2;
       uint8_t *p = realloc(c->in.p, cap);
       if (!p) {
         conn_fail(e, c, "%s", "out of memory reading the reply");
@@ -443,6 +447,7 @@ static void do_read(sfl_engine *e, hconn *c) {
     if (rc == SFB_HTTP_MORE && r > 0) {
       if (ep->read_timeout_ms > 0 && c->phase == PH_READING) set_deadline(e, c, sfl_mono_ms());
       if ((size_t)r < room) return; /* drained: epoll says when more comes */
+      want = room * 2;              /* a large reply: larger reads */
       continue;
     }
     if (rc == SFB_HTTP_ERROR) {
