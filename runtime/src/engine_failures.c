@@ -90,7 +90,7 @@ sfl_result sfl_engine_drop(sfl_engine *e, const char *fn_typename, const char *i
              fn_typename, id, (unsigned long long)seq);
     return SFL_ERR_NOT_FOUND;
   }
-  if (a->easy && index < a->inflight) {
+  if (eng_in_flight(a) && index < a->inflight) {
     pthread_mutex_unlock(&e->mu);
     snprintf(err, err_len,
              "message %llu is in a request to the function right now; retry when it "
@@ -104,10 +104,10 @@ sfl_result sfl_engine_drop(sfl_engine *e, const char *fn_typename, const char *i
   uint64_t gen = e->txn_gen;
   if (index < a->inflight) forget_batch(a); /* the batch waiting to retry */
   eng_mailbox_remove(e, a, m, prev);
-  if (a->queued && !a->easy) eng_ready_push(e, a);
+  if (a->queued && !eng_in_flight(a)) eng_ready_push(e, a);
   pthread_cond_broadcast(&e->space_cv);
   eng_changed(e);
-  curl_multi_wakeup(e->multi);
+  eng_wakeup(e);
   sfl_result res = SFL_OK;
   if (e->store && eng_wait_committed(e, gen) != 0) {
     snprintf(err, err_len, "durable store: %s", sfl_store_error(e->store));
