@@ -316,7 +316,7 @@ def retry_spans(s):
     check_eq(shape[:3], ["sf-local POST /shop/User/rita/get_balance",
                          "|- sf-local call shop/User.get_balance [rita]",
                          "|  |- queued"], "the tree's head")
-    if not shape[3].startswith("|  |- POST failed: Couldn't connect") or \
+    if not shape[3].startswith("|  |- POST failed: connect to 127.0.0.1:") or \
             not shape[3].endswith("  ERROR"):
         raise AssertionError("first attempt line: %r" % shape[3])
     check_eq(shape[2 + len(posts)], "|  `- POST (retry %d) ok" % (len(posts) - 1),
