@@ -20,36 +20,36 @@
 /* ... and all addresses together at most this many lines a second. */
 #define LINES_PER_SECOND 5
 
+eng_ff_verdict eng_ff_decide(eng_ff_limit *g, int64_t addr_logged_ms, int64_t now) {
+  if (addr_logged_ms && now - addr_logged_ms < QUIET_PER_ADDRESS_MS) return ENG_FF_QUIET;
+  if (now - g->window_ms >= 1000) {
+    g->window_ms = now;
+    g->lines = 0;
+  }
+  if (g->lines >= LINES_PER_SECOND) return ENG_FF_LATER;
+  g->lines++;
+  return ENG_FF_LOG;
+}
+
 void eng_first_failure(sfl_engine *e, addr *a) {
-  int64_t now = sfl_mono_ms();
   /* A batch is known by when its first attempt started (eng_dispatch);
    * attempts are no guide: the missing-state round trip is one too. */
   if (a->first_failure_batch_ms == a->first_attempt_ms) return;
+  int64_t now = sfl_mono_ms();
+  switch (eng_ff_decide(&e->ff, a->first_failure_logged_ms, now)) {
+    case ENG_FF_LATER: return; /* retries come within a second: one may log */
+    case ENG_FF_QUIET: a->first_failure_batch_ms = a->first_attempt_ms; return;
+    case ENG_FF_LOG: break;
+  }
   a->first_failure_batch_ms = a->first_attempt_ms;
-  if (a->first_failure_logged_ms && now - a->first_failure_logged_ms < QUIET_PER_ADDRESS_MS)
-    return;
-  if (now - e->ff_window_ms >= 1000) {
-    e->ff_window_ms = now;
-    e->ff_lines = 0;
-  }
-  if (e->ff_lines >= LINES_PER_SECOND) {
-    e->ff_suppressed++;
-    return;
-  }
-  e->ff_lines++;
   a->first_failure_logged_ms = now;
   int64_t budget = a->fn->ep->call_timeout_ms > 0 ? a->fn->ep->call_timeout_ms : 120000;
-  char more[64] = "";
-  if (e->ff_suppressed)
-    snprintf(more, sizeof more, " (%llu other first failures not shown)",
-             (unsigned long long)e->ff_suppressed);
-  e->ff_suppressed = 0;
   eng_log("error",
           "%s: a batch of %zu message(s) failed: %s; retrying for up to %lld ms (the "
           "call timeout), then every %lld ms; the mailbox: GET /%s, drop a message: "
-          "DELETE /%s?seq=N%s",
+          "DELETE /%s?seq=N",
           a->key, a->inflight, a->last_error, (long long)budget,
-          (long long)e->opts.retry_pause_ms, a->key, a->key, more);
+          (long long)e->opts.retry_pause_ms, a->key, a->key);
 }
 
 /* The message `seq` of an address's mailbox and its position, or NULL. */

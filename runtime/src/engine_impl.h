@@ -97,6 +97,13 @@ typedef struct state_val {
   struct state_val *next;
 } state_val;
 
+/* The rate limit of the first-failure lines (engine_failures.c): lines in
+ * the current one-second window. */
+typedef struct eng_ff_limit {
+  int64_t window_ms; /* mono; start of the window */
+  int lines;
+} eng_ff_limit;
+
 typedef struct addr {
   char *key; /* ns/type/id */
   char *id;
@@ -199,11 +206,7 @@ struct sfl_engine {
   uint64_t c_ingress, c_invocations, c_batches, c_retries, c_final_failures,
       c_missing_state, c_egress, c_delayed_fired, c_routed, c_max_batch;
   size_t inflight, queued, n_records;
-  /* engine_failures.c: first-failure lines in the current second, and
-   * those not shown since the last line */
-  int64_t ff_window_ms;
-  int ff_lines;
-  uint64_t ff_suppressed;
+  eng_ff_limit ff; /* engine_failures.c: the first-failure lines' rate */
   int64_t stats_last_ms;
   uint64_t stats_last_invocations;
   double rate;
@@ -360,6 +363,12 @@ void eng_schedule_retry(sfl_engine *e, addr *a);
  * batch are not), rate-limited per address and overall, with where to
  * look and how to drop a message. */
 void eng_first_failure(sfl_engine *e, addr *a);
+/* The rate limit's verdict at `now` for an address that last logged at
+ * `addr_logged_ms` (0: never): log (and count it), stay quiet (the address
+ * logged in the last 10 s), or later (5 lines this second already: a later
+ * attempt of the batch may log). */
+typedef enum { ENG_FF_LOG, ENG_FF_QUIET, ENG_FF_LATER } eng_ff_verdict;
+eng_ff_verdict eng_ff_decide(eng_ff_limit *g, int64_t addr_logged_ms, int64_t now);
 /* A mailbox message as the address view shows it (typename, base64, a
  * decoded value, seq, caller); engine_views.c. */
 json_t *eng_message_json(const msg *m);

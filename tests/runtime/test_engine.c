@@ -3,7 +3,8 @@
  * which reply Content-Types each transport accepts (Netty's
  * containsValue(CONTENT_TYPE, APPLICATION_OCTET_STREAM, true) for async,
  * OkHttp's MediaType.equals for okhttp) and which HTTP statuses the okhttp
- * transport retries (RetryingCallback).
+ * transport retries (RetryingCallback); and the rate limit of sf-local's
+ * own first-failure lines.
  */
 #include <criterion/criterion.h>
 
@@ -53,4 +54,25 @@ Test(okhttp, retried_statuses) {
     cr_expect(sfl_okhttp_retries_status(retried[i]), "%ld is retried", retried[i]);
   for (size_t i = 0; i < sizeof final / sizeof *final; i++)
     cr_expect(!sfl_okhttp_retries_status(final[i]), "%ld fails at once", final[i]);
+}
+
+/* sf-local logs a batch's first failure at once (engine_failures.c), at
+ * most 5 lines a second in all and one per address per 10 s. */
+#include "engine_impl.h"
+
+Test(first_failure, five_lines_a_second_then_the_next_second) {
+  eng_ff_limit g = {0, 0};
+  for (int i = 0; i < 5; i++)
+    cr_expect_eq(eng_ff_decide(&g, 0, 100000), ENG_FF_LOG, "line %d", i + 1);
+  cr_expect_eq(eng_ff_decide(&g, 0, 100500), ENG_FF_LATER, "a 6th line in the same second");
+  cr_expect_eq(eng_ff_decide(&g, 0, 100999), ENG_FF_LATER);
+  cr_expect_eq(eng_ff_decide(&g, 0, 101000), ENG_FF_LOG, "the next second");
+}
+
+Test(first_failure, one_line_per_address_per_ten_seconds) {
+  eng_ff_limit g = {0, 0};
+  cr_expect_eq(eng_ff_decide(&g, 0, 100000), ENG_FF_LOG);
+  cr_expect_eq(eng_ff_decide(&g, 100000, 105000), ENG_FF_QUIET, "logged 5 s ago");
+  cr_expect_eq(eng_ff_decide(&g, 100000, 109999), ENG_FF_QUIET);
+  cr_expect_eq(eng_ff_decide(&g, 100000, 110000), ENG_FF_LOG, "logged 10 s ago");
 }
