@@ -426,56 +426,44 @@ static void expect_logged(FILE *f, const char *line) {
   cr_assert(strstr(buf, line) != NULL, "log: %s\nwant: %s", buf, line);
 }
 
+/* POSTs one invocation of `fn` for `id`: the answer must be `code` with
+ * the body `want` and a newline, and the log must have the line. */
+static void expect_reason(FILE *log, const char *fn, const char *id, long code,
+                          const char *want) {
+  size_t len = 0;
+  uint8_t *req = wire_request(fn, id, 1, STATE_ABSENT, 0, &len);
+  http_reply r;
+  cr_assert(http_request(NULL, "POST", g_url, req, len, false, &r));
+  free(req);
+  cr_assert_eq(r.code, code, "status %ld: %s", r.code, r.body);
+  cr_assert_eq(r.len, strlen(want) + 1, "body: %s", r.body);
+  cr_assert(memcmp(r.body, want, strlen(want)) == 0, "body: %s", r.body);
+  http_reply_free(&r);
+  char line[640];
+  snprintf(line, sizeof line, "statefun: %s\n", want);
+  expect_logged(log, line);
+}
+
 Test(http, failure_body_and_log_line_are_the_reason) {
   FILE *log;
   log_to_file(&log);
   sf_server_stop(g_server);
   g_loud = 1;
   g_server = start_server((size_t)1 << 20, NULL);
-  size_t len = 0;
-  uint8_t *req = wire_request("test.fns/strict", "Ida", 1, STATE_ABSENT, 0, &len);
-  http_reply r;
-  cr_assert(http_request(NULL, "POST", g_url, req, len, false, &r));
-  free(req);
-  const char *want =
-      "function test.fns/strict (id Ida) failed at invocation 1 of 1: the "
-      "message is io.statefun.types/string, read as io.statefun.types/int: "
-      "test sf_message_is_int(msg) first, or send it io.statefun.types/int";
-  cr_assert_eq(r.code, 500, "status %ld: %s", r.code, r.body);
-  cr_assert_eq(r.len, strlen(want) + 1);
-  cr_assert(memcmp(r.body, want, strlen(want)) == 0, "body: %s", r.body);
-  http_reply_free(&r);
-  char line[640];
-  snprintf(line, sizeof line, "statefun: %s\n", want);
-  expect_logged(log, line);
-
-  req = wire_request("test.fns/hog", "Hal", 1, STATE_ABSENT, 0, &len);
-  cr_assert(http_request(NULL, "POST", g_url, req, len, false, &r));
-  free(req);
-  want = "function test.fns/hog (id Hal): the request needs more than its "
-         "memory limit of 67108864 bytes: raise the limit (sf_server_main: "
-         "--max-body; the limit is 8 x it, at least 64 MiB), or keep the "
-         "batch's state and messages smaller";
-  cr_assert_eq(r.code, 413, "status %ld: %s", r.code, r.body);
-  cr_assert_eq(r.len, strlen(want) + 1);
-  cr_assert(memcmp(r.body, want, strlen(want)) == 0, "body: %s", r.body);
-  http_reply_free(&r);
-  snprintf(line, sizeof line, "statefun: %s\n", want);
-  expect_logged(log, line);
-
-  req = wire_request("test.fns/strictt", "Ida", 1, STATE_ABSENT, 0, &len);
-  cr_assert(http_request(NULL, "POST", g_url, req, len, false, &r));
-  free(req);
-  want = "unknown function type test.fns/strictt (address test.fns/strictt/Ida): "
-         "this server serves greeter.fns/greet, test.fns/fail, test.fns/slow, "
-         "test.fns/hog, test.fns/strict: register it with sf_handler_register, or "
-         "fix the functions pattern of the module.yaml endpoint that sends it here";
-  cr_assert_eq(r.code, 404, "status %ld: %s", r.code, r.body);
-  cr_assert_eq(r.len, strlen(want) + 1);
-  cr_assert(memcmp(r.body, want, strlen(want)) == 0, "body: %s", r.body);
-  http_reply_free(&r);
-  snprintf(line, sizeof line, "statefun: %s\n", want);
-  expect_logged(log, line);
+  expect_reason(log, "test.fns/strict", "Ida", 500,
+                "function test.fns/strict (id Ida) failed at invocation 1 of 1: the "
+                "message is io.statefun.types/string, read as io.statefun.types/int: "
+                "test sf_message_is_int(msg) first, or send it io.statefun.types/int");
+  expect_reason(log, "test.fns/hog", "Hal", 413,
+                "function test.fns/hog (id Hal): the request needs more than its "
+                "memory limit of 67108864 bytes: raise the limit (sf_server_main: "
+                "--max-body; the limit is 8 x it, at least 64 MiB), or keep the "
+                "batch's state and messages smaller");
+  expect_reason(log, "test.fns/strictt", "Ida", 404,
+                "unknown function type test.fns/strictt (address test.fns/strictt/Ida): "
+                "this server serves greeter.fns/greet, test.fns/fail, test.fns/slow, "
+                "test.fns/hog, test.fns/strict: register it with sf_handler_register, or "
+                "fix the functions pattern of the module.yaml endpoint that sends it here");
   fclose(log);
 }
 
