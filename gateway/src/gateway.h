@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ir.h"
 #include "ir_call.h"
@@ -55,6 +56,7 @@ typedef struct gw_options {
   int isolation_committed; /* -1: from the module (exactly-once egress) */
   gw_prop *props;          /* --producer-prop / --consumer-prop */
   size_t n_props;
+  const char *trace_out; /* --trace-out: the gateway's spans (NULL: none) */
   bool verbose;
 } gw_options;
 
@@ -71,6 +73,13 @@ typedef struct gw_waiter {
   unsigned status;
   char *body; /* JSON text, malloc'd */
   char traceparent[64]; /* the Reply's trace context ("" = none) */
+  /* The gateway's span of the call while tracing (trace_span "" else):
+   * written when the call is answered (docs/tracing.md). */
+  char trace_id[SFC_TRACE_ID_LEN + 1], trace_parent[SFC_SPAN_ID_LEN + 1],
+      trace_span[SFC_SPAN_ID_LEN + 1];
+  char trace_name[160], trace_key[128];
+  const char *trace_topic;
+  uint64_t trace_start_ns;
   struct gw_call *call;
   struct gw_waiter *next_in_call; /* waiters of the same call */
   struct gw_waiter *prev, *next;  /* every waiter (timeouts) */
@@ -145,6 +154,9 @@ struct gw {
   /* Call produced -> its Reply consumed (Kafka, Flink and the function;
    * not the gateway's own HTTP and JSON work): a histogram. */
   atomic_uint_fast64_t rt_bucket[GW_RT_BUCKETS + 1], rt_sum_us;
+  /* --trace-out: where the spans go, one writer at a time */
+  FILE *trace_out;
+  pthread_mutex_t trace_mu;
 };
 
 /* The route of entity "ns/Entity", or NULL. */

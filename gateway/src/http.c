@@ -19,6 +19,7 @@
 #include "entities.pb-c.h"
 #include "gateway.h"
 #include "sfb/listen.h"
+#include "sfb/otlp.h"
 #include "sfb/urlpart.h"
 
 #define HTTP_TOO_LARGE 413 /* MHD renamed the constant across versions */
@@ -206,17 +207,55 @@ static int call_options(gw *g, struct MHD_Connection *c, gw_req *r,
   return 0;
 }
 
+/* With --trace-out: the call's own span (a child of the client's span
+ * when its traceparent was taken), which the Call names as its parent. */
+static void call_span_begin(struct MHD_Connection *c, gw_waiter *w, const gw_route *route,
+                            const char *key, const char *trace_id, const char *client_span) {
+  const char *tp = header(c, "traceparent");
+  bool taken = tp != NULL && strlen(tp) > 3 + SFC_TRACE_ID_LEN &&
+               strncmp(tp + 3, trace_id, SFC_TRACE_ID_LEN) == 0;
+  snprintf(w->trace_id, sizeof w->trace_id, "%s", trace_id);
+  snprintf(w->trace_parent, sizeof w->trace_parent, "%s", taken ? client_span : "");
+  sfc_trace_random_hex(w->trace_span, SFC_SPAN_ID_LEN);
+  snprintf(w->trace_name, sizeof w->trace_name, GW_NAME " call %s.%s", route->fn_typename,
+           w->method->name);
+  snprintf(w->trace_key, sizeof w->trace_key, "%s", key);
+  w->trace_topic = route->topic;
+  w->trace_start_ns = sfb_otlp_now_ns();
+}
+
+/* ... written once the call is answered (or not sent). */
+static void call_span_end(gw *g, const gw_waiter *w, unsigned status) {
+  if (w->trace_span[0] == '\0' || g->trace_out == NULL) return;
+  char code[16];
+  snprintf(code, sizeof code, "%u", status);
+  sfb_otlp_span sp = {w->trace_id, w->trace_span, w->trace_parent, w->trace_name,
+                      SFB_SPAN_SERVER, w->trace_start_ns, sfb_otlp_now_ns(), status >= 500,
+                      {"statefun.key", "http.response.status_code", "statefun.request_id",
+                       "messaging.destination.name"},
+                      {w->trace_key, code, w->rid, w->trace_topic}};
+  pthread_mutex_lock(&g->trace_mu);
+  sfb_otlp_write(g->trace_out, GW_NAME, "statefun-c.sf-gateway", &sp);
+  pthread_mutex_unlock(&g->trace_mu);
+}
+
 /* The Call envelope: an external call whose Reply goes to the replies
  * egress, on the replies topic, keyed by the request id. */
-static uint8_t *pack_call(gw *g, struct MHD_Connection *c, const sfc_method *m,
-                          const uint8_t *argb, size_t argn, const char *rid,
-                          size_t *n) {
+static uint8_t *pack_call(gw *g, struct MHD_Connection *c, gw_waiter *w,
+                          const gw_route *route, const char *key, const uint8_t *argb,
+                          size_t argn, size_t *n) {
   Statefun__Entities__Call call = STATEFUN__ENTITIES__CALL__INIT;
+  const sfc_method *m = w->method;
+  const char *rid = w->rid;
   /* docs/tracing.md: the client's trace context, or a new trace */
   char trace_id[SFC_TRACE_ID_LEN + 1], span_id[SFC_SPAN_ID_LEN + 1];
   sfc_trace_from_header(header(c, "traceparent"), trace_id, span_id);
   call.trace_id = trace_id;
   call.parent_span_id = span_id;
+  if (g->trace_out != NULL) {
+    call_span_begin(c, w, route, key, trace_id, span_id);
+    call.parent_span_id = w->trace_span;
+  }
   call.method = (char *)m->name;
   call.args.data = (uint8_t *)argb;
   call.args.len = argn;
@@ -244,13 +283,14 @@ static gw_call *find_or_send(gw *g, struct MHD_Connection *c, gw_req *r,
                       gw_now_ms() + g->opt.remember_ms);
   size_t n = 0;
   uint8_t *wire = call != NULL
-                      ? pack_call(g, c, r->w.method, argb, argn, r->w.rid, &n)
+                      ? pack_call(g, c, &r->w, route, key, argb, argn, &n)
                       : NULL;
   char err[512] = "out of memory";
   if (wire == NULL || gw_kafka_send(g, route->topic, key, wire, n, r->w.rid,
                                     err, sizeof err) != 0) {
     if (call != NULL) gw_table_remove(&g->table, call);
     atomic_fetch_add(&g->n_errors, 1);
+    call_span_end(g, &r->w, 503);
     *ret = send_json(c, 503,
                      sfc_call_error(r->w.rid,
                                     "the Call was not handed to "
@@ -472,6 +512,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
     return MHD_YES;
   }
   if (r->waiting) { /* resumed: the answer is there */
+    call_span_end(g, &r->w, r->w.status);
     const char *b = r->w.body;
     if (b == NULL) return send_error(c, 500, "out of memory");
     return send_text_tp(c, r->w.status, "application/json", b, strlen(b),

@@ -50,6 +50,9 @@ static void usage(FILE *f) {
       "                           exactly-once egress, free with the others)\n"
       "  --producer-prop K=V      a librdkafka property of the Call producer\n"
       "  --consumer-prop K=V      ... of the Reply consumer (repeatable)\n"
+      "  --trace-out FILE         write the gateway's span of each entity call\n"
+      "                           (OTLP/JSON lines, appended; - for stdout;\n"
+      "                           docs/tracing.md)\n"
       "  -v, --verbose            log HTTP server errors\n"
       "  -V, --version            the version\n",
       f);
@@ -121,6 +124,7 @@ static int parse_args(int argc, char **argv, gw_options *o) {
     else if (!strcmp(a, "--module")) o->module = v;
     else if (!strcmp(a, "--reply-egress")) o->reply_egress = v;
     else if (!strcmp(a, "--replies-topic")) o->replies_topic = v;
+    else if (!strcmp(a, "--trace-out")) o->trace_out = v;
     else if (!strcmp(a, "--timeout")) rc = duration_ms(a, v, &o->timeout_ms);
     else if (!strcmp(a, "--max-wait")) rc = duration_ms(a, v, &o->max_wait_ms);
     else if (!strcmp(a, "--remember")) rc = duration_ms(a, v, &o->remember_ms);
@@ -308,6 +312,14 @@ int main(int argc, char **argv) {
   if (rc == 2) printf(GW_NAME " %s\n", SF_VERSION_STRING);
   if (rc != 0) return rc > 0 ? 0 : 2;
   if (load(&g) != 0) return 2;
+  pthread_mutex_init(&g.trace_mu, NULL);
+  if (g.opt.trace_out != NULL) {
+    g.trace_out = strcmp(g.opt.trace_out, "-") == 0 ? stdout : fopen(g.opt.trace_out, "a");
+    if (g.trace_out == NULL) {
+      fprintf(stderr, GW_NAME ": --trace-out %s: %s\n", g.opt.trace_out, strerror(errno));
+      return 2;
+    }
+  }
   /* SIGTERM/SIGINT go to sigwait below, not to the threads. */
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -337,6 +349,7 @@ int main(int argc, char **argv) {
   gw_http_stop(&g);
   gw_kafka_stop(&g);
   gw_table_free(&g.table);
+  if (g.trace_out != NULL && g.trace_out != stdout) fclose(g.trace_out);
   fprintf(stderr,
           GW_NAME
           ": stopped (%llu calls, %llu replies, %llu "

@@ -6,8 +6,9 @@ called with the same JSON calls as sf-local's test
 and asserting the same answers.
 
   run_e2e_gateway.py --gateway BIN --sf-modgen BIN --shopping-cart BIN
-                     [--work-dir DIR] [--keep] [--calls N] [--flink-set K=V]
-                     [--delivery at-least-once|exactly-once]
+                     [--sf-local BIN] [--work-dir DIR] [--keep] [--calls N]
+                     [--flink-set K=V] [--delivery at-least-once|exactly-once]
+                     [--only TEST,...]
 
 The module.yaml is sf-modgen's for shop.ir.json with --entity-topics (Kafka
 topic shop.Item / shop.User of statefun.entities/Call per entity) and the
@@ -19,6 +20,14 @@ shop.replies (read_committed, its default).
 Tests (one cluster):
   shopping         prices, stock, add_to_basket (awaits Item through Flink),
                    checkout, a failing checkout (422)
+  trace            a checkout with a W3C traceparent (docs/tracing.md): the
+                   answer's traceparent carries its trace id and the span
+                   of the User instance that answered; the gateway's span
+                   (--trace-out) hangs under the client's, the function
+                   server's spans (--trace-out) under the gateway's, with
+                   that trace id, as one tree: each await with its callee
+                   and the callee's reply, checkout's reply last (and
+                   `sf-local --trace` prints it so, with --sf-local)
   rollback         a checkout that rolls back (an item gone)
   errors           the 400/404/413 answers, word for word as sf-local's
   timeout_retry    the shopping-cart server stopped (SIGSTOP): 504 with the
@@ -36,8 +45,10 @@ Tests (one cluster):
 SF_SKIP_E2E=1 skips it (exit 77).
 """
 import argparse
+import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,7 +64,9 @@ if os.environ.get("SF_SKIP_E2E") == "1" and __name__ == "__main__":
 
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "gateway"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "tracing"))
 import gwcalls  # noqa: E402
+import otlp_check  # noqa: E402
 from e2elib import (FnServer, check, free_port, log, pct,  # noqa: E402
                     run_bounded, run_tests, suite_dirs, summary, which)
 from sftest.checks import check_eq  # noqa: E402
@@ -68,8 +81,14 @@ class Suite:
     def __init__(self, args):
         self.args = args
         self.work, self.logs, self.cluster = suite_dirs(args.work_dir)
+        # both write spans (test_trace); a fresh file per run
+        self.cart_trace = os.path.join(self.logs, "shopping-cart.otlp.jsonl")
+        self.gw_trace = os.path.join(self.logs, "sf-gateway.otlp.jsonl")
+        for f in (self.cart_trace, self.gw_trace):
+            if os.path.exists(f):
+                os.remove(f)
         self.cart = FnServer("shopping-cart", which(args.shopping_cart), self.logs,
-                             ["--threads", "2"])
+                             ["--threads", "2", "--trace-out", self.cart_trace])
         self.gw = None
         self.client = None
         self.results = []
@@ -97,7 +116,8 @@ class Suite:
         self.gw = LoggedProc(os.path.join(self.logs, "sf-gateway.log"),
                              [which(self.args.gateway), "--ir", IR, "--module", module,
                               "--brokers", self.cluster.bootstrap,
-                              "--listen", "127.0.0.1:%d" % port])
+                              "--listen", "127.0.0.1:%d" % port,
+                              "--trace-out", self.gw_trace])
         deadline = time.time() + 60
         while True:
             check(self.gw.alive(), "sf-gateway exited:\n%s" % self.gw.tail())
@@ -137,6 +157,68 @@ class Suite:
         # The first call also waits for the job to take Calls.
         self.client.ok("/shop/Item/warmup/set_price?wait=60", {"price": 1}, None)
         gwcalls.shopping(self.client)
+
+    def test_trace(self):
+        c = self.client
+        c.ok("/shop/Item/tr-apple/set_price", {"price": 30}, None)
+        c.ok("/shop/Item/tr-apple/add_stock", {"qty": 5}, 5)
+        c.ok("/shop/Item/tr-pear/set_price", {"price": 12}, None)
+        c.ok("/shop/Item/tr-pear/add_stock", {"qty": 5}, 5)
+        c.ok("/shop/User/tr-uma/add_to_basket", {"items": ["tr-apple", "tr-pear"]}, 42)
+        c.ok("/shop/User/tr-uma/deposit", {"amount": 100}, 100)
+        trace, client_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+        conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=90)
+        try:
+            conn.request("POST", "/shop/User/tr-uma/checkout", body=b"",
+                         headers={"traceparent": "00-%s-%s-01" % (trace, client_span)})
+            r = conn.getresponse()
+            st, tp, body = r.status, r.getheader("traceparent", ""), json.loads(r.read())
+        finally:
+            conn.close()
+        check_eq((st, body.get("ok")), (200, True), "checkout: %r" % body)
+        m = re.match(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$", tp)
+        check(m is not None and m.group(1) == trace, "answer traceparent %r" % tp)
+        # the function server writes a callee's reply span just after it
+        # answers: wait for the whole path
+        want = {"shop/User.checkout": 1, "shop/User.checkout (resumed)": 4,
+                "await shop/Item.get_price": 2, "await shop/Item.reserve": 2,
+                "shop/Item.get_price": 2, "shop/Item.reserve": 2, "reply": 5}
+        deadline = time.time() + 30
+        while True:
+            fn = [x for x in otlp_check.spans(self.cart_trace) if x["traceId"] == trace]
+            names = [x["name"] for x in fn]
+            if all(names.count(k) >= n for k, n in want.items()) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        check_eq({k: names.count(k) for k in set(names)}, want, "the function server's spans")
+        gw = [x for x in otlp_check.spans(self.gw_trace) if x["traceId"] == trace]
+        check_eq([(x["name"], x["parentSpanId"], x["kind"]) for x in gw],
+                 [("sf-gateway call shop/User.checkout", client_span, 2)],
+                 "the gateway's span, under the client's")
+        root = next(x for x in fn if x["name"] == "shop/User.checkout")
+        check_eq(root["parentSpanId"], gw[0]["spanId"], "checkout under the gateway's span")
+        check_eq(m.group(2), root["spanId"], "the answer's span: the instance that answered")
+        by_id = {x["spanId"]: x for x in fn + gw}
+        for x in fn:
+            check(x["parentSpanId"] in by_id, "%s: parent %s not in the trace" % (
+                x["name"], x["parentSpanId"]))
+            if x["name"] in ("shop/Item.get_price", "shop/Item.reserve"):
+                check_eq(by_id[x["parentSpanId"]]["name"], "await " + x["name"],
+                         "parent of " + x["name"])
+        bad = otlp_check.problems(self.cart_trace) + otlp_check.problems(self.gw_trace)
+        check(not bad, "OTLP faults: %s" % bad[:5])
+        if self.args.sf_local:
+            p = subprocess.run([self.args.sf_local, "--trace", trace, "--trace-in", self.gw_trace,
+                                "--trace-in", self.cart_trace], capture_output=True, text=True,
+                               timeout=60)
+            check_eq(p.returncode, 0, "sf-local --trace: %s" % p.stderr)
+            lines = p.stdout.splitlines()
+            log("\n".join(lines[:8] + ["..."] + lines[-2:]))
+            lines = [re.sub(r"  \+[0-9.]+ ms \([0-9.]+ ms\).*$", "", ln) for ln in lines]
+            check_eq((lines[0], lines[1], lines[-1]),
+                     ("trace %s (%d spans)" % (trace, len(fn) + 1),
+                      "sf-gateway call shop/User.checkout [tr-uma]", "   `- reply ok"),
+                     "sf-local --trace: the gateway's span at the root, checkout's reply last")
 
     def test_rollback(self):
         gwcalls.out_of_stock_rolls_back(self.client)
@@ -254,7 +336,7 @@ class Suite:
                 1000 * (sum(one) / len(one) - rt_mean)))
         log(self.latency_line)
 
-    TESTS = ["shopping", "rollback", "errors", "timeout_retry", "concurrent", "burst",
+    TESTS = ["shopping", "trace", "rollback", "errors", "timeout_retry", "concurrent", "burst",
              "latency"]
 
     def run(self):
@@ -266,7 +348,8 @@ class Suite:
                 traceback.print_exc()
                 self.results.append(("set-up", False, time.time() - t_all, str(e)))
                 return True
-            return run_tests(self, self.TESTS, self.results)
+            return run_tests(self, self.TESTS, self.results,
+                             self.args.only.split(",") if self.args.only else None)
 
         def dump():
             try:
@@ -286,6 +369,8 @@ def main():
     ap.add_argument("--gateway", required=True)
     ap.add_argument("--sf-modgen", required=True)
     ap.add_argument("--shopping-cart", required=True)
+    ap.add_argument("--sf-local", help="prints the traced checkout with sf-local --trace")
+    ap.add_argument("--only", help="run only these tests (comma-separated; the set-up runs)")
     ap.add_argument("--work-dir", default=os.path.join(ROOT, ".cache", "e2e-gateway-run"))
     ap.add_argument("--deadline", type=int, default=540)
     ap.add_argument("--calls", type=int, default=300)
