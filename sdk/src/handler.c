@@ -257,6 +257,30 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
                             size_t request_len, sf_arena *arena,
                             uint8_t **reply, size_t *reply_len,
                             sf_handle_info *info) {
+  return sf_handler_handle_limited(h, NULL, request, request_len, arena, reply,
+                                   reply_len, info);
+}
+
+/* The reason for a batch over a cap of sf_request_limits. */
+static void too_many(sf_handle_info *info, const sf_wbatch *b, size_t max_inv,
+                     size_t max_state) {
+  if (b->n_invocations > max_inv)
+    snprintf(info->error, sizeof(info->error),
+             "a batch of %zu invocations is over the limit of %zu "
+             "(sf_request_limits.max_invocations)",
+             b->n_invocations, max_inv);
+  else
+    snprintf(info->error, sizeof(info->error),
+             "a request with %zu state values is over the limit of %zu "
+             "(sf_request_limits.max_state_values)",
+             b->n_state, max_state);
+}
+
+sf_status sf_handler_handle_limited(const sf_handler *h,
+                                    const sf_request_limits *limits,
+                                    const uint8_t *request, size_t request_len,
+                                    sf_arena *arena, uint8_t **reply,
+                                    size_t *reply_len, sf_handle_info *info) {
   sf_handle_info scratch;
   if (!info) info = &scratch;
   info->function_index = -1;
@@ -268,10 +292,21 @@ sf_status sf_handler_handle(const sf_handler *h, const uint8_t *request,
     return SF_ERR_INVALID_ARGUMENT;
   }
 
+  size_t max_inv = limits && limits->max_invocations
+                       ? limits->max_invocations
+                       : SF_DEFAULT_MAX_INVOCATIONS;
+  size_t max_state = limits && limits->max_state_values
+                         ? limits->max_state_values
+                         : SF_DEFAULT_MAX_STATE_VALUES;
   sf_wto_function to;
-  sf_status dst = sf_wire_decode_to_function(
-      arena, request ? request : (const uint8_t *)"", request_len, true, &to);
+  sf_status dst = sf_wire_decode_to_function_capped(
+      arena, request ? request : (const uint8_t *)"", request_len, true,
+      max_inv, max_state, &to);
   if (dst == SF_ERR_NOMEM) goto nomem;
+  if (dst == SF_ERR_TOO_LARGE) {
+    too_many(info, &to.batch, max_inv, max_state);
+    return SF_ERR_TOO_LARGE;
+  }
   if (dst != SF_OK) {
     snprintf(info->error, sizeof(info->error),
              "malformed request: not a valid ToFunction protobuf (%zu bytes)",

@@ -83,6 +83,16 @@ typedef struct sf_wto_function {
 sf_status sf_wire_decode_to_function(sf_arena *arena, const uint8_t *data,
                                      size_t len, bool check_utf8,
                                      sf_wto_function *out);
+/* The same with caps on the batch's invocations and states (SIZE_MAX: none),
+ * checked when they are counted, before their arrays are allocated: over
+ * either, SF_ERR_TOO_LARGE with the batch's counts in out->batch.n_state and
+ * out->batch.n_invocations (and no arrays). */
+sf_status sf_wire_decode_to_function_capped(sf_arena *arena,
+                                            const uint8_t *data, size_t len,
+                                            bool check_utf8,
+                                            size_t max_invocations,
+                                            size_t max_states,
+                                            sf_wto_function *out);
 
 /* Packs a FromFunction into one arena buffer: what protobuf-c's
  * protobuf_c_message_pack writes for the same message. */

@@ -27,6 +27,7 @@
  * pending at any time.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "sfb/pbwire.h"
@@ -38,6 +39,8 @@ typedef struct dec {
   bool check_utf8;
   bool nomem;
   bool bad_utf8; /* a string was not UTF-8 (check_utf8 off) */
+  bool too_many; /* a batch went over max_inv or max_state */
+  size_t max_inv, max_state;
   sf_arena *arena;
 } dec;
 
@@ -292,6 +295,11 @@ static bool dec_batch(dec *d, uint8_t *p, size_t n, sf_wbatch *b) {
   }
   if (r < 0) return false;
   memset(b, 0, sizeof(*b));
+  if (n_inv > d->max_inv || n_state > d->max_state) {
+    b->n_invocations = n_inv; /* for the reason; no arrays */
+    b->n_state = n_state;
+    return !(d->too_many = true);
+  }
   if (n_state) {
     b->state = sf_arena_alloc(d->arena, n_state * sizeof(*b->state));
     if (!b->state) return !(d->nomem = true);
@@ -317,13 +325,24 @@ static bool dec_batch(dec *d, uint8_t *p, size_t n, sf_wbatch *b) {
 sf_status sf_wire_decode_to_function(sf_arena *arena, const uint8_t *data,
                                      size_t len, bool check_utf8,
                                      sf_wto_function *out) {
+  return sf_wire_decode_to_function_capped(arena, data, len, check_utf8,
+                                           SIZE_MAX, SIZE_MAX, out);
+}
+
+sf_status sf_wire_decode_to_function_capped(sf_arena *arena,
+                                            const uint8_t *data, size_t len,
+                                            bool check_utf8,
+                                            size_t max_invocations,
+                                            size_t max_states,
+                                            sf_wto_function *out) {
   memset(out, 0, sizeof(*out));
   if (!data && len) return SF_ERR_INVALID_ARGUMENT;
   /* One spare byte: the NUL of a string that ends the request. */
   uint8_t *copy = sf_arena_alloc(arena, len + 1);
   if (!copy) return SF_ERR_NOMEM;
   if (len) memcpy(copy, data, len);
-  dec d = {NULL, check_utf8, false, false, arena};
+  dec d = {NULL,  check_utf8, false,      false,
+           false, max_invocations, max_states, arena};
   cur c = {copy, copy + len};
   field f;
   int r;
@@ -333,7 +352,9 @@ sf_status sf_wire_decode_to_function(sf_arena *arena, const uint8_t *data,
     /* A second `invocation` replaces the first (oneof). */
     out->has_batch = false;
     if (!dec_batch(&d, f.data, f.len, &out->batch))
-      return d.nomem ? SF_ERR_NOMEM : SF_ERR_DECODE;
+      return d.nomem      ? SF_ERR_NOMEM
+             : d.too_many ? SF_ERR_TOO_LARGE
+                          : SF_ERR_DECODE;
     out->has_batch = true;
   }
   if (r < 0) return SF_ERR_DECODE;

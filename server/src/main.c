@@ -129,6 +129,11 @@ static void usage(FILE *out, const char *prog) {
           "                      1024, Flink's pool size per task manager)\n"
           "  --max-inflight-bytes SIZE  request bodies buffered at once;\n"
           "                      beyond, 503 + Retry-After (default 256m)\n"
+          "  --max-invocations N  invocations in one batch; beyond, 413\n"
+          "                      (default 10000; Flink's maxNumBatchRequests\n"
+          "                      is 1000 by default)\n"
+          "  --max-state-values N  state values in one request; beyond, 413\n"
+          "                      (default 10000)\n"
           "  --quiet             no start-up and shutdown lines on stderr\n"
           "  --trace-out FILE    write entity spans as OTLP/JSON lines to FILE\n"
           "                      ('-' = stdout; docs/tracing.md)\n"
@@ -275,7 +280,7 @@ static bool parse_args(int argc, char **argv, cli *c, char *why,
         /* a name that begins another one comes after it */
         "--head-timeout", "--body-timeout", "--idle-timeout",
         "--max-connections-per-client", "--max-connections",
-        "--max-inflight-bytes"};
+        "--max-inflight-bytes", "--max-invocations", "--max-state-values"};
     const char *name = NULL;
     const char *value = NULL;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
@@ -324,6 +329,18 @@ static bool parse_args(int argc, char **argv, cli *c, char *why,
                  value);
         return false;
       }
+    } else if (strcmp(name, "--max-invocations") == 0 ||
+               strcmp(name, "--max-state-values") == 0) {
+      unsigned long long n = 0;
+      if (!parse_uint(value, 100000000, &n, NULL) || n == 0) {
+        snprintf(why, why_len, "bad %s '%s': expected 1 to 100000000", name,
+                 value);
+        return false;
+      }
+      if (name[6] == 'i') /* --max-invocations */
+        c->options.max_invocations = (size_t)n;
+      else
+        c->options.max_state_values = (size_t)n;
     } else if (limit_option(name) != NULL) {
       unsigned long long n = 0;
       if (!parse_uint(value, 86400, &n, NULL) || n == 0) {

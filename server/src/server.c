@@ -114,6 +114,7 @@ struct sf_server {
   char prefix[MAX_PREFIX + 1]; /* without a trailing '/'; "" for "/" */
   size_t prefix_len;
   size_t max_body;
+  sf_request_limits limits; /* invocations and state values per request */
   size_t arena_limit;
   size_t arena_retain; /* retain cap of a hot slot's arena */
   unsigned threads;
@@ -460,6 +461,8 @@ static unsigned http_code_of(sf_status st) {
     return MHD_HTTP_BAD_REQUEST;
   case SF_ERR_UNKNOWN_FUNCTION:
     return MHD_HTTP_NOT_FOUND;
+  case SF_ERR_TOO_LARGE:
+    return MHD_HTTP_CONTENT_TOO_LARGE;
   default:
     return MHD_HTTP_INTERNAL_SERVER_ERROR;
   }
@@ -477,9 +480,9 @@ static enum MHD_Result handle_function(sf_server *s,
   size_t reply_len = 0;
   sf_handle_info info;
   uint64_t t0 = now_ns();
-  sf_status st =
-      sf_handler_handle(s->handler, sl->body != NULL ? sl->body : empty,
-                        sl->len, sl->arena, &reply, &reply_len, &info);
+  sf_status st = sf_handler_handle_limited(
+      s->handler, &s->limits, sl->body != NULL ? sl->body : empty, sl->len,
+      sl->arena, &reply, &reply_len, &info);
   sf_server_metrics_record_batch(s->metrics, &info, st, now_ns() - t0);
 
   if (st == SF_OK) {
@@ -492,6 +495,12 @@ static enum MHD_Result handle_function(sf_server *s,
   /* The SDK's reason names the function type, the id, what failed and the
    * fix (sdk/src/status.c): it is the body as it is, and the log line. */
   const char *reason = info.error[0] != '\0' ? info.error : sf_strerror(st);
+  if (st == SF_ERR_TOO_LARGE) /* a cap of sf_request_limits */
+    return reply_text(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                      "%s; the server's option: %s", info.error,
+                      strstr(info.error, "invocations") != NULL
+                          ? "--max-invocations"
+                          : "--max-state-values");
   unsigned code = http_code_of(st);
   if (st == SF_ERR_NOMEM && sf_arena_over_limit(sl->arena))
     code = MHD_HTTP_CONTENT_TOO_LARGE;
@@ -721,6 +730,8 @@ sf_server *sf_server_start(const sf_handler *handler,
   while (s->prefix_len > 0 && s->prefix[s->prefix_len - 1] == '/')
     s->prefix[--s->prefix_len] = '\0';
   s->max_body = o->max_body != 0 ? o->max_body : DEFAULT_MAX_BODY;
+  s->limits.max_invocations = o->max_invocations; /* 0: the SDK's default */
+  s->limits.max_state_values = o->max_state_values;
   /* Decoding takes a few times the body; the cap stops pathological input
    * from eating the machine while leaving honest requests plenty. */
   s->arena_limit = s->max_body < SIZE_MAX / 8 ? s->max_body * 8 : 0;

@@ -1,6 +1,7 @@
 /* Handler semantics: registration, missing-state round trip, batches,
  * mutations, failures, bad requests, and the malloc-free warm path. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,6 +258,78 @@ Test(handle, failing_invocation_fails_the_whole_batch) {
   free(buf);
   tf_req_free(r);
   sf_handler_free(h);
+}
+
+/* A batch with n int invocations (and the declared states, plus `extra`
+ * more), handled with `limits`; the reply's count on SF_OK. */
+static sf_status run_batch(const sf_request_limits *limits, size_t n,
+                           size_t extra, sf_handle_info *info,
+                           int32_t *count) {
+  sf_handler *h = make_handler();
+  tf_req *r = tf_req_new("test.fns", "counter", "bob");
+  attach_all(r, 0);
+  char name[32];
+  for (size_t i = 0; i < extra; i++) {
+    snprintf(name, sizeof name, "extra%zu", i);
+    tf_req_state(r, name, NULL, NULL, 0);
+  }
+  for (size_t i = 0; i < n; i++) tf_req_invoke_int(r, 1);
+  size_t len;
+  uint8_t *buf = tf_req_pack(r, &len);
+  sf_arena *a = sf_arena_new(0);
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  sf_status st = sf_handler_handle_limited(h, limits, buf, len, a, &reply,
+                                           &reply_len, info);
+  if (st == SF_OK) {
+    tf_from *f = tf_from_decode(reply, reply_len);
+    *count = count_of(f);
+    tf_from_free(f);
+  } else {
+    cr_assert_null(reply, "no reply when refused");
+    cr_assert_eq(info->invocations, 0, "nothing ran");
+  }
+  sf_arena_free(a);
+  free(buf);
+  tf_req_free(r);
+  sf_handler_free(h);
+  return st;
+}
+
+Test(handle, invocation_and_state_caps) {
+  sf_handle_info info;
+  int32_t count = 0;
+  /* The defaults (10000 each): at the cap runs, one over is refused. */
+  cr_assert_eq(run_batch(NULL, SF_DEFAULT_MAX_INVOCATIONS, 0, &info, &count),
+               SF_OK, "%s", info.error);
+  cr_assert_eq(count, SF_DEFAULT_MAX_INVOCATIONS);
+  cr_assert_eq(run_batch(NULL, SF_DEFAULT_MAX_INVOCATIONS + 1, 0, &info,
+                         &count),
+               SF_ERR_TOO_LARGE);
+  cr_assert_str_eq(info.error,
+                   "a batch of 10001 invocations is over the limit of 10000 "
+                   "(sf_request_limits.max_invocations)");
+  cr_assert_eq(run_batch(NULL, 1, SF_DEFAULT_MAX_STATE_VALUES - 3, &info,
+                         &count),
+               SF_OK, "%s", info.error);
+  cr_assert_eq(run_batch(NULL, 1, SF_DEFAULT_MAX_STATE_VALUES - 2, &info,
+                         &count),
+               SF_ERR_TOO_LARGE);
+  cr_assert_str_eq(info.error,
+                   "a request with 10001 state values is over the limit of "
+                   "10000 (sf_request_limits.max_state_values)");
+  /* Caps of the caller's own; a zero field keeps the default. */
+  sf_request_limits lim = {5, 0};
+  cr_assert_eq(run_batch(&lim, 5, 0, &info, &count), SF_OK, "%s", info.error);
+  cr_assert_eq(count, 5);
+  cr_assert_eq(run_batch(&lim, 6, 0, &info, &count), SF_ERR_TOO_LARGE);
+  cr_assert(strstr(info.error, "6 invocations is over the limit of 5"),
+            "error: %s", info.error);
+  lim = (sf_request_limits){0, 3};
+  cr_assert_eq(run_batch(&lim, 1, 0, &info, &count), SF_OK, "%s", info.error);
+  cr_assert_eq(run_batch(&lim, 1, 1, &info, &count), SF_ERR_TOO_LARGE);
+  cr_assert(strstr(info.error, "4 state values is over the limit of 3"),
+            "error: %s", info.error);
 }
 
 Test(handle, unknown_function) {

@@ -704,12 +704,34 @@ typedef struct sf_handle_info {
 } sf_handle_info;
 
 /*
+ * Caps on one request, against a hostile or broken caller: a ToFunction is
+ * otherwise bounded only by its size and the arena's limit (a 2 MB body
+ * can carry 10^6 empty invocations). A request over a cap is refused
+ * before any function runs: SF_ERR_TOO_LARGE (the function server answers
+ * 413), with a reason naming the cap and its count. 0 takes the default.
+ *   max_invocations   10000  invocations in one batch. Flink sends at most
+ *                            maxNumBatchRequests per batch (module.yaml,
+ *                            default 1000); raise this with it
+ *   max_state_values  10000  state values (PersistedValue) in one request.
+ *                            Flink sends the states the function declared
+ */
+typedef struct sf_request_limits {
+  size_t max_invocations;
+  size_t max_state_values;
+} sf_request_limits;
+
+#define SF_DEFAULT_MAX_INVOCATIONS 10000
+#define SF_DEFAULT_MAX_STATE_VALUES 10000
+
+/*
  * Handles one request: `request` holds a serialized ToFunction. On SF_OK,
  * `*reply`/`*reply_len` hold the serialized FromFunction, allocated in
  * `arena` (valid until the arena is reset or freed). Statuses:
  *   SF_ERR_DECODE / SF_ERR_NO_INVOCATION: bad request (HTTP 400)
  *   SF_ERR_UNKNOWN_FUNCTION: no such function type (HTTP 404)
  *   SF_ERR_FUNCTION_FAILED and others: the batch failed (HTTP 500)
+ *   SF_ERR_TOO_LARGE: more invocations or state values than the default
+ *     sf_request_limits allow (HTTP 413); nothing ran
  *   SF_ERR_NOMEM: out of memory or arena limit (HTTP 500)
  * `info` may be NULL; when given it is always filled in.
  */
@@ -717,6 +739,16 @@ SF_API sf_status sf_handler_handle(const sf_handler *handler,
                                    const uint8_t *request, size_t request_len,
                                    sf_arena *arena, uint8_t **reply,
                                    size_t *reply_len, sf_handle_info *info);
+
+/* sf_handler_handle with the caps of `limits` (NULL, or a 0 field, takes
+ * the default). Same statuses; SF_ERR_TOO_LARGE names the cap in
+ * info->error. */
+SF_API sf_status sf_handler_handle_limited(const sf_handler *handler,
+                                           const sf_request_limits *limits,
+                                           const uint8_t *request,
+                                           size_t request_len, sf_arena *arena,
+                                           uint8_t **reply, size_t *reply_len,
+                                           sf_handle_info *info);
 
 #ifdef __cplusplus
 }

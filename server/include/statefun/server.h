@@ -12,8 +12,9 @@
  * Endpoints:
  *   POST <prefix>[/...]  ToFunction in, FromFunction out
  *                        (200 application/octet-stream; 400 malformed
- *                        request, 404 unknown function type, 413 body over
- *                        the limit, 500 function failed, with a text reason)
+ *                        request, 404 unknown function type, 413 body,
+ *                        invocations, state values or memory over their
+ *                        limit, 500 function failed, with a text reason)
  *   GET  /health         200 "ok"
  *   (with tls_client_ca: 403 and a reason for a client whose certificate
  *   does not verify)
@@ -96,6 +97,12 @@ typedef struct sf_server_options {
   unsigned max_connections;
   unsigned max_connections_per_client;
   size_t max_inflight_bytes;
+  /* Caps on one request's content (sf_request_limits in statefun.h; 0
+   * takes the default, 10000 each): a batch with more invocations, or a
+   * request with more state values, is answered 413 with a reason naming
+   * the cap and its option, before any function runs. */
+  size_t max_invocations;
+  size_t max_state_values;
 } sf_server_options;
 
 typedef struct sf_server sf_server;
@@ -130,8 +137,9 @@ sf_status sf_server_wait_for_signal(sf_server *server);
  * --max-body BYTES (suffixes k, m), --path-prefix P, --tls-cert FILE,
  * --tls-key FILE, --tls-client-ca FILE (the tls_* fields above),
  * --head-timeout S, --body-timeout S, --idle-timeout S, --max-connections N,
- * --max-connections-per-client N, --max-inflight-bytes BYTES (the limits
- * above), --quiet, --help.
+ * --max-connections-per-client N, --max-inflight-bytes BYTES,
+ * --max-invocations N, --max-state-values N (the limits above), --quiet,
+ * --help.
  * Returns the process exit status (0 clean, 2 bad usage, 1 other failure).
  */
 int sf_server_main(const sf_handler *handler, int argc, char **argv);
