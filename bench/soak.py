@@ -32,26 +32,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+from sftest.net import free_port  # noqa: E402
+from sftest.procs import open_fds, rss_kb  # noqa: E402
 
 
 class Stack:
@@ -90,9 +74,10 @@ class Stack:
         return self.sfl.poll() is None and self.greeter.poll() is None
 
     def sample(self):
-        return {"sfl_rss": rss_kb(self.sfl.pid), "sfl_fd": fds(self.sfl.pid),
+        return {"sfl_rss": rss_kb(self.sfl.pid),
+                "sfl_fd": open_fds(self.sfl.pid),
                 "fn_rss": rss_kb(self.greeter.pid),
-                "fn_fd": fds(self.greeter.pid)}
+                "fn_fd": open_fds(self.greeter.pid)}
 
     def stop(self):
         for p in (self.sfl, self.greeter):

@@ -20,8 +20,9 @@ and runs one probe per attack:
   bomb_states      a batch carrying 10^5 state values: 413
 
 The attackers connect from 127.0.0.2, the normal client from 127.0.0.1,
-so the per-client limit is what they hit. The attack helpers are
-sflocal_hostile.py's (one implementation for both servers). For each
+so the per-client limit is what they hit. The attacks both suites make,
+and the probe loop, are in attacks.py (one implementation for both
+servers). For each
 probe: a normal request (one greeting, POST on a fresh connection) every
 0.2 s during the attack and after it must be answered 200 in < 1 s; the
 attack must get its expected outcome; the server's peak RSS (VmHWM is not
@@ -47,13 +48,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pylib"))
 
-from sflocal_hostile import (attacker_socket, close_wait_count,  # noqa: E402
-                             closed_by_server, free_port, status_of, trickle)
+import attacks  # noqa: E402
+from attacks import (attacker_socket, close_wait_count,  # noqa: E402
+                     closed_by_server, free_port, status_of)
 from sftest.wire import f_len, f_str, f_varint, int_wrapper  # noqa: E402
-
-MB = 1024 * 1024
 
 # The limits the suite runs the server with (their defaults are longer).
 LIMITS = ["--head-timeout", "2", "--body-timeout", "2", "--idle-timeout", "3",
@@ -125,16 +124,6 @@ class Server:
     def alive(self):
         return self.p.poll() is None
 
-    def rss_mb(self):
-        try:
-            with open("/proc/%d/status" % self.p.pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-        return 0.0
-
     def stop(self):
         self.p.terminate()
         try:
@@ -170,30 +159,6 @@ def normal_request(port, fid):
     t0 = time.monotonic()
     st, _ = exchange(port, post(greeting(fid, "Bob")))
     return st, time.monotonic() - t0
-
-
-class Monitor(threading.Thread):
-    """Normal requests every 0.2 s and RSS samples, while an attack runs."""
-
-    def __init__(self, srv):
-        super().__init__(daemon=True)
-        self.srv, self.stop_ev = srv, threading.Event()
-        self.lat, self.bad, self.peak, self.n = [], [], 0.0, 0
-
-    def run(self):
-        while not self.stop_ev.is_set():
-            self.n += 1
-            st, dt = normal_request(self.srv.port, "n%d" % self.n)
-            self.lat.append(dt)
-            if st != 200:
-                self.bad.append(st)
-            self.peak = max(self.peak, self.srv.rss_mb())
-            self.stop_ev.wait(0.2)
-
-    def finish(self):
-        self.stop_ev.set()
-        self.join()
-        return max(self.lat) if self.lat else 0.0
 
 
 # ---- the probes: each returns (ok, what happened) -----------------------------
@@ -240,76 +205,24 @@ def p_strict(srv):
                      if not bad else "; ".join(bad))
 
 
+POST = b"POST /statefun HTTP/1.1\r\nHost: x\r\n"
+
+
 def p_slowloris_head(srv):
-    socks = [attacker_socket(srv.port) for _ in range(150)]
-    head = b"POST /statefun HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 400
-    n = trickle(srv, socks, [bytes([c]) for c in head], 8)
-    for s in socks:
-        s.close()
-    return n == len(socks), "%d/%d trickling heads closed within 8 s" % (
-        n, len(socks))
+    return attacks.slowloris_head(srv.port, POST)
 
 
 def p_slowloris_body(srv):
-    socks = [attacker_socket(srv.port) for _ in range(150)]
-    for s in socks:
-        s.sendall(b"POST /statefun HTTP/1.1\r\nHost: x\r\n"
-                  b"Content-Length: 1000\r\n\r\n")
-    n = trickle(srv, socks, [b"a"], 8)
-    for s in socks:
-        s.close()
-    return n == len(socks), "%d/%d trickling bodies closed within 8 s" % (
-        n, len(socks))
+    return attacks.slowloris_body(srv.port,
+                                  POST + b"Content-Length: 1000\r\n\r\n")
 
 
 def p_idle_conns(srv):
-    socks, refused = [], 0
-    for _ in range(4200):  # more than the server's connection table
-        try:
-            socks.append(attacker_socket(srv.port))
-        except OSError:
-            refused += 1
-    time.sleep(1.0)
-    closed, end, pending = 0, time.monotonic() + 7, list(socks)
-    while pending and time.monotonic() < end:
-        keep = []
-        for s in pending:
-            s.setblocking(False)
-            try:
-                if s.recv(1) == b"":
-                    closed += 1
-                    s.close()
-                    continue
-            except BlockingIOError:
-                pass
-            except OSError:
-                closed += 1
-                s.close()
-                continue
-            keep.append(s)
-        pending = keep
-        time.sleep(0.2)
-    for s in pending:
-        s.close()
-    return not pending, "%d connections opened, %d still open after 8 s" % (
-        len(socks) + refused, len(pending))
+    return attacks.idle_conns(srv.port, 4200)  # more than the table holds
 
 
 def p_half_close(srv):
-    end, n = time.monotonic() + 4, 0
-    while time.monotonic() < end:
-        try:
-            s = attacker_socket(srv.port)
-            s.sendall(b"POST /statefun HTTP/1.1\r\nHost: x\r\nContent-")
-            s.shutdown(socket.SHUT_WR)
-            s.close()
-            n += 1
-        except OSError:
-            pass
-    time.sleep(1.5)
-    cw = close_wait_count(srv.port)
-    return cw == 0, "%d half-closed requests; %d in CLOSE_WAIT 1.5 s later" % (
-        n, cw)
+    return attacks.half_close(srv.port, POST + b"Content-")
 
 
 def p_conn_flood(srv):
@@ -337,67 +250,16 @@ def p_conn_flood(srv):
 
 
 def p_stalled_uploads(srv):
-    socks, statuses = [], {}
-    chunk = b"a" * (64 * 1024)
-    for _ in range(100):
-        try:
-            s = attacker_socket(srv.port)
-            s.sendall(b"POST /statefun HTTP/1.1\r\nHost: x\r\n"
-                      b"Content-Length: %d\r\n\r\n" % (2 * MB))
-            for _ in range(8):  # 512 KiB of the declared 2 MiB
-                s.sendall(chunk)
-            socks.append(s)
-        except OSError:
-            statuses[-1] = statuses.get(-1, 0) + 1
-    closed = 0
-    deadline = time.monotonic() + 5  # for all of them together
-    for s in socks:
-        c, data = closed_by_server(s, max(0.05, deadline - time.monotonic()))
-        closed += 1 if c else 0
-        k = status_of(data)
-        statuses[k] = statuses.get(k, 0) + 1
-        s.close()
-    return closed == len(socks), (
-        "%d stalled 2 MiB uploads: answers %s, %d closed by the server" % (
-            len(socks) + statuses.get(-1, 0),
-            ", ".join("%s x%d" % (k if k else "none", v)
-                      for k, v in sorted(statuses.items()) if k != -1),
-            closed))
+    return attacks.stalled_uploads(srv.port,
+                                   POST + b"Content-Length: %d\r\n\r\n")
 
 
 def p_oversized(srv):
-    outs = []
-    for req in (b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-                b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                b"a" * 100000 + b"\r\n\r\n"):
-        s = attacker_socket(srv.port)
-        try:
-            s.sendall(req)
-        except OSError:
-            pass
-        _, data = closed_by_server(s, 3)
-        outs.append(status_of(data))
-        s.close()
-    ok = all(o in (400, 413, 414, 431) for o in outs)
-    return ok, "100 KB URL -> %d, 100 KB header -> %d" % tuple(outs)
+    return attacks.oversized(srv.port, b"/health")
 
 
 def p_garbage(srv):
-    outs = []
-    for _ in range(50):
-        s = attacker_socket(srv.port)
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" +
-                  b"\x00\xff GARBAGE \r\n\r\n" * 20 + os.urandom(2000))
-        # MHD answers most garbage with 400 at once; garbage it reads as an
-        # unfinished request line is closed by the deadlines (head 2 s after
-        # the answer's idle 3 s, swept every 250 ms), so wait past both.
-        c, data = closed_by_server(s, 6)
-        outs.append((data.count(b"HTTP/1.1 200"), c, b"HTTP/1.1 400" in data))
-        s.close()
-    ok = all(o[0] == 1 and o[1] for o in outs)
-    return ok, ("50 connections: valid request answered then %d x 400, all "
-                "closed: %s" % (sum(1 for o in outs if o[2]),
-                                all(o[1] for o in outs)))
+    return attacks.garbage(srv.port)
 
 
 def bomb(srv, body, want, timeout=10):
@@ -478,55 +340,13 @@ def main():
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="srvhostile.")
     srv = Server(args, work)
-    rows, failed = [], []
     try:
-        for name, fn, rss_budget in PROBES:
-            if args.k and not any(k in name for k in args.k):
-                continue
-            mon = Monitor(srv)
-            mon.start()
-            t0 = time.monotonic()
-            try:
-                ok, what = fn(srv)
-            except Exception as e:  # an attack that breaks the client side
-                ok, what = False, "probe error: %r" % (e,)
-            during = mon.finish()
-            dur = time.monotonic() - t0
-            after = max(normal_request(srv.port, "after%d" % i)[1]
-                        for i in range(3))
-            alive = srv.alive()
-            problems = []
-            if not ok:
-                problems.append("attack outcome")
-            if mon.bad:
-                problems.append("normal requests got %s" % sorted(set(mon.bad)))
-            if during >= 1.0 or after >= 1.0:
-                problems.append("normal request took >= 1 s")
-            if mon.peak > rss_budget and not args.sanitized:
-                problems.append("peak RSS %.0f MB > %d MB" % (mon.peak,
-                                                               rss_budget))
-            if not alive:
-                problems.append("the server died")
-            print("%-16s %5.1fs  normal max %.3f s during (%d requests, %d "
-                  "failed), %.3f s after; peak RSS %.1f MB (budget %d); %s%s"
-                  % (name, dur, during, len(mon.lat), len(mon.bad), after,
-                     mon.peak, rss_budget, what,
-                     "" if not problems else "  !! " + "; ".join(problems)),
-                  flush=True)
-            rows.append((name, during, after, len(mon.bad), mon.peak,
-                         rss_budget, what))
-            if problems:
-                failed.append(name)
-            if not alive:
-                break
+        failed = attacks.run_probes(
+            PROBES, srv, lambda fid: normal_request(srv.port, fid), 200,
+            srv.p.pid, srv.alive, "the server", args.k,
+            hold_rss=not args.sanitized)
     finally:
         srv.stop()
-    print("\n| probe | normal max during (s) | failed normal | after (s) | "
-          "peak RSS MB (budget) | outcome |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print("| %s | %.3f | %d | %.3f | %.1f (%d) | %s |" % (
-            r[0], r[1], r[3], r[2], r[4], r[5], r[6]))
     if failed and not args.report_only:
         print("FAILED: " + ", ".join(failed))
         return 1

@@ -13,8 +13,10 @@ whole suite takes well under a minute) and runs one probe per attack:
   garbage          pipelined garbage after a valid request
   flood            many ids with large bodies, as fast as accepted
 
-The attackers connect from 127.0.0.2 (loopback is a /8 on Linux), the
-normal client from 127.0.0.1, so the per-client limit is what they hit.
+The attacks the function server's suite (server_hostile.py) makes too,
+and the probe loop, are in attacks.py. The attackers connect from
+127.0.0.2 (loopback is a /8 on Linux), the normal client from 127.0.0.1,
+so the per-client limit is what they hit.
 For each probe: a normal request (PUT a greeting, fresh connection) every
 0.2 s during the attack and after it must be answered 202 in < 1 s; the
 attack must get its expected outcome (a status, or the connection closed
@@ -39,22 +41,17 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-ATTACKER = "127.0.0.2"
-MB = 1024 * 1024
+sys.path.insert(0, HERE)
+
+import attacks  # noqa: E402
+from attacks import (attacker_socket, closed_by_server, free_port,  # noqa: E402
+                     status_of)
 
 # The limits the suite runs sf-local with (their defaults are longer).
 LIMITS = ["--head-timeout", "2", "--body-timeout", "2", "--idle-timeout", "3",
           "--max-connections-per-client", "200",
           "--max-inflight-bytes", "32M", "--max-queued-bytes", "64M",
           "--max-body", "4M"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Stack:
@@ -90,16 +87,6 @@ class Stack:
     def alive(self):
         return self.sfl.poll() is None
 
-    def rss_mb(self):
-        try:
-            with open("/proc/%d/status" % self.sfl.pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-        return 0.0
-
     def stop(self):
         for p in (self.sfl, self.greeter):
             p.terminate()
@@ -132,243 +119,41 @@ def normal_request(port, name):
     return status, time.monotonic() - t0
 
 
-class Monitor(threading.Thread):
-    """Normal requests every 0.2 s and RSS samples, while an attack runs."""
-
-    def __init__(self, stack):
-        super().__init__(daemon=True)
-        self.stack, self.stop_ev = stack, threading.Event()
-        self.lat, self.bad, self.peak = [], [], 0.0
-        self.n = 0
-
-    def run(self):
-        while not self.stop_ev.is_set():
-            self.n += 1
-            st, dt = normal_request(self.stack.iport, "n%d" % self.n)
-            self.lat.append(dt)
-            if st != 202:
-                self.bad.append(st)
-            self.peak = max(self.peak, self.stack.rss_mb())
-            self.stop_ev.wait(0.2)
-
-    def finish(self):
-        self.stop_ev.set()
-        self.join()
-        return max(self.lat) if self.lat else 0.0
-
-
-def attacker_socket(port, blocking=True):
-    s = socket.socket()
-    s.bind((ATTACKER, 0))
-    s.settimeout(5)
-    s.connect(("127.0.0.1", port))
-    if not blocking:
-        s.setblocking(False)
-    return s
-
-
-def closed_by_server(s, within):
-    """Whether the server closed s (EOF/reset) within `within` seconds;
-    returns (closed, what it answered)."""
-    s.settimeout(0.2)
-    data, end = b"", time.monotonic() + within
-    while time.monotonic() < end:
-        try:
-            b = s.recv(65536)
-            if not b:
-                return True, data
-            data += b
-        except socket.timeout:
-            continue
-        except OSError:
-            return True, data
-    return False, data
-
-
-def status_of(data):
-    try:
-        return int(data.split(b" ")[1]) if data.startswith(b"HTTP/") else 0
-    except (ValueError, IndexError):
-        return 0
-
-
 # ---- the probes: each returns (ok, what happened) -------------------------
 
 
-def trickle(st, socks, chunks, seconds):
-    """Sends chunks[i] to every socket, one every 0.5 s, for `seconds`;
-    returns how many sockets the server closed meanwhile."""
-    closed = set()
-    end, i = time.monotonic() + seconds, 0
-    while time.monotonic() < end and len(closed) < len(socks):
-        for k, s in enumerate(socks):
-            if k in closed:
-                continue
-            try:
-                s.send(chunks[i % len(chunks)])
-            except OSError:
-                closed.add(k)
-        i += 1
-        time.sleep(0.5)
-    return len(closed)
+PUT = b"PUT /greeter.fns/greet/x HTTP/1.1\r\nHost: x\r\n"
+TEXT = b"Content-Type: text/plain\r\n"
 
 
 def p_slowloris_head(st):
-    socks = [attacker_socket(st.iport) for _ in range(150)]
-    head = b"PUT /greeter.fns/greet/x HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 400
-    n = trickle(st, socks, [bytes([c]) for c in head], 8)
-    for s in socks:
-        s.close()
-    return n == len(socks), "%d/%d trickling heads closed within 8 s" % (
-        n, len(socks))
+    return attacks.slowloris_head(st.iport, PUT)
 
 
 def p_slowloris_body(st):
-    socks = [attacker_socket(st.iport) for _ in range(150)]
-    for s in socks:
-        s.sendall(b"PUT /greeter.fns/greet/x HTTP/1.1\r\nHost: x\r\n"
-                  b"Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\n")
-    n = trickle(st, socks, [b"a"], 8)
-    for s in socks:
-        s.close()
-    return n == len(socks), "%d/%d trickling bodies closed within 8 s" % (
-        n, len(socks))
+    return attacks.slowloris_body(st.iport, PUT + TEXT +
+                                  b"Content-Length: 1000\r\n\r\n")
 
 
 def p_idle_conns(st):
-    socks, refused = [], 0
-    for _ in range(3000):
-        try:
-            socks.append(attacker_socket(st.iport))
-        except OSError:
-            refused += 1
-    time.sleep(1.0)
-    # The ones over the per-client limit are closed at once by the server;
-    # the rest when the idle timeout (3 s) passes.
-    closed = 0
-    end = time.monotonic() + 7
-    pending = list(socks)
-    while pending and time.monotonic() < end:
-        keep = []
-        for s in pending:
-            s.setblocking(False)
-            try:
-                if s.recv(1) == b"":
-                    closed += 1
-                    s.close()
-                    continue
-            except BlockingIOError:
-                pass
-            except OSError:
-                closed += 1
-                s.close()
-                continue
-            keep.append(s)
-        pending = keep
-        time.sleep(0.2)
-    for s in pending:
-        s.close()
-    total = len(socks) + refused
-    return not pending, "%d connections opened, %d still open after 8 s" % (
-        total, len(pending))
-
-
-def close_wait_count(port):
-    n = 0
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    parts = line.split()
-                    lport = int(parts[1].split(":")[1], 16)
-                    if lport == port and parts[3] == "08":  # CLOSE_WAIT
-                        n += 1
-        except OSError:
-            pass
-    return n
+    return attacks.idle_conns(st.iport, 3000)
 
 
 def p_half_close(st):
-    end, n = time.monotonic() + 4, 0
-    while time.monotonic() < end:
-        try:
-            s = attacker_socket(st.iport)
-            s.sendall(b"PUT /greeter.fns/greet/x HTTP/1.1\r\nHost: x\r\nContent-")
-            s.shutdown(socket.SHUT_WR)
-            s.close()
-            n += 1
-        except OSError:
-            pass
-    time.sleep(1.5)
-    cw = close_wait_count(st.iport)
-    return cw == 0, "%d half-closed requests; %d in CLOSE_WAIT 1.5 s later" % (
-        n, cw)
+    return attacks.half_close(st.iport, PUT + b"Content-")
 
 
 def p_stalled_uploads(st):
-    socks, statuses = [], {}
-    chunk = b"a" * (64 * 1024)
-    for _ in range(100):
-        try:
-            s = attacker_socket(st.iport)
-            s.sendall(b"PUT /greeter.fns/greet/x HTTP/1.1\r\nHost: x\r\n"
-                      b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
-                      % (2 * MB))
-            for _ in range(8):  # 512 KiB of the declared 2 MiB
-                s.sendall(chunk)
-            socks.append(s)
-        except OSError:
-            statuses[-1] = statuses.get(-1, 0) + 1
-    closed = 0
-    deadline = time.monotonic() + 5  # for all of them together
-    for s in socks:
-        c, data = closed_by_server(s, max(0.05, deadline - time.monotonic()))
-        if c:
-            closed += 1
-        k = status_of(data)
-        statuses[k] = statuses.get(k, 0) + 1
-        s.close()
-    return closed == len(socks), (
-        "%d stalled 2 MiB uploads: answers %s, %d closed by the server" % (
-            len(socks) + statuses.get(-1, 0),
-            ", ".join("%s x%d" % (k if k else "none", v)
-                      for k, v in sorted(statuses.items()) if k != -1),
-            closed))
+    return attacks.stalled_uploads(st.iport, PUT + TEXT +
+                                   b"Content-Length: %d\r\n\r\n")
 
 
 def p_oversized(st):
-    outs = []
-    for req in (b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-                b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 +
-                b"\r\n\r\n"):
-        s = attacker_socket(st.iport)
-        try:
-            s.sendall(req)
-        except OSError:
-            pass
-        c, data = closed_by_server(s, 3)
-        outs.append(status_of(data))
-        s.close()
-    ok = all(o in (400, 413, 414, 431) for o in outs)
-    return ok, "100 KB URL -> %d, 100 KB header -> %d" % tuple(outs)
+    return attacks.oversized(st.iport, b"/")
 
 
 def p_garbage(st):
-    outs = []
-    for _ in range(50):
-        s = attacker_socket(st.iport)
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" +
-                  b"\x00\xff GARBAGE \r\n\r\n" * 20 + os.urandom(2000))
-        # Garbage read as an unfinished request line is closed by the
-        # deadlines (idle 3 s after the answer, head 2 s), not at once.
-        c, data = closed_by_server(s, 6)
-        outs.append((data.count(b"HTTP/1.1 200"), c,
-                     b"HTTP/1.1 400" in data))
-        s.close()
-    ok = all(o[0] == 1 and o[1] for o in outs)
-    return ok, "50 connections: valid request answered then %d x 400, all closed: %s" % (
-        sum(1 for o in outs if o[2]), all(o[1] for o in outs))
+    return attacks.garbage(st.iport)
 
 
 def p_flood(st):
@@ -485,56 +270,12 @@ def main():
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="sflhostile.")
     st = Stack(args, work)
-    rows, failed = [], []
     try:
-        for name, fn, rss_budget in PROBES:
-            rss_budget = int(rss_budget * args.rss_scale)
-            if args.k and not any(k in name for k in args.k):
-                continue
-            mon = Monitor(st)
-            mon.start()
-            t0 = time.monotonic()
-            try:
-                ok, what = fn(st)
-            except Exception as e:  # an attack that breaks the client side
-                ok, what = False, "probe error: %r" % (e,)
-            during = mon.finish()
-            dur = time.monotonic() - t0
-            after = max(normal_request(st.iport, "after%d" % i)[1]
-                        for i in range(3))
-            alive = st.alive()
-            problems = []
-            if not ok:
-                problems.append("attack outcome")
-            if mon.bad:
-                problems.append("normal requests got %s" % sorted(set(mon.bad)))
-            if during >= 1.0 or after >= 1.0:
-                problems.append("normal request took >= 1 s")
-            if mon.peak > rss_budget:
-                problems.append("peak RSS %.0f MB > %d MB" % (mon.peak,
-                                                               rss_budget))
-            if not alive:
-                problems.append("sf-local died")
-            line = ("%-16s %5.1fs  normal max %.3f s during (%d requests, %d "
-                    "failed), %.3f s after; peak RSS %.1f MB (budget %d); %s%s"
-                    % (name, dur, during, len(mon.lat), len(mon.bad), after,
-                       mon.peak, rss_budget, what,
-                       "" if not problems else "  !! " + "; ".join(problems)))
-            print(line, flush=True)
-            rows.append((name, during, after, len(mon.bad), mon.peak,
-                         rss_budget, what))
-            if problems:
-                failed.append(name)
-            if not alive:
-                break
+        failed = attacks.run_probes(
+            PROBES, st, lambda name: normal_request(st.iport, name), 202,
+            st.sfl.pid, st.alive, "sf-local", args.k, args.rss_scale)
     finally:
         st.stop()
-    print("\n| probe | normal max during (s) | failed normal | after (s) | "
-          "peak RSS MB (budget) | outcome |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print("| %s | %.3f | %d | %.3f | %.1f (%d) | %s |" % (
-            r[0], r[1], r[3], r[2], r[4], r[5], r[6]))
     if failed and not args.report_only:
         print("FAILED: " + ", ".join(failed))
         return 1

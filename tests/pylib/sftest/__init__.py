@@ -8,7 +8,7 @@ module a purpose:
   net      free loopback ports, one-shot HTTP requests, keep-alive
            connections per thread
   procs    a child with a log; pausing it; waiting for it to listen;
-           sanitizer reports in its log
+           sanitizer reports in its log; RSS and open fds of a process
   checks   check()/check_eq() and the tally that prints "N passed, M failed"
   sflocal  an example's function server behind sf-local, one per test;
            a kill -9 sure to hit a request in flight; the PASS/FAIL loop

@@ -1,6 +1,6 @@
 """Child processes of the drivers: a child with its output in a log file,
-waiting until one listens, and finding sanitizer reports (ASan, LSan,
-TSan, MSan, UBSan) in its log.
+waiting until one listens, finding sanitizer reports (ASan, LSan, TSan,
+MSan, UBSan) in its log, and sampling a process's RSS and open fds.
 """
 import os
 import re
@@ -115,3 +115,23 @@ def wait_port(port, proc, what, timeout=30, fail=RuntimeError):
 def sanitizer_lines(text):
     """The lines of a log that report a sanitizer finding."""
     return [ln for ln in text.splitlines() if SANITIZER_RE.search(ln)]
+
+
+def rss_kb(pid):
+    """The resident set of process `pid` in kB (VmRSS), 0 once it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def open_fds(pid):
+    """How many file descriptors process `pid` has open (0 once it is gone)."""
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
