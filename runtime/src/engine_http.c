@@ -126,6 +126,18 @@ void eng_wakeup(sfl_engine *e) {
   (void)w; /* EAGAIN: the counter is already non-zero, the loop wakes anyway */
 }
 
+/* Read, then clear the flag. Cleared first, a wake-up between the two
+ * would set the flag again and then lose its write to this read: the flag
+ * would stay set, and every later wake-up would be skipped (the loop slept
+ * until its 1 s timeout). A wake-up skipped between the read and the clear
+ * is seen anyway: the loop takes the lock after this. */
+void eng_wake_consume(sfl_engine *e) {
+  uint64_t v;
+  ssize_t r = read(e->wakefd, &v, sizeof v);
+  (void)r;
+  __atomic_store_n(&e->wake_pending, 0, __ATOMIC_RELEASE);
+}
+
 /* ---- URLs and pools ------------------------------------------------------------------- */
 
 static int resolve(hpool *p, char *err, size_t err_len) {
@@ -524,11 +536,8 @@ void eng_http_io(sfl_engine *e, long timeout) {
   }
   for (int i = 0; i < n; i++) {
     hconn *c = ev[i].data.ptr;
-    if (!c) { /* the wake-up eventfd */
-      __atomic_store_n(&e->wake_pending, 0, __ATOMIC_RELEASE);
-      uint64_t v;
-      ssize_t r = read(e->wakefd, &v, sizeof v);
-      (void)r;
+    if (!c) {
+      eng_wake_consume(e);
       continue;
     }
     if (c->phase == PH_IDLE) { /* closed by the server, or junk: forget it */

@@ -322,6 +322,8 @@ int eng_http_init(sfl_engine *e);
 void eng_http_free(sfl_engine *e);
 /* Wakes the loop (any thread; one write while a wake-up is pending). */
 void eng_wakeup(sfl_engine *e);
+/* (the loop) Takes a wake-up: empties the eventfd, clears the flag. */
+void eng_wake_consume(sfl_engine *e);
 /* Whether this client serves a function type's URL (http://). */
 bool eng_http_serves(const fn_type *f);
 /* (lock held) Starts a->body on a connection; `deadline`: the call's

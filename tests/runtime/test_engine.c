@@ -3,12 +3,18 @@
  * which reply Content-Types each transport accepts (Netty's
  * containsValue(CONTENT_TYPE, APPLICATION_OCTET_STREAM, true) for async,
  * OkHttp's MediaType.equals for okhttp) and which HTTP statuses the okhttp
- * transport retries (RetryingCallback); and the rate limit of sf-local's
- * own first-failure lines.
+ * transport retries (RetryingCallback); the rate limit of sf-local's own
+ * first-failure lines; and the loop's wake-up: however wake-ups and the
+ * loop's taking of them interleave, a wake-up after the loop took the last
+ * one makes the loop's eventfd readable.
  */
 #include <criterion/criterion.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 #include "engine.h"
+#include "engine_impl.h"
 
 static bool ok1(sfl_transport t, const char *v) {
   const char *vals[] = {v};
@@ -58,7 +64,6 @@ Test(okhttp, retried_statuses) {
 
 /* sf-local logs a batch's first failure at once (engine_failures.c), at
  * most 5 lines a second in all and one per address per 10 s. */
-#include "engine_impl.h"
 
 Test(first_failure, five_lines_a_second_then_the_next_second) {
   eng_ff_limit g = {0, 0};
@@ -75,4 +80,44 @@ Test(first_failure, one_line_per_address_per_ten_seconds) {
   cr_expect_eq(eng_ff_decide(&g, 100000, 105000), ENG_FF_QUIET, "logged 5 s ago");
   cr_expect_eq(eng_ff_decide(&g, 100000, 109999), ENG_FF_QUIET);
   cr_expect_eq(eng_ff_decide(&g, 100000, 110000), ENG_FF_LOG, "logged 10 s ago");
+}
+
+/* ---- the loop's wake-up ------------------------------------------------------------ */
+
+static bool wake_readable(sfl_engine *e) {
+  struct pollfd p = {.fd = e->wakefd, .events = POLLIN};
+  return poll(&p, 1, 0) == 1;
+}
+
+static void *wake_often(void *ud) {
+  sfl_engine *e = ud;
+  for (int i = 0; i < 300000; i++) eng_wakeup(e);
+  __atomic_store_n(&e->stop, 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+/* The front's threads wake the loop while the loop takes wake-ups, as
+ * fast as both can; then one more wake-up must reach the loop. (With the
+ * flag cleared before the read, a wake-up landing between the two was lost
+ * and every later one skipped: the loop slept until its 1 s timeout.) */
+Test(wakeup, never_lost_under_races) {
+  sfl_engine *e = calloc(1, sizeof *e);
+  cr_assert_not_null(e);
+  e->epfd = e->wakefd = -1;
+  cr_assert_eq(eng_http_init(e), 0);
+  for (int round = 0; round < 5; round++) {
+    e->stop = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, wake_often, e);
+    while (!__atomic_load_n(&e->stop, __ATOMIC_ACQUIRE))
+      if (wake_readable(e)) eng_wake_consume(e);
+    pthread_join(t, NULL);
+    if (wake_readable(e)) eng_wake_consume(e);
+    cr_assert(!wake_readable(e));
+    eng_wakeup(e);
+    cr_assert(wake_readable(e), "round %d: a wake-up after the last one taken was lost", round);
+    eng_wake_consume(e);
+  }
+  eng_http_free(e);
+  free(e);
 }
