@@ -305,21 +305,44 @@ void eng_shrink_buffers(addr *a) {
   if (a->reply.cap > KEEP_BUFFER_BYTES) sfb_buf_free(&a->reply);
 }
 
+/* (lock held) Finished transfers of both clients: applied, retried or
+ * failed. */
+static void take_replies(sfl_engine *e) {
+  eng_http_complete(e);
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(e->multi, &left)))
+    if (m->msg == CURLMSG_DONE) {
+      addr *a = NULL;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&a);
+      eng_on_done(e, m->easy_handle, m->data.result);
+      if (a) eng_shrink_buffers(a);
+    }
+}
+
+/* One turn of the loop, under the lock and in one store transaction (one
+ * fsync with --data): the replies that came in, due delayed messages and
+ * retries, then the next batch of every ready address. */
+static int turn(sfl_engine *e) {
+  eng_txn_begin(e);
+  take_replies(e);
+  eng_fire_due(e, sfl_now_ms());
+  wake_timers(e);
+  while (e->ready_head) {
+    addr *a = e->ready_head;
+    e->ready_head = a->ready_next;
+    if (!e->ready_head) e->ready_tail = NULL;
+    a->in_ready = false;
+    eng_dispatch(e, a);
+  }
+  return eng_txn_commit(e);
+}
+
 int sfl_engine_run(sfl_engine *e) {
   pthread_mutex_lock(&e->mu);
   /* Whatever was loaded from the store goes out first. */
   while (!e->stop) {
-    eng_txn_begin(e);
-    eng_fire_due(e, sfl_now_ms());
-    wake_timers(e);
-    while (e->ready_head) {
-      addr *a = e->ready_head;
-      e->ready_head = a->ready_next;
-      if (!e->ready_head) e->ready_tail = NULL;
-      a->in_ready = false;
-      eng_dispatch(e, a);
-    }
-    if (eng_txn_commit(e) != 0) {
+    if (turn(e) != 0) {
       pthread_mutex_unlock(&e->mu);
       return 1;
     }
@@ -337,21 +360,6 @@ int sfl_engine_run(sfl_engine *e) {
       curl_multi_perform(e->multi, &running);
     }
     pthread_mutex_lock(&e->mu);
-    eng_txn_begin(e);
-    eng_http_complete(e);
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(e->multi, &left)))
-      if (m->msg == CURLMSG_DONE) {
-        addr *a = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&a);
-        eng_on_done(e, m->easy_handle, m->data.result);
-        if (a) eng_shrink_buffers(a);
-      }
-    if (eng_txn_commit(e) != 0) {
-      pthread_mutex_unlock(&e->mu);
-      return 1;
-    }
   }
   int rc = eng_txn_commit(e) != 0; /* what ingress threads added meanwhile */
   pthread_cond_broadcast(&e->commit_cv);
