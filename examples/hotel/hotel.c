@@ -261,24 +261,48 @@ SF_METHOD(Recommend, load) {
 /* Profile (key: profile-service-<partition>)                                */
 /* ======================================================================== */
 
+/* The state keeps each profile encoded (hotel id -> HotelProfile bytes):
+ * only the profiles a call answers with are decoded. */
 SF_METHOD(Profile, get_profiles) {
   SF_BEGIN(F);
-  const hotel_HotelProfile_list *ps = &SF_STATE(Profile)->profiles;
+  const hotel_bytes_map *ps = &SF_STATE(Profile)->profiles;
   hotel_HotelProfile_list out = {NULL, 0};
   if (ps->len && F->p.hotel_ids.len) {
     out.items = sf_arena_alloc(sf_entity_arena(ctx), ps->len * sizeof *out.items);
     if (out.items == NULL) SF_FAIL(F, "out of memory");
   }
-  for (size_t i = 0; i < ps->len && F->p.hotel_ids.len; i++)
-    if (str_in(ps->items[i].id, F->p.hotel_ids)) out.items[out.len++] = ps->items[i];
+  for (size_t i = 0; i < ps->len && F->p.hotel_ids.len; i++) {
+    if (!str_in(ps->keys[i], F->p.hotel_ids)) continue;
+    sf_rbuf r;
+    sf_rbuf_init(&r, ps->values[i].ptr, ps->values[i].len);
+    HotelProfile *p = &out.items[out.len++];
+    memset(p, 0, sizeof *p);
+    if (HotelProfile_decode(sf_entity_arena(ctx), &r, p) != SF_OK)
+      SF_FAIL(F, "the stored profile of hotel %s does not decode", ps->keys[i].ptr);
+  }
   SF_RETURN(F, out);
   SF_END(F);
 }
 
 SF_METHOD(Profile, load) {
   SF_BEGIN(F);
-  SF_STATE(Profile)->profiles = F->p.profiles;
-  SF_RETURN(F, (int32_t)F->p.profiles.len);
+  hotel_bytes_map m = {NULL, NULL, F->p.profiles.len};
+  sf_arena *a = sf_entity_arena(ctx);
+  if (m.len) {
+    m.keys = sf_arena_alloc(a, m.len * sizeof *m.keys);
+    m.values = sf_arena_alloc(a, m.len * sizeof *m.values);
+    if (m.keys == NULL || m.values == NULL) SF_FAIL(F, "out of memory");
+  }
+  for (size_t i = 0; i < m.len; i++) {
+    sf_wbuf w;
+    sf_wbuf_init(&w, a);
+    HotelProfile_encode(&w, &F->p.profiles.items[i]);
+    if (w.failed) SF_FAIL(F, "out of memory");
+    m.keys[i] = F->p.profiles.items[i].id;
+    m.values[i] = (sf_bytes){w.data, w.len};
+  }
+  SF_STATE(Profile)->profiles = m;
+  SF_RETURN(F, (int32_t)m.len);
   SF_END(F);
 }
 
