@@ -146,14 +146,17 @@ static void egress(FILE *f, const sfm_app *app, const sfm_egress *e) {
     kv(f, 4, "transactionTimeout",
        e->txn_timeout ? e->txn_timeout : SFM_DEFAULT_TXN_TIMEOUT);
     /* Flink's FlinkKafkaProducer starts a new transactional producer at
-     * every checkpoint, on the task thread; retry.backoff.ms (100 ms by
-     * default) paces that producer's first requests. 10 ms shortens every
-     * checkpoint and so the wait of read_committed readers
-     * (docs/run-on-flink.md, "Tuned for latency", has the figures). */
+     * every checkpoint, on the task thread; its client sleeps
+     * retry.backoff.ms (100 ms by default) before each retried
+     * transactional request (Sender: Time.sleep), and the first
+     * InitProducerId is always one. 1 ms shortens every checkpoint and so
+     * the wait of read_committed readers (docs/run-on-flink.md, "Tuned for
+     * latency", has the figures). */
     fputs("  properties:\n"
-          "    # a new producer per checkpoint: pace its first requests by\n"
-          "    # 10 ms, not 100 (docs/run-on-flink.md, Tuned for latency)\n"
-          "    - retry.backoff.ms: \"10\"\n", f);
+          "    # a new producer per checkpoint: its client sleeps this before\n"
+          "    # each retried request; 1 ms, not 100 (docs/run-on-flink.md,\n"
+          "    # Tuned for latency)\n"
+          "    - retry.backoff.ms: \"1\"\n", f);
     break;
   case SFM_NONE:
     kv(f, 4, "type", "none");

@@ -10,7 +10,7 @@ egress (read_committed), with the given checkpoint interval.
                [--tuning latency|none] [--flink-set KEY=VALUE]...
                [--ingress-prop KEY=VALUE]... [--egress-prop KEY=VALUE]...
                [--transport KEY=VALUE]... [--slots N] [--label NAME]
-               [--json PATH]
+               [--reader-fetch-wait-ms 5] [--json PATH]
   bench_e2e.py --table PATH     the table of the --json lines in PATH
 
 The cluster runs cluster.sh's defaults and the module tests/e2e/modules/
@@ -64,10 +64,15 @@ def kv_list(items, what):
 
 def add_properties(doc, props):
     """One module document with Kafka `properties` entries added (after an
-    existing `properties:` list, or as a new one at the end of spec)."""
-    lines = ["    - %s: %s" % (k, v) for k, v in props]
+    existing `properties:` list, or as a new one at the end of spec); an
+    entry of the same key already there is replaced."""
+    lines = ["    - %s: \"%s\"" % (k, v) for k, v in props]
     if not lines:
         return doc
+    keys = {k for k, _ in props}
+    doc = "\n".join(line for line in doc.split("\n")
+                    if not (line.startswith("    - ") and
+                            line[6:].split(":", 1)[0].strip() in keys))
     if "\n  properties:\n" in doc:
         return doc.replace("\n  properties:\n", "\n  properties:\n" + "\n".join(lines) + "\n", 1)
     return doc.rstrip("\n") + "\n  properties:\n" + "\n".join(lines) + "\n"
@@ -120,7 +125,7 @@ def module(work, greeter_port, semantic, args):
 class Stamper:
     """A consumer thread that stamps every greeting as it arrives."""
 
-    def __init__(self, bootstrap, committed):
+    def __init__(self, bootstrap, committed, fetch_wait_ms=5):
         import threading
         from e2elib import kafka
         self.consumer = kafka().Consumer({
@@ -128,7 +133,7 @@ class Stamper:
             "group.id": "bench-%d-%f" % (os.getpid(), time.time()),
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
-            "fetch.wait.max.ms": 5,
+            "fetch.wait.max.ms": fetch_wait_ms,
             "isolation.level": "read_committed" if committed else "read_uncommitted",
         })
         self.consumer.subscribe(["greetings"])
@@ -226,10 +231,58 @@ def checkpoint_stats(cluster):
         pass
     out["fn_sync_ms"] = sync
     # when each checkpoint ran (s since the epoch, ms), to line the latency
-    # samples up with them
+    # samples up with them (the REST history keeps web.checkpoints.history
+    # of them: bench() asks for 100)
     out["history"] = [(h["trigger_timestamp"] / 1000.0, h.get("end_to_end_duration"))
                       for h in c.get("history", [])]
+    # per checkpoint, the function task's part (ms): barrier arrival after
+    # the trigger, sync phase, async phase, its acknowledgement after the
+    # trigger; what an exactly-once egress waits for (decompose())
+    out["fn_detail"] = []
+    try:
+        for h in c["history"]:
+            d = cluster.rest("/jobs/%s/checkpoints/details/%d/subtasks/%s" % (
+                job["jid"], h["id"], fn[0]))
+            st = [s for s in d["subtasks"] if "checkpoint" in s][0]
+            out["fn_detail"].append(dict(
+                trigger=h["trigger_timestamp"] / 1000.0, e2e=h.get("end_to_end_duration"),
+                start_delay=st.get("start_delay"), sync=st["checkpoint"]["sync"],
+                async_=st["checkpoint"]["async"],
+                ack=st["ack_timestamp"] - h["trigger_timestamp"]))
+    except Exception:  # noqa: BLE001 - as above
+        pass
     return out
+
+
+def decompose(res):
+    """Where an exactly-once record's latency goes (ms, p50 over the
+    samples): the wait from its hand-over to the trigger of the checkpoint
+    that commits it (the interval's share), that checkpoint's end to end
+    time, and the rest: completion notice, commit (EndTxn, the markers),
+    the read_committed fetch. None without the history."""
+    hist = sorted(res.get("checkpoints", {}).get("history") or [])
+    out = []
+    for l in res.get("lat", []):
+        if l.get("t0") is None:
+            continue
+        wait, e2e, rest = [], [], []
+        for off, lat in l["samples"]:
+            t, arr = l["t0"] + off, l["t0"] + off + lat
+            # the last checkpoint that completed before the arrival
+            done = [(trig, d) for trig, d in hist if d is not None and trig + d / 1e3 <= arr]
+            if not done:
+                continue
+            trig, d = done[-1]
+            if trig < t:  # arrived after a checkpoint triggered before it: not this one's
+                continue
+            wait.append(trig - t)
+            e2e.append(d / 1e3)
+            rest.append(arr - trig - d / 1e3)
+        if wait:
+            out.append(dict(rate=l["rate"], n=len(wait), wait=pct(wait, 50) * 1e3,
+                            e2e=pct(e2e, 50) * 1e3, rest=pct(rest, 50) * 1e3,
+                            rest_p90=pct(rest, 90) * 1e3))
+    return out or None
 
 
 def paced(prod, rate, seconds, prefix):
@@ -251,7 +304,9 @@ def paced(prod, rate, seconds, prefix):
 
 
 def cluster_options(args):
-    extra = ["--tuning", args.tuning, "--slots", str(args.slots)]
+    # the whole checkpoint history of a run (decompose(), the table)
+    extra = ["--tuning", args.tuning, "--slots", str(args.slots),
+             "--set", "web.checkpoints.history=100"]
     for kv in args.flink_set:
         extra += ["--set", kv]
     return extra
@@ -267,7 +322,8 @@ def bench(args, semantic):
            "flink_set": args.flink_set, "slots": args.slots,
            "ingress_prop": dict(args.ingress_prop),
            "egress_prop": dict(args.egress_prop),
-           "transport": dict(args.transport), "uptime_before": uptime()}
+           "transport": dict(args.transport),
+           "reader_fetch_wait_ms": args.reader_fetch_wait_ms, "uptime_before": uptime()}
     try:
         greeter.start()
         cluster.start(module(work, greeter.port, semantic, args), topics=["greetings"],
@@ -275,7 +331,7 @@ def bench(args, semantic):
                       extra=cluster_options(args))
         res["startup"] = cluster.startup_seconds
         committed = semantic == "exactly-once"
-        reader = Stamper(cluster.bootstrap, committed)
+        reader = Stamper(cluster.bootstrap, committed, args.reader_fetch_wait_ms)
         prod = producer(cluster.bootstrap, **{"linger.ms": 0})
 
         # warm-up: the first request per function type is blocking and asks
@@ -419,6 +475,8 @@ def main():
     ap.add_argument("--egress-prop", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--transport", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--slots", type=int, default=1)
+    ap.add_argument("--reader-fetch-wait-ms", type=int, default=5,
+                    help="fetch.wait.max.ms of the greetings reader (librdkafka)")
     ap.add_argument("--label", default="")
     ap.add_argument("--json", help="append one JSON line per semantic here")
     args = ap.parse_args()
@@ -451,6 +509,11 @@ def main():
                 "%.1fs" % r["startup"] if i == 0 else "",
                 l["p50"] * 1e3, l["p90"] * 1e3, l["p99"] * 1e3, l["max"] * 1e3,
                 l["rate"], l["got"], l["n"], right))
+        for d in decompose(r) or []:
+            print("%-14s %8s | exactly-once at %g msg/s (%d samples, p50 ms): wait for the "
+                  "trigger %.1f + checkpoint end to end %.1f + notify/commit/fetch %.1f "
+                  "(p90 %.1f)" % ("", "", d["rate"], d["n"], d["wait"], d["e2e"], d["rest"],
+                                  d["rest_p90"]))
         ck = r.get("checkpoints", {})
         if "end_to_end_duration" in ck:
             print("%-14s %8s | checkpoints: %d, end to end p50 %s / max %s ms; "
