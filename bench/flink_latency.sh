@@ -26,6 +26,8 @@
 #   tuned           cluster.sh's default (--tuning latency)
 #   tuned-ckpt-5s   the same with a 5 s checkpoint interval
 #   eo-defaults     exactly-once egress (read_committed), Flink's settings
+#   eo-backoff-10   exactly-once egress, --tuning latency, the egress's
+#                   retry.backoff.ms 10 (the previous default) instead of 1
 #   eo-tuned        exactly-once egress, --tuning latency, checkpoint 1 s
 #   eo-tuned-500ms  the same with a 500 ms checkpoint interval
 set -euo pipefail
@@ -80,6 +82,7 @@ configs=(
   "tuned|at-least-once|1s|--tuning latency"
   "tuned-ckpt-5s|at-least-once|5s|--tuning latency"
   "eo-defaults|exactly-once|1s|--tuning none"
+  "eo-backoff-10|exactly-once|1s|--tuning latency --egress-prop retry.backoff.ms=10"
   "eo-tuned|exactly-once|1s|--tuning latency"
   "eo-tuned-500ms|exactly-once|500ms|--tuning latency"
 )

@@ -36,7 +36,9 @@
 #                              of docs/run-on-flink.md "Tuned for latency"
 #                              (latency_conf below); none: Flink's defaults
 #   --set KEY=VALUE            extra flink-conf.yaml entry (repeatable;
-#                              replaces a --tuning entry of the same key)
+#                              replaces a --tuning entry of the same key);
+#                              env.java.opts.all / .jobmanager /
+#                              .taskmanager are added to those JVMs' flags
 #   --timeout S                start-up bound in seconds, default 300
 #
 # Environment:
@@ -414,6 +416,16 @@ resource_params() {
     --configDir "$run/conf" 2>&1)" || { echo "$out" >&2; return 1; }
   grep '^BASH_JAVA_UTILS_EXEC_RESULT:' <<<"$out" | sed 's/^BASH_JAVA_UTILS_EXEC_RESULT://'
 }
+# conf_java_opts JM|TM: the JVM options flink-conf.yaml names for it
+# (env.java.opts.all, then env.java.opts.jobmanager / .taskmanager), as
+# Flink's own start scripts add them, e.g. --set
+# env.java.opts.taskmanager="-Xlog:gc:file=/tmp/tm-gc.log".
+conf_java_opts() {
+  local role=jobmanager
+  [ "$1" = TM ] && role=taskmanager
+  sed -n -E "s/^env\.java\.opts\.(all|$role):[[:space:]]*//p" "$run/conf/flink-conf.yaml" |
+    sed -E 's/^"(.*)"$/\1/' | tr '\n' ' '
+}
 start_jm() {
   local params jvm dyn
   params="$(cat "$run/conf/jm.params" 2>/dev/null)"
@@ -421,7 +433,7 @@ start_jm() {
   jvm="$(sed -n 1p <<<"$params")"
   dyn="$(sed -n 2p <<<"$params")"
   # shellcheck disable=SC2086
-  spawn jobmanager "$JAVA" $(java_opts) $jvm \
+  spawn jobmanager "$JAVA" $(java_opts) $jvm $(conf_java_opts JM) \
     -Dlog.file="$run/logs/jobmanager.log" \
     -Dlog4j.configurationFile="file:$run/conf/log4j.properties" \
     -cp "$(flink_cp)" \
@@ -435,7 +447,7 @@ start_tm() { # start_tm N
   jvm="$(sed -n 1p <<<"$params")"
   dyn="$(sed -n 2p <<<"$params")"
   # shellcheck disable=SC2086
-  spawn "taskmanager-$n" "$JAVA" $(java_opts) $jvm \
+  spawn "taskmanager-$n" "$JAVA" $(java_opts) $jvm $(conf_java_opts TM) \
     -Dlog.file="$run/logs/taskmanager-$n.log" \
     -Dlog4j.configurationFile="file:$run/conf/log4j.properties" \
     -cp "$(flink_cp)" \
