@@ -36,6 +36,10 @@
 #                              min(2, S/5) seconds of each are not counted)
 #   --endpoint-rate R          phase 1's rate per endpoint (default 10)
 #   --no-endpoints             skip phase 1
+#   --warmup S                 before phase 1, the mix at 200 req/s for S
+#                              seconds, not reported (default 20 on flink,
+#                              0 on sf-local): the JVMs compile the
+#                              message path meanwhile (docs/gateway.md)
 #   --p99-ms MS                the latency bound of "sustainable" (100)
 #   --break-ms MS              the sweep stops after a run with p99 over
 #                              this (default 1000)
@@ -66,8 +70,8 @@ runtime=sf-local rate="" sweep=0 duration=10 ep_rate=10 endpoints=1
 p99_ms=100 break_ms=1000 connections=64 threads=2 skip_build=0
 rates="100 250 500 1000 1500 2000 2500 3000 4000 5000 6000 8000"
 build_dir="$root/build-hotelbench" checkpoint=1s kills=0 results="$here/results"
-workload=mix hotels=80 rooms_max=1 min_fill=0
-usage() { sed -n '2,62p' "$0" | sed 's/^# \{0,1\}//'; }
+workload=mix hotels=80 rooms_max=1 min_fill=0 warmup=""
+usage() { sed -n '2,61p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "hotel.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -78,6 +82,7 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift 2 ;;
     --endpoint-rate) ep_rate="$2"; shift 2 ;;
     --no-endpoints) endpoints=0; shift ;;
+    --warmup) warmup="$2"; shift 2 ;;
     --p99-ms) p99_ms="$2"; shift 2 ;;
     --break-ms) break_ms="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
@@ -99,6 +104,7 @@ case "$runtime" in sf-local|flink) ;; *) die "--runtime is sf-local or flink" ;;
 case "$workload" in mix|search|recommend|reserve|login) ;; *) die "--workload is mix, search, recommend, reserve or login" ;; esac
 [ -n "$rate" ] && [ "$sweep" = 1 ] && die "--rate and --sweep exclude each other"
 [ -n "$rate" ] || rate=100
+if [ -z "$warmup" ]; then if [ "$runtime" = flink ]; then warmup=20; else warmup=0; fi; fi
 
 # Only one Flink cluster fits on this machine: the whole run holds the lock.
 if [ "$runtime" = flink ] && [ -z "${SF_HOTEL_FLOCKED:-}" ]; then
@@ -198,10 +204,12 @@ from sftest.net import free_port_below_ephemeral as f; print(f(pair=True))")"
     --url-template "http://127.0.0.1:$fn_port/statefun/{function.name}" \
     --egress hotel.io/replies -o "$work/module.yaml"
   cluster_up=1
+  rest_port="$(free_port)"
   SF_CACHE="${SF_CACHE:-$root/.cache}" SF_CLUSTER_DIR="$work/cluster" \
     "$root/deploy/local/cluster.sh" start --module "$work/module.yaml" --topics hotel.replies \
     --checkpoint-interval "$checkpoint" --kafka-port "$kafka_port" \
-    --rest-port "$(free_port)" --rpc-port "$(free_port)" > "$work/cluster-start.log" 2>&1 ||
+    --rest-port "$rest_port" --rpc-port "$(free_port)" --set metrics.fetcher.update-interval=1000 \
+    > "$work/cluster-start.log" 2>&1 ||
     { tail -40 "$work/cluster-start.log"; die "cluster.sh start failed"; }
   grep '^cluster.sh:' "$work/cluster-start.log" || true
   port="$(free_port)"
@@ -219,8 +227,42 @@ echo "hotel.sh: $0 ${orig_args[*]}"
 "$bin_init" --dump "$work/data.json"
 
 # ---- runs --------------------------------------------------------------------
-metric() { # sf-local counter NAME, or 0
-  [ "$runtime" = sf-local ] || { echo 0; return; }
+# flink_count ingress|routed: sf-local's two counters, from the Flink job
+# (REST API): ingress = records the feedback-union -> functions task read
+# from the network (the Calls sf-gateway produced, through the router);
+# routed = the messages every function type took in (StateFun's
+# per-type "in" counters, which count local and remote ones: with one
+# task StateFun delivers function-to-function messages locally, not
+# through the feedback edge) less the ingress ones. The JobManager
+# fetches the counters when asked, at most every
+# metrics.fetcher.update-interval (set to 1 s below): the first answer
+# may be stale, so it asks twice, 1.1 s apart (between runs, when the
+# counters stand still). 0 when unknown.
+flink_count() {
+  python3 - "$1" "http://127.0.0.1:$rest_port/jobs/$(cat "$work/cluster/job.id")" <<'PY' 2>/dev/null || echo 0
+import json, re, sys, time, urllib.request
+what, job = sys.argv[1], sys.argv[2]
+get = lambda u: json.load(urllib.request.urlopen(u, timeout=5))
+def counts():
+    v = [v for v in get(job)["vertices"] if v["name"].split(" -> ")[0] == "feedback-union"][0]
+    base = "%s/vertices/%s/metrics" % (job, v["id"])
+    ids = [m["id"] for m in get(base) if re.match(r"\d+\.functions\.functions\..*\.in$", m["id"])]
+    total = sum(float(m["value"]) for m in get(base + "?get=" + ",".join(ids))) if ids else 0
+    return v["metrics"]["read-records"], total
+counts()
+time.sleep(1.1)
+ingress, total = counts()
+print(int(ingress if what == "ingress" else max(0, total - ingress)))
+PY
+}
+metric() { # sf-local counter NAME (or its Flink equivalent), or 0
+  if [ "$runtime" = flink ]; then
+    case "$1" in
+      sflocal_ingress_messages_total) flink_count ingress ;;
+      sflocal_routed_messages_total) flink_count routed ;;
+    esac
+    return
+  fi
   curl -sf "$url/metrics" | awk -v n="$1" '$1 == n { print $2; f=1 } END { if (!f) print 0 }'
 }
 # CPU time (user + system, clock ticks) of a process so far, or nothing.
@@ -291,6 +333,19 @@ run() {
   [ "$chk_ok" = OK ] || echo "$chk"
 }
 : > "$work/rows"; : > "$work/results"
+
+# The warm-up: a fresh Flink job runs its first minute interpreted and
+# compiling (the TaskManager's C2 threads took a core: search p99 0.9 s at
+# 10 req/s right after the start, 20 ms at 300 req/s a minute later). Its
+# bookings are checked with the rest.
+if [ "$warmup" != 0 ]; then
+  "$bin_load" --url "$url" --endpoint mix --rate 200 --duration "$warmup" \
+    --hotels "$hotels" --rooms-max "$rooms_max" --connections "$connections" --seed 0 --run-id w \
+    --bookings "$work/bookings-warmup.txt" \
+    > "$work/warmup.txt" 2>&1 || [ $? -le 1 ] || die "warm-up failed: $(tail -3 "$work/warmup.txt")"
+  logs+=(--bookings "$work/bookings-warmup.txt")
+  echo "hotel.sh: warm-up: the mix at 200 req/s for $warmup s (not reported)"
+fi
 
 if [ "$endpoints" = 1 ]; then
   for ep in search recommend reserve login; do run "$ep" "$ep" "$ep_rate"; done
