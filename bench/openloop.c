@@ -12,8 +12,8 @@
  * keep-alive connection (one request in flight per connection, like the
  * StateFun runtime); when all C connections are busy they wait, and that
  * wait counts in their latency. Requests due during the first --warmup
- * seconds are sent but not measured. Replies are read by Content-Length
- * or chunked encoding; any status other than 200, a closed connection or
+ * seconds are sent but not measured. Replies are read by sfbase's
+ * response parser (Content-Length or chunked encoding); any status other than 200, a closed connection or
  * a reply later than --timeout counts as an error. One thread, epoll, a
  * timerfd for the send schedule.
  *
@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfb/httpresp.h"
+
 static _Noreturn void die(const char *what) {
   fprintf(stderr, "openloop: %s%s%s\n", what, errno ? ": " : "",
           errno ? strerror(errno) : "");
@@ -60,6 +62,7 @@ typedef struct conn {
   int measured;     /* it was due after the warm-up */
   char *in;         /* reply bytes read so far */
   size_t n, cap;
+  sfb_http_resp resp; /* the reply being read */
 } conn;
 
 static struct sockaddr_in g_addr;
@@ -108,52 +111,6 @@ static int conn_write(conn *c) {
   return 0;
 }
 
-/* ---- reply parsing --------------------------------------------------------
- * 0: incomplete; > 0: a whole reply of that many bytes is in c->in (its
- * status in *status); -1: malformed. */
-static long parse_chunked(const char *p, size_t n) {
-  size_t off = 0;
-  for (;;) {
-    const char *eol = memmem(p + off, n - off, "\r\n", 2);
-    if (eol == NULL) return 0;
-    char *end;
-    unsigned long sz = strtoul(p + off, &end, 16);
-    if (end == p + off) return -1;
-    off = (size_t)(eol - p) + 2;
-    if (sz == 0) { /* last chunk: no trailers expected, then CRLF */
-      if (n - off < 2) return 0;
-      return memcmp(p + off, "\r\n", 2) == 0 ? (long)(off + 2) : -1;
-    }
-    if (n - off < sz + 2) return 0;
-    off += sz + 2;
-  }
-}
-
-static long parse_reply(const conn *c, int *status) {
-  const char *hend = memmem(c->in, c->n, "\r\n\r\n", 4);
-  if (hend == NULL) return c->n > 65536 ? -1 : 0;
-  size_t hlen = (size_t)(hend - c->in) + 4;
-  if (c->n < 12 || memcmp(c->in, "HTTP/1.", 7) != 0) return -1;
-  *status = atoi(c->in + 9);
-  long clen = -1;
-  int chunked = 0;
-  for (const char *l = memchr(c->in, '\n', hlen); l && l < hend;
-       l = memchr(l + 1, '\n', (size_t)(hend - l))) {
-    const char *h = l + 1;
-    if (strncasecmp(h, "content-length:", 15) == 0) clen = atol(h + 15);
-    if (strncasecmp(h, "transfer-encoding:", 18) == 0 &&
-        memmem(h, (size_t)(hend - h) < 64 ? (size_t)(hend - h) : 64,
-               "chunked", 7))
-      chunked = 1;
-  }
-  if (chunked) {
-    long body = parse_chunked(c->in + hlen, c->n - hlen);
-    return body <= 0 ? body : (long)hlen + body;
-  }
-  if (clen < 0) return -1; /* keep-alive replies carry a length */
-  return c->n >= hlen + (size_t)clen ? (long)(hlen + (size_t)clen) : 0;
-}
-
 /* ---- the run --------------------------------------------------------------- */
 typedef struct run {
   double rate;
@@ -173,6 +130,7 @@ static void dispatch(run *r, conn *cs, int nc) {
     c->busy = 1;
     c->woff = 0;
     c->n = 0;
+    sfb_http_resp_init(&c->resp);
     c->due = r->t0 + (int64_t)((double)k * 1e9 / r->rate);
     c->measured = c->due - r->t0 >= r->warm_ns;
     if (conn_write(c) < 0) {
@@ -210,16 +168,16 @@ static void on_readable(run *r, conn *c) {
     }
     c->n += (size_t)got;
     if (!c->busy) continue; /* nothing expected: drop it */
-    int status = 0;
-    long len = parse_reply(c, &status);
-    if (len < 0) {
+    int rc = sfb_http_resp_parse(&c->resp, (uint8_t *)c->in, c->n, false, 0);
+    if (rc == SFB_HTTP_ERROR) {
       finish(r, c, 0);
       conn_reopen(c);
       return;
     }
-    if (len > 0) {
-      finish(r, c, status == 200);
+    if (rc == SFB_HTTP_DONE) {
+      finish(r, c, c->resp.status == 200);
       c->n = 0;
+      if (c->resp.close) conn_reopen(c);
       return;
     }
   }
