@@ -4,48 +4,7 @@
  */
 #include "sfb/pbwire.h"
 
-size_t sfb_varint_put(uint8_t *out, uint64_t v) {
-  size_t n = 0;
-  while (v >= 0x80) {
-    out[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  out[n++] = (uint8_t)v;
-  return n;
-}
-
-size_t sfb_varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
-size_t sfb_tag_put(uint8_t *out, uint32_t field, unsigned wt) {
-  return sfb_varint_put(out, ((uint64_t)field << 3) | (uint64_t)(wt & 7));
-}
-
-void sfb_fixed32_put(uint8_t out[4], uint32_t v) {
-  for (int i = 0; i < 4; i++) out[i] = (uint8_t)(v >> (8 * i));
-}
-
-void sfb_fixed64_put(uint8_t out[8], uint64_t v) {
-  for (int i = 0; i < 8; i++) out[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint32_t sfb_fixed32_get(const uint8_t in[4]) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)in[i] << (8 * i);
-  return v;
-}
-
-uint64_t sfb_fixed64_get(const uint8_t in[8]) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)in[i] << (8 * i);
-  return v;
-}
+/* The writers and fixed-width readers are inline in sfb/pbwire.h. */
 
 /* ---- reading ------------------------------------------------------------- */
 

@@ -7,8 +7,24 @@
 #include <stdint.h>
 #include <string.h>
 
+/* True when data[0..len) is all ASCII: eight bytes at a time, then the
+ * tail byte by byte, with no branch per byte. */
+static bool all_ascii(const uint8_t *s, size_t len) {
+  uint64_t high = 0;
+  size_t i = 0;
+  for (; len - i >= 8; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    high |= w;
+  }
+  uint8_t tail = 0;
+  for (; i < len; i++) tail |= s[i];
+  return !((high & 0x8080808080808080ull) | (tail & 0x80));
+}
+
 bool sfb_utf8_valid(const void *data, size_t len) {
   const uint8_t *s = data;
+  if (all_ascii(s, len)) return true; /* the usual case: names, ids */
   size_t i = 0;
   while (i < len) {
     while (len - i >= 8) {

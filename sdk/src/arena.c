@@ -189,6 +189,19 @@ static sf_block *next_block(sf_arena *a, size_t need) {
   return block_new(a, bsize);
 }
 
+/* sf_arena_alloc when the block being filled lacks room: the next block.
+ * Out of line, so that the common case stays a leaf with nothing saved. */
+static __attribute__((noinline)) void *alloc_in_next_block(sf_arena *a,
+                                                           size_t need) {
+  sf_block *nb = next_block(a, need);
+  if (!nb) return NULL;
+  nb->next = a->head;
+  a->head = nb;
+  nb->used = need;
+  a->used += need;
+  return nb->data;
+}
+
 void *sf_arena_alloc(sf_arena *a, size_t size) {
   if (!a) return NULL;
   size_t need = (size + (SF_ARENA_ALIGN - 1)) & ~(size_t)(SF_ARENA_ALIGN - 1);
@@ -199,17 +212,18 @@ void *sf_arena_alloc(sf_arena *a, size_t size) {
     return NULL;
   }
   sf_block *b = a->head;
-  if (!b || b->size - b->used < need) {
-    sf_block *nb = next_block(a, need);
-    if (!nb) return NULL;
-    nb->next = b;
-    a->head = nb;
-    b = nb;
-  }
+  if (!b || b->size - b->used < need) return alloc_in_next_block(a, need);
   void *p = b->data + b->used;
   b->used += need;
   a->used += need;
   return p;
+}
+
+void *sf_arena_tail(sf_arena *a, size_t *avail) {
+  *avail = 0;
+  if (!a || !a->head) return NULL;
+  *avail = a->head->size - a->head->used;
+  return a->head->data + a->head->used;
 }
 
 char *sf_arena_strndup(sf_arena *a, const char *s, size_t len) {

@@ -9,6 +9,7 @@
  * of values they are given into the arena, so a function may pass values
  * that live on its stack.
  */
+#define _GNU_SOURCE /* strchrnul */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,8 +110,7 @@ static int fast_format(char *out, size_t cap, const char *fmt, va_list ap) {
   char *o = out, *end = out + cap - 1; /* room for the NUL */
   for (const char *p = fmt; *p; p++) {
     if (*p != '%') { /* a run of text up to the next conversion */
-      const char *q = strchr(p, '%');
-      if (!q) q = p + strlen(p);
+      const char *q = strchrnul(p, '%');
       if ((size_t)(end - o) < (size_t)(q - p)) return -1;
       memcpy(o, p, (size_t)(q - p));
       o += q - p;
@@ -175,18 +175,26 @@ static int fast_format(char *out, size_t cap, const char *fmt, va_list ap) {
 
 char *sf_arena_vprintf(sf_arena *arena, size_t *len, const char *fmt,
                        va_list ap) {
-  /* The fast formatter or one vsnprintf pass into a stack buffer cover
-   * most texts; a second pass only for long ones. */
-  char small[256];
+  /* The fast formatter writes straight into the arena's free tail and the
+   * text is then kept where it is; otherwise one vsnprintf pass into a
+   * stack buffer covers most texts, and a second pass the long ones. */
   va_list slow, again;
   va_copy(slow, ap);
   va_copy(again, ap);
-  int n = fast_format(small, sizeof small, fmt, ap);
-  if (n < 0) n = vsnprintf(small, sizeof small, fmt, slow);
+  size_t avail;
+  char *tail = sf_arena_tail(arena, &avail);
+  char small[256];
+  char *text = tail != NULL && avail >= sizeof small ? tail : small;
+  int n = fast_format(text, text == tail ? avail : sizeof small, fmt, ap);
+  if (n < 0) {
+    text = small;
+    n = vsnprintf(small, sizeof small, fmt, slow);
+  }
   char *out = n < 0 ? NULL : sf_arena_alloc(arena, (size_t)n + 1);
-  if (out != NULL && (size_t)n < sizeof small)
-    memcpy(out, small, (size_t)n + 1);
-  else if (out != NULL)
+  bool whole = text == tail || (size_t)n < sizeof small; /* not cut short */
+  if (out != NULL && out != text && whole)
+    memcpy(out, text, (size_t)n + 1);
+  else if (out != NULL && out != text)
     vsnprintf(out, (size_t)n + 1, fmt, again);
   va_end(slow);
   va_end(again);
@@ -220,7 +228,7 @@ sf_status sf_value_copy(sf_arena *arena, const sf_value *in, sf_value *out) {
 pb_typed_value *sf_typed_value_to_pb(sf_arena *arena, const sf_value *v) {
   pb_typed_value *tv = sf_arena_alloc(arena, sizeof(*tv));
   if (!tv) return NULL;
-  io__statefun__sdk__reqreply__typed_value__init(tv);
+  *tv = (pb_typed_value)IO__STATEFUN__SDK__REQREPLY__TYPED_VALUE__INIT;
   tv->typename_ = (char *)v->type_name;
   tv->has_value = v->has_value;
   tv->value.data = (uint8_t *)v->data;
@@ -258,26 +266,21 @@ static sf_value make_value(sf_context *ctx, const char *tn, const uint8_t *buf,
   return v;
 }
 
-sf_value sf_value_bool(sf_context *ctx, bool x) {
-  uint8_t b[2];
-  return make_value(ctx, SF_TYPENAME_BOOL, b, sf_encode_bool(x, b), "sf_value_bool");
-}
-sf_value sf_value_int(sf_context *ctx, int32_t x) {
-  uint8_t b[5];
-  return make_value(ctx, SF_TYPENAME_INT, b, sf_encode_int(x, b), "sf_value_int");
-}
-sf_value sf_value_long(sf_context *ctx, int64_t x) {
-  uint8_t b[9];
-  return make_value(ctx, SF_TYPENAME_LONG, b, sf_encode_long(x, b), "sf_value_long");
-}
-sf_value sf_value_float(sf_context *ctx, float x) {
-  uint8_t b[5];
-  return make_value(ctx, SF_TYPENAME_FLOAT, b, sf_encode_float(x, b), "sf_value_float");
-}
-sf_value sf_value_double(sf_context *ctx, double x) {
-  uint8_t b[9];
-  return make_value(ctx, SF_TYPENAME_DOUBLE, b, sf_encode_double(x, b), "sf_value_double");
-}
+/* A built-in scalar encoded straight into the arena (`max` bytes room;
+ * nothing for the type's default value, as make_value). */
+#define SCALAR_VALUE(fn, T, tn, enc, max)                                \
+  sf_value fn(sf_context *ctx, T x) {                                    \
+    uint8_t *p = sf_arena_alloc(ctx->arena, max);                        \
+    if (!p) return sf_context_bad_value(ctx, SF_ERR_NOMEM, #fn);         \
+    size_t n = enc(x, p);                                                \
+    sf_value v = {tn, true, n ? p : NULL, n};                            \
+    return v;                                                            \
+  }
+SCALAR_VALUE(sf_value_bool, bool, sf_type_bool.type_name, sf_encode_bool, 2)
+SCALAR_VALUE(sf_value_int, int32_t, sf_type_int.type_name, sf_encode_int, 5)
+SCALAR_VALUE(sf_value_long, int64_t, sf_type_long.type_name, sf_encode_long, 9)
+SCALAR_VALUE(sf_value_float, float, sf_type_float.type_name, sf_encode_float, 5)
+SCALAR_VALUE(sf_value_double, double, sf_type_double.type_name, sf_encode_double, 9)
 
 sf_value sf_value_string(sf_context *ctx, const char *s, size_t len) {
   if (!s && len) return sf_context_bad_value(ctx, SF_ERR_INVALID_ARGUMENT, "sf_value_string");
@@ -312,16 +315,25 @@ sf_value sf_value_bytes(sf_context *ctx, const sf_type *type, const void *data,
 
 /* ---- state ------------------------------------------------------------------- */
 
-sf_cell *sf_context_cell(sf_context *ctx, const sf_value_spec *spec) {
-  if (!ctx || !spec) return NULL;
+/* sf_context_cell when `spec` is not one of the registered pointers: a
+ * copy of a spec finds its cell by name. Out of line, so that the common
+ * case stays a leaf. */
+static __attribute__((noinline)) sf_cell *cell_by_name(
+    sf_context *ctx, const sf_value_spec *spec) {
   size_t n = ctx->function->n_specs;
-  for (size_t i = 0; i < n; i++)
-    if (ctx->cells[i].spec == spec) return &ctx->cells[i];
   for (size_t i = 0; i < n; i++)
     if (spec->name && strcmp(ctx->cells[i].spec->name, spec->name) == 0)
       return &ctx->cells[i];
   sf_why_state_undeclared(ctx, spec);
   return NULL;
+}
+
+sf_cell *sf_context_cell(sf_context *ctx, const sf_value_spec *spec) {
+  if (!ctx || !spec) return NULL;
+  size_t n = ctx->function->n_specs;
+  for (size_t i = 0; i < n; i++)
+    if (ctx->cells[i].spec == spec) return &ctx->cells[i];
+  return cell_by_name(ctx, spec);
 }
 
 bool sf_state_has(sf_context *ctx, const sf_value_spec *spec) {
@@ -351,7 +363,8 @@ sf_status sf_context_typed_cell(sf_context *ctx, const sf_value_spec *spec,
   }
   if (!c->value.has_value) return SF_ERR_NO_VALUE;
   /* Like the Python SDK: the stored typename must be the declared one. */
-  if (strcmp(c->value.type_name, c->spec->type->type_name) != 0) {
+  if (c->value.type_name != c->spec->type->type_name && /* set by the SDK */
+      strcmp(c->value.type_name, c->spec->type->type_name) != 0) {
     sf_why_state_stored(ctx, c->spec, c->value.type_name);
     return SF_ERR_TYPE_MISMATCH;
   }
@@ -431,7 +444,8 @@ static sf_status store(sf_context *ctx, const sf_value_spec *spec, sf_value v) {
   sf_cell *c = sf_context_cell(ctx, spec);
   if (!c) return SF_ERR_UNKNOWN_STATE;
   if (!v.type_name) return ctx->sticky != SF_OK ? ctx->sticky : SF_ERR_INVALID_ARGUMENT;
-  if (strcmp(v.type_name, c->spec->type->type_name) != 0) {
+  if (v.type_name != c->spec->type->type_name && /* a typed setter's */
+      strcmp(v.type_name, c->spec->type->type_name) != 0) {
     sf_why_state_set_type(ctx, c->spec, v.type_name);
     return SF_ERR_TYPE_MISMATCH;
   }
@@ -635,7 +649,7 @@ static sf_status push_egress(sf_context *ctx, const char *egress_typename,
                              const sf_value *value) {
   if (!e) e = sf_arena_alloc(ctx->arena, sizeof(*e));
   if (!e) return SF_ERR_NOMEM;
-  io__statefun__sdk__reqreply__from_function__egress_message__init(e);
+  *e = (pb_egress)IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__EGRESS_MESSAGE__INIT;
   sf_status s = egress_address(ctx, egress_typename, e);
   if (s != SF_OK) return s;
   e->argument = arg ? arg : outgoing_value(ctx, value, &s, "sf_egress");
@@ -682,7 +696,7 @@ static sf_status egress_record(sf_context *ctx, const char *egress_typename,
     memcpy(buf + at, f[i].p, f[i].n);
     at += f[i].n;
   }
-  io__statefun__sdk__reqreply__typed_value__init(tv);
+  *tv = (pb_typed_value)IO__STATEFUN__SDK__REQREPLY__TYPED_VALUE__INIT;
   tv->typename_ = (char *)typename; /* a constant of the SDK */
   tv->has_value = true;
   tv->value.data = total ? buf : NULL;

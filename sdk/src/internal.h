@@ -38,6 +38,13 @@ void sf_arena_protobuf_allocator(sf_arena *arena, ProtobufCAllocator *out);
 char *sf_arena_vprintf(sf_arena *arena, size_t *len, const char *fmt,
                        va_list ap);
 
+/* The free bytes at the end of the block being filled (*avail of them;
+ * NULL and 0 before the first allocation): scratch room for a writer that
+ * learns its length as it writes, which then keeps what it wrote with
+ * sf_arena_alloc. That returns this same pointer when the rounded length
+ * fits and the limit allows; the caller copies otherwise. */
+void *sf_arena_tail(sf_arena *arena, size_t *avail);
+
 /* Calls fn(ptr) at the arena's next reset or free: how objects made
  * outside the arena (jansson values) live exactly as long as it. */
 sf_status sf_arena_defer(sf_arena *arena, void (*fn)(void *), void *ptr);

@@ -404,7 +404,7 @@ Test(context, success_leaves_no_error_behind) {
  * and leaves the rest to vsnprintf: the output must be vsnprintf's. */
 static sf_status printf_like_vsnprintf(sf_context *ctx, const sf_message *msg) {
   (void)msg;
-  char want[600];
+  char want[1000];
   size_t len = 0;
   const char *s;
 #define SAME(...)                                                        \
@@ -430,6 +430,16 @@ static sf_status printf_like_vsnprintf(sf_context *ctx, const sf_message *msg) {
   longs[sizeof longs - 1] = '\0';
   SAME("%s%d", longs, 12345); /* longer than the stack buffer */
   SAME("%.*s", 3, "abcdef");
+  /* The fast formatter writes into the arena's free tail: leave 320 bytes
+   * there (one block so far), then a text that fits and one that does not
+   * (formatted again into the next block). */
+  sf_arena *a = sf_context_arena(ctx);
+  size_t room = sf_arena_capacity(a) - sf_arena_used(a);
+  cr_assert_gt(room, 320);
+  cr_assert_not_null(sf_arena_alloc(a, room - 320));
+  SAME("%s|%d", longs + 200, 7); /* 201 bytes: in the tail */
+  SAME("%s%d", longs, 12345);     /* 404 bytes: past it */
+  SAME("%s|%s", longs, longs + 100);
 #undef SAME
   return SF_OK;
 }

@@ -31,18 +31,49 @@ enum {
 /* ---- writing into a fixed buffer ----------------------------------------- */
 
 /* Writes `v` as a varint at `out` (room for sfb_varint_size(v) bytes,
- * at most SFB_VARINT_MAX); returns its length. */
-size_t sfb_varint_put(uint8_t *out, uint64_t v);
+ * at most SFB_VARINT_MAX); returns its length. These small writers and
+ * readers are inline: every encoder calls them per field, and a call
+ * across the library costs more than the work. */
+static inline size_t sfb_varint_put(uint8_t *out, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = (uint8_t)v;
+  return n;
+}
 /* The length sfb_varint_put would write. */
-size_t sfb_varint_size(uint64_t v);
+static inline size_t sfb_varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
 /* Writes the tag of field `field` with wire type `wt` (one byte for fields
  * 1 to 15, at most 5); returns its length. */
-size_t sfb_tag_put(uint8_t *out, uint32_t field, unsigned wt);
+static inline size_t sfb_tag_put(uint8_t *out, uint32_t field, unsigned wt) {
+  return sfb_varint_put(out, ((uint64_t)field << 3) | (uint64_t)(wt & 7));
+}
 /* Little-endian fixed32/fixed64 (the I32/I64 wire types). */
-void sfb_fixed32_put(uint8_t out[4], uint32_t v);
-void sfb_fixed64_put(uint8_t out[8], uint64_t v);
-uint32_t sfb_fixed32_get(const uint8_t in[4]);
-uint64_t sfb_fixed64_get(const uint8_t in[8]);
+static inline void sfb_fixed32_put(uint8_t out[4], uint32_t v) {
+  for (int i = 0; i < 4; i++) out[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void sfb_fixed64_put(uint8_t out[8], uint64_t v) {
+  for (int i = 0; i < 8; i++) out[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t sfb_fixed32_get(const uint8_t in[4]) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)in[i] << (8 * i);
+  return v;
+}
+static inline uint64_t sfb_fixed64_get(const uint8_t in[8]) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)in[i] << (8 * i);
+  return v;
+}
 
 /* ZigZag (sint32/sint64): small negative numbers stay short varints. */
 static inline uint32_t sfb_zigzag32(int32_t v) {
