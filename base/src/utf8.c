@@ -7,19 +7,27 @@
 #include <stdint.h>
 #include <string.h>
 
-/* True when data[0..len) is all ASCII: eight bytes at a time, then the
- * tail byte by byte, with no branch per byte. */
+/* True when data[0..len) is all ASCII: eight bytes at a time, the last
+ * eight (or four, or the one to three) read overlapping what was already
+ * checked, so that no byte loop runs. */
 static bool all_ascii(const uint8_t *s, size_t len) {
-  uint64_t high = 0;
-  size_t i = 0;
-  for (; len - i >= 8; i += 8) {
-    uint64_t w;
-    memcpy(&w, s + i, 8);
+  uint64_t high = 0, w;
+  if (len >= 8) {
+    for (size_t i = 0; len - i >= 8; i += 8) {
+      memcpy(&w, s + i, 8);
+      high |= w;
+    }
+    memcpy(&w, s + len - 8, 8);
     high |= w;
+  } else if (len >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + len - 4, 4);
+    high = a | b;
+  } else if (len > 0) {
+    high = s[0] | s[len / 2] | s[len - 1];
   }
-  uint8_t tail = 0;
-  for (; i < len; i++) tail |= s[i];
-  return !((high & 0x8080808080808080ull) | (tail & 0x80));
+  return !(high & 0x8080808080808080ull);
 }
 
 bool sfb_utf8_valid(const void *data, size_t len) {

@@ -132,7 +132,7 @@ static int scan_field_any(cur *c, field *f) {
 
 /* scan_field_any, with the usual fields inline: a one-byte tag (fields 1
  * to 15) and a one-byte varint or a length below 128. Same results. */
-static inline int scan_field(cur *c, field *f) {
+static inline __attribute__((always_inline)) int scan_field(cur *c, field *f) {
   size_t rem = (size_t)(c->end - c->p);
   if (rem >= 2 && c->p[0] >= 8 && c->p[0] < 0x80 && c->p[1] < 0x80) {
     unsigned wt = c->p[0] & 7;
@@ -152,7 +152,7 @@ static inline int scan_field(cur *c, field *f) {
 }
 
 /* scan_field, and the pending NUL written once its byte has been read. */
-static int next_field(dec *d, cur *c, field *f) {
+static inline __attribute__((always_inline)) int next_field(dec *d, cur *c, field *f) {
   uint8_t *start = c->p;
   int r = scan_field(c, f);
   if (r > 0 && d->pending && d->pending <= start) {

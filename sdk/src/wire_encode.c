@@ -2,10 +2,11 @@
  * wire_encode.c - the FromFunction encoder of the hot path (see wire.h).
  *
  * Two passes over the wire structures the context recorded: the first
- * computes every nested message's size once and keeps them in pre-order
- * (each message's slot before its children's), the second writes the
- * reply into one buffer of exactly the total size, taking the sizes back
- * in the same order for the length prefixes. No descriptor is consulted.
+ * computes every nested message's size and every string's length once and
+ * keeps them in field order (each message's slot before its children's),
+ * the second writes the reply into one buffer of exactly the total size,
+ * taking the sizes back in the same order for the length prefixes and the
+ * string copies. No descriptor is consulted, no string is measured twice.
  *
  * The bytes are protobuf-c's for the same message (tests/unit/test_wire.c
  * compares them): fields in field-number order; proto3 scalars, strings
@@ -20,7 +21,7 @@
 #include "wire.h"
 
 typedef struct enc {
-  uint32_t *sizes; /* one per nested message, pre-order */
+  uint32_t *sizes; /* one per nested message and non-empty string, in order */
   size_t n;        /* slots filled (pass 1) or taken (pass 2) */
 } enc;
 
@@ -33,9 +34,14 @@ static inline size_t varint_size(uint64_t v) {
 
 static size_t tag_size(uint32_t num) { return varint_size((uint64_t)num << 3); }
 
-static size_t str_size(uint32_t num, const char *s) {
+/* Reserves the next slot. */
+static size_t slot(enc *e) { return e->n++; }
+
+/* A string field; its length is kept for pass 2 (put_str). */
+static size_t str_size(enc *e, uint32_t num, const char *s) {
   if (!s || !*s) return 0;
   size_t n = strlen(s);
+  e->sizes[slot(e)] = (uint32_t)n;
   return tag_size(num) + varint_size(n) + n;
 }
 
@@ -48,14 +54,12 @@ static size_t nested_size(uint32_t num, size_t body) {
   return tag_size(num) + varint_size((uint32_t)body) + body;
 }
 
-/* Reserves the next pre-order slot. */
-static size_t slot(enc *e) { return e->n++; }
-
 static size_t address_size(enc *e, uint32_t num, const pb_address *a) {
   if (!a) return 0;
   size_t s = slot(e);
-  size_t body = str_size(1, a->namespace_) + str_size(2, a->type) +
-                str_size(3, a->id);
+  size_t body = str_size(e, 1, a->namespace_);
+  body += str_size(e, 2, a->type);
+  body += str_size(e, 3, a->id);
   e->sizes[s] = (uint32_t)body;
   return nested_size(num, body);
 }
@@ -63,7 +67,7 @@ static size_t address_size(enc *e, uint32_t num, const pb_address *a) {
 static size_t value_size(enc *e, uint32_t num, const pb_typed_value *v) {
   if (!v) return 0;
   size_t s = slot(e);
-  size_t body = str_size(1, v->typename_) + (v->has_value ? 2 : 0);
+  size_t body = str_size(e, 1, v->typename_) + (v->has_value ? 2 : 0);
   if (v->value.len) body += 1 + varint_size((uint32_t)v->value.len) + v->value.len;
   e->sizes[s] = (uint32_t)body;
   return nested_size(num, body);
@@ -71,33 +75,37 @@ static size_t value_size(enc *e, uint32_t num, const pb_typed_value *v) {
 
 static size_t mutation_size(enc *e, const pb_mutation *m) {
   size_t s = slot(e);
-  size_t body = int_size(1, (int32_t)m->mutation_type) +
-                str_size(2, m->state_name) + value_size(e, 3, m->state_value);
+  size_t body = int_size(1, (int32_t)m->mutation_type);
+  body += str_size(e, 2, m->state_name);
+  body += value_size(e, 3, m->state_value);
   e->sizes[s] = (uint32_t)body;
   return nested_size(1, body);
 }
 
 static size_t message_size(enc *e, const pb_out_invocation *m) {
   size_t s = slot(e);
-  size_t body = address_size(e, 1, m->target) + value_size(e, 2, m->argument);
+  size_t body = address_size(e, 1, m->target);
+  body += value_size(e, 2, m->argument);
   e->sizes[s] = (uint32_t)body;
   return nested_size(2, body);
 }
 
 static size_t delayed_size(enc *e, const pb_delayed *d) {
   size_t s = slot(e);
-  size_t body = int_size(1, d->delay_in_ms) + address_size(e, 2, d->target) +
-                value_size(e, 3, d->argument) +
-                (d->is_cancellation_request ? 2 : 0) +
-                str_size(11, d->cancellation_token);
+  size_t body = int_size(1, d->delay_in_ms);
+  body += address_size(e, 2, d->target);
+  body += value_size(e, 3, d->argument);
+  body += d->is_cancellation_request ? 2 : 0;
+  body += str_size(e, 11, d->cancellation_token);
   e->sizes[s] = (uint32_t)body;
   return nested_size(3, body);
 }
 
 static size_t egress_size(enc *e, const pb_egress *g) {
   size_t s = slot(e);
-  size_t body = str_size(1, g->egress_namespace) + str_size(2, g->egress_type) +
-                value_size(e, 3, g->argument);
+  size_t body = str_size(e, 1, g->egress_namespace);
+  body += str_size(e, 2, g->egress_type);
+  body += value_size(e, 3, g->argument);
   e->sizes[s] = (uint32_t)body;
   return nested_size(4, body);
 }
@@ -118,7 +126,7 @@ static size_t response_size(enc *e, const pb_response *r) {
 
 static size_t spec_size(enc *e, const pb_value_spec *v) {
   size_t s = slot(e);
-  size_t body = str_size(1, v->state_name);
+  size_t body = str_size(e, 1, v->state_name);
   if (v->expiration_spec) {
     size_t x = slot(e);
     size_t xb = int_size(1, (int32_t)v->expiration_spec->mode) +
@@ -126,7 +134,7 @@ static size_t spec_size(enc *e, const pb_value_spec *v) {
     e->sizes[x] = (uint32_t)xb;
     body += nested_size(2, xb);
   }
-  body += str_size(3, v->type_typename);
+  body += str_size(e, 3, v->type_typename);
   e->sizes[s] = (uint32_t)body;
   return nested_size(1, body);
 }
@@ -139,17 +147,22 @@ static size_t incomplete_size(enc *e, const pb_incomplete *inc) {
   return nested_size(101, body);
 }
 
-/* How many slots the sizes of `msg` take (every nested message, at most). */
+/* How many slots the sizes of `msg` take at most: per element, its nested
+ * messages and string fields (a mutation: itself, its value and their two
+ * strings; a message: itself, address, value, three address strings and a
+ * typename; a delayed message: those and the token; an egress: itself,
+ * its value, namespace, type, typename; a spec: itself, its expiration,
+ * two strings). */
 static size_t slots_needed(const pb_from_function *msg) {
   size_t n = 1;
   if (msg->response_case == IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT &&
       msg->invocation_result) {
     const pb_response *r = msg->invocation_result;
-    n += 2 * r->n_state_mutations + 3 * r->n_outgoing_messages +
-         3 * r->n_delayed_invocations + 2 * r->n_outgoing_egresses;
+    n += 4 * r->n_state_mutations + 7 * r->n_outgoing_messages +
+         8 * r->n_delayed_invocations + 5 * r->n_outgoing_egresses;
   } else if (msg->response_case == IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INCOMPLETE_INVOCATION_CONTEXT &&
              msg->incomplete_invocation_context) {
-    n += 2 * msg->incomplete_invocation_context->n_missing_values;
+    n += 4 * msg->incomplete_invocation_context->n_missing_values;
   }
   return n;
 }
@@ -169,9 +182,10 @@ static uint8_t *put_tag(uint8_t *o, uint32_t num, unsigned wt) {
   return o + varint_put(o, ((uint64_t)num << 3) | wt);
 }
 
-static uint8_t *put_str(uint8_t *o, uint32_t num, const char *s) {
+/* A string field, its length the one str_size kept. */
+static uint8_t *put_str(enc *e, uint8_t *o, uint32_t num, const char *s) {
   if (!s || !*s) return o;
-  size_t n = strlen(s);
+  size_t n = e->sizes[e->n++];
   o = put_tag(o, num, SFB_WT_LEN);
   o += varint_put(o, n);
   memcpy(o, s, n);
@@ -200,15 +214,15 @@ static uint8_t *put_nested(enc *e, uint8_t *o, uint32_t num) {
 static uint8_t *put_address(enc *e, uint8_t *o, uint32_t num, const pb_address *a) {
   if (!a) return o;
   o = put_nested(e, o, num);
-  o = put_str(o, 1, a->namespace_);
-  o = put_str(o, 2, a->type);
-  return put_str(o, 3, a->id);
+  o = put_str(e, o, 1, a->namespace_);
+  o = put_str(e, o, 2, a->type);
+  return put_str(e, o, 3, a->id);
 }
 
 static uint8_t *put_value(enc *e, uint8_t *o, uint32_t num, const pb_typed_value *v) {
   if (!v) return o;
   o = put_nested(e, o, num);
-  o = put_str(o, 1, v->typename_);
+  o = put_str(e, o, 1, v->typename_);
   o = put_bool(o, 2, v->has_value);
   if (v->value.len) {
     o = put_tag(o, 3, SFB_WT_LEN);
@@ -225,7 +239,7 @@ static uint8_t *put_response(enc *e, uint8_t *o, const pb_response *r) {
     const pb_mutation *m = r->state_mutations[i];
     o = put_nested(e, o, 1);
     o = put_int(o, 1, (int32_t)m->mutation_type);
-    o = put_str(o, 2, m->state_name);
+    o = put_str(e, o, 2, m->state_name);
     o = put_value(e, o, 3, m->state_value);
   }
   for (size_t i = 0; i < r->n_outgoing_messages; i++) {
@@ -241,13 +255,13 @@ static uint8_t *put_response(enc *e, uint8_t *o, const pb_response *r) {
     o = put_address(e, o, 2, d->target);
     o = put_value(e, o, 3, d->argument);
     o = put_bool(o, 10, d->is_cancellation_request);
-    o = put_str(o, 11, d->cancellation_token);
+    o = put_str(e, o, 11, d->cancellation_token);
   }
   for (size_t i = 0; i < r->n_outgoing_egresses; i++) {
     const pb_egress *g = r->outgoing_egresses[i];
     o = put_nested(e, o, 4);
-    o = put_str(o, 1, g->egress_namespace);
-    o = put_str(o, 2, g->egress_type);
+    o = put_str(e, o, 1, g->egress_namespace);
+    o = put_str(e, o, 2, g->egress_type);
     o = put_value(e, o, 3, g->argument);
   }
   return o;
@@ -258,13 +272,13 @@ static uint8_t *put_incomplete(enc *e, uint8_t *o, const pb_incomplete *inc) {
   for (size_t i = 0; i < inc->n_missing_values; i++) {
     const pb_value_spec *v = inc->missing_values[i];
     o = put_nested(e, o, 1);
-    o = put_str(o, 1, v->state_name);
+    o = put_str(e, o, 1, v->state_name);
     if (v->expiration_spec) {
       o = put_nested(e, o, 2);
       o = put_int(o, 1, (int32_t)v->expiration_spec->mode);
       o = put_int(o, 2, v->expiration_spec->expire_after_millis);
     }
-    o = put_str(o, 3, v->type_typename);
+    o = put_str(e, o, 3, v->type_typename);
   }
   return o;
 }

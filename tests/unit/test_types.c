@@ -126,6 +126,27 @@ Test(types, strings_must_be_utf8) {
   cr_assert_eq(n, 7);
 }
 
+/* The validator checks ASCII a word at a time with overlapping reads at
+ * the end (base/src/utf8.c): a stray byte at any position of any length
+ * must still be seen, and ASCII of any length accepted. */
+Test(types, utf8_every_length_and_position) {
+  uint8_t buf[40];
+  for (size_t len = 0; len <= 33; len++) {
+    memset(buf, 'a', sizeof buf);
+    cr_assert(sf_utf8_valid(buf, len), "ASCII, length %zu", len);
+    for (size_t at = 0; at < len; at++) {
+      memset(buf, 'a', sizeof buf);
+      buf[at] = 0x80; /* a lone continuation byte */
+      cr_assert(!sf_utf8_valid(buf, len), "0x80 at %zu of %zu", at, len);
+      if (at + 1 < len) {
+        buf[at] = 0xC3; /* U+00E9, two bytes */
+        buf[at + 1] = 0xA9;
+        cr_assert(sf_utf8_valid(buf, len), "U+00E9 at %zu of %zu", at, len);
+      }
+    }
+  }
+}
+
 Test(types, string_decode) {
   const uint8_t buf[] = {0x0A, 0x05, 'h', 'e', 'l', 'l', 'o'};
   const char *s;
