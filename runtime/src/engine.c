@@ -211,6 +211,7 @@ void sfl_engine_free(sfl_engine *e) {
   sfl_map_free(&e->tokens);
   sfl_map_free(&e->dedup);
   eng_http_free(e);
+  for (int k = 0; k < 3; k++) sfb_buf_free(&e->rq_scratch[k]);
   if (e->multi) curl_multi_cleanup(e->multi);
   curl_slist_free_all(e->headers);
   if (e->store) sfl_store_close(e->store);

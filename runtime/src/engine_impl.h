@@ -179,6 +179,7 @@ struct sfl_engine {
   size_t max_held_bytes;
   CURLM *multi;
   struct curl_slist *headers;
+  sfb_buf rq_scratch[3]; /* build_request's batch, spec and value buffers */
   size_t curl_transfers; /* easy handles on multi */
   volatile int stop;
   /* engine_http.c: the loop's epoll set (connections and wakefd), the

@@ -39,9 +39,13 @@ static int build_request(sfl_engine *e, addr *a, bool same_batch) {
   /* max_batch 0: no limit (maxNumBatchRequests <= 0), the whole backlog. */
   size_t max = same_batch ? a->inflight : (f->ep->max_batch ? f->ep->max_batch : SIZE_MAX);
   int64_t now = sfl_now_ms();
-  sfb_buf batch = {0}, tmp = {0}, tv = {0};
-  sfl_pb_address(&tmp, f->ns, f->name, a->id);
-  sfb_buf_len_field(&batch, 1, tmp.p, tmp.len);
+  /* The engine's scratch buffers (the loop's, lock held): no allocation
+   * per request once they have grown. */
+  sfb_buf *bb = &e->rq_scratch[0], *tb = &e->rq_scratch[1], *vb = &e->rq_scratch[2];
+  sfb_buf_reset(bb);
+  sfb_buf_reset(tb);
+  sfl_pb_address(tb, f->ns, f->name, a->id);
+  sfb_buf_len_field(bb, 1, tb->p, tb->len);
   for (size_t i = 0; i < f->n_specs; i++) {
     const spec *sp = &f->specs[i];
     state_val *s = eng_state_find(a, sp->name);
@@ -53,8 +57,6 @@ static int build_request(sfl_engine *e, addr *a, bool same_batch) {
       snprintf(a->last_error, sizeof(a->last_error),
                "state '%s' of %s holds a %s but is registered as %s", sp->name,
                a->key, s->typename, sp->typename);
-      sfb_buf_free(&batch);
-      sfb_buf_free(&tmp);
       return -1;
     }
     if (s && sp->mode == 2) { /* expire after invoke: a read refreshes it */
@@ -62,25 +64,25 @@ static int build_request(sfl_engine *e, addr *a, bool same_batch) {
       STORE(sfl_store_state_put(e->store, a->key, s->name, s->typename, s->value,
                                 s->len, s->expire_at));
     }
-    sfb_buf_reset(&tmp);
-    sfl_pb_string(&tmp, 1, sp->name);
+    sfb_buf_reset(tb);
+    sfl_pb_string(tb, 1, sp->name);
     if (s) {
-      sfb_buf_reset(&tv);
-      sfl_pb_typed_value(&tv, sp->typename, true, s->value, s->len);
-      sfb_buf_len_field(&tmp, 2, tv.p, tv.len);
+      sfb_buf_reset(vb);
+      sfl_pb_typed_value(vb, sp->typename, true, s->value, s->len);
+      sfb_buf_len_field(tb, 2, vb->p, vb->len);
     }
-    sfb_buf_len_field(&batch, 2, tmp.p, tmp.len);
+    sfb_buf_len_field(bb, 2, tb->p, tb->len);
   }
   size_t n = 0;
   for (msg *m = a->head; m && n < max; m = m->next, n++)
-    sfb_buf_len_field(&batch, 3, m->inv, m->len);
+    sfb_buf_len_field(bb, 3, m->inv, m->len);
   a->inflight = n;
   sfb_buf_reset(&a->body);
-  sfb_buf_len_field(&a->body, 100, batch.p, batch.len);
-  sfb_buf_free(&batch);
-  sfb_buf_free(&tmp);
-  sfb_buf_free(&tv);
-  if (a->body.oom) {
+  sfb_buf_len_field(&a->body, 100, bb->p, bb->len);
+  bool oom = a->body.oom || bb->oom || tb->oom || vb->oom;
+  for (int i = 0; i < 3; i++) /* one large batch must not keep its size */
+    if (e->rq_scratch[i].cap > 64 * 1024 || e->rq_scratch[i].oom) sfb_buf_free(&e->rq_scratch[i]);
+  if (oom) {
     snprintf(a->last_error, sizeof(a->last_error), "out of memory building a request");
     return -1;
   }
