@@ -75,11 +75,9 @@ typedef struct gw_waiter {
   char traceparent[64]; /* the Reply's trace context ("" = none) */
   /* The gateway's span of the call while tracing (trace_span "" else):
    * written when the call is answered (docs/tracing.md). */
-  char trace_id[SFC_TRACE_ID_LEN + 1], trace_parent[SFC_SPAN_ID_LEN + 1],
-      trace_span[SFC_SPAN_ID_LEN + 1];
+  sfc_call_span span;
   char trace_name[160], trace_key[128];
   const char *trace_topic;
-  uint64_t trace_start_ns;
   struct gw_call *call;
   struct gw_waiter *next_in_call; /* waiters of the same call */
   struct gw_waiter *prev, *next;  /* every waiter (timeouts) */

@@ -211,26 +211,20 @@ static int call_options(gw *g, struct MHD_Connection *c, gw_req *r,
  * when its traceparent was taken), which the Call names as its parent. */
 static void call_span_begin(struct MHD_Connection *c, gw_waiter *w, const gw_route *route,
                             const char *key, const char *trace_id, const char *client_span) {
-  const char *tp = header(c, "traceparent");
-  bool taken = tp != NULL && strlen(tp) > 3 + SFC_TRACE_ID_LEN &&
-               strncmp(tp + 3, trace_id, SFC_TRACE_ID_LEN) == 0;
-  snprintf(w->trace_id, sizeof w->trace_id, "%s", trace_id);
-  snprintf(w->trace_parent, sizeof w->trace_parent, "%s", taken ? client_span : "");
-  sfc_trace_random_hex(w->trace_span, SFC_SPAN_ID_LEN);
+  sfc_call_span_begin(&w->span, header(c, "traceparent"), trace_id, client_span);
   snprintf(w->trace_name, sizeof w->trace_name, GW_NAME " call %s.%s", route->fn_typename,
            w->method->name);
   snprintf(w->trace_key, sizeof w->trace_key, "%s", key);
   w->trace_topic = route->topic;
-  w->trace_start_ns = sfb_otlp_now_ns();
 }
 
 /* ... written once the call is answered (or not sent). */
 static void call_span_end(gw *g, const gw_waiter *w, unsigned status) {
-  if (w->trace_span[0] == '\0' || g->trace_out == NULL) return;
+  if (w->span.span[0] == '\0' || g->trace_out == NULL) return;
   char code[16];
   snprintf(code, sizeof code, "%u", status);
-  sfb_otlp_span sp = {w->trace_id, w->trace_span, w->trace_parent, w->trace_name,
-                      SFB_SPAN_SERVER, w->trace_start_ns, sfb_otlp_now_ns(), status >= 500,
+  sfb_otlp_span sp = {w->span.trace_id, w->span.span, w->span.parent, w->trace_name,
+                      SFB_SPAN_SERVER, w->span.start_ns, sfb_otlp_now_ns(), status >= 500,
                       {"statefun.key", "http.response.status_code", "statefun.request_id",
                        "messaging.destination.name"},
                       {w->trace_key, code, w->rid, w->trace_topic}};
@@ -254,7 +248,7 @@ static uint8_t *pack_call(gw *g, struct MHD_Connection *c, gw_waiter *w,
   call.parent_span_id = span_id;
   if (g->trace_out != NULL) {
     call_span_begin(c, w, route, key, trace_id, span_id);
-    call.parent_span_id = w->trace_span;
+    call.parent_span_id = w->span.span;
   }
   call.method = (char *)m->name;
   call.args.data = (uint8_t *)argb;

@@ -89,6 +89,22 @@ void sfc_traceparent(const char *trace_id, const char *span_id, char *out,
 /* `n` fresh random hex digits (n even). */
 void sfc_trace_random_hex(char *out, size_t n);
 
+/* A front's own span of an entity call, while it writes spans
+ * (docs/tracing.md): the trace, the client's span when its traceparent
+ * was taken ("" when it was absent or malformed: the span is a root), a
+ * fresh span id (the Call's parent_span_id) and the start (ns since the
+ * epoch). span[0] == '\0': no span. */
+typedef struct sfc_call_span {
+  char trace_id[SFC_TRACE_ID_LEN + 1];
+  char parent[SFC_SPAN_ID_LEN + 1];
+  char span[SFC_SPAN_ID_LEN + 1];
+  uint64_t start_ns;
+} sfc_call_span;
+/* Begins *s for a request whose `traceparent` header (NULL if none)
+ * sfc_trace_from_header turned into trace_id and client_span. */
+void sfc_call_span_begin(sfc_call_span *s, const char *traceparent,
+                         const char *trace_id, const char *client_span);
+
 /* The method's Args record from the request body, a JSON object of its
  * parameters (a blank body = no arguments). -1 with the whole 400 message
  * in err ("the body is not JSON ...", "User.deposit: missing argument ...").

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ir_json.h"
+#include "sfb/otlp.h"
 #include "sfb/urlpart.h"
 
 const sfc_entity *sfc_call_entity(const sfc_ir *irs, size_t n_irs,
@@ -127,6 +128,17 @@ void sfc_trace_from_header(const char *tp, char trace_id[SFC_TRACE_ID_LEN + 1],
   }
   sfc_trace_random_hex(trace_id, SFC_TRACE_ID_LEN);
   sfc_trace_random_hex(span_id, SFC_SPAN_ID_LEN);
+}
+
+void sfc_call_span_begin(sfc_call_span *s, const char *traceparent,
+                         const char *trace_id, const char *client_span) {
+  /* taken: the header's trace id is the one the call carries */
+  bool taken = traceparent != NULL && strlen(traceparent) > 3 + SFC_TRACE_ID_LEN &&
+               strncmp(traceparent + 3, trace_id, SFC_TRACE_ID_LEN) == 0;
+  snprintf(s->trace_id, sizeof s->trace_id, "%s", trace_id);
+  snprintf(s->parent, sizeof s->parent, "%s", taken ? client_span : "");
+  sfc_trace_random_hex(s->span, SFC_SPAN_ID_LEN);
+  s->start_ns = sfb_otlp_now_ns();
 }
 
 void sfc_traceparent(const char *trace_id, const char *span_id, char *out,

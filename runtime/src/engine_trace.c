@@ -69,6 +69,9 @@ static void new_round(struct sflt_msg *t, uint64_t now) {
 /* The envelope of invocation `inv` when it is an entity Call or Reply
  * with a trace context; NULL otherwise. */
 static struct sflt_msg *from_envelope(addr *a, const uint8_t *inv, size_t len) {
+  /* a plain message (no envelope's typename in it) costs one scan */
+  static const char envelope_ns[] = "statefun.entities/";
+  if (memmem(inv, len, envelope_ns, sizeof envelope_ns - 1) == NULL) return NULL;
   Io__Statefun__Sdk__Reqreply__ToFunction__Invocation *in =
       (Io__Statefun__Sdk__Reqreply__ToFunction__Invocation *)protobuf_c_message_unpack(
           &io__statefun__sdk__reqreply__to_function__invocation__descriptor, NULL, len, inv);

@@ -105,27 +105,15 @@ static bool call_options(exchange *x, char rid[MAX_REQUEST_ID + 1],
   return true;
 }
 
-/* While tracing: the call's own span (a child of the client's span when
- * its traceparent was taken), which the Call names as its parent. */
-static void call_span_begin(exchange *x, request *r, const char *trace_id,
-                            const char *client_span) {
-  const char *tp = front_header(x, "traceparent");
-  bool taken = tp != NULL && strlen(tp) > 3 + SFC_TRACE_ID_LEN &&
-               strncmp(tp + 3, trace_id, SFC_TRACE_ID_LEN) == 0;
-  snprintf(r->trace_id, sizeof r->trace_id, "%s", trace_id);
-  snprintf(r->trace_parent, sizeof r->trace_parent, "%s", taken ? client_span : "");
-  sfc_trace_random_hex(r->trace_span, SFC_SPAN_ID_LEN);
-  r->trace_start_ns = sfb_otlp_now_ns();
-}
-
-/* ... written when the call is answered. */
+/* While tracing, the call's own span (sfc_call_span_begin: a child of
+ * the client's span, the Call's parent), written when it is answered. */
 static void call_span_end(exchange *x, const request *r, unsigned status) {
-  if (r->trace_span[0] == '\0') return;
+  if (r->span.span[0] == '\0') return;
   char name[512], code[16];
   snprintf(name, sizeof name, "sf-local POST %s", x->url);
   snprintf(code, sizeof code, "%u", status);
-  sfb_otlp_span sp = {r->trace_id, r->trace_span, r->trace_parent, name, SFB_SPAN_SERVER,
-                      r->trace_start_ns, sfb_otlp_now_ns(), status >= 500,
+  sfb_otlp_span sp = {r->span.trace_id, r->span.span, r->span.parent, name, SFB_SPAN_SERVER,
+                      r->span.start_ns, sfb_otlp_now_ns(), status >= 500,
                       {"http.request.method", "url.path", "http.response.status_code",
                        "statefun.request_id"},
                       {"POST", x->url, code, r->rid}};
@@ -145,8 +133,8 @@ static bool call_send(exchange *x, request *r, const sfl_front_address *a,
   call.trace_id = trace_id;
   call.parent_span_id = span_id;
   if (sflt_out != NULL) {
-    call_span_begin(x, r, trace_id, span_id);
-    call.parent_span_id = r->trace_span;
+    sfc_call_span_begin(&r->span, front_header(x, "traceparent"), trace_id, span_id);
+    call.parent_span_id = r->span.span;
   }
   call.method = (char *)m->name;
   call.args.data = argb;

@@ -32,6 +32,7 @@
 
 #include "http_front.h"
 #include "ir.h"
+#include "ir_call.h"
 
 #define DEFAULT_SEND_WAIT_MS 2000
 #define DEFAULT_MAX_POLL_MS 60000
@@ -127,9 +128,8 @@ typedef struct request {
   char rid[256];       /* >= SFC_CALL_MAX_REQUEST_ID + 1 */
   int64_t call_deadline;
   int64_t call_wait_ms;
-  /* sf-local's span of the call while tracing (trace_span "" otherwise) */
-  char trace_id[33], trace_parent[17], trace_span[17];
-  uint64_t trace_start_ns;
+  /* sf-local's span of the call while tracing (span.span "" otherwise) */
+  sfc_call_span span;
 } request;
 
 /* What a handler needs to answer. */
