@@ -35,17 +35,17 @@
 #define SWEEP_MS 250
 
 /* A record on the reply egress (park_mu held): remembered in the ring,
- * and the call parked for it woken. True when one was. */
+ * and the calls parked for it woken (more than one when a client sent
+ * the same X-Request-Id again while the first still waited). True when
+ * any was. */
 static bool reply_came(sfl_front *f, const char *topic) {
   uint64_t n = atomic_load(&f->reply_seq);
   snprintf(f->reply_ring[n % REPLY_RING], MAX_REPLY_TOPIC, "%s", topic);
   atomic_store(&f->reply_seq, n + 1);
+  bool any = false;
   for (request *r = f->parked; r != NULL; r = r->pnext)
-    if (r->wait_reply && strcmp(r->rid, topic) == 0) {
-      r->woken = true;
-      return true;
-    }
-  return false;
+    if (r->wait_reply && strcmp(r->rid, topic) == 0) any = r->woken = true;
+  return any;
 }
 
 void front_changed(void *ctx, const char *egress_id, const char *topic) {
