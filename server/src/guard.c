@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "sfb/utf8.h"
+
 #define REAP_INTERVAL_MS 250
 
 typedef struct gconn {
@@ -176,56 +178,29 @@ void sf_guard_request_done(sf_guard *g, struct MHD_Connection *c) {
 /* ---- strict heads --------------------------------------------------------- */
 
 typedef struct head_count {
-  int content_length, transfer_encoding;
+  int content_length, transfer_encoding, host;
+  const char *length_value; /* the first Content-Length's */
 } head_count;
 
+/* One pass over the headers finds everything the checks and the server
+ * read (looking each up again costs a pass per header). */
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
                                     const char *key, const char *value) {
   (void)kind;
-  (void)value;
   head_count *n = cls;
-  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-    n->content_length++;
-  else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+    if (n->content_length++ == 0) n->length_value = value;
+  } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
     n->transfer_encoding++;
+  } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+    n->host++;
+  }
   return MHD_YES;
 }
 
-/* Length of the UTF-8 sequence at s (1-4), 0 when it is not valid UTF-8
- * (overlong forms, surrogates and code points past U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *s) {
-  if (s[0] < 0x80) return 1;
-  size_t n;
-  unsigned cp;
-  if ((s[0] & 0xE0) == 0xC0) n = 2, cp = s[0] & 0x1Fu;
-  else if ((s[0] & 0xF0) == 0xE0) n = 3, cp = s[0] & 0x0Fu;
-  else if ((s[0] & 0xF8) == 0xF0) n = 4, cp = s[0] & 0x07u;
-  else return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3Fu);
-  }
-  static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return n;
-}
-
-/* Whether s[0..n) is valid UTF-8 without a NUL. */
+/* Whether s[0..n) is valid UTF-8 without a NUL (sfbase's validator). */
 static bool text_ok(const unsigned char *s, size_t n) {
-  for (size_t i = 0; i < n;) {
-    if (s[i] == '\0') return false;
-    size_t k = i + 4 <= n ? utf8_seq(s + i) : 0;
-    if (k == 0 && i + 4 > n) { /* near the end: copy so utf8_seq may look */
-      unsigned char t[4] = {0, 0, 0, 0};
-      memcpy(t, s + i, n - i);
-      k = utf8_seq(t);
-      if (i + k > n) k = 0;
-    }
-    if (k == 0) return false;
-    i += k;
-  }
-  return true;
+  return memchr(s, 0, n) == NULL && sfb_utf8_valid(s, n);
 }
 
 size_t sf_guard_unescape(void *cls, struct MHD_Connection *c, char *s) {
@@ -252,9 +227,12 @@ void *sf_guard_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 }
 
 bool sf_guard_head_ok(struct MHD_Connection *c, const char *url,
-                      const char *version, char *why, size_t why_len) {
-  head_count n = {0, 0};
+                      const char *version, sf_guard_head *head, char *why,
+                      size_t why_len) {
+  head_count n = {0, 0, 0, NULL};
   MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &n);
+  head->content_length = n.length_value;
+  head->transfer_encoding = n.transfer_encoding > 0;
   if (n.content_length > 1) {
     snprintf(why, why_len, "more than one Content-Length header");
     return false;
@@ -263,9 +241,7 @@ bool sf_guard_head_ok(struct MHD_Connection *c, const char *url,
     snprintf(why, why_len, "both Content-Length and Transfer-Encoding");
     return false;
   }
-  if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
-      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST) ==
-          NULL) {
+  if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && n.host == 0) {
     snprintf(why, why_len, "an HTTP/1.1 request without a Host header");
     return false;
   }

@@ -41,12 +41,20 @@ void sf_guard_head_done(sf_guard *g, struct MHD_Connection *c);
 void sf_guard_answering(struct MHD_Connection *c);
 void sf_guard_request_done(sf_guard *g, struct MHD_Connection *c);
 
+/* What sf_guard_head_ok saw of the headers the server reads next. */
+typedef struct sf_guard_head {
+  const char *content_length; /* the Content-Length value, or NULL */
+  bool transfer_encoding;     /* a Transfer-Encoding header was sent */
+} sf_guard_head;
+
 /* The strict head checks: true when the request may be served; false with
  * a reason (for a 400, after which the connection is closed) when it has
  * more than one Content-Length, both Content-Length and Transfer-Encoding,
  * no Host on HTTP/1.1, or a path with a NUL (raw or %00) or invalid UTF-8
- * (raw or %-encoded). `url` and `version` are as MHD passes them. */
+ * (raw or %-encoded). `url` and `version` are as MHD passes them; `head`
+ * gets the headers the server reads after (one pass over all of them). */
 bool sf_guard_head_ok(struct MHD_Connection *c, const char *url,
-                      const char *version, char *why, size_t why_len);
+                      const char *version, sf_guard_head *head, char *why,
+                      size_t why_len);
 
 #endif /* STATEFUN_SERVER_GUARD_H */

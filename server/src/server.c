@@ -535,23 +535,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
       *con_cls = K_ANSWERED;
       return reply_text(s, conn, MHD_HTTP_FORBIDDEN, NULL, "%s", why);
     }
-    if (!sf_guard_head_ok(conn, url, version, why, sizeof why)) {
+    sf_guard_head head;
+    if (!sf_guard_head_ok(conn, url, version, &head, why, sizeof why)) {
       *con_cls = K_ANSWERED; /* a proxy could read it otherwise: close */
       return reply_close(s, conn, MHD_HTTP_BAD_REQUEST, NULL,
                          "malformed request head: %s", why);
     }
     route r = route_of(s, url);
     unsigned long long declared = 0;
-    bool has_length = parse_length(
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_CONTENT_LENGTH),
-        &declared);
+    bool has_length = parse_length(head.content_length, &declared);
     if (r != ROUTE_FUNCTION || strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
       /* Answered on the last call so that keep-alive survives; a request
        * with a body we do not want is answered now (MHD then closes). */
-      if ((has_length && declared > 0) ||
-          MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+      if ((has_length && declared > 0) || head.transfer_encoding) {
         *con_cls = K_ANSWERED;
         return reply_simple(s, conn, r, method, url);
       }
