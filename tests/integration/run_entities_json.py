@@ -27,7 +27,7 @@ import threading
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from sftest.checks import Tally, check, check_eq  # noqa: E402
 from sftest.net import request_once  # noqa: E402
-from sftest.sflocal import LocalEnv, check_reports  # noqa: E402
+from sftest.sflocal import LocalEnv, run_shared  # noqa: E402
 
 ARGS = None
 FACTOR = float(os.environ.get("SF_TEST_TIME_FACTOR", "1"))
@@ -258,13 +258,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sfl-ejson-") as tmp:
         tally.run("bad_ir", bad_ir, tmp)
     tally.run("without_ir", without_ir)
-    s = Stack()
-    try:
-        for t in TESTS:
-            tally.run(t.__name__, t, s)
-    finally:
-        s.close(timeout=10 * FACTOR)
-    check_reports(s, tally)
+    run_shared(TESTS, Stack(), tally, timeout=10 * FACTOR)
     print(tally.summary())
     return tally.exit_code()
 

@@ -95,6 +95,22 @@ class Checks(unittest.TestCase):
         t.add(True)
         self.assertEqual((t.summary(), t.exit_code()), ("2 passed, 1 failed", 1))
 
+    def test_tally_run(self):
+        t = checks.Tally()
+        out = io.StringIO()
+
+        def bug():
+            raise KeyError("k")
+        with contextlib.redirect_stdout(out):
+            self.assertTrue(t.run("good", lambda x: x, 1))
+            self.assertFalse(t.run("bad", checks.check, False, "wrong"))
+            self.assertFalse(t.run("bug", bug))
+        lines = out.getvalue().splitlines()
+        self.assertEqual(lines[:4], ["PASS good", "wrong", "FAIL bad",
+                                     "Traceback (most recent call last):"])
+        self.assertEqual(lines[-2:], ["KeyError: 'k'", "FAIL bug"])
+        self.assertEqual(t.summary(), "1 passed, 2 failed")
+
 
 class Net(unittest.TestCase):
     def test_free_ports_bind(self):

@@ -34,7 +34,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from sftest.checks import Tally, check_eq  # noqa: E402
-from sftest.sflocal import LocalEnv, check_reports  # noqa: E402
+from sftest.sflocal import LocalEnv, run_shared  # noqa: E402
 import otlp_check  # noqa: E402
 
 ARGS = None
@@ -385,15 +385,10 @@ def main():
     ap.add_argument("--module", required=True)
     ARGS = ap.parse_args()
     tally = Tally()
-    s = Stack()
-    try:
-        for t in TESTS:
-            tally.run(t.__name__, t, s)
-    finally:
-        s.close(timeout=10 * FACTOR)
-    check_reports(s, tally)
+    run_shared(TESTS, Stack(), tally, timeout=10 * FACTOR)
     print(tally.summary())
     return tally.exit_code()
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,8 +8,8 @@ point there), sf-local in front of it on ports it picks itself, its
 /metrics, a kill -9 that is sure to hit a request in flight, and the
 sanitizer reports and log tails a failure prints. run_tests() runs each
 test in a LocalEnv of its own and prints "PASS|FAIL name seconds note"
-and the closing "N passed, M failed"; a driver whose tests share one
-LocalEnv ends with check_reports().
+and the closing "N passed, M failed"; run_shared() runs tests that share
+one LocalEnv.
 """
 import collections
 import os
@@ -165,6 +165,18 @@ def run_tests(tests, make_env, selected=(), seed=None, keep=False):
                 shutil.rmtree(env.dir, ignore_errors=True)
     print("%s (%.1f s)" % (tally.summary(), time.monotonic() - t_all))
     return tally.exit_code()
+
+
+def run_shared(tests, env, tally, timeout=20):
+    """Runs each test function fn(env) of `tests` on the one env (counted
+    in tally, Tally.run), then closes the env and ends with
+    check_reports()."""
+    try:
+        for t in tests:
+            tally.run(t.__name__, t, env)
+    finally:
+        env.close(timeout)
+    check_reports(env, tally)
 
 
 def check_reports(env, tally):
