@@ -1,8 +1,8 @@
 /*
  * The code sf-codegen generates from examples/shopping-cart/shop.ir.json,
- * compiled with the strict flags and run: every step function the header
- * declares is defined here (the shopping cart's logic, awaits included),
- * the record/Args/frame codecs round-trip, and the entities run through
+ * compiled with the strict flags and run against the step functions the
+ * application runs (examples/shopping-cart/cart.c, awaits included): the
+ * record/Args/frame codecs round-trip, and the entities run through
  * sf_handler_handle: only changed state fields become mutations, and an
  * await is resumed by its Reply.
  */
@@ -15,154 +15,8 @@
 #include "shop.h"
 #include "support.h"
 
-/* ---- Item ---------------------------------------------------------------- */
-
-SF_METHOD(Item, set_price) {
-  SF_BEGIN(F);
-  SF_STATE(Item)->price = F->p.price;
-  SF_RETURN_VOID(F);
-  SF_END(F);
-}
-
-SF_METHOD(Item, add_stock) {
-  SF_BEGIN(F);
-  SF_STATE(Item)->stock += F->p.qty;
-  SF_RETURN(F, SF_STATE(Item)->stock);
-  SF_END(F);
-}
-
-SF_METHOD(Item, get_price) {
-  SF_BEGIN(F);
-  SF_RETURN(F, SF_STATE(Item)->price);
-  SF_END(F);
-}
-
-SF_METHOD(Item, get_stock) {
-  SF_BEGIN(F);
-  SF_RETURN(F, SF_STATE(Item)->stock);
-  SF_END(F);
-}
-
-SF_METHOD(Item, reserve) {
-  SF_BEGIN(F);
-  if (SF_STATE(Item)->stock < F->p.qty) SF_RETURN(F, false);
-  SF_STATE(Item)->stock -= F->p.qty;
-  SF_RETURN(F, true);
-  SF_END(F);
-}
-
-SF_METHOD(Item, release) {
-  SF_BEGIN(F);
-  SF_STATE(Item)->stock += F->p.qty;
-  SF_RETURN_VOID(F);
-  SF_END(F);
-}
-
-SF_METHOD(Item, ping_user) {
-  SF_BEGIN(F);
-  SF_AWAIT(F, balance, User_get_balance(ctx, F->p.user));
-  SF_RETURN(F, F->r.balance);
-  SF_END(F);
-}
-
-/* ---- User ---------------------------------------------------------------- */
-
-SF_METHOD(User, deposit) {
-  SF_BEGIN(F);
-  SF_STATE(User)->balance += F->p.amount;
-  SF_RETURN(F, SF_STATE(User)->balance);
-  SF_END(F);
-}
-
-SF_METHOD(User, get_balance) {
-  SF_BEGIN(F);
-  SF_RETURN(F, SF_STATE(User)->balance);
-  SF_END(F);
-}
-
-SF_METHOD(User, get_basket) {
-  SF_BEGIN(F);
-  SF_RETURN(F, SF_STATE(User)->basket);
-  SF_END(F);
-}
-
-/* Appends to the basket (arrays come from the request arena). */
-static void basket_add(sf_entity_ctx *ctx, sf_ref item) {
-  shop_Item_ref_list *b = &SF_STATE(User)->basket;
-  sf_ref *items = sf_arena_alloc(sf_entity_arena(ctx), (b->len + 1) * sizeof *items);
-  cr_assert(items);
-  if (b->len) memcpy(items, b->items, b->len * sizeof *items);
-  items[b->len] = item;
-  b->items = items;
-  b->len++;
-}
-
-SF_METHOD(User, add_to_basket) {
-  SF_BEGIN(F);
-  for (F->i = 0; (size_t)F->i < F->p.items.len; F->i++) {
-    SF_AWAIT(F, stock, Item_get_stock(ctx, F->p.items.items[F->i]));
-    if (F->r.stock <= 0) continue;
-    SF_AWAIT(F, price, Item_get_price(ctx, F->p.items.items[F->i]));
-    F->total += F->r.price;
-    basket_add(ctx, F->p.items.items[F->i]);
-  }
-  SF_RETURN(F, F->total);
-  SF_END(F);
-}
-
-SF_METHOD(User, checkout) {
-  SF_BEGIN(F);
-  for (F->i = 0; (size_t)F->i < SF_STATE(User)->basket.len; F->i++) {
-    SF_AWAIT(F, price, Item_get_price(ctx, SF_STATE(User)->basket.items[F->i]));
-    F->receipt.total += F->r.price;
-  }
-  for (F->reserved = 0; (size_t)F->reserved < SF_STATE(User)->basket.len; F->reserved++) {
-    SF_AWAIT(F, reserve, Item_reserve(ctx, SF_STATE(User)->basket.items[F->reserved], 1));
-    if (!F->r.reserve) break;
-  }
-  if ((size_t)F->reserved < SF_STATE(User)->basket.len ||
-      SF_STATE(User)->balance < F->receipt.total) {
-    F->failure = SF_STR("out of stock or balance");
-    while (F->reserved > 0) {
-      F->reserved--;
-      SF_AWAIT(F, release, Item_release(ctx, SF_STATE(User)->basket.items[F->reserved], 1));
-    }
-    SF_FAIL(F, "%s", F->failure.ptr);
-  }
-  SF_STATE(User)->balance -= F->receipt.total;
-  F->receipt.balance = SF_STATE(User)->balance;
-  SF_RETURN(F, F->receipt);
-  SF_END(F);
-}
-
-SF_METHOD(User, ping_item) {
-  SF_BEGIN(F);
-  SF_AWAIT(F, ping, Item_ping_user(ctx, F->p.item, (sf_ref){sf_entity_key(ctx)}));
-  SF_RETURN(F, F->r.ping);
-  SF_END(F);
-}
-
-SF_METHOD(User, quote) {
-  SF_BEGIN(F);
-  for (F->i = 0; (size_t)F->i < F->p.items.len; F->i++) {
-    SF_CALL_AT(F, prices, F->i, Item_get_price(ctx, F->p.items.items[F->i]));
-    SF_CALL_AT(F, stocks, F->i, Item_get_stock(ctx, F->p.items.items[F->i]));
-  }
-  SF_AWAIT_CALLS(F, prices);
-  for (size_t k = 0; k < F->r.prices.len; k++)
-    if (F->r.stocks.items[k] > 0) F->total += F->r.prices.items[k];
-  SF_RETURN(F, F->total);
-  SF_END(F);
-}
-
-SF_METHOD(User, buy_one) {
-  SF_BEGIN(F);
-  SF_AWAIT(F, price, Item_get_price(ctx, F->p.item));
-  SF_STATE(User)->balance -= F->r.price;
-  SF_AWAIT(F, reserve, Item_reserve(ctx, F->p.item, 1));
-  SF_RETURN(F, SF_STATE(User)->balance);
-  SF_END(F);
-}
+/* The step functions are the application's own: examples/shopping-cart/
+ * cart.c, linked in (CMakeLists.txt). */
 
 /* ---- helpers ------------------------------------------------------------- */
 
