@@ -50,24 +50,31 @@ STRING_T = "io.statefun.types/string"
 KAFKA_T = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
 
 
-def make_body(n, fid, seen):
+def make_batch(ns, type_, fid, state, typename, value, n):
+    """A ToFunction batch to ns/type_/fid carrying one state value and n
+    invocations from an ingress (no caller), "visitor-000", ..."""
     tf = ToFunction()
     batch = tf.invocation
-    batch.target.namespace = FN_NS
-    batch.target.type = FN_TYPE
+    batch.target.namespace = ns
+    batch.target.type = type_
     batch.target.id = fid
     pv = batch.state.add()
-    pv.state_name = "seen"
-    pv.state_value.typename = INT_T
+    pv.state_name = state
+    pv.state_value.typename = typename
     pv.state_value.has_value = True
-    pv.state_value.value = IntWrapper(value=seen).SerializeToString()
+    pv.state_value.value = value
     for i in range(n):
-        inv = batch.invocations.add()  # from an ingress: no caller
+        inv = batch.invocations.add()
         inv.argument.typename = STRING_T
         inv.argument.has_value = True
         inv.argument.value = StringWrapper(
             value=f"visitor-{i:03d}").SerializeToString()
     return tf.SerializeToString()
+
+
+def make_body(n, fid, seen):
+    return make_batch(FN_NS, FN_TYPE, fid, "seen", INT_T,
+                      IntWrapper(value=seen).SerializeToString(), n)
 
 
 def make_blob(size, counter):
@@ -78,23 +85,7 @@ def make_blob(size, counter):
 
 
 def make_state_body(n, fid, size):
-    tf = ToFunction()
-    batch = tf.invocation
-    batch.target.namespace = STATE_NS
-    batch.target.type = STATE_TYPE
-    batch.target.id = fid
-    pv = batch.state.add()
-    pv.state_name = "blob"
-    pv.state_value.typename = BLOB_T
-    pv.state_value.has_value = True
-    pv.state_value.value = make_blob(size, 5)
-    for i in range(n):
-        inv = batch.invocations.add()
-        inv.argument.typename = STRING_T
-        inv.argument.has_value = True
-        inv.argument.value = StringWrapper(
-            value=f"visitor-{i:03d}").SerializeToString()
-    return tf.SerializeToString()
+    return make_batch(STATE_NS, STATE_TYPE, fid, "blob", BLOB_T, make_blob(size, 5), n)
 
 
 def cmd_make_requests(a):
