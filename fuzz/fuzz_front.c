@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_codec_ir.h"
 #include "fuzz_common.h"
 #include "http_front.h"
 #include "ir.h"
@@ -34,18 +35,6 @@ static char *dup_str(const uint8_t *p, size_t n) { /* stops at a NUL */
   memcpy(s, p, n);
   s[n] = '\0';
   return s;
-}
-
-static const sfc_ir *codec_ir(void) {
-  static sfc_ir ir;
-  static int loaded;
-  if (!loaded) {
-    char err[512];
-    if (sfc_ir_load(FZ_CODEC_IR, &ir, err, sizeof err) != 0)
-      fz_check_failed(err, __FILE__, __LINE__);
-    loaded = 1;
-  }
-  return &ir;
 }
 
 static void address(const char *path) {
@@ -124,7 +113,7 @@ static void entity_route(const uint8_t *p, size_t n) {
   const uint8_t *body = nul ? nul + 1 : p + n;
   size_t blen = nul ? n - plen - 1 : 0;
   sfc_call_route r;
-  sfc_call_route_of(codec_ir(), 1, path, &r);
+  sfc_call_route_of(fz_codec_ir(), 1, path, &r);
   switch (r.kind) {
   case SFC_ROUTE_ERROR:
     FZ_CHECK(r.status == 400 || r.status == 404);

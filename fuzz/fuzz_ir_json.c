@@ -18,24 +18,13 @@
 #include <string.h>
 
 #include "entities.pb-c.h"
+#include "fuzz_codec_ir.h"
 #include "fuzz_common.h"
 #include "ir.h"
 #include "ir_call.h"
 #include "ir_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const sfc_ir *codec_ir(void) {
-  static sfc_ir ir;
-  static int loaded;
-  if (!loaded) {
-    char err[512];
-    if (sfc_ir_load(FZ_CODEC_IR, &ir, err, sizeof err) != 0)
-      fz_check_failed(err, __FILE__, __LINE__);
-    loaded = 1;
-  }
-  return &ir;
-}
 
 /* Bytes -> JSON; when they decode, JSON -> bytes -> JSON gives the same. */
 static void bytes_round_trip(const sfc_method *m, const sfc_record *r,
@@ -96,7 +85,7 @@ static void reply(const sfc_method *m, const uint8_t *p, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
-  const sfc_ir *ir = codec_ir();
+  const sfc_ir *ir = fz_codec_ir();
   const sfc_entity *e = sfc_ir_entity(ir, "Keeper");
   FZ_CHECK(e != NULL && e->n_methods > 0);
   const sfc_method *m = &e->methods[(data[0] >> 2) % e->n_methods];
