@@ -55,7 +55,7 @@ uint64_t sfb_otlp_now_ns(void) {
 }
 
 void sfb_span_id_of(const char *s, char out[17]) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull; /* FNV-1a 64's offset basis */
   for (; *s != '\0'; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
   if (h == 0) h = 1;
   snprintf(out, 17, "%016llx", (unsigned long long)h);
