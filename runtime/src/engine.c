@@ -120,7 +120,10 @@ sfl_engine *sfl_engine_new(const sfl_engine_options *opts, char *err, size_t err
   e->headers = curl_slist_append(e->headers, "Accept: application/octet-stream");
   e->headers = curl_slist_append(e->headers, "User-Agent: sf-local");
   e->headers = curl_slist_append(e->headers, "Expect:");
-  if (!e->multi || !e->headers || eng_http_init(e) != 0) {
+  e->reply_arena = sf_arena_new(0);
+  /* a large reply must not keep its size: 1 MiB is kept across replies */
+  if (e->reply_arena) sf_arena_set_retain(e->reply_arena, 1024 * 1024);
+  if (!e->multi || !e->headers || !e->reply_arena || eng_http_init(e) != 0) {
     snprintf(err, err_len, "libcurl or epoll initialisation failed");
     sfl_engine_free(e);
     return NULL;
@@ -212,6 +215,7 @@ void sfl_engine_free(sfl_engine *e) {
   sfl_map_free(&e->dedup);
   eng_http_free(e);
   for (int k = 0; k < 3; k++) sfb_buf_free(&e->rq_scratch[k]);
+  sf_arena_free(e->reply_arena);
   if (e->multi) curl_multi_cleanup(e->multi);
   curl_slist_free_all(e->headers);
   if (e->store) sfl_store_close(e->store);

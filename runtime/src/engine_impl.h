@@ -180,6 +180,7 @@ struct sfl_engine {
   CURLM *multi;
   struct curl_slist *headers;
   sfb_buf rq_scratch[3]; /* build_request's batch, spec and value buffers */
+  sf_arena *reply_arena; /* the unpacked reply being handled */
   size_t curl_transfers; /* easy handles on multi */
   volatile int stop;
   /* engine_http.c: the loop's epoll set (connections and wakefd), the

@@ -254,6 +254,23 @@ void eng_on_done(sfl_engine *e, CURL *c, CURLcode rc) {
   curl_easy_cleanup(c);
 }
 
+/* protobuf-c's allocator on the engine's reply arena: a reply's dozen
+ * allocations are bump allocations, and freeing it is one arena reset
+ * (nothing of a reply outlives eng_finish_transfer: what is kept is
+ * copied). */
+static void *arena_alloc(void *arena, size_t n) { return sf_arena_alloc(arena, n); }
+static void arena_free(void *arena, void *p) {
+  (void)arena;
+  (void)p;
+}
+
+static pb_from *unpack_reply(sfl_engine *e, addr *a) {
+  ProtobufCAllocator al = {arena_alloc, arena_free, e->reply_arena};
+  sf_arena_reset(e->reply_arena); /* what a failed unpack left */
+  return io__statefun__sdk__reqreply__from_function__unpack(
+      &al, a->reply.len, a->reply.p ? a->reply.p : (const uint8_t *)"");
+}
+
 void eng_finish_transfer(sfl_engine *e, addr *a, const eng_result *res) {
   long status = res->status;
   char ctype[256];
@@ -287,8 +304,7 @@ void eng_finish_transfer(sfl_engine *e, addr *a, const eng_result *res) {
              "reply Content-Type is '%s', not %s", ctype,
              okhttp ? "exactly application/octet-stream (okhttp transport)"
                     : "application/octet-stream");
-  } else if (!(from = io__statefun__sdk__reqreply__from_function__unpack(
-                   NULL, a->reply.len, a->reply.p ? a->reply.p : (const uint8_t *)""))) {
+  } else if (!(from = unpack_reply(e, a))) {
     final = okhttp;
     snprintf(a->last_error, sizeof(a->last_error), "reply is not a valid FromFunction (%zu bytes)",
              a->reply.len);
@@ -305,7 +321,7 @@ void eng_finish_transfer(sfl_engine *e, addr *a, const eng_result *res) {
       IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INCOMPLETE_INVOCATION_CONTEXT) {
     e->c_missing_state++;
     int ok = eng_register_specs(a, from->incomplete_invocation_context);
-    io__statefun__sdk__reqreply__from_function__free_unpacked(from, NULL);
+    sf_arena_reset(e->reply_arena);
     if (ok != 0 || build_request(e, a, true) != 0) {
       eng_fail_batch(e, a); /* retrying cannot fix a spec conflict */
       return;
@@ -320,7 +336,7 @@ void eng_finish_transfer(sfl_engine *e, addr *a, const eng_result *res) {
                          ? from->invocation_result
                          : NULL;
   if (r && eng_validate_result(e, a, r) != 0) {
-    io__statefun__sdk__reqreply__from_function__free_unpacked(from, NULL);
+    sf_arena_reset(e->reply_arena);
     eng_fail_batch(e, a);
     return;
   }
@@ -331,7 +347,7 @@ void eng_finish_transfer(sfl_engine *e, addr *a, const eng_result *res) {
             a->inflight, r ? r->n_state_mutations : 0, r ? r->n_outgoing_messages : 0,
             r ? r->n_outgoing_egresses : 0);
   eng_consume_batch(e, a);
-  io__statefun__sdk__reqreply__from_function__free_unpacked(from, NULL);
+  sf_arena_reset(e->reply_arena);
   a->last_error[0] = '\0';
   a->attempts = 0;
   if (a->queued) eng_ready_push(e, a);
