@@ -108,16 +108,13 @@ static char *put_decimal(char *o, unsigned long long v, bool neg) {
  */
 static int fast_format(char *out, size_t cap, const char *fmt, va_list ap) {
   char *o = out, *end = out + cap - 1; /* room for the NUL */
-  for (const char *p = fmt; *p; p++) {
-    if (*p != '%') { /* a run of text up to the next conversion */
-      const char *q = strchrnul(p, '%');
-      if ((size_t)(end - o) < (size_t)(q - p)) return -1;
-      memcpy(o, p, (size_t)(q - p));
-      o += q - p;
-      p = q - 1;
-      continue;
-    }
-    p++;
+  for (const char *p = fmt;; p++) { /* p: after a conversion */
+    const char *q = strchrnul(p, '%'); /* the run of text before the next */
+    if ((size_t)(end - o) < (size_t)(q - p)) return -1;
+    memcpy(o, p, (size_t)(q - p));
+    o += q - p;
+    if (*q == '\0') break;
+    p = q + 1;
     int lng = 0; /* 1: l, 2: ll, 3: z */
     if (*p == 'l') {
       lng = 1;
