@@ -21,7 +21,10 @@
  * default 16 MiB) only in the first HOT_SLOTS_PER_THREAD x threads slots
  * of the free list (the ones reused first); the rest keep COLD_RETAIN, so
  * a burst of connections with large requests does not leave every slot
- * holding its largest size (idle memory about 2 x threads x retain).
+ * holding its largest size (idle memory about 2 x threads x retain). A
+ * request whose arena grew past the retain cap has its reply copied out
+ * and the arena cut back to COLD_RETAIN as soon as it is handled, so one
+ * that a slow client reads holds its reply, not all it used.
  *
  * Hostile clients. guard.c keeps every connection on a deadline (head,
  * body, idle keep-alive) that trickled bytes do not move, and checks each
@@ -235,20 +238,26 @@ static void slot_destroy(slot *sl) {
   free(sl);
 }
 
-static void slot_release(sf_server *s, slot *sl) {
-  atomic_fetch_sub(&s->inflight_bytes, sl->charged);
-  sl->charged = 0;
-  pthread_mutex_lock(&s->pool_lock);
-  bool hot = s->n_free < (size_t)HOT_SLOTS_PER_THREAD * s->threads;
-  pthread_mutex_unlock(&s->pool_lock);
+/* Frees what the slot's request used beyond `retain` bytes of arena and
+ * BODY_KEEP bytes of body buffer (nothing may point into them any more). */
+static void slot_shed(slot *sl, size_t retain) {
   /* Set before the reset, which frees the blocks beyond the cap. */
-  sf_arena_set_retain(sl->arena, hot ? s->arena_retain : COLD_RETAIN);
+  sf_arena_set_retain(sl->arena, retain);
   sf_arena_reset(sl->arena);
   if (sl->cap > BODY_KEEP) {
     free(sl->body);
     sl->body = NULL;
     sl->cap = 0;
   }
+}
+
+static void slot_release(sf_server *s, slot *sl) {
+  atomic_fetch_sub(&s->inflight_bytes, sl->charged);
+  sl->charged = 0;
+  pthread_mutex_lock(&s->pool_lock);
+  bool hot = s->n_free < (size_t)HOT_SLOTS_PER_THREAD * s->threads;
+  pthread_mutex_unlock(&s->pool_lock);
+  slot_shed(sl, hot ? s->arena_retain : COLD_RETAIN);
   pthread_mutex_lock(&s->pool_lock);
   bool keep = s->n_free < s->max_free;
   if (keep) {
@@ -486,7 +495,22 @@ static enum MHD_Result handle_function(sf_server *s,
   sf_server_metrics_record_batch(s->metrics, &info, st, now_ns() - t0);
 
   if (st == SF_OK) {
-    /* The reply lives in the slot's arena until on_completed(). */
+    /* A request that grew its arena past the retain cap (so its blocks
+     * would not be kept anyway): the reply is copied out and the rest
+     * freed now, not when a slow client has read it all, so a request in
+     * flight holds its reply and COLD_RETAIN of arena. */
+    uint8_t *copy = sf_arena_capacity(sl->arena) > s->arena_retain
+                        ? malloc(reply_len ? reply_len : 1)
+                        : NULL;
+    if (copy != NULL) {
+      memcpy(copy, reply, reply_len);
+      slot_shed(sl, COLD_RETAIN);
+      struct MHD_Response *resp = MHD_create_response_from_buffer(
+          reply_len, copy, MHD_RESPMEM_MUST_FREE);
+      if (resp == NULL) free(copy);
+      return queue(s, conn, MHD_HTTP_OK, resp, CT_OCTET);
+    }
+    /* Else the reply lives in the slot's arena until on_completed(). */
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         reply_len, reply, MHD_RESPMEM_PERSISTENT);
     return queue(s, conn, MHD_HTTP_OK, resp, CT_OCTET);

@@ -18,6 +18,7 @@ and runs one probe per attack:
   bomb_length      a field whose length prefix claims 2^62 bytes
   bomb_invocations batches of 10^5 and 10^6 (empty) invocations: 413
   bomb_states      a batch carrying 10^5 state values: 413
+  large_replies    large replies that clients do not read
 
 The attackers connect from 127.0.0.2, the normal client from 127.0.0.1,
 so the per-client limit is what they hit. The attacks both suites make,
@@ -311,6 +312,35 @@ def p_bomb_states(srv):
         len(body) // 1024, st, dt, why)
 
 
+def p_large_replies(srv):
+    """6 clients whose greeting (a 1.5 MB id) makes a reply of about 7.5 MB
+    and an arena past the retain cap (16 MiB), and who then read nothing
+    (a 4 KB receive buffer): each request in flight must hold its reply,
+    not all its arena (bounded by the probe's RSS budget)."""
+    fid = "L" * (1536 * 1024)
+    socks = []
+    for i in range(6):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.bind((attacks.ATTACKER, 0))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(post(greeting(fid + str(i), "Bob")))
+        socks.append(s)
+    time.sleep(3)  # handled; the replies wait for readers
+    held = attacks.rss_mb(srv.p.pid)
+    got = []
+    for s in socks:  # read each reply's status line, then hang up
+        try:
+            got.append(status_of(s.recv(64)))
+        except OSError:
+            got.append(0)
+        s.close()
+    ok = all(g == 200 for g in got)
+    return ok, ("6 unread 7.5 MB replies: %.1f MB held while they waited; "
+                "answers %s" % (held, sorted(set(got))))
+
+
 PROBES = [
     ("strict", p_strict, 40),
     ("slowloris_head", p_slowloris_head, 40),
@@ -328,6 +358,9 @@ PROBES = [
     # 3.8 s without the cap).
     ("bomb_invocations", p_bomb_invocations, 40),
     ("bomb_states", p_bomb_states, 40),
+    # 6 unread replies of 7.5 MB plus the process: 51.6 MB peak. Before the
+    # replies were copied out of their arenas: 68.1 MB.
+    ("large_replies", p_large_replies, 60),
 ]
 
 
