@@ -211,6 +211,8 @@ struct sfl_engine {
   eng_ff_limit ff; /* engine_failures.c: the first-failure lines' rate */
   int64_t stats_last_ms;
   uint64_t stats_last_invocations;
+  int64_t trim_last_ms;     /* engine.c: memory last given back when idle */
+  uint64_t trim_batches;    /* c_batches then */
   double rate;
 };
 
