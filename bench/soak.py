@@ -9,10 +9,11 @@ descriptors (/proc/<pid>/fd), and from the load generator the messages
 accepted, the errors (HTTP errors, 503s, lost or wrong records) and the
 latency (PUT start -> egress record read, p50/p99/max).
 
-Fails (exit 1) on any error, on a process that died, and on RSS or fd
-growth of more than 5% after warm-up: the largest value of the last
+Fails (exit 1) on any error, on a process that died, and on growth of
+the anonymous resident memory (RssAnon; more than 5% and 2 MiB) or of
+the fds (more than 5%) after warm-up: the largest value of the last
 quarter of the windows against the largest value of the warm-up windows.
-Prints a table of every window.
+Prints a table of every window (VmRSS too).
 
   soak.py --build-dir DIR [--minutes 10] [--window 10] [--warmup 60]
           [--settle 1.5] [--load 0.8] [--connections 16] [--names 200]
@@ -32,6 +33,15 @@ How the measure is made honest (bench/README.md, "The soak"):
     memory kept, not glibc's reuse pattern. Without that, sf-local's RSS
     crept +6 to +12% over minutes while its live heap (heaptrack) did not
     grow; with it, sf-local's RSS stays within a few percent.
+  - The rule is on RssAnon, the memory the process allocated. VmRSS also
+    counts RssFile: library code and data mapped from files (libcrypto,
+    libc, libgnutls, libcurl: 10 of sf-local's 17 MB), faulted in as code
+    paths are first used and droppable by the kernel at any time, so it
+    creeps for minutes without the process holding anything more.
+  - Memory growth must also pass SLACK_KB (2 MiB) to fail: one-off
+    high-waters (a reconnect burst, a new largest batch) are bounded and
+    move a 3-5 MB process by up to 1 MB; a leak of 2 bytes a message
+    passes 2 MiB within a minute.
 """
 import argparse
 import os
@@ -47,6 +57,16 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
 
 from sftest.net import free_port  # noqa: E402
 from sftest.procs import open_fds, rss_kb  # noqa: E402
+
+
+# Memory growth fails the soak when it is over 5% and over this many kB
+# (bench/README.md, "The soak"): the processes hold 3-5 MB of anonymous
+# memory, and one-off high-waters move it by up to 1 MB (the greeter
+# +0.4 MB when sf-local reopens its connections; sf-local's per-address
+# buffers, kept up to 64 KiB each, growing as batches reach new sizes),
+# while a leak of 2 bytes a message passes 2 MiB within the minute after
+# warm-up at these rates (8,000-20,000 messages a second).
+SLACK_KB = 2048
 
 
 class Stack:
@@ -86,8 +106,10 @@ class Stack:
 
     def sample(self):
         return {"sfl_rss": rss_kb(self.sfl.pid),
+                "sfl_anon": rss_kb(self.sfl.pid, "RssAnon"),
                 "sfl_fd": open_fds(self.sfl.pid),
                 "fn_rss": rss_kb(self.greeter.pid),
+                "fn_anon": rss_kb(self.greeter.pid, "RssAnon"),
                 "fn_fd": open_fds(self.greeter.pid)}
 
     def stop(self):
@@ -161,10 +183,12 @@ def main():
             row.update(st.sample())
             rows.append(row)
             print("  %6.0f s  %6d msgs  %d errors  p50 %.2f ms  p99 %.2f ms  "
-                  "sf-local %.1f MB %d fds  greeter %.1f MB %d fds" % (
+                  "sf-local %.1f MB (anon %.1f) %d fds  greeter %.1f MB "
+                  "(anon %.1f) %d fds" % (
                       row["t"], row["msgs"], errors, row["p50"], row["p99"],
-                      row["sfl_rss"] / 1024, row["sfl_fd"],
-                      row["fn_rss"] / 1024, row["fn_fd"]), flush=True)
+                      row["sfl_rss"] / 1024, row["sfl_anon"] / 1024,
+                      row["sfl_fd"], row["fn_rss"] / 1024,
+                      row["fn_anon"] / 1024, row["fn_fd"]), flush=True)
             if errors:
                 failures.append("%d errors in the window ending at %.0f s" %
                                 (errors, row["t"]))
@@ -175,22 +199,33 @@ def main():
     rest = [r for r in rows if r["t"] > a.warmup and "sfl_rss" in r]
     tail = rest[-max(1, len(rest) // 4):] if rest else []
     print("\n| t (s) | messages | errors | p50 ms | p99 ms | max ms | "
-          "sf-local RSS MB | sf-local fds | greeter RSS MB | greeter fds |")
+          "sf-local RSS (anon) MB | sf-local fds | greeter RSS (anon) MB | "
+          "greeter fds |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %.0f | %d | %d | %.2f | %.2f | %.2f | %.1f | %d | %.1f | %d |"
+        print("| %.0f | %d | %d | %.2f | %.2f | %.2f | %.1f (%.1f) | %d | "
+              "%.1f (%.1f) | %d |"
               % (r["t"], r["msgs"], r["errors"], r["p50"], r["p99"],
-                 r["max"], r.get("sfl_rss", 0) / 1024, r.get("sfl_fd", 0),
-                 r.get("fn_rss", 0) / 1024, r.get("fn_fd", 0)))
+                 r["max"], r.get("sfl_rss", 0) / 1024,
+                 r.get("sfl_anon", 0) / 1024, r.get("sfl_fd", 0),
+                 r.get("fn_rss", 0) / 1024, r.get("fn_anon", 0) / 1024,
+                 r.get("fn_fd", 0)))
     if warm and tail:
-        for key, what in (("sfl_rss", "sf-local RSS"), ("sfl_fd", "sf-local fds"),
-                          ("fn_rss", "greeter RSS"), ("fn_fd", "greeter fds")):
+        for key, what in (("sfl_rss", "sf-local RSS (reported)"),
+                          ("fn_rss", "greeter RSS (reported)")):
+            print("%s: warm-up max %d, last quarter max %d" % (
+                what, max(r[key] for r in warm), max(r[key] for r in tail)))
+        for key, what in (("sfl_anon", "sf-local RssAnon"),
+                          ("sfl_fd", "sf-local fds"),
+                          ("fn_anon", "greeter RssAnon"),
+                          ("fn_fd", "greeter fds")):
             base = max(r[key] for r in warm)
             last = max(r[key] for r in tail)
             growth = (last - base) / base if base else 0.0
             print("%s: warm-up max %d, last quarter max %d: %+.1f%%" % (
                 what, base, last, 100 * growth))
-            if growth > 0.05:
+            floor = SLACK_KB if key.endswith("anon") else 0
+            if growth > 0.05 and last - base > floor:
                 failures.append("%s grew %.1f%% after warm-up" % (
                     what, 100 * growth))
     else:

@@ -117,12 +117,15 @@ def sanitizer_lines(text):
     return [ln for ln in text.splitlines() if SANITIZER_RE.search(ln)]
 
 
-def rss_kb(pid):
-    """The resident set of process `pid` in kB (VmRSS), 0 once it is gone."""
+def rss_kb(pid, field="VmRSS"):
+    """The resident set of process `pid` in kB, 0 once it is gone: VmRSS,
+    or one of its parts from /proc/<pid>/status (RssAnon: the memory the
+    process allocated; RssFile: library code and data mapped from files,
+    faulted in as code paths are first used)."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
