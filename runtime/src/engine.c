@@ -219,6 +219,8 @@ void sfl_engine_free(sfl_engine *e) {
   eng_http_free(e);
   for (int k = 0; k < 3; k++) sfb_buf_free(&e->rq_scratch[k]);
   sf_arena_free(e->reply_arena);
+  for (size_t k = 0; k < e->n_checked; k++) eng_egress_rec_free(&e->checked[k]);
+  free(e->checked);
   if (e->multi) curl_multi_cleanup(e->multi);
   curl_slist_free_all(e->headers);
   if (e->store) sfl_store_close(e->store);

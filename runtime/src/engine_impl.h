@@ -181,6 +181,9 @@ struct sfl_engine {
   struct curl_slist *headers;
   sfb_buf rq_scratch[3]; /* build_request's batch, spec and value buffers */
   sf_arena *reply_arena; /* the unpacked reply being handled */
+  /* egress records eng_validate_result decoded, for eng_apply_result */
+  struct egress_rec *checked;
+  size_t n_checked, cap_checked;
   size_t curl_transfers; /* easy handles on multi */
   volatile int stop;
   /* engine_http.c: the loop's epoll set (connections and wakefd), the

@@ -40,8 +40,15 @@ static bool token_pending(sfl_engine *e, const addr *a, const pb_resp *r, size_t
   return prev && !prev->cancelled;
 }
 
-/* Checks the whole InvocationResponse before anything is applied. */
-int eng_validate_result(sfl_engine *e, addr *a, const pb_resp *r) {
+/* Frees the egress records a validation decoded and apply did not take. */
+static void drop_checked_egress(sfl_engine *e) {
+  for (size_t i = 0; i < e->n_checked; i++) eng_egress_rec_free(&e->checked[i]);
+  e->n_checked = 0;
+}
+
+/* eng_validate_result's checks; the egress records it decodes stay in
+ * e->checked (e->n_checked of them) for eng_apply_result. */
+static int validate(sfl_engine *e, addr *a, const pb_resp *r) {
   for (size_t i = 0; i < r->n_outgoing_messages; i++) {
     const pb_addr *t = r->outgoing_messages[i]->target;
     if (!t) return eng_reject(a, "outgoing message %zu has no target", i);
@@ -75,10 +82,17 @@ int eng_validate_result(sfl_engine *e, addr *a, const pb_resp *r) {
       return eng_reject(a, "delayed message with cancellation token '%s' while one with that token "
                         "is still pending (Flink fails the job here too)", d->cancellation_token);
   }
+  /* The records decoded here are the ones eng_apply_result keeps. */
+  drop_checked_egress(e);
+  if (r->n_outgoing_egresses > e->cap_checked) {
+    egress_rec *n = realloc(e->checked, r->n_outgoing_egresses * sizeof(*n));
+    if (!n) return eng_reject(a, "out of memory");
+    e->checked = n;
+    e->cap_checked = r->n_outgoing_egresses;
+  }
   for (size_t i = 0; i < r->n_outgoing_egresses; i++) {
-    egress_rec rec;
-    if (eng_egress_decode(e, a, i, r->outgoing_egresses[i], &rec) != 0) return -1;
-    eng_egress_rec_free(&rec);
+    if (eng_egress_decode(e, a, i, r->outgoing_egresses[i], &e->checked[i]) != 0) return -1;
+    e->n_checked = i + 1;
   }
   for (size_t i = 0; i < r->n_state_mutations; i++) {
     const Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueMutation *m =
@@ -97,6 +111,13 @@ int eng_validate_result(sfl_engine *e, addr *a, const pb_resp *r) {
     }
   }
   return 0;
+}
+
+/* Checks the whole InvocationResponse before anything is applied. */
+int eng_validate_result(sfl_engine *e, addr *a, const pb_resp *r) {
+  int rc = validate(e, a, r);
+  if (rc != 0) drop_checked_egress(e);
+  return rc;
 }
 
 /* Applies a validated result: messages, delayed, egress, mutations. */
@@ -153,8 +174,8 @@ void eng_apply_result(sfl_engine *e, addr *a, const pb_resp *r) {
   for (size_t i = 0; i < r->n_outgoing_egresses; i++) {
     const Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage *m = r->outgoing_egresses[i];
     const pb_tv *v = m->argument;
-    egress_rec er;
-    if (eng_egress_decode(e, a, i, m, &er) != 0) continue; /* validated: cannot happen */
+    egress_rec er = e->checked[i]; /* decoded by eng_validate_result */
+    e->checked[i] = (egress_rec){0};
     record *rec = calloc(1, sizeof(*rec));
     if (!rec) {
       eng_egress_rec_free(&er);
@@ -175,6 +196,7 @@ void eng_apply_result(sfl_engine *e, addr *a, const pb_resp *r) {
     eng_record_add(e, rec, true);
     e->c_egress++;
   }
+  e->n_checked = 0; /* every checked record was taken above */
   for (size_t i = 0; i < r->n_state_mutations; i++) {
     const Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueMutation *m =
         r->state_mutations[i];
