@@ -129,18 +129,25 @@ def parse_result(reply):
     return ff.invocation_result
 
 
+def the_mutation(r, name, typename):
+    """The one state mutation a reply must carry: MODIFY of `name` with a
+    value of `typename`."""
+    if len(r.state_mutations) != 1:
+        raise Bad(f"{len(r.state_mutations)} state mutations, expected 1")
+    m = r.state_mutations[0]
+    if (m.state_name != name or m.mutation_type != m.MODIFY
+            or m.state_value.typename != typename):
+        raise Bad(f"unexpected state mutation: {m.state_name} "
+                  f"{m.mutation_type} {m.state_value.typename}")
+    return m
+
+
 def check_state_reply(req, reply):
     inv = req.invocation
     n = len(inv.invocations)
     old = inv.state[0].state_value.value
     r = parse_result(reply)
-    if len(r.state_mutations) != 1:
-        raise Bad(f"{len(r.state_mutations)} state mutations, expected 1")
-    m = r.state_mutations[0]
-    if (m.state_name != "blob" or m.mutation_type != m.MODIFY
-            or m.state_value.typename != BLOB_T):
-        raise Bad(f"unexpected state mutation: {m.state_name} "
-                  f"{m.mutation_type} {m.state_value.typename}")
+    m = the_mutation(r, "blob", BLOB_T)
     counter = int.from_bytes(old[:8], "little") + n
     want = counter.to_bytes(8, "little") + old[8:]
     got = m.state_value.value
@@ -164,12 +171,7 @@ def check_reply(body, reply):
     seen0 = IntWrapper.FromString(inv.state[0].state_value.value).value
     fid = inv.target.id
     r = parse_result(reply)
-    if len(r.state_mutations) != 1:
-        raise Bad(f"{len(r.state_mutations)} state mutations, expected 1")
-    m = r.state_mutations[0]
-    if (m.state_name != "seen" or m.mutation_type != m.MODIFY
-            or m.state_value.typename != INT_T):
-        raise Bad(f"unexpected state mutation: {m}")
+    m = the_mutation(r, "seen", INT_T)
     got = IntWrapper.FromString(m.state_value.value).value
     if got != seen0 + n:
         raise Bad(f"seen set to {got}, expected {seen0 + n}")
