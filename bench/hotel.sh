@@ -230,10 +230,10 @@ echo "hotel.sh: $0 ${orig_args[*]}"
 # flink_count ingress|routed: sf-local's two counters, from the Flink job
 # (REST API): ingress = records the feedback-union -> functions task read
 # from the network (the Calls sf-gateway produced, through the router);
-# routed = the messages every function type took in (StateFun's
-# per-type "in" counters, which count local and remote ones: with one
-# task StateFun delivers function-to-function messages locally, not
-# through the feedback edge) less the ingress ones. The JobManager
+# routed = the function-to-function messages every function type sent
+# (StateFun's per-type outLocal + outRemote counters: with one task
+# StateFun delivers them locally, not through the feedback edge; its "in"
+# counter also counts each finished HTTP call, so it is not used). The JobManager
 # fetches the counters when asked, at most every
 # metrics.fetcher.update-interval (set to 1 s below): the first answer
 # may be stale, so it asks twice, 1.1 s apart (between runs, when the
@@ -246,13 +246,14 @@ get = lambda u: json.load(urllib.request.urlopen(u, timeout=5))
 def counts():
     v = [v for v in get(job)["vertices"] if v["name"].split(" -> ")[0] == "feedback-union"][0]
     base = "%s/vertices/%s/metrics" % (job, v["id"])
-    ids = [m["id"] for m in get(base) if re.match(r"\d+\.functions\.functions\..*\.in$", m["id"])]
-    total = sum(float(m["value"]) for m in get(base + "?get=" + ",".join(ids))) if ids else 0
-    return v["metrics"]["read-records"], total
+    ids = [m["id"] for m in get(base)
+           if re.match(r"\d+\.functions\.functions\..*\.out(Local|Remote)$", m["id"])]
+    sent = sum(float(m["value"]) for m in get(base + "?get=" + ",".join(ids))) if ids else 0
+    return v["metrics"]["read-records"], sent
 counts()
 time.sleep(1.1)
-ingress, total = counts()
-print(int(ingress if what == "ingress" else max(0, total - ingress)))
+ingress, routed = counts()
+print(int(ingress if what == "ingress" else routed))
 PY
 }
 metric() { # sf-local counter NAME (or its Flink equivalent), or 0
