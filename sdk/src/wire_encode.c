@@ -23,6 +23,11 @@
 typedef struct enc {
   uint32_t *sizes; /* one per nested message and non-empty string, in order */
   size_t n;        /* slots filled (pass 1) or taken (pass 2) */
+  /* Strings measured lately, by address: a batch's egress records and
+   * values share their namespace, type and typename strings, which stay
+   * as they are while the reply is encoded. */
+  const char *memo_s[4];
+  size_t memo_n[4];
 } enc;
 
 /* ---- pass 1: sizes ---------------------------------------------------------- */
@@ -37,10 +42,20 @@ static size_t tag_size(uint32_t num) { return varint_size((uint64_t)num << 3); }
 /* Reserves the next slot. */
 static size_t slot(enc *e) { return e->n++; }
 
+/* strlen(s), remembered by address. */
+static size_t measure(enc *e, const char *s) {
+  unsigned k = (unsigned)((uintptr_t)s >> 3) & 3;
+  if (e->memo_s[k] != s) {
+    e->memo_s[k] = s;
+    e->memo_n[k] = strlen(s);
+  }
+  return e->memo_n[k];
+}
+
 /* A string field; its length is kept for pass 2 (put_str). */
 static size_t str_size(enc *e, uint32_t num, const char *s) {
   if (!s || !*s) return 0;
-  size_t n = strlen(s);
+  size_t n = measure(e, s);
   e->sizes[slot(e)] = (uint32_t)n;
   return tag_size(num) + varint_size(n) + n;
 }
@@ -290,7 +305,8 @@ sf_status sf_wire_encode_from_function(sf_arena *arena,
                 msg->invocation_result;
   bool incomplete = msg->response_case == IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INCOMPLETE_INVOCATION_CONTEXT &&
                     msg->incomplete_invocation_context;
-  enc e = {sf_arena_alloc(arena, slots_needed(msg) * sizeof(uint32_t)), 0};
+  enc e = {sf_arena_alloc(arena, slots_needed(msg) * sizeof(uint32_t)), 0,
+           {NULL, NULL, NULL, NULL}, {0, 0, 0, 0}};
   if (!e.sizes) return SF_ERR_NOMEM;
   size_t total = 0;
   if (result) total = response_size(&e, msg->invocation_result);
