@@ -182,17 +182,24 @@ typedef struct head_count {
   const char *length_value; /* the first Content-Length's */
 } head_count;
 
+/* Whether header name `key` (`len` bytes) is `name`, a literal. */
+#define IS_HEADER(key, len, name) \
+  ((len) == sizeof(name) - 1 && strcasecmp((key), (name)) == 0)
+
 /* One pass over the headers finds everything the checks and the server
- * read (looking each up again costs a pass per header). */
+ * read (looking each up again costs a pass per header); names are told
+ * apart by length first. */
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
-                                    const char *key, const char *value) {
+                                    const char *key, size_t key_len,
+                                    const char *value, size_t value_len) {
   (void)kind;
+  (void)value_len;
   head_count *n = cls;
-  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+  if (IS_HEADER(key, key_len, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
     if (n->content_length++ == 0) n->length_value = value;
-  } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+  } else if (IS_HEADER(key, key_len, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
     n->transfer_encoding++;
-  } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+  } else if (IS_HEADER(key, key_len, MHD_HTTP_HEADER_HOST)) {
     n->host++;
   }
   return MHD_YES;
@@ -230,7 +237,7 @@ bool sf_guard_head_ok(struct MHD_Connection *c, const char *url,
                       const char *version, sf_guard_head *head, char *why,
                       size_t why_len) {
   head_count n = {0, 0, 0, NULL};
-  MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &n);
+  MHD_get_connection_values_n(c, MHD_HEADER_KIND, count_header, &n);
   head->content_length = n.length_value;
   head->transfer_encoding = n.transfer_encoding > 0;
   if (n.content_length > 1) {
