@@ -280,13 +280,12 @@ class Monitor(threading.Thread):
 
 
 def run_probes(probes, target, normal, want, pid, alive, who, only=(),
-               rss_scale=1.0, hold_rss=True):
+               hold_rss=True):
     """Runs each (name, fn, rss budget MB) of `probes` whose name contains
     one of `only` (all when empty): fn(target) -> (ok, what). Prints a line
     per probe and a table; returns the names of the probes that failed."""
     rows, failed = [], []
     for name, fn, budget in probes:
-        budget = int(budget * rss_scale)
         if only and not any(k in name for k in only):
             continue
         mon = Monitor(normal, want, pid)
