@@ -228,6 +228,10 @@ void sfl_engine_free(sfl_engine *e) {
   pthread_cond_destroy(&e->egress_cv);
   pthread_cond_destroy(&e->space_cv);
   pthread_cond_destroy(&e->commit_cv);
+  e->committed_gen = UINT64_MAX; /* frees the pending notes */
+  e->on_change = NULL;
+  eng_notify_synced(e);
+  free(e->notes);
   free(e);
 }
 

@@ -220,9 +220,14 @@ void sfl_engine_on_change(sfl_engine *e, sfl_change_fn *fn, void *ctx) {
   pthread_mutex_unlock(&e->mu);
 }
 
-static record *pop_record(topic_q *q, const char *egress_id) {
+/* The first record of q (of egress_id, unless NULL) whose transaction is
+ * synced: a reader never sees a record that a crash could still undo.
+ * Records are queued in transaction order, so the first unsynced one ends
+ * the search. */
+static record *pop_record(const sfl_engine *e, topic_q *q, const char *egress_id) {
   record **pp = &q->head, *prev = NULL;
   for (; *pp; prev = *pp, pp = &(*pp)->next) {
+    if (e->store && (*pp)->gen > e->committed_gen) return NULL;
     if (!egress_id || strcmp((*pp)->r.egress_id, egress_id) == 0) {
       record *r = *pp;
       *pp = r->next;
@@ -241,7 +246,7 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const cha
   int64_t deadline = sfl_mono_ms() + wait_ms;
   for (;;) {
     topic_q *q = sfl_map_get(&e->topics, topic);
-    record *r = q ? pop_record(q, egress_id) : NULL;
+    record *r = q ? pop_record(e, q, egress_id) : NULL;
     if (r) {
       if (e->store) {
         /* The delete joins the loop's next group commit (no fsync per

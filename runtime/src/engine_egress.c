@@ -12,6 +12,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A record's notification held back until its transaction is synced (a
+ * Reply's waiter looks for its topic when woken, and the record is not
+ * readable before). */
+struct pending_note {
+  char *egress_id, *topic;
+  uint64_t gen;
+};
+
+static void notify_record(sfl_engine *e, const record *rec) {
+  if (!e->on_change) return;
+  if (!e->store || rec->gen <= e->committed_gen) {
+    e->on_change(e->on_change_ctx, rec->r.egress_id, rec->r.topic);
+    return;
+  }
+  if (e->n_notes == e->cap_notes) {
+    size_t cap = e->cap_notes ? 2 * e->cap_notes : 16;
+    struct pending_note *n = realloc(e->notes, cap * sizeof *n);
+    if (!n) return; /* the waiter finds it at its deadline or next change */
+    e->notes = n;
+    e->cap_notes = cap;
+  }
+  struct pending_note *n = &e->notes[e->n_notes];
+  n->egress_id = strdup(rec->r.egress_id);
+  n->topic = strdup(rec->r.topic);
+  n->gen = rec->gen;
+  if (n->egress_id && n->topic) {
+    e->n_notes++;
+  } else {
+    free(n->egress_id);
+    free(n->topic);
+  }
+}
+
+void eng_notify_synced(sfl_engine *e) {
+  size_t keep = 0;
+  for (size_t i = 0; i < e->n_notes; i++) {
+    struct pending_note *n = &e->notes[i];
+    if (n->gen > e->committed_gen) {
+      e->notes[keep++] = *n;
+      continue;
+    }
+    if (e->on_change) e->on_change(e->on_change_ctx, n->egress_id, n->topic);
+    free(n->egress_id);
+    free(n->topic);
+  }
+  e->n_notes = keep;
+}
+
 void eng_record_add(sfl_engine *e, record *rec, bool persist) {
   topic_q *q = sfl_map_get(&e->topics, rec->r.topic);
   if (!q) {
@@ -23,6 +71,7 @@ void eng_record_add(sfl_engine *e, record *rec, bool persist) {
     STORE(sfl_store_egress_put(e->store, rec->r.seq, rec->r.egress_id, rec->r.topic,
                                rec->r.key, rec->r.typename, rec->r.value, rec->r.len));
   rec->next = NULL;
+  rec->gen = e->in_txn ? e->txn_gen : 0;
   if (q->tail)
     q->tail->next = rec;
   else
@@ -32,7 +81,7 @@ void eng_record_add(sfl_engine *e, record *rec, bool persist) {
   e->n_records++;
   e->held_bytes += rec->r.len;
   pthread_cond_broadcast(&e->egress_cv);
-  if (e->on_change) e->on_change(e->on_change_ctx, rec->r.egress_id, rec->r.topic);
+  notify_record(e, rec);
 }
 
 void sfl_record_free(sfl_record *r) {

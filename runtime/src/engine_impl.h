@@ -146,6 +146,7 @@ typedef struct delayed {
 
 typedef struct record {
   sfl_record r;
+  uint64_t gen; /* with --data: readable once this transaction is synced */
   struct record *next;
 } record;
 
@@ -167,6 +168,9 @@ struct sfl_engine {
   uint64_t txn_gen;       /* generation of the open (or last) transaction */
   uint64_t committed_gen; /* last generation durably committed */
   uint64_t failed_gen;    /* last generation whose commit failed */
+  /* Records whose front notification waits for their sync (--data). */
+  struct pending_note *notes;
+  size_t n_notes, cap_notes;
   pthread_cond_t commit_cv;
   /* The front's hook (sfl_engine_on_change), called with the lock held
    * whenever a waiting request could go on: an egress record (its egress
@@ -383,6 +387,9 @@ eng_ff_verdict eng_ff_decide(eng_ff_limit *g, int64_t addr_logged_ms, int64_t no
 json_t *eng_message_json(const msg *m);
 
 /* ---- egress records (engine_egress.c) ------------------------------------ */
+/* Tells the front about the records of transactions synced so far (lock
+ * held; after committed_gen advanced). */
+void eng_notify_synced(sfl_engine *e);
 
 /* Keeps an egress record for the front (and in the store). */
 void eng_record_add(sfl_engine *e, record *rec, bool persist);

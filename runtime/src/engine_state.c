@@ -34,19 +34,32 @@ void eng_txn_begin(sfl_engine *e) {
   }
 }
 
-/* Commits; on failure the process cannot promise durability any more. */
+/* Commits (lock held); on failure the process cannot promise durability
+ * any more. The fdatasync runs without the lock, so ingress threads keep
+ * adding to the next transaction meanwhile (bigger group commits); only
+ * then does committed_gen advance, which is what 202s and egress reads
+ * wait for. Only the loop thread commits, so one sync at a time. */
 int eng_txn_commit(sfl_engine *e) {
   if (!e->store || !e->in_txn) return 0;
   e->in_txn = false;
-  int rc = 0;
-  if (sfl_store_commit(e->store) != 0) {
+  uint64_t gen = e->txn_gen;
+  int rc = sfl_store_commit_unsynced(e->store);
+  if (rc < 0) {
     eng_log("error", "store commit failed: %s", sfl_store_error(e->store));
-    e->failed_gen = e->txn_gen;
-    rc = -1;
-  } else {
-    e->committed_gen = e->txn_gen;
+  } else if (rc > 0) {
+    pthread_mutex_unlock(&e->mu);
+    int err = sfl_store_sync(e->store);
+    pthread_mutex_lock(&e->mu);
+    rc = err ? -1 : 0;
+    if (err) eng_log("error", "store sync failed: fdatasync: %s", strerror(err));
   }
+  if (rc < 0)
+    e->failed_gen = gen;
+  else
+    e->committed_gen = gen;
   pthread_cond_broadcast(&e->commit_cv);
+  pthread_cond_broadcast(&e->egress_cv); /* its records are readable now */
+  eng_notify_synced(e);
   eng_changed(e);
   return rc;
 }

@@ -3,11 +3,19 @@
  *
  * Why SQLite rather than a write-ahead log of our own: a WAL of our own
  * would need its own recovery, compaction and checksum logic. SQLite in WAL
- * journal mode with synchronous=FULL already gives atomic multi-row
+ * journal mode already gives atomic multi-row
  * transactions (an accepted function response = mailbox removals + new
  * messages + state mutations + egress records, all or nothing), durable on
  * commit, crash-safe under kill -9 at any point, and it is one Debian
  * package (libsqlite3-dev).
+ *
+ * Syncing: synchronous=NORMAL, so COMMIT writes the WAL without fsync, and
+ * we fdatasync() the -wal file ourselves (sfl_store_sync, on an fd of our
+ * own): the engine commits under its lock and syncs without it, so that
+ * ingress threads keep adding to the next transaction meanwhile. The sync
+ * touches only wal_fd and sync_delay_ms (fixed at open), never the
+ * connection. sfl_store_commit does both steps, as FULL would.
+ * Checkpoints sync the WAL and the database in NORMAL mode as in FULL.
  *
  * Layout: DIR/sf-local.db (plus SQLite's -wal and -shm files next to it)
  * and DIR/LOCK, flock()ed for as long as the store is open so that two
@@ -131,6 +139,9 @@ struct sfl_store {
   uint64_t max_seq;           /* highest seq committed (meta or any row) */
   uint64_t txn_max_seq;       /* highest seq put, committed or not */
   unsigned dedup_puts;        /* since the last trim */
+  int wal_fd;                 /* DIR/sf-local.db-wal, for sfl_store_sync */
+  int synced_changes;         /* sqlite3_total_changes at the last sync */
+  int sync_delay_ms;          /* test hook: SFL_STORE_TEST_SYNC_DELAY_MS */
   char err[512];
 };
 
@@ -270,7 +281,7 @@ int sfl_store_rollback(sfl_store *s) {
   return exec_stmt(s, s->st[ST_ROLLBACK]);
 }
 
-int sfl_store_commit(sfl_store *s) {
+int sfl_store_commit_unsynced(sfl_store *s) {
   if (!s->in_txn) {
     set_err(s, "%s: commit without a transaction", s->path);
     return -1;
@@ -288,7 +299,7 @@ int sfl_store_commit(sfl_store *s) {
     rc = bind_seq(s, s->st[ST_META_MAX_SEQ], 1, s->txn_max_seq);
     if (rc == 0) rc = exec_stmt(s, s->st[ST_META_MAX_SEQ]);
   }
-  /* synchronous=FULL: COMMIT returns once the WAL is fsync()ed. */
+  /* synchronous=NORMAL: COMMIT writes the WAL, sfl_store_sync syncs it. */
   if (rc == 0) rc = exec_stmt(s, s->st[ST_COMMIT]);
   if (rc != 0) {
     /* A transaction that failed to commit must leave nothing behind: roll
@@ -301,8 +312,27 @@ int sfl_store_commit(sfl_store *s) {
   }
   s->in_txn = false;
   s->max_seq = s->txn_max_seq;
-  return 0;
+  /* A transaction that changed no row wrote no WAL frame: nothing to sync. */
+  int changes = sqlite3_total_changes(s->db);
+  if (changes == s->synced_changes) return 0;
+  s->synced_changes = changes;
+  return 1;
 }
+
+int sfl_store_sync(sfl_store *s) {
+  if (s->sync_delay_ms > 0) usleep((useconds_t)s->sync_delay_ms * 1000);
+  return fdatasync(s->wal_fd) == 0 ? 0 : errno;
+}
+
+int sfl_store_commit(sfl_store *s) {
+  int rc = sfl_store_commit_unsynced(s);
+  if (rc <= 0) return rc;
+  int err = sfl_store_sync(s);
+  if (err == 0) return 0;
+  set_err(s, "%s-wal: fdatasync: %s", s->path, strerror(err));
+  return -1;
+}
+
 
 /* A put or del outside sfl_store_begin/commit runs in a transaction of its
  * own (so that meta's max_seq is written atomically with it). */
@@ -725,6 +755,24 @@ static int read_max_seq(sfl_store *s) {
   return 0;
 }
 
+/* The -wal file exists once the database was read in WAL mode (by
+ * check_schema). SQLite keeps it (same inode) while the connection is open. */
+static int open_wal_fd(sfl_store *s) {
+  size_t n = strlen(s->path) + sizeof "-wal";
+  char *wal = malloc(n);
+  if (wal) snprintf(wal, n, "%s-wal", s->path);
+  s->wal_fd = wal ? open(wal, O_RDONLY | O_CLOEXEC) : -1;
+  if (s->wal_fd < 0) {
+    set_err(s, "%s-wal: %s", s->path, wal ? strerror(errno) : "out of memory");
+    free(wal);
+    return -1;
+  }
+  free(wal);
+  const char *delay = getenv("SFL_STORE_TEST_SYNC_DELAY_MS");
+  s->sync_delay_ms = delay ? atoi(delay) : 0;
+  return 0;
+}
+
 static int open_db(sfl_store *s) {
   int rc = sqlite3_open_v2(
       s->path, &s->db,
@@ -761,8 +809,9 @@ static int open_db(sfl_store *s) {
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_ROW) return -1;
-  if (exec_sql(s, "PRAGMA synchronous=FULL") != 0) return -1;
+  if (exec_sql(s, "PRAGMA synchronous=NORMAL") != 0) return -1;
   if (check_schema(s) != 0) return -1;
+  if (open_wal_fd(s) != 0) return -1;
   for (int i = 0; i < ST_COUNT; i++) {
     if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                            &s->st[i], NULL) != SQLITE_OK) {
@@ -783,6 +832,7 @@ sfl_store *sfl_store_open(const char *dir, char *err, size_t err_len) {
     return NULL;
   }
   s->lock_fd = -1;
+  s->wal_fd = -1;
   if (!dir || !*dir) {
     set_err(s, "no data directory given");
     goto fail;
@@ -809,6 +859,7 @@ void sfl_store_close(sfl_store *s) {
   /* sqlite3_close (not _v2): every statement is finalized above, so this
    * closes for real, checkpointing the WAL when we are the last user. */
   if (s->db) sqlite3_close(s->db);
+  if (s->wal_fd >= 0) close(s->wal_fd);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
   free(s->path);
   free(s->dir);

@@ -30,6 +30,14 @@ const char *sfl_store_error(const sfl_store *s);
 
 int sfl_store_begin(sfl_store *s);
 int sfl_store_commit(sfl_store *s);   /* durable (fsync) when it returns 0 */
+/* The two halves of sfl_store_commit, for a caller that syncs without its
+ * lock: commits (the WAL written, not synced) and answers 1 when a sync is
+ * needed before the transaction counts as durable, 0 when it changed
+ * nothing, -1 on failure (rolled back). sfl_store_sync fdatasync()s the WAL
+ * and answers 0 or an errno; it touches nothing the connection uses, so it
+ * may run while another thread uses the store (one sync at a time). */
+int sfl_store_commit_unsynced(sfl_store *s);
+int sfl_store_sync(sfl_store *s);
 int sfl_store_rollback(sfl_store *s);
 
 /* A message waiting for (or in flight to) an address: the serialized

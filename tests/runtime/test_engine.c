@@ -6,12 +6,14 @@
  * transport retries (RetryingCallback); the rate limit of sf-local's own
  * first-failure lines; and the loop's wake-up: however wake-ups and the
  * loop's taking of them interleave, a wake-up after the loop took the last
- * one makes the loop's eventfd readable.
+ * one makes the loop's eventfd readable; and with --data, that ingress
+ * is not blocked while the loop syncs a group commit.
  */
 #include <criterion/criterion.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "engine_impl.h"
@@ -120,4 +122,64 @@ Test(wakeup, never_lost_under_races) {
   }
   eng_http_free(e);
   free(e);
+}
+
+/* ---- the group commit's sync runs without the engine lock ------------------------ */
+
+static void *run_loop(void *ud) {
+  sfl_engine_run(ud);
+  return NULL;
+}
+
+static int64_t send_nb_ms(sfl_engine *e, const char *id, uint64_t *gen) {
+  char err[256] = "";
+  int64_t t0 = sfl_mono_ms();
+  sfl_result r = sfl_engine_send_nb(e, "example/greeter", id, "example/Name", "x", 1, NULL,
+                                    gen, err, sizeof err);
+  cr_assert_eq(r, SFL_OK, "send: %s", err);
+  return sfl_mono_ms() - t0;
+}
+
+/* With --data and a slow fdatasync (the store's test hook), an ingress
+ * message sent while the loop syncs the previous transaction is added at
+ * once, into the next transaction, and neither counts as committed before
+ * its sync. (With the sync under the engine lock the second send waited
+ * for the whole sync.) */
+Test(durable, ingress_is_not_blocked_while_a_commit_syncs) {
+  static const char yaml[] =
+      "kind: io.statefun.endpoints.v2/http\n"
+      "spec:\n  functions: example/*\n  urlPathTemplate: http://127.0.0.1:9/statefun\n";
+  sfl_config cfg;
+  char err[256] = "";
+  cr_assert_eq(sfl_config_parse("m.yaml", yaml, sizeof yaml - 1, &cfg, err, sizeof err), 0, "%s",
+               err);
+  char dir[] = "/tmp/sf-durable-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  setenv("SFL_STORE_TEST_SYNC_DELAY_MS", "600", 1);
+  sfl_engine_options o = {.config = &cfg, .data_dir = dir, .retry_pause_ms = 60000};
+  sfl_engine *e = sfl_engine_new(&o, err, sizeof err);
+  unsetenv("SFL_STORE_TEST_SYNC_DELAY_MS");
+  cr_assert_not_null(e, "%s", err);
+  pthread_t loop;
+  pthread_create(&loop, NULL, run_loop, e);
+  uint64_t g1 = 0, g2 = 0;
+  send_nb_ms(e, "a", &g1);
+  usleep(200 * 1000); /* the loop is inside g1's 600 ms sync now */
+  cr_assert_eq(sfl_engine_commit_state(e, g1), 0, "acknowledged before its sync");
+  int64_t took = send_nb_ms(e, "b", &g2);
+  cr_assert_lt(took, 250, "an ingress send waited %lld ms for the engine lock during a sync",
+               (long long)took);
+  cr_assert_gt(g2, g1, "joined the transaction that is syncing");
+  cr_assert_eq(sfl_engine_commit_state(e, g2), 0);
+  int64_t deadline = sfl_mono_ms() + 5000;
+  while (sfl_engine_commit_state(e, g2) == 0 && sfl_mono_ms() < deadline) usleep(10 * 1000);
+  cr_assert_eq(sfl_engine_commit_state(e, g1), 1);
+  cr_assert_eq(sfl_engine_commit_state(e, g2), 1);
+  sfl_engine_stop(e);
+  pthread_join(loop, NULL);
+  sfl_engine_free(e);
+  sfl_config_free(&cfg);
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
 }
