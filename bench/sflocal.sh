@@ -19,7 +19,7 @@
 #               in-memory end-to-end rate); latency per message from the
 #               start of its PUT to the client reading its egress record.
 #   durable     the same throughput and latency runs with --data DIR
-#               (SQLite, synchronous=FULL), with smaller counts; the egress
+#               (SQLite WAL, synced per group commit), with smaller counts; the egress
 #               is drained after the run there, and that drain is timed.
 #
 # Options:
@@ -232,7 +232,7 @@ echo
 
 # ---- durable ---------------------------------------------------------------------
 if [ "$durable" = 1 ]; then
-  echo "-- durable (--data, SQLite WAL, synchronous=FULL) --"
+  echo "-- durable (--data, SQLite WAL, synced per group commit) --"
   data="$work/data"
   mkdir -p "$data"
   echo "data dir on: $(df -P "$data" | awk 'NR==2{print $1" ("$6")"}'), $(stat -f -c %T "$data")"
