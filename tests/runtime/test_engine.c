@@ -140,28 +140,53 @@ static int64_t send_nb_ms(sfl_engine *e, const char *id, uint64_t *gen) {
   return sfl_mono_ms() - t0;
 }
 
+static const char durable_yaml[] =
+    "kind: io.statefun.endpoints.v2/http\n"
+    "spec:\n  functions: example/*\n  urlPathTemplate: http://127.0.0.1:9/statefun\n";
+
+/* An engine on a fresh --data dir whose every sync takes delay_ms, its
+ * loop running. */
+typedef struct durable_env {
+  sfl_config cfg;
+  char dir[32];
+  sfl_engine *e;
+  pthread_t loop;
+} durable_env;
+
+static void durable_start(durable_env *d, const char *delay_ms) {
+  char err[256] = "";
+  cr_assert_eq(sfl_config_parse("m.yaml", durable_yaml, sizeof durable_yaml - 1, &d->cfg, err,
+                                sizeof err),
+               0, "%s", err);
+  snprintf(d->dir, sizeof d->dir, "/tmp/sf-durable-XXXXXX");
+  cr_assert_not_null(mkdtemp(d->dir));
+  setenv("SFL_STORE_TEST_SYNC_DELAY_MS", delay_ms, 1);
+  sfl_engine_options o = {.config = &d->cfg, .data_dir = d->dir, .retry_pause_ms = 60000};
+  d->e = sfl_engine_new(&o, err, sizeof err);
+  unsetenv("SFL_STORE_TEST_SYNC_DELAY_MS");
+  cr_assert_not_null(d->e, "%s", err);
+  pthread_create(&d->loop, NULL, run_loop, d->e);
+}
+
+static void durable_stop(durable_env *d) {
+  sfl_engine_stop(d->e);
+  pthread_join(d->loop, NULL);
+  sfl_engine_free(d->e);
+  sfl_config_free(&d->cfg);
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", d->dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
 /* With --data and a slow fdatasync (the store's test hook), an ingress
  * message sent while the loop syncs the previous transaction is added at
  * once, into the next transaction, and neither counts as committed before
  * its sync. (With the sync under the engine lock the second send waited
  * for the whole sync.) */
 Test(durable, ingress_is_not_blocked_while_a_commit_syncs) {
-  static const char yaml[] =
-      "kind: io.statefun.endpoints.v2/http\n"
-      "spec:\n  functions: example/*\n  urlPathTemplate: http://127.0.0.1:9/statefun\n";
-  sfl_config cfg;
-  char err[256] = "";
-  cr_assert_eq(sfl_config_parse("m.yaml", yaml, sizeof yaml - 1, &cfg, err, sizeof err), 0, "%s",
-               err);
-  char dir[] = "/tmp/sf-durable-XXXXXX";
-  cr_assert_not_null(mkdtemp(dir));
-  setenv("SFL_STORE_TEST_SYNC_DELAY_MS", "600", 1);
-  sfl_engine_options o = {.config = &cfg, .data_dir = dir, .retry_pause_ms = 60000};
-  sfl_engine *e = sfl_engine_new(&o, err, sizeof err);
-  unsetenv("SFL_STORE_TEST_SYNC_DELAY_MS");
-  cr_assert_not_null(e, "%s", err);
-  pthread_t loop;
-  pthread_create(&loop, NULL, run_loop, e);
+  durable_env d;
+  durable_start(&d, "600");
+  sfl_engine *e = d.e;
   uint64_t g1 = 0, g2 = 0;
   send_nb_ms(e, "a", &g1);
   usleep(200 * 1000); /* the loop is inside g1's 600 ms sync now */
@@ -175,11 +200,41 @@ Test(durable, ingress_is_not_blocked_while_a_commit_syncs) {
   while (sfl_engine_commit_state(e, g2) == 0 && sfl_mono_ms() < deadline) usleep(10 * 1000);
   cr_assert_eq(sfl_engine_commit_state(e, g1), 1);
   cr_assert_eq(sfl_engine_commit_state(e, g2), 1);
-  sfl_engine_stop(e);
-  pthread_join(loop, NULL);
-  sfl_engine_free(e);
-  sfl_config_free(&cfg);
-  char cmd[64];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  cr_assert_eq(system(cmd), 0);
+  durable_stop(&d);
+}
+
+/* An egress record produced in a transaction is not readable while that
+ * transaction syncs (a crash then would undo it), and is once it has. */
+Test(durable, egress_record_readable_only_after_its_sync) {
+  durable_env d;
+  durable_start(&d, "600");
+  sfl_engine *e = d.e;
+  record *rec = calloc(1, sizeof *rec);
+  cr_assert_not_null(rec);
+  rec->r.egress_id = strdup("example/out");
+  rec->r.topic = strdup("t");
+  rec->r.key = strdup("");
+  rec->r.typename = strdup("example/V");
+  rec->r.value = malloc(1);
+  rec->r.value[0] = 'v';
+  rec->r.len = 1;
+  pthread_mutex_lock(&e->mu);
+  eng_txn_begin(e);
+  rec->r.seq = ++e->seq;
+  uint64_t gen = e->txn_gen;
+  eng_record_add(e, rec, true);
+  eng_wakeup(e);
+  pthread_mutex_unlock(&e->mu);
+  usleep(200 * 1000); /* the loop committed it and is inside its 600 ms sync */
+  cr_assert_eq(sfl_engine_commit_state(e, gen), 0);
+  sfl_record out;
+  int64_t t0 = sfl_mono_ms();
+  cr_assert_eq(sfl_engine_egress_pop(e, "example/out", "t", 0, &out), SFL_ERR_NOT_FOUND,
+               "an egress record was readable before its transaction was synced");
+  cr_assert_lt(sfl_mono_ms() - t0, 250, "the reader waited for the engine lock");
+  cr_assert_eq(sfl_engine_egress_pop(e, "example/out", "t", 5000, &out), SFL_OK);
+  cr_assert_eq(sfl_engine_commit_state(e, gen), 1);
+  cr_assert_eq(out.len, 1);
+  sfl_record_free(&out);
+  durable_stop(&d);
 }
