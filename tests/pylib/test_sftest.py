@@ -118,6 +118,22 @@ class Net(unittest.TestCase):
             with socket.socket() as s:
                 s.bind(("127.0.0.1", port))
 
+    def test_below_ephemeral_never_gives_a_port_twice(self):
+        # The random pick made to land on the +1 of a pair handed out
+        # before, then on the pair's port, then on a fresh one: only the
+        # fresh one may come back (before, the +1 did: a CI run's Kafka
+        # controller lost its port to a function server).
+        pair = net.free_port_below_ephemeral(pair=True)
+        fresh = net.free_port_below_ephemeral()
+        net._given.discard(fresh)
+        picks = iter([pair + 1, pair, fresh])
+        real = net.random.randint
+        net.random.randint = lambda lo, hi: next(picks)
+        try:
+            self.assertEqual(net.free_port_below_ephemeral(), fresh)
+        finally:
+            net.random.randint = real
+
     def test_request_once(self):
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):

@@ -36,17 +36,30 @@ def _bindable(port):
         s.close()
 
 
+# Ports free_port_below_ephemeral has handed out in this process. A port
+# handed out is often bound only later (a cluster starts after the
+# function it calls), so "bindable now" does not mean "not promised": a
+# CI run had the Kafka controller's port+1 of a pair picked again for a
+# function server, and the broker failed to bind it.
+_given = set()
+
+
 def free_port_below_ephemeral(pair=False):
     """A free loopback port (with pair=True, port and port+1 both free),
     picked *below* the kernel's ephemeral range: the JVMs bind many port-0
     sockets and open connections while Kafka starts, and a port taken from
-    the ephemeral range can be gone by the time Kafka binds it. None when
-    500 tries found none."""
+    the ephemeral range can be gone by the time Kafka binds it. Never one
+    this process was given before (nor the +1 of a pair). None when 500
+    tries found none."""
     lo, _ = _ephemeral_range()
     top = max(lo - 2, 12000)
     for _ in range(500):
         port = random.randint(10000, top)
-        if _bindable(port) and (not pair or _bindable(port + 1)):
+        want = (port, port + 1) if pair else (port,)
+        if any(p in _given for p in want):
+            continue
+        if all(_bindable(p) for p in want):
+            _given.update(want)
             return port
     return None
 
