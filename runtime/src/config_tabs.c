@@ -47,7 +47,11 @@ static bool node_start(const char *s, size_t i) {
   if (strchr("[{,", c) != NULL) return true;
   if (p == i) return false; /* glued to the text before it */
   if (c == ':') return true;
-  if (c == '-' || c == '?') return p == 1 || is_blank(s[p - 2]);
+  /* '-' and '?' are indicators only where they start a node themselves:
+   * in "? a\t-b\t-\t\"c" the quote is plain text (fuzz_config found a
+   * crash hidden behind such a quote, read as a quoted scalar). */
+  if (c == '-' || c == '?')
+    return (p == 1 || is_blank(s[p - 2])) && node_start(s, p - 1);
   size_t w = p - 1;
   while (w > 0 && !is_blank(s[w - 1])) w--;
   return s[w] == '&' || s[w] == '!';
