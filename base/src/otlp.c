@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sfb/fnv.h"
 #include "sfb/utf8.h"
 
 /* `s` as the inside of a JSON string (RFC 8259 escapes); when `s` is not
@@ -55,8 +56,7 @@ uint64_t sfb_otlp_now_ns(void) {
 }
 
 void sfb_span_id_of(const char *s, char out[17]) {
-  uint64_t h = 14695981039346656037ull; /* FNV-1a 64's offset basis */
-  for (; *s != '\0'; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  uint64_t h = sfb_fnv1a64(s);
   if (h == 0) h = 1;
   snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sfb/fnv.h"
+
 /* ------------------------------------------------------------------ */
 /* Source: methods                                                      */
 /* ------------------------------------------------------------------ */
@@ -227,7 +229,7 @@ void emit_entity(gen *g, FILE *o, const sfc_entity *e) {
               m->name, m->read_only ? "true" : "false",
               m->reentrant ? "true" : "false", q,
               layout ? comment_text(g, layout) : "",
-              (unsigned long long)(layout ? fnv1a64(layout) : 0));
+              (unsigned long long)(layout ? sfb_fnv1a64(layout) : 0));
       free(layout);
       if (m->n_awaits)
         fprintf(o, "      sf__labels_%s, %zu,\n", q, m->n_awaits);

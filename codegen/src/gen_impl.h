@@ -77,7 +77,6 @@ const char *mem(gen *g, const char *lv, const char *m);
 void collect_all(gen *g);
 void check_names(gen *g);
 char *layout_string(gen *g, const sfc_method *m);
-uint64_t fnv1a64(const char *s);
 
 /* gen_header.c: the opening banner and the header */
 void emit_banner(gen *g, FILE *o, const char *file, const char *what);

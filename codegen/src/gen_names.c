@@ -388,11 +388,3 @@ char *layout_string(gen *g, const sfc_method *m) {
   return buf;
 }
 
-uint64_t fnv1a64(const char *s) {
-  uint64_t h = UINT64_C(0xcbf29ce484222325);
-  for (; *s; s++) {
-    h ^= (uint8_t)*s;
-    h *= UINT64_C(0x100000001b3);
-  }
-  return h;
-}

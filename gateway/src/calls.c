@@ -8,12 +8,9 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "sfb/fnv.h"
 
-static size_t hash(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
-  for (; *s != '\0'; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return (size_t)(h % n);
-}
+static size_t hash(const char *s, size_t n) { return (size_t)(sfb_fnv1a64(s) % n); }
 
 int gw_table_init(gw_table *t, size_t n_buckets) {
   memset(t, 0, sizeof *t);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sfb/fnv.h"
 #include "sfb/jpos.h"
 
 /* ------------------------------------------------------------------ */
@@ -172,15 +173,6 @@ static int check_record_cycles(parser *p) {
 /* Methods                                                              */
 /* ------------------------------------------------------------------ */
 
-static uint32_t fnv1a(const char *s) {
-  uint32_t h = 2166136261u;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 16777619u;
-  }
-  return h;
-}
-
 /* Members every generated frame struct has (sdk/include/statefun/entity.h):
  * F->hdr (label, error), F->p parameters, F->r await results, F->result. */
 static const char *const frame_members[] = {"hdr", "p", "r", "result", NULL};
@@ -219,7 +211,7 @@ static int parse_awaits(parser *p, json_t *mo, const sfc_entity *e,
     a->pos = irp_here(p, AT_VALUE);
     const char *lb = json_string_value(label);
     if (irp_check_name(p, lb, false, "await label") < 0) return -1;
-    a->label_id = fnv1a(lb);
+    a->label_id = sfb_fnv1a32(lb);
     for (size_t j = 0; j < i; j++) {
       if (!strcmp(m->awaits[j].label, lb))
         return irp_fail(

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include "sfb/fnv.h"
 #include "sfb/pbwire.h"
 
 #include <stdarg.h>
@@ -38,11 +39,7 @@ void sfl_pb_typed_value(sfb_buf *b, const char *typename, bool has_value,
 
 /* ---- string map -------------------------------------------------------------- */
 
-static size_t hash_str(const char *s) {
-  size_t h = 1469598103934665603ULL; /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
+static size_t hash_str(const char *s) { return (size_t)sfb_fnv1a64(s); }
 
 void *sfl_map_get(const sfl_map *m, const char *key) {
   if (!m->n_buckets) return NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "sfb/fnv.h"
 #include "sfb/jpos.h"
 
 #ifndef SFC_TEST_DIR
@@ -38,12 +39,6 @@ static void parse_bad(const char *text, const char *want) {
 }
 
 static void fini(void) { sfc_ir_free(&ir); }
-
-static uint32_t fnv1a(const char *s) {
-  uint32_t h = 2166136261u;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-  return h;
-}
 
 TestSuite(ir, .fini = fini);
 
@@ -95,8 +90,8 @@ Test(ir, shop_example) {
   cr_assert_eq(add->awaits[0].entity, item);
   cr_assert_eq(add->awaits[0].method, sfc_entity_method(item, "get_stock"));
   cr_assert_eq(add->awaits[1].method, gp);
-  cr_assert_eq(add->awaits[0].label_id, fnv1a("stock"));
-  cr_assert_eq(add->awaits[1].label_id, fnv1a("price"));
+  cr_assert_eq(add->awaits[0].label_id, sfb_fnv1a32("stock"));
+  cr_assert_eq(add->awaits[1].label_id, sfb_fnv1a32("price"));
   cr_assert_eq(add->reentrant, false);
 
   const sfc_method *co = sfc_entity_method(user, "checkout");
