@@ -14,7 +14,6 @@ an entity call to a sf-local started without --ir (the 415/400 says to
 start it with --ir).
 Python 3 standard library only; the last line is "N passed, M failed".
 """
-import argparse
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ import threading
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from sftest.checks import Tally, check, check_eq  # noqa: E402
 from sftest.net import request_once  # noqa: E402
-from sftest.sflocal import LocalEnv, run_shared  # noqa: E402
+from sftest.sflocal import CartIrEnv, LocalEnv, cart_ir_args, run_shared_main  # noqa: E402
 
 ARGS = None
 FACTOR = float(os.environ.get("SF_TEST_TIME_FACTOR", "1"))
@@ -37,18 +36,12 @@ def req(port, method, path, body=None, headers=None, timeout=60):
     return request_once(port, method, path, body, headers, timeout * FACTOR)
 
 
-class Stack(LocalEnv):
+class Stack(CartIrEnv):
     """shopping-cart + sf-local --ir on free ports."""
 
     def __init__(self):
-        super().__init__("entities-json", "stack")
-        module = self.module_on_fn_port(ARGS.module)
-        self.cart = self.start_server("cart", [ARGS.cart, "--listen",
-                                               "127.0.0.1:%d" % self.fn_port],
-                                      timeout=20 * FACTOR)
-        self.start_sf_local([ARGS.sf_local, "--module", module, "--ir", ARGS.ir,
-                             "--ingress-port", "0", "--egress-port", "0"], timeout=20 * FACTOR)
-        self.in_port, self.out_port = self.ingress, self.egress
+        super().__init__("entities-json", ARGS, timeout=20 * FACTOR)
+        self.start()
 
     def call(self, path, args=None, headers=None, raw=None):
         body = raw if raw is not None else (
@@ -248,19 +241,12 @@ def without_ir():
 
 def main():
     global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sf-local", required=True)
-    ap.add_argument("--cart", required=True)
-    ap.add_argument("--ir", required=True)
-    ap.add_argument("--module", required=True)
-    ARGS = ap.parse_args()
+    ARGS = cart_ir_args()
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="sfl-ejson-") as tmp:
         tally.run("bad_ir", bad_ir, tmp)
     tally.run("without_ir", without_ir)
-    run_shared(TESTS, Stack(), tally, timeout=10 * FACTOR)
-    print(tally.summary())
-    return tally.exit_code()
+    return run_shared_main(TESTS, Stack, tally, timeout=10 * FACTOR)
 
 
 if __name__ == "__main__":

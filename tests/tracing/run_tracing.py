@@ -21,7 +21,6 @@ again, a call's hop shows each failed HTTP attempt (ERROR, with the
 error) and the retry that went through.
 Python 3 standard library only; the last line is "N passed, M failed".
 """
-import argparse
 import http.client
 import json
 import os
@@ -33,8 +32,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from sftest.checks import Tally, check_eq  # noqa: E402
-from sftest.sflocal import LocalEnv, run_shared  # noqa: E402
+from sftest.checks import check_eq  # noqa: E402
+from sftest.sflocal import CartIrEnv, cart_ir_args, run_shared_main  # noqa: E402
 import otlp_check  # noqa: E402
 
 ARGS = None
@@ -53,25 +52,16 @@ def req(port, method, path, body=None, headers=None, timeout=60):
         c.close()
 
 
-class Stack(LocalEnv):
+class Stack(CartIrEnv):
     """shopping-cart and sf-local --ir on free ports, both writing spans
     (--trace-out)."""
 
     def __init__(self):
-        super().__init__("tracing", "stack")
+        super().__init__("tracing", ARGS, timeout=20 * FACTOR)
         self.cart_trace = os.path.join(self.dir, "cart.otlp.jsonl")
         self.sl_trace = os.path.join(self.dir, "sf-local.otlp.jsonl")
-        module = self.module_on_fn_port(ARGS.module)
-        self.start_cart()
-        self.start_sf_local([ARGS.sf_local, "--module", module, "--ir", ARGS.ir,
-                             "--ingress-port", "0", "--egress-port", "0",
-                             "--trace-out", self.sl_trace], timeout=20 * FACTOR)
-        self.in_port, self.out_port = self.ingress, self.egress
-
-    def start_cart(self):
-        self.cart = self.start_server("cart", [ARGS.cart, "--listen", "127.0.0.1:%d" % self.fn_port,
-                                               "--trace-out", self.cart_trace],
-                                      timeout=20 * FACTOR)
+        self.start(cart_extra=["--trace-out", self.cart_trace],
+                   sfl_extra=["--trace-out", self.sl_trace])
 
     def stop_cart(self):
         self.cart.kill9()
@@ -378,16 +368,8 @@ def malformed_header_ignored(s):
 
 def main():
     global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sf-local", required=True)
-    ap.add_argument("--cart", required=True)
-    ap.add_argument("--ir", required=True)
-    ap.add_argument("--module", required=True)
-    ARGS = ap.parse_args()
-    tally = Tally()
-    run_shared(TESTS, Stack(), tally, timeout=10 * FACTOR)
-    print(tally.summary())
-    return tally.exit_code()
+    ARGS = cart_ir_args()
+    return run_shared_main(TESTS, Stack, timeout=10 * FACTOR)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ point there), sf-local in front of it on ports it picks itself, its
 sanitizer reports and log tails a failure prints. run_tests() runs each
 test in a LocalEnv of its own and prints "PASS|FAIL name seconds note"
 and the closing "N passed, M failed"; run_shared() runs tests that share
-one LocalEnv.
+one LocalEnv, run_shared_main() that and the closing line. CartIrEnv is
+the shopping cart behind sf-local --ir, for the drivers that call
+entities with JSON over HTTP (cart_ir_args() reads their command line).
 """
+import argparse
 import collections
 import os
 import re
@@ -129,6 +132,45 @@ class LocalEnv:
         return "\n".join("---- %s\n%s" % (p.log_path, p.text()[-4000:]) for p in self.procs)
 
 
+class CartIrEnv(LocalEnv):
+    """The shopping cart's entity server behind sf-local --ir on free
+    ports (docs/sf-local-http.md, "Calling entities"). args are
+    cart_ir_args(); start() starts both, in_port/out_port are sf-local's
+    ingress and egress."""
+
+    def __init__(self, prefix, args, timeout=20):
+        super().__init__(prefix, "stack")
+        self.args, self.timeout = args, timeout
+
+    def start(self, cart_extra=(), sfl_extra=()):
+        """Starts the cart (its argv + cart_extra, kept for start_cart)
+        and sf-local --ir in front of it (+ sfl_extra)."""
+        self.cart_extra = list(cart_extra)
+        module = self.module_on_fn_port(self.args.module)
+        self.start_cart()
+        self.start_sf_local([self.args.sf_local, "--module", module, "--ir", self.args.ir,
+                             "--ingress-port", "0", "--egress-port", "0"] + list(sfl_extra),
+                            timeout=self.timeout)
+        self.in_port, self.out_port = self.ingress, self.egress
+        return self
+
+    def start_cart(self):
+        """(Re)starts the cart on fn_port: sets cart."""
+        self.cart = self.start_server(
+            "cart", [self.args.cart, "--listen", "127.0.0.1:%d" % self.fn_port] + self.cart_extra,
+            timeout=self.timeout)
+        return self.cart
+
+
+def cart_ir_args():
+    """The command line of a CartIrEnv driver: --sf-local BIN --cart BIN
+    --ir shop.ir.json --module examples/shopping-cart/module.yaml."""
+    ap = argparse.ArgumentParser()
+    for opt in ("--sf-local", "--cart", "--ir", "--module"):
+        ap.add_argument(opt, required=True)
+    return ap.parse_args()
+
+
 def run_tests(tests, make_env, selected=(), seed=None, keep=False):
     """Runs each (name, fn) of tests whose name contains one of `selected`
     (all when empty) in an env of its own (make_env(name)); fn(env)
@@ -177,6 +219,17 @@ def run_shared(tests, env, tally, timeout=20):
     finally:
         env.close(timeout)
     check_reports(env, tally)
+
+
+def run_shared_main(tests, make_env, tally=None, timeout=20):
+    """A driver's end: run_shared() of tests on make_env() (counted in
+    tally, a new one when None), then the closing "N passed, M failed"
+    line. Returns the exit code."""
+    if tally is None:
+        tally = Tally()
+    run_shared(tests, make_env(), tally, timeout)
+    print(tally.summary())
+    return tally.exit_code()
 
 
 def check_reports(env, tally):
