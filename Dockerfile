@@ -13,7 +13,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config \
       protobuf-c-compiler libprotobuf-c-dev \
       libmicrohttpd-dev libjansson-dev \
-      libyaml-dev libfyaml-dev libcurl4-openssl-dev libsqlite3-dev \
+      libyaml-dev libcurl4-openssl-dev libsqlite3-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -34,7 +34,6 @@ all="$all fuzz_config fuzz_ir fuzz_ir_json fuzz_server_http fuzz_entity"
 targets="${SF_FUZZ_TARGETS:-$all}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
-export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$here/lsan.supp}"
 
 dict_of() { # the dictionary of target $1
   case "$1" in

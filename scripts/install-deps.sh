@@ -12,7 +12,7 @@ PKGS=(
   libjansson-dev                          # JSON user types
   libcurl4-openssl-dev                    # HTTP client in tests (and sf-local)
   libcriterion-dev                        # unit tests
-  libyaml-dev libfyaml-dev                # module.yaml parsing
+  libyaml-dev                             # module.yaml parsing
   libsqlite3-dev sqlite3                  # sf-local --data (durable store)
   clang llvm libclang-rt-14-dev           # libFuzzer + sanitizers
   wrk                                     # benchmarks

@@ -19,7 +19,8 @@
 #include <strings.h>
 
 /* True when `s` reads back as the same string in YAML 1.1 and 1.2 (SnakeYAML
- * in Flink, libfyaml in sf-local) as a plain scalar. */
+ * in Flink, libyaml in sf-local, both YAML 1.1; and 1.2 readers) as a plain
+ * scalar. */
 static bool plain_ok(const char *s) {
   static const char *const words[] = {"y", "n", "yes", "no", "on", "off",
                                       "true", "false", "null", "nan", "inf",

@@ -3,11 +3,10 @@
  * API, the documents of a stream and binding each kind to its parser. The
  * other parts are config_*.c (see config_impl.h for which owns what).
  *
- * Two passes. First libfyaml's event parser turns every YAML document of the
+ * Two passes. First libyaml's event parser turns every YAML document of the
  * stream into a small tree of our own (ynode) that remembers the 1-based
- * line/column of each node; libfyaml 0.7 has no public start mark for
- * collection nodes, and events give exact marks for all of them. YAML syntax
- * errors are collected through a fy_diag and reported as the first one.
+ * line/column of each node (events give exact marks for all of them), and
+ * the first YAML syntax error stops the load (config_yaml.c).
  * Like Flink (JsonServiceLoader reads all documents before binding any), no
  * document is interpreted until the whole stream has parsed.
  *
@@ -32,7 +31,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <libfyaml.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

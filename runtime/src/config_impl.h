@@ -6,7 +6,7 @@
  * part calls in another.
  *
  *   config.c           the API, the documents of a stream, binding a kind
- *   config_yaml.c      pass 1: libfyaml's events -> ynode trees, errors
+ *   config_yaml.c      pass 1: libyaml's events -> ynode trees, errors
  *   config_get.c       typed access (strings, ints, durations, typenames)
  *                      with errors at the offending node
  *   config_endpoint.c  function endpoints and their transports
@@ -52,8 +52,8 @@ typedef struct ctx {
   ynode_pool pool;
   yanchor *anchors;
   size_t n_anchors, cap_anchors;
-  int last_line, last_col; /* last good mark, for nodes libfyaml leaves
-                              without one (empty scalars) */
+  int last_line, last_col; /* mark of the last event, for errors that
+                              have none of their own */
   char qbuf[4][96];        /* quoted values for messages */
   int qnext;
 } ctx;
@@ -96,8 +96,8 @@ void cfg_pool_free(ynode_pool *p);
 bool cfg_is_null(const ynode *n);
 const char *cfg_what(const ynode *n);
 int cfg_oom(ctx *c);
-/* Refuses the tabs libfyaml 0.7.12 crashes on (config_tabs.c): 0, or -1
- * with "path:line:col: message". */
+/* Refuses a tab where Flink's YAML parser refuses one (config_tabs.c):
+ * 0, or -1 with "path:line:col: message". */
 int cfg_check_tabs(ctx *c, const char *text, size_t len);
 /* Parses the whole stream into document roots (NULL for empty documents). */
 int cfg_parse_stream(ctx *c, const char *text, size_t len, ydocs *docs);

@@ -1,16 +1,22 @@
 /*
- * config_yaml.c - pass 1 of sf-local's module.yaml reader: libfyaml's
- * event parser turns every document of the stream into a ynode tree that
- * remembers the 1-based line:column of each node (libfyaml 0.7 has no
- * public start mark for collection nodes; events have exact marks), with
- * anchors and aliases resolved and YAML syntax errors reported as the
- * first one. Also the error helpers every part uses.
+ * config_yaml.c - pass 1 of sf-local's module.yaml reader: libyaml's event
+ * parser turns every document of the stream into a ynode tree that
+ * remembers the 1-based line:column of each node, with anchors and aliases
+ * resolved and the first YAML syntax error reported at its mark. Also the
+ * error helpers every part uses.
+ *
+ * Why libyaml: Flink reads module.yaml with Jackson's YAML module, which is
+ * SnakeYAML, a YAML 1.1 parser of the same design and lineage as libyaml,
+ * so the two accept and refuse the same texts (tabs, indentation, implicit
+ * keys) where a YAML 1.2 parser differs. And it is the parser that fuzzing
+ * (OSS-Fuzz's libyaml targets, our fuzz_config) has not crashed; libfyaml
+ * 0.7.12, used before, segfaulted on tabs in explicit keys.
  */
 #include "config_impl.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <libfyaml.h>
+#include <yaml.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,136 +153,126 @@ const char *cfg_what(const ynode *n) {
   }
 }
 
+/* The event source: libyaml's parser over the whole text. */
 typedef struct {
-  struct fy_parser *fyp;
-  struct fy_diag *diag;
+  yaml_parser_t p;
 } yparser;
 
-static void mark_of(ctx *c, struct fy_event *e, int *line, int *col) {
-  const struct fy_mark *m = fy_event_start_mark(e);
-  if (m && m->line >= 0 && m->column >= 0) {
-    c->last_line = m->line + 1;
-    c->last_col = m->column + 1;
-  }
+/* Scalar text, anchor and alias names as libyaml hands them over. */
+static const char *utext(const yaml_char_t *s) { return (const char *)s; }
+
+static void mark_of(ctx *c, const yaml_event_t *e, int *line, int *col) {
+  c->last_line = (int)e->start_mark.line + 1;
+  c->last_col = (int)e->start_mark.column + 1;
   *line = c->last_line;
   *col = c->last_col;
 }
 
-/* The YAML error libfyaml reported, as our one-line message. */
+/* The YAML error libyaml reported, as our one-line message: the problem at
+ * its mark, and what was being parsed where it started (as SnakeYAML, the
+ * parser behind Flink's module loader, words it). */
 static int syntax_error(ctx *c, yparser *yp) {
-  void *it = NULL;
-  struct fy_diag_error *de;
-  while ((de = fy_diag_errors_iterate(yp->diag, &it)) != NULL) {
-    if (de->type >= FYET_ERROR && de->msg)
-      return cfg_fail_at(c, de->line, de->column, "invalid YAML: %s", de->msg);
+  const yaml_parser_t *p = &yp->p;
+  if (p->error == YAML_MEMORY_ERROR) return cfg_oom(c);
+  const char *problem = p->problem ? p->problem : "syntax error";
+  int line = c->last_line, col = c->last_col;
+  if (p->error == YAML_SCANNER_ERROR || p->error == YAML_PARSER_ERROR) {
+    line = (int)p->problem_mark.line + 1;
+    col = (int)p->problem_mark.column + 1;
   }
-  return cfg_fail_at(c, c->last_line, c->last_col, "invalid YAML");
+  if (p->context)
+    return cfg_fail_at(c, line, col, "invalid YAML: %s (%s at %d:%d)", problem,
+                       p->context, (int)p->context_mark.line + 1,
+                       (int)p->context_mark.column + 1);
+  return cfg_fail_at(c, line, col, "invalid YAML: %s", problem);
 }
 
 int cfg_oom(ctx *c) {
   return cfg_fail_at(c, c->last_line, c->last_col, "out of memory");
 }
 
-static int build(ctx *c, yparser *yp, struct fy_event *e, int depth,
+static int build(ctx *c, yparser *yp, yaml_event_t *e, int depth,
                  ynode **out);
 
 /* Reads the entries of a collection until its end event. */
 static int build_children(ctx *c, yparser *yp, ynode *n, int depth) {
   for (;;) {
-    struct fy_event *e = fy_parser_parse(yp->fyp);
-    if (!e) return syntax_error(c, yp);
-    if (e->type == FYET_SEQUENCE_END || e->type == FYET_MAPPING_END) {
-      fy_parser_event_free(yp->fyp, e);
+    yaml_event_t e;
+    if (!yaml_parser_parse(&yp->p, &e)) return syntax_error(c, yp);
+    if (e.type == YAML_SEQUENCE_END_EVENT || e.type == YAML_MAPPING_END_EVENT) {
+      yaml_event_delete(&e);
       return 0;
     }
     ynode *kid;
-    if (build(c, yp, e, depth + 1, &kid) < 0) return -1;
+    if (build(c, yp, &e, depth + 1, &kid) < 0) return -1;
     if (cfg_node_add(n, kid) < 0) return cfg_oom(c);
   }
 }
 
-/* Builds the node that starts with event `e` (consumed). */
-static int build(ctx *c, yparser *yp, struct fy_event *e, int depth,
+/* Builds the node that starts with event `e` (consumed: deleted here). */
+static int build(ctx *c, yparser *yp, yaml_event_t *e, int depth,
                  ynode **out) {
   int line, col;
   mark_of(c, e, &line, &col);
   if (depth > MAX_DEPTH) {
-    fy_parser_event_free(yp->fyp, e);
+    yaml_event_delete(e);
     return cfg_fail_at(c, line, col, "nesting deeper than %d levels",
                        MAX_DEPTH);
   }
-  struct fy_token *anchor = NULL;
+  const yaml_char_t *anchor = NULL;
   ynode *n = NULL;
-  size_t len;
-  const char *t;
-  /* libfyaml marks an alias and a quoted scalar just after the '*' or the
-   * quote; point at the node itself. */
-  if (col > 1 &&
-      (e->type == FYET_ALIAS ||
-       (e->type == FYET_SCALAR &&
-        (fy_token_scalar_style(e->scalar.value) == FYSS_SINGLE_QUOTED ||
-         fy_token_scalar_style(e->scalar.value) == FYSS_DOUBLE_QUOTED))))
-    col--;
   switch (e->type) {
-    case FYET_ALIAS:
-      t = fy_token_get_text(e->alias.anchor, &len);
-      n = t ? anchor_find(c, t, len) : NULL;
+    case YAML_ALIAS_EVENT: {
+      const char *t = utext(e->data.alias.anchor);
+      n = anchor_find(c, t, strlen(t));
       if (!n) {
-        int r = cfg_fail_at(c, line, col, "unknown alias '*%.*s'",
-                            (int)(t ? len : 0), t ? t : "");
-        fy_parser_event_free(yp->fyp, e);
+        int r = cfg_fail_at(c, line, col, "unknown alias '*%s'", t);
+        yaml_event_delete(e);
         return r;
       }
-      fy_parser_event_free(yp->fyp, e);
+      yaml_event_delete(e);
       *out = n;
       return 0;
-    case FYET_SCALAR:
-      n = cfg_node_new(c, YN_SCALAR, line, col);
-      if (!n) break;
-      t = fy_token_get_text(e->scalar.value, &len);
-      if (!t) len = 0;
-      if (t && memchr(t, '\0', len)) {
-        fy_parser_event_free(yp->fyp, e);
+    }
+    case YAML_SCALAR_EVENT: {
+      const char *t = utext(e->data.scalar.value);
+      size_t len = e->data.scalar.length;
+      if (memchr(t, '\0', len)) {
+        yaml_event_delete(e);
         return cfg_fail_at(c, line, col, "scalar contains a NUL character");
       }
-      n->text = strndup(t ? t : "", len);
+      n = cfg_node_new(c, YN_SCALAR, line, col);
+      if (!n) break;
+      n->text = strndup(t, len);
       if (!n->text) break;
-      n->plain = fy_token_scalar_style(e->scalar.value) == FYSS_PLAIN;
-      anchor = e->scalar.anchor;
+      n->plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+      anchor = e->data.scalar.anchor;
       break;
-    case FYET_SEQUENCE_START:
-    case FYET_MAPPING_START:
-      n = cfg_node_new(c, e->type == FYET_MAPPING_START ? YN_MAP : YN_SEQ, line,
-                       col);
-      anchor = e->type == FYET_MAPPING_START ? e->mapping_start.anchor
-                                             : e->sequence_start.anchor;
+    }
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+      bool map = e->type == YAML_MAPPING_START_EVENT;
+      n = cfg_node_new(c, map ? YN_MAP : YN_SEQ, line, col);
+      anchor = map ? e->data.mapping_start.anchor
+                   : e->data.sequence_start.anchor;
       break;
+    }
     default:
-      fy_parser_event_free(yp->fyp, e);
+      yaml_event_delete(e);
       return cfg_fail_at(c, line, col, "invalid YAML: unexpected event");
   }
-  if (!n) {
-    fy_parser_event_free(yp->fyp, e);
-    return cfg_oom(c);
-  }
-  /* Copy the anchor name before the event (and its tokens) goes away. */
+  /* Copy the anchor name before the event goes away. */
   char *aname = NULL;
-  size_t alen = 0;
-  if (anchor) {
-    t = fy_token_get_text(anchor, &alen);
-    if (t && !(aname = strndup(t, alen))) {
-      fy_parser_event_free(yp->fyp, e);
-      return cfg_oom(c);
-    }
-  }
-  fy_parser_event_free(yp->fyp, e);
+  if (n && anchor && !(aname = strdup(utext(anchor)))) n = NULL;
+  yaml_event_delete(e);
+  if (!n) return cfg_oom(c);
   if (n->type != YN_SCALAR && build_children(c, yp, n, depth) < 0) {
     free(aname);
     return -1;
   }
   /* Registered when complete, so a node can't contain an alias of itself. */
   if (aname) {
-    int r = anchor_add(c, aname, alen, n);
+    int r = anchor_add(c, aname, strlen(aname), n);
     free(aname);
     if (r < 0) return cfg_oom(c);
   }
@@ -286,8 +282,8 @@ static int build(ctx *c, yparser *yp, struct fy_event *e, int depth,
 
 /*
  * YAML text must be valid UTF-8 without raw control characters (YAML 1.2
- * c-printable). Checked before libfyaml sees the text: libfyaml 0.7.12 loops
- * forever on some invalid UTF-8 (e.g. "%\x8e" at a line start).
+ * c-printable), checked before the parser sees it so that the message
+ * names the byte and its line:column.
  */
 static int check_text(ctx *c, const unsigned char *s, size_t len) {
   int line = 1, col = 1;
@@ -331,49 +327,33 @@ static int check_text(ctx *c, const unsigned char *s, size_t len) {
 
 /* Parses the whole stream into document roots (NULL for empty documents). */
 int cfg_parse_stream(ctx *c, const char *text, size_t len, ydocs *docs) {
-  struct fy_diag_cfg dc;
-  fy_diag_cfg_default(&dc);
-  dc.fp = NULL;
-  dc.colorize = false;
   if (check_text(c, (const unsigned char *)text, len) < 0) return -1;
   if (cfg_check_tabs(c, text, len) < 0) return -1;
-  yparser yp = {0};
-  yp.diag = fy_diag_create(&dc);
-  if (!yp.diag) return cfg_oom(c);
-  fy_diag_set_collect_errors(yp.diag, true);
-  struct fy_parse_cfg pc = {0};
-  pc.flags = FYPCF_QUIET;
-  pc.diag = yp.diag;
-  yp.fyp = fy_parser_create(&pc);
-  int rc = -1;
-  if (!yp.fyp || fy_parser_set_string(yp.fyp, text, len) != 0) {
-    rc = cfg_oom(c);
-    goto out;
-  }
+  yparser yp;
+  if (!yaml_parser_initialize(&yp.p)) return cfg_oom(c);
+  yaml_parser_set_input_string(&yp.p, (const unsigned char *)text, len);
   c->last_line = c->last_col = 1;
+  int rc = -1;
   for (;;) {
-    struct fy_event *e = fy_parser_parse(yp.fyp);
-    if (!e) {
-      if (fy_parser_get_stream_error(yp.fyp)) {
-        rc = syntax_error(c, &yp);
-        goto out;
-      }
-      break; /* end of input */
+    yaml_event_t e;
+    if (!yaml_parser_parse(&yp.p, &e)) {
+      rc = syntax_error(c, &yp);
+      goto out;
     }
-    enum fy_event_type type = e->type;
-    if (type == FYET_STREAM_START || type == FYET_STREAM_END ||
-        type == FYET_DOCUMENT_END) {
-      fy_parser_event_free(yp.fyp, e);
-      if (type == FYET_STREAM_END) break;
+    yaml_event_type_t type = e.type;
+    if (type == YAML_STREAM_START_EVENT || type == YAML_STREAM_END_EVENT ||
+        type == YAML_DOCUMENT_END_EVENT || type == YAML_NO_EVENT) {
+      yaml_event_delete(&e);
+      if (type == YAML_STREAM_END_EVENT || type == YAML_NO_EVENT) break;
       continue;
     }
-    if (type == FYET_DOCUMENT_START) {
-      fy_parser_event_free(yp.fyp, e);
+    if (type == YAML_DOCUMENT_START_EVENT) {
+      yaml_event_delete(&e);
       anchors_clear(c); /* anchors are per document */
       continue;
     }
     ynode *root;
-    if (build(c, &yp, e, 0, &root) < 0) goto out;
+    if (build(c, &yp, &e, 0, &root) < 0) goto out;
     if (docs->n == docs->cap) {
       size_t cap = docs->cap ? 2 * docs->cap : 8;
       ynode **v = realloc(docs->v, cap * sizeof *v);
@@ -388,8 +368,7 @@ int cfg_parse_stream(ctx *c, const char *text, size_t len, ydocs *docs) {
   }
   rc = 0;
 out:
-  if (yp.fyp) fy_parser_destroy(yp.fyp);
-  fy_diag_destroy(yp.diag);
+  yaml_parser_delete(&yp.p);
   anchors_clear(c);
   return rc;
 }
