@@ -74,12 +74,14 @@
 #define DEFAULT_PER_CLIENT 1024
 #define DEFAULT_MAX_INFLIGHT ((size_t)256 * 1024 * 1024)
 /* Per-connection MHD memory: request headers plus the read buffer. MHD
- * zeroes the unused part of this pool after every keep-alive request, so
- * its size is paid per request: 64 KiB cost ~60% of a batch-1 request's
- * instructions (bench/README.md, "The HTTP path"). 16 KiB holds any
- * header Flink sends; bodies are copied out of it chunk by chunk anyway.
- * It also bounds the server's connection memory: 4096 x 16 KiB. */
-#define CONNECTION_MEMORY 16384
+ * zeroes the whole pool after every keep-alive request, so its size is
+ * paid per request and the zeroing evicts that much of the L1 cache:
+ * 64 KiB cost ~60% of a batch-1 request's instructions, 16 KiB 60% of
+ * what remained (bench/README.md, "The request-reply hot path"). 8 KiB
+ * holds a request head of about 7 KiB (Flink sends ~250 bytes; a larger
+ * head gets 431); bodies are copied out of it chunk by chunk anyway. It
+ * also bounds the server's connection memory: 4096 x 8 KiB. */
+#define CONNECTION_MEMORY 8192
 /* Free-list slots that keep their arena's full retain cap, per thread;
  * the others keep COLD_RETAIN bytes of arena. */
 #define HOT_SLOTS_PER_THREAD 2

@@ -649,10 +649,8 @@ Test(http, keep_alive_reuses_the_connection) {
   curl_easy_cleanup(curl);
 }
 
-/* A client that sends part of a request and hangs up (FIN) must not leave
- * its connection behind until the idle timeout: libmicrohttpd 0.9.75's
- * epoll mode misses that FIN (issue 13), which is why the server polls. */
-Test(http, half_closed_incomplete_request_is_closed_at_once) {
+/* A loopback connection to the test server. */
+static int connect_server(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   cr_assert_geq(fd, 0);
   struct sockaddr_in a;
@@ -661,6 +659,14 @@ Test(http, half_closed_incomplete_request_is_closed_at_once) {
   a.sin_port = htons(sf_server_port(g_server));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+/* A client that sends part of a request and hangs up (FIN) must not leave
+ * its connection behind until the idle timeout: libmicrohttpd 0.9.75's
+ * epoll mode misses that FIN (issue 13), which is why the server polls. */
+Test(http, half_closed_incomplete_request_is_closed_at_once) {
+  int fd = connect_server();
   static const char part[] =
       "POST /statefun HTTP/1.1\r\nHost: 127.0.0.1\r\n"
       "Content-Length: 100\r\n\r\nabc";
@@ -684,6 +690,59 @@ Test(http, half_closed_incomplete_request_is_closed_at_once) {
   }
   close(fd);
   cr_assert(eof, "the server kept a half-closed connection open for 2 s");
+}
+
+/* Sends a POST of the greeter's request with an X-Pad header of `pad`
+ * bytes on `fd` and returns the status of the reply (0: none). */
+static int post_padded(int fd, size_t pad) {
+  size_t len = 0;
+  uint8_t *body = wire_request("greeter.fns/greet", "Pad", 1, STATE_EMPTY, 0, &len);
+  size_t cap = pad + len + 256;
+  char *req = malloc(cap);
+  int n = snprintf(req, cap,
+                   "POST /statefun HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Content-Type: application/octet-stream\r\n"
+                   "Content-Length: %zu\r\nX-Pad: ",
+                   len);
+  memset(req + n, 'a', pad);
+  size_t used = (size_t)n + pad;
+  memcpy(req + used, "\r\n\r\n", 4);
+  memcpy(req + used + 4, body, len);
+  used += 4 + len;
+  bool sent = send(fd, req, used, 0) == (ssize_t)used;
+  free(req);
+  free(body);
+  if (!sent) return 0;
+  /* The reply's head and body (a few hundred bytes) in one read or two. */
+  char buf[4096];
+  size_t got = 0;
+  while (got < 12) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 2000) <= 0) break;
+    ssize_t r = recv(fd, buf + got, sizeof buf - got, 0);
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  int code = 0;
+  if (got >= 12) sscanf(buf, "HTTP/1.1 %d", &code);
+  /* Drain the rest of a 200 so that the next request reads its own. */
+  struct pollfd p = {fd, POLLIN, 0};
+  while (code == 200 && poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof buf, 0) > 0) {
+  }
+  return code;
+}
+
+/* Each connection's memory (8 KiB, server.c) holds a request head of up
+ * to about 7 KiB, reused request after request; a larger head gets 431
+ * (README, "The server"). */
+Test(http, head_of_7_kib_is_served_and_one_of_9_kib_gets_431) {
+  int fd = connect_server();
+  cr_assert_eq(post_padded(fd, 7000), 200);
+  cr_assert_eq(post_padded(fd, 7000), 200, "the second request on the connection");
+  close(fd);
+  fd = connect_server();
+  cr_assert_eq(post_padded(fd, 9000), 431);
+  close(fd);
 }
 
 #define N_CLIENTS 8
