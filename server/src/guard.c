@@ -48,9 +48,11 @@ struct sf_guard {
   pthread_t reaper;
 };
 
+/* The coarse clock (a few ms of resolution, no TSC read): deadlines are
+ * seconds, and three are set per request. */
 static long long mono_ms(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -152,12 +154,15 @@ static gconn *gconn_of(struct MHD_Connection *c) {
   return ci != NULL ? ci->socket_context : NULL;
 }
 
-void sf_guard_request_line(sf_guard *g, struct MHD_Connection *c) {
-  gconn *gc = gconn_of(c);
+static void request_line(sf_guard *g, gconn *gc) {
   if (gc == NULL || g->head_ms == 0) return;
   /* An earlier deadline (the connection's first head) stays. */
   long long d = after(g->head_ms), cur = atomic_load(&gc->deadline_ms);
   if (cur == 0 || d < cur) atomic_store(&gc->deadline_ms, d);
+}
+
+void sf_guard_request_line(sf_guard *g, struct MHD_Connection *c) {
+  request_line(g, gconn_of(c));
 }
 
 void sf_guard_head_done(sf_guard *g, struct MHD_Connection *c) {
@@ -229,7 +234,7 @@ void *sf_guard_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     gc->uri = uri;
     gc->uri_len = strlen(uri);
   }
-  sf_guard_request_line(g, c);
+  request_line(g, gc);
   return NULL;
 }
 
