@@ -8,7 +8,9 @@
  *      equal (what the decoder accepts, the encoder takes back)
  *   1  JSON text -> Args bytes -> JSON -> bytes: the two encodings are
  *      equal (a client's arguments, sf-local's entity call)
- *   2  a statefun.entities.Reply -> sfc_call_answer (200, 422 or 502)
+ *   2  a statefun.entities.Reply -> sfc_call_answer (200, 422 or 502);
+ *      where the text path (sfc_call_answer_write) writes the answer, it
+ *      is that answer's json_dumps byte for byte
  *   3  record All bytes -> JSON -> bytes -> JSON, as in 0
  * Left out: the SDK's entity runtime receiving a Call or Reply inside a
  * ToFunction (it needs a generated entity; see fuzz/README.md).
@@ -23,6 +25,7 @@
 #include "ir.h"
 #include "ir_call.h"
 #include "ir_json.h"
+#include "sfb/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -78,6 +81,12 @@ static void reply(const sfc_method *m, const uint8_t *p, size_t n) {
   FZ_CHECK(status == 200 || status == 422 || status == 502);
   char *text = json_dumps(o, JSON_COMPACT);
   FZ_CHECK(text != NULL);
+  sfb_buf b = {0};
+  if (rp->ok && sfc_call_answer_write(m, "rid-1", rp->result.data,
+                                      rp->result.len, &b) == 0)
+    FZ_CHECK(status == 200 && b.len == strlen(text) &&
+             memcmp(b.p, text, b.len) == 0);
+  sfb_buf_free(&b);
   free(text);
   json_decref(o);
   statefun__entities__reply__free_unpacked(rp, NULL);

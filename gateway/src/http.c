@@ -18,6 +18,7 @@
 
 #include "entities.pb-c.h"
 #include "gateway.h"
+#include "sfb/buf.h"
 #include "sfb/listen.h"
 #include "sfb/otlp.h"
 #include "sfb/urlpart.h"
@@ -72,10 +73,9 @@ static char *json_line(json_t *o) {
   return line;
 }
 
-static enum MHD_Result send_json_tp(struct MHD_Connection *c,
-                                    unsigned status, json_t *o,
-                                    const char *tp) {
-  char *line = json_line(o);
+/* Sends an answer line (taken; NULL: out of memory). */
+static enum MHD_Result send_line_tp(struct MHD_Connection *c, unsigned status,
+                                    char *line, const char *tp) {
   if (line == NULL) {
     static const char oom[] = "{\"error\":\"out of memory\"}\n";
     return send_text(c, 500, "application/json", oom, sizeof oom - 1);
@@ -88,7 +88,7 @@ static enum MHD_Result send_json_tp(struct MHD_Connection *c,
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
                                  json_t *o) {
-  return send_json_tp(c, status, o, NULL);
+  return send_line_tp(c, status, json_line(o), NULL);
 }
 
 /* {"error":"..."}: the answers that are not an entity call's (413, 405). */
@@ -107,44 +107,63 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
   return send_json(c, status, o);
 }
 
-/* The answer to a Reply's bytes for a method: 200/422/502; tp gets the
- * Reply's trace context as a traceparent ("" when it has none). */
-static json_t *reply_answer(const sfc_method *m, const char *rid,
-                            const uint8_t *p, size_t n, unsigned *status,
-                            char tp[64]) {
+/* The answer line to a Reply's bytes for a method (malloc'd, NULL when
+ * out of memory): 200/422/502 in *status; tp gets the Reply's trace
+ * context as a traceparent ("" when it has none). A result in the
+ * generated encoders' form is written as text at once
+ * (sfc_call_answer_write); anything else, and every error, goes through
+ * the JSON tree. */
+static char *reply_answer(const sfc_method *m, const char *rid,
+                          const uint8_t *p, size_t n, unsigned *status,
+                          char tp[64]) {
   tp[0] = '\0';
   Statefun__Entities__Reply *rp = statefun__entities__reply__unpack(
       NULL, n, p ? p : (const uint8_t *)"");
   if (rp == NULL) {
     *status = 502;
-    return sfc_call_error(rid,
-                          "the entity's Reply (%zu bytes) is not a "
-                          "statefun.entities/Reply",
-                          n);
+    return json_line(sfc_call_error(rid,
+                                    "the entity's Reply (%zu bytes) is not a "
+                                    "statefun.entities/Reply",
+                                    n));
   }
-  json_t *o = sfc_call_answer(m, rid, rp->ok, rp->error, rp->result.data,
-                              rp->result.len, status);
+  char *line = NULL;
+  sfb_buf b = {0};
+  if (rp->ok &&
+      sfc_call_answer_write(m, rid, rp->result.data, rp->result.len, &b) == 0) {
+    sfb_buf_put(&b, "\n", 2); /* the line and its NUL */
+    *status = 200;
+    if (!b.oom) line = (char *)b.p;
+    else sfb_buf_free(&b);
+  } else {
+    line = json_line(sfc_call_answer(m, rid, rp->ok, rp->error,
+                                     rp->result.data, rp->result.len, status));
+  }
   if (rp->trace_id[0] != '\0' && rp->span_id[0] != '\0')
     sfc_traceparent(rp->trace_id, rp->span_id, tp, 64);
   statefun__entities__reply__free_unpacked(rp, NULL);
-  return o;
+  return line;
+}
+
+/* Hands the waiter its answer line (taken) and resumes its request. */
+static void answer_line(gw *g, gw_waiter *w, unsigned status, char *line) {
+  gw_table_unwait(&g->table, w);
+  w->status = status;
+  w->body = line;
+  w->done = true;
+  MHD_resume_connection(w->conn);
 }
 
 void gw_answer(gw *g, gw_waiter *w, unsigned status, json_t *body) {
-  gw_table_unwait(&g->table, w);
-  w->status = status;
-  w->body = json_line(body);
-  w->done = true;
-  MHD_resume_connection(w->conn);
+  answer_line(g, w, status, json_line(body));
 }
 
 void gw_answer_reply(gw *g, gw_call *c) {
   while (c->waiters != NULL) {
     gw_waiter *w = c->waiters;
-    unsigned status;
-    json_t *o = reply_answer(w->method, w->rid, c->reply, c->reply_len,
-                             &status, w->traceparent);
-    gw_answer(g, w, status, o);
+    unsigned status = 0;
+    char *line = reply_answer(w->method, w->rid, c->reply, c->reply_len,
+                              &status, w->traceparent);
+    answer_line(g, w, status, line);
   }
 }
 
@@ -333,10 +352,10 @@ static enum MHD_Result entity_call(gw *g, struct MHD_Connection *c, gw_req *r,
   if (call != NULL && call->replied) {
     unsigned status;
     char tp[64];
-    json_t *o = reply_answer(m, r->w.rid, call->reply, call->reply_len,
-                             &status, tp);
+    char *line = reply_answer(m, r->w.rid, call->reply, call->reply_len,
+                              &status, tp);
     pthread_mutex_unlock(&g->table.mu);
-    return send_json_tp(c, status, o, tp);
+    return send_line_tp(c, status, line, tp);
   }
   if (call != NULL) {
     r->w.deadline_ms = gw_now_ms() + r->w.wait_ms;

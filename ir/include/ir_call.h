@@ -125,6 +125,16 @@ json_t *sfc_call_answer(const sfc_method *m, const char *rid, bool ok,
                         const char *error, const uint8_t *result, size_t n,
                         unsigned *status);
 
+/* The 200 answer of sfc_call_answer (ok, the result decoding) as text,
+ * json_dumps(..., JSON_COMPACT) of it, appended to out without building
+ * the tree (sfc_json_write_result). 0 when written; -1 (out unchanged)
+ * when the result is not in the form that path takes: the caller then
+ * answers with sfc_call_answer. */
+struct sfb_buf;
+int sfc_call_answer_write(const sfc_method *m, const char *rid,
+                          const uint8_t *result, size_t n,
+                          struct sfb_buf *out);
+
 /* The 504 message: no Reply within wait_ms; the call may still complete.
  * `where` says how the client gets the answer later. */
 json_t *sfc_call_timeout(const char *rid, int64_t wait_ms, const char *where);

@@ -71,6 +71,16 @@ json_t *sfc_json_decode_args(const sfc_method *m, const uint8_t *p, size_t n,
 json_t *sfc_json_decode_result(const sfc_method *m, const uint8_t *p,
                                size_t n, char *err, size_t err_len);
 
+/* The same as text: json_dumps(sfc_json_decode_result(m, p, n),
+ * JSON_COMPACT) appended to out, without building the tree, for the wire
+ * form the generated encoders write (fields in order, each singular one
+ * once, lists unpacked, no maps). 0 when written; -1 (out unchanged) for
+ * any other input, which sfc_json_decode_result then decodes or refuses
+ * with its message. */
+struct sfb_buf;
+int sfc_json_write_result(const sfc_method *m, const uint8_t *p, size_t n,
+                          struct sfb_buf *out);
+
 /* A record's bytes -> a JSON object with every field. */
 json_t *sfc_json_decode_record(const sfc_record *r, const uint8_t *p,
                                size_t n, char *err, size_t err_len);

@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "ir_json.h"
+#include "sfb/buf.h"
 #include "sfb/otlp.h"
 #include "sfb/urlpart.h"
+#include "sfb/utf8.h"
 
 const sfc_entity *sfc_call_entity(const sfc_ir *irs, size_t n_irs,
                                   const char *ns, const char *name,
@@ -222,6 +224,25 @@ json_t *sfc_call_answer(const sfc_method *m, const char *rid, bool ok,
   json_object_set_new(o, "result", value);
   json_object_set_new(o, "request_id", json_string(rid));
   return o;
+}
+
+int sfc_call_answer_write(const sfc_method *m, const char *rid,
+                          const uint8_t *result, size_t n, sfb_buf *out) {
+  size_t start = out->len;
+  if (rid == NULL || !sfb_utf8_valid(rid, strlen(rid))) return -1;
+  sfb_buf_put(out, "{\"ok\":true,\"result\":", 20);
+  if (sfc_json_write_result(m, result, n, out) != 0) {
+    out->len = start;
+    return -1;
+  }
+  sfb_buf_put(out, ",\"request_id\":", 14);
+  sfb_buf_json_str(out, rid, strlen(rid));
+  sfb_buf_put(out, "}", 1);
+  if (out->oom) {
+    out->len = start;
+    return -1;
+  }
+  return 0;
 }
 
 json_t *sfc_call_timeout(const char *rid, int64_t wait_ms, const char *where) {

@@ -6,6 +6,7 @@
  *   ir_json.c      the error context, value descriptions, base64, zero values
  *   ir_json_enc.c  JSON -> protobuf wire (sfc_json_encode_*)
  *   ir_json_dec.c  protobuf wire -> JSON (sfc_json_decode_*)
+ *   ir_json_text.c protobuf wire -> JSON text, the fast path of a result
  */
 #ifndef SFC_IR_JSON_IMPL_H
 #define SFC_IR_JSON_IMPL_H

@@ -178,9 +178,9 @@ static void str_field(sfb_buf *b, const char *name, const char *v, size_t n,
                       bool first) {
   if (!sf_utf8_valid((const uint8_t *)v, n)) return;
   if (!first) sfb_buf_put(b, ",", 1);
-  front_json_str(b, name, strlen(name));
+  sfb_buf_json_str(b, name, strlen(name));
   sfb_buf_put(b, ":", 1);
-  front_json_str(b, v, n);
+  sfb_buf_json_str(b, v, n);
 }
 
 /* One record as a JSON line: seq, egress, topic, key, typename, value

@@ -21,6 +21,7 @@
 #include "entities.pb-c.h"
 #include "ir_call.h"
 #include "ir_json.h"
+#include "sfb/buf.h"
 #include "trace_spans.h"
 #include "util.h"
 
@@ -193,10 +194,6 @@ static enum MHD_Result call_answer(exchange *x, const request *r, const sfc_meth
                            "the entity's Reply (%zu bytes, type %s) is not a "
                            "statefun.entities/Reply",
                            rec->len, rec->typename);
-  unsigned status = 0;
-  json_t *o = sfc_call_answer(m, rid, rp->ok, rp->error, rp->result.data,
-                              rp->result.len, &status);
-  call_span_end(x, r, status);
   /* The Reply's trace context: the trace id that went in, the span of
    * the entity instance that answered. */
   char tp[64];
@@ -204,7 +201,25 @@ static enum MHD_Result call_answer(exchange *x, const request *r, const sfc_meth
   bool traced = rp->trace_id[0] != '\0' && rp->span_id[0] != '\0';
   if (traced) sfc_traceparent(rp->trace_id, rp->span_id, tp, sizeof tp);
   traced = traced && front_header_safe(tp);
-  enum MHD_Result ret = front_send_json(x, status, o, traced ? h : NULL);
+  /* A result in the generated encoders' form is written as text at
+   * once; anything else (and every error) goes through the JSON tree. */
+  sfb_buf text = {0};
+  enum MHD_Result ret;
+  if (rp->ok && sfc_call_answer_write(m, rid, rp->result.data, rp->result.len,
+                                      &text) == 0) {
+    sfb_buf_put(&text, "\n", 1);
+    call_span_end(x, r, MHD_HTTP_OK);
+    ret = text.oom ? MHD_NO
+                   : front_send(x, MHD_HTTP_OK, "application/json", text.p,
+                                text.len, traced ? h : NULL);
+  } else {
+    unsigned status = 0;
+    json_t *o = sfc_call_answer(m, rid, rp->ok, rp->error, rp->result.data,
+                                rp->result.len, &status);
+    call_span_end(x, r, status);
+    ret = front_send_json(x, status, o, traced ? h : NULL);
+  }
+  sfb_buf_free(&text);
   statefun__entities__reply__free_unpacked(rp, NULL);
   return ret;
 }

@@ -16,44 +16,6 @@
 
 #include "sfb/buf.h"
 
-/* Appends s[0..n) (valid UTF-8) as a JSON string, escaped as jansson
- * escapes it (so answers read the same as before this writer). The hot
- * answers (a send accepted, an egress record) are written with it:
- * building a jansson object for each cost more than the rest of the
- * request. */
-void front_json_str(sfb_buf *b, const char *s, size_t n) {
-  static const char hex[] = "0123456789ABCDEF";
-  sfb_buf_put(b, "\"", 1);
-  size_t run = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    sfb_buf_put(b, s + run, i - run);
-    run = i + 1;
-    char esc[6] = {'\\', 0, 0, 0, 0, 0};
-    size_t el = 2;
-    switch (c) {
-      case '"': esc[1] = '"'; break;
-      case '\\': esc[1] = '\\'; break;
-      case '\b': esc[1] = 'b'; break;
-      case '\f': esc[1] = 'f'; break;
-      case '\n': esc[1] = 'n'; break;
-      case '\r': esc[1] = 'r'; break;
-      case '\t': esc[1] = 't'; break;
-      default:
-        esc[1] = 'u';
-        esc[2] = '0';
-        esc[3] = '0';
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 15];
-        el = 6;
-    }
-    sfb_buf_put(b, esc, el);
-  }
-  sfb_buf_put(b, s + run, n - run);
-  sfb_buf_put(b, "\"", 1);
-}
-
 /* Header values must be printable ASCII (MHD refuses CR/LF anyway). */
 bool front_header_safe(const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
@@ -169,9 +131,9 @@ enum MHD_Result front_answer_send(exchange *x, sfl_result res, const char *err,
       static const char dup[] = "\"duplicate\":true,";
       sfb_buf_put(&b, acc, sizeof acc - 1);
       if (res == SFL_DUPLICATE) sfb_buf_put(&b, dup, sizeof dup - 1);
-      front_json_str(&b, to_key, strlen(to_key));
+      sfb_buf_json_str(&b, to_key, strlen(to_key));
       sfb_buf_put(&b, ":", 1);
-      front_json_str(&b, to, strlen(to));
+      sfb_buf_json_str(&b, to, strlen(to));
       sfb_buf_put(&b, "}\n", 2);
       enum MHD_Result r =
           b.oom ? MHD_NO

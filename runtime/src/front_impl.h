@@ -178,9 +178,6 @@ int front_check_name(const char *what, const char *s, bool allow_empty,
 
 /* ---- answering and reading a request (front_exchange.c) ------------------ */
 
-/* Appends s[0..n) (valid UTF-8) as a quoted, escaped JSON string. */
-struct sfb_buf;
-void front_json_str(struct sfb_buf *b, const char *s, size_t n);
 /* Header values must be printable ASCII (MHD refuses CR/LF anyway). */
 bool front_header_safe(const char *s);
 enum MHD_Result front_send(exchange *x, unsigned code, const char *ctype,

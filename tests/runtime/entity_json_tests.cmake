@@ -2,7 +2,7 @@
 # (ir/src/ir_json.c): byte-exact encodings, error messages, and round
 # trips over the shopping-cart and hotel IRs.
 add_executable(test_entity_json ${CMAKE_CURRENT_LIST_DIR}/test_entity_json.c)
-target_link_libraries(test_entity_json PRIVATE sfir PkgConfig::CRITERION)
+target_link_libraries(test_entity_json PRIVATE sfir sfbase PkgConfig::CRITERION)
 target_compile_options(test_entity_json PRIVATE ${SF_WARNINGS}
                        -Wno-missing-prototypes)
 target_compile_definitions(test_entity_json PRIVATE

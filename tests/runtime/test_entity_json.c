@@ -2,7 +2,8 @@
  * test_entity_json.c - the IR-driven JSON <-> record codec
  * (codegen/src/ir_json.h): byte-exact against hand-encoded protobuf wire,
  * exact error messages, and round trips over every method of the
- * shopping-cart and hotel IRs.
+ * shopping-cart and hotel IRs; the text path of a result
+ * (sfc_json_write_result) against json_dumps of the tree.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -11,7 +12,9 @@
 #include <string.h>
 
 #include "ir.h"
+#include "ir_call.h"
 #include "ir_json.h"
+#include "sfb/buf.h"
 
 static const char zoo_ir[] =
     "{\"namespace\":\"zoo\",\"records\":[{\"name\":\"P\",\"fields\":["
@@ -507,4 +510,208 @@ Test(entity_json, records_of_hotel) {
   json_decref(back);
   json_decref(v);
   free(out);
+}
+
+/* ---- the text path (sfc_json_write_result) ----------------------------- */
+
+/* Every kind but map in one record, and results of each shape. */
+static const char text_ir[] =
+    "{\"namespace\":\"tx\",\"records\":[{\"name\":\"R\",\"fields\":["
+    "{\"name\":\"b\",\"type\":\"bool\"},{\"name\":\"i\",\"type\":\"int32\"},"
+    "{\"name\":\"l\",\"type\":\"int64\"},{\"name\":\"f\",\"type\":\"float\"},"
+    "{\"name\":\"d\",\"type\":\"double\"},{\"name\":\"s\",\"type\":\"string\"},"
+    "{\"name\":\"y\",\"type\":\"bytes\"},{\"name\":\"r\",\"type\":\"ref<T>\"},"
+    "{\"name\":\"li\",\"type\":\"list<int32>\"},"
+    "{\"name\":\"ls\",\"type\":\"list<string>\"},"
+    "{\"name\":\"ll\",\"type\":\"list<list<double>>\"},"
+    "{\"name\":\"n\",\"type\":\"N\"}]},"
+    "{\"name\":\"N\",\"fields\":[{\"name\":\"x\",\"type\":\"double\"},"
+    "{\"name\":\"q\",\"type\":\"list<N2>\"}]},"
+    "{\"name\":\"N2\",\"fields\":[{\"name\":\"z\",\"type\":\"string\"}]}],"
+    "\"entities\":[{\"name\":\"T\",\"methods\":["
+    "{\"name\":\"rec\",\"result\":\"R\"},"
+    "{\"name\":\"recs\",\"result\":\"list<R>\"},"
+    "{\"name\":\"d\",\"result\":\"double\"},"
+    "{\"name\":\"f\",\"result\":\"float\"},"
+    "{\"name\":\"s\",\"result\":\"string\"},"
+    "{\"name\":\"i\",\"result\":\"int64\"},"
+    "{\"name\":\"m\",\"result\":\"map<int32>\"},"
+    "{\"name\":\"v\",\"result\":\"void\"}]}]}";
+
+/* The text path's answer for (m, p, n): -1 when it declined, else 0 and
+ * the text equals json_dumps of the tree's value (which must decode). */
+static int text_vs_tree(const sfc_method *m, const uint8_t *p, size_t n) {
+  sfb_buf b = {0};
+  sfb_buf_put(&b, "<", 1); /* the writer appends */
+  int rc = sfc_json_write_result(m, p, n, &b);
+  json_t *tree = sfc_json_decode_result(m, p, n, err, sizeof err);
+  if (rc != 0) {
+    cr_assert_eq(b.len, 1, "%s: a declined write left text behind", m->name);
+  } else {
+    cr_assert_not_null(tree, "%s: text written where the tree fails: %s",
+                       m->name, err);
+    char *want = json_dumps(tree, JSON_COMPACT | JSON_ENCODE_ANY);
+    cr_assert_eq(b.len, strlen(want) + 1, "%s: %.*s vs %s", m->name,
+                 (int)b.len, (const char *)b.p, want);
+    cr_assert(memcmp(b.p + 1, want, b.len - 1) == 0, "%s: %.*s vs %s",
+              m->name, (int)b.len - 1, (const char *)b.p + 1, want);
+    free(want);
+  }
+  json_decref(tree);
+  sfb_buf_free(&b);
+  return rc;
+}
+
+/* Encodes v as m's result and compares the two paths; returns the text
+ * path's rc. */
+static int text_of(const sfc_method *m, json_t *v) {
+  uint8_t *out = NULL;
+  size_t len = 0;
+  cr_assert_eq(sfc_json_encode_wrapped(m->result, v, "result", &out, &len, err,
+                                       sizeof err),
+               0, "%s", err);
+  int rc = text_vs_tree(m, out, len);
+  free(out);
+  json_decref(v);
+  return rc;
+}
+
+static bool has_map(const sfc_type *t) {
+  if (t == NULL) return false;
+  if (t->kind == SFC_MAP) return true;
+  if (t->kind == SFC_LIST) return has_map(t->elem);
+  if (t->kind == SFC_RECORD)
+    for (size_t i = 0; i < t->record->n_fields; i++)
+      if (has_map(t->record->fields[i].type)) return true;
+  return false;
+}
+
+/* What the generated encoders write, the text path writes, as the tree. */
+static void text_ir_results(const sfc_ir *ir) {
+  for (size_t e = 0; e < ir->n_entities; e++)
+    for (size_t k = 0; k < ir->entities[e].n_methods; k++) {
+      const sfc_method *m = &ir->entities[e].methods[k];
+      for (int seed = 1; seed <= 4; seed++) {
+        int rc = text_of(m, sample(m->result, seed));
+        cr_assert_eq(rc, has_map(m->result) ? -1 : 0, "%s seed %d", m->name,
+                     seed);
+      }
+      /* nothing at all: the zero value (an empty map too) */
+      cr_assert_eq(text_vs_tree(m, NULL, 0), 0, "%s", m->name);
+    }
+}
+
+Test(entity_json, text_same_as_tree_for_encoder_output) {
+  sfc_ir tx;
+  char e[512];
+  cr_assert_eq(sfc_ir_parse("tx", text_ir, strlen(text_ir), &tx, e, sizeof e),
+               0, "%s", e);
+  text_ir_results(&tx);
+  text_ir_results(&hotel);
+  text_ir_results(&shop);
+  text_ir_results(&zoo);
+  sfc_ir_free(&tx);
+}
+
+Test(entity_json, text_numbers_and_strings) {
+  sfc_ir tx;
+  char e[512];
+  cr_assert_eq(sfc_ir_parse("tx", text_ir, strlen(text_ir), &tx, e, sizeof e),
+               0, "%s", e);
+  const sfc_method *d = method(&tx, "T", "d"), *f = method(&tx, "T", "f");
+  const sfc_method *s = method(&tx, "T", "s"), *i = method(&tx, "T", "i");
+  static const double ds[] = {0.1, 1e300, 1e-7, 5.0, -0.0, 1e21, 1e22,
+                              123456789012345678.0, -2.5e-300, 4.9e-324,
+                              1.7976931348623157e308, 38.0235, -122.095};
+  for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++)
+    cr_assert_eq(text_of(d, json_real(ds[k])), 0, "%.17g", ds[k]);
+  static const char *const special[] = {"NaN", "Infinity", "-Infinity"};
+  for (size_t k = 0; k < 3; k++) {
+    cr_assert_eq(text_of(d, json_string(special[k])), 0);
+    cr_assert_eq(text_of(f, json_string(special[k])), 0);
+  }
+  static const double fs[] = {0.1, 3.4e38, 1e-7, 16777217.0, 1.5, -0.0, 1e-45};
+  for (size_t k = 0; k < sizeof fs / sizeof fs[0]; k++)
+    cr_assert_eq(text_of(f, json_real(fs[k])), 0, "%g", fs[k]);
+  static const char *const ss[] = {
+      "", "plain", "q\"uote", "back\\slash", "ctl\x01\x1f\n\r\t\b\f",
+      "del\x7f", "sl/ash", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"};
+  for (size_t k = 0; k < sizeof ss / sizeof ss[0]; k++)
+    cr_assert_eq(text_of(s, json_string(ss[k])), 0, "%s", ss[k]);
+  static const json_int_t is[] = {0, -1, INT64_MAX, INT64_MIN, 1 << 30};
+  for (size_t k = 0; k < sizeof is / sizeof is[0]; k++)
+    cr_assert_eq(text_of(i, json_integer(is[k])), 0);
+  sfc_ir_free(&tx);
+}
+
+/* Input the encoders never write: declined (the tree merges, replaces or
+ * refuses), or, for unknown fields, skipped as the tree skips them. */
+Test(entity_json, text_declines_what_the_encoders_never_write) {
+  sfc_ir tx;
+  char e[512];
+  cr_assert_eq(sfc_ir_parse("tx", text_ir, strlen(text_ir), &tx, e, sizeof e),
+               0, "%s", e);
+  const sfc_method *rec = method(&tx, "T", "rec");
+  /* {1: R{i: 1, b: true}}: fields out of order (the tree reads both) */
+  static const uint8_t order[] = {0x0A, 4, 0x10, 0x02, 0x08, 0x01};
+  cr_assert_eq(text_vs_tree(rec, order, sizeof order), -1);
+  /* R{i: 1, i: 2}: a singular field twice (the tree keeps the last) */
+  static const uint8_t twice[] = {0x0A, 4, 0x10, 0x02, 0x10, 0x04};
+  cr_assert_eq(text_vs_tree(rec, twice, sizeof twice), -1);
+  /* R{li: packed [1, 2]} */
+  static const uint8_t packed[] = {0x0A, 4, 0x4A, 2, 0x02, 0x04};
+  cr_assert_eq(text_vs_tree(rec, packed, sizeof packed), -1);
+  /* R{li: 1, i: 2, li: 3}: a list's items apart */
+  static const uint8_t apart[] = {0x0A, 6, 0x48, 0x02, 0x10, 0x04, 0x48, 0x06};
+  cr_assert_eq(text_vs_tree(rec, apart, sizeof apart), -1);
+  /* truncated, and a string that is not UTF-8 or holds a NUL */
+  static const uint8_t cut[] = {0x0A, 5, 0x10, 0x02};
+  cr_assert_eq(text_vs_tree(rec, cut, sizeof cut), -1);
+  static const uint8_t bad[] = {0x0A, 3, 0x32, 1, 0xC3};
+  cr_assert_eq(text_vs_tree(rec, bad, sizeof bad), -1);
+  static const uint8_t nul[] = {0x0A, 4, 0x32, 2, 'a', 0};
+  cr_assert_eq(text_vs_tree(rec, nul, sizeof nul), -1);
+  /* the wrapper's field twice */
+  static const uint8_t two[] = {0x0A, 0, 0x0A, 0};
+  cr_assert_eq(text_vs_tree(rec, two, sizeof two), -1);
+  /* R{i: 1, <field 99 varint>, li: [5, 6]}: the unknown field skipped */
+  static const uint8_t unknown[] = {0x0A, 9,    0x10, 0x02, 0x98, 0x06,
+                                    0x07, 0x48, 0x0A, 0x48, 0x0C};
+  cr_assert_eq(text_vs_tree(rec, unknown, sizeof unknown), 0);
+  /* a map result */
+  static const uint8_t map[] = {0x0A, 5, 0x0A, 1, 'k', 0x10, 0x02};
+  cr_assert_eq(text_vs_tree(method(&tx, "T", "m"), map, sizeof map), -1);
+  sfc_ir_free(&tx);
+}
+
+Test(entity_json, call_answer_text_is_the_answer_dumped) {
+  const sfc_method *m = method(&hotel, "Frontend", "search");
+  for (int seed = 1; seed <= 3; seed++) {
+    json_t *v = sample(m->result, seed);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(sfc_json_encode_wrapped(m->result, v, "result", &out, &len,
+                                         err, sizeof err),
+                 0, "%s", err);
+    unsigned status = 0;
+    json_t *o = sfc_call_answer(m, "rid-\"1", true, "", out, len, &status);
+    cr_assert_eq(status, 200);
+    char *want = json_dumps(o, JSON_COMPACT);
+    sfb_buf b = {0};
+    cr_assert_eq(sfc_call_answer_write(m, "rid-\"1", out, len, &b), 0);
+    cr_assert_eq(b.len, strlen(want));
+    cr_assert(memcmp(b.p, want, b.len) == 0, "%.*s vs %s", (int)b.len,
+              (const char *)b.p, want);
+    sfb_buf_free(&b);
+    free(want);
+    json_decref(o);
+    json_decref(v);
+    free(out);
+  }
+  /* a result that does not decode: declined, the tree answers 502 */
+  sfb_buf b = {0};
+  cr_assert_eq(sfc_call_answer_write(m, "r", (const uint8_t[]){0x0A, 9}, 2, &b),
+               -1);
+  cr_assert_eq(b.len, 0);
+  sfb_buf_free(&b);
 }

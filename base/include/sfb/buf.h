@@ -1,6 +1,6 @@
 /*
  * sfb/buf.h - a growable malloc'd byte buffer with protobuf field writers
- * (the growable half of sfb/pbwire.h). A failed growth sets `oom` and makes
+ * (the growable half of sfb/pbwire.h) and a JSON string writer. A failed growth sets `oom` and makes
  * every later write a no-op, so a writer checks once at the end. The
  * buffer owns `p`; sfb_buf_free releases it. Zero-initialise to start.
  */
@@ -27,6 +27,10 @@ void sfb_buf_varint(sfb_buf *b, uint64_t v);
 void sfb_buf_tag(sfb_buf *b, uint32_t field, unsigned wt);
 /* A length-delimited field (tag, length, bytes), written even when empty. */
 void sfb_buf_len_field(sfb_buf *b, uint32_t field, const void *p, size_t n);
+/* s[0..n) as a quoted JSON string, escaped as jansson's json_dumps does
+ * ('"', '\\', \b \f \n \r \t, other controls as \u00XX; the rest, UTF-8
+ * included, as is). s must be valid UTF-8 (not checked). */
+void sfb_buf_json_str(sfb_buf *b, const char *s, size_t n);
 /* An I32 / I64 field (tag and 4 / 8 little-endian bytes). */
 void sfb_buf_fixed32_field(sfb_buf *b, uint32_t field, uint32_t v);
 void sfb_buf_fixed64_field(sfb_buf *b, uint32_t field, uint64_t v);
