@@ -73,7 +73,7 @@ static void forget_batch(addr *a) {
 sfl_result sfl_engine_drop(sfl_engine *e, const char *fn_typename, const char *id,
                            uint64_t seq, char **dropped, char *err, size_t err_len) {
   *dropped = NULL;
-  char *key = sfl_strfmt("%s/%s", fn_typename, id);
+  char *key = sfl_strjoin(fn_typename, '/', id);
   if (!key) {
     snprintf(err, err_len, "out of memory");
     return SFL_ERR_STORE;

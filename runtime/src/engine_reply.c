@@ -52,7 +52,7 @@ static int validate(sfl_engine *e, addr *a, const pb_resp *r) {
   for (size_t i = 0; i < r->n_outgoing_messages; i++) {
     const pb_addr *t = r->outgoing_messages[i]->target;
     if (!t) return eng_reject(a, "outgoing message %zu has no target", i);
-    char *tn = sfl_strfmt("%s/%s", t->namespace_, t->type);
+    char *tn = sfl_strjoin(t->namespace_, '/', t->type);
     fn_type *f = tn && eng_valid_typename(tn) ? eng_fn_get(e, tn) : NULL;
     bool served = f && f->ep;
     int rc = served ? 0 : eng_reject(a, "outgoing message to %s/%s: no endpoint in the module serves that function type",
@@ -71,7 +71,7 @@ static int validate(sfl_engine *e, addr *a, const pb_resp *r) {
     if (d->delay_in_ms < 0) return eng_reject(a, "delayed message with negative delay %lld",
                                               (long long)d->delay_in_ms);
     if (!d->target) return eng_reject(a, "delayed message %zu has no target", i);
-    char *tn = sfl_strfmt("%s/%s", d->target->namespace_, d->target->type);
+    char *tn = sfl_strjoin(d->target->namespace_, '/', d->target->type);
     fn_type *f = tn && eng_valid_typename(tn) ? eng_fn_get(e, tn) : NULL;
     bool served = f && f->ep;
     int rc = served ? 0 : eng_reject(a, "delayed message to %s: no endpoint in the module serves that function type",
@@ -124,7 +124,7 @@ int eng_validate_result(sfl_engine *e, addr *a, const pb_resp *r) {
 void eng_apply_result(sfl_engine *e, addr *a, const pb_resp *r) {
   for (size_t i = 0; i < r->n_outgoing_messages; i++) {
     const Io__Statefun__Sdk__Reqreply__FromFunction__Invocation *m = r->outgoing_messages[i];
-    char *tn = sfl_strfmt("%s/%s", m->target->namespace_, m->target->type);
+    char *tn = sfl_strjoin(m->target->namespace_, '/', m->target->type);
     addr *to = tn ? eng_addr_get(e, eng_fn_get(e, tn), m->target->id) : NULL;
     free(tn);
     const pb_tv *v = m->argument;
@@ -182,7 +182,7 @@ void eng_apply_result(sfl_engine *e, addr *a, const pb_resp *r) {
       continue;
     }
     rec->r.seq = ++e->seq;
-    rec->r.egress_id = sfl_strfmt("%s/%s", m->egress_namespace, m->egress_type);
+    rec->r.egress_id = sfl_strjoin(m->egress_namespace, '/', m->egress_type);
     rec->r.typename = strdup(v ? v->typename_ : "");
     rec->r.topic = er.topic;
     rec->r.key = er.key;

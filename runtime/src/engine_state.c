@@ -91,7 +91,7 @@ fn_type *eng_fn_get(sfl_engine *e, const char *typename) {
 }
 
 addr *eng_addr_get(sfl_engine *e, fn_type *f, const char *id) {
-  char *key = sfl_strfmt("%s/%s", f->typename, id);
+  char *key = sfl_strjoin(f->typename, '/', id);
   if (!key) return NULL;
   addr *a = sfl_map_get(&e->addrs, key);
   if (a) {

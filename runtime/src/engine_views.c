@@ -66,7 +66,7 @@ json_t *eng_message_json(const msg *m) {
 }
 
 char *sfl_engine_describe_address(sfl_engine *e, const char *fn_typename, const char *id) {
-  char *key = sfl_strfmt("%s/%s", fn_typename, id);
+  char *key = sfl_strjoin(fn_typename, '/', id);
   if (!key) return NULL;
   pthread_mutex_lock(&e->mu);
   addr *a = sfl_map_get(&e->addrs, key);

@@ -147,6 +147,16 @@ int64_t sfl_mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+char *sfl_strjoin(const char *a, char sep, const char *b) {
+  size_t na = strlen(a), nb = strlen(b);
+  char *s = malloc(na + nb + 2);
+  if (s == NULL) return NULL;
+  memcpy(s, a, na);
+  s[na] = sep;
+  memcpy(s + na + 1, b, nb + 1);
+  return s;
+}
+
 char *sfl_strfmt(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
