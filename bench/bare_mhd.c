@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
   /* Same mode and limits as server/src/server.c (sf_server_start): internal
    * polling thread(s) with poll() (MHD_USE_POLL) and MHD_USE_TURBO, an
    * inter-thread channel, MHD's thread pool when more than one thread, 60 s
-   * idle timeout, 4096 connections, 8 KiB of memory per connection. */
+   * idle timeout, 4096 connections, 12 KiB of memory per connection. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                    MHD_USE_POLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
   struct MHD_OptionItem opts[8];
@@ -224,7 +224,7 @@ int main(int argc, char **argv) {
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 4096, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                                      8192, NULL};
+                                      12288, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
   struct MHD_Daemon *d =
       MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, NULL,

@@ -76,13 +76,15 @@
 #define DEFAULT_MAX_INFLIGHT ((size_t)256 * 1024 * 1024)
 /* Per-connection MHD memory: request headers plus the read buffer. MHD
  * zeroes the whole pool after every keep-alive request, so its size is
- * paid per request and the zeroing evicts that much of the L1 cache:
- * 64 KiB cost ~60% of a batch-1 request's instructions, 16 KiB 60% of
- * what remained (bench/README.md, "The request-reply hot path"). 8 KiB
- * holds a request head of about 7 KiB (Flink sends ~250 bytes; a larger
- * head gets 431); bodies are copied out of it chunk by chunk anyway. It
- * also bounds the server's connection memory: 4096 x 8 KiB. */
-#define CONNECTION_MEMORY 8192
+ * paid per request (and evicts that much of the L1 cache); and bodies are
+ * read in chunks of half of it, a recv() (~1 us of system time here) per
+ * chunk. 16 KiB: 8 KiB chunks, the zeroing 60% of a batch-1 request's
+ * instructions; 8 KiB: 4 KiB chunks, two recv()s for a 5 KB batch and
+ * 13 for 50 KB of state. 12 KiB takes most of the saving at batch 1 and
+ * reads 6 KiB at a time (bench/README.md, "The request-reply hot path").
+ * It holds a request head of about 11 KiB (Flink sends ~250 bytes; a
+ * larger head gets 431), and bounds the connection memory: 4096 x 12 KiB. */
+#define CONNECTION_MEMORY 12288
 /* Free-list slots that keep their arena's full retain cap, per thread;
  * the others keep COLD_RETAIN bytes of arena. */
 #define HOT_SLOTS_PER_THREAD 2
