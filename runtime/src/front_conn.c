@@ -13,7 +13,8 @@
  * An entity call waiting for its Reply is resumed only by the record on
  * its own topic (the hook names the egress and topic of every record):
  * with many calls in flight, every change resuming every parked call to
- * look and park again cost most of sf-local's CPU.
+ * look and park again cost most of sf-local's CPU. The hook resumes such
+ * a call itself, without the waker thread in between.
  *
  * Deadlines: libmicrohttpd's own timeout restarts on every byte, so a
  * client trickling a byte at a time would keep a connection forever. Each
@@ -34,30 +35,47 @@
 
 #define SWEEP_MS 250
 
+static void unpark(sfl_front *f, request *r);
+
 /* A record on the reply egress (park_mu held): remembered in the ring,
- * and the calls parked for it woken (more than one when a client sent
- * the same X-Request-Id again while the first still waited). True when
- * any was. */
-static bool reply_came(sfl_front *f, const char *topic) {
+ * and the calls parked for it (more than one when a client sent the same
+ * X-Request-Id again while the first still waited) taken off the list;
+ * returns them, linked by pnext, for the caller to resume. */
+static request *reply_came(sfl_front *f, const char *topic) {
   uint64_t n = atomic_load(&f->reply_seq);
   snprintf(f->reply_ring[n % REPLY_RING], MAX_REPLY_TOPIC, "%s", topic);
   atomic_store(&f->reply_seq, n + 1);
-  bool any = false;
-  for (request *r = f->parked; r != NULL; r = r->pnext)
-    if (r->wait_reply && strcmp(r->rid, topic) == 0) any = r->woken = true;
-  return any;
+  request *go = NULL;
+  for (request *r = f->parked, *nx; r != NULL; r = nx) {
+    nx = r->pnext;
+    if (!r->wait_reply || strcmp(r->rid, topic) != 0) continue;
+    unpark(f, r);
+    r->pnext = go;
+    go = r;
+  }
+  return go;
 }
 
+/* The engine's hook. A call's Reply resumes its request here, in the
+ * engine's thread: handing it to the waker thread first cost a thread
+ * wake-up per call (MHD_resume_connection is safe from any thread; it
+ * takes only libmicrohttpd's own lock, which is never held while our
+ * handlers run). Other changes wake the waker, which resumes the
+ * requests waiting for any change. */
 void front_changed(void *ctx, const char *egress_id, const char *topic) {
   sfl_front *f = ctx;
   atomic_fetch_add(&f->change_seq, 1);
   bool reply = egress_id != NULL && topic != NULL && strcmp(egress_id, SFL_REPLY_EGRESS) == 0;
   if (!reply && atomic_load(&f->n_parked_any) == 0) return;
   pthread_mutex_lock(&f->park_mu);
-  bool wake = atomic_load(&f->n_parked_any) > 0;
-  if (reply && reply_came(f, topic)) wake = true;
-  if (wake) pthread_cond_signal(&f->park_cv);
+  request *go = reply ? reply_came(f, topic) : NULL;
+  if (atomic_load(&f->n_parked_any) > 0) pthread_cond_signal(&f->park_cv);
   pthread_mutex_unlock(&f->park_mu);
+  for (request *r = go, *nx; r != NULL; r = nx) {
+    nx = r->pnext;
+    r->pnext = NULL;
+    MHD_resume_connection(r->conn);
+  }
 }
 
 /* Whether the Reply on topic r->rid came since the request last looked

@@ -62,9 +62,10 @@ struct sfl_front {
    * connections, resumed by the waker thread when the engine reports a
    * change (change_seq moved since the request looked) or their deadline
    * passes. An entity call waits for its Reply's topic only: the hook
-   * wakes just that request (`woken`), and keeps the topics of the last
+   * resumes just that request itself, and keeps the topics of the last
    * REPLY_RING reply records (reply_seq counts them) for a request that
-   * looked just before its Reply came and parks just after. */
+   * looked just before its Reply came and parks just after (`woken`:
+   * the waker resumes it). */
   pthread_mutex_t park_mu;
   pthread_cond_t park_cv;
   struct request *parked;
@@ -115,7 +116,7 @@ typedef struct request {
   uint64_t seen;         /* change_seq before the last attempt */
   uint64_t seen_reply;   /* reply_seq before the last attempt */
   bool wait_reply;       /* parked for the Reply on topic `rid` only */
-  bool woken;            /* that Reply came (under park_mu) */
+  bool woken;            /* that Reply came before it parked (under park_mu) */
   /* A resumed request goes on here instead of being routed again. */
   enum MHD_Result (*resume)(struct exchange *x, struct request *r);
   /* a durable send waiting for its commit */
