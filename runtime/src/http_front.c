@@ -296,8 +296,9 @@ static int open_listener(const char *host, uint16_t port, uint16_t *bound,
  * the unused part of this pool after every keep-alive request, so its size
  * is paid per request: the default 32 KiB was ~50% of the front's user
  * instructions per message (callgrind) and 3-6% of sf-local's cycles
- * (perf). 16 KiB, as the function server uses, holds any head a client
- * sends here; bodies are copied out of it chunk by chunk. */
+ * (perf). 16 KiB holds any head a client sends here; bodies are copied
+ * out of it chunk by chunk, in reads of half of it (the function server
+ * weighs the same trade at 12 KiB: server/src/server.c). */
 #define FRONT_CONNECTION_MEMORY 16384
 
 static struct MHD_Daemon *start_daemon(sfl_front *f, bool ingress,
