@@ -56,14 +56,8 @@ load="$build_dir/bench/bench_openloop"
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
 [ -z "$keep" ] || mkdir -p "$keep"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=instr_lib.sh
+. "$here/instr_lib.sh" # work, pids, free_port, instr_summary
 
 # openloop PORT RATE SECONDS: POSTs the body; prints the requests sent
 openloop() {
@@ -114,7 +108,5 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 for v in "${variants[@]}"; do
   label="${v%%=*}"
   # shellcheck disable=SC2086
-  printf '%s\n' ${results[$label]} | sort -n | awk -v l="$label" '
-    { x[NR] = $1 } END { printf "%-10s median %d instructions/request (min %d, max %d, %d runs)\n",
-                         l, x[int((NR + 1) / 2)], x[1], x[NR], NR }'
+  instr_summary "$label" instructions/request ${results[$label]}
 done

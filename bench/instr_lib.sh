@@ -1,0 +1,23 @@
+# bench/instr_lib.sh - what the callgrind A/B scripts (server_instr.sh,
+# sflocal_instr.sh) share, sourced by them: a work directory whose
+# processes are killed at exit, a free loopback port, and the per-variant
+# summary line.
+
+# Sets `work` (a fresh directory) and `pids` (processes to kill at exit;
+# append to it); the directory is removed at exit.
+work="$(mktemp -d)"
+pids=()
+instr_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap instr_cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# instr_summary LABEL UNIT VALUE...: "LABEL median N UNIT (min, max, runs)"
+instr_summary() {
+  local label="$1" unit="$2"; shift 2
+  printf '%s\n' "$@" | sort -n | awk -v l="$label" -v u="$unit" '
+    { x[NR] = $1 } END { printf "%-10s median %d %s (min %d, max %d, %d runs)\n",
+                         l, x[int((NR + 1) / 2)], u, x[1], x[NR], NR }'
+}
