@@ -64,7 +64,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
 
 from sftest.net import free_port, request_once  # noqa: E402
-from sftest.procs import open_fds, rss_kb  # noqa: E402
+from sftest.procs import open_fds, pause_pid, rss_kb  # noqa: E402
 
 
 # Memory growth fails the soak when it is over 5% and over this many kB
@@ -166,7 +166,7 @@ def fill_pool(load, st, names):
     in flight (or 20 s passed); then the greeter goes on and answers them.
     Returns the batches that were in flight at once."""
     done = {}
-    os.kill(st.greeter.pid, signal.SIGSTOP)
+    pause_pid(st.greeter.pid)
     try:
         t = threading.Thread(target=lambda: done.update(
             push(load, st, names, names, 32, 0)))

@@ -19,6 +19,7 @@ CLUSTER_SH = os.path.join(ROOT, "deploy", "local", "cluster.sh")
 sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
 from sftest.checks import TestFailure, check  # noqa: E402,F401 (re-exported)
 from sftest.net import free_port_below_ephemeral  # noqa: E402
+from sftest.procs import pause_pid  # noqa: E402
 from sftest.wire import int_wrapper, string_wrapper  # noqa: E402,F401 (re-exported)
 
 
@@ -305,6 +306,16 @@ class FnServer:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+
+    def pause(self):
+        """Stopped, every thread (sftest.procs.pause_pid): it answers
+        nothing until resume()."""
+        pause_pid(self.proc.pid)
+
+    def resume(self):
+        """Runs again after pause(); nothing when it is not running."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -49,7 +49,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -135,8 +134,7 @@ class Suite:
         self.client = gwcalls.Client(port, timeout=90)
 
     def teardown(self):
-        if self.cart.proc is not None and self.cart.proc.poll() is None:
-            os.kill(self.cart.proc.pid, signal.SIGCONT)
+        self.cart.resume()
         if self.gw is not None:
             rc = self.gw.stop(timeout=20)
             log("sf-gateway stopped: exit status %s; %s" % (
@@ -228,12 +226,12 @@ class Suite:
 
     def test_timeout_retry(self):
         c = self.client
-        os.kill(self.cart.proc.pid, signal.SIGSTOP)
+        self.cart.pause()
         try:
             st, j = c.call("/shop/User/carol/deposit?wait=0.5", {"amount": 5},
                            headers={"X-Request-Id": "carol-1"})
         finally:
-            os.kill(self.cart.proc.pid, signal.SIGCONT)
+            self.cart.resume()
         check_eq((st, j["ok"], j.get("request_id")), (504, False, "carol-1"), "timeout")
         check("may still complete" in j["error"] and "X-Request-Id: carol-1" in j["error"],
               "504 message: %r" % j)

@@ -1,5 +1,5 @@
 """Child processes of the drivers: a child with its output in a log file,
-waiting until one listens, finding sanitizer reports (ASan, LSan, TSan,
+pausing a process until every thread has stopped, waiting until one listens, finding sanitizer reports (ASan, LSan, TSan,
 MSan, UBSan) in its log, and sampling a process's RSS and open fds.
 """
 import os
@@ -39,31 +39,9 @@ class LoggedProc:
         self.log.close()
 
     def pause(self, timeout=10.0):
-        """SIGSTOP, and waits until every thread has stopped: from then on
-        the process holds what it has received and answers nothing until
-        resume() or a SIGKILL. (A thread stops only once it runs again,
-        which on a loaded machine can take milliseconds: a bare SIGSTOP
-        is not yet a paused process.)"""
-        os.kill(self.p.pid, signal.SIGSTOP)
-        deadline = time.monotonic() + timeout
-        while not self._stopped():
-            if time.monotonic() > deadline:
-                raise RuntimeError("pid %d did not stop within %g s" % (self.p.pid, timeout))
-            time.sleep(0.0005)
-
-    def _stopped(self):
-        """Whether every thread is stopped (state T in /proc; True where
-        there is no /proc to ask)."""
-        tasks = "/proc/%d/task" % self.p.pid
-        try:
-            for t in os.listdir(tasks):
-                with open("%s/%s/stat" % (tasks, t)) as f:
-                    # the state follows the command name, which is in ()
-                    if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
-                        return False
-        except (FileNotFoundError, ProcessLookupError):
-            return not os.path.isdir(tasks)
-        return True
+        """pause_pid() of this child: until resume() or a SIGKILL it
+        answers nothing."""
+        pause_pid(self.p.pid, timeout)
 
     def resume(self):
         os.kill(self.p.pid, signal.SIGCONT)
@@ -95,6 +73,35 @@ class LoggedProc:
     def tail(self, lines=40):
         """The last lines of the log."""
         return "".join(self.text().splitlines(keepends=True)[-lines:])
+
+
+def pause_pid(pid, timeout=10.0):
+    """SIGSTOP, and waits until every thread of `pid` has stopped: from then
+    on the process holds what it has received and answers nothing until a
+    SIGCONT or a SIGKILL. (A thread stops only once it runs again, which on
+    a loaded machine can take milliseconds: a bare SIGSTOP is not yet a
+    paused process.)"""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while not _all_threads_stopped(pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError("pid %d did not stop within %g s" % (pid, timeout))
+        time.sleep(0.0005)
+
+
+def _all_threads_stopped(pid):
+    """Whether every thread is stopped (state T in /proc; True where there
+    is no /proc to ask)."""
+    tasks = "/proc/%d/task" % pid
+    try:
+        for t in os.listdir(tasks):
+            with open("%s/%s/stat" % (tasks, t)) as f:
+                # the state follows the command name, which is in ()
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                    return False
+    except (FileNotFoundError, ProcessLookupError):
+        return not os.path.isdir(tasks)
+    return True
 
 
 def wait_port(port, proc, what, timeout=30, fail=RuntimeError):
