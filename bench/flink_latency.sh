@@ -14,6 +14,10 @@
 #                          [--only NAME,NAME] [--build-dir DIR]
 #                          [--greeter PATH] [--results-dir DIR]
 #
+# The stack runs at nice 10 (behind interactive work), or at the caller's
+# priority under bench/foreground.sh (ahead of other work on a shared
+# machine: `bench/foreground.sh bench/flink_latency.sh ...`).
+#
 # Each configuration takes the cluster lock (flock /tmp/sf-flink.lock) for
 # its own run only (about a minute), so other users of the one cluster
 # port set are not starved. SF_CACHE as for cluster.sh. The rows:
@@ -88,13 +92,27 @@ configs=(
 )
 
 echo "flink_latency.sh: greeter through real Flink at $rate msg/s for ${seconds}s per configuration; $(uptime)"
+names=""
+for c in "${configs[@]}"; do names="$names ${c%%|*}"; done
+for want in ${only//,/ }; do
+  if [[ " $names " != *" $want "* ]]; then
+    echo "flink_latency.sh: --only: no configuration '$want'; known:$names" >&2
+    exit 2
+  fi
+done
+prio=(nice -n 10)
+stack_nice=$(($(nice) + 10))
+if [ -n "${SF_FOREGROUND:-}" ]; then
+  prio=()
+  stack_nice=$(nice)
+fi
 failed=0
 for c in "${configs[@]}"; do
   IFS='|' read -r name semantic ckpt opts <<<"$c"
   if [ -n "$only" ] && [[ ",$only," != *",$name,"* ]]; then continue; fi
   echo "flink_latency.sh: $name ($semantic, checkpoint $ckpt): $opts"
   # shellcheck disable=SC2086
-  if ! flock /tmp/sf-flink.lock nice python3 "$root/tests/e2e/bench_e2e.py" \
+  if ! flock /tmp/sf-flink.lock "${prio[@]}" python3 "$root/tests/e2e/bench_e2e.py" \
       --greeter "$greeter" --semantics "$semantic" --checkpoint-interval "$ckpt" \
       --rates "$rate" --latency-seconds "$seconds" --burst "$burst" \
       --label "$name" --json "$jsonl" --work-dir "$work" $opts \
@@ -110,7 +128,7 @@ done
 {
   echo "greeter through real Flink StateFun 3.3.0, $rate msg/s for ${seconds}s after a 5 s warm-up, every name new;"
   echo "latency in ms from the name's hand-over to the Kafka producer to the greeting's arrival at a consumer"
-  echo "(read_committed for exactly-once); $(nproc) cores, $(date -u '+%F %T') UTC"
+  echo "(read_committed for exactly-once); $(nproc) cores, $(date -u '+%F %T') UTC; the stack at niceness $stack_nice"
   echo
   python3 "$root/tests/e2e/bench_e2e.py" --table "$jsonl"
 } | tee "$txt"
