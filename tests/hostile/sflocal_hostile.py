@@ -37,20 +37,20 @@ The Release build, what users run, holds every budget.
 """
 import argparse
 import os
+import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
 
 import attacks  # noqa: E402
-from attacks import (attacker_socket, closed_by_server, free_port,  # noqa: E402
-                     status_of)
+from attacks import attacker_socket, closed_by_server, status_of  # noqa: E402
+from sftest.sflocal import LocalEnv  # noqa: E402
 
 # The limits the suite runs sf-local with (their defaults are longer).
 LIMITS = ["--head-timeout", "2", "--body-timeout", "2", "--idle-timeout", "3",
@@ -60,28 +60,21 @@ LIMITS = ["--head-timeout", "2", "--body-timeout", "2", "--idle-timeout", "3",
 
 
 class Stack:
-    """The greeter and sf-local, on fresh ports."""
+    """The greeter and sf-local on fresh ports, as every driver starts an
+    example behind sf-local (sftest.sflocal.LocalEnv): logs in env.dir."""
 
-    def __init__(self, args, work):
-        gport = free_port()
-        self.iport, self.eport = free_port(), free_port()
-        with open(os.path.join(ROOT, "examples/greeter/module.yaml")) as f:
-            mod = f.read().replace("http://127.0.0.1:8000/",
-                                   "http://127.0.0.1:%d/" % gport)
-        path = os.path.join(work, "module.yaml")
-        with open(path, "w") as f:
-            f.write(mod)
-        self.glog = open(os.path.join(work, "greeter.log"), "w")
-        self.slog = open(os.path.join(work, "sf-local.log"), "w")
-        self.greeter = subprocess.Popen(
-            [args.greeter, "--listen", "127.0.0.1:%d" % gport],
-            stdout=self.glog, stderr=subprocess.STDOUT)
-        cmd = [args.sf_local, "--module", path, "--ingress-port",
-               str(self.iport), "--egress-port", str(self.eport)]
+    def __init__(self, args):
+        self.env = LocalEnv("hostile", "sf-local")
+        module = self.env.module_on_fn_port(
+            os.path.join(ROOT, "examples/greeter/module.yaml"))
+        self.env.start_server("greeter", [args.greeter, "--listen",
+                                          "127.0.0.1:%d" % self.env.fn_port])
+        cmd = [args.sf_local, "--module", module, "--ingress-port", "0",
+               "--egress-port", "0"]
         if not args.report_only:
             cmd += LIMITS
-        self.sfl = subprocess.Popen(cmd, stdout=self.slog,
-                                    stderr=subprocess.STDOUT)
+        self.sfl = self.env.start_sf_local(cmd)
+        self.iport = self.env.ingress
         deadline = time.time() + 10
         while time.time() < deadline:
             if normal_request(self.iport, "warmup")[0] == 202:
@@ -90,16 +83,10 @@ class Stack:
         raise SystemExit("sf-local did not come up")
 
     def alive(self):
-        return self.sfl.poll() is None
+        return self.sfl.alive()
 
     def stop(self):
-        for p in (self.sfl, self.greeter):
-            p.terminate()
-        for p in (self.sfl, self.greeter):
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        self.env.close(timeout=5)
 
 
 def normal_request(port, name):
@@ -273,15 +260,18 @@ def main():
     ap.add_argument("--sanitized", action="store_true",
                     help="report peak RSS, do not hold it to the budgets")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="sflhostile.")
-    st = Stack(args, work)
+    st = Stack(args)
     try:
         failed = attacks.run_probes(
             PROBES, st, lambda name: normal_request(st.iport, name), 202,
-            st.sfl.pid, st.alive, "sf-local", args.k,
+            st.sfl.p.pid, st.alive, "sf-local", args.k,
             hold_rss=not args.sanitized)
     finally:
         st.stop()
+    if failed:
+        print("  logs: %s" % st.env.dir)
+    else:
+        shutil.rmtree(st.env.dir, ignore_errors=True)
     if failed and not args.report_only:
         print("FAILED: " + ", ".join(failed))
         return 1
