@@ -19,7 +19,8 @@ endif()
 
 # The short soak (bench/soak.py --minutes 2): about 80% of the measured
 # maximum rate through sf-local into the greeter; fails on any error and
-# on RSS or fd growth over 5% after warm-up (how warm-up and the samples
+# on RSS or fd growth over 5% after warm-up, two of its windows with the
+# greeter paused for 1 s (how warm-up, the stalls and the samples
 # are defined: soak.py's header, bench/README.md "The soak"). The default
 # run is 10 min. About 2.3 minutes in CI. Not under the sanitizers: ASan's
 # quarantine grows RSS by design.

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -552,7 +555,25 @@ static sfl_front *start_front(const args *a, const sfl_config *cfg,
   return front;
 }
 
+/* Fixes glibc's thresholds for giving memory back, before any thread
+ * allocates. By default they are dynamic: once a block over 128 KiB
+ * allocated with mmap is freed (an egress read of many records, a large
+ * batch), the mmap threshold rises to its size and the trim threshold to
+ * twice that, so later large blocks come from the heaps, and what a
+ * backlog freed in the HTTP threads' arenas stays resident: malloc_trim()
+ * does not shrink an arena's top (engine.c, trim_when_idle). A 4 s stall
+ * of the function left sf-local's RssAnon at 14 MB with 2 MB in use
+ * (malloc_stats); with fixed thresholds, 4.8 MB (bench/README.md, "The
+ * soak"). Setting them also turns the dynamic adjustment off. */
+static void fix_malloc_thresholds(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+#endif
+}
+
 int main(int argc, char **argv) {
+  fix_malloc_thresholds();
   /* sf-local --trace ID --trace-in FILE: a trace's tree, no runtime */
   if (argc > 1 && strcmp(argv[1], "--trace") == 0) return sfl_trace_main(argc, argv);
   args a;
