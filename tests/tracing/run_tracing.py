@@ -146,6 +146,17 @@ def checkout_spans(s):
              "sf-local's request span under the caller's span, SERVER")
     check_eq(root[0]["parentSpanId"], front[0]["spanId"],
              "checkout under sf-local's request span")
+    # the attributes docs/tracing.md lists for sf-local's spans
+    attrs = lambda x: {a["key"]: a["value"]["stringValue"] for a in x["attributes"]}
+    fa = attrs(front[0])
+    check_eq((fa.get("http.request.method"), fa.get("url.path"),
+              fa.get("http.response.status_code"), fa.get("statefun.request_id", "")[:4]),
+             ("POST", "/shop/User/uma/checkout", "200", "sfl-"), "request span attributes")
+    hop0 = next(x for x in sl if x["name"] == "sf-local call shop/User.checkout")
+    check_eq((attrs(hop0).get("statefun.key"), attrs(hop0).get("statefun.call_id")),
+             ("uma", fa.get("statefun.request_id")), "the hop's attributes")
+    waits = [attrs(x) for x in sl if x["name"] == "queued"]
+    check_eq({a.get("sflocal.batch_size") for a in waits}, {"1"}, "each wait's batch size")
     for x in spans:
         if x is root[0]:
             continue
