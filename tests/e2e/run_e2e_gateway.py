@@ -28,6 +28,8 @@ Tests (one cluster):
                    that trace id, as one tree: each await with its callee
                    and the callee's reply, checkout's reply last (and
                    `sf-local --trace` prints it so, with --sf-local)
+  docs             the gateway-calls blocks of README.md and docs/gateway.md,
+                   every curl as written, the answers the documents show
   rollback         a checkout that rolls back (an item gone)
   errors           the 400/404/413 answers, word for word as sf-local's
   timeout_retry    the shopping-cart server stopped (SIGSTOP): 504 with the
@@ -49,6 +51,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -64,8 +67,10 @@ if os.environ.get("SF_SKIP_E2E") == "1" and __name__ == "__main__":
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "gateway"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "tracing"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import gwcalls  # noqa: E402
 import otlp_check  # noqa: E402
+import run_readme_calls as readme  # noqa: E402
 from e2elib import (FnServer, check, free_port, log, pct,  # noqa: E402
                     run_bounded, run_tests, suite_dirs, summary, which)
 from sftest.checks import check_eq  # noqa: E402
@@ -74,6 +79,12 @@ from sftest.procs import LoggedProc, sanitizer_lines  # noqa: E402
 
 IR = os.path.join(ROOT, "examples", "shopping-cart", "shop.ir.json")
 REPLY_TOPIC = "shop.replies"
+# The documents' gateway blocks (test_docs) and the set-up lines in them:
+# the suite does the same itself (sf-modgen --entity-topics of this IR,
+# the cluster, the cart, the gateway).
+DOCS = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "gateway.md")]
+DOC_MARKER = re.compile(r"^<!-- gateway-calls:.*-->\s*$")
+DOC_SETUP = re.compile(r"^(flock \S+ )?(\S*/)?(sf-modgen|cluster\.sh|shopping-cart|sf-gateway) ")
 
 
 class Suite:
@@ -205,6 +216,8 @@ class Suite:
                          "parent of " + x["name"])
         bad = otlp_check.problems(self.cart_trace) + otlp_check.problems(self.gw_trace)
         check(not bad, "OTLP faults: %s" % bad[:5])
+        check_eq(otlp_check.origins(self.gw_trace), {("sf-gateway", "statefun-c.sf-gateway")},
+                 "service.name and scope of the gateway's spans")
         if self.args.sf_local:
             p = subprocess.run([self.args.sf_local, "--trace", trace, "--trace-in", self.gw_trace,
                                 "--trace-in", self.cart_trace], capture_output=True, text=True,
@@ -217,6 +230,60 @@ class Suite:
                      ("trace %s (%d spans)" % (trace, len(fn) + 1),
                       "sf-gateway call shop/User.checkout [tr-uma]", "   `- reply ok"),
                      "sf-local --trace: the gateway's span at the root, checkout's reply last")
+
+    def test_docs(self):
+        """The gateway-calls blocks of README.md and docs/gateway.md as
+        written: each curl against this gateway, its answer (and the
+        `(NNN)` status after it, else 200) as the `#` line says. Each
+        block's entity keys get a prefix of their own (the suite's other
+        steps use the same names)."""
+        for path in DOCS:
+            found = readme.blocks(path, DOC_MARKER)
+            check(found, "%s: no gateway-calls block" % path)
+            for n, (_, body) in enumerate(found):
+                self.doc_block(path, "doc%d%d-" % (DOCS.index(path), n), body)
+
+    def doc_block(self, path, prefix, body):
+        where = os.path.relpath(path, ROOT)
+        keys = set()
+        for _, line in body:
+            keys.update(re.findall(r"localhost:8092/shop/\w+/([\w-]+)/", line))
+        rename = re.compile(r"\b(%s)\b" % "|".join(sorted(keys)))
+        k, ran = 0, 0
+        while k < len(body):
+            n, text = body[k][0], body[k][1].strip()
+            k += 1
+            while text.endswith("\\") and k < len(body):
+                text = text[:-1] + " " + body[k][1].strip()
+                k += 1
+            if not text or text.startswith("#"):
+                continue
+            if DOC_SETUP.match(text):
+                check("sf-modgen" not in text and "sf-gateway" not in text or
+                      "examples/shopping-cart/shop.ir.json" in text,
+                      "%s:%d: not the suite's IR: %s" % (where, n, text))
+                continue
+            check(text.startswith("curl "), "%s:%d: unknown line: %s" % (where, n, text))
+            wants = []
+            while k < len(body) and body[k][1].lstrip().startswith("#"):
+                wants.append(body[k][1].lstrip()[1:].strip())
+                k += 1
+            check(len(wants) == 1, "%s:%d: a curl without its one answer line" % (where, n))
+            m = re.match(r"^(.*?)(?:\s+\((\d{3})\))?$", wants[0])
+            want, subset = readme.expected(m.group(1))
+            cmd = rename.sub(lambda g: prefix + g.group(1), text) if keys else text
+            cmd = cmd.replace("localhost:8092", "127.0.0.1:%d" % self.client.port)
+            # the line's words (its `# ...` comment dropped), and the status
+            argv = shlex.split(cmd, comments=True) + ["-w", "\n%{http_code}"]
+            p = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+            out, _, status = p.stdout.rpartition("\n")
+            check_eq((status, readme.matches(json.loads(out or "null"), want, subset)),
+                     (m.group(2) or "200", True),
+                     "%s:%d: %s\n  the doc says: %s\n  it printed:   %s"
+                     % (where, n, cmd, wants[0], out))
+            ran += 1
+        log("%s: %d calls as the document shows them (keys %s...)" % (where, ran, prefix))
+        check(ran > 0, "%s: no curl in the block" % where)
 
     def test_rollback(self):
         gwcalls.out_of_stock_rolls_back(self.client)
@@ -334,7 +401,7 @@ class Suite:
                 1000 * (sum(one) / len(one) - rt_mean)))
         log(self.latency_line)
 
-    TESTS = ["shopping", "trace", "rollback", "errors", "timeout_retry", "concurrent", "burst",
+    TESTS = ["shopping", "docs", "trace", "rollback", "errors", "timeout_retry", "concurrent", "burst",
              "latency"]
 
     def run(self):

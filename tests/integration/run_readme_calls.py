@@ -21,7 +21,8 @@ is a ```sh block a reader pastes into a shell at the top of the tree:
     `localhost:8090` pointed at the test's sf-local.
   * the `#` lines right after a `curl` are what it prints: one JSON value;
     an object ending in `,...}` means "these members, and maybe more"
-    (the request_id), otherwise the whole value must be equal.
+    (the request_id), otherwise the whole value must be equal; a member's
+    string ending in `...` ("sfg-...") is a prefix.
   * blank lines separate; any other line fails the test (nothing in the
     block goes unchecked).
 
@@ -50,13 +51,14 @@ FACTOR = float(os.environ.get("SF_TEST_TIME_FACTOR", "1"))
 ARGS = None
 
 
-def blocks(path):
-    """(line number, [(line number, text)]) of every marked ```sh block."""
+def blocks(path, marker=MARKER):
+    """(line number, [(line number, text)]) of every ```sh block after a
+    line `marker` matches."""
     with open(path) as f:
         lines = f.read().split("\n")
     out = []
     for i, line in enumerate(lines):
-        if not MARKER.match(line):
+        if not marker.match(line):
             continue
         if i + 1 >= len(lines) or lines[i + 1].strip() != "```sh":
             raise TestFailure("%s:%d: the marker is not followed by ```sh" % (path, i + 1))
@@ -78,10 +80,20 @@ def expected(text):
     return json.loads(text), subset
 
 
+def same(got, want):
+    """got == want, where a wanted string ending in "..." ("sfg-...") is a
+    prefix."""
+    if isinstance(want, str) and want.endswith("...") and isinstance(got, str):
+        return got.startswith(want[:-3])
+    return got == want
+
+
 def matches(got, want, subset):
     if not subset:
-        return got == want
-    return isinstance(got, dict) and all(k in got and got[k] == v for k, v in want.items())
+        return got == want if not isinstance(want, dict) else (
+            isinstance(got, dict) and got.keys() == want.keys() and
+            all(same(got[k], v) for k, v in want.items()))
+    return isinstance(got, dict) and all(k in got and same(got[k], v) for k, v in want.items())
 
 
 class Servers:

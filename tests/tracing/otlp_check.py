@@ -111,6 +111,22 @@ def spans(path):
     return [sp for _, sp, p in _walk(path) if p is None and sp is not None]
 
 
+def origins(path):
+    """{(resource service.name, scope name)} of the file's lines."""
+    out = set()
+    with open(path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            for r in json.loads(line).get("resourceSpans", []):
+                names = [a["value"].get("stringValue") for a in
+                         r.get("resource", {}).get("attributes", [])
+                         if a.get("key") == "service.name"]
+                for s in r.get("scopeSpans", []):
+                    out.add((names[0] if names else None, s.get("scope", {}).get("name")))
+    return out
+
+
 def main(argv):
     bad = []
     for path in argv[1:]:

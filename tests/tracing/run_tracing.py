@@ -189,6 +189,9 @@ def checkout_spans(s):
     bad = otlp_check.problems(s.cart_trace) + otlp_check.problems(s.sl_trace)
     if bad:
         raise AssertionError("OTLP faults: %s" % bad[:5])
+    check_eq((otlp_check.origins(s.cart_trace), otlp_check.origins(s.sl_trace)),
+             ({("statefun-c", "statefun-c.entities")}, {("sf-local", "statefun-c.sf-local")}),
+             "service.name and scope of the function server's and sf-local's spans")
     checkout_tree(s, trace)
 
 
