@@ -9,7 +9,10 @@ loopback ports and checks that a W3C `traceparent` sent with an entity
 call comes back, with the same trace id, on the answer (the entity's
 Reply carries it), that a call without one gets a fresh, well-formed
 trace, and that a malformed header is ignored as W3C says (a new trace).
-The entity server and sf-local run with --trace-out FILE: their spans
+The entity server traces through the environment (SF_TRACE_OUT=FILE,
+read at its first sf_entity_register; its --trace-out is run by
+tracing.hotel_search and e2e.gateway), sf-local with --trace-out FILE:
+their spans
 (OTLP/JSON lines) must pass otlp_check.py, and checkout's trace must hold
 sf-local's request span, the checkout under it, each await of the Items
 it calls, the callees' invocations under those awaits and the replies,
@@ -54,14 +57,16 @@ def req(port, method, path, body=None, headers=None, timeout=60):
 
 class Stack(CartIrEnv):
     """shopping-cart and sf-local --ir on free ports, both writing spans
-    (--trace-out)."""
+    (SF_TRACE_OUT, --trace-out)."""
 
     def __init__(self):
         super().__init__("tracing", ARGS, timeout=20 * FACTOR)
         self.cart_trace = os.path.join(self.dir, "cart.otlp.jsonl")
         self.sl_trace = os.path.join(self.dir, "sf-local.otlp.jsonl")
-        self.start(cart_extra=["--trace-out", self.cart_trace],
-                   sfl_extra=["--trace-out", self.sl_trace])
+        # the cart's restart (retry_spans) reads it too; sf-local has no
+        # entities of its own and ignores it
+        os.environ["SF_TRACE_OUT"] = self.cart_trace
+        self.start(sfl_extra=["--trace-out", self.sl_trace])
 
     def stop_cart(self):
         self.cart.kill9()
