@@ -15,7 +15,9 @@
  * Reservation entity; per user its password. Every load method replaces
  * what was there (set_capacity keeps the bookings), so running it twice
  * is harmless. Each answer must be 200 with "ok":true and the expected
- * count; a 503 (backpressure) is retried. Exit status 0 when everything
+ * count; a refused connection or a 503 (a runtime still starting, or
+ * backpressure) is retried after a pause that doubles from 20 ms to 1 s,
+ * up to 50 attempts (about 45 s). Exit status 0 when everything
  * loaded, 1 otherwise (the failed calls are printed), 2 for usage errors.
  *
  * --dump writes the same data as one JSON document and loads nothing (the
@@ -43,6 +45,7 @@ typedef struct call {
   char *body;
   long want; /* expected integer result, or -1 for "any bool" */
   int attempts;
+  double retry_at; /* a refused or 503 call goes again from then on */
 } call;
 
 typedef struct calls {
@@ -177,8 +180,8 @@ static bool answer_ok(const call *c, long status, const char *body, char *why, s
   return ok;
 }
 
-/* The load in progress: which call each connection carries, the calls to
- * send again (backpressure), and the counts. */
+/* The load in progress: which call each connection carries (NULL: idle),
+ * the calls to send again once their pause is over, and the counts. */
 typedef struct loader {
   hotel_http http;
   calls *cs;
@@ -193,26 +196,46 @@ static void start(loader *L, size_t i, call *c) {
   hotel_http_post(&L->http, i, c->url, c->body);
 }
 
+/* The next call to send: a retry whose pause is over, else a new one,
+ * else NULL. */
+static call *next_call(loader *L, double now) {
+  for (size_t k = 0; k < L->n_retry; k++) {
+    call *c = &L->cs->items[L->retry[k]];
+    if (c->retry_at <= now) {
+      L->retry[k] = L->retry[--L->n_retry];
+      return c;
+    }
+  }
+  return L->next < L->cs->len ? &L->cs->items[L->next++] : NULL;
+}
+
+/* Connection i takes the next call, or stays idle. */
+static void refill(loader *L, size_t i, double now) {
+  call *c = next_call(L, now);
+  if (c) start(L, i, c);
+  else L->on[i] = NULL;
+}
+
 /* A finished call: done, failed, or (503, refused connection) to be sent
- * again; the freed connection takes a retry first, then the next call. */
+ * again after a pause; the freed connection takes the next call. */
 static void finished(void *ud, size_t i, CURLcode rc, long status, const char *body) {
   loader *L = ud;
   call *c = L->on[i];
   char why[512];
+  double now = now_s();
   if (rc != CURLE_OK) snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
   if (rc == CURLE_OK && answer_ok(c, status, body, why, sizeof why)) {
     L->done++;
   } else if ((status == 503 || rc == CURLE_COULDNT_CONNECT) && c->attempts < 50) {
-    L->retry[L->n_retry++] = (size_t)(c - L->cs->items); /* backpressure: again later */
+    double pause = 0.02 * (double)(1u << (c->attempts < 7 ? c->attempts - 1 : 6));
+    c->retry_at = now + (pause < 1.0 ? pause : 1.0);
+    L->retry[L->n_retry++] = (size_t)(c - L->cs->items);
   } else {
     fprintf(stderr, "hotel-init: POST %s %.120s: %s\n", c->url, c->body, why);
     L->done++;
     L->failed++;
   }
-  if (L->n_retry)
-    start(L, i, &L->cs->items[L->retry[--L->n_retry]]);
-  else if (L->next < L->cs->len)
-    start(L, i, &L->cs->items[L->next++]);
+  refill(L, i, now);
 }
 
 /* Runs every call, `connections` at a time; the number that failed. */
@@ -222,10 +245,12 @@ static size_t run(const options *o, calls *cs) {
   L.on = calloc(n, sizeof *L.on);
   L.retry = malloc((cs->len ? cs->len : 1) * sizeof *L.retry);
   if (!L.on || !L.retry || !hotel_http_open(&L.http, n, (long)(o->timeout * 1000) + 5000)) oom();
-  for (size_t i = 0; i < n && L.next < cs->len; i++) start(&L, i, &cs->items[L.next++]);
+  for (size_t i = 0; i < n; i++) refill(&L, i, now_s());
   while (L.done < cs->len) {
     hotel_http_run(&L.http, finished, &L);
-    if (L.done < cs->len) hotel_http_wait(&L.http, 100);
+    for (size_t i = 0; i < n; i++) /* idle connections take retries now due */
+      if (!L.on[i]) refill(&L, i, now_s());
+    if (L.done < cs->len) hotel_http_wait(&L.http, L.n_retry ? 10 : 100);
   }
   hotel_http_close(&L.http);
   free(L.on);

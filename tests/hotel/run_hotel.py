@@ -28,6 +28,8 @@ hotel server on free ports, and loads the data with hotel-init:
                server is kill -9'ed twice and restarted, each time while
                sf-local has requests out to it; every request still
                answered (sf-local retries), and the guarantees hold
+  init_first   hotel-init started a second before sf-local: it retries
+               until sf-local answers and loads everything
 
 Python 3 standard library only. The last line is "N passed, M failed"
 (exit 1 on failures).
@@ -50,6 +52,7 @@ CHECK = os.path.join(REPO, "bench", "hotel_check.py")
 sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
 sys.path.insert(0, HERE)
 from sftest.checks import check, check_eq  # noqa: E402
+from sftest.net import free_port  # noqa: E402
 from sftest.sflocal import LocalEnv, run_tests  # noqa: E402
 from reference import Hotel  # noqa: E402
 
@@ -63,14 +66,36 @@ class Env(LocalEnv):
         super().__init__("hotel", name)
         self.module = self.module_on_fn_port(os.path.join(REPO, "examples", "hotel", "module.yaml"))
         self.start_hotel()
-        self.start_sf_local([ARGS.sf_local, "--module", self.module, "--ir", IR,
-                             "--ingress-port", "0", "--egress-port", "0"] + self.sf_local_args())
-        self.url = "http://127.0.0.1:%d" % self.ingress
         self.dump = os.path.join(self.dir, "data.json")
         self.run([ARGS.hotel_init, "--dump", self.dump])
-        self.run([ARGS.hotel_init, "--url", self.url])
+        if name == "init_first":
+            self.init_first()
+        else:
+            self.start_sf_local(self.sf_local_argv(0))
+            self.url = "http://127.0.0.1:%d" % self.ingress
+            self.run([ARGS.hotel_init, "--url", self.url])
         with open(self.dump) as f:
             self.data = json.load(f)
+
+    def sf_local_argv(self, ingress_port):
+        return [ARGS.sf_local, "--module", self.module, "--ir", IR, "--ingress-port",
+                str(ingress_port), "--egress-port", "0"] + self.sf_local_args()
+
+    def init_first(self):
+        """hotel-init started a second before sf-local, as a script that
+        does not wait for it would: it must keep retrying the refused
+        connections until sf-local answers, then load everything."""
+        self.url = "http://127.0.0.1:%d" % free_port()
+        init = subprocess.Popen([ARGS.hotel_init, "--url", self.url],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(1.0)
+        if init.poll() is not None:
+            check(False, "hotel-init gave up before sf-local started (exit %d):\n%s",
+                  init.returncode, init.stdout.read().decode("utf-8", "replace")[-2000:])
+        self.start_sf_local(self.sf_local_argv(int(self.url.rsplit(":", 1)[1])))
+        out, _ = init.communicate(timeout=120)
+        check(init.returncode == 0, "hotel-init exited %d:\n%s", init.returncode,
+              out.decode("utf-8", "replace")[-2000:])
 
     def sf_local_args(self):
         """More sf-local options (a subclass's, e.g. --trace-out)."""
@@ -265,8 +290,15 @@ def test_kill(env):
     env.check_bookings([log, log2], "--min-fill", "0.9")
 
 
+def test_init_first(env):
+    """The data hotel-init loaded while sf-local was starting is there."""
+    check_eq(env.value("login", {"username": "TUDelft_8", "password": "8888888888"}),
+             True, "a user's login")
+    check_eq(env.fields("Reservation", "39")["max_capacity"], 200, "hotel 39's capacity")
+
+
 TESTS = [("functional", test_functional), ("mix", test_mix), ("contention", test_contention),
-         ("kill", test_kill)]
+         ("kill", test_kill), ("init_first", test_init_first)]
 
 
 def main():
