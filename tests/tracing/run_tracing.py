@@ -116,6 +116,11 @@ def traceparent_in_is_out(s):
         raise AssertionError("answer span id is the caller's own: %r" % h)
 
 
+def attrs_of(span):
+    """A span's attributes as a dict of strings."""
+    return {a["key"]: a["value"]["stringValue"] for a in span["attributes"]}
+
+
 def trace_spans(s, trace, want_names, timeout=10):
     """The spans of `trace` once the ones named in want_names are there
     (the reply span of a callee may be written just after the answer)."""
@@ -151,16 +156,30 @@ def checkout_spans(s):
              "sf-local's request span under the caller's span, SERVER")
     check_eq(root[0]["parentSpanId"], front[0]["spanId"],
              "checkout under sf-local's request span")
+    # the attributes docs/tracing.md lists for the entity runtime's spans
+    # (a step, an await, a reply) and for sf-local's
+    keys = lambda x: sorted(a["key"] for a in x["attributes"])
+    by_kind = {}
+    for x in spans:
+        kind = ("await" if x["name"].startswith("await ") else
+                "reply" if x["name"] == "reply" else "step")
+        by_kind.setdefault(kind, set()).add(tuple(keys(x)))
+    check_eq(by_kind, {"step": {("statefun.call_id", "statefun.key", "statefun.step")},
+                       "await": {("statefun.call_id", "statefun.key")},
+                       "reply": {("statefun.call_id", "statefun.ok")}},
+             "attributes of the steps, awaits and replies")
+    aw = next(x for x in spans if x["name"] == "await shop/Item.get_price")
+    check_eq(attrs_of(aw)["statefun.key"] in ("apple", "pear"), True,
+             "an await's key: the callee's")
     # the attributes docs/tracing.md lists for sf-local's spans
-    attrs = lambda x: {a["key"]: a["value"]["stringValue"] for a in x["attributes"]}
-    fa = attrs(front[0])
+    fa = attrs_of(front[0])
     check_eq((fa.get("http.request.method"), fa.get("url.path"),
               fa.get("http.response.status_code"), fa.get("statefun.request_id", "")[:4]),
              ("POST", "/shop/User/uma/checkout", "200", "sfl-"), "request span attributes")
     hop0 = next(x for x in sl if x["name"] == "sf-local call shop/User.checkout")
-    check_eq((attrs(hop0).get("statefun.key"), attrs(hop0).get("statefun.call_id")),
+    check_eq((attrs_of(hop0).get("statefun.key"), attrs_of(hop0).get("statefun.call_id")),
              ("uma", fa.get("statefun.request_id")), "the hop's attributes")
-    waits = [attrs(x) for x in sl if x["name"] == "queued"]
+    waits = [attrs_of(x) for x in sl if x["name"] == "queued"]
     check_eq({a.get("sflocal.batch_size") for a in waits}, {"1"}, "each wait's batch size")
     for x in spans:
         if x is root[0]:
@@ -270,6 +289,20 @@ def checkout_tree(s, trace):
     check_eq((rc, "no span" in err), (1, True), "an unknown trace")
     rc, _, err = sflocal_trace(s, "xyz", "--trace-in", s.cart_trace)
     check_eq(rc, 2, "a bad trace id")
+
+
+@test
+def failed_reply_span(s):
+    """A method that fails: its reply span has statefun.ok "false", the
+    reason in statefun.error and status ERROR (docs/tracing.md)."""
+    trace = "5c0a1b2c3d4e5f60718293a4b5c6d7e9"
+    st, _, j = s.call("/shop/User/vic/checkout", None,
+                      {"traceparent": "00-%s-00f067aa0ba902b7-01" % trace})
+    check_eq((st, j.get("ok")), (422, False), "checkout of an empty basket")
+    reply = trace_spans(s, trace, {"reply": 1})
+    r = next(x for x in reply if x["name"] == "reply")
+    check_eq((attrs_of(r).get("statefun.ok"), attrs_of(r).get("statefun.error"),
+              r.get("status", {}).get("code")), ("false", j["error"], 2), "the failed reply")
 
 
 @test
