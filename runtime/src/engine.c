@@ -217,7 +217,7 @@ void sfl_engine_free(sfl_engine *e) {
   sfl_map_free(&e->tokens);
   sfl_map_free(&e->dedup);
   eng_http_free(e);
-  for (int k = 0; k < 3; k++) sfb_buf_free(&e->rq_scratch[k]);
+  for (int k = 0; k < 1; k++) sfb_buf_free(&e->rq_scratch[k]);
   sf_arena_free(e->reply_arena);
   for (size_t k = 0; k < e->n_checked; k++) eng_egress_rec_free(&e->checked[k]);
   free(e->checked);

@@ -183,7 +183,7 @@ struct sfl_engine {
   size_t max_held_bytes;
   CURLM *multi;
   struct curl_slist *headers;
-  sfb_buf rq_scratch[3]; /* build_request's batch, spec and value buffers */
+  sfb_buf rq_scratch[1]; /* build_request's address buffer */
   sf_arena *reply_arena; /* the unpacked reply being handled */
   /* egress records eng_validate_result decoded, for eng_apply_result */
   struct egress_rec *checked;

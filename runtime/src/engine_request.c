@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sfb/pbwire.h"
+
 static size_t on_reply_data(char *ptr, size_t size, size_t n, void *ud) {
   addr *a = ud;
   size_t len = size * n;
@@ -29,6 +31,59 @@ static size_t on_reply_data(char *ptr, size_t size, size_t n, void *ud) {
   return a->reply.oom ? 0 : len;
 }
 
+/* Sizes of the protobuf pieces build_request writes, so that every
+ * length is known before its bytes: the request is written front to back
+ * into a->body and each state value is copied once (building the nested
+ * messages inside out copied it four times: ~100 KB per hotel request). */
+static size_t len_field_size(uint32_t field, size_t n) {
+  return sfb_varint_size((uint64_t)field << 3 | SFB_WT_LEN) + sfb_varint_size(n) + n;
+}
+
+static size_t str_field_size(uint32_t field, const char *s) {
+  return s != NULL && s[0] != '\0' ? len_field_size(field, strlen(s)) : 0;
+}
+
+/* A tag and a length; the caller writes the n bytes. */
+static void len_head(sfb_buf *b, uint32_t field, size_t n) {
+  sfb_buf_tag(b, field, SFB_WT_LEN);
+  sfb_buf_varint(b, n);
+}
+
+/* sfl_pb_typed_value's size for a value that is present. */
+static size_t typed_value_size(const state_val *s) {
+  return str_field_size(1, s->typename) + 2 + (s->len > 0 ? len_field_size(3, s->len) : 0);
+}
+
+/* A PersistedValue {1: name, 2: TypedValue} (no 2 when absent). */
+static size_t persisted_size(const spec *sp, const state_val *s) {
+  return str_field_size(1, sp->name) + (s ? len_field_size(2, typed_value_size(s)) : 0);
+}
+
+/* The state of spec sp for a request: NULL when absent or expired (then
+ * removed); an expire-after-invoke value refreshed. -1 (with
+ * a->last_error) when it holds another type than the spec's. */
+static int request_state(sfl_engine *e, addr *a, const spec *sp, int64_t now,
+                         state_val **out) {
+  state_val *s = eng_state_find(a, sp->name);
+  if (s && s->expire_at && now >= s->expire_at) {
+    eng_state_remove(e, a, sp->name);
+    s = NULL;
+  }
+  if (s && strcmp(s->typename, sp->typename) != 0) {
+    snprintf(a->last_error, sizeof(a->last_error),
+             "state '%s' of %s holds a %s but is registered as %s", sp->name,
+             a->key, s->typename, sp->typename);
+    return -1;
+  }
+  if (s && sp->mode == 2) { /* expire after invoke: a read refreshes it */
+    s->expire_at = now + sp->ms;
+    STORE(sfl_store_state_put(e->store, a->key, s->name, s->typename, s->value,
+                              s->len, s->expire_at));
+  }
+  *out = s;
+  return 0;
+}
+
 /* Builds the ToFunction for a batch of `a` into a->body: the next batch
  * (up to maxNumBatchRequests) when `same_batch` is false, else the batch in
  * flight again (a->inflight messages), as StateFun resends exactly the same
@@ -39,49 +94,73 @@ static int build_request(sfl_engine *e, addr *a, bool same_batch) {
   /* max_batch 0: no limit (maxNumBatchRequests <= 0), the whole backlog. */
   size_t max = same_batch ? a->inflight : (f->ep->max_batch ? f->ep->max_batch : SIZE_MAX);
   int64_t now = sfl_now_ms();
-  /* The engine's scratch buffers (the loop's, lock held): no allocation
-   * per request once they have grown. */
-  sfb_buf *bb = &e->rq_scratch[0], *tb = &e->rq_scratch[1], *vb = &e->rq_scratch[2];
-  sfb_buf_reset(bb);
-  sfb_buf_reset(tb);
-  sfl_pb_address(tb, f->ns, f->name, a->id);
-  sfb_buf_len_field(bb, 1, tb->p, tb->len);
+  /* The state of each spec, found once (few specs: on the stack). */
+  state_val *few[16], **st = few;
+  if (f->n_specs > 16 && !(st = malloc(f->n_specs * sizeof *st))) {
+    snprintf(a->last_error, sizeof(a->last_error), "out of memory building a request");
+    return -1;
+  }
+  int rc = 0;
+  for (size_t i = 0; i < f->n_specs && rc == 0; i++)
+    rc = request_state(e, a, &f->specs[i], now, &st[i]);
+  if (rc != 0) {
+    if (st != few) free(st);
+    return -1;
+  }
+  sfb_buf *ab = &e->rq_scratch[0]; /* the address, small */
+  sfb_buf_reset(ab);
+  sfl_pb_address(ab, f->ns, f->name, a->id);
+  /* The Batch's size: address, states, invocations. */
+  size_t batch = len_field_size(1, ab->len), n = 0;
+  for (size_t i = 0; i < f->n_specs; i++)
+    batch += len_field_size(2, persisted_size(&f->specs[i], st[i]));
+  for (msg *m = a->head; m && n < max; m = m->next, n++) batch += len_field_size(3, m->len);
+  a->inflight = n;
+  sfb_buf *b = &a->body;
+  sfb_buf_reset(b);
+  len_head(b, 100, batch);
+  sfb_buf_len_field(b, 1, ab->p, ab->len);
   for (size_t i = 0; i < f->n_specs; i++) {
     const spec *sp = &f->specs[i];
-    state_val *s = eng_state_find(a, sp->name);
-    if (s && s->expire_at && now >= s->expire_at) {
-      eng_state_remove(e, a, sp->name);
-      s = NULL;
+    len_head(b, 2, persisted_size(sp, st[i]));
+    sfl_pb_string(b, 1, sp->name);
+    if (st[i]) {
+      len_head(b, 2, typed_value_size(st[i]));
+      sfl_pb_typed_value(b, st[i]->typename, true, st[i]->value, st[i]->len);
     }
-    if (s && strcmp(s->typename, sp->typename) != 0) {
-      snprintf(a->last_error, sizeof(a->last_error),
-               "state '%s' of %s holds a %s but is registered as %s", sp->name,
-               a->key, s->typename, sp->typename);
-      return -1;
-    }
-    if (s && sp->mode == 2) { /* expire after invoke: a read refreshes it */
-      s->expire_at = now + sp->ms;
-      STORE(sfl_store_state_put(e->store, a->key, s->name, s->typename, s->value,
-                                s->len, s->expire_at));
-    }
-    sfb_buf_reset(tb);
-    sfl_pb_string(tb, 1, sp->name);
-    if (s) {
-      sfb_buf_reset(vb);
-      sfl_pb_typed_value(vb, sp->typename, true, s->value, s->len);
-      sfb_buf_len_field(tb, 2, vb->p, vb->len);
-    }
-    sfb_buf_len_field(bb, 2, tb->p, tb->len);
   }
-  size_t n = 0;
-  for (msg *m = a->head; m && n < max; m = m->next, n++)
-    sfb_buf_len_field(bb, 3, m->inv, m->len);
-  a->inflight = n;
-  sfb_buf_reset(&a->body);
-  sfb_buf_len_field(&a->body, 100, bb->p, bb->len);
-  bool oom = a->body.oom || bb->oom || tb->oom || vb->oom;
-  for (int i = 0; i < 3; i++) /* one large batch must not keep its size */
-    if (e->rq_scratch[i].cap > 64 * 1024 || e->rq_scratch[i].oom) sfb_buf_free(&e->rq_scratch[i]);
+  n = 0;
+  for (msg *m = a->head; m && n < max; m = m->next, n++) sfb_buf_len_field(b, 3, m->inv, m->len);
+#ifdef SFL_BUILD_CHECK
+  {
+    sfb_buf bb = {0}, tb = {0}, vb = {0}, whole = {0};
+    sfl_pb_address(&tb, f->ns, f->name, a->id);
+    sfb_buf_len_field(&bb, 1, tb.p, tb.len);
+    for (size_t i = 0; i < f->n_specs; i++) {
+      const spec *sp = &f->specs[i];
+      sfb_buf_reset(&tb);
+      sfl_pb_string(&tb, 1, sp->name);
+      if (st[i]) {
+        sfb_buf_reset(&vb);
+        sfl_pb_typed_value(&vb, sp->typename, true, st[i]->value, st[i]->len);
+        sfb_buf_len_field(&tb, 2, vb.p, vb.len);
+      }
+      sfb_buf_len_field(&bb, 2, tb.p, tb.len);
+    }
+    size_t k = 0;
+    for (msg *m = a->head; m && k < max; m = m->next, k++) sfb_buf_len_field(&bb, 3, m->inv, m->len);
+    sfb_buf_len_field(&whole, 100, bb.p, bb.len);
+    if (whole.len != b->len || memcmp(whole.p, b->p, b->len) != 0) {
+      fprintf(stderr, "BUILD_CHECK MISMATCH %zu vs %zu\n", whole.len, b->len);
+      abort();
+    }
+    fprintf(stderr, "BUILD_CHECK ok %zu\n", b->len);
+    sfb_buf_free(&bb); sfb_buf_free(&tb); sfb_buf_free(&vb); sfb_buf_free(&whole);
+  }
+#endif
+  if (st != few) free(st);
+  bool oom = b->oom || ab->oom;
+  if (ab->oom) sfb_buf_free(ab);
   if (oom) {
     snprintf(a->last_error, sizeof(a->last_error), "out of memory building a request");
     return -1;
