@@ -307,3 +307,33 @@ Test(process, port_in_use_exits_1) {
   int status = reap(&first, 10000);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+
+/* --quiet (README, "The server"): serves as usual, with no start-up or
+ * shutdown line on stderr. The port is one a greeter just bound and let go. */
+Test(process, quiet_serves_without_a_line_on_stderr, .timeout = 60) {
+  child first;
+  char base[64];
+  start_greeter(&first, base, sizeof base);
+  kill(first.pid, SIGTERM);
+  int status = reap(&first, 10000);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  const char *const args[] = {"--quiet", "--listen", base + strlen("http://"), NULL};
+  child c;
+  spawn(&c, args);
+  char url[96];
+  snprintf(url, sizeof url, "%s/health", base);
+  long code = 0;
+  for (int i = 0; i < 200 && code != 200; i++) {
+    http_reply r;
+    http_request(NULL, "GET", url, NULL, 0, false, &r);
+    code = r.code;
+    http_reply_free(&r);
+    if (code != 200) usleep(50 * 1000);
+  }
+  cr_assert_eq(code, 200, "the quiet greeter does not answer %s", url);
+  kill(c.pid, SIGTERM);
+  status = reap(&c, 10000);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "stderr: %s", c.err);
+  cr_assert_eq(c.err_len, 0, "stderr: %s", c.err);
+}
