@@ -2,7 +2,7 @@
 """The entity calls the READMEs show, run as written: a claim in a README
 is a claim a test backs.
 
-    run_readme_calls.py --sf-local BIN --cart BIN [--bank BIN] FILE.md...
+    run_readme_calls.py --sf-local BIN --cart BIN [--bank BIN] [--greeter BIN] FILE.md...
 
 Each block of FILE.md that follows the line
 
@@ -15,11 +15,13 @@ is a ```sh block a reader pastes into a shell at the top of the tree:
     is given, free ports (the module.yaml copy points at the function
     server's port; `--ingress-port`/`--egress-port` are added) and waits
     until both answer /health. Only `.../shopping-cart --listen ...`,
-    `.../bank --listen ...` (examples/bank, with --bank) and
+    `.../bank --listen ...` (examples/bank, with --bank),
+    `.../greeter --listen ...` (examples/greeter, with --greeter) and
     `.../sf-local ...` are known; any other server line fails the test.
   * `curl` lines run with `sh -c`, from the top of the tree, with
-    `localhost:8090` pointed at the test's sf-local.
-  * the `#` lines right after a `curl` are what it prints: one JSON value;
+    `localhost:8090` and `localhost:8091` pointed at the test's sf-local.
+  * the `#` lines right after a `curl` are what it prints: text that is
+    not JSON (an egress record) exactly, else one JSON value;
     an object ending in `,...}` means "these members, and maybe more"
     (the request_id), otherwise the whole value must be equal; a member's
     string ending in `...` ("sfg-...") is a prefix.
@@ -109,7 +111,7 @@ class Servers:
     def start(self, line, cmd):
         argv = shlex.split(cmd.rstrip("& "))
         prog = os.path.basename(argv[0])
-        fn_servers = {"shopping-cart": ARGS.cart, "bank": ARGS.bank}
+        fn_servers = {"shopping-cart": ARGS.cart, "bank": ARGS.bank, "greeter": ARGS.greeter}
         if fn_servers.get(prog) and argv[1:2] == ["--listen"]:
             argv = [fn_servers[prog], "--listen", "127.0.0.1:%d" % self.cart_port] + argv[3:]
         elif prog == "sf-local":
@@ -180,6 +182,7 @@ def run_block(path, start_line, body, tmp):
                 servers.wait_ready()
                 ready = True
             cmd = text.replace("localhost:8090", "localhost:%d" % servers.in_port)
+            cmd = cmd.replace("localhost:8091", "localhost:%d" % servers.out_port)
             p = subprocess.run(["sh", "-c", cmd], cwd=REPO, capture_output=True, text=True,
                                timeout=60 * FACTOR)
             wants = []
@@ -189,9 +192,12 @@ def run_block(path, start_line, body, tmp):
             if not wants:
                 raise TestFailure("%s:%d: a curl without the answer it prints" % (path, n))
             for wn, want_text in wants:
-                want, subset = expected(want_text)
-                got = json.loads(p.stdout)
-                if not matches(got, want, subset):
+                try:
+                    want, subset = expected(want_text)
+                    ok = matches(json.loads(p.stdout), want, subset)
+                except ValueError:  # not JSON: the exact text
+                    ok = p.stdout.strip() == want_text.strip()
+                if not ok:
                     raise TestFailure("%s:%d: %s\n  README says: %s\n  it printed:  %s"
                                       % (path, wn, text, want_text.strip(), p.stdout.strip()))
             checked += 1
@@ -210,10 +216,12 @@ def main():
     ap.add_argument("--sf-local", required=True)
     ap.add_argument("--cart", required=True)
     ap.add_argument("--bank", help="examples/bank's server, for the bank README")
+    ap.add_argument("--greeter", help="examples/greeter's server, for README.md")
     ap.add_argument("files", nargs="+")
     ARGS = ap.parse_args()
     ARGS.sf_local, ARGS.cart = os.path.abspath(ARGS.sf_local), os.path.abspath(ARGS.cart)
     ARGS.bank = ARGS.bank and os.path.abspath(ARGS.bank)
+    ARGS.greeter = ARGS.greeter and os.path.abspath(ARGS.greeter)
     ARGS.files = [os.path.abspath(f) for f in ARGS.files]
     os.chdir(REPO)  # the READMEs' commands run from the top of the tree
     tally = Tally()
