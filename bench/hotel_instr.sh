@@ -17,7 +17,6 @@
 # Kernel time (syscalls, TCP) is not in the count: see `perf` or the CPU
 # columns of bench/hotel.sh for that. Needs valgrind.
 set -euo pipefail
-[ -z "${HOTEL_INSTR_DEBUG:-}" ] || set -x
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -43,15 +42,8 @@ for b in "$sfl" "$hotel" "$init" "$load"; do
 done
 command -v valgrind >/dev/null || { echo "hotel_instr.sh: valgrind is not installed" >&2; exit 2; }
 
-work="$(mktemp -d /tmp/hotelinstr.XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# work, pids (killed at exit), free_port
+source "$here/instr_lib.sh"
 wait_http() { # URL what
   for _ in $(seq 1 1200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
   echo "hotel_instr.sh: $2 did not answer $1 in 120 s" >&2; exit 1
@@ -70,16 +62,20 @@ pids+=($!) sfl_pid=$!
 url="http://127.0.0.1:$port"
 wait_http "$url/health" sf-local
 "$init" --url "$url" > "$work/init.log"
-callgrind_control -i on "$hotel_pid" > /dev/null
-callgrind_control -i on "$sfl_pid" > /dev/null
+callgrind_control -i on "$hotel_pid" > /dev/null 2>&1 ||
+  { echo "hotel_instr.sh: callgrind_control -i on failed" >&2; exit 1; }
+callgrind_control -i on "$sfl_pid" > /dev/null 2>&1 ||
+  { echo "hotel_instr.sh: callgrind_control -i on failed" >&2; exit 1; }
 echo "hotel_instr.sh: the mix at $rate req/s for $duration s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$load" --url "$url" --endpoint mix --rate "$rate" --duration "$duration" --connections 16 \
   --seed 1 > "$work/load.txt" 2>&1 || { cat "$work/load.txt"; exit 1; }
 sent="$(awk '/^RESULT endpoint=all /' "$work/load.txt" | tr ' ' '\n' | awk -F= '$1 == "sent" { print $2 }')"
 [ -n "$sent" ] && [ "$sent" -gt 0 ] || { cat "$work/load.txt"; exit 1; }
 grep '^RESULT endpoint=all ' "$work/load.txt"
-callgrind_control --dump "$hotel_pid" > /dev/null
-callgrind_control --dump "$sfl_pid" > /dev/null
+callgrind_control --dump "$hotel_pid" > /dev/null 2>&1 ||
+  { echo "hotel_instr.sh: callgrind_control --dump failed" >&2; exit 1; }
+callgrind_control --dump "$sfl_pid" > /dev/null 2>&1 ||
+  { echo "hotel_instr.sh: callgrind_control --dump failed" >&2; exit 1; }
 
 
 # report NAME: instructions per request, then the top functions
