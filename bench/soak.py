@@ -36,9 +36,10 @@ How the measure is made honest (bench/README.md, "The soak"):
     (CI runs the soak beside the real-Flink suites) both processes' fds
     stepped 140 -> 213 at 45 s and failed the rule, without a leak. So
     the warm-up fills the pool on purpose: the greeter is stopped
-    (SIGSTOP) while one message goes to every name, until sf-local has
+    (SIGSTOP) while messages go to every name, until sf-local has
     --names batches in flight (its /metrics sflocal_in_flight), then
-    resumed. After that, fds can grow only by a leak.
+    resumed. After that, fds can grow only by a leak. The batches queued
+    behind those (FILL_DEPTH) fill the greeter's per-connection memory.
   - Each sample is taken --settle seconds after its window, once the load
     generator has gone: sf-local gives the memory its allocator holds free
     back to the system within a second of going idle (engine.c,
@@ -151,17 +152,32 @@ def in_flight(st):
     raise SystemExit("soak: no sflocal_in_flight in /metrics")
 
 
+# Messages per name sent while the pool is filled: the first of each name
+# is the batch that holds a connection open; the others wait and go as one
+# batch of 63 (about 7 KB) on each connection once the greeter resumes.
+FILL_DEPTH = 64
+
+
 def fill_pool(load, st, names):
-    """Opens sf-local's whole pool of connections to the greeter: with the
-    greeter stopped, one message to each of `names` names is sent, so each
-    name's batch waits on a connection of its own, until all `names` are
-    in flight (or 20 s passed); then the greeter goes on and answers them.
-    Returns the batches that were in flight at once."""
+    """Fills the pools of both processes before the baseline. sf-local's
+    connections to the greeter: with the greeter stopped, FILL_DEPTH
+    messages to each of `names` names are sent, so each name's first
+    batch waits on a connection of its own, until all `names` are in
+    flight (or 20 s passed); then the greeter goes on and answers them.
+    The greeter's per-connection memory (its libmicrohttpd pool, 12 KiB,
+    of which a request touches as much as its body needs): the batches of
+    FILL_DEPTH - 1 messages that follow on every connection touch all of
+    it, as a backlog's larger batches would later. Without that, the
+    greeter's RssAnon grew +1.1 MB over 12 minutes as stalls and reopened
+    connections touched more of the pools (2.45 -> 3.6 MB at 208
+    connections, with 2.44 MB in use by malloc_stats: the pools' whole
+    size). Returns the batches that were in flight at once."""
     done = {}
+    n = names * FILL_DEPTH
     st.greeter.pause()
     try:
         t = threading.Thread(target=lambda: done.update(
-            push(load, st, names, names, 32, 0)))
+            push(load, st, n, names, 32, 0)))
         t.start()
         most, deadline = 0, time.monotonic() + 20
         while most < names and time.monotonic() < deadline:
@@ -170,7 +186,7 @@ def fill_pool(load, st, names):
     finally:
         st.greeter.resume()
     t.join()
-    if int(done.get("accepted", 0)) != names or done.get("exit"):
+    if int(done.get("accepted", 0)) != n or done.get("exit"):
         raise SystemExit("soak: filling the pool lost messages: %r" % done)
     return most
 
