@@ -141,11 +141,10 @@ wait_for "http://127.0.0.1:$CART_PORT/health" "${PIDS[-1]}" "$WORK/cart.log"
 PIDS+=($!)
 wait_for "$CIN/health" "${PIDS[-1]}" "$WORK/cart-sf-local.log"
 call() { # call PATH JSON: one method call, its JSON result
-  printf '$ curl -s -X POST %s/%s -d %s\n' "$IN_HINT" "$1" "'$2'"
+  printf '$ curl -s -X POST %s/%s -d %s\n' "$CIN" "$1" "'$2'"
   curl -sS -X POST "$CIN/$1" -d "$2"
   echo
 }
-IN_HINT="localhost:8090"
 call shop/Item/apple/set_price '{"price": 30}'
 call shop/Item/apple/add_stock '{"qty": 5}'
 call shop/Item/pear/set_price '{"price": 12}'
@@ -155,7 +154,7 @@ say "add_to_basket awaits each item's stock and price (4 remote calls), then ret
 call shop/User/alice/add_to_basket '{"items": ["apple", "pear"]}'
 say "checkout reserves every item, charges the balance, returns a receipt"
 out="$(curl -sS -X POST "$CIN/shop/User/alice/checkout")"
-printf '$ curl -s -X POST %s/shop/User/alice/checkout\n%s\n' "$IN_HINT" "$out"
+printf '$ curl -s -X POST %s/shop/User/alice/checkout\n%s\n' "$CIN" "$out"
 python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["ok"] and r["result"]["total"]==42, r' "$out" \
   || { echo "demo: unexpected checkout result" >&2; exit 1; }
 say "bob fills a basket, carol buys the last pear first: bob's checkout rolls back"
@@ -167,7 +166,7 @@ call shop/User/carol/add_to_basket '{"items": ["pear"]}'
 call shop/User/carol/checkout '{}'
 call shop/Item/apple/get_stock '{}'
 out="$(curl -sS -X POST "$CIN/shop/User/bob/checkout")"
-printf '$ curl -s -X POST %s/shop/User/bob/checkout\n%s\n' "$IN_HINT" "$out"
+printf '$ curl -s -X POST %s/shop/User/bob/checkout\n%s\n' "$CIN" "$out"
 python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert not r["ok"], r' "$out" \
   || { echo "demo: bob's checkout should have failed" >&2; exit 1; }
 echo "(the apple bob had reserved was released again:)"
@@ -191,7 +190,7 @@ PIDS+=($!)
 wait_for "$HIN/health" "${PIDS[-1]}" "$WORK/hotel-sf-local.log"
 run "$BUILD/examples/hotel/hotel-init" --url "$HIN"
 hcall() { # hcall PATH JSON: one hotel call; prints it and its answer, returns the answer
-  printf '$ curl -s -X POST %s/%s -d %s\n' "$IN_HINT" "$1" "'$2'" >&2
+  printf '$ curl -s -X POST %s/%s -d %s\n' "$HIN" "$1" "'$2'" >&2
   curl -sS -X POST "$HIN/$1" -d "$2"
 }
 say "search: Geo (5 nearest within 10 km), then Rate, then every hotel's availability at once (a parallel await), then profiles"
