@@ -15,6 +15,26 @@ void fz_check_failed(const char *what, const char *file, int line) {
   abort();
 }
 
+bool fz_json_equal(const json_t *a, const json_t *b) {
+  if (!a || !b || json_typeof(a) != json_typeof(b)) return false;
+  if (json_is_array(a)) {
+    if (json_array_size(a) != json_array_size(b)) return false;
+    for (size_t i = 0; i < json_array_size(a); i++)
+      if (!fz_json_equal(json_array_get(a, i), json_array_get(b, i)))
+        return false;
+    return true;
+  }
+  if (!json_is_object(a)) return json_equal(a, b);
+  if (json_object_size(a) != json_object_size(b)) return false;
+  const char *key;
+  size_t klen;
+  json_t *v;
+  json_object_keylen_foreach((json_t *)a, key, klen, v) {
+    if (!fz_json_equal(v, json_object_getn(b, key, klen))) return false;
+  }
+  return true;
+}
+
 /* ---- types and specs ---------------------------------------------------- */
 
 const sf_type fz_type_json = SF_TYPE_JSON(FZ_TYPENAME_JSON);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <statefun/statefun.h>
 
 #include "sfb/buf.h"
@@ -24,6 +25,11 @@
   } while (0)
 void fz_check_failed(const char *what, const char *file, int line)
     __attribute__((noreturn));
+
+/* json_equal that tells object keys apart by their whole length: jansson
+ * 2.14's json_equal looks keys up as C strings, so "a\0b" finds "a" (and
+ * a key holding a NUL, which a protobuf string may, never matches). */
+bool fz_json_equal(const json_t *a, const json_t *b);
 
 /* Typenames of the functions registered by fz_handler(). */
 #define FZ_FN_TYPES "fuzz.fns/types"     /* every spec, reads+writes all */

@@ -44,7 +44,7 @@ static void bytes_round_trip(const sfc_method *m, const sfc_record *r,
   json_t *j2 = m ? sfc_json_decode_args(m, b ? b : p, bn, err, sizeof err)
                  : sfc_json_decode_record(r, b ? b : p, bn, err, sizeof err);
   if (j2 == NULL) fz_check_failed(err, __FILE__, __LINE__);
-  FZ_CHECK(json_equal(j, j2));
+  FZ_CHECK(fz_json_equal(j, j2));
   json_decref(j2);
   json_decref(j);
   free(b);

@@ -4,7 +4,29 @@
  */
 #include "sfb/pbwire.h"
 
+#include <float.h>
+#include <math.h>
+
 /* The writers and fixed-width readers are inline in sfb/pbwire.h. */
+
+/* ---- float fields from a double ----------------------------------------- */
+
+bool sfb_float_of_double(double d, float *out) {
+  /* From FLT_MAX + half its unit in the last place (2^104) on, rounding
+   * to nearest gives infinity (a tie too: FLT_MAX's last bit is odd); the
+   * sum is exact in a double. */
+  const double limit = (double)FLT_MAX + 0x1p103;
+  if (isfinite(d) && (d >= limit || d <= -limit)) return false;
+  if (isinf(d))
+    *out = (float)d;
+  else if (d > FLT_MAX)
+    *out = FLT_MAX;
+  else if (d < -FLT_MAX)
+    *out = -FLT_MAX;
+  else
+    *out = (float)d;
+  return true;
+}
 
 /* ---- reading ------------------------------------------------------------- */
 

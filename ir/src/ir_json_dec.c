@@ -163,7 +163,7 @@ static int dec_text(ctx *c, sfb_reader *r, const sfc_type *t, unsigned wt,
   }
   json_t *v = json_stringn(n ? (const char *)sub.p : "", n);
   if (!v)
-    return ij_fail(c, "%s is not valid UTF-8 (or holds a NUL byte)",
+    return ij_fail(c, "%s is not valid UTF-8",
                    t->kind == SFC_REF ? "the key" : "the string");
   replace(slot, v);
   return 0;

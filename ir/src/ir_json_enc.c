@@ -9,7 +9,6 @@
 #include "ir_json_impl.h"
 
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +27,13 @@ static int enc_value(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
 static int enc_fields(ctx *c, sfb_buf *b, const sfc_field *fs, size_t n,
                       const json_t *obj, const char *kind, const char *owner) {
   const char *key;
+  size_t klen;
   json_t *val;
-  json_object_foreach((json_t *)obj, key, val) {
+  /* With its length: a key may hold a NUL ("v\0x" is not "v"). */
+  json_object_keylen_foreach((json_t *)obj, key, klen, val) {
     bool known = false;
     for (size_t i = 0; i < n && !known; i++)
-      known = strcmp(fs[i].name, key) == 0;
+      known = strlen(fs[i].name) == klen && memcmp(fs[i].name, key, klen) == 0;
     if (!known) {
       char names[256] = "";
       size_t o = 0;
@@ -43,7 +44,7 @@ static int enc_fields(ctx *c, sfb_buf *b, const sfc_field *fs, size_t n,
       }
       if (o >= sizeof names) o = sizeof names - 1;
       char shown[80];
-      json_t *ks = json_string(key);
+      json_t *ks = json_stringn(key, klen);
       if (ks) {
         ij_describe(ks, shown, sizeof shown);
         json_decref(ks);
@@ -164,9 +165,9 @@ static int enc_number(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
     case SFC_FLOAT: {
       double d;
       if (get_double(c, t, j, &d) != 0) return -1;
-      if (isfinite(d) && (d > FLT_MAX || d < -FLT_MAX))
+      float v;
+      if (!sfb_float_of_double(d, &v))
         return ij_fail(c, "%g is out of range for float", d);
-      float v = (float)d;
       uint32_t bits;
       memcpy(&bits, &v, 4);
       if (bits || elem) sfb_buf_fixed32_field(b, num, bits);
@@ -255,11 +256,14 @@ static int enc_list(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
 static int enc_map(ctx *c, sfb_buf *b, uint32_t num, const sfc_type *t,
                    const json_t *j) {
   const char *key;
+  size_t klen;
   json_t *val;
-  json_object_foreach((json_t *)j, key, val) {
+  /* The key's whole length: a string key may hold a NUL, as the decoder
+   * (and protobuf) reads one. */
+  json_object_keylen_foreach((json_t *)j, key, klen, val) {
     sfb_buf entry = {0};
-    sfb_buf_len_field(&entry, 1, key, strlen(key));
-    json_t *ks = json_string(key);
+    sfb_buf_len_field(&entry, 1, key, klen);
+    json_t *ks = json_stringn(key, klen);
     char shown[80] = "?";
     if (ks) ij_describe(ks, shown, sizeof shown);
     json_decref(ks);

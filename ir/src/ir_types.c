@@ -6,14 +6,13 @@
 #include "ir_parse.h"
 
 #include <ctype.h>
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "sfb/base64.h"
+#include "sfb/pbwire.h"
 
 /* ------------------------------------------------------------------ */
 /* Names                                                                */
@@ -324,7 +323,8 @@ int irp_check_default(parser *p, const sfc_type *t, json_t *v) {
       want = "a number";
       break;
     }
-    if (t->kind == SFC_FLOAT && fabs(json_number_value(v)) > FLT_MAX)
+    if (t->kind == SFC_FLOAT &&
+        !sfb_float_of_double(json_number_value(v), &(float){0}))
       return irp_fail(p, AT_VALUE, "default %g is out of range for float",
                       json_number_value(v));
     break;

@@ -7,7 +7,6 @@
 #include "front_impl.h"
 
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,11 +238,12 @@ static int encode_scalar(const char *tn, const json_t *j, uint8_t buf[9],
       return -1;
     }
     double d = json_number_value(j);
-    if (!isfinite(d) || fabs(d) > FLT_MAX) {
+    float f;
+    if (!isfinite(d) || !sfb_float_of_double(d, &f)) {
       front_err(err, err_len, "%g is out of float range (use type=double)", d);
       return -1;
     }
-    *n = sf_encode_float((float)d, buf);
+    *n = sf_encode_float(f, buf);
   } else { /* double */
     if (!json_is_number(j)) {
       front_err(err, err_len, "type double needs a number, got %s",

@@ -4,6 +4,7 @@
  * values, zigzag, and the reader's bounds checks on hostile input.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 
 #include "sfb/pbwire.h"
@@ -172,4 +173,27 @@ Test(pbwire, skip_bounds_group_nesting) {
   for (int i = 0; i < 60; i++) deep[n++] = 0x0B;
   for (int i = 0; i < 60; i++) deep[n++] = 0x0C;
   cr_assert_eq(skip(deep, n), (long)n);
+}
+
+/* A float field's value from a JSON double: within rounding of FLT_MAX is
+ * FLT_MAX (3.4028235e38, FLT_MAX's shortest digits, parses just above it);
+ * from FLT_MAX + half an ulp (0x1.ffffffp127: the tie rounds to infinity)
+ * on it is out of range. */
+Test(pbwire, float_of_double) {
+  float f = 0;
+  cr_assert(sfb_float_of_double(3.4028235e38, &f));
+  cr_assert(f == 0x1.fffffep127f);
+  cr_assert(sfb_float_of_double(-3.4028235e38, &f));
+  cr_assert(f == -0x1.fffffep127f);
+  cr_assert(sfb_float_of_double(0x1.fffffefffffffp127, &f));
+  cr_assert(f == 0x1.fffffep127f);
+  cr_assert_not(sfb_float_of_double(0x1.ffffffp127, &f));
+  cr_assert_not(sfb_float_of_double(-0x1.ffffffp127, &f));
+  cr_assert_not(sfb_float_of_double(1e39, &f));
+  cr_assert(sfb_float_of_double(0.1, &f));
+  cr_assert(f == 0.1f);
+  cr_assert(sfb_float_of_double(-INFINITY, &f));
+  cr_assert(isinf(f) && f < 0);
+  cr_assert(sfb_float_of_double(NAN, &f));
+  cr_assert(isnan(f));
 }

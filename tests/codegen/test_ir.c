@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "ir_json.h"
 #include "sfb/fnv.h"
 #include "sfb/jpos.h"
 
@@ -220,6 +221,28 @@ Test(ir, brief_example_calls_a_missing_method) {
             "     \"awaits\": [{\"label\": \"stock\", \"call\": \"Item.get_stock\"}, {\"label\": \"price\", \"call\": \"Item.get_price\"}],\n"
             "     \"reentrant\": false}]}]}\n",
             "mem.json:12:44: call to unknown method 'Item.get_stock'");
+}
+
+/* FLT_MAX as its shortest digits (3.4028235e38, a double just above
+ * FLT_MAX) is a float default, and encodes as FLT_MAX; past rounding of
+ * FLT_MAX it is out of range. */
+Test(ir, float_default_at_flt_max) {
+  parse_ok("{\"namespace\": \"a\", \"entities\": [{\"name\": \"A\", "
+           "\"state\": [{\"name\": \"x\", \"type\": \"float\", \"default\": "
+           "-3.4028235e38}]}]}");
+  uint8_t *out = NULL;
+  size_t len = 0;
+  cr_assert_eq(sfc_json_encode_default(&ir.entities[0].state[0], &out, &len,
+                                       err, sizeof err),
+               0, "%s", err);
+  static const uint8_t want[] = {0x0D, 0xFF, 0xFF, 0x7F, 0xFF};
+  cr_assert(len == sizeof want && memcmp(out, want, len) == 0);
+  free(out);
+  sfc_ir_free(&ir);
+  parse_bad("{\"namespace\": \"a\", \"entities\": [{\"name\": \"A\", "
+            "\"state\": [{\"name\": \"x\", \"type\": \"float\", \"default\": "
+            "3.4028236e38}]}]}",
+            "mem.json:1:99: default 3.40282e+38 is out of range for float");
 }
 
 Test(ir, more_errors) {

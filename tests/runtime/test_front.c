@@ -414,6 +414,12 @@ Test(json, explicit_type) {
           (const uint8_t *)"\x0D\0\0\xC0\x3F", 5);
   json_ok("2", "float", SF_TYPENAME_FLOAT,
           (const uint8_t *)"\x0D\0\0\0\x40", 5);
+  /* FLT_MAX as printed with the digits that read back as it (a double
+   * just above FLT_MAX) is FLT_MAX, not out of range. */
+  json_ok("3.4028235e38", "float", SF_TYPENAME_FLOAT,
+          (const uint8_t *)"\x0D\xFF\xFF\x7F\x7F", 5);
+  json_ok("-3.4028235e38", "float", SF_TYPENAME_FLOAT,
+          (const uint8_t *)"\x0D\xFF\xFF\x7F\xFF", 5);
   json_ok("2", "double", SF_TYPENAME_DOUBLE,
           (const uint8_t *)"\x09\0\0\0\0\0\0\0\x40", 9);
   json_ok("true", "bool", SF_TYPENAME_BOOL, (const uint8_t *)"\x08\x01", 2);
@@ -428,6 +434,7 @@ Test(json, mismatches) {
   json_bad("\"3\"", "int", "got a string");
   json_bad("1.5", "long", "type long needs an integer");
   json_bad("1e39", "float", "out of float range");
+  json_bad("3.4028236e38", "float", "out of float range");
   json_bad("\"x\"", "double", "type double needs a number");
   json_bad("1", "bool", "type bool needs true or false");
   json_bad("5", "string", "needs a JSON string");

@@ -28,6 +28,16 @@ enum {
   SFB_WT_I32 = 5
 };
 
+/* ---- float fields from a double ---------------------------------------- */
+
+/* A float field's value from a double read out of JSON (or any decimal):
+ * d rounded to the nearest float into *out. A finite d beyond the float
+ * range is refused (false), except within rounding of FLT_MAX: a float
+ * printed with the digits that read back as the same float (FLT_MAX is
+ * 3.4028235e38) parses as a double just above FLT_MAX, and is FLT_MAX.
+ * NaN and the infinities are themselves. */
+bool sfb_float_of_double(double d, float *out);
+
 /* ---- writing into a fixed buffer ----------------------------------------- */
 
 /* Writes `v` as a varint at `out` (room for sfb_varint_size(v) bytes,
