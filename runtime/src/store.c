@@ -13,7 +13,7 @@
  * we fdatasync() the -wal file ourselves (sfl_store_sync, on an fd of our
  * own): the engine commits under its lock and syncs without it, so that
  * ingress threads keep adding to the next transaction meanwhile. The sync
- * touches only wal_fd and sync_delay_ms (fixed at open), never the
+ * touches only wal_fd and the test hook (set before the loop runs), never the
  * connection. sfl_store_commit does both steps, as FULL would.
  * Checkpoints sync the WAL and the database in NORMAL mode as in FULL.
  *
@@ -141,7 +141,8 @@ struct sfl_store {
   unsigned dedup_puts;        /* since the last trim */
   int wal_fd;                 /* DIR/sf-local.db-wal, for sfl_store_sync */
   int synced_changes;         /* sqlite3_total_changes at the last sync */
-  int sync_delay_ms;          /* test hook: SFL_STORE_TEST_SYNC_DELAY_MS */
+  sfl_store_sync_hook *sync_hook; /* test hook, see sfl_store_set_sync_hook */
+  void *sync_hook_ctx;
   char err[512];
 };
 
@@ -319,8 +320,13 @@ int sfl_store_commit_unsynced(sfl_store *s) {
   return 1;
 }
 
+void sfl_store_set_sync_hook(sfl_store *s, sfl_store_sync_hook *fn, void *ctx) {
+  s->sync_hook = fn;
+  s->sync_hook_ctx = ctx;
+}
+
 int sfl_store_sync(sfl_store *s) {
-  if (s->sync_delay_ms > 0) usleep((useconds_t)s->sync_delay_ms * 1000);
+  if (s->sync_hook) s->sync_hook(s->sync_hook_ctx);
   return fdatasync(s->wal_fd) == 0 ? 0 : errno;
 }
 
@@ -768,8 +774,6 @@ static int open_wal_fd(sfl_store *s) {
     return -1;
   }
   free(wal);
-  const char *delay = getenv("SFL_STORE_TEST_SYNC_DELAY_MS");
-  s->sync_delay_ms = delay ? atoi(delay) : 0;
   return 0;
 }
 

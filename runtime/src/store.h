@@ -38,6 +38,11 @@ int sfl_store_commit(sfl_store *s);   /* durable (fsync) when it returns 0 */
  * may run while another thread uses the store (one sync at a time). */
 int sfl_store_commit_unsynced(sfl_store *s);
 int sfl_store_sync(sfl_store *s);
+/* Test hook: fn(ctx) runs at the start of every sfl_store_sync, on the
+ * syncing thread, before the fdatasync (tests hold a sync open with it to
+ * check what happens meanwhile). Set it before any thread syncs. */
+typedef void sfl_store_sync_hook(void *ctx);
+void sfl_store_set_sync_hook(sfl_store *s, sfl_store_sync_hook *fn, void *ctx);
 int sfl_store_rollback(sfl_store *s);
 
 /* A message waiting for (or in flight to) an address: the serialized

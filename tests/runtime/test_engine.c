@@ -13,6 +13,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -126,88 +128,211 @@ Test(wakeup, never_lost_under_races) {
 
 /* ---- the group commit's sync runs without the engine lock ------------------------ */
 
+/* The store's sync hook holds every sync shut until the test opens it, so
+ * "while the loop syncs" is a state the test waits for and keeps, not a
+ * window it hopes to hit with a sleep (a fixed 200 ms sleep failed under
+ * load: the loop had not reached its commit yet). */
+typedef struct sync_gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int started; /* syncs that reached the hook */
+  bool open;
+} sync_gate;
+
+static void gate_hook(void *ud) {
+  sync_gate *g = ud;
+  pthread_mutex_lock(&g->mu);
+  g->started++;
+  pthread_cond_broadcast(&g->cv);
+  while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(sync_gate *g) {
+  pthread_mutex_lock(&g->mu);
+  g->open = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* Generous: these bounds are only reached when the test fails. */
+enum { GATE_WAIT_MS = 20000 };
+
+static void deadline_in(struct timespec *ts, int ms) {
+  clock_gettime(CLOCK_REALTIME, ts);
+  ts->tv_sec += ms / 1000;
+  ts->tv_nsec += (long)(ms % 1000) * 1000000;
+  if (ts->tv_nsec >= 1000000000) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000;
+  }
+}
+
+/* Waits until the loop's sync number n is held in the hook. */
+static bool gate_wait_started(sync_gate *g, int n) {
+  struct timespec ts;
+  deadline_in(&ts, GATE_WAIT_MS);
+  pthread_mutex_lock(&g->mu);
+  int rc = 0;
+  while (g->started < n && rc == 0) rc = pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+  bool ok = g->started >= n;
+  pthread_mutex_unlock(&g->mu);
+  return ok;
+}
+
+/* A call made on a thread of its own, so that the test can tell "it
+ * returned while the sync was held" from "it waited for the sync" without
+ * hanging when it waits. */
+typedef struct side_call {
+  void (*fn)(struct side_call *);
+  sfl_engine *e;
+  uint64_t gen;
+  sfl_result res;
+  bool done;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t t;
+} side_call;
+
+static void *side_run(void *ud) {
+  side_call *c = ud;
+  c->fn(c);
+  pthread_mutex_lock(&c->mu);
+  c->done = true;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+/* Starts fn on its thread and answers whether it returned within
+ * GATE_WAIT_MS while the sync stays held. If it did not, opens the gate so
+ * that it can finish; either way it has finished when this returns. */
+static bool side_returns_while_held(side_call *c, sync_gate *g) {
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  pthread_create(&c->t, NULL, side_run, c);
+  struct timespec ts;
+  deadline_in(&ts, GATE_WAIT_MS);
+  pthread_mutex_lock(&c->mu);
+  int rc = 0;
+  while (!c->done && rc == 0) rc = pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+  bool done = c->done;
+  pthread_mutex_unlock(&c->mu);
+  if (!done) gate_open(g);
+  pthread_join(c->t, NULL);
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  return done;
+}
+
 static void *run_loop(void *ud) {
   sfl_engine_run(ud);
   return NULL;
 }
 
-static int64_t send_nb_ms(sfl_engine *e, const char *id, uint64_t *gen) {
+static void send_nb(sfl_engine *e, const char *id, uint64_t *gen) {
   char err[256] = "";
-  int64_t t0 = sfl_mono_ms();
   sfl_result r = sfl_engine_send_nb(e, "example/greeter", id, "example/Name", "x", 1, NULL,
                                     gen, err, sizeof err);
   cr_assert_eq(r, SFL_OK, "send: %s", err);
-  return sfl_mono_ms() - t0;
 }
 
 static const char durable_yaml[] =
     "kind: io.statefun.endpoints.v2/http\n"
     "spec:\n  functions: example/*\n  urlPathTemplate: http://127.0.0.1:9/statefun\n";
 
-/* An engine on a fresh --data dir whose every sync takes delay_ms, its
+/* An engine on a fresh --data dir whose every sync waits at the gate, its
  * loop running. */
 typedef struct durable_env {
   sfl_config cfg;
   char dir[32];
   sfl_engine *e;
   pthread_t loop;
+  sync_gate gate;
 } durable_env;
 
-static void durable_start(durable_env *d, const char *delay_ms) {
+static void durable_start(durable_env *d) {
   char err[256] = "";
   cr_assert_eq(sfl_config_parse("m.yaml", durable_yaml, sizeof durable_yaml - 1, &d->cfg, err,
                                 sizeof err),
                0, "%s", err);
   snprintf(d->dir, sizeof d->dir, "/tmp/sf-durable-XXXXXX");
   cr_assert_not_null(mkdtemp(d->dir));
-  setenv("SFL_STORE_TEST_SYNC_DELAY_MS", delay_ms, 1);
   sfl_engine_options o = {.config = &d->cfg, .data_dir = d->dir, .retry_pause_ms = 60000};
   d->e = sfl_engine_new(&o, err, sizeof err);
-  unsetenv("SFL_STORE_TEST_SYNC_DELAY_MS");
   cr_assert_not_null(d->e, "%s", err);
+  pthread_mutex_init(&d->gate.mu, NULL);
+  pthread_cond_init(&d->gate.cv, NULL);
+  d->gate.started = 0;
+  d->gate.open = false;
+  sfl_store_set_sync_hook(d->e->store, gate_hook, &d->gate);
   pthread_create(&d->loop, NULL, run_loop, d->e);
 }
 
 static void durable_stop(durable_env *d) {
+  gate_open(&d->gate);
   sfl_engine_stop(d->e);
   pthread_join(d->loop, NULL);
   sfl_engine_free(d->e);
   sfl_config_free(&d->cfg);
+  pthread_cond_destroy(&d->gate.cv);
+  pthread_mutex_destroy(&d->gate.mu);
   char cmd[64];
   snprintf(cmd, sizeof cmd, "rm -rf %s", d->dir);
   cr_assert_eq(system(cmd), 0);
 }
 
-/* With --data and a slow fdatasync (the store's test hook), an ingress
- * message sent while the loop syncs the previous transaction is added at
- * once, into the next transaction, and neither counts as committed before
- * its sync. (With the sync under the engine lock the second send waited
- * for the whole sync.) */
+/* Waits (bounded) until transaction gen counts as committed. */
+static void wait_committed(sfl_engine *e, uint64_t gen) {
+  int64_t deadline = sfl_mono_ms() + GATE_WAIT_MS;
+  while (sfl_engine_commit_state(e, gen) == 0 && sfl_mono_ms() < deadline) usleep(10 * 1000);
+  cr_assert_eq(sfl_engine_commit_state(e, gen), 1, "transaction %llu never committed",
+               (unsigned long long)gen);
+}
+
+static void send_b(side_call *c) {
+  char err[256] = "";
+  c->res = sfl_engine_send_nb(c->e, "example/greeter", "b", "example/Name", "x", 1, NULL,
+                              &c->gen, err, sizeof err);
+}
+
+/* With --data, an ingress message sent while the loop syncs the previous
+ * transaction (held open by the hook) is added at once, into the next
+ * transaction, and neither counts as committed before its sync. (With the
+ * sync under the engine lock the second send waited for the whole sync.) */
 Test(durable, ingress_is_not_blocked_while_a_commit_syncs) {
   durable_env d;
-  durable_start(&d, "600");
+  durable_start(&d);
   sfl_engine *e = d.e;
-  uint64_t g1 = 0, g2 = 0;
-  send_nb_ms(e, "a", &g1);
-  usleep(200 * 1000); /* the loop is inside g1's 600 ms sync now */
+  uint64_t g1 = 0;
+  send_nb(e, "a", &g1);
+  cr_assert(gate_wait_started(&d.gate, 1), "the loop never started syncing g1");
+  /* Nothing here takes the engine lock before the side call has shown
+   * that the sync leaves it free. */
+  side_call c = {.fn = send_b, .e = e};
+  cr_assert(side_returns_while_held(&c, &d.gate),
+            "an ingress send waited for the engine lock during a sync");
+  cr_assert_eq(c.res, SFL_OK);
+  cr_assert_gt(c.gen, g1, "joined the transaction that is syncing");
   cr_assert_eq(sfl_engine_commit_state(e, g1), 0, "acknowledged before its sync");
-  int64_t took = send_nb_ms(e, "b", &g2);
-  cr_assert_lt(took, 250, "an ingress send waited %lld ms for the engine lock during a sync",
-               (long long)took);
-  cr_assert_gt(g2, g1, "joined the transaction that is syncing");
-  cr_assert_eq(sfl_engine_commit_state(e, g2), 0);
-  int64_t deadline = sfl_mono_ms() + 5000;
-  while (sfl_engine_commit_state(e, g2) == 0 && sfl_mono_ms() < deadline) usleep(10 * 1000);
+  cr_assert_eq(sfl_engine_commit_state(e, c.gen), 0);
+  gate_open(&d.gate);
+  wait_committed(e, c.gen);
   cr_assert_eq(sfl_engine_commit_state(e, g1), 1);
-  cr_assert_eq(sfl_engine_commit_state(e, g2), 1);
   durable_stop(&d);
+}
+
+static void pop_now(side_call *c) {
+  sfl_record out;
+  c->res = sfl_engine_egress_pop(c->e, "example/out", "t", 0, &out);
+  if (c->res == SFL_OK) sfl_record_free(&out);
 }
 
 /* An egress record produced in a transaction is not readable while that
  * transaction syncs (a crash then would undo it), and is once it has. */
 Test(durable, egress_record_readable_only_after_its_sync) {
   durable_env d;
-  durable_start(&d, "600");
+  durable_start(&d);
   sfl_engine *e = d.e;
   record *rec = calloc(1, sizeof *rec);
   cr_assert_not_null(rec);
@@ -225,14 +350,15 @@ Test(durable, egress_record_readable_only_after_its_sync) {
   eng_record_add(e, rec, true);
   eng_wakeup(e);
   pthread_mutex_unlock(&e->mu);
-  usleep(200 * 1000); /* the loop committed it and is inside its 600 ms sync */
+  cr_assert(gate_wait_started(&d.gate, 1), "the loop never started syncing the record");
+  side_call c = {.fn = pop_now, .e = e};
+  cr_assert(side_returns_while_held(&c, &d.gate), "the reader waited for the engine lock");
   cr_assert_eq(sfl_engine_commit_state(e, gen), 0);
-  sfl_record out;
-  int64_t t0 = sfl_mono_ms();
-  cr_assert_eq(sfl_engine_egress_pop(e, "example/out", "t", 0, &out), SFL_ERR_NOT_FOUND,
+  cr_assert_eq(c.res, SFL_ERR_NOT_FOUND,
                "an egress record was readable before its transaction was synced");
-  cr_assert_lt(sfl_mono_ms() - t0, 250, "the reader waited for the engine lock");
-  cr_assert_eq(sfl_engine_egress_pop(e, "example/out", "t", 5000, &out), SFL_OK);
+  gate_open(&d.gate);
+  sfl_record out;
+  cr_assert_eq(sfl_engine_egress_pop(e, "example/out", "t", GATE_WAIT_MS, &out), SFL_OK);
   cr_assert_eq(sfl_engine_commit_state(e, gen), 1);
   cr_assert_eq(out.len, 1);
   sfl_record_free(&out);
