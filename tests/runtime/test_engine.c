@@ -241,8 +241,11 @@ static const char durable_yaml[] =
     "kind: io.statefun.endpoints.v2/http\n"
     "spec:\n  functions: example/*\n  urlPathTemplate: http://127.0.0.1:9/statefun\n";
 
-/* An engine on a fresh --data dir whose every sync waits at the gate, its
- * loop running. */
+/* An engine on a fresh --data dir whose every sync waits at the gate; its
+ * loop is started by durable_run. The test puts its first transaction in
+ * before that, so the loop's first sync is that transaction's (a loop
+ * already running may sync a transaction of its own first: a fresh store's
+ * schema rows are synced by the first commit). */
 typedef struct durable_env {
   sfl_config cfg;
   char dir[32];
@@ -266,6 +269,9 @@ static void durable_start(durable_env *d) {
   d->gate.started = 0;
   d->gate.open = false;
   sfl_store_set_sync_hook(d->e->store, gate_hook, &d->gate);
+}
+
+static void durable_run(durable_env *d) {
   pthread_create(&d->loop, NULL, run_loop, d->e);
 }
 
@@ -306,6 +312,7 @@ Test(durable, ingress_is_not_blocked_while_a_commit_syncs) {
   sfl_engine *e = d.e;
   uint64_t g1 = 0;
   send_nb(e, "a", &g1);
+  durable_run(&d);
   cr_assert(gate_wait_started(&d.gate, 1), "the loop never started syncing g1");
   /* Nothing here takes the engine lock before the side call has shown
    * that the sync leaves it free. */
@@ -350,6 +357,7 @@ Test(durable, egress_record_readable_only_after_its_sync) {
   eng_record_add(e, rec, true);
   eng_wakeup(e);
   pthread_mutex_unlock(&e->mu);
+  durable_run(&d);
   cr_assert(gate_wait_started(&d.gate, 1), "the loop never started syncing the record");
   side_call c = {.fn = pop_now, .e = e};
   cr_assert(side_returns_while_held(&c, &d.gate), "the reader waited for the engine lock");
