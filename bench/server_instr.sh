@@ -93,20 +93,4 @@ one_run() {
 }
 
 echo "== server instructions per request ($(date -u +%Y-%m-%dT%H:%M:%SZ)): body $(basename "$body") ($(stat -c %s "$body") bytes), $rate req/s for ${seconds}s over $c connections, $runs run(s) per variant"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPU(s)"
-declare -A results
-for r in $(seq "$runs"); do
-  for v in "${variants[@]}"; do
-    label="${v%%=*}"
-    IFS=, read -r -a spec <<<"${v#*=}"
-    ipr="$(one_run "$label" "${spec[@]}")"
-    echo "run $r $label: $ipr instructions/request"
-    results[$label]+="$ipr "
-  done
-done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-for v in "${variants[@]}"; do
-  label="${v%%=*}"
-  # shellcheck disable=SC2086
-  instr_summary "$label" instructions/request ${results[$label]}
-done
+instr_variants instructions/request "$runs" "${variants[@]}"

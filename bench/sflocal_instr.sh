@@ -96,8 +96,9 @@ stack_ir() {
   fi
 }
 
-# one_run BINARY EXTRA...: instructions per message, by difference
+# one_run LABEL BINARY EXTRA...: instructions per message, by difference
 one_run() {
+  shift
   local half=$((n / 2)) a b
   a="$(stack_ir "$half" "$@")"
   b="$(stack_ir "$n" "$@")"
@@ -105,20 +106,4 @@ one_run() {
 }
 
 echo "== sf-local instructions per message ($(date -u +%Y-%m-%dT%H:%M:%SZ)): N=$n K=$k C=$c, $runs run(s) per variant, counting the $([ "$scope" = loop ] && echo "engine loop (sfl_engine_run)" || echo "whole process")"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPU(s)"
-declare -A results
-for r in $(seq "$runs"); do
-  for v in "${variants[@]}"; do
-    label="${v%%=*}"
-    IFS=, read -r -a spec <<<"${v#*=}"
-    ipm="$(one_run "${spec[@]}")"
-    echo "run $r $label: $ipm instructions/message"
-    results[$label]+="$ipm "
-  done
-done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-for v in "${variants[@]}"; do
-  label="${v%%=*}"
-  # shellcheck disable=SC2086
-  instr_summary "$label" instructions/message ${results[$label]}
-done
+instr_variants instructions/message "$runs" "${variants[@]}"
