@@ -3,8 +3,9 @@
  * the input is the whole file, parsed with sfl_config_parse (libyaml
  * and Flink's tab rule, then the io.statefun.* documents and the legacy
  * "3.0" format). Checks: no crash/leak/UB; a failure has one
- * "fuzz.yaml:line:col: message"; a success parses the same way twice. TLS keys naming files make the
- * loader stat/read them (read-only; the corpus names none that exist).
+ * "fuzz.yaml:line:col: message"; a success parses the same way twice.
+ * TLS keys naming files make the loader stat/read them (read-only; the
+ * corpus names none that exist).
  */
 #include <stdint.h>
 #include <string.h>
