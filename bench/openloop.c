@@ -12,10 +12,11 @@
  * keep-alive connection (one request in flight per connection, like the
  * StateFun runtime); when all C connections are busy they wait, and that
  * wait counts in their latency. Requests due during the first --warmup
- * seconds are sent but not measured. Replies are read by sfbase's
- * response parser (Content-Length or chunked encoding); any status other than 200, a closed connection or
- * a reply later than --timeout counts as an error. One thread, epoll, a
- * timerfd for the send schedule.
+ * seconds are sent but not measured. The connections are httpconn.h's
+ * (replies read by sfbase's response parser: Content-Length or chunked
+ * encoding); any status other than 200, a closed connection or a reply
+ * later than --timeout counts as an error. One thread, epoll, a timerfd
+ * for the send schedule.
  *
  * Output: one line "OPENLOOP key=value ..." (latencies in microseconds)
  * that run.sh parses. Exit status 0 when every request got a 200.
@@ -39,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sfb/httpresp.h"
+#include "httpconn.h"
 
 static _Noreturn void die(const char *what) {
   fprintf(stderr, "openloop: %s%s%s\n", what, errno ? ": " : "",
@@ -55,61 +56,15 @@ static int64_t now_ns(void) {
 
 /* ---- one connection ------------------------------------------------------ */
 typedef struct conn {
-  int fd;
-  int busy;         /* a request is in flight */
-  size_t woff;      /* bytes of the request written */
+  hc_conn h;
   int64_t due;      /* when the request in flight was meant to be sent */
   int measured;     /* it was due after the warm-up */
-  char *in;         /* reply bytes read so far */
-  size_t n, cap;
-  sfb_http_resp resp; /* the reply being read */
 } conn;
 
 static struct sockaddr_in g_addr;
 static char *g_req;
 static size_t g_req_len;
 static int g_ep;
-
-static int conn_open(conn *c) {
-  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->fd < 0) die("socket");
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(c->fd, (struct sockaddr *)&g_addr, sizeof g_addr) < 0 &&
-      errno != EINPROGRESS)
-    return -1;
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-  if (epoll_ctl(g_ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl");
-  c->busy = 0;
-  c->n = 0;
-  return 0;
-}
-
-static void conn_reopen(conn *c) {
-  close(c->fd);
-  if (conn_open(c) < 0) die("connect");
-}
-
-static void want_write(conn *c, int on) {
-  struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
-                           .data.ptr = c};
-  epoll_ctl(g_ep, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/* Writes what the socket takes; -1 when the connection broke. */
-static int conn_write(conn *c) {
-  while (c->woff < g_req_len) {
-    ssize_t w = write(c->fd, g_req + c->woff, g_req_len - c->woff);
-    if (w < 0 && (errno == EAGAIN || errno == EINPROGRESS)) {
-      want_write(c, 1);
-      return 0;
-    }
-    if (w <= 0) return -1;
-    c->woff += (size_t)w;
-  }
-  want_write(c, 0);
-  return 0;
-}
 
 /* ---- the run --------------------------------------------------------------- */
 typedef struct run {
@@ -125,18 +80,14 @@ typedef struct run {
 static void dispatch(run *r, conn *cs, int nc) {
   for (int i = 0; i < nc && r->dispatched < r->scheduled; i++) {
     conn *c = &cs[i];
-    if (c->busy) continue;
+    if (c->h.busy) continue;
     long k = r->dispatched++;
-    c->busy = 1;
-    c->woff = 0;
-    c->n = 0;
-    sfb_http_resp_init(&c->resp);
     c->due = r->t0 + (int64_t)((double)k * 1e9 / r->rate);
     c->measured = c->due - r->t0 >= r->warm_ns;
-    if (conn_write(c) < 0) {
+    if (hc_send(&c->h, g_req, g_req_len) == HC_BROKEN) {
       r->errors++;
       r->done++;
-      conn_reopen(c);
+      hc_reopen(&c->h, &g_addr);
     }
   }
   long backlog = r->scheduled - r->dispatched;
@@ -149,37 +100,17 @@ static void finish(run *r, conn *c, int ok) {
   if (!ok) r->errors++;
   r->done++;
   r->last_done = t;
-  c->busy = 0;
 }
 
 static void on_readable(run *r, conn *c) {
-  for (;;) {
-    if (c->cap - c->n < 65536) {
-      c->cap = c->cap ? c->cap * 2 : 131072;
-      c->in = realloc(c->in, c->cap);
-      if (c->in == NULL) die("out of memory");
-    }
-    ssize_t got = read(c->fd, c->in + c->n, c->cap - c->n);
-    if (got < 0 && errno == EAGAIN) return;
-    if (got <= 0) { /* closed or broken */
-      if (c->busy) finish(r, c, 0);
-      conn_reopen(c);
-      return;
-    }
-    c->n += (size_t)got;
-    if (!c->busy) continue; /* nothing expected: drop it */
-    int rc = sfb_http_resp_parse(&c->resp, (uint8_t *)c->in, c->n, false, 0);
-    if (rc == SFB_HTTP_ERROR) {
-      finish(r, c, 0);
-      conn_reopen(c);
-      return;
-    }
-    if (rc == SFB_HTTP_DONE) {
-      finish(r, c, c->resp.status == 200);
-      c->n = 0;
-      if (c->resp.close) conn_reopen(c);
-      return;
-    }
+  bool busy = c->h.busy;
+  int rc = hc_on_readable(&c->h);
+  if (rc == HC_BROKEN) {
+    if (busy) finish(r, c, 0);
+    hc_reopen(&c->h, &g_addr);
+  } else if (rc == HC_DONE) {
+    finish(r, c, c->h.resp.status == 200);
+    if (c->h.resp.close) hc_reopen(&c->h, &g_addr);
   }
 }
 
@@ -194,32 +125,9 @@ static double pct(const double *v, long n, double q) {
   return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
-static void parse_url(const char *url, char **path, char *hostport,
-                      size_t hpcap) {
-  const char *p = url;
-  if (strncmp(p, "http://", 7) != 0) die("--url must be http://HOST:PORT/PATH");
-  p += 7;
-  const char *slash = strchr(p, '/');
-  size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-  if (hl + 1 > hpcap) die("--url: host too long");
-  memcpy(hostport, p, hl);
-  hostport[hl] = 0;
-  *path = strdup(slash ? slash : "/");
-  char host[64];
-  const char *colon = strchr(hostport, ':');
-  if (colon == NULL || (size_t)(colon - hostport) >= sizeof host)
-    die("--url: HOST:PORT expected (IPv4)");
-  memcpy(host, hostport, (size_t)(colon - hostport));
-  host[colon - hostport] = 0;
-  g_addr.sin_family = AF_INET;
-  g_addr.sin_port = htons((uint16_t)atoi(colon + 1));
-  if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1)
-    die("--url: host must be an IPv4 address");
-}
-
 static void load_request(const char *url, const char *body_path) {
   char hostport[128], *path;
-  parse_url(url, &path, hostport, sizeof hostport);
+  hc_parse_url(url, &g_addr, hostport, sizeof hostport, &path);
   FILE *f = fopen(body_path, "rb");
   if (f == NULL) die(body_path);
   struct stat st;
@@ -281,7 +189,7 @@ int main(int argc, char **argv) {
   conn *cs = calloc((size_t)nc, sizeof *cs);
   if (cs == NULL) die("out of memory");
   for (int i = 0; i < nc; i++)
-    if (conn_open(&cs[i]) < 0) die("connect");
+    if (hc_open(&cs[i].h, &g_addr, g_ep) < 0) die("connect");
 
   run r = {.rate = rate};
   r.total = (long)((warmup + duration) * rate);
@@ -314,9 +222,9 @@ int main(int argc, char **argv) {
         (void)!read(tfd, &x, sizeof x);
         continue;
       }
-      if ((evs[i].events & EPOLLOUT) && c->busy && conn_write(c) < 0) {
+      if ((evs[i].events & EPOLLOUT) && c->h.busy && hc_on_writable(&c->h) == HC_BROKEN) {
         finish(&r, c, 0);
-        conn_reopen(c);
+        hc_reopen(&c->h, &g_addr);
         continue;
       }
       if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(&r, c);

@@ -5,8 +5,8 @@
 #   bench/sflocal.sh              full run (~1-3 min, most of it the durable part)
 #   bench/sflocal.sh --quick      smoke run (a few seconds of load)
 #
-# What it measures (the load generator is bench/sflocal_load.c, libcurl
-# multi, one thread, keep-alive):
+# What it measures (the load generator is bench/sflocal_load.c, epoll,
+# one thread, keep-alive):
 #   throughput  N greetings to K names over C connections, as fast as the
 #               ingress accepts them, while one connection drains the egress
 #               as JSON lines; reports the ingress acceptance rate and the

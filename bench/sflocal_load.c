@@ -7,7 +7,7 @@
  *   sflocal_load probe --ingress URL --egress URL -m M [-w W] [--prefix P]
  *
  * push: N greetings (PUT <ingress>/greeter.fns/greet/<prefix><i % K>,
- * text/plain) over C keep-alive connections (libcurl multi, one thread),
+ * text/plain) over C keep-alive connections (httpconn.h, one thread, epoll),
  * open loop at R messages/s or as fast as the ingress accepts (R = 0).
  * Meanwhile one connection drains the egress as JSON lines
  * (GET <egress>/egress/greeter.io/greetings/greetings?wait=0.2&max=10000)
@@ -27,14 +27,17 @@
  * bench/sflocal.sh parses. Exit status 0 when every message got through.
  */
 #define _GNU_SOURCE
-#include <curl/curl.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include "httpconn.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -45,35 +48,6 @@ static double now_s(void) {
 static _Noreturn void die(const char *m) {
   fprintf(stderr, "sflocal_load: %s\n", m);
   exit(2);
-}
-
-/* ---- growable buffer ---------------------------------------------------- */
-typedef struct {
-  char *p;
-  size_t n, cap;
-} buf;
-
-static size_t buf_write(char *ptr, size_t sz, size_t nm, void *ud) {
-  buf *b = ud;
-  size_t len = sz * nm;
-  if (b->n + len + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + len + 1) cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) return 0;
-    b->p = np;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, ptr, len);
-  b->n += len;
-  b->p[b->n] = 0;
-  return len;
-}
-
-static size_t discard(char *ptr, size_t sz, size_t nm, void *ud) {
-  (void)ptr;
-  (void)ud;
-  return sz * nm;
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -107,14 +81,72 @@ static long n_msgs = 20000, n_names = 1000, n_conns = 32, probe_m = 2000, probe_
 static double rate = 0, timeout_s = 600;
 static int drain = 1;
 
+/* ---- the two servers ------------------------------------------------------ */
+typedef struct server {
+  struct sockaddr_in sa;
+  char hostport[128];
+  char *base; /* the URL's path without its trailing '/' ("" for none) */
+} server;
+
+static server g_in, g_out;
+static int g_ep = -1;
+
+static void server_of(server *sv, const char *url) {
+  hc_parse_url(url, &sv->sa, sv->hostport, sizeof sv->hostport, &sv->base);
+  size_t l = strlen(sv->base);
+  while (l && sv->base[l - 1] == '/') sv->base[--l] = 0;
+}
+
+/* A GET of base + path, as one request text (malloc'd). */
+static char *get_request(const server *sv, const char *path, size_t *len) {
+  char *r = NULL;
+  int n = asprintf(&r, "GET %s%s HTTP/1.1\r\nHost: %s\r\n\r\n", sv->base, path, sv->hostport);
+  if (n < 0) die("out of memory");
+  *len = (size_t)n;
+  return r;
+}
+
+/* Writes a PUT of one greeting to name `name` into req (cap bytes). */
+static size_t put_request(char *req, size_t cap, long name) {
+  char body[64];
+  int bl = snprintf(body, sizeof body, "%s%ld", prefix, name);
+  int n = snprintf(req, cap,
+                   "PUT %s/greeter.fns/greet/%s HTTP/1.1\r\nHost: %s\r\n"
+                   "Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
+                   g_in.base, body, g_in.hostport, bl, body);
+  if (n < 0 || (size_t)n >= cap) die("--prefix too long");
+  return (size_t)n;
+}
+
+/* One request on c, waiting for its reply (up to timeout_s); HC_DONE or
+ * HC_BROKEN (the connection is then reopened). */
+static int roundtrip(hc_conn *c, const server *sv, const char *req, size_t len) {
+  int rc = hc_send(c, req, len);
+  double end = now_s() + timeout_s;
+  while (rc == HC_MORE && now_s() < end) {
+    struct epoll_event ev;
+    int n = epoll_wait(c->ep, &ev, 1, 100);
+    if (n < 0 && errno != EINTR) die("epoll_wait");
+    if (n <= 0) continue;
+    if (ev.events & EPOLLOUT) rc = hc_on_writable(c);
+    if (rc == HC_MORE && (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP))) rc = hc_on_readable(c);
+  }
+  if (rc != HC_DONE) {
+    hc_reopen(c, &sv->sa);
+    return HC_BROKEN;
+  }
+  if (c->resp.close) hc_reopen(c, &sv->sa);
+  return HC_DONE;
+}
+
+/* The body of c's reply (NUL-terminated). */
+static const char *body_of(const hc_conn *c) { return (const char *)c->in + c->resp.body_off; }
+
 /* ---- push ------------------------------------------------------------------ */
 typedef struct {
-  CURL *h;
+  hc_conn h;
   long msg; /* message index in flight, -1 idle */
-  double t0;
-  long status;
-  char url[512];
-  char body[128];
+  char req[512];
 } conn;
 
 typedef struct {
@@ -124,16 +156,6 @@ typedef struct {
   long n_read; /* egress records read */
   long cap;
 } name_st;
-
-static CURL *mk_get(const char *url, buf *b) {
-  CURL *h = curl_easy_init();
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-  return h;
-}
 
 /* Parses JSON lines of the egress; returns records. */
 static long parse_drain(const char *p, name_st *names, double t, long *bad) {
@@ -180,44 +202,33 @@ static int do_push(void) {
     names[i].rd = calloc((size_t)per + 1, sizeof(double));
     if (!names[i].acc || !names[i].rd) die("out of memory");
   }
-  CURLM *multi = curl_multi_init();
-  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, n_conns + 8);
-  struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: text/plain");
-  hdr = curl_slist_append(hdr, "Expect:");
 
   /* baseline metrics */
-  buf mb = {0};
-  char murl[512], durl[512];
-  snprintf(murl, sizeof murl, "%s/metrics", ingress);
-  snprintf(durl, sizeof durl, "%s/egress/greeter.io/greetings/greetings?wait=0.2&max=10000",
-           egress);
-  CURL *mh = mk_get(murl, &mb);
-  if (curl_easy_perform(mh) != CURLE_OK) die("cannot GET /metrics");
-  double base_egress = metric(mb.p, "sflocal_egress_records_total");
-  double base_inv = metric(mb.p, "sflocal_invocations_total");
-  double base_batches = metric(mb.p, "sflocal_batches_total");
-  double base_ingress = metric(mb.p, "sflocal_ingress_messages_total");
-  double base_retries = metric(mb.p, "sflocal_retries_total");
-  double base_missing = metric(mb.p, "sflocal_missing_state_total");
-  mb.n = 0;
+  size_t mlen, dlen;
+  char *mreq = get_request(&g_in, "/metrics", &mlen);
+  char *dreq = get_request(&g_out, "/egress/greeter.io/greetings/greetings?wait=0.2&max=10000",
+                           &dlen);
+  hc_conn mh = {.id = -1}, dh = {.id = -2};
+  if (hc_open(&mh, &g_in.sa, g_ep) < 0) die("cannot connect to the ingress");
+  if (roundtrip(&mh, &g_in, mreq, mlen) != HC_DONE || mh.resp.status != 200)
+    die("cannot GET /metrics");
+  double base_egress = metric(body_of(&mh), "sflocal_egress_records_total");
+  double base_inv = metric(body_of(&mh), "sflocal_invocations_total");
+  double base_batches = metric(body_of(&mh), "sflocal_batches_total");
+  double base_ingress = metric(body_of(&mh), "sflocal_ingress_messages_total");
+  double base_retries = metric(body_of(&mh), "sflocal_retries_total");
+  double base_missing = metric(body_of(&mh), "sflocal_missing_state_total");
 
   for (long i = 0; i < n_conns; i++) {
-    cs[i].h = curl_easy_init();
     cs[i].msg = -1;
-    curl_easy_setopt(cs[i].h, CURLOPT_CUSTOMREQUEST, "PUT");
-    curl_easy_setopt(cs[i].h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(cs[i].h, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(cs[i].h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(cs[i].h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(cs[i].h, CURLOPT_PRIVATE, &cs[i]);
+    cs[i].h.id = i;
+    if (hc_open(&cs[i].h, &g_in.sa, g_ep) < 0) die("cannot connect to the ingress");
   }
-  buf db = {0};
-  CURL *dh = drain ? mk_get(durl, &db) : NULL;
-  int drain_busy = 0, metrics_busy = 0;
+  if (drain && hc_open(&dh, &g_out.sa, g_ep) < 0) die("cannot connect to the egress");
+  int metrics_busy = 0;
   double next_metrics = 0;
 
-  long next = 0, accepted = 0, busy503 = 0, errors = 0, in_flight = 0, drained = 0, bad = 0;
+  long next = 0, accepted = 0, busy503 = 0, errors = 0, drained = 0, bad = 0;
   long n_lat = 0;
   double t_start = now_s(), t_ingress_done = 0, t_e2e = 0, t_produced = 0;
   double egress_now = base_egress, queued_max = 0, inflight_max = 0;
@@ -225,10 +236,7 @@ static int do_push(void) {
   long *retry_q = calloc((size_t)n_msgs, sizeof(long)); /* 503s to resend */
   if (!retry_q) die("out of memory");
   long retry_head = 0;
-  if (dh) {
-    curl_multi_add_handle(multi, dh);
-    drain_busy = 1;
-  }
+  if (drain && hc_send(&dh, dreq, dlen) == HC_BROKEN) die("cannot GET the egress");
 
   for (;;) {
     double t = now_s();
@@ -245,85 +253,85 @@ static int do_push(void) {
       } else {
         break;
       }
-      long name = m % n_names;
       c->msg = m;
-      snprintf(c->url, sizeof c->url, "%s/greeter.fns/greet/%s%ld", ingress, prefix, name);
-      int bl = snprintf(c->body, sizeof c->body, "%s%ld", prefix, name);
-      curl_easy_setopt(c->h, CURLOPT_URL, c->url);
-      curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, c->body);
-      curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)bl);
-      c->t0 = t;
       if (send_t[m] == 0) send_t[m] = t;
-      curl_multi_add_handle(multi, c->h);
-      in_flight++;
+      size_t len = put_request(c->req, sizeof c->req, m % n_names);
+      if (hc_send(&c->h, c->req, len) == HC_BROKEN) die("the ingress closed a connection");
     }
     if (!metrics_busy && t >= next_metrics) {
-      mb.n = 0;
-      curl_multi_add_handle(multi, mh);
+      if (hc_send(&mh, mreq, mlen) == HC_BROKEN) die("the ingress closed the /metrics connection");
       metrics_busy = 1;
       next_metrics = t + 0.02;
     }
-    int running;
-    curl_multi_perform(multi, &running);
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(multi, &left))) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      CURL *h = msg->easy_handle;
-      CURLcode rc = msg->data.result;
-      long status = 0;
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-      curl_multi_remove_handle(multi, h);
+    /* wait for activity, but not past the next paced send or metrics poll */
+    long wait_ms = 5;
+    if (rate > 0 && next < n_msgs) {
+      /* due already: every connection is busy, wait for one (no spinning) */
+      double d = t_start + (double)next / rate - now_s();
+      long dm = d > 0 ? (long)(d * 1000) + 1 : wait_ms;
+      if (dm < wait_ms) wait_ms = dm;
+    }
+    struct epoll_event evs[64];
+    int nev = epoll_wait(g_ep, evs, 64, (int)wait_ms);
+    if (nev < 0 && errno != EINTR) die("epoll_wait");
+    for (int e = 0; e < nev; e++) {
+      hc_conn *h = evs[e].data.ptr;
+      int rc = HC_MORE;
+      if ((evs[e].events & EPOLLOUT) && h->busy) rc = hc_on_writable(h);
+      if (rc == HC_MORE && (evs[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        rc = hc_on_readable(h);
+      if (rc == HC_MORE) continue;
       double tt = now_s();
-      if (h == mh) {
+      long status = rc == HC_DONE ? h->resp.status : 0;
+      if (h == &mh) {
         metrics_busy = 0;
-        if (rc == CURLE_OK && status == 200 && mb.p) {
-          double eg = metric(mb.p, "sflocal_egress_records_total");
-          double q = metric(mb.p, "sflocal_queued");
-          double fl = metric(mb.p, "sflocal_in_flight");
+        if (status == 200) {
+          double eg = metric(body_of(h), "sflocal_egress_records_total");
+          double q = metric(body_of(h), "sflocal_queued");
+          double fl = metric(body_of(h), "sflocal_in_flight");
           if (q > queued_max) queued_max = q;
           if (fl > inflight_max) inflight_max = fl;
           if (eg >= base_egress + (double)n_msgs && egress_now < base_egress + (double)n_msgs)
             t_produced = tt;
           egress_now = eg;
         }
+        if (rc == HC_BROKEN || h->resp.close) hc_reopen(h, &g_in.sa);
         continue;
       }
-      if (h == dh) {
-        drain_busy = 0;
-        if (rc == CURLE_OK && status == 200 && db.p)
-          drained += parse_drain(db.p, names, tt, &bad);
-        else if (rc != CURLE_OK || (status != 204 && status != 200))
+      if (h == &dh) {
+        if (status == 200)
+          drained += parse_drain(body_of(h), names, tt, &bad);
+        else if (status != 204)
           errors++;
-        db.n = 0;
-        if (db.p) db.p[0] = 0;
-        if (drained < n_msgs) {
-          curl_multi_add_handle(multi, dh);
-          drain_busy = 1;
-        }
+        if (rc == HC_BROKEN || h->resp.close) hc_reopen(h, &g_out.sa);
+        if (drained < n_msgs && hc_send(h, dreq, dlen) == HC_BROKEN)
+          die("the egress closed a connection");
         continue;
       }
-      conn *c = NULL;
-      curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&c);
-      in_flight--;
+      conn *c = (conn *)h;
       long m = c->msg;
       c->msg = -1;
-      if (rc == CURLE_OK && status == 202) {
+      if (m < 0) { /* an idle connection closed */
+        hc_reopen(h, &g_in.sa);
+        continue;
+      }
+      if (status == 202) {
         name_st *ns = &names[m % n_names];
         ns->acc[ns->n_acc++] = m;
         accepted++;
         if (accepted == n_msgs) t_ingress_done = tt;
-      } else if (rc == CURLE_OK && status == 503) {
+      } else if (status == 503) {
         busy503++;
         retry_q[retry_q_n++] = m;
       } else {
         errors++;
         if (errors <= 5)
-          fprintf(stderr, "sflocal_load: PUT %s -> %s, HTTP %ld\n", c->url,
-                  curl_easy_strerror(rc), status);
+          fprintf(stderr, "sflocal_load: PUT to %s%ld -> %s, HTTP %ld\n", prefix, m % n_names,
+                  rc == HC_BROKEN ? "connection broken" : "reply", status);
         retry_q[retry_q_n++] = m;
         if (errors > 1000) die("too many errors");
       }
+      if (rc == HC_BROKEN || h->resp.close) hc_reopen(h, &g_in.sa);
     }
     if (accepted == n_msgs && t_produced > 0 && (!drain || drained >= n_msgs)) {
       t_e2e = drain ? now_s() : t_produced;
@@ -334,54 +342,39 @@ static int do_push(void) {
               accepted, n_msgs, egress_now - base_egress, n_msgs, drained);
       break;
     }
-    /* wait for activity, but not past the next paced send or metrics poll */
-    long wait_ms = 5;
-    if (rate > 0 && next < n_msgs) {
-      /* due already: every connection is busy, wait for one (no spinning) */
-      double d = t_start + (double)next / rate - now_s();
-      long dm = d > 0 ? (long)(d * 1000) + 1 : wait_ms;
-      if (dm < wait_ms) wait_ms = dm;
-    }
-    curl_multi_poll(multi, NULL, 0, (int)wait_ms, NULL);
   }
-  if (metrics_busy) curl_multi_remove_handle(multi, mh);
-  if (dh && drain_busy) curl_multi_remove_handle(multi, dh);
+  /* a GET still in flight is left to its connection: the ones below are new */
+  hc_reopen(&mh, &g_in.sa);
 
   /* final metrics */
-  mb.n = 0;
-  curl_easy_perform(mh);
-  double inv = metric(mb.p, "sflocal_invocations_total") - base_inv;
-  double batches = metric(mb.p, "sflocal_batches_total") - base_batches;
-  double bmax = metric(mb.p, "sflocal_batch_size_max");
-  double ing = metric(mb.p, "sflocal_ingress_messages_total") - base_ingress;
-  double retries = metric(mb.p, "sflocal_retries_total") - base_retries;
-  double missing = metric(mb.p, "sflocal_missing_state_total") - base_missing;
-  double egress_total = metric(mb.p, "sflocal_egress_records_total") - base_egress;
+  if (roundtrip(&mh, &g_in, mreq, mlen) != HC_DONE || mh.resp.status != 200)
+    die("cannot GET /metrics");
+  const char *mb = body_of(&mh);
+  double inv = metric(mb, "sflocal_invocations_total") - base_inv;
+  double batches = metric(mb, "sflocal_batches_total") - base_batches;
+  double bmax = metric(mb, "sflocal_batch_size_max");
+  double ing = metric(mb, "sflocal_ingress_messages_total") - base_ingress;
+  double retries = metric(mb, "sflocal_retries_total") - base_retries;
+  double missing = metric(mb, "sflocal_missing_state_total") - base_missing;
+  double egress_total = metric(mb, "sflocal_egress_records_total") - base_egress;
 
   /* with --no-drain: drain now, timed on its own */
   double drain_after_s = 0;
   long drained_after = 0;
   if (!drain) {
-    char url[512];
-    snprintf(url, sizeof url, "%s/egress/greeter.io/greetings/greetings?wait=0.5&max=10000",
-             egress);
-    buf b = {0};
-    CURL *h = mk_get(url, &b);
+    size_t len;
+    char *req =
+        get_request(&g_out, "/egress/greeter.io/greetings/greetings?wait=0.5&max=10000", &len);
+    if (hc_open(&dh, &g_out.sa, g_ep) < 0) die("cannot connect to the egress");
     double t0 = now_s();
     while (drained_after < n_msgs) {
-      b.n = 0;
-      if (b.p) b.p[0] = 0;
-      if (curl_easy_perform(h) != CURLE_OK) break;
-      long status = 0;
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-      if (status != 200) break;
+      if (roundtrip(&dh, &g_out, req, len) != HC_DONE || dh.resp.status != 200) break;
       long c = 0;
-      for (const char *p = b.p; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) c++;
+      for (const char *p = body_of(&dh); p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) c++;
       drained_after += c;
     }
     drain_after_s = now_s() - t0;
-    curl_easy_cleanup(h);
-    free(b.p);
+    free(req);
   }
 
   /* the j-th record of a name belongs to the j-th accepted PUT of it */
@@ -439,54 +432,44 @@ static int do_push(void) {
 }
 
 /* ---- probe ----------------------------------------------------------------- */
+/* The value of the X-Key header of c's reply (the parser has cut each
+ * header line at its end with a NUL), or NULL. */
+static const char *x_key(const hc_conn *c) {
+  const char *head = (const char *)c->in;
+  for (size_t i = 0; i + 8 < c->resp.body_off; i++)
+    if (head[i] == '\n' && strncasecmp(head + i + 1, "X-Key: ", 7) == 0) return head + i + 8;
+  return NULL;
+}
+
 static int do_probe(void) {
   if (probe_m <= 0 || probe_w < 0) die("bad -m/-w");
-  CURL *put = curl_easy_init();
-  struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: text/plain");
-  hdr = curl_slist_append(hdr, "Expect:");
-  curl_easy_setopt(put, CURLOPT_CUSTOMREQUEST, "PUT");
-  curl_easy_setopt(put, CURLOPT_HTTPHEADER, hdr);
-  curl_easy_setopt(put, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(put, CURLOPT_TCP_NODELAY, 1L);
-  buf gb = {0};
-  char gurl[512];
-  snprintf(gurl, sizeof gurl, "%s/greetings?wait=5", egress);
-  CURL *get = mk_get(gurl, &gb);
-  /* the X-Key header of the record */
+  hc_conn put = {0}, get = {0};
+  if (hc_open(&put, &g_in.sa, g_ep) < 0) die("cannot connect to the ingress");
+  if (hc_open(&get, &g_out.sa, g_ep) < 0) die("cannot connect to the egress");
+  size_t glen;
+  char *greq = get_request(&g_out, "/greetings?wait=5", &glen);
   double *lat = calloc((size_t)probe_m, sizeof(double));
   double *lat_put = calloc((size_t)probe_m, sizeof(double));
   if (!lat || !lat_put) die("out of memory");
   long errors = 0, wrong = 0;
-  char url[512], body[128];
+  char req[512], body[64];
   for (long i = -probe_w; i < probe_m; i++) {
     long name = (i + probe_w) % 100;
-    snprintf(url, sizeof url, "%s/greeter.fns/greet/%s%ld", ingress, prefix, name);
-    int bl = snprintf(body, sizeof body, "%s%ld", prefix, name);
-    curl_easy_setopt(put, CURLOPT_URL, url);
-    curl_easy_setopt(put, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(put, CURLOPT_POSTFIELDSIZE, (long)bl);
+    snprintf(body, sizeof body, "%s%ld", prefix, name);
+    size_t len = put_request(req, sizeof req, name);
     double t0 = now_s();
-    long st = 0;
-    if (curl_easy_perform(put) != CURLE_OK) errors++;
-    curl_easy_getinfo(put, CURLINFO_RESPONSE_CODE, &st);
+    if (roundtrip(&put, &g_in, req, len) != HC_DONE || put.resp.status != 202) {
+      errors++;
+      continue;
+    }
     double t1 = now_s();
-    if (st != 202) {
+    if (roundtrip(&get, &g_out, greq, glen) != HC_DONE || get.resp.status != 200) {
       errors++;
       continue;
     }
-    gb.n = 0;
-    if (gb.p) gb.p[0] = 0;
-    if (curl_easy_perform(get) != CURLE_OK) errors++;
-    curl_easy_getinfo(get, CURLINFO_RESPONSE_CODE, &st);
     double t2 = now_s();
-    struct curl_header *kh = NULL;
-    if (st != 200) {
-      errors++;
-      continue;
-    }
-    if (curl_easy_header(get, "X-Key", 0, CURLH_HEADER, -1, &kh) != CURLHE_OK ||
-        strcmp(kh->value, body) != 0)
-      wrong++;
+    const char *k = x_key(&get);
+    if (!k || strcmp(k, body) != 0) wrong++;
     if (i >= 0) {
       lat[i] = t2 - t0;
       lat_put[i] = t1 - t0;
@@ -534,11 +517,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--timeout")) timeout_s = atof(v);
     else die("unknown option");
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  server_of(&g_in, ingress);
+  server_of(&g_out, egress);
+  g_ep = epoll_create1(EPOLL_CLOEXEC);
+  if (g_ep < 0) die("epoll_create1");
   int rc;
   if (!strcmp(mode, "push")) rc = do_push();
   else if (!strcmp(mode, "probe")) rc = do_probe();
   else die("mode is push or probe");
-  curl_global_cleanup();
   return rc;
 }
