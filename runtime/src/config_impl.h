@@ -96,6 +96,10 @@ void cfg_pool_free(ynode_pool *p);
 bool cfg_is_null(const ynode *n);
 const char *cfg_what(const ynode *n);
 int cfg_oom(ctx *c);
+/* The 1-based line:column of byte `at` of s[0, len), counted as libyaml
+ * counts (config_tabs.c): '\n', "\r\n" and a lone '\r' break a line; a
+ * column is a character. Every position computed from the text uses it. */
+void cfg_text_position(const char *s, size_t len, size_t at, int *line, int *col);
 /* Refuses a tab where Flink's YAML parser refuses one (config_tabs.c):
  * 0, or -1 with "path:line:col: message". */
 int cfg_check_tabs(ctx *c, const char *text, size_t len);

@@ -22,10 +22,7 @@
 #include <string.h>
 #include <yaml.h>
 
-/* The 1-based line:column of byte `at`, counted as libyaml counts: '\n',
- * "\r\n" and a lone '\r' break a line; a column is a character. */
-static void position(const char *s, size_t len, size_t at, int *line,
-                     int *col) {
+void cfg_text_position(const char *s, size_t len, size_t at, int *line, int *col) {
   int l = 1, k = 1;
   for (size_t i = 0; i < at; i++) {
     if (s[i] == '\n' || (s[i] == '\r' && (i + 1 == len || s[i + 1] != '\n'))) {
@@ -42,7 +39,7 @@ static void position(const char *s, size_t len, size_t at, int *line,
 static int tab_error(ctx *c, const char *s, size_t len, size_t at,
                      const char *why) {
   int line, col;
-  position(s, len, at, &line, &col);
+  cfg_text_position(s, len, at, &line, &col);
   return cfg_fail_at(c, line, col, "%s", why);
 }
 

@@ -285,44 +285,56 @@ static int build(ctx *c, yparser *yp, yaml_event_t *e, int depth,
  * c-printable), checked before the parser sees it so that the message
  * names the byte and its line:column.
  */
-static int check_text(ctx *c, const unsigned char *s, size_t len) {
-  int line = 1, col = 1;
+enum text_fault { TEXT_BYTE = 1, TEXT_TRUNCATED, TEXT_SEQUENCE, TEXT_CONTROL };
+
+/* The first fault of s[0, len) (0 when none): its kind, the offset of its
+ * character and the byte to name. */
+static int text_fault(const unsigned char *s, size_t len, size_t *at, unsigned char *bad) {
   for (size_t i = 0; i < len;) {
     unsigned char b = s[i];
     size_t n = 1;
     uint32_t cp = b;
+    *at = i;
+    *bad = b;
     if (b >= 0x80) {
       if (b >= 0xc2 && b <= 0xdf) n = 2, cp = b & 0x1f;
       else if (b >= 0xe0 && b <= 0xef) n = 3, cp = b & 0x0f;
       else if (b >= 0xf0 && b <= 0xf4) n = 4, cp = b & 0x07;
-      else return cfg_fail_at(c, line, col, "invalid UTF-8 byte 0x%02x", b);
-      if (i + n > len)
-        return cfg_fail_at(c, line, col, "invalid UTF-8: truncated sequence");
+      else return TEXT_BYTE;
+      if (i + n > len) return TEXT_TRUNCATED;
       for (size_t k = 1; k < n; k++) {
-        if ((s[i + k] & 0xc0) != 0x80)
-          return cfg_fail_at(c, line, col, "invalid UTF-8 byte 0x%02x",
-                             s[i + k]);
+        if ((s[i + k] & 0xc0) != 0x80) {
+          *bad = s[i + k];
+          return TEXT_BYTE;
+        }
         cp = (cp << 6) | (s[i + k] & 0x3f);
       }
-      if ((n == 3 && cp < 0x800) ||
-          (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
           (cp >= 0xd800 && cp <= 0xdfff))
-        return cfg_fail_at(c, line, col, "invalid UTF-8 sequence");
+        return TEXT_SEQUENCE;
     } else if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) {
-      return cfg_fail_at(c, line, col,
-                         "invalid character 0x%02x (YAML allows only printable "
-                         "characters)",
-                         b);
+      return TEXT_CONTROL;
     }
     i += n;
-    if (b == '\n') {
-      line++;
-      col = 1;
-    } else {
-      col++;
-    }
   }
   return 0;
+}
+
+static int check_text(ctx *c, const unsigned char *s, size_t len) {
+  size_t at;
+  unsigned char bad;
+  int fault = text_fault(s, len, &at, &bad);
+  if (!fault) return 0;
+  int line, col;
+  cfg_text_position((const char *)s, len, at, &line, &col);
+  switch (fault) {
+  case TEXT_BYTE: return cfg_fail_at(c, line, col, "invalid UTF-8 byte 0x%02x", bad);
+  case TEXT_TRUNCATED: return cfg_fail_at(c, line, col, "invalid UTF-8: truncated sequence");
+  case TEXT_SEQUENCE: return cfg_fail_at(c, line, col, "invalid UTF-8 sequence");
+  default:
+    return cfg_fail_at(c, line, col,
+                       "invalid character 0x%02x (YAML allows only printable characters)", bad);
+  }
 }
 
 /* Parses the whole stream into document roots (NULL for empty documents). */

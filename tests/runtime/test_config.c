@@ -431,6 +431,11 @@ Test(config, invalid_utf8_and_controls, .timeout = 10) {
   parse_err("a:\n  b: \x01\n",
             "m.yaml:2:6: invalid character 0x01 (YAML allows only printable "
             "characters)");
+  /* A lone '\r' breaks a line, as libyaml counts and the tab errors say. */
+  parse_err("a: 1\rb: \x01\n",
+            "m.yaml:2:4: invalid character 0x01 (YAML allows only printable "
+            "characters)");
+  parse_err("a: 1\r\nb: \xff\n", "m.yaml:2:4: invalid UTF-8 byte 0xff");
   const char nul[] = "a: 1\n\0";
   cr_expect_eq(sfl_config_parse("m.yaml", nul, sizeof nul - 1, &cfg, err, sizeof err),
                -1);
