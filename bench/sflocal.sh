@@ -203,6 +203,8 @@ if [ -n "$perf_pid" ]; then
     perf report -i "$work/perf.data" --no-children --pid "$spid" --sort dso,symbol -g none --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
     echo "## sf-local, callers (children)"
     perf report -i "$work/perf.data" --children --pid "$spid" --sort symbol -g none --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+    echo "## the greeter, by symbol"
+    perf report -i "$work/perf.data" --no-children --pid "$gpid" --sort dso,symbol -g none --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
   ) > "$perf_report"
   echo "  perf report saved to $perf_report"
 fi

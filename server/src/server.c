@@ -649,7 +649,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
   }
 
-  /* the whole body is in */
+  /* the whole body is in: a client that hangs up now still gets its answer */
+  sf_guard_answering(conn);
   if (sl->busy)
     return reply_close(s, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "1",
                        "the server is buffering too many request bodies "
@@ -810,15 +811,16 @@ sf_server *sf_server_start(const sf_handler *handler,
     return NULL;
   }
 
-  /* poll(), not epoll: libmicrohttpd 0.9.75's epoll mode misses a FIN
-   * that arrives with an incomplete request, and such connections linger
-   * in CLOSE_WAIT until the timeout (issue 13); poll sees it. With one
-   * loop per worker thread and a bounded connection count, poll costs no
-   * more here (bench/README.md, "The HTTP path"). TURBO: read, write and
-   * accept are tried before asking the loop whether the socket is ready,
-   * which saves a loop round per keep-alive request. */
+  /* epoll, not poll(): with hundreds of keep-alive connections (Flink's
+   * pool holds up to 1,024) poll's walk over every socket per wake-up cost
+   * a third of the server's CPU (bench/README.md, "sf-local end to end").
+   * libmicrohttpd 0.9.75's epoll mode misses a FIN that arrives with an
+   * incomplete request (issue 13); guard.c watches every connection for
+   * the hang-up and closes it at once. TURBO: read, write and accept are
+   * tried before asking the loop whether the socket is ready, which saves
+   * a loop round per keep-alive request. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                   MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_TURBO;
+                   MHD_USE_ERROR_LOG | MHD_USE_EPOLL | MHD_USE_TURBO;
   if (s->ipv6) flags |= MHD_USE_IPv6;
   flags |= sf_tls_mhd_flags(s->tls);
   struct MHD_OptionItem pool[] = {

@@ -693,8 +693,9 @@ Test(http, half_closed_incomplete_request_is_closed_at_once) {
 }
 
 /* Sends a POST of the greeter's request with an X-Pad header of `pad`
- * bytes on `fd` and returns the status of the reply (0: none). */
-static int post_padded(int fd, size_t pad) {
+ * bytes on `fd`, then, with `hang_up`, its FIN (shutdown(SHUT_WR)), and
+ * returns the status of the reply (0: none). */
+static int post_padded_fin(int fd, size_t pad, bool hang_up) {
   size_t len = 0;
   uint8_t *body = wire_request("greeter.fns/greet", "Pad", 1, STATE_EMPTY, 0, &len);
   size_t cap = pad + len + 256;
@@ -710,6 +711,7 @@ static int post_padded(int fd, size_t pad) {
   memcpy(req + used + 4, body, len);
   used += 4 + len;
   bool sent = send(fd, req, used, 0) == (ssize_t)used;
+  if (sent && hang_up) sent = shutdown(fd, SHUT_WR) == 0;
   free(req);
   free(body);
   if (!sent) return 0;
@@ -730,6 +732,19 @@ static int post_padded(int fd, size_t pad) {
   while (code == 200 && poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof buf, 0) > 0) {
   }
   return code;
+}
+
+static int post_padded(int fd, size_t pad) { return post_padded_fin(fd, pad, false); }
+
+/* A client that sends a whole request and then its FIN (half-closes, as
+ * `nc -N` does) gets its answer: only incomplete requests are dropped at a
+ * hang-up (guard.c). */
+Test(http, half_closed_complete_request_is_answered) {
+  for (int i = 0; i < 50; i++) {
+    int fd = connect_server();
+    cr_assert_eq(post_padded_fin(fd, 0, true), 200, "request %d", i);
+    close(fd);
+  }
 }
 
 /* Each connection's memory (12 KiB, server.c) holds a request head of up
