@@ -208,11 +208,11 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   /* Same mode and limits as server/src/server.c (sf_server_start): internal
-   * polling thread(s) with poll() (MHD_USE_POLL) and MHD_USE_TURBO, an
+   * polling thread(s) with epoll (MHD_USE_EPOLL) and MHD_USE_TURBO, an
    * inter-thread channel, MHD's thread pool when more than one thread, 60 s
    * idle timeout, 4096 connections, 12 KiB of memory per connection. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                   MHD_USE_POLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+                   MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
   struct MHD_OptionItem opts[8];
   size_t n = 0;
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &addr};
