@@ -228,7 +228,7 @@ static int do_push(void) {
   int metrics_busy = 0;
   double next_metrics = 0;
 
-  long next = 0, accepted = 0, busy503 = 0, errors = 0, drained = 0, bad = 0;
+  long next = 0, accepted = 0, busy503 = 0, errors = 0, drained = 0, bad = 0, drain_gets = 0;
   long n_lat = 0;
   double t_start = now_s(), t_ingress_done = 0, t_e2e = 0, t_produced = 0;
   double egress_now = base_egress, queued_max = 0, inflight_max = 0;
@@ -300,7 +300,7 @@ static int do_push(void) {
       }
       if (h == &dh) {
         if (status == 200)
-          drained += parse_drain(body_of(h), names, tt, &bad);
+          drained += parse_drain(body_of(h), names, tt, &bad), drain_gets++;
         else if (status != 204)
           errors++;
         if (rc == HC_BROKEN || h->resp.close) hc_reopen(h, &g_out.sa);
@@ -399,8 +399,8 @@ static int do_push(void) {
   printf("  egress produced     %.0f, all %ld by %.3f s = %.0f msg/s end to end\n", egress_total,
          n_msgs, produced_s, produced_s > 0 ? n_msgs / produced_s : 0);
   if (drain)
-    printf("  egress drained      %ld (JSON lines, concurrently), done at %.3f s = %.0f msg/s; bad keys %ld\n",
-           drained, e2e_s, e2e_s > 0 ? drained / e2e_s : 0, bad);
+    printf("  egress drained      %ld (JSON lines, concurrently) in %ld GETs, done at %.3f s = %.0f msg/s; bad keys %ld\n",
+           drained, drain_gets, e2e_s, e2e_s > 0 ? drained / e2e_s : 0, bad);
   else
     printf("  egress drained      %ld afterwards in %.3f s = %.0f records/s\n", drained_after,
            drain_after_s, drain_after_s > 0 ? drained_after / drain_after_s : 0);

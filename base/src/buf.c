@@ -20,7 +20,7 @@ void sfb_buf_reset(sfb_buf *b) {
 }
 
 /* Room for n more bytes; doubling keeps appends amortised O(1). */
-static bool reserve(sfb_buf *b, size_t n) {
+bool sfb_buf_reserve(sfb_buf *b, size_t n) {
   if (b->oom) return false;
   if (n <= b->cap - b->len) return true;
   size_t cap = b->cap ? b->cap : 64;
@@ -42,7 +42,7 @@ static bool reserve(sfb_buf *b, size_t n) {
 }
 
 void sfb_buf_put(sfb_buf *b, const void *p, size_t n) {
-  if (!reserve(b, n)) return;
+  if (!sfb_buf_reserve(b, n)) return;
   if (n) memcpy(b->p + b->len, p, n);
   b->len += n;
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "config.h"
 
@@ -142,6 +143,27 @@ void sfl_record_free(sfl_record *r);
 sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id,
                                  const char *topic, int64_t wait_ms,
                                  sfl_record *out);
+
+/*
+ * Takes up to `max` of the oldest unread records of `topic` (of egress_id,
+ * unless NULL) that are there now, without waiting, under one acquisition
+ * of the engine's lock (a reader draining a busy topic record by record
+ * contended with the loop for it), and no more than fit in `max_bytes` by
+ * sfl_record_bytes: the caller reserves room for what it takes, so that
+ * nothing taken is lost. Returns how many were put in out[]; 0 with *need
+ * set to the size of the next record when that one does not fit (0 when
+ * there is none).
+ */
+size_t sfl_engine_egress_pop_some(sfl_engine *e, const char *egress_id,
+                                  const char *topic, sfl_record *out, size_t max,
+                                  size_t max_bytes, size_t *need);
+
+/* The bytes a record's strings and value hold. */
+static inline size_t sfl_record_bytes(const sfl_record *r) {
+  return (r->egress_id != NULL ? strlen(r->egress_id) : 0) +
+         (r->topic != NULL ? strlen(r->topic) : 0) + (r->key != NULL ? strlen(r->key) : 0) +
+         (r->typename != NULL ? strlen(r->typename) : 0) + r->len;
+}
 
 /* True when a record of `topic` has ever been emitted (the playground's
  * egress answers 404 for a known topic with nothing unread). */

@@ -239,6 +239,22 @@ static record *pop_record(const sfl_engine *e, topic_q *q, const char *egress_id
   return NULL;
 }
 
+/* Hands record r over to *out (lock held): the store's delete joins the
+ * loop's next group commit (no fsync per record). A crash before that
+ * commit brings the record back: egress reads are at-least-once, never
+ * lost. */
+static void take_record(sfl_engine *e, record *r, sfl_record *out) {
+  if (e->store) {
+    eng_txn_begin(e);
+    STORE(sfl_store_egress_del(e->store, r->r.seq));
+    eng_wakeup(e);
+  }
+  e->n_records--;
+  e->held_bytes -= r->r.len;
+  *out = r->r;
+  free(r);
+}
+
 sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const char *topic,
                                  int64_t wait_ms, sfl_record *out) {
   memset(out, 0, sizeof(*out));
@@ -248,19 +264,8 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const cha
     topic_q *q = sfl_map_get(&e->topics, topic);
     record *r = q ? pop_record(e, q, egress_id) : NULL;
     if (r) {
-      if (e->store) {
-        /* The delete joins the loop's next group commit (no fsync per
-         * record). A crash before that commit brings the record back:
-         * egress reads are at-least-once, never lost. */
-        eng_txn_begin(e);
-        STORE(sfl_store_egress_del(e->store, r->r.seq));
-        eng_wakeup(e);
-      }
-      e->n_records--;
-      e->held_bytes -= r->r.len;
+      take_record(e, r, out);
       pthread_mutex_unlock(&e->mu);
-      *out = r->r;
-      free(r);
       return SFL_OK;
     }
     int64_t left = deadline - sfl_mono_ms();
@@ -274,6 +279,38 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const cha
   }
   pthread_mutex_unlock(&e->mu);
   return SFL_ERR_NOT_FOUND;
+}
+
+/* The first record of q of egress_id (any, when NULL) that a reader may
+ * see: the one pop_record would take, left in place. */
+static const record *peek_record(const sfl_engine *e, const topic_q *q, const char *egress_id) {
+  for (const record *r = q->head; r != NULL; r = r->next) {
+    if (e->store && r->gen > e->committed_gen) return NULL;
+    if (!egress_id || strcmp(r->r.egress_id, egress_id) == 0) return r;
+  }
+  return NULL;
+}
+
+size_t sfl_engine_egress_pop_some(sfl_engine *e, const char *egress_id, const char *topic,
+                                  sfl_record *out, size_t max, size_t max_bytes,
+                                  size_t *need) {
+  size_t n = 0, used = 0;
+  *need = 0;
+  pthread_mutex_lock(&e->mu);
+  topic_q *q = sfl_map_get(&e->topics, topic);
+  while (q != NULL && n < max) {
+    const record *next = peek_record(e, q, egress_id);
+    if (next == NULL) break;
+    size_t bytes = sfl_record_bytes(&next->r);
+    if (bytes > max_bytes - used) {
+      if (n == 0) *need = bytes;
+      break;
+    }
+    used += bytes;
+    take_record(e, pop_record(e, q, egress_id), &out[n++]);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return n;
 }
 
 bool sfl_engine_knows_topic(sfl_engine *e, const char *topic) {

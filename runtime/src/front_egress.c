@@ -183,6 +183,21 @@ static void str_field(sfb_buf *b, const char *name, const char *v, size_t n,
   sfb_buf_json_str(b, v, n);
 }
 
+/* Records are taken from the engine EGRESS_CHUNK at a time, after
+ * reserving EGRESS_ROOM bytes of the answer (more for a larger record). */
+#define EGRESS_CHUNK 64
+#define EGRESS_ROOM (64 * 1024)
+
+/* The most a JSON line of a record of `bytes` (sfl_record_bytes) takes:
+ * each string escaped at most 6 to 1, the base64 copy of the value 4/3 of
+ * it plus padding, the field names and seq under 160. */
+static size_t line_room(size_t bytes) { return 8 * bytes + 160; }
+
+/* The record bytes whose `n` lines surely fit in `room` bytes. */
+static size_t line_bytes(size_t room, size_t n) {
+  return room > 160 * n ? (room - 160 * n) / 8 : 0;
+}
+
 /* One record as a JSON line: seq, egress, topic, key, typename, value
  * (null unless UTF-8), value_base64. */
 static void record_line(sfb_buf *b, const sfl_record *rec) {
@@ -273,26 +288,33 @@ static enum MHD_Result egress_lines(exchange *x, request *r,
     }
   }
   sfb_buf lines = {0};
-  for (long i = 0; i < max; i++) {
-    sfl_record rec;
-    /* Only the first record is waited for; then take what is there. */
-    bool parked;
-    sfl_result res =
-        front_pop_or_park(x, r, eid, topic, i == 0 ? wait : 0, &rec, &parked);
-    if (parked) {
-      ret = MHD_YES;
-      goto done;
+  /* Only the first record is waited for; then take what is there, a
+   * chunk at a time, each only once the answer has room for it: a record
+   * taken and then not written out would be lost, one left queued is read
+   * by the next request. */
+  sfl_record recs[EGRESS_CHUNK];
+  bool parked;
+  size_t n = front_pop_or_park(x, r, eid, topic, wait, &recs[0], &parked) == SFL_OK;
+  if (parked) {
+    ret = MHD_YES;
+    goto done;
+  }
+  size_t need = 0;
+  for (long taken = (long)n; n > 0 || need > 0;) {
+    for (size_t i = 0; i < n; i++) {
+      size_t before = lines.len;
+      record_line(&lines, &recs[i]); /* the room is reserved but for the first */
+      if (lines.oom) lines.len = before;
+      sfl_record_free(&recs[i]);
     }
-    if (res != SFL_OK) break;
-    /* A record already taken is lost if we cannot write it out: keep
-     * going only while memory lasts, and answer what we have. */
-    size_t before = lines.len;
-    record_line(&lines, &rec);
-    sfl_record_free(&rec);
-    if (lines.oom) {
-      lines.len = before;
-      break;
-    }
+    if (lines.oom || taken >= max) break;
+    size_t room = need > 0 ? line_room(need) : EGRESS_ROOM;
+    if (!sfb_buf_reserve(&lines, room)) break;
+    size_t want = (size_t)(max - taken) < EGRESS_CHUNK ? (size_t)(max - taken) : EGRESS_CHUNK;
+    n = sfl_engine_egress_pop_some(x->f->engine, eid, topic, recs, want,
+                                   line_bytes(lines.cap - lines.len, want), &need);
+    if (n == 0 && need > 0 && room > EGRESS_ROOM) break; /* reserved for it, still no fit */
+    taken += (long)n;
   }
   if (lines.len == 0)
     ret = front_send(x, MHD_HTTP_NO_CONTENT, NULL, "", 0, NULL);

@@ -20,6 +20,9 @@ typedef struct sfb_buf {
 void sfb_buf_free(sfb_buf *b);
 /* Empties the buffer (keeps its memory) and clears `oom`. */
 void sfb_buf_reset(sfb_buf *b);
+/* Makes room for n more bytes without writing them: false (and `oom` set)
+ * when it cannot. */
+bool sfb_buf_reserve(sfb_buf *b, size_t n);
 /* Appends n bytes. */
 void sfb_buf_put(sfb_buf *b, const void *p, size_t n);
 void sfb_buf_varint(sfb_buf *b, uint64_t v);
