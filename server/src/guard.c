@@ -48,7 +48,7 @@
 typedef struct gconn {
   struct gconn *prev, *next;
   int fd;
-  uint64_t id;   /* its key in the reaper's epoll set (never reused) */
+  bool closed;   /* on the graveyard list (under mu) */
   long long hung_up_ms; /* when the reaper saw its FIN, 0: not (under mu) */
   atomic_bool answering;
   bool bad_path; /* set by the unescape callback, read on the same thread */
@@ -65,7 +65,9 @@ struct sf_guard {
   pthread_mutex_t mu;
   bool stop;
   gconn *conns;
-  uint64_t next_id;
+  /* Closed connections, freed by the reaper between two epoll_waits: an
+   * event it got may name one closed since (it is skipped). */
+  gconn *graveyard;
   int ep, wake; /* the reaper's epoll set (EPOLLRDHUP) and its stop eventfd */
   pthread_t reaper;
 };
@@ -112,14 +114,14 @@ static void *reap(void *arg) {
     int n = epoll_wait(g->ep, evs, 64, (int)(next_sweep - now));
     pthread_mutex_lock(&g->mu);
     for (int i = 0; i < n; i++) {
-      uint64_t id = evs[i].data.u64;
-      if (id == 0) continue; /* the stop eventfd */
-      /* The connection may have closed since epoll_wait: found by id. */
-      for (gconn *c = g->conns; c != NULL; c = c->next)
-        if (c->id == id) {
-          c->hung_up_ms = mono_ms(); /* EPOLLONESHOT: reported once */
-          break;
-        }
+      gconn *c = evs[i].data.ptr;
+      /* NULL: the stop eventfd. EPOLLONESHOT: a hang-up is reported once. */
+      if (c != NULL && !c->closed) c->hung_up_ms = mono_ms();
+    }
+    while (g->graveyard != NULL) { /* no event names these any more */
+      gconn *c = g->graveyard;
+      g->graveyard = c->next;
+      free(c);
     }
   }
   pthread_mutex_unlock(&g->mu);
@@ -132,10 +134,9 @@ sf_guard *sf_guard_new(unsigned head_s, unsigned body_s, unsigned idle_s) {
   g->head_ms = (long long)head_s * 1000;
   g->body_ms = (long long)body_s * 1000;
   g->idle_ms = (long long)idle_s * 1000;
-  g->next_id = 1;
   g->ep = epoll_create1(EPOLL_CLOEXEC);
   g->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   if (g->ep < 0 || g->wake < 0 || epoll_ctl(g->ep, EPOLL_CTL_ADD, g->wake, &ev) != 0) {
     if (g->ep >= 0) close(g->ep);
     if (g->wake >= 0) close(g->wake);
@@ -161,10 +162,13 @@ void sf_guard_free(sf_guard *g) {
   uint64_t one = 1;
   (void)!write(g->wake, &one, sizeof one);
   pthread_join(g->reaper, NULL);
-  while (g->conns != NULL) { /* none left after MHD_stop_daemon */
-    gconn *c = g->conns;
-    g->conns = c->next;
-    free(c);
+  for (gconn **list = &g->conns; list != NULL;
+       list = list == &g->conns ? &g->graveyard : NULL) {
+    while (*list != NULL) { /* no live ones after MHD_stop_daemon */
+      gconn *c = *list;
+      *list = c->next;
+      free(c);
+    }
   }
   pthread_mutex_destroy(&g->mu);
   close(g->ep);
@@ -186,9 +190,8 @@ void sf_guard_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
     atomic_init(&gc->deadline_ms, after(g->head_ms));
     atomic_init(&gc->answering, false);
     pthread_mutex_lock(&g->mu);
-    gc->id = g->next_id++;
     /* Without it (out of memory) the connection still has its deadlines. */
-    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLONESHOT, .data.u64 = gc->id};
+    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLONESHOT, .data.ptr = gc};
     (void)epoll_ctl(g->ep, EPOLL_CTL_ADD, gc->fd, &ev);
     gc->next = g->conns;
     if (g->conns != NULL) g->conns->prev = gc;
@@ -206,8 +209,10 @@ void sf_guard_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
   else
     g->conns = gc->next;
   if (gc->next != NULL) gc->next->prev = gc->prev;
+  gc->closed = true;
+  gc->next = g->graveyard;
+  g->graveyard = gc;
   pthread_mutex_unlock(&g->mu);
-  free(gc);
   *socket_ctx = NULL;
 }
 
