@@ -9,11 +9,14 @@
 static const char k_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *sfb_base64_encode(const void *data, size_t len) {
+void sfb_base64_put(sfb_buf *out, const void *data, size_t len) {
   const uint8_t *d = data;
-  if (len > (SIZE_MAX - 1) / 4 * 3 - 2) return NULL;
-  char *o = malloc((len + 2) / 3 * 4 + 1);
-  if (!o) return NULL;
+  if (len > (SIZE_MAX - 1) / 4 * 3 - 2) {
+    out->oom = true;
+    return;
+  }
+  if (!sfb_buf_reserve(out, (len + 2) / 3 * 4)) return;
+  char *o = (char *)out->p + out->len;
   size_t k = 0;
   for (size_t i = 0; i < len; i += 3) {
     uint32_t v = (uint32_t)d[i] << 16;
@@ -24,8 +27,18 @@ char *sfb_base64_encode(const void *data, size_t len) {
     o[k++] = i + 1 < len ? k_alphabet[(v >> 6) & 63] : '=';
     o[k++] = i + 2 < len ? k_alphabet[v & 63] : '=';
   }
-  o[k] = '\0';
-  return o;
+  out->len += k;
+}
+
+char *sfb_base64_encode(const void *data, size_t len) {
+  sfb_buf b = {0};
+  sfb_base64_put(&b, data, len);
+  sfb_buf_put(&b, "", 1);
+  if (b.oom) {
+    sfb_buf_free(&b);
+    return NULL;
+  }
+  return (char *)b.p;
 }
 
 static int value_of(int ch) {

@@ -21,6 +21,24 @@ Test(base64, rfc4648_vectors_encode) {
   }
 }
 
+/* sfb_base64_put appends the same encodings to what a buffer holds, and
+ * writes nothing more once room was reserved. */
+Test(base64, put_appends) {
+  sfb_buf b = {0};
+  sfb_buf_put(&b, "[", 1);
+  for (int i = 0; i < 7; i++) {
+    cr_assert(sfb_buf_reserve(&b, (strlen(k_plain[i]) + 2) / 3 * 4));
+    size_t cap = b.cap;
+    sfb_base64_put(&b, k_plain[i], strlen(k_plain[i]));
+    cr_assert_eq(b.cap, cap, "grew after reserving");
+    sfb_buf_put(&b, "|", 1);
+  }
+  sfb_buf_put(&b, "", 1);
+  cr_assert_not(b.oom);
+  cr_assert_str_eq((char *)b.p, "[|Zg==|Zm8=|Zm9v|Zm9vYg==|Zm9vYmE=|Zm9vYmFy|");
+  sfb_buf_free(&b);
+}
+
 /* Decodes and returns a NUL-terminated copy (NULL on failure). */
 static char *decode(const char *s, unsigned flags, sfb_base64_error *err) {
   sfb_buf b = {0};

@@ -27,6 +27,11 @@ enum {
  * (NULL when out of memory). */
 char *sfb_base64_encode(const void *data, size_t len);
 
+/* Appends the padded encoding of data[0..len) to `out` (no NUL; out of
+ * memory shows as out->oom). With the room reserved first
+ * (sfb_buf_reserve, (len + 2) / 3 * 4 bytes) it cannot fail. */
+void sfb_base64_put(sfb_buf *out, const void *data, size_t len);
+
 /* Decodes s[0..n), appending the bytes to `out`. Strict: only the
  * alphabet, '=' only as the final padding (optional unless
  * SFB_BASE64_PADDED), no 4k+1 lengths, and the unused low bits of the last
