@@ -310,12 +310,15 @@ static enum MHD_Result egress_lines(exchange *x, request *r,
       sfl_record_free(&recs[i]);
     }
     if (lines.oom || taken >= max) break;
-    size_t room = need > 0 ? line_room(need) : EGRESS_ROOM;
-    if (!sfb_buf_reserve(&lines, room)) break;
-    size_t want = (size_t)(max - taken) < EGRESS_CHUNK ? (size_t)(max - taken) : EGRESS_CHUNK;
+    /* After a record that did not fit a chunk's room: room for it alone. */
+    bool alone = need > 0;
+    size_t want = alone ? 1
+                  : (size_t)(max - taken) < EGRESS_CHUNK ? (size_t)(max - taken)
+                                                          : EGRESS_CHUNK;
+    if (!sfb_buf_reserve(&lines, alone ? line_room(need) : EGRESS_ROOM)) break;
     n = sfl_engine_egress_pop_some(x->f->engine, eid, topic, recs, want,
                                    line_bytes(lines.cap - lines.len, want), &need);
-    if (n == 0 && need > 0 && room > EGRESS_ROOM) break; /* reserved for it, still no fit */
+    if (n == 0 && alone) break; /* room was made for it: not expected */
     taken += (long)n;
   }
   if (lines.len == 0)
