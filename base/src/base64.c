@@ -15,6 +15,7 @@ void sfb_base64_put(sfb_buf *out, const void *data, size_t len) {
     out->oom = true;
     return;
   }
+  if (len == 0) return; /* nothing to write (and out->p may be NULL) */
   if (!sfb_buf_reserve(out, (len + 2) / 3 * 4)) return;
   char *o = (char *)out->p + out->len;
   size_t k = 0;
