@@ -220,23 +220,33 @@ void sfl_engine_on_change(sfl_engine *e, sfl_change_fn *fn, void *ctx) {
   pthread_mutex_unlock(&e->mu);
 }
 
-/* The first record of q (of egress_id, unless NULL) whose transaction is
- * synced: a reader never sees a record that a crash could still undo.
- * Records are queued in transaction order, so the first unsynced one ends
- * the search. */
-static record *pop_record(const sfl_engine *e, topic_q *q, const char *egress_id) {
-  record **pp = &q->head, *prev = NULL;
-  for (; *pp; prev = *pp, pp = &(*pp)->next) {
+/* The link to the first record of q (of egress_id, unless NULL) whose
+ * transaction is synced, or NULL: a reader never sees a record that a crash
+ * could still undo. Records are queued in transaction order, so the first
+ * unsynced one ends the search. *prev is the record before it (NULL at the
+ * head), for unlink_record. */
+static record **find_record(const sfl_engine *e, topic_q *q, const char *egress_id,
+                            record **prev) {
+  *prev = NULL;
+  for (record **pp = &q->head; *pp; *prev = *pp, pp = &(*pp)->next) {
     if (e->store && (*pp)->gen > e->committed_gen) return NULL;
-    if (!egress_id || strcmp((*pp)->r.egress_id, egress_id) == 0) {
-      record *r = *pp;
-      *pp = r->next;
-      if (q->tail == r) q->tail = prev;
-      q->n--;
-      return r;
-    }
+    if (!egress_id || strcmp((*pp)->r.egress_id, egress_id) == 0) return pp;
   }
   return NULL;
+}
+
+/* Takes the record *pp (found by find_record, with its `prev`) out of q. */
+static record *unlink_record(topic_q *q, record **pp, record *prev) {
+  record *r = *pp;
+  *pp = r->next;
+  if (q->tail == r) q->tail = prev;
+  q->n--;
+  return r;
+}
+
+static record *pop_record(const sfl_engine *e, topic_q *q, const char *egress_id) {
+  record *prev, **pp = find_record(e, q, egress_id, &prev);
+  return pp ? unlink_record(q, pp, prev) : NULL;
 }
 
 /* Hands record r over to *out (lock held): the store's delete joins the
@@ -281,16 +291,6 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const cha
   return SFL_ERR_NOT_FOUND;
 }
 
-/* The first record of q of egress_id (any, when NULL) that a reader may
- * see: the one pop_record would take, left in place. */
-static const record *peek_record(const sfl_engine *e, const topic_q *q, const char *egress_id) {
-  for (const record *r = q->head; r != NULL; r = r->next) {
-    if (e->store && r->gen > e->committed_gen) return NULL;
-    if (!egress_id || strcmp(r->r.egress_id, egress_id) == 0) return r;
-  }
-  return NULL;
-}
-
 size_t sfl_engine_egress_pop_some(sfl_engine *e, const char *egress_id, const char *topic,
                                   sfl_record *out, size_t max, size_t max_bytes,
                                   size_t *need) {
@@ -299,15 +299,15 @@ size_t sfl_engine_egress_pop_some(sfl_engine *e, const char *egress_id, const ch
   pthread_mutex_lock(&e->mu);
   topic_q *q = sfl_map_get(&e->topics, topic);
   while (q != NULL && n < max) {
-    const record *next = peek_record(e, q, egress_id);
-    if (next == NULL) break;
-    size_t bytes = sfl_record_bytes(&next->r);
+    record *prev, **pp = find_record(e, q, egress_id, &prev);
+    if (pp == NULL) break;
+    size_t bytes = sfl_record_bytes(&(*pp)->r);
     if (bytes > max_bytes - used) {
       if (n == 0) *need = bytes;
       break;
     }
     used += bytes;
-    take_record(e, pop_record(e, q, egress_id), &out[n++]);
+    take_record(e, unlink_record(q, pp, prev), &out[n++]);
   }
   pthread_mutex_unlock(&e->mu);
   return n;
