@@ -1396,6 +1396,10 @@ def transports(ctx):
             wait_until(lambda: done(fn), 10, "%s accepted" % fn)
         wait_until(lambda: stub.count("/async/s404") >= 3, 10, "async retries")
         for fn in ("o/ctcase", "o/ctlist", "o/ctparam", "o/s404"):
+            # Under load the okhttp call may still be in flight when the
+            # async retries are counted: wait for its failure.
+            wait_until(lambda: (sl.view(fn, "x") or {}).get("failures", 0) >= 1, 10,
+                       "%s failed" % fn)
             v = sl.view(fn, "x")
             check(v["queued"] == 1 and v["batches"] == 0 and v["failures"] >= 1,
                   "%s: failed, still queued: %s", fn, v)
