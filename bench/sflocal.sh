@@ -18,6 +18,9 @@
 #   under load  open loop at --load-rate msg/s (default: half the measured
 #               in-memory end-to-end rate); latency per message from the
 #               start of its PUT to the client reading its egress record.
+#   batched     the throughput run again with the ingress records sent B per
+#               request (JSON lines to /topics/names, as a Kafka producer
+#               batches; --batch B, 0 skips it), in memory and durable.
 #   durable     the same throughput and latency runs with --data DIR
 #               (SQLite WAL, synced per group commit), with smaller counts; the egress
 #               is drained after the run there, and that drain is timed.
@@ -27,6 +30,7 @@
 #   -n N  -k K  -c C    throughput: messages, names, connections (20000 1000 32)
 #   -m M                latency rounds (2000; warm-up 200)
 #   --durable-n N       durable throughput messages (2000); --durable-m M (300)
+#   --batch B           records per request in the batched rows (100; 0: none)
 #   --load-rate R       open-loop rate for "latency under load" (0 = half of
 #                       the measured end-to-end rate)
 #   --no-durable        skip the --data runs
@@ -42,10 +46,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 n=20000 k=1000 c=32 m=2000 w=200 dn=2000 dm=300 dw=20 load_rate=0
-durable=1 perf=0 quick=0 gthreads=2 skip_build=0
+durable=1 perf=0 quick=0 gthreads=2 skip_build=0 batch=100
 build_dir="$root/build-sflbench"
 orig_args="$*"
-usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; n=3000; k=300; m=300; w=50; dn=300; dm=50; dw=10; shift ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
     --durable-n) dn="$2"; shift 2 ;;
     --durable-m) dm="$2"; shift 2 ;;
     --load-rate) load_rate="$2"; shift 2 ;;
+    --batch) batch="$2"; shift 2 ;;
     --no-durable) durable=0; shift ;;
     --perf) perf=1; shift ;;
     --greeter-threads) gthreads="$2"; shift 2 ;;
@@ -212,6 +217,12 @@ mem_e2e=$(kv e2e_rate)
 row "in memory|throughput, C=$c, N=$n, K=$k|$(kv ingress_rate)|$(kv e2e_rate)|$(kv lat_p50)|$(kv lat_p90)|$(kv lat_p99)|$(kv lat_max)|$(kv invocations)/$(kv batches) = $(kv inv_per_batch), max $(kv batch_max)|$sfl_us / $gr_us / $lg_us"
 bstats="batching (in memory, throughput run): invocations $(kv invocations), batches $(kv batches), $(kv inv_per_batch) invocations/batch, sflocal_batch_size_max $(kv batch_max); queued max $(kv queued_max), in flight max $(kv inflight_max); missing-state round trips $(kv missing_state), retries $(kv retries), 503s $(kv busy503)"
 
+if [ "$batch" -gt 0 ]; then
+  echo "batched ingress: $n messages to $k names, $batch per request (JSON lines to /topics/names):"
+  run_push batched -n "$n" -k "$k" -c "$c" --batch "$batch" --prefix b
+  row "in memory|batched ingress, $batch/request, C=$c, N=$n, K=$k|$(kv ingress_rate)|$(kv e2e_rate)|$(kv lat_p50)|$(kv lat_p90)|$(kv lat_p99)|$(kv lat_max)|$(kv invocations)/$(kv batches) = $(kv inv_per_batch), max $(kv batch_max)|$sfl_us / $gr_us / $lg_us"
+fi
+
 hk=10 hn=$(( n / 2 ))
 echo "hot keys (batching): $hn messages to $hk names:"
 run_push hot -n "$hn" -k "$hk" -c "$c" --prefix h
@@ -246,6 +257,11 @@ if [ "$durable" = 1 ]; then
   dur_drain="durable egress drain (JSON lines, max=10000, after the run): $(kv drained) records in $(kv drain_s) s = $(kv drain_rate) records/s"
   bstats="$bstats
 batching (durable, throughput run): invocations $(kv invocations), batches $(kv batches), $(kv inv_per_batch) invocations/batch, max $(kv batch_max); queued max $(kv queued_max), in flight max $(kv inflight_max)"
+  if [ "$batch" -gt 0 ]; then
+    echo "batched ingress, $batch per request (egress drained after the run):"
+    run_push durbatched -n "$dn" -k "$dk" -c "$c" --batch "$batch" --prefix b --no-drain
+    row "durable|batched ingress, $batch/request, C=$c, N=$dn, K=$dk|$(kv ingress_rate)|$(kv e2e_rate)|-|-|-|-|$(kv invocations)/$(kv batches) = $(kv inv_per_batch), max $(kv batch_max)|$sfl_us / $gr_us / $lg_us"
+  fi
   echo "latency (closed loop):"
   run_probe -m "$dm" -w "$dw" --prefix p
   row "durable|closed loop, 1 in flight, M=$dm|-|-|$(kv p50)|$(kv p90)|$(kv p99)|$(kv max)|-|-"
@@ -261,7 +277,8 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPU(s), s
   cat "$table"
 } | column -t -s '|' -o ' | '
 echo
-echo "ingress msg/s: PUTs answered 202 per second; end-to-end: N / time until sflocal_egress_records_total grew by N."
+echo "ingress msg/s: messages answered 202 per second (batched rows: a request's records count once it is answered);"
+echo "               end-to-end: N / time until sflocal_egress_records_total grew by N."
 echo "latency: throughput/open-loop rows = start of the PUT to the client reading the record (JSON-lines drain);"
 echo "         closed-loop rows = PUT + GET /greetings?wait=5, one message at a time."
 echo "$bstats"

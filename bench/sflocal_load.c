@@ -3,12 +3,17 @@
  * greeter on loopback, driven over HTTP exactly as a user would.
  *
  *   sflocal_load push  --ingress URL --egress URL -n N -k K -c C
- *                      [--rate R] [--no-drain] [--prefix P] [--timeout S]
+ *                      [--rate R] [--batch B] [--no-drain] [--prefix P]
+ *                      [--timeout S]
  *   sflocal_load probe --ingress URL --egress URL -m M [-w W] [--prefix P]
  *
  * push: N greetings (PUT <ingress>/greeter.fns/greet/<prefix><i % K>,
  * text/plain) over C keep-alive connections (httpconn.h, one thread, epoll),
  * open loop at R messages/s or as fast as the ingress accepts (R = 0).
+ * With --batch B each request carries B greetings instead, as a Kafka
+ * producer batches: a JSON-lines POST to <ingress>/topics/names (the
+ * greeter's ingress topic; key = name, value_base64 = its StringWrapper),
+ * accepted or refused (503, sent again) as a whole.
  * Meanwhile one connection drains the egress as JSON lines
  * (GET <egress>/egress/greeter.io/greetings/greetings?wait=0.2&max=10000)
  * and one polls <ingress>/metrics every 20 ms. The run ends when
@@ -79,6 +84,7 @@ static const char *egress = "http://127.0.0.1:8091";
 static const char *prefix = "u";
 static long n_msgs = 20000, n_names = 1000, n_conns = 32, probe_m = 2000, probe_w = 200;
 static double rate = 0, timeout_s = 600;
+static long batch = 0; /* 0: one PUT per message; B: JSON-lines POSTs of B */
 static int drain = 1;
 
 /* ---- the two servers ------------------------------------------------------ */
@@ -118,6 +124,46 @@ static size_t put_request(char *req, size_t cap, long name) {
   return (size_t)n;
 }
 
+/* Writes a JSON-lines POST of the greetings msgs[0..n) to /topics/names
+ * into req (cap bytes). */
+static size_t post_request(char *req, size_t cap, const long *msgs, long n) {
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t head = 200 + strlen(g_in.base) + strlen(g_in.hostport);
+  if (cap < head) die("--prefix too long");
+  char *body = req + head, *p = body;
+  for (long i = 0; i < n; i++) {
+    char name[64];
+    uint8_t sw[66];
+    int nl = snprintf(name, sizeof name, "%s%ld", prefix, msgs[i] % n_names);
+    if (nl < 0 || nl > 60) die("--prefix too long");
+    sw[0] = 0x0A; /* StringWrapper{value = name} */
+    sw[1] = (uint8_t)nl;
+    memcpy(sw + 2, name, (size_t)nl);
+    size_t sl = (size_t)nl + 2;
+    if ((size_t)(p - req) + 64 + (size_t)nl + sl * 2 > cap) die("batch too large");
+    p += sprintf(p, "{\"key\":\"%s\",\"value_base64\":\"", name);
+    for (size_t k = 0; k < sl; k += 3) {
+      uint32_t v = (uint32_t)sw[k] << 16 | (k + 1 < sl ? (uint32_t)sw[k + 1] << 8 : 0) |
+                   (k + 2 < sl ? sw[k + 2] : 0);
+      *p++ = b64[v >> 18 & 63];
+      *p++ = b64[v >> 12 & 63];
+      *p++ = k + 1 < sl ? b64[v >> 6 & 63] : '=';
+      *p++ = k + 2 < sl ? b64[v & 63] : '=';
+    }
+    p += sprintf(p, "\"}\n");
+  }
+  size_t bl = (size_t)(p - body);
+  char h[256];
+  int hl = snprintf(h, sizeof h,
+                    "POST %s/topics/names HTTP/1.1\r\nHost: %s\r\n"
+                    "Content-Type: application/x-ndjson\r\nContent-Length: %zu\r\n\r\n",
+                    g_in.base, g_in.hostport, bl);
+  if (hl < 0 || (size_t)hl >= sizeof h || (size_t)hl > head) die("--prefix too long");
+  memmove(req + hl, body, bl);
+  memcpy(req, h, (size_t)hl);
+  return (size_t)hl + bl;
+}
+
 /* One request on c, waiting for its reply (up to timeout_s); HC_DONE or
  * HC_BROKEN (the connection is then reopened). */
 static int roundtrip(hc_conn *c, const server *sv, const char *req, size_t len) {
@@ -145,8 +191,10 @@ static const char *body_of(const hc_conn *c) { return (const char *)c->in + c->r
 /* ---- push ------------------------------------------------------------------ */
 typedef struct {
   hc_conn h;
-  long msg; /* message index in flight, -1 idle */
-  char req[512];
+  long *msgs; /* the message indexes in flight */
+  long nm;    /* how many (0: idle) */
+  char *req;
+  size_t cap;
 } conn;
 
 typedef struct {
@@ -219,8 +267,12 @@ static int do_push(void) {
   double base_retries = metric(body_of(&mh), "sflocal_retries_total");
   double base_missing = metric(body_of(&mh), "sflocal_missing_state_total");
 
+  long per_req = batch > 0 ? batch : 1;
   for (long i = 0; i < n_conns; i++) {
-    cs[i].msg = -1;
+    cs[i].msgs = calloc((size_t)per_req, sizeof(long));
+    cs[i].cap = 512 + (size_t)per_req * (160 + 3 * strlen(prefix));
+    cs[i].req = malloc(cs[i].cap);
+    if (!cs[i].msgs || !cs[i].req) die("out of memory");
     cs[i].h.id = i;
     if (hc_open(&cs[i].h, &g_in.sa, g_ep) < 0) die("cannot connect to the ingress");
   }
@@ -233,7 +285,7 @@ static int do_push(void) {
   double t_start = now_s(), t_ingress_done = 0, t_e2e = 0, t_produced = 0;
   double egress_now = base_egress, queued_max = 0, inflight_max = 0;
   long retry_q_n = 0;
-  long *retry_q = calloc((size_t)n_msgs, sizeof(long)); /* 503s to resend */
+  long *retry_q = calloc((size_t)n_msgs, sizeof(long)); /* 503s to resend (a ring) */
   if (!retry_q) die("out of memory");
   long retry_head = 0;
   if (drain && hc_send(&dh, dreq, dlen) == HC_BROKEN) die("cannot GET the egress");
@@ -243,19 +295,23 @@ static int do_push(void) {
     /* hand out messages to idle connections */
     for (long i = 0; i < n_conns; i++) {
       conn *c = &cs[i];
-      if (c->msg >= 0) continue;
-      long m;
-      if (retry_head < retry_q_n) {
-        m = retry_q[retry_head++];
-      } else if (next < n_msgs) {
-        if (rate > 0 && t < t_start + (double)next / rate) break;
-        m = next++;
-      } else {
-        break;
+      if (c->nm > 0) continue;
+      while (c->nm < per_req) {
+        long m;
+        if (retry_head < retry_q_n) {
+          m = retry_q[retry_head++ % n_msgs];
+        } else if (next < n_msgs) {
+          if (rate > 0 && t < t_start + (double)next / rate) break;
+          m = next++;
+        } else {
+          break;
+        }
+        c->msgs[c->nm++] = m;
+        if (send_t[m] == 0) send_t[m] = t;
       }
-      c->msg = m;
-      if (send_t[m] == 0) send_t[m] = t;
-      size_t len = put_request(c->req, sizeof c->req, m % n_names);
+      if (c->nm == 0) break;
+      size_t len = batch > 0 ? post_request(c->req, c->cap, c->msgs, c->nm)
+                             : put_request(c->req, c->cap, c->msgs[0] % n_names);
       if (hc_send(&c->h, c->req, len) == HC_BROKEN) die("the ingress closed a connection");
     }
     if (!metrics_busy && t >= next_metrics) {
@@ -309,27 +365,32 @@ static int do_push(void) {
         continue;
       }
       conn *c = (conn *)h;
-      long m = c->msg;
-      c->msg = -1;
-      if (m < 0) { /* an idle connection closed */
+      long nm = c->nm;
+      c->nm = 0;
+      if (nm == 0) { /* an idle connection closed */
         hc_reopen(h, &g_in.sa);
         continue;
       }
       if (status == 202) {
-        name_st *ns = &names[m % n_names];
-        ns->acc[ns->n_acc++] = m;
-        accepted++;
+        for (long j = 0; j < nm; j++) {
+          name_st *ns = &names[c->msgs[j] % n_names];
+          ns->acc[ns->n_acc++] = c->msgs[j];
+        }
+        accepted += nm;
         if (accepted == n_msgs) t_ingress_done = tt;
-      } else if (status == 503) {
-        busy503++;
-        retry_q[retry_q_n++] = m;
       } else {
-        errors++;
-        if (errors <= 5)
-          fprintf(stderr, "sflocal_load: PUT to %s%ld -> %s, HTTP %ld\n", prefix, m % n_names,
-                  rc == HC_BROKEN ? "connection broken" : "reply", status);
-        retry_q[retry_q_n++] = m;
-        if (errors > 1000) die("too many errors");
+        if (status == 503) {
+          busy503++;
+        } else {
+          errors++;
+          if (errors <= 5)
+            fprintf(stderr, "sflocal_load: %s of %ld message(s) from %s%ld -> %s, HTTP %ld%s%.200s\n",
+                    batch > 0 ? "POST" : "PUT", nm, prefix, c->msgs[0] % n_names,
+                    rc == HC_BROKEN ? "connection broken" : "reply", status,
+                    rc == HC_DONE ? ": " : "", rc == HC_DONE ? body_of(h) : "");
+          if (errors > 1000) die("too many errors");
+        }
+        for (long j = 0; j < nm; j++) retry_q[retry_q_n++ % n_msgs] = c->msgs[j];
       }
       if (rc == HC_BROKEN || h->resp.close) hc_reopen(h, &g_in.sa);
     }
@@ -391,8 +452,10 @@ static int do_push(void) {
   double e2e_s = t_e2e > 0 ? t_e2e - t_start : 0;
   double produced_s = t_produced > 0 ? t_produced - t_start : 0;
   qsort(lat, (size_t)n_lat, sizeof(double), cmp_d);
-  printf("push: %ld messages to %ld addresses over %ld connections%s\n", n_msgs, n_names, n_conns,
+  printf("push: %ld messages to %ld addresses over %ld connections%s", n_msgs, n_names, n_conns,
          rate > 0 ? "" : " (as fast as accepted)");
+  if (batch > 0) printf(", %ld per request (JSON lines to /topics/names)", batch);
+  printf("\n");
   if (rate > 0) printf("  offered rate        %.0f msg/s\n", rate);
   printf("  ingress accepted    %ld in %.3f s = %.0f msg/s (503 busy: %ld, errors: %ld)\n",
          accepted, ingress_s, accepted / ingress_s, busy503, errors);
@@ -412,12 +475,12 @@ static int do_push(void) {
     printf("  latency PUT start -> record read (ms): p50 %.2f p90 %.2f p99 %.2f max %.2f (n=%ld)\n",
            pct(lat, n_lat, 50) * 1e3, pct(lat, n_lat, 90) * 1e3, pct(lat, n_lat, 99) * 1e3,
            lat[n_lat - 1] * 1e3, n_lat);
-  printf("RESULT mode=push n=%ld k=%ld c=%ld rate=%.0f accepted=%ld ingress_s=%.4f ingress_rate=%.1f "
+  printf("RESULT mode=push n=%ld k=%ld c=%ld batch=%ld rate=%.0f accepted=%ld ingress_s=%.4f ingress_rate=%.1f "
          "produced_s=%.4f e2e_rate=%.1f drained=%ld drain_s=%.4f drain_rate=%.1f busy503=%ld "
          "errors=%ld bad=%ld ingress_metric=%.0f egress=%.0f invocations=%.0f batches=%.0f "
          "batch_max=%.0f inv_per_batch=%.2f missing_state=%.0f retries=%.0f queued_max=%.0f "
          "inflight_max=%.0f lat_n=%ld lat_p50=%.3f lat_p90=%.3f lat_p99=%.3f lat_max=%.3f loadgen_cpu_s=%.3f\n",
-         n_msgs, n_names, n_conns, rate, accepted, ingress_s, accepted / ingress_s, produced_s,
+         n_msgs, n_names, n_conns, batch, rate, accepted, ingress_s, accepted / ingress_s, produced_s,
          produced_s > 0 ? n_msgs / produced_s : 0, drain ? drained : drained_after,
          drain ? e2e_s : drain_after_s,
          drain ? (e2e_s > 0 ? drained / e2e_s : 0)
@@ -514,6 +577,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "-m")) probe_m = atol(v);
     else if (!strcmp(a, "-w")) probe_w = atol(v);
     else if (!strcmp(a, "--rate")) rate = atof(v);
+    else if (!strcmp(a, "--batch")) batch = atol(v);
     else if (!strcmp(a, "--timeout")) timeout_s = atof(v);
     else die("unknown option");
   }

@@ -12,6 +12,8 @@
  *   4  a query/path part -> sfl_front_percent_decode (with and without '+')
  *   5  path NUL body -> sfc_call_route_of against tests/codegen's codec
  *      IR, then sfc_call_args on the body (entity calls)
+ *   6  a JSON-lines body -> sfl_front_parse_records (batches of topic
+ *      records), with at most 50 records
  * Left out: libmicrohttpd's own parsing of the request line and headers,
  * and everything after the engine accepts a message (tests/hostile and
  * tests/runtime drive those over real sockets). Checks: no crash/leak/UB,
@@ -26,6 +28,23 @@
 #include "http_front.h"
 #include "ir.h"
 #include "ir_call.h"
+
+static void records(const uint8_t *p, size_t n) {
+  sfl_front_records r;
+  char err[256];
+  err[0] = '\0';
+  int rc = sfl_front_parse_records((const char *)p, n, 50, &r, err, sizeof err);
+  if (rc == 0) {
+    FZ_CHECK(r.n <= 50);
+    for (size_t i = 0; i < r.n; i++) {
+      FZ_CHECK(r.recs[i].key != NULL && r.recs[i].key[0] != '\0');
+      FZ_CHECK(r.recs[i].len <= n); /* base64 and JSON escapes only shrink */
+    }
+    sfl_front_records_free(&r);
+  } else {
+    FZ_CHECK(rc >= -3 && err[0] != '\0' && r.recs == NULL && r.n == 0);
+  }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -144,13 +163,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *p = data + 1;
   size_t n = size - 1;
   char *s = dup_str(p, n);
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
   case 0: address(s); break;
   case 1: content_type(s); break;
   case 2: json_encode(p, n); break;
   case 3: wait_arg(s); break;
   case 4: percent(s, strlen(s)); break;
   case 5: entity_route(p, n); break;
+  case 6: records(p, n); break;
   }
   free(s);
   return 0;

@@ -226,7 +226,8 @@ def copy_files(target, pattern_dirs):
 
 def front_seeds():
     # fuzz_front.c: first byte = surface (0 path, 1 Content-Type, 2 [type
-    # NUL] JSON, 3 ?wait=, 4 percent-decoding, 5 entity path NUL body).
+    # NUL] JSON, 3 ?wait=, 4 percent-decoding, 5 entity path NUL body, 6
+    # JSON-lines topic records).
     t = "fuzz_front"
     for i, path in enumerate([b"/example/greeter/alice", b"/ns/t/a/b%2Fc",
                               b"/ns/t/%E2%82%AC%20x", b"/ns/t/", b"/ns//id",
@@ -248,6 +249,13 @@ def front_seeds():
         write(t, "wait-%d" % i, b"\x03" + w)
     for i, q in enumerate([b"a%20b+c", b"%", b"%4", b"%e2%82%ac", b"%00"]):
         write(t, "pct-%d" % i, b"\x04" + q)
+    for i, body in enumerate([
+            b'{"key":"alice","value":"book"}\n{"key":"bob","value_base64":"CgNib2I="}\n',
+            b'\n\r\n  {"key":"a","value_base64":"AA==","value":"x","seq":1}\r\n',
+            b'{"key":"a","value":"\\u0000\\u00e9"}', b'{"key":"","value":""}',
+            b'{"key":"a"}', b'{"key":"a","value":1}', b'{"key":"a","value_base64":"A"}',
+            b'{"key":"a","key":"b","value":""}', b'[1]', b'{"key":"a\\u0001","value":""}']):
+        write(t, "records-%d" % i, b"\x06" + body)
     for i, (path, body) in enumerate([
             (b"/codec.test/Keeper/k1/get", b""),
             (b"/codec.test/Keeper/k%2F1/put", b'{"v": {"b": true, "i": 3, "s": "x",'

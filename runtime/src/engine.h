@@ -68,6 +68,9 @@ typedef enum sfl_result {
   SFL_ERR_BUSY = -4,        /* backpressure: the address is full (retry) */
   SFL_ERR_STORE = -5,       /* the durable store failed */
   SFL_ERR_NOT_FOUND = -6,   /* nothing there (egress empty, unknown egress) */
+  SFL_ERR_TOO_LARGE = -7,   /* a send no wait can make room for: more bytes
+                               than --max-queued-bytes, or more messages for
+                               one address than its maxNumBatchRequests */
 } sfl_result;
 
 /*
@@ -112,6 +115,25 @@ sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic,
                                     size_t len, const char *idempotency_key,
                                     uint64_t *commit_gen, char *err,
                                     size_t err_len);
+
+/*
+ * Many records of one topic in one send, as a Kafka producer batches
+ * them: all are accepted (one transaction) or none. SFL_ERR_BUSY when an
+ * address of the batch has no room for its share (retry the whole batch),
+ * SFL_ERR_TOO_LARGE when it never can, SFL_ERR_BAD_REQUEST naming the
+ * first record without a key ("record N: ..."). The idempotency key, if
+ * any, covers the batch. n = 0 accepts nothing and succeeds.
+ */
+typedef struct sfl_topic_record {
+  const char *key; /* the target function id */
+  const void *value;
+  size_t len;
+} sfl_topic_record;
+sfl_result sfl_engine_send_topic_batch_nb(sfl_engine *e, const char *topic,
+                                          const sfl_topic_record *recs,
+                                          size_t n, const char *idempotency_key,
+                                          uint64_t *commit_gen, char *err,
+                                          size_t err_len);
 /* 1: transaction `gen` is durable (or gen is 0); 0: not yet; -1: its
  * commit failed or the engine stops. */
 int sfl_engine_commit_state(sfl_engine *e, uint64_t gen);

@@ -26,29 +26,20 @@ static int dedup_check(sfl_engine *e, const char *key) {
   return 0;
 }
 
-/* Waits while the address's backlog is at its batch limit. */
-static bool wait_for_space(sfl_engine *e, addr *a, int64_t wait_ms) {
-  if (!a->fn->ep || !a->fn->ep->max_batch) return !e->stop; /* no limit */
-  size_t limit = a->fn->ep->max_batch;
-  int64_t deadline = sfl_mono_ms() + wait_ms;
-  while (a->queued - a->inflight >= limit && !e->stop) {
-    int64_t left = deadline - sfl_mono_ms();
-    if (left <= 0) return false;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
-    ts.tv_sec += left / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(&e->space_cv, &e->mu, &ts);
-  }
-  return !e->stop;
-}
+/* One value for one address: a send is a list of them, delivered in one
+ * transaction or not at all. */
+typedef struct delivery {
+  addr *a;
+  const void *value;
+  size_t len;
+  uint8_t *inv; /* the serialized Invocation, made before anything is kept */
+  size_t inv_len;
+} delivery;
 
-/* Phase 1 of a send, before any store transaction: validates the target
- * and waits (releasing the lock) while its backlog is full. */
+/* Validates a target and finds (or makes) its address. */
 static sfl_result resolve_target(sfl_engine *e, const char *fn_typename, const char *id,
-                                 const char *value_typename, size_t len, int64_t wait_ms,
-                                 addr **out, char *err, size_t err_len) {
+                                 const char *value_typename, addr **out, char *err,
+                                 size_t err_len) {
   if (!eng_valid_typename(fn_typename)) {
     snprintf(err, err_len, "'%s' is not a function type (namespace/name)", fn_typename);
     return SFL_ERR_BAD_REQUEST;
@@ -71,46 +62,106 @@ static sfl_result resolve_target(sfl_engine *e, const char *fn_typename, const c
     snprintf(err, err_len, "out of memory");
     return SFL_ERR_STORE;
   }
-  /* The global bound on what sf-local holds for readers that have not
-   * come yet (mailboxes and unread egress records). */
-  if (e->held_bytes + len > e->max_held_bytes) {
+  *out = a;
+  return SFL_OK;
+}
+
+/* Whether every address of d[0..n) has room for its share of the send
+ * (maxNumBatchRequests: messages waiting, not counting the batch in
+ * flight). NULL when all do; else the first that does not, with *never
+ * set when its share alone is over its limit (no wait can help). */
+static addr *full_address(delivery *d, size_t n, bool *never) {
+  for (size_t i = 0; i < n; i++) d[i].a->sending = 0;
+  for (size_t i = 0; i < n; i++) d[i].a->sending++;
+  for (size_t i = 0; i < n; i++) {
+    addr *a = d[i].a;
+    size_t limit = a->fn->ep ? a->fn->ep->max_batch : 0;
+    if (limit == 0) continue;
+    *never = a->sending > limit;
+    if (*never || a->queued - a->inflight + a->sending > limit) return a;
+  }
+  return NULL;
+}
+
+/* Phase 1 of a send, before any store transaction: checks the global bound
+ * on what sf-local holds for readers that have not come yet (mailboxes and
+ * unread egress records) and waits up to wait_ms (releasing the lock)
+ * while an address of the send has no room. */
+static sfl_result wait_for_room(sfl_engine *e, delivery *d, size_t n, int64_t wait_ms,
+                                char *err, size_t err_len) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; i++) bytes += d[i].len;
+  if (bytes > e->max_held_bytes) {
+    snprintf(err, err_len,
+             "%zu bytes in one send, more than sf-local may hold (--max-queued-bytes %zu)",
+             bytes, e->max_held_bytes);
+    return SFL_ERR_TOO_LARGE;
+  }
+  if (e->held_bytes + bytes > e->max_held_bytes) {
     snprintf(err, err_len,
              "sf-local holds %zu bytes of queued messages and unread egress records "
              "(--max-queued-bytes %zu); retry later",
              e->held_bytes, e->max_held_bytes);
     return SFL_ERR_BUSY;
   }
-  if (!wait_for_space(e, a, wait_ms)) {
-    snprintf(err, err_len, "%s has %zu messages waiting (maxNumBatchRequests); retry later",
-             a->key, a->queued - a->inflight);
+  int64_t deadline = sfl_mono_ms() + wait_ms;
+  bool never = false;
+  addr *full;
+  while ((full = full_address(d, n, &never)) != NULL && !never && !e->stop) {
+    int64_t left = deadline - sfl_mono_ms();
+    if (left <= 0) break;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
+    ts.tv_sec += left / 1000 + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&e->space_cv, &e->mu, &ts);
+  }
+  if (e->stop) {
+    snprintf(err, err_len, "sf-local is stopping");
     return SFL_ERR_BUSY;
   }
-  *out = a;
-  return SFL_OK;
+  if (full == NULL) return SFL_OK;
+  if (never) {
+    snprintf(err, err_len,
+             "%zu messages for %s in one send, more than its maxNumBatchRequests (%zu)",
+             full->sending, full->key, (size_t)full->fn->ep->max_batch);
+    return SFL_ERR_TOO_LARGE;
+  }
+  snprintf(err, err_len, "%s has %zu messages waiting (maxNumBatchRequests); retry later",
+           full->key, full->queued - full->inflight);
+  return SFL_ERR_BUSY;
 }
 
 /* Phase 2: one transaction that records the idempotency key and delivers
- * the value to every target. Called with the lock held, no waiting. */
-static sfl_result deliver_all(sfl_engine *e, addr **targets, size_t n,
-                              const char *value_typename, const void *value, size_t len,
+ * every value. Called with the lock held, no waiting. Every invocation is
+ * made before anything is kept, so running out of memory keeps nothing. */
+static sfl_result deliver_all(sfl_engine *e, delivery *d, size_t n, const char *value_typename,
                               const char *idempotency_key, uint64_t *commit_gen, char *err,
                               size_t err_len) {
-  eng_txn_begin(e); /* joins the transaction the loop will commit next */
-  uint64_t gen = e->txn_gen;
-  bool dup = dedup_check(e, idempotency_key) != 0;
-  for (size_t i = 0; i < n && !dup; i++) {
-    size_t ilen;
-    uint8_t *inv = eng_make_invocation(NULL, value_typename, true, value, len, &ilen);
-    if (!inv) {
+  for (size_t i = 0; i < n; i++) {
+    d[i].inv = eng_make_invocation(NULL, value_typename, true, d[i].value, d[i].len,
+                                   &d[i].inv_len);
+    if (!d[i].inv) {
+      for (size_t k = 0; k < i; k++) free(d[k].inv);
       snprintf(err, err_len, "out of memory");
       return SFL_ERR_STORE;
     }
-    eng_deliver(e, targets[i], inv, ilen);
+  }
+  eng_txn_begin(e); /* joins the transaction the loop will commit next */
+  uint64_t gen = e->txn_gen;
+  bool dup = dedup_check(e, idempotency_key) != 0;
+  for (size_t i = 0; i < n; i++) {
+    if (dup) {
+      free(d[i].inv);
+      continue;
+    }
+    eng_deliver(e, d[i].a, d[i].inv, d[i].inv_len);
     e->c_ingress++;
   }
   /* Acknowledged only once durable: wait for the loop's group commit (or
    * hand its generation to a caller that waits without a thread). The
-   * message may already be on its way to the function meanwhile; its
+   * messages may already be on their way to the function meanwhile; their
    * effects commit in the same or a later transaction. */
   if (commit_gen) {
     *commit_gen = e->store ? gen : 0;
@@ -127,13 +178,12 @@ static sfl_result send_one(sfl_engine *e, const char *fn_typename, const char *i
                            const char *value_typename, const void *value, size_t len,
                            const char *idempotency_key, int64_t wait_ms, uint64_t *commit_gen,
                            char *err, size_t err_len) {
+  delivery d = {.value = value, .len = len};
   pthread_mutex_lock(&e->mu);
-  addr *a = NULL;
-  sfl_result r =
-      resolve_target(e, fn_typename, id, value_typename, len, wait_ms, &a, err, err_len);
+  sfl_result r = resolve_target(e, fn_typename, id, value_typename, &d.a, err, err_len);
+  if (r == SFL_OK) r = wait_for_room(e, &d, 1, wait_ms, err, err_len);
   if (r == SFL_OK)
-    r = deliver_all(e, &a, 1, value_typename, value, len, idempotency_key, commit_gen, err,
-                    err_len);
+    r = deliver_all(e, &d, 1, value_typename, idempotency_key, commit_gen, err, err_len);
   pthread_mutex_unlock(&e->mu);
   if (r == SFL_OK) eng_wakeup(e);
   return r;
@@ -155,9 +205,12 @@ sfl_result sfl_engine_send_nb(sfl_engine *e, const char *fn_typename, const char
                   commit_gen, err, err_len);
 }
 
-static sfl_result send_topic(sfl_engine *e, const char *topic, const char *key,
-                             const void *value, size_t len, const char *idempotency_key,
-                             int64_t wait_ms, uint64_t *commit_gen, char *err, size_t err_len) {
+/* Records of one topic: each to every target of the topic's route, all in
+ * one transaction or none. */
+static sfl_result send_topic(sfl_engine *e, const char *topic, const sfl_topic_record *recs,
+                             size_t n, const char *idempotency_key, int64_t wait_ms,
+                             uint64_t *commit_gen, char *err, size_t err_len) {
+  if (commit_gen) *commit_gen = 0;
   const sfl_route *route = NULL;
   for (size_t i = 0; i < e->cfg->n_ingresses && !route; i++)
     for (size_t k = 0; k < e->cfg->ingresses[i].n_routes; k++)
@@ -169,26 +222,39 @@ static sfl_result send_topic(sfl_engine *e, const char *topic, const char *key,
     snprintf(err, err_len, "no ingress in the module routes topic '%s'", topic);
     return SFL_ERR_NO_TOPIC;
   }
-  if (!key || !*key) {
-    /* Flink fails the job on a record without a key; we refuse it. */
-    snprintf(err, err_len, "a record for topic '%s' needs a key (it becomes the function id)", topic);
-    return SFL_ERR_BAD_REQUEST;
-  }
-  addr **targets = calloc(route->n_targets ? route->n_targets : 1, sizeof(*targets));
-  if (!targets) {
+  for (size_t i = 0; i < n; i++)
+    if (!recs[i].key || !*recs[i].key) {
+      /* Flink fails the job on a record without a key; we refuse it. */
+      if (n == 1)
+        snprintf(err, err_len, "a record for topic '%s' needs a key (it becomes the function id)",
+                 topic);
+      else
+        snprintf(err, err_len,
+                 "record %zu: a record for topic '%s' needs a key (it becomes the function id)",
+                 i + 1, topic);
+      return SFL_ERR_BAD_REQUEST;
+    }
+  size_t nd = n * route->n_targets;
+  if (nd == 0) return SFL_OK;
+  delivery *d = calloc(nd, sizeof(*d));
+  if (!d) {
     snprintf(err, err_len, "out of memory");
     return SFL_ERR_STORE;
   }
   pthread_mutex_lock(&e->mu);
   sfl_result r = SFL_OK;
-  for (size_t i = 0; i < route->n_targets && r == SFL_OK; i++)
-    r = resolve_target(e, route->targets[i], key, route->value_type, len, wait_ms, &targets[i],
-                       err, err_len);
+  for (size_t i = 0, j = 0; i < n && r == SFL_OK; i++)
+    for (size_t k = 0; k < route->n_targets && r == SFL_OK; k++, j++) {
+      d[j].value = recs[i].value;
+      d[j].len = recs[i].len;
+      r = resolve_target(e, route->targets[k], recs[i].key, route->value_type, &d[j].a, err,
+                         err_len);
+    }
+  if (r == SFL_OK) r = wait_for_room(e, d, nd, wait_ms, err, err_len);
   if (r == SFL_OK)
-    r = deliver_all(e, targets, route->n_targets, route->value_type, value, len,
-                    idempotency_key, commit_gen, err, err_len);
+    r = deliver_all(e, d, nd, route->value_type, idempotency_key, commit_gen, err, err_len);
   pthread_mutex_unlock(&e->mu);
-  free(targets);
+  free(d);
   if (r == SFL_OK) eng_wakeup(e);
   return r;
 }
@@ -196,13 +262,22 @@ static sfl_result send_topic(sfl_engine *e, const char *topic, const char *key,
 sfl_result sfl_engine_send_topic(sfl_engine *e, const char *topic, const char *key,
                                  const void *value, size_t len, const char *idempotency_key,
                                  int64_t wait_ms, char *err, size_t err_len) {
-  return send_topic(e, topic, key, value, len, idempotency_key, wait_ms, NULL, err, err_len);
+  sfl_topic_record rec = {key, value, len};
+  return send_topic(e, topic, &rec, 1, idempotency_key, wait_ms, NULL, err, err_len);
 }
 
 sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic, const char *key,
                                     const void *value, size_t len, const char *idempotency_key,
                                     uint64_t *commit_gen, char *err, size_t err_len) {
-  return send_topic(e, topic, key, value, len, idempotency_key, 0, commit_gen, err, err_len);
+  sfl_topic_record rec = {key, value, len};
+  return send_topic(e, topic, &rec, 1, idempotency_key, 0, commit_gen, err, err_len);
+}
+
+sfl_result sfl_engine_send_topic_batch_nb(sfl_engine *e, const char *topic,
+                                          const sfl_topic_record *recs, size_t n,
+                                          const char *idempotency_key, uint64_t *commit_gen,
+                                          char *err, size_t err_len) {
+  return send_topic(e, topic, recs, n, idempotency_key, 0, commit_gen, err, err_len);
 }
 
 int sfl_engine_commit_state(sfl_engine *e, uint64_t gen) {

@@ -111,6 +111,7 @@ typedef struct addr {
   msg *head, *tail;
   size_t queued;    /* messages in the mailbox, in-flight ones included */
   size_t inflight;  /* the first `inflight` messages form the batch in flight */
+  size_t sending;   /* engine_api.c's scratch: messages of the send being checked */
   state_val *state;
   /* the request in flight (on libcurl for https://, else on conn) */
   CURL *easy;

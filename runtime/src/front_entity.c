@@ -175,6 +175,9 @@ static bool call_send(exchange *x, request *r, const sfl_front_address *a,
     case SFL_ERR_BAD_REQUEST:
       *ret = send_call_error(x, MHD_HTTP_BAD_REQUEST, rid, "%s", err);
       return false;
+    case SFL_ERR_TOO_LARGE:
+      *ret = send_call_error(x, HTTP_TOO_LARGE, rid, "%s", err);
+      return false;
     default:
       *ret = send_call_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, rid,
                              "the call was not accepted: %s", err);

@@ -120,8 +120,9 @@ const char *front_header(exchange *x, const char *name) {
 }
 
 /* Maps an engine outcome of a send to its HTTP answer. */
-enum MHD_Result front_answer_send(exchange *x, sfl_result res, const char *err,
-                                  const char *to_key, const char *to) {
+static enum MHD_Result answer_send(exchange *x, sfl_result res,
+                                   const char *err, const char *to_key,
+                                   const char *to, ssize_t records) {
   switch (res) {
     case SFL_OK:
     case SFL_DUPLICATE: {
@@ -134,6 +135,10 @@ enum MHD_Result front_answer_send(exchange *x, sfl_result res, const char *err,
       sfb_buf_json_str(&b, to_key, strlen(to_key));
       sfb_buf_put(&b, ":", 1);
       sfb_buf_json_str(&b, to, strlen(to));
+      if (records >= 0) {
+        char n[48];
+        sfb_buf_put(&b, n, (size_t)snprintf(n, sizeof n, ",\"records\":%zd", records));
+      }
       sfb_buf_put(&b, "}\n", 2);
       enum MHD_Result r =
           b.oom ? MHD_NO
@@ -152,6 +157,8 @@ enum MHD_Result front_answer_send(exchange *x, sfl_result res, const char *err,
       static const char *const h[] = {"Retry-After", "1", NULL};
       return front_send_error_h(x, MHD_HTTP_SERVICE_UNAVAILABLE, h, "%s", err);
     }
+    case SFL_ERR_TOO_LARGE:
+      return front_send_error(x, HTTP_TOO_LARGE, "%s", err);
     case SFL_ERR_STORE:
       return front_send_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
   }
@@ -162,13 +169,13 @@ enum MHD_Result front_answer_send(exchange *x, sfl_result res, const char *err,
 /* A send whose commit is already decided (or had none to wait for). */
 static enum MHD_Result resume_commit_now(exchange *x, sfl_result res,
                                          uint64_t gen, const char *to_key,
-                                         const char *to) {
+                                         const char *to, ssize_t records) {
   if (gen == 0 || sfl_engine_commit_state(x->f->engine, gen) == 1)
-    return front_answer_send(x, res, "", to_key, to);
-  return front_answer_send(x, SFL_ERR_STORE,
-                           "durable store: the commit failed or sf-local is "
-                           "stopping",
-                           to_key, to);
+    return answer_send(x, res, "", to_key, to, records);
+  return answer_send(x, SFL_ERR_STORE,
+                     "durable store: the commit failed or sf-local is "
+                     "stopping",
+                     to_key, to, records);
 }
 
 #define COMMIT_WAIT_MS (10 * 60 * 1000) /* a store stuck longer: 503 */
@@ -177,7 +184,8 @@ static enum MHD_Result resume_commit_now(exchange *x, sfl_result res,
 static enum MHD_Result resume_commit(exchange *x, request *r) {
   int st = sfl_engine_commit_state(x->f->engine, r->commit_gen);
   if (st == 0 && front_park(x, r, COMMIT_WAIT_MS)) return MHD_YES;
-  if (st == 1) return front_answer_send(x, r->sent, "", r->to_key, r->to);
+  if (st == 1)
+    return answer_send(x, r->sent, "", r->to_key, r->to, r->records);
   static const char *const h[] = {"Retry-After", "1", NULL};
   return front_send_error_h(
       x, MHD_HTTP_SERVICE_UNAVAILABLE, h,
@@ -188,17 +196,19 @@ static enum MHD_Result resume_commit(exchange *x, request *r) {
 
 enum MHD_Result front_answer_send_nb(exchange *x, request *r, sfl_result res,
                                      uint64_t commit_gen, const char *err,
-                                     const char *to_key, const char *to) {
+                                     const char *to_key, const char *to,
+                                     ssize_t records) {
   if ((res != SFL_OK && res != SFL_DUPLICATE) || commit_gen == 0 ||
       sfl_engine_commit_state(x->f->engine, commit_gen) != 0)
     return res == SFL_OK || res == SFL_DUPLICATE
-               ? resume_commit_now(x, res, commit_gen, to_key, to)
-               : front_answer_send(x, res, err, to_key, to);
+               ? resume_commit_now(x, res, commit_gen, to_key, to, records)
+               : answer_send(x, res, err, to_key, to, records);
   r->to = strdup(to);
   if (r->to == NULL)
     return front_send_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
   r->sent = res;
   r->to_key = to_key;
+  r->records = records;
   r->commit_gen = commit_gen;
   r->resume = resume_commit;
   r->park_deadline = 0;

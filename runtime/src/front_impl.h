@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@
 #define DEFAULT_EGRESS_MAX 100
 #define MAX_EGRESS_MAX 10000
 #define MAX_IDEMPOTENCY_KEY 256
+#define MAX_BATCH_RECORDS 10000 /* records in one JSON-lines topic request */
 #define HTTP_TOO_LARGE 413 /* MHD renamed the constant across versions */
 /* The reply egress topics the front remembers (front_conn.c). */
 #define REPLY_RING 256
@@ -124,6 +126,7 @@ typedef struct request {
   sfl_result sent;
   const char *to_key;
   char *to;
+  ssize_t records; /* a JSON-lines batch: how many (-1: one message) */
   /* an entity call waiting for its Reply */
   const void *method; /* const sfc_method * */
   char rid[256];       /* >= SFC_CALL_MAX_REQUEST_ID + 1 */
@@ -200,14 +203,14 @@ enum MHD_Result front_send_text(exchange *x, unsigned code, const char *ctype,
 char *front_query_arg(exchange *x, const char *key, bool *bad);
 /* A request header, NULL if absent. */
 const char *front_header(exchange *x, const char *name);
-/* Maps an engine outcome of a send to its HTTP answer. */
-enum MHD_Result front_answer_send(exchange *x, sfl_result res, const char *err,
-                                  const char *to_key, const char *to);
 /* The answer to a non-blocking send (sfl_engine_send*_nb): at once, or
- * once its commit is durable, the request parked meanwhile. */
+ * once its commit is durable, the request parked meanwhile. 202
+ * {"accepted":true,"<to_key>":"<to>"} (with "records":N for a batch of
+ * `records`; -1: one message), or the engine's error as its HTTP status. */
 enum MHD_Result front_answer_send_nb(exchange *x, request *r, sfl_result res,
                                      uint64_t commit_gen, const char *err,
-                                     const char *to_key, const char *to);
+                                     const char *to_key, const char *to,
+                                     ssize_t records);
 /* X-Idempotency-Key: optional, printable ASCII, bounded. */
 int front_idempotency_key(exchange *x, const char **key, char *err,
                           size_t err_len);

@@ -117,13 +117,51 @@ static enum MHD_Result ingress_send(exchange *x, request *r) {
     goto done;
   }
   snprintf(to, tl, "%s/%s", a.fn_typename, a.id);
-  ret = front_answer_send_nb(x, r, res, gen, err, "to", to);
+  ret = front_answer_send_nb(x, r, res, gen, err, "to", to, -1);
   free(to);
 done:
   free(owned);
   free(type);
   sfl_front_address_free(&a);
   return ret;
+}
+
+/* Many records of one topic in one request (JSON lines), accepted all or
+ * none: a Kafka producer's batch. */
+static enum MHD_Result ingress_topic_batch(exchange *x, request *r,
+                                           const char *topic) {
+  char err[512] = "";
+  if (front_header(x, "X-Key") != NULL ||
+      MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, "key") !=
+          NULL)
+    return front_send_error(x, MHD_HTTP_BAD_REQUEST,
+                            "a JSON-lines batch names each record's key in "
+                            "its line (\"key\"), not in X-Key or ?key=");
+  const char *idem;
+  if (front_idempotency_key(x, &idem, err, sizeof err) != 0)
+    return front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+  sfl_front_records recs;
+  int rc = sfl_front_parse_records(
+      r->body != NULL ? (const char *)r->body : "", r->len, MAX_BATCH_RECORDS,
+      &recs, err, sizeof err);
+  if (rc != 0)
+    return front_send_error(x,
+                            rc == -2   ? HTTP_TOO_LARGE
+                            : rc == -3 ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                       : MHD_HTTP_BAD_REQUEST,
+                            "%s", err);
+  uint64_t gen = 0;
+  sfl_result res = sfl_engine_send_topic_batch_nb(
+      x->f->engine, topic, recs.recs, recs.n, idem, &gen, err, sizeof err);
+  size_t n = recs.n;
+  sfl_front_records_free(&recs);
+  if (res == SFL_ERR_BUSY && front_park(x, r, x->f->send_wait_ms))
+    return MHD_YES; /* the whole batch is tried again when there is room */
+  if (res == SFL_ERR_NO_TOPIC && err[0] == '\0')
+    snprintf(err, sizeof err, "no ingress in module.yaml routes topic %s",
+             topic);
+  return front_answer_send_nb(x, r, res, gen, err, "topic", topic,
+                              (ssize_t)n);
 }
 
 static enum MHD_Result ingress_topic(exchange *x, request *r,
@@ -139,6 +177,11 @@ static enum MHD_Result ingress_topic(exchange *x, request *r,
   const char *idem;
   if (front_check_name("topic", topic, false, err, sizeof err) != 0) {
     ret = front_send_error(x, MHD_HTTP_BAD_REQUEST, "%s", err);
+    goto done;
+  }
+  if (sfl_front_media_is(front_header(x, MHD_HTTP_HEADER_CONTENT_TYPE),
+                         "application/x-ndjson")) {
+    ret = ingress_topic_batch(x, r, topic);
     goto done;
   }
   const char *key = front_header(x, "X-Key");
@@ -179,7 +222,7 @@ static enum MHD_Result ingress_topic(exchange *x, request *r,
   if (res == SFL_ERR_NO_TOPIC && err[0] == '\0')
     snprintf(err, sizeof err, "no ingress in module.yaml routes topic %s",
              topic);
-  ret = front_answer_send_nb(x, r, res, gen, err, "topic", topic);
+  ret = front_answer_send_nb(x, r, res, gen, err, "topic", topic, -1);
 done:
   free(qkey);
   free(topic);
@@ -198,6 +241,10 @@ static const char ingress_usage[] =
     "http://HOST/<ns>/<fntype>/<id>\n"
     "  send a record on a module.yaml ingress topic:\n"
     "    curl -H 'X-Key: <id>' --data-binary @value.bin "
+    "http://HOST/topics/<topic>\n"
+    "  send many records at once (JSON lines, all accepted or none):\n"
+    "    curl -H 'Content-Type: application/x-ndjson' --data-binary "
+    "$'{\"key\":\"a\",\"value\":\"...\"}\\n{\"key\":\"b\",\"value_base64\":\"...\"}' "
     "http://HOST/topics/<topic>\n"
     "  call an entity method with JSON arguments (sf-local --ir FILE):\n"
     "    curl -X POST -d '{\"items\":[\"apple\"]}' "

@@ -255,6 +255,153 @@ static int encode_scalar(const char *tn, const json_t *j, uint8_t buf[9],
   return 0;
 }
 
+bool sfl_front_media_is(const char *ct, const char *media) {
+  const char *p = ct != NULL ? ct : "";
+  while (*p == ' ' || *p == '\t') p++;
+  size_t n = strcspn(p, ";");
+  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  return n == strlen(media) && strncasecmp(p, media, n) == 0;
+}
+
+/* Where one record's key and value sit in sfl_front_records.bytes (offsets:
+ * the buffer moves while it grows). */
+typedef struct record_at {
+  size_t key, value, len;
+} record_at;
+
+/* One line of a batch: its key and value appended to b, where they are in
+ * *at. 0, or -1 with the reason (column in *col, 0 when none). */
+static int parse_record_line(const char *line, size_t len, sfb_buf *b,
+                             record_at *at, int *col, char *why,
+                             size_t why_len) {
+  json_error_t jerr;
+  json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+  *col = 0;
+  if (o == NULL) {
+    *col = jerr.column;
+    front_err(why, why_len, "%s", jerr.text);
+    return -1;
+  }
+  int rc = -1;
+  json_t *k = json_object_get(o, "key");
+  json_t *v = json_object_get(o, "value");
+  json_t *v64 = json_object_get(o, "value_base64");
+  const char *key = json_string_value(k);
+  if (!json_is_object(o)) {
+    front_err(why, why_len,
+              "expected an object {\"key\":...,\"value\":...} or "
+              "{\"key\":...,\"value_base64\":...}");
+  } else if (key == NULL || key[0] == '\0') {
+    front_err(why, why_len,
+              "a record needs \"key\", a non-empty string (the target "
+              "function id)");
+  } else if (strlen(key) != json_string_length(k) || front_has_control(key)) {
+    front_err(why, why_len, "the key must be UTF-8 without control characters");
+  } else if (v64 != NULL && !json_is_string(v64)) {
+    front_err(why, why_len, "\"value_base64\" must be a string");
+  } else if (v64 == NULL && !json_is_string(v)) {
+    front_err(why, why_len,
+              v == NULL ? "a record needs \"value\" (text) or \"value_base64\""
+                        : "\"value\" must be a string (its UTF-8 bytes are the "
+                          "value); use \"value_base64\" for other bytes");
+  } else {
+    at->key = b->len;
+    sfb_buf_put(b, key, strlen(key) + 1);
+    at->value = b->len;
+    if (v64 != NULL) {
+      sfb_base64_error be;
+      if (sfb_base64_decode(json_string_value(v64), json_string_length(v64),
+                            0, b, &be) != 0) {
+        front_err(why, why_len, "\"value_base64\": %s at character %zu",
+                  be.why, be.at + 1);
+        goto done;
+      }
+    } else {
+      sfb_buf_put(b, json_string_value(v), json_string_length(v));
+    }
+    at->len = b->len - at->value;
+    rc = 0;
+  }
+done:
+  json_decref(o);
+  return rc;
+}
+
+int sfl_front_parse_records(const char *body, size_t len, size_t max_records,
+                            sfl_front_records *out, char *err, size_t err_len) {
+  memset(out, 0, sizeof *out);
+  sfb_buf b = {0};
+  record_at *at = NULL;
+  size_t n = 0, cap = 0, line_no = 0;
+  int rc = 0;
+  for (size_t off = 0; off < len && rc == 0;) {
+    const char *line = body + off;
+    const char *nl = memchr(line, '\n', len - off);
+    size_t ll = nl != NULL ? (size_t)(nl - line) : len - off;
+    off += ll + (nl != NULL);
+    line_no++;
+    size_t blank = 0;
+    while (blank < ll && (line[blank] == ' ' || line[blank] == '\t' ||
+                          line[blank] == '\r'))
+      blank++;
+    if (blank == ll) continue;
+    if (n == max_records) {
+      front_err(err, err_len, "more than %zu records in one request",
+                max_records);
+      rc = -2;
+      break;
+    }
+    if (n == cap) {
+      size_t nc = cap != 0 ? cap * 2 : 64;
+      record_at *g = realloc(at, nc * sizeof *g);
+      if (g == NULL) {
+        rc = -3;
+        break;
+      }
+      at = g;
+      cap = nc;
+    }
+    char why[256];
+    int col;
+    if (parse_record_line(line, ll, &b, &at[n], &col, why, sizeof why) != 0) {
+      if (col > 0)
+        front_err(err, err_len, "line %zu, column %d: %s", line_no, col, why);
+      else
+        front_err(err, err_len, "line %zu: %s", line_no, why);
+      rc = -1;
+      break;
+    }
+    n++;
+  }
+  if (rc == 0 && b.oom) rc = -3;
+  if (rc == 0 && n > 0 && (out->recs = malloc(n * sizeof *out->recs)) == NULL)
+    rc = -3;
+  if (rc == -3) front_err(err, err_len, "out of memory");
+  if (rc != 0) {
+    free(out->recs);
+    out->recs = NULL;
+    sfb_buf_free(&b);
+    free(at);
+    return rc;
+  }
+  for (size_t i = 0; i < n; i++) {
+    out->recs[i].key = (const char *)b.p + at[i].key;
+    out->recs[i].value = (const char *)b.p + at[i].value;
+    out->recs[i].len = at[i].len;
+  }
+  out->n = n;
+  out->bytes = (char *)b.p;
+  free(at);
+  return 0;
+}
+
+void sfl_front_records_free(sfl_front_records *r) {
+  free(r->recs);
+  free(r->bytes);
+  memset(r, 0, sizeof *r);
+}
+
+
 int sfl_front_json_encode(const char *body, size_t len, const char *type,
                           const char **typename, uint8_t **out, size_t *out_len,
                           char *err, size_t err_len) {

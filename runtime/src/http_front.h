@@ -151,6 +151,31 @@ int sfl_front_json_encode(const char *body, size_t len, const char *type,
                           const char **typename, uint8_t **out,
                           size_t *out_len, char *err, size_t err_len);
 
+/* Whether a Content-Type value (NULL: absent) is the media type `media`
+ * (case-insensitive; parameters such as ";charset=..." ignored). */
+bool sfl_front_media_is(const char *content_type, const char *media);
+
+/*
+ * A batch of topic records in JSON lines (Content-Type
+ * application/x-ndjson), one object per line, blank lines skipped:
+ *   {"key":"<id>","value":"<UTF-8 text>"}  or
+ *   {"key":"<id>","value_base64":"<the value's bytes in base64>"}
+ * value_base64 wins when both are there, and other fields are ignored, so
+ * the egress's JSON lines can be sent back as they are. At most
+ * `max_records` records. On success returns 0 and fills *out (free it with
+ * sfl_front_records_free; the records point into it). -1 with
+ * "line L, column C: why" in err (*out then holds nothing), -2 when there
+ * are more than max_records records, -3 when out of memory.
+ */
+typedef struct sfl_front_records {
+  sfl_topic_record *recs;
+  size_t n;
+  char *bytes; /* the keys (NUL-terminated) and values the records name */
+} sfl_front_records;
+int sfl_front_parse_records(const char *body, size_t len, size_t max_records,
+                            sfl_front_records *out, char *err, size_t err_len);
+void sfl_front_records_free(sfl_front_records *r);
+
 /* The StringWrapper encoding of s[0..len): 0x0A, varint len, bytes; empty
  * for "". malloc'd into *out (NULL when empty). Returns 0, -1 on OOM. */
 int sfl_front_string_wrapper(const char *s, size_t len, uint8_t **out,

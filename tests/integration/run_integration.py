@@ -17,6 +17,7 @@ exit status is 1 when anything failed.
 import argparse
 import collections
 import http.client
+import base64
 import json
 import os
 import queue
@@ -701,6 +702,53 @@ def idempotency(ctx):
     time.sleep(0.3)
     check_eq(sl.state(C, "i1", "count"), 4, "count stays 4")
     check_eq(sl.metrics()["sflocal_ingress_messages_total"], 4, "ingress messages")
+
+
+@test
+def topic_batches(ctx):
+    """A JSON-lines POST to /topics/<topic> delivers every record, in order
+    per address, or none: a batch with more messages for one address than
+    its maxNumBatchRequests (10) is refused whole with 413, a bad line with
+    400 naming it, and an idempotency key covers the batch."""
+    _, sl, _ = start_pair(ctx)
+    C = "test.fns/counter"
+    one = base64.b64encode(int_wrapper(1)).decode()
+
+    def post(lines, idem=None):
+        h = {"Content-Type": "application/x-ndjson"}
+        if idem is not None:
+            h["X-Idempotency-Key"] = idem
+        body = "".join(json.dumps(x) + "\n" if not isinstance(x, str) else x + "\n"
+                       for x in lines).encode()
+        st, _, data = sl.conn(sl.ingress_port).request("POST", "/topics/increments", body, h)
+        return st, data
+
+    ids = ["b%d" % i for i in range(5)]
+    recs = [{"key": id_, "value_base64": one} for _ in range(4) for id_ in ids]
+    st, data = post(recs)
+    check_eq(st, 202, "a batch of 20: %r" % data)
+    check_eq(json.loads(data), {"accepted": True, "topic": "increments", "records": 20},
+             "the answer")
+    check_counts(sl, C, ids, 4, 30)
+    # 11 for one address: refused whole, the others of the batch included
+    st, data = post([{"key": "other", "value_base64": one}] +
+                    [{"key": "b0", "value_base64": one}] * 11)
+    check_eq(st, 413, "11 messages for one address: %r" % data)
+    check(b"maxNumBatchRequests" in data, "413 body %r" % data)
+    st, data = post([{"key": "other", "value_base64": one}, '{"key":"b1",}'])
+    check_eq(st, 400, "a bad second line: %r" % data)
+    check(b"line 2" in data, "400 body %r" % data)
+    v = sl.view(C, "other")  # may exist (looked up before the refusal), but empty
+    check(v is None or (v["queued"] == 0 and v["batches"] == 0 and not v["state"]),
+          "a refused batch delivered something: %r" % v)
+    check_eq(sl.metrics()["sflocal_ingress_messages_total"], 20, "ingress messages")
+    # the idempotency key covers the batch
+    check_eq(post(recs[:5], idem="batch-1")[0], 202, "first batch-1")
+    st, data = post(recs[:5], idem="batch-1")
+    check_eq(st, 200, "second batch-1")
+    check(json.loads(data).get("duplicate") is True, "duplicate body %r" % data)
+    check_counts(sl, C, ids, 5, 30)
+    check_eq(sl.metrics()["sflocal_ingress_messages_total"], 25, "ingress messages")
 
 
 @test

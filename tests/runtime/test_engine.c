@@ -6,8 +6,9 @@
  * transport retries (RetryingCallback); the rate limit of sf-local's own
  * first-failure lines; and the loop's wake-up: however wake-ups and the
  * loop's taking of them interleave, a wake-up after the loop took the last
- * one makes the loop's eventfd readable; and with --data, that ingress
- * is not blocked while the loop syncs a group commit.
+ * one makes the loop's eventfd readable; with --data, that ingress
+ * is not blocked while the loop syncs a group commit; and that a batch of
+ * topic records is accepted all or none.
  */
 #include <criterion/criterion.h>
 #include <poll.h>
@@ -371,4 +372,84 @@ Test(durable, egress_record_readable_only_after_its_sync) {
   cr_assert_eq(out.len, 1);
   sfl_record_free(&out);
   durable_stop(&d);
+}
+
+/* ---- batches of topic records -------------------------------------------- */
+
+static const char batch_yaml[] =
+    "kind: io.statefun.endpoints.v2/http\n"
+    "spec:\n  functions: example/*\n  urlPathTemplate: http://127.0.0.1:9/statefun\n"
+    "  maxNumBatchRequests: 2\n"
+    "---\n"
+    "kind: io.statefun.kafka.v1/ingress\n"
+    "spec:\n  id: example/in\n  address: 127.0.0.1:9092\n  consumerGroupId: g\n"
+    "  topics:\n    - topic: t\n      valueType: example/Name\n"
+    "      targets:\n        - example/greeter\n";
+
+static sfl_result send_batch(sfl_engine *e, const char *keys, const char *idem, char *err,
+                             size_t err_len) {
+  sfl_topic_record recs[8];
+  char one[8][2];
+  size_t n = 0;
+  for (const char *k = keys; *k && n < 8; k++, n++) {
+    one[n][0] = *k == '_' ? '\0' : *k;
+    one[n][1] = '\0';
+    recs[n] = (sfl_topic_record){one[n], "v", 1};
+  }
+  uint64_t gen = 1;
+  sfl_result r = sfl_engine_send_topic_batch_nb(e, "t", recs, n, idem, &gen, err, err_len);
+  cr_assert_eq(gen, 0, "no store, nothing to wait for");
+  return r;
+}
+
+static size_t queued(sfl_engine *e, const char *id) {
+  char key[64];
+  snprintf(key, sizeof key, "example/greeter/%s", id);
+  addr *a = sfl_map_get(&e->addrs, key);
+  return a ? a->queued : 0;
+}
+
+/* No loop runs, so every accepted message stays in its mailbox, and the
+ * limit of 2 waiting messages per address (maxNumBatchRequests) decides. */
+Test(batch, all_or_nothing) {
+  sfl_config cfg;
+  char err[256] = "";
+  cr_assert_eq(sfl_config_parse("m.yaml", batch_yaml, sizeof batch_yaml - 1, &cfg, err,
+                                sizeof err),
+               0, "%s", err);
+  sfl_engine_options o = {.config = &cfg, .retry_pause_ms = 60000};
+  sfl_engine *e = sfl_engine_new(&o, err, sizeof err);
+  cr_assert_not_null(e, "%s", err);
+
+  cr_assert_eq(send_batch(e, "ab", NULL, err, sizeof err), SFL_OK, "%s", err);
+  cr_assert_eq(queued(e, "a"), 1);
+  cr_assert_eq(queued(e, "b"), 1);
+  /* three for one address can never fit a limit of two */
+  cr_assert_eq(send_batch(e, "ccc", NULL, err, sizeof err), SFL_ERR_TOO_LARGE);
+  cr_assert(strstr(err, "3 messages for example/greeter/c") != NULL, "%s", err);
+  /* b has room for one more: a batch with two for b is refused whole,
+   * and c (first in it, with room) gets nothing either */
+  cr_assert_eq(send_batch(e, "cbb", NULL, err, sizeof err), SFL_ERR_BUSY);
+  cr_assert(strstr(err, "example/greeter/b") != NULL, "%s", err);
+  cr_assert_eq(queued(e, "c"), 0);
+  cr_assert_eq(queued(e, "b"), 1);
+  /* a record without a key is named, and nothing of the batch is kept */
+  cr_assert_eq(send_batch(e, "d_", NULL, err, sizeof err), SFL_ERR_BAD_REQUEST);
+  cr_assert(strstr(err, "record 2:") != NULL, "%s", err);
+  cr_assert_eq(queued(e, "d"), 0);
+  /* the idempotency key covers the whole batch */
+  cr_assert_eq(send_batch(e, "cd", "k1", err, sizeof err), SFL_OK, "%s", err);
+  cr_assert_eq(send_batch(e, "cd", "k1", err, sizeof err), SFL_DUPLICATE);
+  cr_assert_eq(queued(e, "c"), 1);
+  cr_assert_eq(queued(e, "d"), 1);
+  cr_assert_eq(e->c_ingress, 4);
+  /* unknown topics and empty batches */
+  uint64_t gen;
+  cr_assert_eq(sfl_engine_send_topic_batch_nb(e, "nope", NULL, 0, NULL, &gen, err, sizeof err),
+               SFL_ERR_NO_TOPIC);
+  cr_assert_eq(sfl_engine_send_topic_batch_nb(e, "t", NULL, 0, NULL, &gen, err, sizeof err),
+               SFL_OK);
+  cr_assert_eq(e->c_ingress, 4);
+  sfl_engine_free(e);
+  sfl_config_free(&cfg);
 }

@@ -38,6 +38,9 @@ struct sfl_engine {
   uint8_t val[4096];
   size_t len;
   sfl_result next; /* what sends answer */
+  /* the last batch of topic records: how many, and "key=value\n" each */
+  size_t batch_n;
+  char batch[4096];
   /* egress records, popped in order */
   sfl_record recs[MAX_RECS];
   int n_recs;
@@ -109,6 +112,40 @@ sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic,
   *commit_gen = 0;
   return sfl_engine_send_topic(e, topic, key, value, len, idempotency_key, 0,
                                err, err_len);
+}
+
+sfl_result sfl_engine_send_topic_batch_nb(sfl_engine *e, const char *topic,
+                                          const sfl_topic_record *recs,
+                                          size_t n, const char *idempotency_key,
+                                          uint64_t *commit_gen, char *err,
+                                          size_t err_len) {
+  *commit_gen = 0;
+  if (strcmp(topic, "orders") != 0) return SFL_ERR_NO_TOPIC;
+  pthread_mutex_lock(&e->mu);
+  sfl_result r = e->next;
+  if (r == SFL_OK) {
+    e->sends++;
+    e->batch_n = n;
+    snprintf(e->topic, sizeof e->topic, "%s", topic);
+    snprintf(e->key, sizeof e->key, "%s",
+             idempotency_key != NULL ? idempotency_key : "");
+    size_t at = 0;
+    e->batch[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+      size_t kl = strlen(recs[i].key);
+      if (at + kl + recs[i].len + 2 > sizeof e->batch) break;
+      memcpy(e->batch + at, recs[i].key, kl);
+      e->batch[at + kl] = '=';
+      memcpy(e->batch + at + kl + 1, recs[i].value, recs[i].len);
+      at += kl + 1 + recs[i].len;
+      e->batch[at++] = '\n';
+    }
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (r == SFL_ERR_BUSY) snprintf(err, err_len, "address is full");
+  if (r == SFL_ERR_TOO_LARGE)
+    snprintf(err, err_len, "1200 messages for a/b/c in one send");
+  return r;
 }
 
 int sfl_engine_commit_state(sfl_engine *e, uint64_t gen) { return 1; }
@@ -827,6 +864,51 @@ Test(http, topics) {
   expect(ingress("POST", "/topics/orders", nk, "v"), 400, "X-Key");
   expect(ingress("POST", "/topics/unknown", h, "v"), 404, "topic unknown");
   expect(ingress("GET", "/topics/orders", NULL, NULL), 405, NULL);
+}
+
+Test(http, topic_batches) {
+  const char *h[] = {"Content-Type: application/x-ndjson", NULL};
+  expect(ingress("POST", "/topics/orders", h,
+                 "{\"key\":\"alice\",\"value\":\"book\"}\n\n"
+                 "{\"key\":\"bob\",\"value_base64\":\"AAFiYw==\","
+                 "\"seq\":4,\"value\":\"ignored\"}\r\n"
+                 "  {\"key\":\"carol\",\"value\":\"\"}"),
+         202, "{\"accepted\":true,\"topic\":\"orders\",\"records\":3}\n");
+  cr_assert_eq(fake.batch_n, 3);
+  cr_assert_eq(memcmp(fake.batch, "alice=book\nbob=\0\1bc\ncarol=\n", 29), 0,
+               "got %s", fake.batch);
+  /* a bad line names its line and column, and nothing is sent */
+  int sends = fake.sends;
+  expect(ingress("POST", "/topics/orders", h,
+                 "{\"key\":\"a\",\"value\":\"x\"}\n{\"key\":\"b\",\"value\":}"),
+         400, "line 2, column 20");
+  expect(ingress("POST", "/topics/orders", h,
+                 "{\"key\":\"a\",\"value\":\"x\"}\n\n{\"key\":\"\",\"value\":\"x\"}"),
+         400, "line 3: a record needs \\\"key\\\"");
+  expect(ingress("POST", "/topics/orders", h, "{\"key\":\"a\"}"), 400,
+         "line 1: a record needs \\\"value\\\"");
+  expect(ingress("POST", "/topics/orders", h, "{\"key\":\"a\",\"value\":1}"),
+         400, "use \\\"value_base64\\\"");
+  expect(ingress("POST", "/topics/orders", h,
+                 "{\"key\":\"a\",\"value_base64\":\"AA=A\"}"),
+         400, "line 1: \\\"value_base64\\\"");
+  expect(ingress("POST", "/topics/orders", h, "{\"key\":\"a\\u0001\",\"value\":\"\"}"),
+         400, "control characters");
+  expect(ingress("POST", "/topics/orders", h, "[1]"), 400, "expected an object");
+  const char *hk[] = {"Content-Type: application/x-ndjson", "X-Key: a", NULL};
+  expect(ingress("POST", "/topics/orders", hk, "{\"key\":\"a\",\"value\":\"\"}"),
+         400, "in its line");
+  cr_assert_eq(fake.sends, sends);
+  /* what the engine refuses for the whole batch */
+  fake.next = SFL_ERR_TOO_LARGE;
+  expect(ingress("POST", "/topics/orders", h, "{\"key\":\"a\",\"value\":\"\"}"),
+         413, "in one send");
+  fake.next = SFL_OK;
+  expect(ingress("POST", "/topics/unknown", h, "{\"key\":\"a\",\"value\":\"\"}"),
+         404, "topic unknown");
+  /* an empty batch is accepted and sends nothing */
+  expect(ingress("POST", "/topics/orders", h, "\n"), 202, "\"records\":0");
+  cr_assert_eq(fake.batch_n, 0);
 }
 
 Test(http, views) {
