@@ -69,8 +69,7 @@ typedef enum sfl_result {
   SFL_ERR_STORE = -5,       /* the durable store failed */
   SFL_ERR_NOT_FOUND = -6,   /* nothing there (egress empty, unknown egress) */
   SFL_ERR_TOO_LARGE = -7,   /* a send no wait can make room for: more bytes
-                               than --max-queued-bytes, or more messages for
-                               one address than its maxNumBatchRequests */
+                               than --max-queued-bytes */
 } sfl_result;
 
 /*
@@ -119,8 +118,10 @@ sfl_result sfl_engine_send_topic_nb(sfl_engine *e, const char *topic,
 /*
  * Many records of one topic in one send, as a Kafka producer batches
  * them: all are accepted (one transaction) or none. SFL_ERR_BUSY when an
- * address of the batch has no room for its share (retry the whole batch),
- * SFL_ERR_TOO_LARGE when it never can, SFL_ERR_BAD_REQUEST naming the
+ * address of the batch has no room for its share (retry the whole batch;
+ * an address with nothing waiting takes any share), SFL_ERR_TOO_LARGE
+ * when the batch is more bytes than --max-queued-bytes, SFL_ERR_BAD_REQUEST
+ * naming the
  * first record without a key ("record N: ..."). The idempotency key, if
  * any, covers the batch. n = 0 accepts nothing and succeeds.
  */

@@ -66,19 +66,19 @@ static sfl_result resolve_target(sfl_engine *e, const char *fn_typename, const c
   return SFL_OK;
 }
 
-/* Whether every address of d[0..n) has room for its share of the send
- * (maxNumBatchRequests: messages waiting, not counting the batch in
- * flight). NULL when all do; else the first that does not, with *never
- * set when its share alone is over its limit (no wait can help). */
-static addr *full_address(delivery *d, size_t n, bool *never) {
+/* The first address of d[0..n) with no room for its share of the send, or
+ * NULL when all have: maxNumBatchRequests bounds the messages waiting (not
+ * counting the batch in flight), and an address with none waiting takes
+ * any share, as Flink's operator takes a producer's batch whatever its
+ * size (the engine sends a backlog maxNumBatchRequests at a time). */
+static addr *full_address(delivery *d, size_t n) {
   for (size_t i = 0; i < n; i++) d[i].a->sending = 0;
   for (size_t i = 0; i < n; i++) d[i].a->sending++;
   for (size_t i = 0; i < n; i++) {
     addr *a = d[i].a;
     size_t limit = a->fn->ep ? a->fn->ep->max_batch : 0;
-    if (limit == 0) continue;
-    *never = a->sending > limit;
-    if (*never || a->queued - a->inflight + a->sending > limit) return a;
+    size_t waiting = a->queued - a->inflight;
+    if (limit != 0 && waiting != 0 && waiting + a->sending > limit) return a;
   }
   return NULL;
 }
@@ -105,9 +105,8 @@ static sfl_result wait_for_room(sfl_engine *e, delivery *d, size_t n, int64_t wa
     return SFL_ERR_BUSY;
   }
   int64_t deadline = sfl_mono_ms() + wait_ms;
-  bool never = false;
   addr *full;
-  while ((full = full_address(d, n, &never)) != NULL && !never && !e->stop) {
+  while ((full = full_address(d, n)) != NULL && !e->stop) {
     int64_t left = deadline - sfl_mono_ms();
     if (left <= 0) break;
     struct timespec ts;
@@ -122,12 +121,6 @@ static sfl_result wait_for_room(sfl_engine *e, delivery *d, size_t n, int64_t wa
     return SFL_ERR_BUSY;
   }
   if (full == NULL) return SFL_OK;
-  if (never) {
-    snprintf(err, err_len,
-             "%zu messages for %s in one send, more than its maxNumBatchRequests (%zu)",
-             full->sending, full->key, (size_t)full->fn->ep->max_batch);
-    return SFL_ERR_TOO_LARGE;
-  }
   snprintf(err, err_len, "%s has %zu messages waiting (maxNumBatchRequests); retry later",
            full->key, full->queued - full->inflight);
   return SFL_ERR_BUSY;

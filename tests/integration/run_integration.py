@@ -707,10 +707,11 @@ def idempotency(ctx):
 @test
 def topic_batches(ctx):
     """A JSON-lines POST to /topics/<topic> delivers every record, in order
-    per address, or none: a batch with more messages for one address than
-    its maxNumBatchRequests (10) is refused whole with 413, a bad line with
-    400 naming it, and an idempotency key covers the batch."""
-    _, sl, _ = start_pair(ctx)
+    per address, or none: a bad line is refused with 400 naming it, a batch
+    of more bytes than --max-queued-bytes with 413, an idempotency key
+    covers the batch, and an address with nothing waiting takes more
+    records than its maxNumBatchRequests (10), sent 10 at a time."""
+    _, sl, _ = start_pair(ctx, sl_extra=("--max-queued-bytes", "4000"))
     C = "test.fns/counter"
     one = base64.b64encode(int_wrapper(1)).decode()
 
@@ -730,14 +731,15 @@ def topic_batches(ctx):
     check_eq(json.loads(data), {"accepted": True, "topic": "increments", "records": 20},
              "the answer")
     check_counts(sl, C, ids, 4, 30)
-    # 11 for one address: refused whole, the others of the batch included
-    st, data = post([{"key": "other", "value_base64": one}] +
-                    [{"key": "b0", "value_base64": one}] * 11)
-    check_eq(st, 413, "11 messages for one address: %r" % data)
-    check(b"maxNumBatchRequests" in data, "413 body %r" % data)
+    # refused whole: a bad second line, more bytes than sf-local may hold
     st, data = post([{"key": "other", "value_base64": one}, '{"key":"b1",}'])
     check_eq(st, 400, "a bad second line: %r" % data)
-    check(b"line 2" in data, "400 body %r" % data)
+    check(b"line 2, column 13" in data, "400 body %r" % data)
+    big = base64.b64encode(b"\0" * 5000).decode()
+    st, data = post([{"key": "other", "value_base64": one},
+                     {"key": "b0", "value_base64": big}])
+    check_eq(st, 413, "5000 bytes with --max-queued-bytes 4000: %r" % data)
+    check(b"--max-queued-bytes" in data, "413 body %r" % data)
     v = sl.view(C, "other")  # may exist (looked up before the refusal), but empty
     check(v is None or (v["queued"] == 0 and v["batches"] == 0 and not v["state"]),
           "a refused batch delivered something: %r" % v)
@@ -748,7 +750,11 @@ def topic_batches(ctx):
     check_eq(st, 200, "second batch-1")
     check(json.loads(data).get("duplicate") is True, "duplicate body %r" % data)
     check_counts(sl, C, ids, 5, 30)
-    check_eq(sl.metrics()["sflocal_ingress_messages_total"], 25, "ingress messages")
+    # 25 records for one idle address, over its maxNumBatchRequests of 10
+    st, data = post([{"key": "many", "value_base64": one}] * 25)
+    check_eq(st, 202, "25 for one address: %r" % data)
+    check_counts(sl, C, ["many"], 25, 30)
+    check_eq(sl.metrics()["sflocal_ingress_messages_total"], 50, "ingress messages")
 
 
 @test
