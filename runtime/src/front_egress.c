@@ -321,12 +321,13 @@ static enum MHD_Result egress_lines(exchange *x, request *r,
     if (n == 0 && alone) break; /* room was made for it: not expected */
     taken += (long)n;
   }
-  if (lines.len == 0)
+  if (lines.len == 0) {
     ret = front_send(x, MHD_HTTP_NO_CONTENT, NULL, "", 0, NULL);
-  else
-    ret = front_send(x, MHD_HTTP_OK, "application/x-ndjson", lines.p,
-                     lines.len, NULL);
-  sfb_buf_free(&lines);
+    sfb_buf_free(&lines);
+  } else {
+    ret = front_send_owned(x, MHD_HTTP_OK, "application/x-ndjson", lines.p,
+                           lines.len);
+  }
 done:
   free(max_s);
   free(eid);

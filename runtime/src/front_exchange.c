@@ -23,11 +23,11 @@ bool front_header_safe(const char *s) {
   return true;
 }
 
-enum MHD_Result front_send(exchange *x, unsigned code, const char *ctype,
-                           const void *data, size_t len,
-                           const char *const *headers) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
+/* Queues resp (NULL: out of memory) with its headers, and logs it. */
+static enum MHD_Result send_response(exchange *x, unsigned code,
+                                     struct MHD_Response *resp,
+                                     const char *ctype,
+                                     const char *const *headers) {
   if (resp == NULL) return MHD_NO;
   if (ctype != NULL)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -48,6 +48,23 @@ enum MHD_Result front_send(exchange *x, unsigned code, const char *ctype,
             x->url[n] != '\0' ? "..." : "", code);
   }
   return r;
+}
+
+enum MHD_Result front_send(exchange *x, unsigned code, const char *ctype,
+                           const void *data, size_t len,
+                           const char *const *headers) {
+  return send_response(x, code,
+                       MHD_create_response_from_buffer(
+                           len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY),
+                       ctype, headers);
+}
+
+enum MHD_Result front_send_owned(exchange *x, unsigned code, const char *ctype,
+                                 void *data, size_t len) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+  if (resp == NULL) free(data);
+  return send_response(x, code, resp, ctype, NULL);
 }
 
 /* Answers a JSON object (taking the reference) followed by a newline. */

@@ -187,6 +187,10 @@ bool front_header_safe(const char *s);
 enum MHD_Result front_send(exchange *x, unsigned code, const char *ctype,
                            const void *data, size_t len,
                            const char *const *headers);
+/* front_send of a malloc'd body that the answer takes (freed in any case):
+ * no copy of a large body, and no mmap/munmap pair for the copy. */
+enum MHD_Result front_send_owned(exchange *x, unsigned code, const char *ctype,
+                                 void *data, size_t len);
 /* Answers a JSON object (taking the reference) followed by a newline. */
 enum MHD_Result front_send_json(exchange *x, unsigned code, json_t *obj,
                                 const char *const *headers);
