@@ -109,12 +109,7 @@ static sfl_result wait_for_room(sfl_engine *e, delivery *d, size_t n, int64_t wa
   while ((full = full_address(d, n)) != NULL && !e->stop) {
     int64_t left = deadline - sfl_mono_ms();
     if (left <= 0) break;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
-    ts.tv_sec += left / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(&e->space_cv, &e->mu, &ts);
+    sfl_cond_wait_ms(&e->space_cv, &e->mu, left);
   }
   if (e->stop) {
     snprintf(err, err_len, "sf-local is stopping");
@@ -348,12 +343,7 @@ sfl_result sfl_engine_egress_pop(sfl_engine *e, const char *egress_id, const cha
     }
     int64_t left = deadline - sfl_mono_ms();
     if (left <= 0 || e->stop) break;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
-    ts.tv_sec += left / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(&e->egress_cv, &e->mu, &ts);
+    sfl_cond_wait_ms(&e->egress_cv, &e->mu, left);
   }
   pthread_mutex_unlock(&e->mu);
   return SFL_ERR_NOT_FOUND;

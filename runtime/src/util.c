@@ -147,6 +147,15 @@ int64_t sfl_mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void sfl_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000;
+  ts.tv_sec += ms / 1000 + ns / 1000000000;
+  ts.tv_nsec = ns % 1000000000;
+  pthread_cond_timedwait(cv, mu, &ts);
+}
+
 char *sfl_strjoin(const char *a, char sep, const char *b) {
   size_t na = strlen(a), nb = strlen(b);
   char *s = malloc(na + nb + 2);

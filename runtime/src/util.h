@@ -7,6 +7,7 @@
 #ifndef SF_LOCAL_UTIL_H
 #define SF_LOCAL_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,9 @@ sfl_map_entry *sfl_map_next(const sfl_map *m, size_t *bucket,
 int64_t sfl_now_ms(void);
 /* Monotonic milliseconds (for timeouts and rates). */
 int64_t sfl_mono_ms(void);
+/* pthread_cond_timedwait for at most `ms` milliseconds on a condition of
+ * the default (CLOCK_REALTIME) clock. */
+void sfl_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
 /* a, sep, b as one malloc'd string (NULL when out of memory): the
  * "ns/type" and "ns/type/id" keys of every invocation, without
  * vasprintf's cost (~1,100 instructions a call). */
