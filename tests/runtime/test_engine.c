@@ -450,6 +450,10 @@ Test(batch, all_or_nothing) {
   cr_assert_eq(sfl_engine_send_topic_batch_nb(e, "t", &rec, 1, NULL, &gen, err, sizeof err),
                SFL_ERR_TOO_LARGE);
   cr_assert(strstr(err, "--max-queued-bytes 1000") != NULL, "%s", err);
+  /* a single send too (it was refused as busy, to be retried forever) */
+  cr_assert_eq(sfl_engine_send_nb(e, "example/greeter", "f", "example/Name", big, sizeof big,
+                                  NULL, &gen, err, sizeof err),
+               SFL_ERR_TOO_LARGE);
   /* unknown topics and empty batches */
   cr_assert_eq(sfl_engine_send_topic_batch_nb(e, "nope", NULL, 0, NULL, &gen, err, sizeof err),
                SFL_ERR_NO_TOPIC);
