@@ -70,6 +70,8 @@ struct sf_guard {
   gconn *graveyard;
   int ep, wake; /* the reaper's epoll set (EPOLLRDHUP) and its stop eventfd */
   pthread_t reaper;
+  void (*on_sweep)(void *ctx); /* sf_guard_on_sweep (under mu) */
+  void *on_sweep_ctx;
 };
 
 /* The coarse clock (a few ms of resolution, no TSC read): deadlines are
@@ -110,7 +112,10 @@ static void *reap(void *arg) {
         }
       }
     }
+    void (*fn)(void *) = g->on_sweep;
+    void *ctx = g->on_sweep_ctx;
     pthread_mutex_unlock(&g->mu);
+    if (fn != NULL && now + REAP_INTERVAL_MS == next_sweep) fn(ctx);
     int n = epoll_wait(g->ep, evs, 64, (int)(next_sweep - now));
     pthread_mutex_lock(&g->mu);
     for (int i = 0; i < n; i++) {
@@ -126,6 +131,13 @@ static void *reap(void *arg) {
   }
   pthread_mutex_unlock(&g->mu);
   return NULL;
+}
+
+void sf_guard_on_sweep(sf_guard *g, void (*fn)(void *ctx), void *ctx) {
+  pthread_mutex_lock(&g->mu);
+  g->on_sweep = fn;
+  g->on_sweep_ctx = ctx;
+  pthread_mutex_unlock(&g->mu);
 }
 
 sf_guard *sf_guard_new(unsigned head_s, unsigned body_s, unsigned idle_s) {

@@ -22,6 +22,9 @@ typedef struct sf_guard sf_guard;
 sf_guard *sf_guard_new(unsigned head_s, unsigned body_s, unsigned idle_s);
 /* Stops the reaper; call after MHD_stop_daemon. NULL is fine. */
 void sf_guard_free(sf_guard *g);
+/* fn(ctx) is called by the reaper thread after each of its sweeps (four
+ * times a second), without the guard's lock: the server's idle work. */
+void sf_guard_on_sweep(sf_guard *g, void (*fn)(void *ctx), void *ctx);
 
 /* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the guard): a new connection
  * must send its first head within head_s; a closed one is forgotten. */
