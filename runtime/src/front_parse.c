@@ -66,13 +66,21 @@ static const char form_hint[] =
     "bytes of a type, application/json for the JSON convenience, or "
     "text/plain for a string";
 
+/* The media type of a Content-Type value (NULL: absent): where it starts,
+ * and its length in *n, blanks and parameters (";charset=...") left out. */
+static const char *media_type(const char *ct, size_t *n) {
+  const char *p = ct != NULL ? ct : "";
+  while (*p == ' ' || *p == '\t') p++;
+  *n = strcspn(p, ";");
+  while (*n > 0 && (p[*n - 1] == ' ' || p[*n - 1] == '\t')) (*n)--;
+  return p;
+}
+
 int sfl_front_content_type(const char *ct, sfl_body_kind *kind, char *typename,
                            size_t tn_len, char *err, size_t err_len) {
   if (tn_len > 0) typename[0] = '\0';
-  const char *p = ct != NULL ? ct : "";
-  while (*p == ' ' || *p == '\t') p++;
-  size_t n = strcspn(p, ";");
-  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  size_t n;
+  const char *p = media_type(ct, &n);
   if (n == 0) {
     *kind = SFL_BODY_RAW;
     snprintf(typename, tn_len, "%s", SF_TYPENAME_STRING);
@@ -256,10 +264,8 @@ static int encode_scalar(const char *tn, const json_t *j, uint8_t buf[9],
 }
 
 bool sfl_front_media_is(const char *ct, const char *media) {
-  const char *p = ct != NULL ? ct : "";
-  while (*p == ' ' || *p == '\t') p++;
-  size_t n = strcspn(p, ";");
-  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  size_t n;
+  const char *p = media_type(ct, &n);
   return n == strlen(media) && strncasecmp(p, media, n) == 0;
 }
 
@@ -400,7 +406,6 @@ void sfl_front_records_free(sfl_front_records *r) {
   free(r->bytes);
   memset(r, 0, sizeof *r);
 }
-
 
 int sfl_front_json_encode(const char *body, size_t len, const char *type,
                           const char **typename, uint8_t **out, size_t *out_len,

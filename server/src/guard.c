@@ -100,7 +100,8 @@ static void *reap(void *arg) {
   pthread_mutex_lock(&g->mu);
   while (!g->stop) {
     long long now = mono_ms();
-    if (now >= next_sweep) { /* at most four times a second, however many hang-ups */
+    bool swept = now >= next_sweep;
+    if (swept) { /* at most four times a second, however many hang-ups */
       next_sweep = now + REAP_INTERVAL_MS;
       for (gconn *c = g->conns; c != NULL; c = c->next) {
         long long d = atomic_load(&c->deadline_ms);
@@ -115,7 +116,7 @@ static void *reap(void *arg) {
     void (*fn)(void *) = g->on_sweep;
     void *ctx = g->on_sweep_ctx;
     pthread_mutex_unlock(&g->mu);
-    if (fn != NULL && now + REAP_INTERVAL_MS == next_sweep) fn(ctx);
+    if (fn != NULL && swept) fn(ctx);
     int n = epoll_wait(g->ep, evs, 64, (int)(next_sweep - now));
     pthread_mutex_lock(&g->mu);
     for (int i = 0; i < n; i++) {
