@@ -906,6 +906,19 @@ Test(http, topic_batches) {
   fake.next = SFL_OK;
   expect(ingress("POST", "/topics/unknown", h, "{\"key\":\"a\",\"value\":\"\"}"),
          404, "topic unknown");
+  /* more records than the limit: refused, nothing kept */
+  sfl_front_records recs;
+  char perr[256];
+  static const char three[] = "{\"key\":\"a\",\"value\":\"\"}\n"
+                              "{\"key\":\"b\",\"value\":\"\"}\n\n"
+                              "{\"key\":\"c\",\"value\":\"\"}";
+  cr_assert_eq(sfl_front_parse_records(three, sizeof three - 1, 2, &recs, perr, sizeof perr), -2);
+  cr_assert(strstr(perr, "more than 2 records") != NULL, "%s", perr);
+  cr_assert(recs.recs == NULL && recs.n == 0 && recs.bytes == NULL);
+  cr_assert_eq(sfl_front_parse_records(three, sizeof three - 1, 3, &recs, perr, sizeof perr), 0);
+  cr_assert_eq(recs.n, 3);
+  cr_assert_str_eq(recs.recs[2].key, "c");
+  sfl_front_records_free(&recs);
   /* an empty batch is accepted and sends nothing */
   expect(ingress("POST", "/topics/orders", h, "\n"), 202, "\"records\":0");
   cr_assert_eq(fake.batch_n, 0);
